@@ -1,0 +1,111 @@
+//! Extractors that answer in our error shape: request bodies (JSON or form-encoded, as PeerTube
+//! accepts both), the authenticated user, the client address, numeric path ids.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{StatusCode, header, request::Parts};
+use flotilla_app::App;
+use flotilla_app::auth::{self, AuthUser};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, rejection};
+
+/// A request body read as JSON, or as `application/x-www-form-urlencoded` when the client says so.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            match axum::Form::<T>::from_request(req, state).await {
+                Ok(axum::Form(v)) => Ok(Body(v)),
+                Err(r) => Err(rejection(r.status(), r.body_text())),
+            }
+        } else {
+            match axum::Json::<T>::from_request(req, state).await {
+                Ok(axum::Json(v)) => Ok(Body(v)),
+                Err(r) => Err(rejection(r.status(), r.body_text())),
+            }
+        }
+    }
+}
+
+/// The caller, from `Authorization: Bearer <access token>`. Missing or bad → 401.
+pub struct Auth(pub AuthUser);
+
+impl FromRequestParts<Arc<App>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
+        let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "Authentication required: send Authorization: Bearer <access token>"));
+        };
+        Ok(Auth(auth::authenticate(app, token).await?))
+    }
+}
+
+/// The client's address: the socket's peer, or the last `X-Forwarded-For` hop (the one our own
+/// reverse proxy added) when `http.trust_proxy` is on.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<Arc<App>> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        if app.config.http.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip));
+            }
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientIp(peer.unwrap_or(IpAddr::from([127, 0, 0, 1]))))
+    }
+}
+
+/// Parses a numeric id from the path, with PeerTube's `invalid-params` answer when it is not one.
+pub fn id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ApiError::invalid("id", format!("'{raw}' is not a valid id")))
+}
+
+/// Like [`Body`], but an empty body is `None` (PeerTube's accept/reject/block take an optional one).
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| rejection(r.status(), r.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(None));
+        }
+        let parsed = if is_form {
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        };
+        parsed
+            .map(|v| OptionalBody(Some(v)))
+            .map_err(|e| rejection(StatusCode::BAD_REQUEST, format!("Failed to parse the request body: {e}")))
+    }
+}

@@ -1,0 +1,107 @@
+//! HTTP: the axum router with PeerTube's REST API (`rest/`), static files, metrics, and the
+//! cross-cutting layers (body limits, panics answered as JSON 500, CORS, request logs). Turns
+//! `app` errors into PeerTube's error bodies (`error`). Depends on `app`, never on `db` directly.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use flotilla_app::App;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any as CorsAny, CorsLayer};
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod rest;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// The whole HTTP surface of an instance.
+pub fn router(app: Arc<App>, metrics: Arc<Metrics>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(CorsAny)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE])
+        .max_age(Duration::from_secs(3600));
+    let api = rest::router(&app).fallback(api_not_found).method_not_allowed_fallback(method_not_allowed).layer(cors);
+    let metrics_for_route = metrics.clone();
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/lazy-static/avatars/{file}", get(get_image))
+        .route("/lazy-static/banners/{file}", get(get_image))
+        .route("/metrics", get(move || async move { prometheus(&metrics_for_route) }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
+        .layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+fn prometheus(m: &Metrics) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render()).into_response()
+}
+
+async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(format!("no API route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {}", uri.path()))
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not found\n").into_response()
+}
+
+fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = %msg, "a request handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error").into_response()
+}
+
+async fn log_request(req: Request, next: middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, ms, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status, ms, "request");
+    }
+    resp
+}
+
+/// `GET /lazy-static/{avatars,banners}/{file}`: stored images, with long cache headers (names
+/// change whenever the image does).
+async fn get_image(State(app): State<Arc<App>>, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let path = flotilla_app::image::file_path(&app, &file).ok_or_else(|| ApiError::not_found("image not found"))?;
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            ],
+            bytes,
+        )
+            .into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found("image not found")),
+        Err(e) => Err(flotilla_app::Error::Internal(format!("cannot read {}: {e}", path.display())).into()),
+    }
+}

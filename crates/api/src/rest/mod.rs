@@ -1,0 +1,79 @@
+//! The REST API under `/api/v1`, in PeerTube's shapes: one module per resource.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart};
+use axum::routing::{get, post};
+use flotilla_app::App;
+use serde::Deserialize;
+
+use crate::error::{ApiError, rejection};
+
+pub mod accounts;
+pub mod channels;
+pub mod config;
+pub mod oauth;
+pub mod users;
+
+/// PeerTube's list parameters.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub start: Option<i64>,
+    pub count: Option<i64>,
+    pub sort: Option<String>,
+}
+
+/// Reads one file field of a multipart form; other fields are skipped.
+pub async fn read_image(mut form: Multipart, field: &str) -> Result<Vec<u8>, ApiError> {
+    while let Some(f) = form.next_field().await.map_err(|e| rejection(e.status(), e.body_text()))? {
+        if f.name() == Some(field) {
+            let bytes = f.bytes().await.map_err(|e| rejection(e.status(), e.body_text()))?;
+            if bytes.is_empty() {
+                return Err(ApiError::invalid(field, "the file is empty"));
+            }
+            return Ok(bytes.to_vec());
+        }
+    }
+    Err(ApiError::invalid(field, format!("the multipart field '{field}' with the image file is missing")))
+}
+
+pub fn router(app: &App) -> Router<Arc<App>> {
+    // Image uploads get a larger body limit than the rest of the API (multipart framing included).
+    let image_limit = DefaultBodyLimit::max(app.config.http.max_image_bytes + 64 * 1024);
+    Router::new()
+        .route("/oauth-clients/local", get(oauth::get_local_client))
+        .route("/users/token", post(oauth::create_token))
+        .route("/users/revoke-token", post(oauth::revoke_token))
+        .route("/users/register", post(users::register_user))
+        .route("/users/registrations/request", post(users::request_registration))
+        .route("/users/registrations", get(users::list_registrations))
+        .route("/users/registrations/{id}", axum::routing::delete(users::delete_registration))
+        .route("/users/registrations/{id}/accept", post(users::accept_registration))
+        .route("/users/registrations/{id}/reject", post(users::reject_registration))
+        .route("/users/me", get(users::get_me).put(users::update_me))
+        .route("/users/me/video-quota-used", get(users::get_my_quota_used))
+        .route("/users/me/avatar/pick", post(users::pick_my_avatar).layer(image_limit))
+        .route("/users/me/avatar", axum::routing::delete(users::delete_my_avatar))
+        .route("/users", get(users::list_users).post(users::add_user))
+        .route("/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
+        .route("/users/{id}/block", post(users::block_user))
+        .route("/users/{id}/unblock", post(users::unblock_user))
+        .route("/accounts/{name}", get(accounts::get_account))
+        .route("/accounts/{name}/video-channels", get(accounts::list_account_channels))
+        .route("/video-channels", get(channels::list_channels).post(channels::create_channel))
+        .route(
+            "/video-channels/{handle}",
+            get(channels::get_channel).put(channels::update_channel).delete(channels::delete_channel),
+        )
+        .route("/video-channels/{handle}/avatar/pick", post(channels::pick_channel_avatar).layer(image_limit))
+        .route("/video-channels/{handle}/banner/pick", post(channels::pick_channel_banner).layer(image_limit))
+        .route("/video-channels/{handle}/avatar", axum::routing::delete(channels::delete_channel_avatar))
+        .route("/video-channels/{handle}/banner", axum::routing::delete(channels::delete_channel_banner))
+        .route("/config", get(config::get_config))
+        .route("/config/about", get(config::get_about))
+        .route(
+            "/config/custom",
+            get(config::get_custom_config).put(config::update_custom_config).delete(config::delete_custom_config),
+        )
+}

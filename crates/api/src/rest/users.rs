@@ -1,0 +1,190 @@
+//! Users: sign-up, the user's own settings, and user management for admins and moderators.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use flotilla_app::registration::{self, Moderation, Outcome, Register};
+use flotilla_app::{App, image, page, user};
+use flotilla_domain::UserId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, OptionalBody, id};
+use crate::rest::{ListQuery, read_image};
+
+/// `POST /api/v1/users/register` — 204 when the account exists, 200 with the request when it
+/// waits for a moderator.
+pub async fn register_user(State(app): State<Arc<App>>, Body(req): Body<Register>) -> Result<Response, ApiError> {
+    Ok(match registration::register(&app, req, false).await? {
+        Outcome::Created(_) => StatusCode::NO_CONTENT.into_response(),
+        Outcome::Pending(r) => Json(r).into_response(),
+    })
+}
+
+/// `POST /api/v1/users/registrations/request` — only when the instance requires approval.
+pub async fn request_registration(State(app): State<Arc<App>>, Body(req): Body<Register>) -> Result<Response, ApiError> {
+    if app.settings().signup != flotilla_domain::SignupMode::Approval {
+        return Err(flotilla_app::Error::Forbidden(
+            "this instance does not take registration requests: use POST /api/v1/users/register".into(),
+        )
+        .into());
+    }
+    Ok(match registration::register(&app, req, true).await? {
+        Outcome::Created(_) => StatusCode::NO_CONTENT.into_response(),
+        Outcome::Pending(r) => Json(r).into_response(),
+    })
+}
+
+/// `GET /api/v1/users/registrations`
+pub async fn list_registrations(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(registration::list(&app, &who, page(q.start, q.count)).await?))
+}
+
+/// `POST /api/v1/users/registrations/{id}/accept`
+pub async fn accept_registration(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(rid): Path<String>,
+    OptionalBody(body): OptionalBody<Moderation>,
+) -> Result<StatusCode, ApiError> {
+    registration::accept(&app, &who, id(&rid)?, body.unwrap_or_default()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/registrations/{id}/reject`
+pub async fn reject_registration(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(rid): Path<String>,
+    OptionalBody(body): OptionalBody<Moderation>,
+) -> Result<StatusCode, ApiError> {
+    registration::reject(&app, &who, id(&rid)?, body.unwrap_or_default()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/registrations/{id}`
+pub async fn delete_registration(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(rid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    registration::delete(&app, &who, id(&rid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/users/me`
+pub async fn get_me(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(user::view(&app, &who.user).await?))
+}
+
+/// `PUT /api/v1/users/me`
+pub async fn update_me(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Body(req): Body<user::UpdateMe>,
+) -> Result<StatusCode, ApiError> {
+    user::update_me(&app, &who, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/users/me/video-quota-used`
+pub async fn get_my_quota_used(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(user::quota_used(&app, &who).await?))
+}
+
+async fn my_actor(app: &App, who: &flotilla_app::auth::AuthUser) -> Result<i64, ApiError> {
+    let acc = flotilla_app::account::get_by_handle(app, &who.user.username).await?;
+    Ok(acc.actor_id)
+}
+
+/// `POST /api/v1/users/me/avatar/pick` (multipart field `avatarfile`)
+pub async fn pick_my_avatar(State(app): State<Arc<App>>, Auth(who): Auth, form: Multipart) -> Result<Json<Value>, ApiError> {
+    let bytes = read_image(form, "avatarfile").await?;
+    let actor = my_actor(&app, &who).await?;
+    Ok(Json(json!({ "avatars": image::set(&app, actor, image::Kind::Avatar, bytes).await? })))
+}
+
+/// `DELETE /api/v1/users/me/avatar`
+pub async fn delete_my_avatar(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<StatusCode, ApiError> {
+    let actor = my_actor(&app, &who).await?;
+    image::delete(&app, actor, image::Kind::Avatar).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct UserListQuery {
+    start: Option<i64>,
+    count: Option<i64>,
+    sort: Option<String>,
+    search: Option<String>,
+    blocked: Option<bool>,
+}
+
+/// `GET /api/v1/users`
+pub async fn list_users(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<UserListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let p = page(q.start, q.count);
+    Ok(Json(user::list(&app, &who, p, q.sort.as_deref(), q.search.as_deref(), q.blocked).await?))
+}
+
+/// `POST /api/v1/users` → `{"user": {"id", "account": {"id"}}}`
+pub async fn add_user(State(app): State<Arc<App>>, Auth(who): Auth, Body(req): Body<user::AddUser>) -> Result<Json<Value>, ApiError> {
+    let created = user::add(&app, &who, req).await?;
+    Ok(Json(json!({ "user": { "id": created.user.0, "account": { "id": created.account.0 } } })))
+}
+
+/// `GET /api/v1/users/{id}`
+pub async fn get_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(uid): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(user::get(&app, &who, UserId(id(&uid)?)).await?))
+}
+
+/// `PUT /api/v1/users/{id}`
+pub async fn update_user(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+    Body(req): Body<user::UpdateUser>,
+) -> Result<StatusCode, ApiError> {
+    user::update(&app, &who, UserId(id(&uid)?), req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/{id}`
+pub async fn delete_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(uid): Path<String>) -> Result<StatusCode, ApiError> {
+    user::delete(&app, &who, UserId(id(&uid)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+pub struct BlockBody {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/users/{id}/block`
+pub async fn block_user(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+    OptionalBody(body): OptionalBody<BlockBody>,
+) -> Result<StatusCode, ApiError> {
+    let reason = body.and_then(|b| b.reason);
+    user::set_blocked(&app, &who, UserId(id(&uid)?), true, reason.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/{id}/unblock`
+pub async fn unblock_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(uid): Path<String>) -> Result<StatusCode, ApiError> {
+    user::set_blocked(&app, &who, UserId(id(&uid)?), false, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

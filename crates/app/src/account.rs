@@ -1,0 +1,29 @@
+//! Accounts as the API shows them (`GET /api/v1/accounts/:name`).
+
+use flotilla_db::accounts::{self, Account};
+use flotilla_db::{channels, images};
+use serde_json::{Value, json};
+
+use crate::{App, Error, Result, channel, convert, local_name};
+
+pub async fn view(app: &App, a: &Account) -> Result<Value> {
+    let imgs = images::list_for(&app.db, &[a.actor_id]).await?;
+    Ok(convert::account_to_api(app, a, &imgs))
+}
+
+/// An account by its handle (`name` or `name@our-host`). Remote accounts come with federation.
+pub async fn get_by_handle(app: &App, handle: &str) -> Result<Account> {
+    let name = local_name(app, handle).ok_or_else(|| Error::not_found("account"))?;
+    accounts::get_local_by_name(&app.db, name).await?.ok_or_else(|| Error::not_found("account"))
+}
+
+/// `GET /api/v1/accounts/:name/video-channels`.
+pub async fn channels(app: &App, handle: &str) -> Result<Value> {
+    let acc = get_by_handle(app, handle).await?;
+    let owner = view(app, &acc).await?;
+    let mut data = Vec::new();
+    for c in channels::list_by_account(&app.db, acc.account_id()).await? {
+        data.push(channel::view_with_owner(app, &c, owner.clone()).await?);
+    }
+    Ok(json!({ "total": data.len(), "data": data }))
+}

@@ -1,0 +1,348 @@
+//! The instance's configuration: one struct, defaults in code, every key documented. Loading it
+//! (TOML file, then `FLOTILLA_*` environment variables) is the binary's job; checking it is here,
+//! so tests that build a `Config` by hand get the same checks.
+//!
+//! Environment names follow the keys: a top-level `listen` is `FLOTILLA_LISTEN`, `[jobs]
+//! concurrency` is `FLOTILLA_JOBS_CONCURRENCY`. The names in DESIGN.md §3 are fixed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use flotilla_domain::SignupMode;
+use serde::{Deserialize, Serialize};
+
+/// Resolutions PeerTube knows how to produce (besides 0 = audio only).
+pub const KNOWN_RESOLUTIONS: &[u32] = &[144, 240, 360, 480, 720, 1080, 1440, 2160];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The public base URL of the instance: scheme, host and port, no path. Federation identities
+    /// are built from it, so it must not change once other instances know you.
+    pub public_url: String,
+    /// Directory for the SQLite database, uploads and media files.
+    pub data_dir: PathBuf,
+    /// `sqlite://path` or `postgres://user:pass@host/db`. Empty: `sqlite://<data_dir>/flotilla.db`.
+    pub database_url: String,
+    /// Password of the `root` admin created on first start. Empty: one is generated and printed once.
+    pub admin_password: String,
+    /// Who may create an account: `open`, `approval` (a moderator accepts each request) or `closed`.
+    pub signup: SignupMode,
+    pub instance: InstanceConfig,
+    pub user: UserConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub federation: FederationConfig,
+    pub transcoding: TranscodingConfig,
+    pub jobs: JobsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// The instance's name, shown in the page title and to other instances.
+    pub name: String,
+    /// One sentence about the instance.
+    pub short_description: String,
+    /// A longer description (Markdown).
+    pub description: String,
+    /// Terms of service (Markdown).
+    pub terms: String,
+    /// `display`, `blur` or `do_not_list`: how NSFW videos are shown to visitors.
+    pub default_nsfw_policy: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserConfig {
+    /// Bytes of video each new user may upload in total; -1 for no limit.
+    pub video_quota: i64,
+    /// Bytes of video each new user may upload per 24 hours; -1 for no limit.
+    pub video_quota_daily: i64,
+    /// How many channels one user may own.
+    pub max_channels: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Take the client address from `X-Forwarded-For` (set it when behind a reverse proxy, so
+    /// per-address limits do not lump every visitor together).
+    pub trust_proxy: bool,
+    /// Largest JSON or form body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest avatar or banner upload, in bytes.
+    pub max_image_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins from one address before it must wait (429).
+    pub max_login_failures: u32,
+    /// The window, in seconds, over which failed logins are counted.
+    pub login_failure_window_secs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Allow federation with private and loopback addresses and plain http (tests, LAN only).
+    pub allow_private: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscodingConfig {
+    /// Heights to transcode to, up to the source's own.
+    pub resolutions: Vec<u32>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How many transcoding jobs run at once.
+    pub concurrency: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` (for a terminal), `json` (for log collectors) or `auto` (pretty on a terminal).
+    pub format: String,
+    /// A `tracing` filter, e.g. `info` or `flotilla=debug,info`. `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:9000".into(),
+            public_url: "http://localhost:9000".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            admin_password: String::new(),
+            signup: SignupMode::Closed,
+            instance: InstanceConfig::default(),
+            user: UserConfig::default(),
+            http: HttpConfig::default(),
+            auth: AuthConfig::default(),
+            federation: FederationConfig::default(),
+            transcoding: TranscodingConfig::default(),
+            jobs: JobsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            name: "Flotilla".into(),
+            short_description: "A Flotilla instance: videos that federate with PeerTube and the fediverse.".into(),
+            description: String::new(),
+            terms: String::new(),
+            default_nsfw_policy: "do_not_list".into(),
+        }
+    }
+}
+
+impl Default for UserConfig {
+    fn default() -> Self {
+        UserConfig { video_quota: -1, video_quota_daily: -1, max_channels: 20 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { trust_proxy: false, max_body_bytes: 1024 * 1024, max_image_bytes: 8 * 1024 * 1024 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { max_login_failures: 10, login_failure_window_secs: 600 }
+    }
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig { allow_private: false }
+    }
+}
+
+impl Default for TranscodingConfig {
+    fn default() -> Self {
+        TranscodingConfig { resolutions: vec![240, 360, 480, 720, 1080] }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { concurrency: 1 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "auto".into(), level: "info".into() }
+    }
+}
+
+/// A configuration value that cannot work, naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {key}: {msg}")]
+pub struct ConfigError {
+    pub key: String,
+    pub msg: String,
+}
+
+fn bad(key: &str, msg: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), msg: msg.into() }
+}
+
+/// The parts of `public_url` the rest of the code needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Host and port as other instances see it (`example.org`, `127.0.0.1:9001`).
+    pub host: String,
+}
+
+impl PublicUrl {
+    pub fn parse(s: &str) -> Result<PublicUrl, String> {
+        let (scheme, rest) =
+            s.split_once("://").ok_or_else(|| format!("'{s}' is not a URL: expected http(s)://host[:port]"))?;
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("scheme must be http or https, not '{scheme}'"));
+        }
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        if host.is_empty() {
+            return Err("the URL has no host".into());
+        }
+        if host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(format!("'{s}' must be only scheme, host and port: no path, query, user or spaces"));
+        }
+        let (name, port) = match host.rsplit_once(':') {
+            Some((n, p)) if !n.ends_with(']') || host.starts_with('[') => (n, Some(p)),
+            _ => (host, None),
+        };
+        if let Some(p) = port {
+            p.parse::<u16>().map_err(|_| format!("port '{p}' is not a number between 1 and 65535"))?;
+        }
+        let valid_name = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+        if name.is_empty() || !valid_name {
+            return Err(format!("'{name}' is not a valid host name"));
+        }
+        // Default ports are left out, as browsers and other instances write them.
+        let host = match (scheme, port) {
+            ("http", Some("80")) | ("https", Some("443")) => name.to_ascii_lowercase(),
+            _ => host.to_ascii_lowercase(),
+        };
+        Ok(PublicUrl { scheme: scheme.into(), host })
+    }
+
+    /// `scheme://host`, with no trailing slash.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+}
+
+impl Config {
+    /// The database URL, with the default filled in.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("flotilla.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// Checks every value; the first bad one is named in the error.
+    pub fn validate(&self) -> Result<PublicUrl, ConfigError> {
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|_| bad("listen", format!("'{}' is not an address:port such as 127.0.0.1:9000", self.listen)))?;
+        let public = PublicUrl::parse(&self.public_url).map_err(|m| bad("public_url", m))?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(bad("data_dir", "must not be empty"));
+        }
+        let db = self.database_url();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(bad("database_url", format!("'{db}' must start with sqlite:// or postgres://")));
+        }
+        if !self.admin_password.is_empty() {
+            flotilla_domain::rules::password(&self.admin_password).map_err(|m| bad("admin_password", m))?;
+        }
+        if flotilla_domain::NsfwPolicy::parse(&self.instance.default_nsfw_policy).is_none() {
+            return Err(bad("instance.default_nsfw_policy", "must be display, blur or do_not_list"));
+        }
+        if self.instance.name.trim().is_empty() {
+            return Err(bad("instance.name", "must not be empty"));
+        }
+        flotilla_domain::rules::quota(self.user.video_quota).map_err(|m| bad("user.video_quota", m))?;
+        flotilla_domain::rules::quota(self.user.video_quota_daily).map_err(|m| bad("user.video_quota_daily", m))?;
+        if self.user.max_channels < 1 {
+            return Err(bad("user.max_channels", "must be at least 1"));
+        }
+        if self.http.max_body_bytes < 1024 {
+            return Err(bad("http.max_body_bytes", "must be at least 1024"));
+        }
+        if self.http.max_image_bytes < 1024 {
+            return Err(bad("http.max_image_bytes", "must be at least 1024"));
+        }
+        if self.auth.max_login_failures == 0 || self.auth.login_failure_window_secs == 0 {
+            return Err(bad("auth.max_login_failures", "the limit and its window must be above 0"));
+        }
+        if self.transcoding.resolutions.is_empty() {
+            return Err(bad("transcoding.resolutions", "must list at least one resolution"));
+        }
+        if let Some(r) = self.transcoding.resolutions.iter().find(|r| !KNOWN_RESOLUTIONS.contains(r)) {
+            return Err(bad("transcoding.resolutions", format!("{r} is not one of {KNOWN_RESOLUTIONS:?}")));
+        }
+        if self.jobs.concurrency == 0 || self.jobs.concurrency > 64 {
+            return Err(bad("jobs.concurrency", "must be between 1 and 64"));
+        }
+        if !matches!(self.log.format.as_str(), "auto" | "pretty" | "json") {
+            return Err(bad("log.format", "must be auto, pretty or json"));
+        }
+        Ok(public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let public = Config::default().validate().unwrap();
+        assert_eq!(public.host, "localhost:9000");
+        assert_eq!(public.base(), "http://localhost:9000");
+    }
+
+    #[test]
+    fn public_urls_are_scheme_host_and_port_only() {
+        assert_eq!(PublicUrl::parse("https://Video.Example.org/").unwrap().host, "video.example.org");
+        assert_eq!(PublicUrl::parse("https://example.org:443").unwrap().host, "example.org");
+        assert_eq!(PublicUrl::parse("http://127.0.0.1:9001").unwrap().host, "127.0.0.1:9001");
+        assert!(PublicUrl::parse("ftp://example.org").is_err());
+        assert!(PublicUrl::parse("https://example.org/peertube").is_err());
+        assert!(PublicUrl::parse("example.org").is_err());
+        assert!(PublicUrl::parse("http://example.org:99999").is_err());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let mut c = Config::default();
+        c.transcoding.resolutions = vec![360, 500];
+        assert_eq!(c.validate().unwrap_err().key, "transcoding.resolutions");
+        let mut c = Config::default();
+        c.listen = "localhost".into();
+        assert_eq!(c.validate().unwrap_err().key, "listen");
+    }
+}

@@ -1,0 +1,141 @@
+//! Our rows to PeerTube's REST JSON shapes (`*_to_api`). Field names and nulls follow PeerTube 6.3
+//! (see shared/reference/peertube-samples), so PeerTube clients read them unchanged.
+
+use flotilla_db::accounts::Account;
+use flotilla_db::channels::Channel;
+use flotilla_db::images::Image;
+use flotilla_db::registrations::Registration;
+use flotilla_db::users::User;
+use flotilla_domain::Role;
+use flotilla_domain::time::iso8601;
+use serde_json::{Value, json};
+
+use crate::{App, uris};
+
+fn host(app: &App, row_host: &str) -> String {
+    if row_host.is_empty() { app.public.host.clone() } else { row_host.to_string() }
+}
+
+/// `avatars` / `banners` arrays of one actor.
+pub fn images_to_api(app: &App, actor_id: i64, kind: &str, images: &[Image]) -> Value {
+    Value::Array(
+        images
+            .iter()
+            .filter(|i| i.actor_id == actor_id && i.kind == kind)
+            .map(|i| {
+                let path = uris::image_path(kind, &i.filename);
+                json!({
+                    "width": i.width,
+                    "height": i.height,
+                    "path": path,
+                    "fileUrl": uris::absolute(app, &path),
+                    "createdAt": iso8601(i.created_at),
+                    "updatedAt": iso8601(i.created_at),
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn account_to_api(app: &App, a: &Account, images: &[Image]) -> Value {
+    json!({
+        "url": uris::account(app, &a.name),
+        "name": a.name,
+        "host": host(app, &a.host),
+        "avatars": images_to_api(app, a.actor_id, "avatar", images),
+        "id": a.id,
+        "hostRedundancyAllowed": false,
+        "followingCount": 0,
+        "followersCount": 0,
+        "createdAt": iso8601(a.created_at),
+        "displayName": a.display_name,
+        "description": a.description,
+        "updatedAt": iso8601(a.updated_at),
+        "userId": a.user_id,
+    })
+}
+
+pub fn channel_to_api(app: &App, c: &Channel, images: &[Image], owner: Value) -> Value {
+    json!({
+        "url": uris::channel(app, &c.name),
+        "name": c.name,
+        "host": host(app, &c.host),
+        "avatars": images_to_api(app, c.actor_id, "avatar", images),
+        "id": c.id,
+        "hostRedundancyAllowed": false,
+        "followingCount": 0,
+        "followersCount": 0,
+        "createdAt": iso8601(c.created_at),
+        "banners": images_to_api(app, c.actor_id, "banner", images),
+        "displayName": c.display_name,
+        "description": c.description,
+        "support": c.support,
+        "isLocal": c.host.is_empty(),
+        "updatedAt": iso8601(c.updated_at),
+        "ownerAccount": owner,
+    })
+}
+
+pub fn role_to_api(role: i64) -> Value {
+    let label = Role::try_from(role).map(Role::label).unwrap_or("User");
+    json!({ "id": role, "label": label })
+}
+
+/// A user as `GET /users/me` and the admin list show it.
+pub fn user_to_api(u: &User, account: Value, channels: Vec<Value>) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "email": u.email,
+        "pendingEmail": null,
+        "emailVerified": u.email_verified,
+        "emailPublic": false,
+        "nsfwPolicy": u.nsfw_policy,
+        "adminFlags": 0,
+        "autoPlayNextVideo": true,
+        "autoPlayNextVideoPlaylist": true,
+        "autoPlayVideo": u.auto_play_video,
+        "p2pEnabled": u.p2p_enabled,
+        "videosHistoryEnabled": true,
+        "videoLanguages": null,
+        "language": null,
+        "role": role_to_api(u.role),
+        "theme": "instance-default",
+        "videoQuota": u.video_quota,
+        "videoQuotaDaily": u.video_quota_daily,
+        "noInstanceConfigWarningModal": true,
+        "noWelcomeModal": true,
+        "noAccountSetupWarningModal": true,
+        "blocked": u.blocked,
+        "blockedReason": u.blocked_reason,
+        "createdAt": iso8601(u.created_at),
+        "lastLoginDate": u.last_login_at.map(iso8601),
+        "twoFactorEnabled": false,
+        "pluginAuth": null,
+        "account": account,
+        "videoChannels": channels,
+    })
+}
+
+pub fn registration_to_api(r: &Registration) -> Value {
+    let label = match r.state {
+        flotilla_db::registrations::PENDING => "Pending",
+        flotilla_db::registrations::REJECTED => "Rejected",
+        _ => "Accepted",
+    };
+    json!({
+        "id": r.id,
+        "state": { "id": r.state, "label": label },
+        "registrationReason": r.reason,
+        "moderationResponse": r.moderation_response,
+        "username": r.username,
+        "email": r.email,
+        "emailVerified": false,
+        "accountDisplayName": r.display_name.as_deref().unwrap_or(&r.username),
+        "channelHandle": r.channel_name,
+        "channelDisplayName": r.channel_display_name,
+        "createdAt": iso8601(r.created_at),
+        "updatedAt": iso8601(r.updated_at),
+        "user": r.user_id.map(|id| json!({ "id": id })),
+    })
+}

@@ -1,0 +1,173 @@
+//! The use-cases of Flotilla: one module per aggregate (`user`, `channel`, `account`, …), one
+//! function per action, all taking the [`App`] that holds every piece of state. Knows the
+//! database and media crates; knows nothing of HTTP (that is `api`). Conversions to PeerTube's
+//! JSON shapes live in `convert`, URLs in `uris`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use flotilla_db::Db;
+use flotilla_domain::FieldError;
+use serde::Deserialize;
+
+pub mod account;
+pub mod auth;
+pub mod bootstrap;
+pub mod channel;
+pub mod config;
+pub mod convert;
+pub mod image;
+pub mod instance;
+pub mod registration;
+pub mod uris;
+pub mod user;
+
+pub use config::{Config, PublicUrl};
+pub use flotilla_db::Error as DbError;
+
+/// Everything a request or a job needs, passed explicitly (no globals), so several instances can
+/// run in one process.
+pub struct App {
+    pub config: Arc<Config>,
+    pub public: PublicUrl,
+    pub db: Db,
+    pub logins: auth::LoginLimiter,
+    /// The settings admins change at run time (custom config), over the file's values.
+    settings: RwLock<Arc<instance::Settings>>,
+}
+
+impl App {
+    /// Connects to the database, runs pending migrations, creates the `root` admin and the data
+    /// directories if missing. The configuration must have been validated.
+    pub async fn open(config: Config) -> Result<App> {
+        let public = config.validate().map_err(|e| Error::Internal(e.to_string()))?;
+        for dir in [config.data_dir.clone(), images_dir(&config)] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::Internal(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let db = Db::connect(&config.database_url()).await?;
+        db.migrate().await?;
+        let settings = instance::load(&db, &config).await?;
+        let app = App {
+            logins: auth::LoginLimiter::new(&config.auth),
+            config: Arc::new(config),
+            public,
+            db,
+            settings: RwLock::new(Arc::new(settings)),
+        };
+        bootstrap::ensure_root(&app).await?;
+        Ok(app)
+    }
+
+    /// The current effective settings.
+    pub fn settings(&self) -> Arc<instance::Settings> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_settings(&self, s: instance::Settings) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        images_dir(&self.config)
+    }
+}
+
+fn images_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("images")
+}
+
+/// Why a use-case refused or failed. `code()` is stable and documented in docs/API-CONVENTIONS.md;
+/// the HTTP status is decided in one place, in `api`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Db(#[from] flotilla_db::Error),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{msg}")]
+    Unauthorized { code: &'static str, msg: String },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("invalid request parameters: {}", .0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", "))]
+    Validation(Vec<FieldError>),
+    #[error("{msg}")]
+    BadRequest { code: &'static str, msg: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts: retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Db(flotilla_db::Error::NotFound) | Error::NotFound(_) => "not_found",
+            Error::Db(flotilla_db::Error::Conflict(_)) | Error::Conflict(_) => "conflict",
+            Error::Db(flotilla_db::Error::Unavailable(_)) => "database_unavailable",
+            Error::Db(flotilla_db::Error::Other(_)) | Error::Internal(_) => "internal_error",
+            Error::Unauthorized { code, .. } | Error::BadRequest { code, .. } => code,
+            Error::Forbidden(_) => "forbidden",
+            Error::Validation(_) => "invalid_params",
+            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+        }
+    }
+
+    pub fn not_found(what: &str) -> Error {
+        Error::NotFound(format!("{what} not found"))
+    }
+
+    pub fn invalid(field: &str, msg: impl Into<String>) -> Error {
+        Error::Validation(vec![FieldError { field: field.into(), msg: msg.into() }])
+    }
+
+    pub fn bad_request(code: &'static str, msg: impl Into<String>) -> Error {
+        Error::BadRequest { code, msg: msg.into() }
+    }
+}
+
+impl From<flotilla_media::Error> for Error {
+    fn from(e: flotilla_media::Error) -> Self {
+        match e {
+            flotilla_media::Error::Rejected(m) => Error::bad_request("invalid_image", m),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for Error {
+    fn from(v: Vec<FieldError>) -> Self {
+        Error::Validation(v)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// PeerTube's pagination: `start` from 0, `count` 1–100 (default 15).
+pub fn page(start: Option<i64>, count: Option<i64>) -> flotilla_db::Page {
+    flotilla_db::Page { start: start.unwrap_or(0).max(0), count: count.unwrap_or(15).clamp(1, 100) }
+}
+
+/// For `Option<Option<T>>` fields: absent → `None` (leave as is), `null` → `Some(None)` (clear).
+pub fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Splits a PeerTube handle (`name` or `name@host`) and tells whether it names a local actor.
+pub fn local_name<'a>(app: &App, handle: &'a str) -> Option<&'a str> {
+    match handle.split_once('@') {
+        None => Some(handle),
+        Some((name, host)) if host.eq_ignore_ascii_case(&app.public.host) => Some(name),
+        Some(_) => None,
+    }
+}

@@ -1,0 +1,22 @@
+//! Every URL and path the instance hands out, built in this one place so they stay consistent
+//! between the REST API and (later) federation.
+
+use crate::App;
+
+pub fn account(app: &App, name: &str) -> String {
+    format!("{}/accounts/{name}", app.public.base())
+}
+
+pub fn channel(app: &App, name: &str) -> String {
+    format!("{}/video-channels/{name}", app.public.base())
+}
+
+/// Path under which an avatar or banner file is served (PeerTube's `/lazy-static/…`).
+pub fn image_path(kind: &str, filename: &str) -> String {
+    let dir = if kind == "banner" { "banners" } else { "avatars" };
+    format!("/lazy-static/{dir}/{filename}")
+}
+
+pub fn absolute(app: &App, path: &str) -> String {
+    format!("{}{path}", app.public.base())
+}

@@ -1,0 +1,107 @@
+//! Accounts (ActivityPub `Person`) and the actor rows that hold their names.
+
+use flotilla_domain::{AccountId, UserId};
+
+use crate::{Exec, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub actor_id: i64,
+    pub user_id: Option<i64>,
+    pub name: String,
+    pub host: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Account {
+    pub fn account_id(&self) -> AccountId {
+        AccountId(self.id)
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.actor_id, a.user_id, ac.name, ac.host, a.display_name, a.description, \
+    a.created_at, a.updated_at FROM accounts a JOIN actors ac ON ac.id = a.actor_id";
+
+/// Claims a local actor name. Fails with `Conflict` when an account or channel already has it.
+pub async fn insert_actor(e: impl Into<Exec<'_>>, kind: &str, name: &str, now: i64) -> Result<i64> {
+    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+        "INSERT INTO actors (kind, name, host, created_at) VALUES ($1, $2, '', $3) RETURNING id"
+    )
+    .bind(kind)
+    .bind(name)
+    .bind(now)
+    .fetch_one(x)
+    .await)?;
+    Ok(id)
+}
+
+pub async fn local_name_taken(e: impl Into<Exec<'_>>, name: &str) -> Result<bool> {
+    let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM actors WHERE host = '' AND name = $1")
+        .bind(name)
+        .fetch_one(x)
+        .await)?;
+    Ok(n > 0)
+}
+
+pub async fn delete_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM actors WHERE id = $1").bind(actor_id).execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn insert(
+    e: impl Into<Exec<'_>>,
+    actor_id: i64,
+    user_id: Option<UserId>,
+    display_name: &str,
+    now: i64,
+) -> Result<AccountId> {
+    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+        "INSERT INTO accounts (actor_id, user_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id"
+    )
+    .bind(actor_id)
+    .bind(user_id.map(|u| u.0))
+    .bind(display_name)
+    .bind(now)
+    .fetch_one(x)
+    .await)?;
+    Ok(AccountId(id))
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: AccountId) -> Result<Option<Account>> {
+    let sql = format!("{SELECT} WHERE a.id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(id.0).fetch_optional(x).await)?)
+}
+
+pub async fn get_by_user(e: impl Into<Exec<'_>>, user: UserId) -> Result<Option<Account>> {
+    let sql = format!("{SELECT} WHERE a.user_id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(user.0).fetch_optional(x).await)?)
+}
+
+pub async fn get_local_by_name(e: impl Into<Exec<'_>>, name: &str) -> Result<Option<Account>> {
+    let sql = format!("{SELECT} WHERE ac.host = '' AND ac.name = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(name).fetch_optional(x).await)?)
+}
+
+pub async fn update(
+    e: impl Into<Exec<'_>>,
+    id: AccountId,
+    display_name: Option<&str>,
+    description: Option<Option<&str>>,
+    now: i64,
+) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE accounts SET display_name = COALESCE($2, display_name), \
+         description = CASE WHEN $3 THEN $4 ELSE description END, updated_at = $5 WHERE id = $1"
+    )
+    .bind(id.0)
+    .bind(display_name)
+    .bind(description.is_some())
+    .bind(description.flatten())
+    .bind(now)
+    .execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Video channels (ActivityPub `Group`), owned by an account.
+
+use flotilla_domain::{AccountId, ChannelId};
+
+use crate::{Exec, Page, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Channel {
+    pub id: i64,
+    pub actor_id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub host: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub support: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Channel {
+    pub fn channel_id(&self) -> ChannelId {
+        ChannelId(self.id)
+    }
+    pub fn owner(&self) -> AccountId {
+        AccountId(self.account_id)
+    }
+}
+
+/// Changes to a channel; `Some(None)` clears an optional text.
+#[derive(Default)]
+pub struct ChannelPatch<'a> {
+    pub display_name: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub support: Option<Option<&'a str>>,
+}
+
+const SELECT: &str = "SELECT c.id, c.actor_id, c.account_id, ac.name, ac.host, c.display_name, c.description, \
+    c.support, c.created_at, c.updated_at FROM channels c JOIN actors ac ON ac.id = c.actor_id";
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    e: impl Into<Exec<'_>>,
+    actor_id: i64,
+    account: AccountId,
+    display_name: &str,
+    description: Option<&str>,
+    support: Option<&str>,
+    now: i64,
+) -> Result<ChannelId> {
+    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+        "INSERT INTO channels (actor_id, account_id, display_name, description, support, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id"
+    )
+    .bind(actor_id)
+    .bind(account.0)
+    .bind(display_name)
+    .bind(description)
+    .bind(support)
+    .bind(now)
+    .fetch_one(x)
+    .await)?;
+    Ok(ChannelId(id))
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: ChannelId) -> Result<Option<Channel>> {
+    let sql = format!("{SELECT} WHERE c.id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(id.0).fetch_optional(x).await)?)
+}
+
+pub async fn get_local_by_name(e: impl Into<Exec<'_>>, name: &str) -> Result<Option<Channel>> {
+    let sql = format!("{SELECT} WHERE ac.host = '' AND ac.name = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(name).fetch_optional(x).await)?)
+}
+
+pub async fn list_by_account(e: impl Into<Exec<'_>>, account: AccountId) -> Result<Vec<Channel>> {
+    let sql = format!("{SELECT} WHERE c.account_id = $1 ORDER BY c.id");
+    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(account.0).fetch_all(x).await)?)
+}
+
+pub async fn count_by_account(e: impl Into<Exec<'_>>, account: AccountId) -> Result<i64> {
+    let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM channels WHERE account_id = $1")
+        .bind(account.0)
+        .fetch_one(x)
+        .await)?;
+    Ok(n)
+}
+
+pub async fn count(e: impl Into<Exec<'_>>) -> Result<i64> {
+    let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM channels").fetch_one(x).await)?;
+    Ok(n)
+}
+
+pub async fn list(e: impl Into<Exec<'_>> + Copy, page: Page, order: &str) -> Result<(Vec<Channel>, i64)> {
+    let sql = format!("{SELECT} ORDER BY {order}, c.id LIMIT $1 OFFSET $2");
+    let rows =
+        run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(page.count).bind(page.start).fetch_all(x).await)?;
+    Ok((rows, count(e).await?))
+}
+
+pub async fn update(e: impl Into<Exec<'_>>, id: ChannelId, p: &ChannelPatch<'_>, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE channels SET display_name = COALESCE($2, display_name), \
+         description = CASE WHEN $3 THEN $4 ELSE description END, \
+         support = CASE WHEN $5 THEN $6 ELSE support END, updated_at = $7 WHERE id = $1"
+    )
+    .bind(id.0)
+    .bind(p.display_name)
+    .bind(p.description.is_some())
+    .bind(p.description.flatten())
+    .bind(p.support.is_some())
+    .bind(p.support.flatten())
+    .bind(now)
+    .execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Avatars and banners of actors: one row per stored size, pointing at a file under the data dir.
+
+use crate::{Exec, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Image {
+    pub id: i64,
+    pub actor_id: i64,
+    pub kind: String,
+    pub filename: String,
+    pub width: i64,
+    pub height: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert(
+    e: impl Into<Exec<'_>>,
+    actor_id: i64,
+    kind: &str,
+    filename: &str,
+    (width, height): (u32, u32),
+    now: i64,
+) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "INSERT INTO actor_images (actor_id, kind, filename, width, height, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    .bind(actor_id)
+    .bind(kind)
+    .bind(filename)
+    .bind(i64::from(width))
+    .bind(i64::from(height))
+    .bind(now)
+    .execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Every image of these actors, smallest first.
+pub async fn list_for(e: impl Into<Exec<'_>>, actor_ids: &[i64]) -> Result<Vec<Image>> {
+    if actor_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = actor_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT id, actor_id, kind, filename, width, height, created_at FROM actor_images \
+         WHERE actor_id IN ({ids}) ORDER BY width, id"
+    );
+    Ok(run!(e, |x| sqlx::query_as::<_, Image>(&sql).fetch_all(x).await)?)
+}
+
+/// Removes the rows of one kind of image of an actor and returns their file names, so the caller
+/// can delete the files once the transaction has committed.
+pub async fn delete_kind(e: impl Into<Exec<'_>>, actor_id: i64, kind: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        run!(e, |x| sqlx::query_as("DELETE FROM actor_images WHERE actor_id = $1 AND kind = $2 RETURNING filename")
+            .bind(actor_id)
+            .bind(kind)
+            .fetch_all(x)
+            .await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// File names of every image of these actors (before deleting the actors).
+pub async fn filenames_for(e: impl Into<Exec<'_>>, actor_ids: &[i64]) -> Result<Vec<String>> {
+    Ok(list_for(e, actor_ids).await?.into_iter().map(|i| i.filename).collect())
+}

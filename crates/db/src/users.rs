@@ -1,0 +1,178 @@
+//! Local users: login identity, role, quotas, preferences.
+
+use flotilla_domain::UserId;
+
+use crate::{Exec, Page, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: i64,
+    pub video_quota: i64,
+    pub video_quota_daily: i64,
+    pub blocked: bool,
+    pub blocked_reason: Option<String>,
+    pub email_verified: bool,
+    pub nsfw_policy: String,
+    pub p2p_enabled: bool,
+    pub auto_play_video: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+impl User {
+    pub fn user_id(&self) -> UserId {
+        UserId(self.id)
+    }
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: i64,
+    pub video_quota: i64,
+    pub video_quota_daily: i64,
+    pub email_verified: bool,
+    pub nsfw_policy: &'a str,
+    pub now: i64,
+}
+
+/// Fields a user or an admin may change; `None` leaves the column as it is.
+#[derive(Default)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Option<i64>,
+    pub video_quota: Option<i64>,
+    pub video_quota_daily: Option<i64>,
+    pub email_verified: Option<bool>,
+    pub nsfw_policy: Option<String>,
+    pub p2p_enabled: Option<bool>,
+    pub auto_play_video: Option<bool>,
+}
+
+const COLUMNS: &str = "id, username, email, password_hash, role, video_quota, video_quota_daily, blocked, \
+    blocked_reason, email_verified, nsfw_policy, p2p_enabled, auto_play_video, created_at, updated_at, last_login_at";
+
+pub async fn insert(e: impl Into<Exec<'_>>, u: &NewUser<'_>) -> Result<UserId> {
+    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+        "INSERT INTO users (username, email, password_hash, role, video_quota, video_quota_daily, email_verified, \
+         nsfw_policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id"
+    )
+    .bind(u.username)
+    .bind(u.email)
+    .bind(u.password_hash)
+    .bind(u.role)
+    .bind(u.video_quota)
+    .bind(u.video_quota_daily)
+    .bind(u.email_verified)
+    .bind(u.nsfw_policy)
+    .bind(u.now)
+    .fetch_one(x)
+    .await)?;
+    Ok(UserId(id))
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: UserId) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, User>(&sql).bind(id.0).fetch_optional(x).await)?)
+}
+
+pub async fn get_by_username(e: impl Into<Exec<'_>>, username: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, User>(&sql).bind(username).fetch_optional(x).await)?)
+}
+
+/// PeerTube lets users log in with their username or their email address.
+pub async fn get_by_username_or_email(e: impl Into<Exec<'_>>, login: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1 OR lower(email) = lower($1)");
+    Ok(run!(e, |x| sqlx::query_as::<_, User>(&sql).bind(login).fetch_optional(x).await)?)
+}
+
+pub async fn email_taken(e: impl Into<Exec<'_>>, email: &str, except: Option<UserId>) -> Result<bool> {
+    let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM users WHERE lower(email) = lower($1) AND id <> $2")
+        .bind(email)
+        .bind(except.map(|u| u.0).unwrap_or(-1))
+        .fetch_one(x)
+        .await)?;
+    Ok(n > 0)
+}
+
+pub async fn count(e: impl Into<Exec<'_>>) -> Result<i64> {
+    let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(x).await)?;
+    Ok(n)
+}
+
+/// Users for the admin list: optional substring search over username and email, optional
+/// blocked filter. Returns the page and the total.
+pub async fn list(
+    e: impl Into<Exec<'_>> + Copy,
+    page: Page,
+    order: &str,
+    search: Option<&str>,
+    blocked: Option<bool>,
+) -> Result<(Vec<User>, i64)> {
+    let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace('%', "\\%").replace('_', "\\_")));
+    let filter = "($1 IS NULL OR lower(username) LIKE $1 ESCAPE '\\' OR lower(email) LIKE $1 ESCAPE '\\') \
+                  AND ($2 IS NULL OR blocked = $2)";
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY {order}, id LIMIT $3 OFFSET $4");
+    let rows = run!(e, |x| sqlx::query_as::<_, User>(&sql)
+        .bind(&pattern)
+        .bind(blocked)
+        .bind(page.count)
+        .bind(page.start)
+        .fetch_all(x)
+        .await)?;
+    let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+    let (total,): (i64,) =
+        run!(e, |x| sqlx::query_as(&count_sql).bind(&pattern).bind(blocked).fetch_one(x).await)?;
+    Ok((rows, total))
+}
+
+pub async fn update(e: impl Into<Exec<'_>>, id: UserId, p: &UserPatch, now: i64) -> Result<()> {
+    let done = run!(e, |x| sqlx::query(
+        "UPDATE users SET email = COALESCE($2, email), password_hash = COALESCE($3, password_hash), \
+         role = COALESCE($4, role), video_quota = COALESCE($5, video_quota), \
+         video_quota_daily = COALESCE($6, video_quota_daily), email_verified = COALESCE($7, email_verified), \
+         nsfw_policy = COALESCE($8, nsfw_policy), p2p_enabled = COALESCE($9, p2p_enabled), \
+         auto_play_video = COALESCE($10, auto_play_video), updated_at = $11 WHERE id = $1"
+    )
+    .bind(id.0)
+    .bind(&p.email)
+    .bind(&p.password_hash)
+    .bind(p.role)
+    .bind(p.video_quota)
+    .bind(p.video_quota_daily)
+    .bind(p.email_verified)
+    .bind(&p.nsfw_policy)
+    .bind(p.p2p_enabled)
+    .bind(p.auto_play_video)
+    .bind(now)
+    .execute(x).await.map(|r| r.rows_affected()))?;
+    if done == 0 { Err(crate::Error::NotFound) } else { Ok(()) }
+}
+
+pub async fn set_blocked(e: impl Into<Exec<'_>>, id: UserId, blocked: bool, reason: Option<&str>, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE users SET blocked = $2, blocked_reason = $3, updated_at = $4 WHERE id = $1")
+        .bind(id.0)
+        .bind(blocked)
+        .bind(reason)
+        .bind(now)
+        .execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn touch_login(e: impl Into<Exec<'_>>, id: UserId, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1").bind(id.0).bind(now).execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(e: impl Into<Exec<'_>>, id: UserId) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The `flotilla` binary's library half: configuration loading, logging set-up, and
+//! [`start`], which wires the database, the app and the HTTP server into a running instance on a
+//! listener the caller bound. Tests start instances with the same function the binary uses.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use flotilla_api::Metrics;
+use flotilla_app::{App, Config};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub mod config;
+pub mod doctor;
+
+/// An instance serving HTTP. Dropping it does not stop it; call [`RunningInstance::stop`].
+pub struct RunningInstance {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningInstance {
+    /// `http://127.0.0.1:<port>`: where this instance listens.
+    pub fn local_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to `grace`), closes the
+    /// database.
+    pub async fn stop_within(mut self, grace: Duration) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(grace, &mut self.server).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server stopped with an error"),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!(secs = grace.as_secs(), "requests still running after the grace period; stopping anyway");
+                self.server.abort();
+            }
+        }
+        self.app.db.close().await;
+    }
+
+    pub async fn stop(self) {
+        self.stop_within(Duration::from_secs(30)).await;
+    }
+
+    /// Resolves when the server task ends by itself (it should not).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        match (&mut self.server).await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// Opens the app (database, migrations, root admin) and serves HTTP on `listener`.
+pub async fn start(config: Config, listener: TcpListener) -> Result<RunningInstance, flotilla_app::Error> {
+    let app = Arc::new(App::open(config).await?);
+    let addr = listener.local_addr().map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
+    let router = flotilla_api::router(app.clone(), Arc::new(Metrics::default()));
+    let (tx, rx) = oneshot::channel::<()>();
+    // TCP_NODELAY: small API responses and playlists must not wait on Nagle (DESIGN §2).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningInstance { addr, app, shutdown: Some(tx), server })
+}
+
+/// Sets up `tracing`: JSON lines or human-readable text, filtered by `RUST_LOG` or `log.level`.
+pub fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let json = config.log.format == "json";
+    let ansi = config.log.format == "pretty" || (config.log.format == "auto" && std::io::stderr().is_terminal());
+    let _ = if json { builder.json().try_init() } else { builder.with_ansi(ansi).try_init() };
+}

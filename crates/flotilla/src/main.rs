@@ -1,0 +1,278 @@
+//! `flotilla`: the command line. `serve` runs the instance; `migrate`, `admin …` and `doctor` are
+//! the operator's tools; `config example` prints the documented configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use flotilla::config::{self, Loaded};
+use flotilla::doctor::{self, Status};
+use flotilla_app::{App, auth};
+use flotilla_domain::Role;
+
+const USAGE: &str = "\
+flotilla — a federated video platform
+
+Usage: flotilla [--config FILE] <command>
+
+Commands:
+  serve                                   run the instance
+  migrate                                 create or upgrade the database, then exit
+  admin create-user --username NAME --email EMAIL [--password PASS] [--role admin|moderator|user]
+  admin reset-password USERNAME [--password PASS]
+  admin set-role USERNAME admin|moderator|user
+  doctor                                  check ffmpeg, the data directory, the database, the public URL
+  config example                          print a documented configuration file
+
+Configuration: --config FILE, else $FLOTILLA_CONFIG, else ./flotilla.toml if present; then the
+FLOTILLA_* environment variables (see `flotilla config example`).
+";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let config_path = take_option(&mut args, "--config").map(PathBuf::from);
+    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h" || a == "help") {
+        print!("{USAGE}");
+        return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    if args[0] == "--version" || args[0] == "-V" {
+        println!("flotilla {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if args[0] == "config" {
+        return match args.get(1).map(String::as_str) {
+            Some("example") => {
+                print!("{}", config::EXAMPLE);
+                ExitCode::SUCCESS
+            }
+            _ => usage_error("expected `flotilla config example`"),
+        };
+    }
+
+    let loaded = match config::load(config_path.as_deref(), std::env::vars()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("flotilla: {e}");
+            return ExitCode::from(78); // EX_CONFIG
+        }
+    };
+    flotilla::init_logging(&loaded.config);
+    for v in &loaded.unknown_vars {
+        tracing::warn!(variable = %v, "environment variable matches no configuration key; ignored");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flotilla: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args, loaded))
+}
+
+async fn run(args: Vec<String>, loaded: Loaded) -> ExitCode {
+    let command = args[0].as_str();
+    match command {
+        "serve" => serve(loaded).await,
+        "migrate" => migrate(loaded).await,
+        "doctor" => run_doctor(loaded).await,
+        "admin" => admin(args[1..].to_vec(), loaded).await,
+        other => usage_error(&format!("unknown command '{other}'")),
+    }
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("flotilla: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+/// Removes `--name VALUE` (or `--name=VALUE`) from `args` and returns the value.
+fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    if let Some(i) = args.iter().position(|a| a.starts_with(&prefix)) {
+        return Some(args.remove(i)[prefix.len()..].to_string());
+    }
+    let i = args.iter().position(|a| a == name)?;
+    if i + 1 < args.len() {
+        let v = args.remove(i + 1);
+        args.remove(i);
+        Some(v)
+    } else {
+        args.remove(i);
+        None
+    }
+}
+
+async fn serve(loaded: Loaded) -> ExitCode {
+    let config = loaded.config;
+    if let Some(f) = &loaded.file {
+        tracing::info!(file = %f.display(), "configuration file loaded");
+    }
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {}: {e} (is another instance running? set FLOTILLA_LISTEN)", config.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let public = config.public_url.clone();
+    let mut instance = match flotilla::start(config, listener).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(listen = %instance.addr, public_url = %public, "flotilla {} is running", env!("CARGO_PKG_VERSION"));
+    println!("Flotilla is running at {public} (listening on {})", instance.addr);
+    println!("Admin login: root (its password is printed in the log on first start; `flotilla admin reset-password root` sets a new one)");
+
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: finishing requests in flight");
+            instance.stop_within(Duration::from_secs(30)).await;
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        r = instance.wait() => {
+            tracing::error!("the server stopped unexpectedly: {r:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+async fn migrate(loaded: Loaded) -> ExitCode {
+    let url = loaded.config.database_url();
+    let db = match flotilla_db::Db::connect(&url).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("flotilla: cannot open the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = db.migrate().await;
+    db.close().await;
+    match result {
+        Ok(ran) if ran.is_empty() => {
+            println!("The database is up to date.");
+            ExitCode::SUCCESS
+        }
+        Ok(ran) => {
+            println!("Applied {} migration(s): {}", ran.len(), ran.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flotilla: migration failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_doctor(loaded: Loaded) -> ExitCode {
+    let checks = doctor::run(&loaded.config).await;
+    let mut failed = 0;
+    for c in &checks {
+        let tag = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => {
+                failed += 1;
+                "FAIL"
+            }
+        };
+        println!("{tag} {:<11} {}", c.name, c.message);
+    }
+    if failed > 0 {
+        println!("\n{failed} check(s) failed.");
+        ExitCode::FAILURE
+    } else {
+        println!("\nAll checks passed.");
+        ExitCode::SUCCESS
+    }
+}
+
+async fn admin(mut args: Vec<String>, loaded: Loaded) -> ExitCode {
+    let password_arg = take_option(&mut args, "--password");
+    let username_arg = take_option(&mut args, "--username");
+    let email_arg = take_option(&mut args, "--email");
+    let role_arg = take_option(&mut args, "--role");
+    let Some(sub) = args.first().cloned() else {
+        return usage_error("expected an admin command");
+    };
+    let app = match App::open(loaded.config).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("flotilla: cannot open the instance: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (password, generated) = match password_arg {
+        Some(p) => (p, false),
+        None => (auth::random_token(9), true),
+    };
+    let result = match sub.as_str() {
+        "create-user" => {
+            let (Some(username), Some(email)) = (username_arg, email_arg) else {
+                return usage_error("create-user needs --username and --email");
+            };
+            let role = match role_arg.as_deref().map(Role::parse_name) {
+                None => Role::User,
+                Some(Some(r)) => r,
+                Some(None) => return usage_error("--role must be admin, moderator or user"),
+            };
+            flotilla_app::user::create_by_operator(&app, &username, &email, &password, role)
+                .await
+                .map(|_| format!("Created user '{username}' ({}).", role.label()))
+        }
+        "reset-password" => {
+            let Some(username) = args.get(1).cloned().or(username_arg) else {
+                return usage_error("reset-password needs a USERNAME");
+            };
+            flotilla_app::user::reset_password(&app, &username, &password)
+                .await
+                .map(|_| format!("New password set for '{username}'; their sessions were ended."))
+        }
+        "set-role" => {
+            let (Some(username), Some(role)) = (args.get(1).cloned(), args.get(2).or(role_arg.as_ref())) else {
+                return usage_error("set-role needs USERNAME and ROLE");
+            };
+            let Some(role) = Role::parse_name(role) else {
+                return usage_error("ROLE must be admin, moderator or user");
+            };
+            flotilla_app::user::set_role(&app, &username, role)
+                .await
+                .map(|_| format!("'{username}' is now {}.", role.label()))
+        }
+        other => return usage_error(&format!("unknown admin command '{other}'")),
+    };
+    app.db.close().await;
+    match result {
+        Ok(msg) => {
+            println!("{msg}");
+            if generated && sub != "set-role" {
+                println!("Password: {password}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flotilla: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
