@@ -72,7 +72,8 @@ fn from_db(e: &flotilla_app::DbError, code: &'static str) -> ApiError {
         D::Conflict(_) => ApiError::new(StatusCode::CONFLICT, code, "This already exists"),
         D::Unavailable(m) => {
             tracing::error!(error = %m, "database unavailable");
-            let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "The database is unavailable; try again shortly");
+            let mut r =
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "The database is unavailable; try again shortly");
             r.retry_after = Some(5);
             r
         }

@@ -48,7 +48,11 @@ impl FromRequestParts<Arc<App>> for Auth {
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
         let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "Authentication required: send Authorization: Bearer <access token>"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "Authentication required: send Authorization: Bearer <access token>",
+            ));
         };
         Ok(Auth(auth::authenticate(app, token).await?))
     }
@@ -80,7 +84,10 @@ impl FromRequestParts<Arc<App>> for ClientIp {
 
 /// Parses a numeric id from the path, with PeerTube's `invalid-params` answer when it is not one.
 pub fn id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ApiError::invalid("id", format!("'{raw}' is not a valid id")))
+    raw.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::invalid("id", format!("'{raw}' is not a valid id")))
 }
 
 /// Like [`Body`], but an empty body is `None` (PeerTube's accept/reject/block take an optional one).
@@ -95,7 +102,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| rejection(r.status(), r.body_text()))?;
+        let bytes =
+            axum::body::Bytes::from_request(req, state).await.map_err(|r| rejection(r.status(), r.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(None));
         }

@@ -27,6 +27,11 @@ pub use metrics::Metrics;
 
 /// The whole HTTP surface of an instance.
 pub fn router(app: Arc<App>, metrics: Arc<Metrics>) -> Router {
+    router_with(app, metrics, Router::new())
+}
+
+/// [`router`] plus `extra` routes under the same layers (tests use it to reach a panicking handler).
+pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(CorsAny)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
@@ -39,6 +44,7 @@ pub fn router(app: Arc<App>, metrics: Arc<Metrics>) -> Router {
         .route("/lazy-static/avatars/{file}", get(get_image))
         .route("/lazy-static/banners/{file}", get(get_image))
         .route("/metrics", get(move || async move { prometheus(&metrics_for_route) }))
+        .merge(extra)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
@@ -56,7 +62,11 @@ async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiErro
 }
 
 async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {}", uri.path()))
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 async fn not_found() -> Response {

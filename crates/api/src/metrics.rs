@@ -63,9 +63,14 @@ impl Metrics {
         for (route, h) in &m.latency {
             let route = escape(route);
             for (le, n) in BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(out, "flotilla_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
+                let _ =
+                    writeln!(out, "flotilla_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
             }
-            let _ = writeln!(out, "flotilla_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "flotilla_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
             let _ = writeln!(out, "flotilla_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
             let _ = writeln!(out, "flotilla_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
         }
@@ -96,8 +101,12 @@ mod tests {
         m.record("GET", "/api/v1/config", 200, 0.003);
         m.record("GET", "/api/v1/config", 200, 0.2);
         let text = m.render();
-        assert!(text.contains("flotilla_http_requests_total{method=\"GET\",route=\"/api/v1/config\",status=\"200\"} 2"));
-        assert!(text.contains("flotilla_http_request_duration_seconds_bucket{route=\"/api/v1/config\",le=\"0.005\"} 1"));
+        assert!(
+            text.contains("flotilla_http_requests_total{method=\"GET\",route=\"/api/v1/config\",status=\"200\"} 2")
+        );
+        assert!(
+            text.contains("flotilla_http_request_duration_seconds_bucket{route=\"/api/v1/config\",le=\"0.005\"} 1")
+        );
         assert!(text.contains("flotilla_http_request_duration_seconds_count{route=\"/api/v1/config\"} 2"));
     }
 }

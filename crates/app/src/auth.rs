@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use flotilla_db::{tokens, users};
 use flotilla_domain::{Role, UserId, time::now_ms};
 use rand::RngCore;
@@ -46,7 +46,8 @@ pub async fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A hash of a password nobody has, verified against when the user does not exist so that the
 /// answer takes as long as for a real user (no user enumeration by timing).
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9QIRpXg0hs1k4e1q2o6ww4b4zPoqCPOmPkhHg9w1W1g";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9QIRpXg0hs1k4e1q2o6ww4b4zPoqCPOmPkhHg9w1W1g";
 
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -107,7 +108,14 @@ fn invalid_grant(msg: &str) -> Error {
 }
 
 /// `grant_type=password`. `login` is a username or an email address.
-pub async fn login(app: &App, ip: IpAddr, client_id: &str, client_secret: &str, login: &str, password: &str) -> Result<Tokens> {
+pub async fn login(
+    app: &App,
+    ip: IpAddr,
+    client_id: &str,
+    client_secret: &str,
+    login: &str,
+    password: &str,
+) -> Result<Tokens> {
     app.logins.check(ip)?;
     check_client(app, client_id, client_secret).await?;
     let user = users::get_by_username_or_email(&app.db, login).await?;

@@ -40,7 +40,9 @@ pub async fn ensure_root(app: &App) -> Result<()> {
     )
     .await?;
     if generated {
-        tracing::warn!("created the admin user 'root' with the password {password}. It is shown only this once: log in and change it, or set one with `flotilla admin reset-password root`");
+        tracing::warn!(
+            "created the admin user 'root' with the password {password}. It is shown only this once: log in and change it, or set one with `flotilla admin reset-password root`"
+        );
     } else {
         tracing::info!("created the admin user 'root' with the password from FLOTILLA_ADMIN_PASSWORD");
     }

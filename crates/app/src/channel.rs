@@ -80,7 +80,9 @@ pub async fn create(app: &App, who: &AuthUser, req: CreateChannel) -> Result<Cha
     )
     .await?;
     tx.commit().await.map_err(|e| match e {
-        flotilla_db::Error::Conflict(_) => Error::Conflict(format!("an account or channel named '{}' already exists", req.name)),
+        flotilla_db::Error::Conflict(_) => {
+            Error::Conflict(format!("an account or channel named '{}' already exists", req.name))
+        }
         other => other.into(),
     })?;
     Ok(id)

@@ -89,6 +89,7 @@ pub struct AuthConfig {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct FederationConfig {
     /// Allow federation with private and loopback addresses and plain http (tests, LAN only).
     pub allow_private: bool,
@@ -165,12 +166,6 @@ impl Default for HttpConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig { max_login_failures: 10, login_failure_window_secs: 600 }
-    }
-}
-
-impl Default for FederationConfig {
-    fn default() -> Self {
-        FederationConfig { allow_private: false }
     }
 }
 
@@ -341,8 +336,7 @@ mod tests {
         let mut c = Config::default();
         c.transcoding.resolutions = vec![360, 500];
         assert_eq!(c.validate().unwrap_err().key, "transcoding.resolutions");
-        let mut c = Config::default();
-        c.listen = "localhost".into();
+        let c = Config { listen: "localhost".into(), ..Default::default() };
         assert_eq!(c.validate().unwrap_err().key, "listen");
     }
 }

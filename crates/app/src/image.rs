@@ -79,12 +79,11 @@ pub async fn delete(app: &App, actor_id: i64, kind: Kind) -> Result<()> {
 /// Deletes image files; a file already gone is not an error, another failure is logged.
 pub async fn remove_files(app: &App, names: &[String]) {
     for n in names {
-        if let Some(path) = file_path(app, n) {
-            if let Err(e) = tokio::fs::remove_file(&path).await {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot remove image file");
-                }
-            }
+        if let Some(path) = file_path(app, n)
+            && let Err(e) = tokio::fs::remove_file(&path).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove image file");
         }
     }
 }
@@ -93,6 +92,7 @@ pub async fn remove_files(app: &App, names: &[String]) {
 /// never reach outside the images directory.
 pub fn file_path(app: &App, name: &str) -> Option<PathBuf> {
     let stem = name.strip_suffix(".jpg")?;
-    let ok = !stem.is_empty() && stem.len() <= 64 && stem.chars().all(|c| c.is_ascii_hexdigit() || c == '-' || c == 'x');
+    let ok =
+        !stem.is_empty() && stem.len() <= 64 && stem.chars().all(|c| c.is_ascii_hexdigit() || c == '-' || c == 'x');
     ok.then(|| app.images_dir().join(name))
 }

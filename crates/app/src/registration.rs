@@ -65,10 +65,10 @@ pub async fn register(app: &App, req: Register, require_reason: bool) -> Result<
     {
         return Err(Error::Conflict("a user with this username or email already exists".into()));
     }
-    if let Some(c) = &req.channel {
-        if accounts::local_name_taken(&app.db, &c.name).await? {
-            return Err(Error::Conflict(format!("the channel name '{}' is already taken", c.name)));
-        }
+    if let Some(c) = &req.channel
+        && accounts::local_name_taken(&app.db, &c.name).await?
+    {
+        return Err(Error::Conflict(format!("the channel name '{}' is already taken", c.name)));
     }
     let hash = hash_password(&req.password).await?;
     match mode {

@@ -32,7 +32,13 @@ pub struct Created {
 }
 
 /// Checks the fields every kind of user creation shares.
-pub fn validate_new(username: &str, email: &str, password: Option<&str>, channel: Option<&str>, display: Option<&str>) -> Result<()> {
+pub fn validate_new(
+    username: &str,
+    email: &str,
+    password: Option<&str>,
+    channel: Option<&str>,
+    display: Option<&str>,
+) -> Result<()> {
     let mut v = Validation::new();
     v.check("username", rules::username(username)).check("email", rules::email(email));
     if let Some(p) = password {
@@ -114,7 +120,9 @@ async fn free_channel_name(tx: &mut flotilla_db::Tx, username: &str) -> Result<S
 
 fn conflict_as_taken(e: flotilla_db::Error) -> Error {
     match e {
-        flotilla_db::Error::Conflict(_) => Error::Conflict("the username, channel name or email is already taken".into()),
+        flotilla_db::Error::Conflict(_) => {
+            Error::Conflict("the username, channel name or email is already taken".into())
+        }
         other => other.into(),
     }
 }
@@ -159,10 +167,10 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
     if let Some(p) = &req.password {
         v.check("password", rules::password(p));
     }
-    if let Some(n) = &req.nsfw_policy {
-        if NsfwPolicy::parse(n).is_none() {
-            v.fail("nsfwPolicy", "must be display, blur or do_not_list");
-        }
+    if let Some(n) = &req.nsfw_policy
+        && NsfwPolicy::parse(n).is_none()
+    {
+        v.fail("nsfwPolicy", "must be display, blur or do_not_list");
     }
     v.finish()?;
 
@@ -175,10 +183,10 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
             });
         }
     }
-    if let Some(e) = &req.email {
-        if users::email_taken(&app.db, e, Some(who.id())).await? {
-            return Err(Error::Conflict("a user with this email already exists".into()));
-        }
+    if let Some(e) = &req.email
+        && users::email_taken(&app.db, e, Some(who.id())).await?
+    {
+        return Err(Error::Conflict("a user with this email already exists".into()));
     }
     let password_hash = match &req.password {
         Some(p) => Some(hash_password(p).await?),
@@ -273,11 +281,24 @@ pub async fn get(app: &App, who: &AuthUser, id: UserId) -> Result<Value> {
     view(app, &u).await
 }
 
-pub async fn list(app: &App, who: &AuthUser, page: Page, sort: Option<&str>, search: Option<&str>, blocked: Option<bool>) -> Result<Value> {
+pub async fn list(
+    app: &App,
+    who: &AuthUser,
+    page: Page,
+    sort: Option<&str>,
+    search: Option<&str>,
+    blocked: Option<bool>,
+) -> Result<Value> {
     who.require_moderator()?;
     let order = flotilla_db::order_by(
         sort,
-        &[("id", "id"), ("username", "username"), ("createdAt", "created_at"), ("lastLoginDate", "last_login_at"), ("role", "role")],
+        &[
+            ("id", "id"),
+            ("username", "username"),
+            ("createdAt", "created_at"),
+            ("lastLoginDate", "last_login_at"),
+            ("role", "role"),
+        ],
         "id ASC",
     );
     let (rows, total) = users::list(&app.db, page, &order, search, blocked).await?;
@@ -324,10 +345,10 @@ pub async fn update(app: &App, who: &AuthUser, id: UserId, req: UpdateUser) -> R
             return Err(Error::Forbidden("you cannot give this role".into()));
         }
     }
-    if let Some(e) = &req.email {
-        if users::email_taken(&app.db, e, Some(id)).await? {
-            return Err(Error::Conflict("a user with this email already exists".into()));
-        }
+    if let Some(e) = &req.email
+        && users::email_taken(&app.db, e, Some(id)).await?
+    {
+        return Err(Error::Conflict("a user with this email already exists".into()));
     }
     let password_hash = match &req.password {
         Some(p) => Some(hash_password(p).await?),

@@ -48,7 +48,11 @@ pub async fn local_name_taken(e: impl Into<Exec<'_>>, name: &str) -> Result<bool
 }
 
 pub async fn delete_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<()> {
-    run!(e, |x| sqlx::query("DELETE FROM actors WHERE id = $1").bind(actor_id).execute(x).await.map(|r| r.rows_affected()))?;
+    run!(e, |x| sqlx::query("DELETE FROM actors WHERE id = $1")
+        .bind(actor_id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -59,7 +63,8 @@ pub async fn insert(
     display_name: &str,
     now: i64,
 ) -> Result<AccountId> {
-    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+    let (id,): (i64,) = run!(e, |x| {
+        sqlx::query_as(
         "INSERT INTO accounts (actor_id, user_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id"
     )
     .bind(actor_id)
@@ -67,7 +72,8 @@ pub async fn insert(
     .bind(display_name)
     .bind(now)
     .fetch_one(x)
-    .await)?;
+    .await
+    })?;
     Ok(AccountId(id))
 }
 
@@ -102,6 +108,8 @@ pub async fn update(
     .bind(description.is_some())
     .bind(description.flatten())
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -93,8 +93,7 @@ pub async fn count(e: impl Into<Exec<'_>>) -> Result<i64> {
 
 pub async fn list(e: impl Into<Exec<'_>> + Copy, page: Page, order: &str) -> Result<(Vec<Channel>, i64)> {
     let sql = format!("{SELECT} ORDER BY {order}, c.id LIMIT $1 OFFSET $2");
-    let rows =
-        run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(page.count).bind(page.start).fetch_all(x).await)?;
+    let rows = run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(page.count).bind(page.start).fetch_all(x).await)?;
     Ok((rows, count(e).await?))
 }
 
@@ -111,6 +110,8 @@ pub async fn update(e: impl Into<Exec<'_>>, id: ChannelId, p: &ChannelPatch<'_>,
     .bind(p.support.is_some())
     .bind(p.support.flatten())
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }

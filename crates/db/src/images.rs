@@ -30,7 +30,9 @@ pub async fn insert(
     .bind(i64::from(width))
     .bind(i64::from(height))
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

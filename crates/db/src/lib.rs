@@ -98,7 +98,10 @@ impl<'a> From<&'a mut Tx> for Exec<'a> {
 #[macro_export]
 macro_rules! run {
     ($exec:expr, |$x:ident| $body:expr) => {
-        match { let e: $crate::Exec<'_> = $exec.into(); e } {
+        match {
+            let e: $crate::Exec<'_> = $exec.into();
+            e
+        } {
             $crate::Exec::SqlitePool($x) => $body,
             $crate::Exec::PgPool($x) => $body,
             $crate::Exec::Sqlite($x) => $body,
@@ -201,12 +204,16 @@ impl Db {
     }
 
     async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        run!(self, |x| sqlx::raw_sql(
+        run!(self, |x| {
+            sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
         )
-        .execute(x).await.map(|r| r.rows_affected()))?;
+        .execute(x).await.map(|r| r.rows_affected())
+        })?;
         let rows: Vec<(i64,)> =
-            run!(self, |x| sqlx::query_as("SELECT version FROM schema_migrations ORDER BY version").fetch_all(x).await)?;
+            run!(self, |x| sqlx::query_as("SELECT version FROM schema_migrations ORDER BY version")
+                .fetch_all(x)
+                .await)?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
@@ -224,11 +231,15 @@ impl Db {
             let sql = dialect(sql, self.backend());
             let mut tx = self.begin().await?;
             run!(&mut tx, |x| sqlx::raw_sql(&sql).execute(x).await.map(|r| r.rows_affected()))?;
-            run!(&mut tx, |x| sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(name)
-                .bind(flotilla_domain::time::now_ms())
-                .execute(x).await.map(|r| r.rows_affected()))?;
+            run!(&mut tx, |x| sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"
+            )
+            .bind(version)
+            .bind(name)
+            .bind(flotilla_domain::time::now_ms())
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
             tx.commit().await?;
             tracing::info!(version, name, "migration applied");
             ran.push(format!("{version:04}_{name}"));

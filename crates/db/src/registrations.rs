@@ -39,7 +39,8 @@ const COLUMNS: &str = "id, state, username, email, password_hash, display_name, 
     reason, moderation_response, user_id, created_at, updated_at";
 
 pub async fn insert(e: impl Into<Exec<'_>>, r: &NewRegistration<'_>) -> Result<i64> {
-    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+    let (id,): (i64,) = run!(e, |x| {
+        sqlx::query_as(
         "INSERT INTO registrations (state, username, email, password_hash, display_name, channel_name, \
          channel_display_name, reason, created_at, updated_at) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id"
     )
@@ -52,7 +53,8 @@ pub async fn insert(e: impl Into<Exec<'_>>, r: &NewRegistration<'_>) -> Result<i
     .bind(r.reason)
     .bind(r.now)
     .fetch_one(x)
-    .await)?;
+    .await
+    })?;
     Ok(id)
 }
 
@@ -97,12 +99,18 @@ pub async fn set_state(
     .bind(response)
     .bind(user_id)
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
-    run!(e, |x| sqlx::query("DELETE FROM registrations WHERE id = $1").bind(id).execute(x).await.map(|r| r.rows_affected()))?;
+    run!(e, |x| sqlx::query("DELETE FROM registrations WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -16,11 +16,17 @@ pub async fn put(e: impl Into<Exec<'_>>, key: &str, value: &str, now: i64) -> Re
     .bind(key)
     .bind(value)
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn delete(e: impl Into<Exec<'_>>, key: &str) -> Result<()> {
-    run!(e, |x| sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(x).await.map(|r| r.rows_affected()))?;
+    run!(e, |x| sqlx::query("DELETE FROM settings WHERE key = $1")
+        .bind(key)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }

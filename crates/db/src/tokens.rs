@@ -13,7 +13,11 @@ pub struct Token {
 }
 
 /// The one local client `(client_id, client_secret)`, created on first use.
-pub async fn local_client(e: impl Into<Exec<'_>> + Copy, make: impl FnOnce() -> (String, String), now: i64) -> Result<(String, String)> {
+pub async fn local_client(
+    e: impl Into<Exec<'_>> + Copy,
+    make: impl FnOnce() -> (String, String),
+    now: i64,
+) -> Result<(String, String)> {
     let existing: Option<(String, String)> =
         run!(e, |x| sqlx::query_as("SELECT client_id, client_secret FROM oauth_clients ORDER BY id LIMIT 1")
             .fetch_optional(x)
@@ -26,7 +30,9 @@ pub async fn local_client(e: impl Into<Exec<'_>> + Copy, make: impl FnOnce() -> 
         .bind(&id)
         .bind(&secret)
         .bind(now)
-        .execute(x).await.map(|r| r.rows_affected()))?;
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok((id, secret))
 }
 
@@ -39,7 +45,8 @@ pub async fn insert(
     refresh_expires_at: i64,
     now: i64,
 ) -> Result<()> {
-    run!(e, |x| sqlx::query(
+    run!(e, |x| {
+        sqlx::query(
         "INSERT INTO oauth_tokens (user_id, access_hash, refresh_hash, access_expires_at, refresh_expires_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)"
     )
@@ -49,7 +56,8 @@ pub async fn insert(
     .bind(access_expires_at)
     .bind(refresh_expires_at)
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x).await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -72,17 +80,29 @@ pub async fn get_by_refresh(e: impl Into<Exec<'_>>, refresh_hash: &str) -> Resul
 }
 
 pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
-    let r = run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE id = $1").bind(id).execute(x).await.map(|r| r.rows_affected()))?;
+    let r = run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(r > 0)
 }
 
 pub async fn delete_for_user(e: impl Into<Exec<'_>>, user: UserId) -> Result<()> {
-    run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE user_id = $1").bind(user.0).execute(x).await.map(|r| r.rows_affected()))?;
+    run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE user_id = $1")
+        .bind(user.0)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Drops tokens whose refresh token has expired too; nothing can use them any more.
 pub async fn delete_expired(e: impl Into<Exec<'_>>, now: i64) -> Result<u64> {
-    let r = run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE refresh_expires_at < $1").bind(now).execute(x).await.map(|r| r.rows_affected()))?;
+    let r = run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE refresh_expires_at < $1")
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(r)
 }

@@ -95,11 +95,12 @@ pub async fn get_by_username_or_email(e: impl Into<Exec<'_>>, login: &str) -> Re
 }
 
 pub async fn email_taken(e: impl Into<Exec<'_>>, email: &str, except: Option<UserId>) -> Result<bool> {
-    let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM users WHERE lower(email) = lower($1) AND id <> $2")
-        .bind(email)
-        .bind(except.map(|u| u.0).unwrap_or(-1))
-        .fetch_one(x)
-        .await)?;
+    let (n,): (i64,) =
+        run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM users WHERE lower(email) = lower($1) AND id <> $2")
+            .bind(email)
+            .bind(except.map(|u| u.0).unwrap_or(-1))
+            .fetch_one(x)
+            .await)?;
     Ok(n > 0)
 }
 
@@ -129,8 +130,7 @@ pub async fn list(
         .fetch_all(x)
         .await)?;
     let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
-    let (total,): (i64,) =
-        run!(e, |x| sqlx::query_as(&count_sql).bind(&pattern).bind(blocked).fetch_one(x).await)?;
+    let (total,): (i64,) = run!(e, |x| sqlx::query_as(&count_sql).bind(&pattern).bind(blocked).fetch_one(x).await)?;
     Ok((rows, total))
 }
 
@@ -153,22 +153,37 @@ pub async fn update(e: impl Into<Exec<'_>>, id: UserId, p: &UserPatch, now: i64)
     .bind(p.p2p_enabled)
     .bind(p.auto_play_video)
     .bind(now)
-    .execute(x).await.map(|r| r.rows_affected()))?;
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     if done == 0 { Err(crate::Error::NotFound) } else { Ok(()) }
 }
 
-pub async fn set_blocked(e: impl Into<Exec<'_>>, id: UserId, blocked: bool, reason: Option<&str>, now: i64) -> Result<()> {
+pub async fn set_blocked(
+    e: impl Into<Exec<'_>>,
+    id: UserId,
+    blocked: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<()> {
     run!(e, |x| sqlx::query("UPDATE users SET blocked = $2, blocked_reason = $3, updated_at = $4 WHERE id = $1")
         .bind(id.0)
         .bind(blocked)
         .bind(reason)
         .bind(now)
-        .execute(x).await.map(|r| r.rows_affected()))?;
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn touch_login(e: impl Into<Exec<'_>>, id: UserId, now: i64) -> Result<()> {
-    run!(e, |x| sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1").bind(id.0).bind(now).execute(x).await.map(|r| r.rows_affected()))?;
+    run!(e, |x| sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

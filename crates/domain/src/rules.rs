@@ -39,11 +39,7 @@ impl Validation {
 
 fn length(s: &str, min: usize, max: usize, what: &str) -> Result<(), String> {
     let n = s.chars().count();
-    if n < min || n > max {
-        Err(format!("{what} must be between {min} and {max} characters long"))
-    } else {
-        Ok(())
-    }
+    if n < min || n > max { Err(format!("{what} must be between {min} and {max} characters long")) } else { Ok(()) }
 }
 
 /// PeerTube: 1–50 characters of lowercase letters, digits, `.` and `_`.

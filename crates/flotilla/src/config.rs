@@ -71,7 +71,8 @@ pub fn load(explicit: Option<&Path>, vars: impl IntoIterator<Item = (String, Str
             None => unknown_vars.push(name.clone()),
         }
     }
-    let config: Config = Value::Table(table).try_into().map_err(|e| LoadError(format!("invalid configuration: {e}")))?;
+    let config: Config =
+        Value::Table(table).try_into().map_err(|e| LoadError(format!("invalid configuration: {e}")))?;
     config.validate().map_err(|e| LoadError(e.to_string()))?;
     Ok(Loaded { config, file, unknown_vars })
 }
@@ -82,10 +83,10 @@ fn find_key<'a>(defaults: &'a Table, var: &str) -> Option<(Option<String>, Strin
     for (k, v) in defaults {
         match v {
             Value::Table(section) => {
-                if let Some(key) = rest.strip_prefix(&format!("{k}_")) {
-                    if let Some(d) = section.get(key) {
-                        return Some((Some(k.clone()), key.to_string(), d));
-                    }
+                if let Some(key) = rest.strip_prefix(&format!("{k}_"))
+                    && let Some(d) = section.get(key)
+                {
+                    return Some((Some(k.clone()), key.to_string(), d));
                 }
             }
             _ if *k == rest => return Some((None, k.clone(), v)),
@@ -100,7 +101,9 @@ fn parse_as(default: &Value, raw: &str) -> Result<Value, String> {
     let raw = raw.trim();
     match default {
         Value::String(_) => Ok(Value::String(raw.to_string())),
-        Value::Integer(_) => raw.parse::<i64>().map(Value::Integer).map_err(|_| format!("'{raw}' is not a whole number")),
+        Value::Integer(_) => {
+            raw.parse::<i64>().map(Value::Integer).map_err(|_| format!("'{raw}' is not a whole number"))
+        }
         Value::Boolean(_) => match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
             "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
@@ -113,7 +116,9 @@ fn parse_as(default: &Value, raw: &str) -> Result<Value, String> {
                 .filter(|s| !s.is_empty())
                 .map(|s| {
                     if numeric {
-                        s.parse::<i64>().map(Value::Integer).map_err(|_| format!("'{s}' in '{raw}' is not a whole number"))
+                        s.parse::<i64>()
+                            .map(Value::Integer)
+                            .map_err(|_| format!("'{s}' in '{raw}' is not a whole number"))
                     } else {
                         Ok(Value::String(s.to_string()))
                     }

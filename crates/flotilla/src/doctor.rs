@@ -55,10 +55,14 @@ fn data_dir(dir: &Path) -> Check {
 
 async fn database(config: &Config) -> Check {
     let url = config.database_url();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        if !Path::new(path).exists() {
-            return check("database", Status::Fail, format!("{path} does not exist yet: run `flotilla migrate` or start `flotilla serve`"));
-        }
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && !Path::new(path).exists()
+    {
+        return check(
+            "database",
+            Status::Fail,
+            format!("{path} does not exist yet: run `flotilla migrate` or start `flotilla serve`"),
+        );
     }
     let shown = redact(&url);
     let db = match Db::connect(&url).await {
@@ -67,7 +71,11 @@ async fn database(config: &Config) -> Check {
     };
     let result = match db.pending_migrations().await {
         Ok(p) if p.is_empty() => check("database", Status::Ok, format!("{shown} is reachable and migrated")),
-        Ok(p) => check("database", Status::Fail, format!("{shown} has {} pending migration(s): run `flotilla migrate`", p.len())),
+        Ok(p) => check(
+            "database",
+            Status::Fail,
+            format!("{shown} has {} pending migration(s): run `flotilla migrate`", p.len()),
+        ),
         Err(e) => check("database", Status::Fail, format!("cannot read migrations of {shown}: {e}")),
     };
     db.close().await;
@@ -98,10 +106,20 @@ fn public_url(config: &Config) -> Check {
                 check(
                     "public_url",
                     Status::Warn,
-                    format!("{} uses plain http: Mastodon and PeerTube only federate over https; put a TLS reverse proxy in front (see README)", p.base()),
+                    format!(
+                        "{} uses plain http: Mastodon and PeerTube only federate over https; put a TLS reverse proxy in front (see README)",
+                        p.base()
+                    ),
                 )
             } else if local && !config.federation.allow_private {
-                check("public_url", Status::Warn, format!("{} is only reachable from this machine: fine to try Flotilla, other instances cannot reach it", p.base()))
+                check(
+                    "public_url",
+                    Status::Warn,
+                    format!(
+                        "{} is only reachable from this machine: fine to try Flotilla, other instances cannot reach it",
+                        p.base()
+                    ),
+                )
             } else {
                 check("public_url", Status::Ok, p.base())
             }

@@ -40,7 +40,10 @@ impl RunningInstance {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "server stopped with an error"),
             Ok(_) => {}
             Err(_) => {
-                tracing::warn!(secs = grace.as_secs(), "requests still running after the grace period; stopping anyway");
+                tracing::warn!(
+                    secs = grace.as_secs(),
+                    "requests still running after the grace period; stopping anyway"
+                );
                 self.server.abort();
             }
         }
@@ -62,9 +65,18 @@ impl RunningInstance {
 
 /// Opens the app (database, migrations, root admin) and serves HTTP on `listener`.
 pub async fn start(config: Config, listener: TcpListener) -> Result<RunningInstance, flotilla_app::Error> {
+    start_with_routes(config, listener, axum::Router::new()).await
+}
+
+/// [`start`] with extra routes mounted beside the API (for tests).
+pub async fn start_with_routes(
+    config: Config,
+    listener: TcpListener,
+    extra: axum::Router<Arc<App>>,
+) -> Result<RunningInstance, flotilla_app::Error> {
     let app = Arc::new(App::open(config).await?);
     let addr = listener.local_addr().map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
-    let router = flotilla_api::router(app.clone(), Arc::new(Metrics::default()));
+    let router = flotilla_api::router_with(app.clone(), Arc::new(Metrics::default()), extra);
     let (tx, rx) = oneshot::channel::<()>();
     // TCP_NODELAY: small API responses and playlists must not wait on Nagle (DESIGN §2).
     let listener = listener.tap_io(|tcp| {

@@ -111,7 +111,10 @@ async fn serve(loaded: Loaded) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!("cannot listen on {}: {e} (is another instance running? set FLOTILLA_LISTEN)", config.listen);
+            tracing::error!(
+                "cannot listen on {}: {e} (is another instance running? set FLOTILLA_LISTEN)",
+                config.listen
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -125,7 +128,9 @@ async fn serve(loaded: Loaded) -> ExitCode {
     };
     tracing::info!(listen = %instance.addr, public_url = %public, "flotilla {} is running", env!("CARGO_PKG_VERSION"));
     println!("Flotilla is running at {public} (listening on {})", instance.addr);
-    println!("Admin login: root (its password is printed in the log on first start; `flotilla admin reset-password root` sets a new one)");
+    println!(
+        "Admin login: root (its password is printed in the log on first start; `flotilla admin reset-password root` sets a new one)"
+    );
 
     tokio::select! {
         _ = shutdown_signal() => {

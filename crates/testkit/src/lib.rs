@@ -1,1 +1,370 @@
-//! placeholder
+//! Test support for the integration tests of the `flotilla` crate: real instances on 127.0.0.1
+//! (in-process, or the built binary as a child process), each with its own data directory and its
+//! own database — a SQLite file, or a fresh database on the throwaway PostgreSQL server that
+//! `make test` starts (`FLOTILLA_TEST_PG_URL`) — and a small HTTP client that speaks our API.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use flotilla::RunningInstance;
+use flotilla_app::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+pub use reqwest;
+pub use serde_json;
+
+/// The `root` password of every test instance.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Writes each test twice, once per database: `db_tests!(login_works, …)` turns
+/// `async fn login_works(backend: Backend)` into the tests `login_works::sqlite` and
+/// `login_works::postgres`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// A database URL for one test: a new SQLite file in `dir`, or a new database on the test
+/// PostgreSQL server. Fails loudly when PostgreSQL was not provided: that suite is not optional.
+pub async fn database_url(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("flotilla.db").display()),
+        Backend::Postgres => {
+            let admin = std::env::var("FLOTILLA_TEST_PG_URL").unwrap_or_else(|_| {
+                panic!(
+                    "FLOTILLA_TEST_PG_URL is not set: the PostgreSQL half of the suite needs the throwaway server \
+                     that `make test` starts (scripts/with-postgres). Run `make test`, or \
+                     `scripts/with-postgres cargo nextest run`."
+                )
+            });
+            let name = format!("flotilla_test_{}", flotilla_app::auth::random_token(8));
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL at {admin}: {e}"));
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+            let _ = conn.close().await;
+            with_database(&admin, &name)
+        }
+    }
+}
+
+/// The same server URL with another database name (`postgres://u@h/DB?host=…`).
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{db}?{q}"),
+        None => format!("{server}/{db}"),
+    }
+}
+
+/// The configuration of a test instance: fast, isolated, loopback only.
+pub fn test_config(dir: &Path, database_url: String) -> Config {
+    let mut c = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.join("data"),
+        database_url,
+        admin_password: ADMIN_PASSWORD.into(),
+        signup: flotilla_domain::SignupMode::Open,
+        ..Default::default()
+    };
+    c.federation.allow_private = true;
+    c.log.level = "warn".into();
+    c
+}
+
+/// An instance running in this process.
+pub struct TestInstance {
+    pub instance: RunningInstance,
+    pub api: Api,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+impl TestInstance {
+    pub async fn start(backend: Backend) -> TestInstance {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts an instance after `tweak` has adjusted its configuration.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestInstance {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = database_url(backend, dir.path()).await;
+        let mut config = test_config(dir.path(), url);
+        tweak(&mut config);
+        Self::start_config(dir, config).await
+    }
+
+    async fn start_config(dir: tempfile::TempDir, config: Config) -> TestInstance {
+        Self::start_config_routes(dir, config, axum::Router::new()).await
+    }
+
+    /// Starts an instance with `routes` mounted beside the API, under the same layers.
+    pub async fn start_with_routes(
+        backend: Backend,
+        routes: axum::Router<std::sync::Arc<flotilla_app::App>>,
+    ) -> TestInstance {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = database_url(backend, dir.path()).await;
+        let config = test_config(dir.path(), url);
+        Self::start_config_routes(dir, config, routes).await
+    }
+
+    async fn start_config_routes(
+        dir: tempfile::TempDir,
+        mut config: Config,
+        routes: axum::Router<std::sync::Arc<flotilla_app::App>>,
+    ) -> TestInstance {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        // The public URL is the bound address, as in a cluster of test instances.
+        if config.public_url == Config::default().public_url {
+            config.public_url = format!("http://{addr}");
+        }
+        let instance = flotilla::start_with_routes(config.clone(), listener, routes).await.expect("start instance");
+        let api = Api::new(&instance.local_url());
+        TestInstance { instance, api, dir, config }
+    }
+
+    /// Stops the instance and starts it again on the same data and database (a new port).
+    pub async fn restart(self) -> TestInstance {
+        let TestInstance { instance, dir, mut config, .. } = self;
+        instance.stop().await;
+        config.public_url = Config::default().public_url;
+        Self::start_config(dir, config).await
+    }
+
+    pub async fn stop(self) {
+        self.instance.stop().await;
+    }
+
+    /// A token for `root`.
+    pub async fn admin_token(&self) -> String {
+        self.api.login("root", ADMIN_PASSWORD).await
+    }
+
+    /// Registers a user (the instance must be open) and returns their access token.
+    pub async fn user(&self, username: &str) -> String {
+        let (status, body) = self
+            .api
+            .post(
+                "/api/v1/users/register",
+                None,
+                json!({ "username": username, "password": "password-123", "email": format!("{username}@example.org") }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "register {username}: {body}");
+        self.api.login(username, "password-123").await
+    }
+}
+
+/// A small client for our REST API: JSON in, `(status, JSON)` out.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        Api { base: base.trim_end_matches('/').to_string(), http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request and reads the answer as JSON (`Value::Null` for an empty body; a non-JSON
+    /// body becomes a JSON string so the assertion shows it).
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, body)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, self.url(path));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send(self.request(Method::GET, path, token)).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.send(self.request(Method::POST, path, token).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.send(self.request(Method::PUT, path, token).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send(self.request(Method::DELETE, path, token)).await
+    }
+
+    pub async fn client(&self) -> (String, String) {
+        let (status, c) = self.get("/api/v1/oauth-clients/local", None).await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        (c["client_id"].as_str().unwrap().to_string(), c["client_secret"].as_str().unwrap().to_string())
+    }
+
+    /// `POST /api/v1/users/token` with the password grant, form-encoded as PeerTube clients do.
+    pub async fn token(&self, username: &str, password: &str) -> (StatusCode, Value) {
+        let (id, secret) = self.client().await;
+        let form = [
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ];
+        self.send(self.http.post(self.url("/api/v1/users/token")).form(&form)).await
+    }
+
+    /// Logs in and returns the access token; panics with the answer when the login fails.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self.token(username, password).await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["access_token"].as_str().expect("access_token").to_string()
+    }
+}
+
+/// A flotilla binary running as a child process (crash, restart and signal tests).
+pub struct Process {
+    pub child: std::process::Child,
+    pub api: Api,
+    pub log: PathBuf,
+}
+
+impl Process {
+    /// Starts `bin serve` with `vars` (plus a free loopback port) and waits until it answers.
+    pub async fn spawn(bin: &Path, dir: &Path, vars: &[(&str, String)]) -> Process {
+        let port = free_port();
+        let log = dir.join(format!("serve-{port}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let mut cmd = std::process::Command::new(bin);
+        cmd.arg("serve")
+            .env("FLOTILLA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FLOTILLA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("FLOTILLA_LOG_FORMAT", "json")
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .current_dir(dir);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn flotilla");
+        let api = Api::new(&format!("http://127.0.0.1:{port}"));
+        let mut p = Process { child, api, log };
+        p.wait_ready().await;
+        p
+    }
+
+    async fn wait_ready(&mut self) {
+        for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("flotilla exited with {status} before answering:\n{}", self.log_text());
+            }
+            if let Ok(r) = self.api.http.get(self.api.url("/api/v1/config")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("flotilla did not answer within 30 s:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` (e.g. "TERM", "KILL") to this process only, and waits for it to exit.
+    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success(), "kill -{signal} {} failed", self.pid());
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A port that was free a moment ago (the child binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A PNG made in memory, `w`×`h`, with a gradient (so resizing has something to do).
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    out.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_are_swapped_in_pg_urls() {
+        assert_eq!(
+            super::with_database("postgres://postgres@localhost/postgres?host=/tmp/pg", "t1"),
+            "postgres://postgres@localhost/t1?host=/tmp/pg"
+        );
+        assert_eq!(super::with_database("postgres://u:p@h:5432/db", "t2"), "postgres://u:p@h:5432/t2");
+    }
+}

@@ -16,6 +16,9 @@ pub async fn get_account(State(app): State<Arc<App>>, Path(name): Path<String>) 
 }
 
 /// `GET /api/v1/accounts/{name}/video-channels`
-pub async fn list_account_channels(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list_account_channels(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(account::channels(&app, &name).await?))
 }

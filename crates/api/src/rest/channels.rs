@@ -45,7 +45,11 @@ pub async fn update_channel(
 }
 
 /// `DELETE /api/v1/video-channels/{handle}`
-pub async fn delete_channel(State(app): State<Arc<App>>, Auth(who): Auth, Path(handle): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_channel(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, ApiError> {
     channel::delete(&app, &who, &handle).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -75,14 +79,22 @@ pub async fn pick_channel_banner(
 }
 
 /// `DELETE /api/v1/video-channels/{handle}/avatar`
-pub async fn delete_channel_avatar(State(app): State<Arc<App>>, Auth(who): Auth, Path(handle): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_channel_avatar(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let c = channel::editable(&app, &who, &handle).await?;
     image::delete(&app, c.actor_id, image::Kind::Avatar).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/v1/video-channels/{handle}/banner`
-pub async fn delete_channel_banner(State(app): State<Arc<App>>, Auth(who): Auth, Path(handle): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_channel_banner(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let c = channel::editable(&app, &who, &handle).await?;
     image::delete(&app, c.actor_id, image::Kind::Banner).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -26,7 +26,10 @@ pub async fn register_user(State(app): State<Arc<App>>, Body(req): Body<Register
 }
 
 /// `POST /api/v1/users/registrations/request` — only when the instance requires approval.
-pub async fn request_registration(State(app): State<Arc<App>>, Body(req): Body<Register>) -> Result<Response, ApiError> {
+pub async fn request_registration(
+    State(app): State<Arc<App>>,
+    Body(req): Body<Register>,
+) -> Result<Response, ApiError> {
     if app.settings().signup != flotilla_domain::SignupMode::Approval {
         return Err(flotilla_app::Error::Forbidden(
             "this instance does not take registration requests: use POST /api/v1/users/register".into(),
@@ -106,7 +109,11 @@ async fn my_actor(app: &App, who: &flotilla_app::auth::AuthUser) -> Result<i64, 
 }
 
 /// `POST /api/v1/users/me/avatar/pick` (multipart field `avatarfile`)
-pub async fn pick_my_avatar(State(app): State<Arc<App>>, Auth(who): Auth, form: Multipart) -> Result<Json<Value>, ApiError> {
+pub async fn pick_my_avatar(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    form: Multipart,
+) -> Result<Json<Value>, ApiError> {
     let bytes = read_image(form, "avatarfile").await?;
     let actor = my_actor(&app, &who).await?;
     Ok(Json(json!({ "avatars": image::set(&app, actor, image::Kind::Avatar, bytes).await? })))
@@ -139,13 +146,21 @@ pub async fn list_users(
 }
 
 /// `POST /api/v1/users` → `{"user": {"id", "account": {"id"}}}`
-pub async fn add_user(State(app): State<Arc<App>>, Auth(who): Auth, Body(req): Body<user::AddUser>) -> Result<Json<Value>, ApiError> {
+pub async fn add_user(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Body(req): Body<user::AddUser>,
+) -> Result<Json<Value>, ApiError> {
     let created = user::add(&app, &who, req).await?;
     Ok(Json(json!({ "user": { "id": created.user.0, "account": { "id": created.account.0 } } })))
 }
 
 /// `GET /api/v1/users/{id}`
-pub async fn get_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(uid): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_user(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(user::get(&app, &who, UserId(id(&uid)?)).await?))
 }
 
@@ -161,7 +176,11 @@ pub async fn update_user(
 }
 
 /// `DELETE /api/v1/users/{id}`
-pub async fn delete_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(uid): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_user(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     user::delete(&app, &who, UserId(id(&uid)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -184,7 +203,11 @@ pub async fn block_user(
 }
 
 /// `POST /api/v1/users/{id}/unblock`
-pub async fn unblock_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(uid): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn unblock_user(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     user::set_blocked(&app, &who, UserId(id(&uid)?), false, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,152 @@
+//! Login as PeerTube clients do it: the local OAuth client, password and refresh grants, revoke,
+//! bearer tokens on API routes, and the per-address limit on failed logins.
+
+use flotilla_testkit::reqwest::StatusCode;
+use flotilla_testkit::serde_json::json;
+use flotilla_testkit::{ADMIN_PASSWORD, Backend, TestInstance, db_tests};
+
+db_tests!(
+    login_with_the_right_password_returns_peertube_tokens,
+    login_with_a_wrong_password_or_client_is_refused,
+    refresh_rotates_the_tokens_and_revoke_ends_the_session,
+    repeated_failed_logins_get_429,
+    api_routes_need_a_valid_bearer_token,
+);
+
+async fn login_with_the_right_password_returns_peertube_tokens(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let (client_id, secret) = t.api.client().await;
+    assert_eq!(client_id.len(), 32);
+    assert_eq!(secret.len(), 32);
+    // The same client every time: apps cache it.
+    assert_eq!(t.api.client().await, (client_id, secret));
+
+    let (status, body) = t.api.token("root", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 86400);
+    assert_eq!(body["refresh_token_expires_in"], 14 * 86400);
+    let access = body["access_token"].as_str().unwrap();
+    assert_ne!(access, body["refresh_token"].as_str().unwrap());
+
+    let (status, me) = t.api.get("/api/v1/users/me", Some(access)).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["username"], "root");
+    assert_eq!(me["role"], json!({ "id": 0, "label": "Administrator" }));
+    assert_eq!(me["videoChannels"][0]["name"], "root_channel");
+
+    // Logging in with the email address works as in PeerTube.
+    let email = me["email"].as_str().unwrap().to_string();
+    let (status, _) = t.api.token(&email, ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    t.stop().await;
+}
+
+async fn login_with_a_wrong_password_or_client_is_refused(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let (status, body) = t.api.token("root", "not-the-password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_grant");
+    assert_eq!(body["status"], 400);
+    assert!(body["detail"].as_str().unwrap().contains("Invalid grant"));
+
+    let (status, body) = t.api.token("nobody", "whatever-password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_grant");
+
+    let form = [
+        ("client_id", "wrong"),
+        ("client_secret", "wrong"),
+        ("grant_type", "password"),
+        ("username", "root"),
+        ("password", ADMIN_PASSWORD),
+    ];
+    let (status, body) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_client");
+
+    let (id, secret) = t.api.client().await;
+    let form = [("client_id", id.as_str()), ("client_secret", secret.as_str()), ("grant_type", "client_credentials")];
+    let (status, body) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "unsupported_grant_type");
+    t.stop().await;
+}
+
+async fn refresh_rotates_the_tokens_and_revoke_ends_the_session(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let (_, first) = t.api.token("root", ADMIN_PASSWORD).await;
+    let (id, secret) = t.api.client().await;
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let form = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh),
+    ];
+    let (status, second) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let new_access = second["access_token"].as_str().unwrap();
+    assert_ne!(new_access, first["access_token"].as_str().unwrap());
+
+    // The old pair is gone: its refresh token cannot be replayed, its access token is refused.
+    let (status, body) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_grant");
+    let (status, _) = t.api.get("/api/v1/users/me", first["access_token"].as_str()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, _) = t.api.get("/api/v1/users/me", Some(new_access)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = t.api.post("/api/v1/users/revoke-token", Some(new_access), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = t.api.get("/api/v1/users/me", Some(new_access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "invalid_token");
+    t.stop().await;
+}
+
+async fn repeated_failed_logins_get_429(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.auth.max_login_failures = 3).await;
+    for _ in 0..3 {
+        let (status, _) = t.api.token("root", "wrong-password").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    // Now even the right password waits: that is what stops guessing.
+    let (id, secret) = t.api.client().await;
+    let form = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "password"),
+        ("username", "root"),
+        ("password", ADMIN_PASSWORD),
+    ];
+    let resp = t.api.http.post(t.api.url("/api/v1/users/token")).form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 600);
+    let body: flotilla_testkit::serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_requests");
+    // Other routes keep answering.
+    let (status, _) = t.api.get("/api/v1/config", None).await;
+    assert_eq!(status, StatusCode::OK);
+    t.stop().await;
+}
+
+async fn api_routes_need_a_valid_bearer_token(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let resp = t.api.http.get(t.api.url("/api/v1/users/me")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    assert!(resp.headers()["content-type"].to_str().unwrap().contains("json"));
+    let body: flotilla_testkit::serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "missing_token");
+    let (status, body) = t.api.get("/api/v1/users/me", Some("0123456789abcdef")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "invalid_token");
+    for path in ["/api/v1/users", "/api/v1/config/custom", "/api/v1/users/me/video-quota-used"] {
+        let (status, _) = t.api.get(path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    t.stop().await;
+}
