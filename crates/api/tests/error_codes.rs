@@ -17,10 +17,10 @@ fn codes_in(src: &str) -> Vec<String> {
     }
     for (i, _) in flat.match_indices("ApiError::new(") {
         let rest = &flat[i..];
-        if let Some(comma) = rest.find(", ") {
-            if let Some(code) = literal_at(&rest[comma + 2..]) {
-                out.push(code);
-            }
+        if let Some(comma) = rest.find(", ")
+            && let Some(code) = literal_at(&rest[comma + 2..])
+        {
+            out.push(code);
         }
     }
     out
