@@ -160,6 +160,11 @@ pub async fn refresh(app: &App, client_id: &str, client_secret: &str, refresh_to
     issue(app, user.user_id()).await
 }
 
+/// Removes tokens whose refresh token has expired; run periodically by the server.
+pub async fn delete_expired_tokens(app: &App) -> Result<u64> {
+    Ok(tokens::delete_expired(&app.db, now_ms()).await?)
+}
+
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct AuthUser {

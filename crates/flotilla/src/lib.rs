@@ -22,6 +22,7 @@ pub struct RunningInstance {
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl RunningInstance {
@@ -35,6 +36,9 @@ impl RunningInstance {
     pub async fn stop_within(mut self, grace: Duration) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        for task in &self.background {
+            task.abort();
         }
         match tokio::time::timeout(grace, &mut self.server).await {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "server stopped with an error"),
@@ -89,7 +93,21 @@ pub async fn start_with_routes(
             })
             .await
     });
-    Ok(RunningInstance { addr, app, shutdown: Some(tx), server })
+    let background = vec![tokio::spawn(housekeeping(app.clone()))];
+    Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
+}
+
+/// Periodic clean-up: expired OAuth tokens. Failures are logged and retried at the next tick.
+async fn housekeeping(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match flotilla_app::auth::delete_expired_tokens(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "expired tokens removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove expired tokens"),
+        }
+    }
 }
 
 /// Sets up `tracing`: JSON lines or human-readable text, filtered by `RUST_LOG` or `log.level`.

@@ -11,6 +11,7 @@ db_tests!(
     refresh_rotates_the_tokens_and_revoke_ends_the_session,
     repeated_failed_logins_get_429,
     api_routes_need_a_valid_bearer_token,
+    expired_tokens_are_refused_and_cleaned_up,
 );
 
 async fn login_with_the_right_password_returns_peertube_tokens(backend: Backend) {
@@ -148,5 +149,42 @@ async fn api_routes_need_a_valid_bearer_token(backend: Backend) {
         let (status, _) = t.api.get(path, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
+    t.stop().await;
+}
+
+async fn expired_tokens_are_refused_and_cleaned_up(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let (_, tokens) = t.api.token("root", ADMIN_PASSWORD).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let _forgotten = t.admin_token().await;
+    let fresh = t.admin_token().await;
+    // Age the first session past both lifetimes, as two weeks of waiting would.
+    let db = &t.instance.app.db;
+    flotilla_db::run!(db, |x| sqlx::query(
+        "UPDATE oauth_tokens SET access_expires_at = 0, refresh_expires_at = 0 \
+         WHERE id < (SELECT MAX(id) FROM oauth_tokens)"
+    )
+    .execute(x)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    let (status, body) = t.api.get("/api/v1/users/me", Some(access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["detail"].as_str().unwrap().contains("expired"), "{body}");
+    let (id, secret) = t.api.client().await;
+    let form = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, body) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // The refresh attempt removed its expired pair; the clean-up removes the forgotten one.
+    assert_eq!(flotilla_app::auth::delete_expired_tokens(&t.instance.app).await.unwrap(), 1);
+    assert_eq!(flotilla_app::auth::delete_expired_tokens(&t.instance.app).await.unwrap(), 0);
+    let (status, _) = t.api.get("/api/v1/users/me", Some(&fresh)).await;
+    assert_eq!(status, StatusCode::OK, "other sessions are untouched");
     t.stop().await;
 }
