@@ -43,7 +43,7 @@ impl From<Error> for ApiError {
             Error::Validation(_) | Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, "Internal server error");

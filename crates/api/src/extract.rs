@@ -117,3 +117,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
             .map_err(|e| rejection(StatusCode::BAD_REQUEST, format!("Failed to parse the request body: {e}")))
     }
 }
+
+/// The caller if a bearer token is sent (and valid), `None` without one. A bad token is still 401:
+/// silently treating it as anonymous would hide the client's mistake.
+pub struct MaybeAuth(pub Option<AuthUser>);
+
+impl FromRequestParts<Arc<App>> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(MaybeAuth(Some(Auth::from_request_parts(parts, app).await?.0)))
+        } else {
+            Ok(MaybeAuth(None))
+        }
+    }
+}

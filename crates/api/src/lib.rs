@@ -19,6 +19,7 @@ use tower_http::cors::{Any as CorsAny, CorsLayer};
 
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod metrics;
 pub mod rest;
 
@@ -43,6 +44,9 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .nest("/api/v1", api)
         .route("/lazy-static/avatars/{file}", get(get_image))
         .route("/lazy-static/banners/{file}", get(get_image))
+        .route("/lazy-static/thumbnails/{file}", get(get_video_image))
+        .route("/lazy-static/previews/{file}", get(get_video_image))
+        .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
         .route("/metrics", get(move || async move { prometheus(&metrics_for_route) }))
         .merge(extra)
         .fallback(not_found)
@@ -114,4 +118,42 @@ async fn get_image(State(app): State<Arc<App>>, Path(file): Path<String>) -> Res
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found("image not found")),
         Err(e) => Err(flotilla_app::Error::Internal(format!("cannot read {}: {e}", path.display())).into()),
     }
+}
+
+/// `GET /lazy-static/{thumbnails,previews}/{file}`
+async fn get_video_image(
+    State(app): State<Arc<App>>,
+    OriginalUri(uri): OriginalUri,
+    Path(file): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    if !file.ends_with(".jpg") || !files::safe_name(&file) {
+        return Err(ApiError::not_found("image not found"));
+    }
+    let dir = if uri.path().starts_with("/lazy-static/previews/") { "previews" } else { "thumbnails" };
+    files::serve(&app.data_path(dir).join(&file), &headers, "image/jpeg", "public, max-age=31536000, immutable").await
+}
+
+/// `GET /static/streaming-playlists/hls/{uuid}/{file}`: playlists, fragmented MP4s (with byte
+/// ranges) and segment hashes of videos the caller may watch. Names are random per transcode, so
+/// everything is cached as immutable.
+async fn get_hls_file(
+    State(app): State<Arc<App>>,
+    extract::MaybeAuth(who): extract::MaybeAuth,
+    Path((uuid, file)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let uuid_ok = uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if !uuid_ok || !files::safe_name(&file) {
+        return Err(ApiError::not_found("file not found"));
+    }
+    let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid).await?;
+    let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
+    files::serve(
+        &flotilla_app::video::hls_dir(&app, &video).join(&file),
+        &headers,
+        content_type,
+        "public, max-age=31536000, immutable",
+    )
+    .await
 }

@@ -36,6 +36,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub federation: FederationConfig,
     pub transcoding: TranscodingConfig,
+    pub upload: UploadConfig,
     pub jobs: JobsConfig,
     pub log: LogConfig,
 }
@@ -104,9 +105,19 @@ pub struct TranscodingConfig {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Largest video file accepted, in bytes.
+    pub max_file_size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobsConfig {
     /// How many transcoding jobs run at once.
     pub concurrency: u32,
+    /// Seconds without a heartbeat after which a running job is taken to be dead (its process
+    /// crashed) and goes back to the queue.
+    pub lease_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -133,6 +144,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             federation: FederationConfig::default(),
             transcoding: TranscodingConfig::default(),
+            upload: UploadConfig::default(),
             jobs: JobsConfig::default(),
             log: LogConfig::default(),
         }
@@ -175,9 +187,15 @@ impl Default for TranscodingConfig {
     }
 }
 
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig { max_file_size: 8 * 1024 * 1024 * 1024 }
+    }
+}
+
 impl Default for JobsConfig {
     fn default() -> Self {
-        JobsConfig { concurrency: 1 }
+        JobsConfig { concurrency: 1, lease_secs: 60 }
     }
 }
 
@@ -301,6 +319,12 @@ impl Config {
         }
         if self.jobs.concurrency == 0 || self.jobs.concurrency > 64 {
             return Err(bad("jobs.concurrency", "must be between 1 and 64"));
+        }
+        if self.jobs.lease_secs < 2 {
+            return Err(bad("jobs.lease_secs", "must be at least 2"));
+        }
+        if self.upload.max_file_size < 1024 {
+            return Err(bad("upload.max_file_size", "must be at least 1024 bytes"));
         }
         if !matches!(self.log.format.as_str(), "auto" | "pretty" | "json") {
             return Err(bad("log.format", "must be auto, pretty or json"));

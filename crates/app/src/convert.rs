@@ -139,3 +139,115 @@ pub fn registration_to_api(r: &Registration) -> Value {
         "user": r.user_id.map(|id| json!({ "id": id })),
     })
 }
+
+fn id_label(id: Option<i64>, label: Option<&str>) -> Value {
+    match (id, label) {
+        (Some(id), Some(l)) => json!({ "id": id, "label": l }),
+        _ => json!({ "id": null, "label": "Unknown" }),
+    }
+}
+
+/// A video in PeerTube's `Video` (lists) or `VideoDetails` (`details`) shape.
+pub fn video_to_api(
+    app: &App,
+    v: &flotilla_db::videos::Video,
+    account: Value,
+    channel: Value,
+    files: &[flotilla_db::videos::VideoFile],
+    tags: &[String],
+    details: bool,
+) -> Value {
+    use crate::video::{labels, privacy_label, state_label};
+    let description = v.description.clone().unwrap_or_default();
+    let truncated: String = description.chars().take(250).collect();
+    let aspect =
+        (v.width > 0 && v.height > 0).then(|| ((v.width as f64 / v.height as f64) * 100000.0).round() / 100000.0);
+    let mut out = json!({
+        "id": v.id,
+        "uuid": v.uuid,
+        "shortUUID": v.short_uuid,
+        "url": uris::video(app, &v.uuid),
+        "name": v.name,
+        "category": id_label(v.category, v.category.and_then(labels::category)),
+        "licence": id_label(v.licence, v.licence.and_then(labels::licence)),
+        "language": match &v.language { Some(l) => json!({ "id": l, "label": l }), None => json!({ "id": null, "label": "Unknown" }) },
+        "privacy": { "id": v.privacy, "label": privacy_label(v.privacy) },
+        "nsfw": v.nsfw,
+        "truncatedDescription": if description.is_empty() { Value::Null } else { Value::String(truncated) },
+        "description": if details { v.description.clone().map(Value::String).unwrap_or(Value::Null) } else { Value::Null },
+        "isLocal": true,
+        "duration": v.duration,
+        "aspectRatio": aspect,
+        "views": v.views,
+        "viewers": 0,
+        "likes": v.likes,
+        "dislikes": v.dislikes,
+        "thumbnailPath": v.thumbnail.as_ref().map(|t| format!("/lazy-static/thumbnails/{t}")),
+        "previewPath": v.preview.as_ref().map(|p| format!("/lazy-static/previews/{p}")),
+        "embedPath": format!("/videos/embed/{}", v.uuid),
+        "createdAt": iso8601(v.created_at),
+        "updatedAt": iso8601(v.updated_at),
+        "publishedAt": v.published_at.map(iso8601),
+        "originallyPublishedAt": v.originally_published_at.map(iso8601),
+        "isLive": false,
+        "account": account,
+        "channel": channel,
+        "state": { "id": v.state, "label": state_label(v.state) },
+        "blacklisted": false,
+        "blacklistedReason": null,
+    });
+    if details {
+        let base = app.public.base();
+        let file_json: Vec<Value> = files
+            .iter()
+            .map(|f| {
+                let url = format!("{base}{}", uris::hls_file_path(&v.uuid, &f.filename));
+                json!({
+                    "id": f.id,
+                    "resolution": { "id": f.resolution, "label": if f.resolution == 0 { "Audio".to_string() } else { format!("{}p", f.resolution) } },
+                    "width": f.width,
+                    "height": f.height,
+                    "size": f.size,
+                    "fps": f.fps.round() as i64,
+                    "fileUrl": url,
+                    "fileDownloadUrl": url,
+                    "torrentUrl": null,
+                    "torrentDownloadUrl": null,
+                    "magnetUri": null,
+                    "metadataUrl": null,
+                    "playlistUrl": format!("{base}{}", uris::hls_file_path(&v.uuid, &f.playlist)),
+                    "hasAudio": v.has_audio,
+                    "hasVideo": f.resolution != 0,
+                    "storage": 0,
+                })
+            })
+            .collect();
+        let playlists = match (&v.master_playlist, &v.segments_sha256) {
+            (Some(master), Some(sha)) if !files.is_empty() => json!([{
+                "id": v.id,
+                "type": 1,
+                "playlistUrl": format!("{base}{}", uris::hls_file_path(&v.uuid, master)),
+                "segmentsSha256Url": format!("{base}{}", uris::hls_file_path(&v.uuid, sha)),
+                "redundancies": [],
+                "files": file_json,
+            }]),
+            _ => json!([]),
+        };
+        out["streamingPlaylists"] = playlists;
+        out["files"] = json!([]);
+        out["support"] = json!(v.support);
+        out["descriptionPath"] = json!(format!("/api/v1/videos/{}/description", v.uuid));
+        out["tags"] = json!(tags);
+        out["commentsEnabled"] = json!(v.comments_enabled);
+        out["commentsPolicy"] = if v.comments_enabled {
+            json!({ "id": 1, "label": "Enabled" })
+        } else {
+            json!({ "id": 2, "label": "Disabled" })
+        };
+        out["downloadEnabled"] = json!(v.download_enabled);
+        out["waitTranscoding"] = json!(v.wait_transcoding);
+        out["inputFileUpdatedAt"] = Value::Null;
+        out["trackerUrls"] = json!([]);
+    }
+    out
+}

@@ -18,9 +18,12 @@ pub mod config;
 pub mod convert;
 pub mod image;
 pub mod instance;
+pub mod jobs;
+pub mod jobs_admin;
 pub mod registration;
 pub mod uris;
 pub mod user;
+pub mod video;
 
 pub use config::{Config, PublicUrl};
 pub use flotilla_db::Error as DbError;
@@ -32,6 +35,8 @@ pub struct App {
     pub public: PublicUrl,
     pub db: Db,
     pub logins: auth::LoginLimiter,
+    /// Wakes idle job workers when a job is enqueued.
+    pub jobs_wakeup: tokio::sync::Notify,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -41,7 +46,7 @@ impl App {
     /// directories if missing. The configuration must have been validated.
     pub async fn open(config: Config) -> Result<App> {
         let public = config.validate().map_err(|e| Error::Internal(e.to_string()))?;
-        for dir in [config.data_dir.clone(), images_dir(&config)] {
+        for dir in std::iter::once(config.data_dir.clone()).chain(DATA_DIRS.iter().map(|d| config.data_dir.join(d))) {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::Internal(format!("cannot create directory {}: {e}", dir.display())))?;
         }
@@ -50,6 +55,7 @@ impl App {
         let settings = instance::load(&db, &config).await?;
         let app = App {
             logins: auth::LoginLimiter::new(&config.auth),
+            jobs_wakeup: tokio::sync::Notify::new(),
             config: Arc::new(config),
             public,
             db,
@@ -71,7 +77,21 @@ impl App {
     pub fn images_dir(&self) -> PathBuf {
         images_dir(&self.config)
     }
+
+    /// A directory under the data dir (`tmp/uploads`, `streaming-playlists/hls`, `thumbnails`, …).
+    pub fn data_path(&self, sub: &str) -> PathBuf {
+        self.config.data_dir.join(sub)
+    }
+
+    /// Tells idle workers that a job was committed.
+    pub fn wake_jobs(&self) {
+        self.jobs_wakeup.notify_waiters();
+    }
 }
+
+/// Directories under the data dir that the app writes into.
+pub const DATA_DIRS: &[&str] =
+    &["images", "tmp/uploads", "tmp/transcode", "streaming-playlists/hls", "thumbnails", "previews"];
 
 fn images_dir(config: &Config) -> PathBuf {
     config.data_dir.join("images")
@@ -97,8 +117,8 @@ pub enum Error {
     Conflict(String),
     #[error("too many attempts: retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
-    #[error("{0}")]
-    PayloadTooLarge(String),
+    #[error("{msg}")]
+    TooLarge { code: &'static str, msg: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -111,11 +131,10 @@ impl Error {
             Error::Db(flotilla_db::Error::Conflict(_)) | Error::Conflict(_) => "conflict",
             Error::Db(flotilla_db::Error::Unavailable(_)) => "database_unavailable",
             Error::Db(flotilla_db::Error::Other(_)) | Error::Internal(_) => "internal_error",
-            Error::Unauthorized { code, .. } | Error::BadRequest { code, .. } => code,
+            Error::Unauthorized { code, .. } | Error::BadRequest { code, .. } | Error::TooLarge { code, .. } => code,
             Error::Forbidden(_) => "forbidden",
             Error::Validation(_) => "invalid_params",
             Error::TooManyRequests { .. } => "too_many_requests",
-            Error::PayloadTooLarge(_) => "payload_too_large",
         }
     }
 

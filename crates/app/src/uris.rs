@@ -20,3 +20,13 @@ pub fn image_path(kind: &str, filename: &str) -> String {
 pub fn absolute(app: &App, path: &str) -> String {
     format!("{}{path}", app.public.base())
 }
+
+/// The HTML page of a video, which is also its ActivityPub id.
+pub fn video(app: &App, uuid: &str) -> String {
+    format!("{}/videos/watch/{uuid}", app.public.base())
+}
+
+/// Path of a file of a video's HLS playlist.
+pub fn hls_file_path(uuid: &str, file: &str) -> String {
+    format!("/static/streaming-playlists/hls/{uuid}/{file}")
+}

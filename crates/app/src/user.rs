@@ -212,10 +212,10 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
     Ok(())
 }
 
-/// `GET /api/v1/users/me/video-quota-used`. Nothing counts against the quota until videos can be
-/// uploaded; the figures are computed from stored videos from then on.
-pub async fn quota_used(_app: &App, _who: &AuthUser) -> Result<Value> {
-    Ok(json!({ "videoQuotaUsed": 0, "videoQuotaUsedDaily": 0 }))
+/// `GET /api/v1/users/me/video-quota-used`: bytes of uploads, in total and over the last 24 hours.
+pub async fn quota_used(app: &App, who: &AuthUser) -> Result<Value> {
+    let (total, daily) = flotilla_db::videos::quota_used(&app.db, who.user.id, now_ms() - 24 * 3600 * 1000).await?;
+    Ok(json!({ "videoQuotaUsed": total, "videoQuotaUsedDaily": daily }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,10 +16,12 @@ use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 pub mod accounts;
 pub mod channels;
 pub mod images;
+pub mod jobs;
 pub mod registrations;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod videos;
 
 /// What went wrong in the database, in terms the layers above act on.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,17 @@ impl<'a> From<&'a Db> for Exec<'a> {
     }
 }
 
+impl<'a, 'b: 'a> From<&'a mut Exec<'b>> for Exec<'a> {
+    fn from(e: &'a mut Exec<'b>) -> Self {
+        match e {
+            Exec::SqlitePool(p) => Exec::SqlitePool(p),
+            Exec::PgPool(p) => Exec::PgPool(p),
+            Exec::Sqlite(c) => Exec::Sqlite(c),
+            Exec::Pg(c) => Exec::Pg(c),
+        }
+    }
+}
+
 impl<'a> From<&'a mut Tx> for Exec<'a> {
     fn from(tx: &'a mut Tx) -> Self {
         match tx {
@@ -127,7 +140,10 @@ impl Tx {
 }
 
 /// The migrations, in order. Each runs once, in its own transaction, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "jobs_videos", include_str!("../migrations/0002_jobs_videos.sql")),
+];
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let id = match backend {

@@ -93,7 +93,8 @@ pub async fn start_with_routes(
             })
             .await
     });
-    let background = vec![tokio::spawn(housekeeping(app.clone()))];
+    let mut background = vec![tokio::spawn(housekeeping(app.clone()))];
+    background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
 

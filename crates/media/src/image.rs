@@ -58,6 +58,18 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, Error> {
     reader.decode().map_err(|e| Error::Rejected(format!("the image cannot be decoded: {e}")))
 }
 
+/// The still image of an audio-only video: a quiet gradient, as PNG bytes.
+pub fn audio_still() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(850, 480, |x, y| {
+        let t = (x + y) as f32 / (850 + 480) as f32;
+        image::Rgb([(30.0 + 40.0 * t) as u8, (40.0 + 30.0 * t) as u8, (70.0 + 60.0 * t) as u8])
+    });
+    let mut out = Vec::new();
+    // Encoding a fixed in-memory RGB image into a Vec cannot fail.
+    let _ = DynamicImage::ImageRgb8(img).write_to(&mut Cursor::new(&mut out), ImageFormat::Png);
+    out
+}
+
 /// JPEG has no alpha: transparent pixels are composed over white rather than turning black.
 fn flatten(img: DynamicImage) -> DynamicImage {
     if !img.color().has_alpha() {

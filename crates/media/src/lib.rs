@@ -2,7 +2,9 @@
 //! process, and the `ffmpeg`/`ffprobe` programs run as child processes. Depends on no other
 //! flotilla crate.
 
+pub mod hls;
 pub mod image;
+pub mod probe;
 pub mod tools;
 
 /// What went wrong processing media, split by whose fault it is.

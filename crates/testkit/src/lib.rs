@@ -146,6 +146,8 @@ impl TestInstance {
         mut config: Config,
         routes: axum::Router<std::sync::Arc<flotilla_app::App>>,
     ) -> TestInstance {
+        // Warnings and errors of the instance show in the failing test's output.
+        flotilla::init_logging(&config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         // The public URL is the bound address, as in a cluster of test instances.
@@ -167,6 +169,11 @@ impl TestInstance {
 
     pub async fn stop(self) {
         self.instance.stop().await;
+    }
+
+    /// Runs background jobs until none is left (transcodes included), instead of sleeping.
+    pub async fn run_jobs(&self) {
+        flotilla_app::jobs::run_until_idle(&self.instance.app, Duration::from_secs(300)).await.expect("jobs finish");
     }
 
     /// A token for `root`.
@@ -345,6 +352,27 @@ impl Drop for Process {
 /// A port that was free a moment ago (the child binds it itself).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Makes a test clip with ffmpeg's generators (`testsrc2` picture, `sine` tone): `w`×`h`,
+/// `secs` long; `w == 0` makes an audio-only file. Panics with how to install ffmpeg if missing.
+pub fn clip(dir: &Path, name: &str, w: u32, h: u32, secs: u32) -> PathBuf {
+    let out = dir.join(name);
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y"]);
+    if w > 0 {
+        cmd.args(["-f", "lavfi", "-i", &format!("testsrc2=size={w}x{h}:rate=25:duration={secs}")]);
+    }
+    cmd.args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")]);
+    if w > 0 {
+        cmd.args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]);
+    }
+    cmd.args(["-c:a", "aac", "-b:a", "96k", "-shortest"]).arg(&out);
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!("cannot run ffmpeg ({e}): the video tests need it; install it with `apt-get install ffmpeg` (make test does)")
+    });
+    assert!(status.success(), "ffmpeg could not make the test clip {name}");
+    out
 }
 
 /// A PNG made in memory, `w`×`h`, with a gradient (so resizing has something to do).

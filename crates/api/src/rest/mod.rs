@@ -13,8 +13,10 @@ use crate::error::{ApiError, rejection};
 pub mod accounts;
 pub mod channels;
 pub mod config;
+pub mod jobs;
 pub mod oauth;
 pub mod users;
+pub mod videos;
 
 /// PeerTube's list parameters.
 #[derive(Debug, Deserialize)]
@@ -70,6 +72,14 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/video-channels/{handle}/banner/pick", post(channels::pick_channel_banner).layer(image_limit))
         .route("/video-channels/{handle}/avatar", axum::routing::delete(channels::delete_channel_avatar))
         .route("/video-channels/{handle}/banner", axum::routing::delete(channels::delete_channel_banner))
+        .route("/videos/upload", post(videos::upload_video).layer(DefaultBodyLimit::disable()))
+        .route("/videos", get(videos::list_videos))
+        .route("/videos/categories", get(videos::list_categories))
+        .route("/videos/licences", get(videos::list_licences))
+        .route("/videos/privacies", get(videos::list_privacies))
+        .route("/videos/{id}", get(videos::get_video).delete(videos::delete_video))
+        .route("/jobs/{state}", get(jobs::list_jobs))
+        .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))
         .route("/config/about", get(config::get_about))
         .route(

@@ -1,0 +1,145 @@
+//! Serving media files: byte ranges (206), ETags (304), long cache headers for files whose names
+//! change with their content, CORS for players and peers, and `nosniff`. Large files stream from
+//! disk; nothing is read whole into memory.
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::error::ApiError;
+
+/// The content type of a media file by extension; `None` for anything we do not serve.
+pub fn content_type(name: &str) -> Option<&'static str> {
+    match name.rsplit_once('.')?.1 {
+        "m3u8" => Some("application/vnd.apple.mpegurl"),
+        "mp4" => Some("video/mp4"),
+        "json" => Some("application/json"),
+        "jpg" => Some("image/jpeg"),
+        _ => None,
+    }
+}
+
+/// A file name we generate: letters, digits and dashes, one dot before a known extension. Rejects
+/// `..`, slashes, encoded separators and hidden files before the file system is touched.
+pub fn safe_name(name: &str) -> bool {
+    let Some((stem, _)) = name.rsplit_once('.') else { return false };
+    !stem.is_empty()
+        && name.len() <= 128
+        && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && content_type(name).is_some()
+}
+
+/// Parses a single `bytes=` range against a length: `Ok(None)` for no (or an ignored multi-)range,
+/// `Err(())` when unsatisfiable.
+fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(v) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None); // several ranges: answer with the whole file, which RFC 9110 allows
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            if n == 0 {
+                return Err(());
+            }
+            (len.saturating_sub(n), len.saturating_sub(1))
+        }
+        (s, "") => (s.parse().map_err(|_| ())?, len.saturating_sub(1)),
+        (s, e) => (s.parse().map_err(|_| ())?, e.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1))),
+    };
+    if len == 0 || start > end || start >= len {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+/// Answers a GET for `path` (already checked to be ours) with ranges, ETag and caching.
+pub async fn serve(
+    path: &Path,
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::not_found("file not found")),
+        Err(e) => return Err(flotilla_app::Error::Internal(format!("cannot open {}: {e}", path.display())).into()),
+    };
+    let meta = file.metadata().await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
+    let len = meta.len();
+    let mtime =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+    let etag = format!("\"{len:x}-{mtime:x}\"");
+
+    let mut out = HeaderMap::new();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range, ETag"));
+    out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        out.insert(header::ETAG, v);
+    }
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
+    let (status, start, count) = match range(headers, len) {
+        Ok(None) => (StatusCode::OK, 0, len),
+        Ok(Some((s, e))) => {
+            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {s}-{e}/{len}")).expect("ascii"));
+            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
+        }
+        Err(()) => {
+            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"));
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
+        }
+    };
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
+    }
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file.take(count), 64 * 1024));
+    Ok((status, out, body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(range(&h("bytes=0-99"), 1000), Ok(Some((0, 99))));
+        assert_eq!(range(&h("bytes=900-"), 1000), Ok(Some((900, 999))));
+        assert_eq!(range(&h("bytes=-100"), 1000), Ok(Some((900, 999))));
+        assert_eq!(range(&h("bytes=990-5000"), 1000), Ok(Some((990, 999))));
+        assert_eq!(range(&h("bytes=1000-"), 1000), Err(()));
+        assert_eq!(range(&h("bytes=5-1"), 1000), Err(()));
+        assert_eq!(range(&h("bytes=0-1,5-6"), 1000), Ok(None));
+        assert_eq!(range(&HeaderMap::new(), 1000), Ok(None));
+    }
+
+    #[test]
+    fn only_generated_names_are_served() {
+        assert!(safe_name("4fbbe031-8b81-41f7-b378-f50407b01481-720-fragmented.mp4"));
+        assert!(safe_name("abc-master.m3u8"));
+        for bad in ["../x.mp4", "..", ".hidden.m3u8", "a/b.mp4", "a%2Fb.mp4", "x.db", "x.m3u8.tmp", "x"] {
+            assert!(!safe_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Background work: the `Job` kinds, the workers that claim them from the database, and
+//! `run_until_idle` for tests. A job is a row written in the same transaction as the change that
+//! needs it, so nothing is lost on a crash; a worker holds it under a lease that its heartbeat
+//! renews, and a job whose heartbeat stops goes back to the queue and runs again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use flotilla_db::jobs;
+use flotilla_domain::time::now_ms;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use crate::{App, Error, Result};
+
+/// Every kind of job. `kind()` strings are stored in the table: never change one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Job {
+    Transcode { video_id: i64 },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Transcode { .. } => "transcode",
+        }
+    }
+
+    fn max_attempts(&self) -> i64 {
+        match self {
+            Job::Transcode { .. } => 5,
+        }
+    }
+
+    fn unique_key(&self) -> Option<String> {
+        match self {
+            Job::Transcode { video_id } => Some(format!("transcode:{video_id}")),
+        }
+    }
+
+    /// Reads a stored job; the kind decides the payload's type (no guessing from its shape).
+    fn parse(kind: &str, payload: &str) -> std::result::Result<Job, String> {
+        #[derive(Deserialize)]
+        struct VideoPayload {
+            video_id: i64,
+        }
+        match kind {
+            "transcode" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::Transcode { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
+            other => Err(format!("unknown job kind '{other}'")),
+        }
+    }
+}
+
+/// Kinds the workers serve, with how many run at once.
+fn kinds(app: &App) -> Vec<(&'static str, u32)> {
+    vec![("transcode", app.config.jobs.concurrency)]
+}
+
+/// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
+/// [`App::wake_jobs`].
+pub async fn enqueue(e: impl Into<flotilla_db::Exec<'_>>, job: &Job) -> Result<i64> {
+    let payload = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+    let key = job.unique_key();
+    Ok(jobs::enqueue(e, job.kind(), &payload, key.as_deref(), job.max_attempts(), now_ms()).await?)
+}
+
+/// How a job ended.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth trying again later (database down, a tool crashed).
+    Retry(String),
+    /// Will never work (the input is not a video): give up now.
+    Fail(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Db(flotilla_db::Error::Unavailable(_))
+            | Error::Internal(_)
+            | Error::Db(flotilla_db::Error::Other(_)) => Failure::Retry(e.to_string()),
+            other => Failure::Fail(other.to_string()),
+        }
+    }
+}
+
+/// Progress of the running job, 0–100, read by its heartbeat.
+#[derive(Clone, Default)]
+pub struct Progress(Arc<AtomicI64>);
+
+impl Progress {
+    pub fn set(&self, percent: i64) {
+        self.0.store(percent.clamp(0, 100), Ordering::Relaxed);
+    }
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Waits between attempts: 10 s, 20 s, 40 s … capped at an hour.
+fn backoff_ms(attempts: i64) -> i64 {
+    let secs = 10i64.saturating_mul(1 << attempts.clamp(0, 20)) / 2;
+    secs.min(3600) * 1000
+}
+
+async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result::Result<(), Failure> {
+    match job {
+        Job::Transcode { video_id } => crate::video::transcode::run(app, *video_id, progress).await,
+    }
+}
+
+/// What to do when a job is given up for good.
+async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
+    match job {
+        Job::Transcode { video_id } => crate::video::transcode::failed(app, *video_id, why).await,
+    }
+}
+
+/// Runs one claimed job to its end, renewing its lease meanwhile.
+pub async fn run_claimed(app: &Arc<App>, row: jobs::Job, worker: &str) {
+    let job = match Job::parse(&row.kind, &row.payload) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(id = row.id, kind = %row.kind, error = %e, "unreadable job; marking it failed");
+            let _ = jobs::fail(&app.db, row.id, &e, None, now_ms()).await;
+            return;
+        }
+    };
+    let progress = Progress::default();
+    let beat = {
+        let (app, worker, progress) = (app.clone(), worker.to_string(), progress.clone());
+        let every = Duration::from_millis((app.config.jobs.lease_secs * 1000 / 4).max(250));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match jobs::heartbeat(&app.db, row.id, &worker, Some(progress.get()), now_ms()).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => tracing::warn!(id = row.id, error = %e, "job heartbeat failed"),
+                }
+            }
+        })
+    };
+    tracing::info!(id = row.id, kind = %row.kind, attempt = row.attempts, "job started");
+    let result = dispatch(app, &job, &progress).await;
+    beat.abort();
+    let now = now_ms();
+    let outcome = match result {
+        Ok(()) => jobs::complete(&app.db, row.id, now).await.map(|_| "done"),
+        Err(Failure::Retry(why)) if row.attempts < row.max_attempts => {
+            tracing::warn!(id = row.id, kind = %row.kind, attempt = row.attempts, error = %why, "job failed; will retry");
+            jobs::fail(&app.db, row.id, &why, Some(now + backoff_ms(row.attempts)), now).await.map(|_| "retry")
+        }
+        Err(Failure::Retry(why)) | Err(Failure::Fail(why)) => {
+            tracing::warn!(id = row.id, kind = %row.kind, error = %why, "job failed for good");
+            gave_up(app, &job, &why).await;
+            jobs::fail(&app.db, row.id, &why, None, now).await.map(|_| "failed")
+        }
+    };
+    match outcome {
+        Ok(state) => tracing::info!(id = row.id, kind = %row.kind, state, "job finished"),
+        Err(e) => tracing::error!(id = row.id, error = %e, "cannot record the end of a job; it will run again"),
+    }
+}
+
+fn worker_id(n: usize) -> String {
+    format!("{}-{}-{n}", std::process::id(), &crate::auth::random_token(4))
+}
+
+/// Starts the workers and the sweeper that returns dead workers' jobs to the queue.
+pub fn spawn_workers(app: Arc<App>) -> Vec<JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for (kind, count) in kinds(&app) {
+        for n in 0..count as usize {
+            let (app, worker) = (app.clone(), worker_id(n));
+            handles.push(tokio::spawn(async move {
+                loop {
+                    match jobs::claim(&app.db, kind, &worker, now_ms()).await {
+                        Ok(Some(row)) => run_claimed(&app, row, &worker).await,
+                        Ok(None) => {
+                            tokio::select! {
+                                _ = app.jobs_wakeup.notified() => {}
+                                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot claim jobs; retrying");
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    let sweeper = app.clone();
+    handles.push(tokio::spawn(async move {
+        let lease = sweeper.config.jobs.lease_secs as i64 * 1000;
+        loop {
+            let now = now_ms();
+            match jobs::requeue_stale(&sweeper.db, now - lease, now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(count = n, "jobs of a stopped worker returned to the queue");
+                    sweeper.jobs_wakeup.notify_waiters();
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot sweep stale jobs"),
+            }
+            tokio::time::sleep(Duration::from_millis((lease / 2).max(500) as u64)).await;
+        }
+    }));
+    handles
+}
+
+/// Runs jobs in this task until none is queued, due or running (tests: deterministic waits instead
+/// of sleeps). Gives up after `limit`.
+pub async fn run_until_idle(app: &Arc<App>, limit: Duration) -> Result<()> {
+    let worker = worker_id(999);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let mut ran = false;
+        for (kind, _) in kinds(app) {
+            if let Some(row) = jobs::claim(&app.db, kind, &worker, now_ms()).await? {
+                run_claimed(app, row, &worker).await;
+                ran = true;
+            }
+        }
+        if !ran {
+            if jobs::pending(&app.db, now_ms()).await? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::Internal(format!("jobs still pending after {} s", limit.as_secs())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_by_kind() {
+        let j = Job::Transcode { video_id: 42 };
+        let payload = serde_json::to_string(&j).unwrap();
+        assert_eq!(payload, r#"{"video_id":42}"#);
+        assert!(matches!(Job::parse("transcode", &payload), Ok(Job::Transcode { video_id: 42 })));
+        assert!(Job::parse("nonsense", &payload).is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_ms(1), 10_000);
+        assert_eq!(backoff_ms(2), 20_000);
+        assert_eq!(backoff_ms(30), 3_600_000);
+    }
+}

@@ -1,0 +1,213 @@
+//! Videos: upload (`upload`), transcoding to HLS (`transcode`), and what the API shows and
+//! allows (`view`, `get`, `list`, `delete`). States and privacies use PeerTube's numbers.
+
+use std::path::PathBuf;
+
+use flotilla_db::{accounts, channels, videos};
+use flotilla_domain::Role;
+use serde_json::{Value, json};
+
+use crate::auth::AuthUser;
+use crate::{App, Error, Result, account, channel, convert};
+
+pub mod labels;
+pub mod transcode;
+pub mod upload;
+
+pub const STATE_PUBLISHED: i64 = 1;
+pub const STATE_TO_TRANSCODE: i64 = 2;
+pub const STATE_TRANSCODING_FAILED: i64 = 7;
+
+pub const PRIVACY_PUBLIC: i64 = 1;
+pub const PRIVACY_UNLISTED: i64 = 2;
+pub const PRIVACY_PRIVATE: i64 = 3;
+pub const PRIVACY_INTERNAL: i64 = 4;
+
+pub fn state_label(state: i64) -> &'static str {
+    match state {
+        STATE_PUBLISHED => "Published",
+        STATE_TO_TRANSCODE => "To transcode",
+        STATE_TRANSCODING_FAILED => "Transcoding failed",
+        _ => "Unknown",
+    }
+}
+
+pub fn privacy_label(privacy: i64) -> &'static str {
+    match privacy {
+        PRIVACY_PUBLIC => "Public",
+        PRIVACY_UNLISTED => "Unlisted",
+        PRIVACY_PRIVATE => "Private",
+        PRIVACY_INTERNAL => "Internal",
+        _ => "Unknown",
+    }
+}
+
+/// Where a video's HLS files live once published.
+pub fn hls_dir(app: &App, uuid: &str) -> PathBuf {
+    app.data_path("streaming-playlists/hls").join(uuid)
+}
+
+/// PeerTube's short UUID: the UUID's 128 bits in base 58 (Flickr's alphabet), 22 characters.
+pub fn short_uuid(uuid: &uuid::Uuid) -> String {
+    const ALPHABET: &[u8] = b"123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut n = uuid.as_u128();
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(ALPHABET[(n % 58) as usize]);
+        n /= 58;
+    }
+    while out.len() < 22 {
+        out.push(ALPHABET[0]);
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
+}
+
+/// Who owns the video (its channel's account's user).
+pub async fn owner_user(app: &App, v: &videos::Video) -> Result<Option<i64>> {
+    let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?;
+    let Some(c) = c else { return Ok(None) };
+    Ok(accounts::get(&app.db, c.owner()).await?.and_then(|a| a.user_id))
+}
+
+fn is_moderator(who: Option<&AuthUser>) -> bool {
+    who.is_some_and(|w| matches!(w.role(), Role::Admin | Role::Moderator))
+}
+
+/// Whether `who` may see this video at all: published public/unlisted for everyone, internal for
+/// logged-in users, private and unpublished for the owner and moderators.
+pub async fn can_see(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Result<bool> {
+    if is_moderator(who) {
+        return Ok(true);
+    }
+    let is_owner = match who {
+        Some(w) => owner_user(app, v).await? == Some(w.user.id),
+        None => false,
+    };
+    if is_owner {
+        return Ok(true);
+    }
+    if v.state != STATE_PUBLISHED {
+        return Ok(false);
+    }
+    Ok(match v.privacy {
+        PRIVACY_PUBLIC | PRIVACY_UNLISTED => true,
+        PRIVACY_INTERNAL => who.is_some(),
+        _ => false,
+    })
+}
+
+/// `GET /api/v1/videos/:id`: by numeric id, UUID or short UUID. Videos the caller may not see
+/// answer 404, as if they did not exist.
+pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> {
+    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
+    if !can_see(app, who, &v).await? {
+        return Err(Error::not_found("video"));
+    }
+    let owner = match who {
+        Some(w) => is_moderator(who) || owner_user(app, &v).await? == Some(w.user.id),
+        None => false,
+    };
+    view(app, &v, true, owner).await
+}
+
+/// The API object of a video; `details` adds what `GET /videos/:id` shows beyond lists.
+pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> Result<Value> {
+    let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
+        .await?
+        .ok_or_else(|| Error::not_found("channel"))?;
+    let acc = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
+    let account_json = account::view(app, &acc).await?;
+    let channel_json = channel::view_with_owner(app, &c, account_json.clone()).await?;
+    let files = if details { videos::files(&app.db, v.id).await? } else { Vec::new() };
+    let tags = if details { videos::tags(&app.db, v.id).await? } else { Vec::new() };
+    let mut out = convert::video_to_api(app, v, account_json, channel_json, &files, &tags, details);
+    if owner {
+        // Ours, beside PeerTube's fields: what the owner needs to follow the processing.
+        out["transcodingProgress"] = json!(v.transcode_progress);
+        out["stateError"] = json!(v.error);
+    }
+    Ok(out)
+}
+
+/// `GET /api/v1/videos`: published public videos.
+pub async fn list(app: &App, page: flotilla_db::Page, sort: Option<&str>) -> Result<Value> {
+    let order = flotilla_db::order_by(
+        sort,
+        &[
+            ("publishedAt", "published_at"),
+            ("createdAt", "created_at"),
+            ("name", "name"),
+            ("views", "views"),
+            ("likes", "likes"),
+        ],
+        "published_at DESC",
+    );
+    let (rows, total) = videos::list_public(&app.db, page.start, page.count, &order).await?;
+    let mut data = Vec::with_capacity(rows.len());
+    for v in &rows {
+        data.push(view(app, v, false, false).await?);
+    }
+    Ok(json!({ "total": total, "data": data }))
+}
+
+/// `DELETE /api/v1/videos/:id`: the owner or a moderator. Files go after the row, so a failed
+/// delete never leaves a video pointing at missing files.
+pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
+    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
+    let is_owner = owner_user(app, &v).await? == Some(who.user.id);
+    if !is_owner && !is_moderator(Some(who)) {
+        if can_see(app, Some(who), &v).await? {
+            return Err(Error::Forbidden("you cannot delete a video that is not yours".into()));
+        }
+        return Err(Error::not_found("video"));
+    }
+    videos::delete(&app.db, v.id).await?;
+    remove_files(app, &v).await;
+    tracing::info!(video = %v.uuid, by = %who.user.username, "video deleted");
+    Ok(())
+}
+
+/// Removes everything a video has on disk: HLS files, images, the quarantined upload.
+pub async fn remove_files(app: &App, v: &videos::Video) {
+    let mut paths = vec![hls_dir(app, &v.uuid), app.data_path("tmp/transcode").join(&v.uuid)];
+    if let Some(p) = &v.input_path {
+        paths.push(PathBuf::from(p));
+    }
+    if let Some(t) = &v.thumbnail {
+        paths.push(app.data_path("thumbnails").join(t));
+    }
+    if let Some(p) = &v.preview {
+        paths.push(app.data_path("previews").join(p));
+    }
+    for p in paths {
+        let r = if p.is_dir() { tokio::fs::remove_dir_all(&p).await } else { tokio::fs::remove_file(&p).await };
+        if let Err(e) = r
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %p.display(), error = %e, "cannot remove a video file");
+        }
+    }
+}
+
+/// The UUID of a video whose files `who` may fetch (404 otherwise, so private videos do not
+/// reveal that they exist).
+pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str) -> Result<String> {
+    let v = videos::get_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("file"))?;
+    if !can_see(app, who, &v).await? {
+        return Err(Error::not_found("file"));
+    }
+    Ok(v.uuid)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_uuids_are_22_base58_characters() {
+        let u = uuid::Uuid::parse_str("abd7742c-5dfb-48cd-9933-c6f211618228").unwrap();
+        let s = super::short_uuid(&u);
+        assert_eq!(s.len(), 22);
+        assert!(!s.contains(['0', 'O', 'I', 'l']));
+        assert_eq!(super::short_uuid(&uuid::Uuid::nil()), "1".repeat(22));
+    }
+}

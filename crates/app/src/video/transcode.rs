@@ -1,0 +1,223 @@
+//! The transcoding job: from the quarantined upload to published HLS.
+//!
+//! ```text
+//!  thumbnail + preview ──> for each rendition, lowest first:
+//!     ffmpeg into tmp/transcode/<uuid>/  ──rename──>  streaming-playlists/hls/<uuid>/
+//!     row in video_files ──> new master playlist + segments-sha256.json (new names, renamed in)
+//!     ──> video points at them; published after the first (or the last, with waitTranscoding)
+//!  ──> the quarantined upload is deleted
+//! ```
+//!
+//! Viewers only ever see files that are complete: ffmpeg writes in a staging directory, finished
+//! files are renamed into place, and playlists only list renditions that have a row. A job that
+//! dies midway runs again: renditions already recorded are kept, the staging directory is wiped.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flotilla_db::videos;
+use flotilla_domain::time::now_ms;
+use flotilla_media::hls::{self, MasterEntry};
+
+use crate::jobs::{Failure, Progress};
+use crate::video::{STATE_TRANSCODING_FAILED, hls_dir};
+use crate::{App, Error};
+
+fn retry(e: impl std::fmt::Display) -> Failure {
+    Failure::Retry(e.to_string())
+}
+
+fn media_failure(e: flotilla_media::Error) -> Failure {
+    match e {
+        flotilla_media::Error::Rejected(m) => Failure::Fail(m),
+        other => Failure::Retry(other.to_string()),
+    }
+}
+
+/// Runs the transcoding job of `video_id`.
+pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(), Failure> {
+    let Some(v) = videos::get(&app.db, video_id).await.map_err(retry)? else {
+        return Ok(()); // deleted meanwhile: nothing to do
+    };
+    let Some(input) = v.input_path.clone() else {
+        return Ok(()); // already transcoded
+    };
+    let input = Path::new(&input).to_path_buf();
+    if !input.exists() {
+        return Err(Failure::Fail(format!("the uploaded file {} is missing", input.display())));
+    }
+    let (probe, _) = flotilla_media::probe::probe(&input).await.map_err(media_failure)?;
+    let staging = app.data_path("tmp/transcode").join(&v.uuid);
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    tokio::fs::create_dir_all(&staging).await.map_err(retry)?;
+    let out_dir = hls_dir(app, &v.uuid);
+    tokio::fs::create_dir_all(&out_dir).await.map_err(retry)?;
+
+    if v.thumbnail.is_none() {
+        images(app, &v, &input, &probe, &staging).await?;
+    }
+
+    let plan = hls::plan(&probe, &app.settings().resolutions);
+    let done: Vec<i64> = videos::files(&app.db, v.id).await.map_err(retry)?.iter().map(|f| f.resolution).collect();
+    let todo: Vec<_> = plan.iter().filter(|r| !done.contains(&i64::from(r.resolution))).cloned().collect();
+    let duration = probe.duration.max(0.1);
+    let total = duration * todo.len().max(1) as f64;
+    // Generous: slow machines transcode 1080p at a fraction of real time.
+    let limit = Duration::from_secs((duration * 30.0) as u64 + 600);
+    let threads = 1;
+    let mut last_update = Instant::now();
+
+    for (i, r) in todo.iter().enumerate() {
+        let prefix = uuid::Uuid::new_v4().to_string();
+        let (fragment, playlist) = hls::names(&prefix, r.resolution);
+        let args = hls::ffmpeg_args(&input, r, probe.has_audio, &fragment, &playlist, threads);
+        let before = i as f64 * duration;
+        let app2 = app.clone();
+        hls::run_ffmpeg(&staging, &args, limit, |secs| {
+            let pct = (((before + secs.min(duration)) / total) * 100.0).floor() as i64;
+            progress.set(pct.min(99));
+            if last_update.elapsed() > Duration::from_secs(1) {
+                last_update = Instant::now();
+                let app3 = app2.clone();
+                tokio::spawn(async move {
+                    let _ = videos::set_progress(&app3.db, video_id, pct.min(99)).await;
+                });
+            }
+        })
+        .await
+        .map_err(media_failure)?;
+
+        let size = tokio::fs::metadata(staging.join(&fragment)).await.map_err(retry)?.len();
+        let codecs = hls::codecs(&staging.join(&fragment)).await.map_err(media_failure)?;
+        // The finished rendition moves into place before any playlist mentions it.
+        for name in [&fragment, &playlist] {
+            tokio::fs::rename(staging.join(name), out_dir.join(name)).await.map_err(retry)?;
+        }
+        let bandwidth = ((size as f64 * 8.0) / duration).ceil() as i64;
+        videos::insert_file(
+            &app.db,
+            v.id,
+            &videos::NewFile {
+                resolution: i64::from(r.resolution),
+                width: i64::from(r.width),
+                height: i64::from(r.height),
+                fps: r.fps,
+                size: size as i64,
+                bandwidth,
+                codecs: &codecs,
+                filename: &fragment,
+                playlist: &playlist,
+            },
+            now_ms(),
+        )
+        .await
+        .map_err(retry)?;
+        let last = i + 1 == todo.len();
+        let publish = !v.wait_transcoding || last;
+        write_playlists(app, v.id, &v.uuid, publish).await?;
+        tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
+    }
+    if todo.is_empty() {
+        write_playlists(app, v.id, &v.uuid, true).await?;
+    }
+
+    videos::clear_input(&app.db, v.id).await.map_err(retry)?;
+    let _ = tokio::fs::remove_file(&input).await;
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    progress.set(100);
+    tracing::info!(video = %v.uuid, "video published");
+    Ok(())
+}
+
+/// Writes a new master playlist and `segments-sha256.json` for the renditions recorded so far,
+/// points the video at them, then removes the previous pair.
+async fn write_playlists(app: &Arc<App>, video_id: i64, uuid: &str, publish: bool) -> Result<(), Failure> {
+    let dir = hls_dir(app, uuid);
+    let mut files = videos::files(&app.db, video_id).await.map_err(retry)?;
+    files.sort_by_key(|f| f.resolution);
+    let entries: Vec<MasterEntry> = files
+        .iter()
+        .map(|f| MasterEntry {
+            bandwidth: f.bandwidth as u64,
+            width: f.width as u32,
+            height: f.height as u32,
+            fps: f.fps,
+            codecs: f.codecs.clone(),
+            playlist: f.playlist.clone(),
+        })
+        .collect();
+    let master = hls::master_playlist(&entries);
+    let playlists: Vec<String> = files.iter().map(|f| f.playlist.clone()).collect();
+    let dir2 = dir.clone();
+    let sha = tokio::task::spawn_blocking(move || hls::segments_sha256(&dir2, &playlists))
+        .await
+        .map_err(retry)?
+        .map_err(media_failure)?;
+    let prefix = uuid::Uuid::new_v4();
+    let master_name = format!("{prefix}-master.m3u8");
+    let sha_name = format!("{prefix}-segments-sha256.json");
+    write_atomic(&dir, &master_name, master.as_bytes()).await?;
+    write_atomic(&dir, &sha_name, sha.to_string().as_bytes()).await?;
+    let old = videos::get(&app.db, video_id).await.map_err(retry)?;
+    videos::set_playlists(&app.db, video_id, &master_name, &sha_name, publish, now_ms()).await.map_err(retry)?;
+    if let Some(old) = old {
+        for name in [old.master_playlist, old.segments_sha256].into_iter().flatten() {
+            let _ = tokio::fs::remove_file(dir.join(name)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Failure> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&tmp, bytes).await.map_err(retry)?;
+    tokio::fs::rename(&tmp, dir.join(name)).await.map_err(retry)?;
+    Ok(())
+}
+
+/// Thumbnail (280×157) and preview (850×480) JPEGs: from a representative frame, or for audio a
+/// still image of our own.
+async fn images(
+    app: &Arc<App>,
+    v: &videos::Video,
+    input: &Path,
+    probe: &flotilla_media::probe::Probe,
+    staging: &Path,
+) -> Result<(), Failure> {
+    let png = if probe.has_video {
+        let frame = staging.join("frame.png");
+        flotilla_media::hls::still_frame(input, probe.duration, &frame).await.map_err(media_failure)?;
+        tokio::fs::read(&frame).await.map_err(retry)?
+    } else {
+        flotilla_media::image::audio_still()
+    };
+    let encoded =
+        tokio::task::spawn_blocking(move || flotilla_media::image::resize_all(&png, &[(850, 480), (280, 157)]))
+            .await
+            .map_err(retry)?
+            .map_err(media_failure)?;
+    let stem = uuid::Uuid::new_v4();
+    let preview = format!("{stem}.jpg");
+    let thumbnail = format!("{stem}.jpg");
+    tokio::fs::write(app.data_path("previews").join(&preview), &encoded[0].jpeg).await.map_err(retry)?;
+    tokio::fs::write(app.data_path("thumbnails").join(&thumbnail), &encoded[1].jpeg).await.map_err(retry)?;
+    videos::set_images(&app.db, v.id, &thumbnail, &preview).await.map_err(retry)?;
+    Ok(())
+}
+
+/// The job was given up: the video shows why to its owner. The upload stays, so an admin can
+/// retry the job.
+pub async fn failed(app: &Arc<App>, video_id: i64, why: &str) {
+    if let Err(e) = videos::set_state(&app.db, video_id, STATE_TRANSCODING_FAILED, Some(why), now_ms()).await {
+        tracing::error!(video_id, error = %e, "cannot mark the video as failed");
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Retry(m) | Failure::Fail(m) => Error::Internal(m),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Accepting an upload: the metadata checked, the owner and quota checked, the file probed, then
+//! one transaction writes the video and its transcoding job. The file arrives already stored in
+//! quarantine (`<data>/tmp/uploads/`) under a generated name; a refused upload's file is deleted.
+
+use std::path::{Path, PathBuf};
+
+use flotilla_db::{accounts, channels, users, videos};
+use flotilla_domain::{ChannelId, FieldError, Validation, time::now_ms};
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::jobs::{self, Job};
+use crate::video::{STATE_TO_TRANSCODE, labels, short_uuid};
+use crate::{App, Error, Result};
+
+/// The metadata of an upload, as PeerTube's clients send it (multipart fields or JSON).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadMeta {
+    pub channel_id: Option<i64>,
+    pub name: Option<String>,
+    pub privacy: Option<i64>,
+    pub description: Option<String>,
+    pub support: Option<String>,
+    pub category: Option<i64>,
+    pub licence: Option<i64>,
+    pub language: Option<String>,
+    pub nsfw: Option<bool>,
+    pub comments_enabled: Option<bool>,
+    pub download_enabled: Option<bool>,
+    pub wait_transcoding: Option<bool>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The original file name (resumable uploads); only shown, never used as a path.
+    pub filename: Option<String>,
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+impl UploadMeta {
+    /// Sets one multipart text field. Unknown fields are ignored, as PeerTube does.
+    pub fn set(&mut self, field: &str, value: String) -> std::result::Result<(), FieldError> {
+        let bad = |msg: &str| FieldError { field: field.to_string(), msg: msg.to_string() };
+        let int = |v: &str| v.trim().parse::<i64>().map_err(|_| bad("must be a whole number"));
+        let boolean = |v: &str| parse_bool(v.trim()).ok_or_else(|| bad("must be true or false"));
+        match field {
+            "channelId" => self.channel_id = Some(int(&value)?),
+            "name" => self.name = Some(value),
+            "privacy" => self.privacy = Some(int(&value)?),
+            "description" => self.description = Some(value),
+            "support" => self.support = Some(value),
+            "category" => self.category = Some(int(&value)?),
+            "licence" => self.licence = Some(int(&value)?),
+            "language" => self.language = Some(value),
+            "nsfw" => self.nsfw = Some(boolean(&value)?),
+            "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
+            "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
+            "waitTranscoding" => self.wait_transcoding = Some(boolean(&value)?),
+            "tags" | "tags[]" => self.tags.push(value),
+            f if f.starts_with("tags[") => self.tags.push(value),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Every rule at once (PeerTube's limits), so the uploader sees all mistakes together.
+    pub fn validate(&self) -> Result<()> {
+        let mut v = Validation::new();
+        if self.channel_id.is_none() {
+            v.fail("channelId", "channelId is required");
+        }
+        match self.name.as_deref().map(|n| n.trim().chars().count()) {
+            None => {
+                v.fail("name", "name is required");
+            }
+            Some(n) if !(3..=120).contains(&n) => {
+                v.fail("name", "name must be between 3 and 120 characters long");
+            }
+            _ => {}
+        }
+        if let Some(p) = self.privacy
+            && !(1..=4).contains(&p)
+        {
+            v.fail("privacy", "privacy must be 1 (public), 2 (unlisted), 3 (private) or 4 (internal)");
+        }
+        if self.description.as_deref().is_some_and(|d| d.chars().count() > 10_000) {
+            v.fail("description", "description must be at most 10000 characters long");
+        }
+        if self.support.as_deref().is_some_and(|d| d.chars().count() > 1000) {
+            v.fail("support", "support must be at most 1000 characters long");
+        }
+        if self.category.is_some_and(|c| labels::category(c).is_none()) {
+            v.fail("category", "unknown category");
+        }
+        if self.licence.is_some_and(|c| labels::licence(c).is_none()) {
+            v.fail("licence", "unknown licence");
+        }
+        if self.language.as_deref().is_some_and(|l| l.is_empty() || l.len() > 10) {
+            v.fail("language", "language must be a language code such as en or fr");
+        }
+        if self.tags.len() > 5 {
+            v.fail("tags", "at most 5 tags");
+        }
+        if self.tags.iter().any(|t| !(2..=30).contains(&t.trim().chars().count())) {
+            v.fail("tags", "each tag must be between 2 and 30 characters long");
+        }
+        Ok(v.finish()?)
+    }
+}
+
+/// The ids PeerTube answers an upload with.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: i64,
+    pub uuid: String,
+    pub short_uuid: String,
+}
+
+/// Bytes `who` may still upload now: the smaller of the total and daily remainders (None: no limit).
+pub async fn quota_left(app: &App, who: &AuthUser) -> Result<Option<i64>> {
+    let user = users::get(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("user"))?;
+    let (total, daily) = videos::quota_used(&app.db, user.id, now_ms() - 24 * 3600 * 1000).await?;
+    let left_total = (user.video_quota >= 0).then(|| user.video_quota - total);
+    let left_daily = (user.video_quota_daily >= 0).then(|| user.video_quota_daily - daily);
+    Ok(match (left_total, left_daily) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+/// Refuses `size` bytes that would go over the file size limit or the quota (413, as PeerTube).
+pub async fn check_size(app: &App, who: &AuthUser, size: u64) -> Result<()> {
+    let max = app.config.upload.max_file_size;
+    if size > max {
+        return Err(Error::TooLarge {
+            code: "max_file_size_reached",
+            msg: format!("the file is larger than this instance accepts ({max} bytes)"),
+        });
+    }
+    if let Some(left) = quota_left(app, who).await?
+        && size as i64 > left
+    {
+        return Err(Error::TooLarge {
+            code: "quota_reached",
+            msg: format!("this video would exceed your video quota: {} bytes left, the file has {size}", left.max(0)),
+        });
+    }
+    Ok(())
+}
+
+/// The channel `who` may upload to.
+pub async fn check_channel(app: &App, who: &AuthUser, channel_id: i64) -> Result<flotilla_db::channels::Channel> {
+    let c = channels::get(&app.db, ChannelId(channel_id))
+        .await?
+        .ok_or_else(|| Error::invalid("channelId", "unknown channel"))?;
+    let owner = accounts::get(&app.db, c.owner()).await?.and_then(|a| a.user_id);
+    if owner != Some(who.user.id) {
+        return Err(Error::Forbidden("you can only upload to your own channels".into()));
+    }
+    Ok(c)
+}
+
+/// A quarantine path for a new upload, under a generated name.
+pub fn quarantine_path(app: &App) -> PathBuf {
+    app.data_path("tmp/uploads").join(format!("{}.upload", uuid::Uuid::new_v4()))
+}
+
+/// Turns a stored upload into a video. On any refusal the file is deleted.
+pub async fn create(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) -> Result<Created> {
+    let result = create_inner(app, who, meta, file).await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(file).await;
+    }
+    result
+}
+
+async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) -> Result<Created> {
+    meta.validate()?;
+    let channel = check_channel(app, who, meta.channel_id.unwrap_or_default()).await?;
+    let size = tokio::fs::metadata(file).await.map_err(|e| Error::Internal(format!("upload vanished: {e}")))?.len();
+    if size == 0 {
+        return Err(Error::invalid("videofile", "the file is empty"));
+    }
+    check_size(app, who, size).await?;
+    let (probe, probe_json) = match flotilla_media::probe::probe(file).await {
+        Ok(p) => p,
+        Err(flotilla_media::Error::Rejected(m)) => return Err(Error::bad_request("invalid_media", m)),
+        Err(e) => return Err(Error::Internal(e.to_string())),
+    };
+    let uuid = uuid::Uuid::new_v4();
+    let short = short_uuid(&uuid);
+    let now = now_ms();
+    let tags: Vec<String> = meta.tags.iter().map(|t| t.trim().to_string()).collect();
+    let mut tx = app.db.begin().await?;
+    let id = videos::insert(
+        &mut tx,
+        &videos::NewVideo {
+            uuid: &uuid.to_string(),
+            short_uuid: &short,
+            channel: channel.channel_id(),
+            name: meta.name.as_deref().unwrap_or_default().trim(),
+            description: meta.description.as_deref(),
+            support: meta.support.as_deref(),
+            privacy: meta.privacy.unwrap_or(crate::video::PRIVACY_PUBLIC),
+            state: STATE_TO_TRANSCODE,
+            category: meta.category,
+            licence: meta.licence,
+            language: meta.language.as_deref(),
+            nsfw: meta.nsfw.unwrap_or(false),
+            comments_enabled: meta.comments_enabled.unwrap_or(true),
+            download_enabled: meta.download_enabled.unwrap_or(true),
+            wait_transcoding: meta.wait_transcoding.unwrap_or(false),
+            duration: probe.duration.round() as i64,
+            width: i64::from(probe.width),
+            height: i64::from(probe.height),
+            fps: probe.fps,
+            has_audio: probe.has_audio,
+            has_video: probe.has_video,
+            input_size: size as i64,
+            input_path: &file.display().to_string(),
+            probe: &probe_json,
+            now,
+        },
+    )
+    .await?;
+    videos::set_tags(&mut tx, id, &tags).await?;
+    jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(video = %uuid, size, duration = probe.duration, "video uploaded");
+    Ok(Created { id, uuid: uuid.to_string(), short_uuid: short })
+}

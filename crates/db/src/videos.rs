@@ -1,0 +1,323 @@
+//! Videos, their tags and their HLS renditions (`video_files`).
+
+use flotilla_domain::ChannelId;
+
+use crate::{Exec, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Video {
+    pub id: i64,
+    pub uuid: String,
+    pub short_uuid: String,
+    pub channel_id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub support: Option<String>,
+    pub privacy: i64,
+    pub state: i64,
+    pub category: Option<i64>,
+    pub licence: Option<i64>,
+    pub language: Option<String>,
+    pub nsfw: bool,
+    pub comments_enabled: bool,
+    pub download_enabled: bool,
+    pub wait_transcoding: bool,
+    pub duration: i64,
+    pub width: i64,
+    pub height: i64,
+    pub fps: f64,
+    pub has_audio: bool,
+    pub has_video: bool,
+    pub input_size: i64,
+    pub input_path: Option<String>,
+    pub transcode_progress: Option<i64>,
+    pub error: Option<String>,
+    pub master_playlist: Option<String>,
+    pub segments_sha256: Option<String>,
+    pub thumbnail: Option<String>,
+    pub preview: Option<String>,
+    pub views: i64,
+    pub likes: i64,
+    pub dislikes: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub published_at: Option<i64>,
+    pub originally_published_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
+    language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, has_audio, \
+    has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
+    views, likes, dislikes, created_at, updated_at, published_at, originally_published_at";
+
+pub struct NewVideo<'a> {
+    pub uuid: &'a str,
+    pub short_uuid: &'a str,
+    pub channel: ChannelId,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub support: Option<&'a str>,
+    pub privacy: i64,
+    pub state: i64,
+    pub category: Option<i64>,
+    pub licence: Option<i64>,
+    pub language: Option<&'a str>,
+    pub nsfw: bool,
+    pub comments_enabled: bool,
+    pub download_enabled: bool,
+    pub wait_transcoding: bool,
+    pub duration: i64,
+    pub width: i64,
+    pub height: i64,
+    pub fps: f64,
+    pub has_audio: bool,
+    pub has_video: bool,
+    pub input_size: i64,
+    pub input_path: &'a str,
+    pub probe: &'a str,
+    pub now: i64,
+}
+
+pub async fn insert(e: impl Into<Exec<'_>>, v: &NewVideo<'_>) -> Result<i64> {
+    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+        "INSERT INTO videos (uuid, short_uuid, channel_id, name, description, support, privacy, state, category, \
+         licence, language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, \
+         has_audio, has_video, input_size, input_path, probe, transcode_progress, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+         $23, $24, 0, $25, $25) RETURNING id"
+    )
+    .bind(v.uuid)
+    .bind(v.short_uuid)
+    .bind(v.channel.0)
+    .bind(v.name)
+    .bind(v.description)
+    .bind(v.support)
+    .bind(v.privacy)
+    .bind(v.state)
+    .bind(v.category)
+    .bind(v.licence)
+    .bind(v.language)
+    .bind(v.nsfw)
+    .bind(v.comments_enabled)
+    .bind(v.download_enabled)
+    .bind(v.wait_transcoding)
+    .bind(v.duration)
+    .bind(v.width)
+    .bind(v.height)
+    .bind(v.fps)
+    .bind(v.has_audio)
+    .bind(v.has_video)
+    .bind(v.input_size)
+    .bind(v.input_path)
+    .bind(v.probe)
+    .bind(v.now)
+    .fetch_one(x)
+    .await)?;
+    Ok(id)
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<Video>> {
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(id).fetch_optional(x).await)?)
+}
+
+/// By numeric id, UUID or short UUID, as PeerTube's API accepts.
+pub async fn get_by_any_id(e: impl Into<Exec<'_>>, key: &str) -> Result<Option<Video>> {
+    let numeric = key.parse::<i64>().ok().filter(|_| key.len() < 19);
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE id = $1 OR uuid = $2 OR short_uuid = $2");
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(numeric.unwrap_or(-1)).bind(key).fetch_optional(x).await)?)
+}
+
+pub async fn get_by_uuid(e: impl Into<Exec<'_>>, uuid: &str) -> Result<Option<Video>> {
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE uuid = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(uuid).fetch_optional(x).await)?)
+}
+
+pub async fn set_tags(e: impl Into<Exec<'_>>, video: i64, tags: &[String]) -> Result<()> {
+    let mut e = e.into();
+    run!(&mut e, |x| sqlx::query("DELETE FROM video_tags WHERE video_id = $1")
+        .bind(video)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    for t in tags {
+        run!(&mut e, |x| sqlx::query("INSERT INTO video_tags (video_id, tag) VALUES ($1, $2)")
+            .bind(video)
+            .bind(t)
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+pub async fn tags(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        run!(e, |x| sqlx::query_as("SELECT tag FROM video_tags WHERE video_id = $1 ORDER BY tag")
+            .bind(video)
+            .fetch_all(x)
+            .await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Bytes of uploads counted against a user's quota, in total and since `since`.
+pub async fn quota_used(e: impl Into<Exec<'_>> + Copy, user_id: i64, since: i64) -> Result<(i64, i64)> {
+    let sql = "SELECT CAST(COALESCE(SUM(v.input_size), 0) AS BIGINT) FROM videos v JOIN channels c ON c.id = v.channel_id \
+               JOIN accounts a ON a.id = c.account_id WHERE a.user_id = $1 AND v.created_at >= $2";
+    let (total,): (i64,) = run!(e, |x| sqlx::query_as(sql).bind(user_id).bind(i64::MIN).fetch_one(x).await)?;
+    let (daily,): (i64,) = run!(e, |x| sqlx::query_as(sql).bind(user_id).bind(since).fetch_one(x).await)?;
+    Ok((total, daily))
+}
+
+pub async fn set_state(e: impl Into<Exec<'_>>, id: i64, state: i64, error: Option<&str>, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET state = $2, error = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(state)
+        .bind(error)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_progress(e: impl Into<Exec<'_>>, id: i64, percent: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET transcode_progress = $2 WHERE id = $1")
+        .bind(id)
+        .bind(percent)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Points the video at a new master playlist and hash file; publishes it the first time
+/// (`published_at` is kept on later calls).
+pub async fn set_playlists(
+    e: impl Into<Exec<'_>>,
+    id: i64,
+    master: &str,
+    sha: &str,
+    publish: bool,
+    now: i64,
+) -> Result<()> {
+    run!(e, |x| {
+        sqlx::query(
+        "UPDATE videos SET master_playlist = $2, segments_sha256 = $3, \
+         state = CASE WHEN $4 THEN 1 ELSE state END, error = CASE WHEN $4 THEN NULL ELSE error END, \
+         published_at = CASE WHEN $4 AND published_at IS NULL THEN $5 ELSE published_at END, updated_at = $5 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(master)
+    .bind(sha)
+    .bind(publish)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+pub async fn set_images(e: impl Into<Exec<'_>>, id: i64, thumbnail: &str, preview: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET thumbnail = $2, preview = $3 WHERE id = $1")
+        .bind(id)
+        .bind(thumbnail)
+        .bind(preview)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The upload has been transcoded: forget the quarantined input.
+pub async fn clear_input(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET input_path = NULL, transcode_progress = 100 WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM videos WHERE id = $1").bind(id).execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Public, published videos, newest first, with the total.
+pub async fn list_public(
+    e: impl Into<Exec<'_>> + Copy,
+    start: i64,
+    count: i64,
+    order: &str,
+) -> Result<(Vec<Video>, i64)> {
+    let filter = "state = 1 AND privacy = 1";
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE {filter} ORDER BY {order}, id DESC LIMIT $1 OFFSET $2");
+    let rows = run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(count).bind(start).fetch_all(x).await)?;
+    let count_sql = format!("SELECT COUNT(*) FROM videos WHERE {filter}");
+    let (total,): (i64,) = run!(e, |x| sqlx::query_as(&count_sql).fetch_one(x).await)?;
+    Ok((rows, total))
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct VideoFile {
+    pub id: i64,
+    pub video_id: i64,
+    pub resolution: i64,
+    pub width: i64,
+    pub height: i64,
+    pub fps: f64,
+    pub size: i64,
+    pub bandwidth: i64,
+    pub codecs: String,
+    pub filename: String,
+    pub playlist: String,
+    pub created_at: i64,
+}
+
+pub struct NewFile<'a> {
+    pub resolution: i64,
+    pub width: i64,
+    pub height: i64,
+    pub fps: f64,
+    pub size: i64,
+    pub bandwidth: i64,
+    pub codecs: &'a str,
+    pub filename: &'a str,
+    pub playlist: &'a str,
+}
+
+pub async fn insert_file(e: impl Into<Exec<'_>>, video: i64, f: &NewFile<'_>, now: i64) -> Result<i64> {
+    let (id,): (i64,) = run!(e, |x| {
+        sqlx::query_as(
+        "INSERT INTO video_files (video_id, resolution, width, height, fps, size, bandwidth, codecs, filename, playlist, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+    )
+    .bind(video)
+    .bind(f.resolution)
+    .bind(f.width)
+    .bind(f.height)
+    .bind(f.fps)
+    .bind(f.size)
+    .bind(f.bandwidth)
+    .bind(f.codecs)
+    .bind(f.filename)
+    .bind(f.playlist)
+    .bind(now)
+    .fetch_one(x)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// Renditions of a video, highest resolution first (PeerTube's order in `files`).
+pub async fn files(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<VideoFile>> {
+    Ok(run!(e, |x| sqlx::query_as::<_, VideoFile>(
+        "SELECT id, video_id, resolution, width, height, fps, size, bandwidth, codecs, filename, playlist, created_at \
+         FROM video_files WHERE video_id = $1 ORDER BY resolution DESC"
+    )
+    .bind(video)
+    .fetch_all(x)
+    .await)?)
+}

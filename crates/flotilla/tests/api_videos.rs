@@ -1,0 +1,317 @@
+//! Videos with the real ffmpeg: upload, transcoding to HLS, what the API and the static files
+//! answer, and the bad inputs that must be refused without harm.
+
+use std::path::Path;
+
+use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{Api, Backend, TestInstance, clip, db_tests};
+use sha2::{Digest, Sha256};
+
+db_tests!(
+    an_uploaded_clip_is_published_as_hls_with_segment_hashes,
+    a_vertical_clip_keeps_its_aspect,
+    an_audio_file_gets_an_audio_rendition_and_a_still_image,
+    files_that_are_not_media_are_refused_and_the_instance_keeps_working,
+    quotas_and_ownership_are_enforced,
+    private_videos_and_path_tricks_are_refused,
+);
+
+async fn channel_id(api: &Api, token: &str) -> i64 {
+    let (_, me) = api.get("/api/v1/users/me", Some(token)).await;
+    me["videoChannels"][0]["id"].as_i64().unwrap()
+}
+
+async fn upload(api: &Api, token: &str, file: &Path, fields: &[(&str, String)]) -> (StatusCode, Value) {
+    let bytes = std::fs::read(file).unwrap();
+    let mut form = multipart::Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.clone());
+    }
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    form = form.part("videofile", multipart::Part::bytes(bytes).file_name(name));
+    api.send(api.http.post(api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await
+}
+
+async fn fetch(api: &Api, url: &str) -> (StatusCode, Vec<u8>) {
+    let resp = api.http.get(url).send().await.unwrap();
+    let status = resp.status();
+    (status, resp.bytes().await.unwrap().to_vec())
+}
+
+async fn an_uploaded_clip_is_published_as_hls_with_segment_hashes(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240, 360]).await;
+    let token = t.user("vera").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "clip.mp4", 640, 360, 6);
+    let fields = [
+        ("channelId", channel.to_string()),
+        ("name", "Test pattern".to_string()),
+        ("description", "A *generated* clip".to_string()),
+        ("tags[]", "test".to_string()),
+        ("tags[]", "pattern".to_string()),
+        ("category", "15".to_string()),
+    ];
+    let (status, body) = upload(&t.api, &token, &file, &fields).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    assert_eq!(body["video"]["shortUUID"].as_str().unwrap().len(), 22);
+
+    // Before transcoding, only the owner sees it, in state 2.
+    let (status, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(v["state"]["id"] == 2 || v["state"]["id"] == 1, "{v}");
+    t.run_jobs().await;
+
+    // Published: anyone sees it, by id, UUID or short UUID.
+    let (status, v) =
+        t.api.get(&format!("/api/v1/videos/{}", body["video"]["shortUUID"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], json!({ "id": 1, "label": "Published" }));
+    assert_eq!(v["uuid"], uuid);
+    assert_eq!(v["duration"], 6);
+    assert_eq!(v["tags"], json!(["pattern", "test"]));
+    assert_eq!(v["category"]["label"], "Science & Technology");
+    assert_eq!(v["channel"]["name"], "vera_channel");
+    assert!(v["publishedAt"].is_string());
+    let playlist = &v["streamingPlaylists"][0];
+    let resolutions: Vec<i64> =
+        playlist["files"].as_array().unwrap().iter().map(|f| f["resolution"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(resolutions, [360, 240]);
+    assert_eq!(
+        (playlist["files"][1]["width"].as_i64(), playlist["files"][1]["height"].as_i64()),
+        (Some(426), Some(240))
+    );
+
+    // The master playlist, read by ffprobe as a player would, over HTTP.
+    let master_url = playlist["playlistUrl"].as_str().unwrap().to_string();
+    let (status, master) = fetch(&t.api, &master_url).await;
+    assert_eq!(status, StatusCode::OK);
+    let master = String::from_utf8(master).unwrap();
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    assert!(master.contains("RESOLUTION=426x240") && master.contains("mp4a.40.2"), "{master}");
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", &master_url])
+        .output()
+        .unwrap();
+    let duration: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| {
+        panic!("ffprobe could not read the master playlist: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    assert!((duration - 6.0).abs() < 0.5, "duration {duration}");
+
+    // Every segment's SHA-256 is published, keyed by file and inclusive byte range; check one
+    // through a range request, as the P2P player does.
+    let (status, sha) = fetch(&t.api, playlist["segmentsSha256Url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let sha: Value = serde_json::from_slice(&sha).unwrap();
+    let fragment_url = playlist["files"][0]["fileUrl"].as_str().unwrap();
+    let fragment_name = fragment_url.rsplit('/').next().unwrap();
+    let ranges = sha[fragment_name].as_object().unwrap_or_else(|| panic!("no hashes for {fragment_name}: {sha}"));
+    assert!(ranges.len() >= 2, "6 s in 4 s segments: {ranges:?}");
+    let (range, hash) = ranges.iter().next().unwrap();
+    let resp = t.api.http.get(fragment_url).header("Range", format!("bytes={range}")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert!(resp.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(&hex::encode(Sha256::digest(&bytes)), hash.as_str().unwrap());
+    let resp = t.api.http.get(fragment_url).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = t.api.http.get(fragment_url).header("Range", "bytes=999999999-").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    // Thumbnail and preview at PeerTube's sizes.
+    for (path, size) in [(&v["thumbnailPath"], (280, 157)), (&v["previewPath"], (850, 480))] {
+        let (status, bytes) = fetch(&t.api, &t.api.url(path.as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::OK);
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), size);
+    }
+
+    let (_, list) = t.api.get("/api/v1/videos", None).await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["data"][0]["uuid"], uuid);
+    let (_, quota) = t.api.get("/api/v1/users/me/video-quota-used", Some(&token)).await;
+    assert_eq!(quota["videoQuotaUsed"].as_u64().unwrap(), std::fs::metadata(&file).unwrap().len());
+
+    // The admin sees the finished job in PeerTube's shape.
+    let admin = t.admin_token().await;
+    let (_, jobs) = t.api.get("/api/v1/jobs/completed", Some(&admin)).await;
+    assert_eq!(jobs["data"][0]["type"], "video-transcoding", "{jobs}");
+    let (status, _) = t.api.get("/api/v1/jobs/completed", Some(&token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Deleting removes the files and frees the quota.
+    let (status, _) = t.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = fetch(&t.api, &master_url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!t.config.data_dir.join("streaming-playlists/hls").join(&uuid).exists());
+    let (_, quota) = t.api.get("/api/v1/users/me/video-quota-used", Some(&token)).await;
+    assert_eq!(quota["videoQuotaUsed"], 0);
+    t.stop().await;
+}
+
+async fn a_vertical_clip_keeps_its_aspect(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240, 720]).await;
+    let token = t.user("walt").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "vertical.mp4", 360, 640, 2);
+    let (status, body) =
+        upload(&t.api, &token, &file, &[("channelId", channel.to_string()), ("name", "Vertical".into())]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{}", body["video"]["id"]), None).await;
+    let files: Vec<(i64, i64, i64)> = v["streamingPlaylists"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["resolution"]["id"].as_i64().unwrap(), f["width"].as_i64().unwrap(), f["height"].as_i64().unwrap()))
+        .collect();
+    // 240 from the list, and the source's own 360 (no upscaling to 720).
+    assert_eq!(files, [(360, 360, 640), (240, 240, 426)]);
+    assert!((v["aspectRatio"].as_f64().unwrap() - 0.5625).abs() < 0.001);
+    t.stop().await;
+}
+
+async fn an_audio_file_gets_an_audio_rendition_and_a_still_image(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("xena").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "song.m4a", 0, 0, 3);
+    let (status, body) =
+        upload(&t.api, &token, &file, &[("channelId", channel.to_string()), ("name", "A tone".into())]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{}", body["video"]["uuid"].as_str().unwrap()), None).await;
+    assert_eq!(v["state"]["id"], 1, "{v}");
+    let f = &v["streamingPlaylists"][0]["files"][0];
+    assert_eq!(f["resolution"], json!({ "id": 0, "label": "Audio" }));
+    let (_, master) = fetch(&t.api, v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap()).await;
+    let master = String::from_utf8(master).unwrap();
+    assert!(master.contains("CODECS=\"mp4a.40.2\"") && !master.contains("RESOLUTION"), "{master}");
+    let (status, bytes) = fetch(&t.api, &t.api.url(v["thumbnailPath"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(image::load_from_memory(&bytes).is_ok());
+    t.stop().await;
+}
+
+async fn files_that_are_not_media_are_refused_and_the_instance_keeps_working(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("yann").await;
+    let channel = channel_id(&t.api, &token).await;
+    let fields = [("channelId", channel.to_string()), ("name", "Not a video".to_string())];
+
+    let random = t.dir.path().join("random.mp4");
+    std::fs::write(&random, (0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>())
+        .unwrap();
+    let (status, body) = upload(&t.api, &token, &random, &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_media");
+    let text = t.dir.path().join("notes.txt");
+    std::fs::write(&text, "hello, this is text").unwrap();
+    let (status, body) = upload(&t.api, &token, &text, &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // A truncated MP4 is refused at upload, or fails in transcoding with the reason shown to its
+    // owner; either way it is never published.
+    let good = clip(t.dir.path(), "good.mp4", 320, 240, 4);
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = t.dir.path().join("truncated.mp4");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let (status, body) = upload(&t.api, &token, &truncated, &fields).await;
+    if status == StatusCode::OK {
+        t.run_jobs().await;
+        let id = body["video"]["id"].as_i64().unwrap();
+        let (_, v) = t.api.get(&format!("/api/v1/videos/{id}"), Some(&token)).await;
+        assert_ne!(v["state"]["id"], 1, "a truncated file must not be published: {v}");
+        let (status, _) = t.api.get(&format!("/api/v1/videos/{id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    } else {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+
+    // Missing fields are named.
+    let (status, body) = upload(&t.api, &token, &good, &[("name", "x".into())]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["invalid-params"]["channelId"].is_object() && body["invalid-params"]["name"].is_object(), "{body}");
+    // Nothing was left in quarantine.
+    let left: Vec<_> = std::fs::read_dir(t.config.data_dir.join("tmp/uploads")).unwrap().collect();
+    assert!(left.is_empty() || status == StatusCode::OK, "quarantine not cleaned: {left:?}");
+
+    let (status, _) = t.api.get("/api/v1/config", None).await;
+    assert_eq!(status, StatusCode::OK);
+    t.stop().await;
+}
+
+async fn quotas_and_ownership_are_enforced(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.upload.max_file_size = 2_000_000).await;
+    let token = t.user("zoe").await;
+    let channel = channel_id(&t.api, &token).await;
+    let admin = t.admin_token().await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    let (status, _) =
+        t.api.put(&format!("/api/v1/users/{}", me["id"]), Some(&admin), json!({ "videoQuota": 10_000 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let file = clip(t.dir.path(), "c.mp4", 320, 240, 2);
+    let fields = [("channelId", channel.to_string()), ("name", "Over quota".to_string())];
+    let (status, body) = upload(&t.api, &token, &file, &fields).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["code"], "quota_reached");
+
+    let (status, _) =
+        t.api.put(&format!("/api/v1/users/{}", me["id"]), Some(&admin), json!({ "videoQuota": -1 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let big = t.dir.path().join("big.mp4");
+    std::fs::write(&big, vec![0u8; 2_500_000]).unwrap();
+    let (status, body) = upload(&t.api, &token, &big, &fields).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["code"], "max_file_size_reached");
+
+    // Someone else's channel is refused.
+    let other = t.user("zack").await;
+    let (status, _) = upload(&t.api, &other, &file, &fields).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    t.stop().await;
+}
+
+async fn private_videos_and_path_tricks_are_refused(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let token = t.user("quentin").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "p.mp4", 320, 240, 2);
+    let fields =
+        [("channelId", channel.to_string()), ("name", "Private one".to_string()), ("privacy", "3".to_string())];
+    let (status, body) = upload(&t.api, &token, &file, &fields).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    let uuid = body["video"]["uuid"].as_str().unwrap();
+    let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a private video is invisible to others");
+    let other = t.user("olga").await;
+    let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&other)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(v["privacy"]["id"], 3);
+    let master = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap();
+    let (status, _) = fetch(&t.api, master).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "its files are not reachable by a static path");
+    let resp = t.api.http.get(master).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the owner can fetch them");
+    let (_, list) = t.api.get("/api/v1/videos", None).await;
+    assert_eq!(list["total"], 0);
+
+    for path in [
+        format!("/static/streaming-playlists/hls/{uuid}/..%2F..%2F..%2Fflotilla.db"),
+        format!("/static/streaming-playlists/hls/{uuid}/%2e%2e%2fflotilla.db"),
+        "/static/streaming-playlists/hls/..%2F..%2Fflotilla.db/x.m3u8".to_string(),
+        format!("/static/streaming-playlists/hls/{uuid}/.x.m3u8.tmp"),
+        "/lazy-static/thumbnails/..%2F..%2Fflotilla.db".to_string(),
+    ] {
+        let (status, _) = t.api.get(&path, Some(&token)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    t.stop().await;
+}

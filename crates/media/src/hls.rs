@@ -1,0 +1,455 @@
+//! HLS packaging the way PeerTube's player expects it: per resolution, one fragmented MP4
+//! (`<prefix>-<res>-fragmented.mp4`, segments are byte ranges of it) and its media playlist; a
+//! master playlist listing the renditions; `segments-sha256.json` with the SHA-256 of every byte
+//! range. Plus the ladder (which resolutions, fps and bit rates) and still frames for thumbnails.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::Error;
+use crate::probe::Probe;
+
+/// Seconds per segment; keyframes are forced on this grid so every rendition switches cleanly.
+pub const SEGMENT_SECONDS: u32 = 4;
+
+/// One rendition to produce. `resolution` is PeerTube's label (the smaller side); 0 is audio only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendition {
+    pub resolution: u32,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    /// Peak video bit rate (bits/s) for `-maxrate`; 0 for audio only.
+    pub max_bitrate: u64,
+}
+
+/// PeerTube's average bits per pixel per resolution (`core-utils/videos/bitrate.ts`).
+fn bits_per_pixel(resolution: u32) -> f64 {
+    match resolution {
+        0..=144 => 0.19,
+        145..=240 => 0.17,
+        241..=360 => 0.15,
+        361..=480 => 0.12,
+        481..=720 => 0.11,
+        721..=1080 => 0.10,
+        1081..=1440 => 0.09,
+        _ => 0.08,
+    }
+}
+
+/// The nearest even number, as ffmpeg's `scale=-2` rounds (x264 needs even sizes).
+fn even(x: f64) -> u32 {
+    ((x / 2.0).round() as u32).max(1) * 2
+}
+
+/// The renditions for a source: every configured resolution up to the source's (never upscale),
+/// plus the source's own when it is not in the list; lowest first, so the first one is ready soonest.
+/// Frame rates are capped at 30, or 60 for 720p and above; bit rates follow PeerTube's ladder and
+/// never exceed 1.3× the source's.
+pub fn plan(p: &Probe, resolutions: &[u32]) -> Vec<Rendition> {
+    if !p.has_video {
+        return vec![Rendition { resolution: 0, width: 0, height: 0, fps: 0.0, max_bitrate: 0 }];
+    }
+    let source = p.resolution();
+    let mut ladder: Vec<u32> = resolutions.iter().copied().filter(|r| *r <= source).collect();
+    if !ladder.contains(&source) {
+        ladder.push(source);
+    }
+    ladder.sort_unstable();
+    ladder.dedup();
+    let landscape = p.width >= p.height;
+    let source_fps = if p.fps > 0.0 { p.fps } else { 30.0 };
+    ladder
+        .into_iter()
+        .map(|r| {
+            let (width, height) = if landscape {
+                (even(f64::from(p.width) * f64::from(r) / f64::from(p.height)), even(f64::from(r)))
+            } else {
+                (even(f64::from(r)), even(f64::from(p.height) * f64::from(r) / f64::from(p.width)))
+            };
+            let cap = if r >= 720 { 60.0 } else { 30.0 };
+            let fps = source_fps.min(cap);
+            let ladder_rate = f64::from(width) * f64::from(height) * fps * bits_per_pixel(r);
+            let min_rate = f64::from(width) * f64::from(height) * fps * 0.02;
+            let mut target = ladder_rate;
+            if p.bit_rate > 0 {
+                target = target.min((p.bit_rate as f64 * 1.3).max(min_rate));
+            }
+            Rendition { resolution: r, width, height, fps, max_bitrate: target as u64 }
+        })
+        .collect()
+}
+
+/// File names of one rendition, under a random prefix that changes on every transcode so caches
+/// never serve an old file under a new meaning.
+pub fn names(prefix: &str, resolution: u32) -> (String, String) {
+    (format!("{prefix}-{resolution}-fragmented.mp4"), format!("{prefix}-{resolution}.m3u8"))
+}
+
+/// The ffmpeg arguments for one rendition, run with the output directory as working directory so
+/// the playlists name files without a path.
+pub fn ffmpeg_args(
+    input: &Path,
+    r: &Rendition,
+    has_audio: bool,
+    fragment: &str,
+    playlist: &str,
+    threads: u32,
+) -> Vec<String> {
+    let mut a: Vec<String> =
+        vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"].into_iter().map(String::from).collect();
+    a.push(input.display().to_string());
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    if r.resolution == 0 {
+        a.extend(s(&["-map", "0:a:0", "-vn"]));
+    } else {
+        let gop = (r.fps * f64::from(SEGMENT_SECONDS) / 2.0).round().max(1.0) as u32 * 2;
+        a.extend(s(&["-map", "0:v:0"]));
+        if has_audio {
+            a.extend(s(&["-map", "0:a:0"]));
+        }
+        a.extend(s(&[
+            // Scale to the rendition's size (even dimensions, aspect kept by the plan).
+            "-vf",
+            &format!("scale={}:{}:flags=bicubic,format=yuv420p", r.width, r.height),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-profile:v",
+            "high",
+            // Constant quality, capped: PeerTube's maxrate/bufsize ladder.
+            "-crf",
+            "23",
+            "-maxrate",
+            &r.max_bitrate.to_string(),
+            "-bufsize",
+            &(r.max_bitrate * 2).to_string(),
+            "-r",
+            &format!("{:.3}", r.fps),
+            // Keyframes exactly on the segment grid, in every rendition, so players switch cleanly.
+            "-g",
+            &gop.to_string(),
+            "-keyint_min",
+            &gop.to_string(),
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            &format!("expr:gte(t,n_forced*{SEGMENT_SECONDS})"),
+        ]));
+    }
+    if has_audio {
+        a.extend(s(&["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]));
+    }
+    a.extend(s(&[
+        "-threads",
+        &threads.to_string(),
+        "-max_muxing_queue_size",
+        "1024",
+        // Drop the uploader's metadata (GPS, device, names).
+        "-map_metadata",
+        "-1",
+        "-f",
+        "hls",
+        "-hls_time",
+        &SEGMENT_SECONDS.to_string(),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_list_size",
+        "0",
+        "-hls_segment_type",
+        "fmp4",
+        // One file per rendition; segments are byte ranges of it (PeerTube's layout).
+        "-hls_flags",
+        "single_file",
+        "-hls_segment_filename",
+        fragment,
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        playlist,
+    ]));
+    a
+}
+
+/// Runs ffmpeg with `args` in `dir`, calling `progress` with the seconds of output written so
+/// far. Killed after `limit`, or when the future is dropped (a cancelled job).
+pub async fn run_ffmpeg(
+    dir: &Path,
+    args: &[String],
+    limit: Duration,
+    mut progress: impl FnMut(f64),
+) -> Result<(), Error> {
+    let mut child = Command::new("ffmpeg")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Tool(format!("cannot run ffmpeg (apt-get install ffmpeg): {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let err_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut buf).await;
+        buf
+    });
+    let work = async {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<i64>().ok()) {
+                progress(us.max(0) as f64 / 1e6);
+            }
+        }
+        child.wait().await
+    };
+    let status = match tokio::time::timeout(limit, work).await {
+        Ok(s) => s.map_err(Error::Io)?,
+        Err(_) => return Err(Error::Tool(format!("ffmpeg did not finish within {} s", limit.as_secs()))),
+    };
+    let stderr = err_task.await.unwrap_or_default();
+    if status.success() {
+        Ok(())
+    } else {
+        let text = String::from_utf8_lossy(&stderr);
+        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+        Err(Error::Rejected(format!("ffmpeg failed ({status}): {last}")))
+    }
+}
+
+/// Byte ranges of the segments of a media playlist: `(file, offset, length)`, in order. The init
+/// section (`#EXT-X-MAP`) is not a segment and is left out, as PeerTube does.
+pub fn segment_ranges(playlist: &str) -> Vec<(String, u64, u64)> {
+    let mut out = Vec::new();
+    let mut pending: Option<(u64, u64)> = None;
+    let mut next_offset = 0u64;
+    for line in playlist.lines() {
+        let line = line.trim();
+        if let Some(spec) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+            let (len, off) = match spec.split_once('@') {
+                Some((l, o)) => (l.parse().unwrap_or(0), o.parse().unwrap_or(next_offset)),
+                None => (spec.parse().unwrap_or(0), next_offset),
+            };
+            pending = Some((off, len));
+        } else if !line.is_empty()
+            && !line.starts_with('#')
+            && let Some((off, len)) = pending.take()
+        {
+            out.push((line.to_string(), off, len));
+            next_offset = off + len;
+        }
+    }
+    out
+}
+
+/// `{ "<file>": { "<start>-<end inclusive>": "<sha256 hex>" } }` for the given renditions, reading
+/// the bytes from `dir`. Keys are ordered as PeerTube's player looks them up (by file, then range).
+pub fn segments_sha256(dir: &Path, playlists: &[String]) -> Result<serde_json::Value, Error> {
+    let mut root = serde_json::Map::new();
+    for playlist in playlists {
+        let text = std::fs::read_to_string(dir.join(playlist))?;
+        for (file, off, len) in segment_ranges(&text) {
+            let bytes = read_range(&dir.join(&file), off, len)?;
+            let entry = root.entry(file.clone()).or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(m) = entry {
+                m.insert(format!("{}-{}", off, off + len - 1), hex::encode(Sha256::digest(&bytes)).into());
+            }
+        }
+    }
+    Ok(serde_json::Value::Object(root))
+}
+
+fn read_range(path: &Path, off: u64, len: u64) -> Result<Vec<u8>, Error> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(off))?;
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// One line of the master playlist.
+pub struct MasterEntry {
+    pub bandwidth: u64,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub codecs: String,
+    pub playlist: String,
+}
+
+/// The master playlist, renditions in ascending resolution (PeerTube's order).
+pub fn master_playlist(entries: &[MasterEntry]) -> String {
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:3\n\n");
+    for e in entries {
+        if e.width == 0 {
+            out.push_str(&format!("#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"\n", e.bandwidth, e.codecs));
+        } else {
+            out.push_str(&format!(
+                "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{},FRAME-RATE={},CODECS=\"{}\"\n",
+                e.bandwidth,
+                e.width,
+                e.height,
+                e.fps.round() as u32,
+                e.codecs
+            ));
+        }
+        out.push_str(&e.playlist);
+        out.push('\n');
+    }
+    out
+}
+
+/// The RFC 6381 codec string of a produced file (`avc1.64001f,mp4a.40.2`), read with ffprobe.
+pub async fn codecs(file: &Path) -> Result<String, Error> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name,profile,level", "-of", "json"])
+        .arg(file)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| Error::Tool(format!("cannot run ffprobe: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut parts = Vec::new();
+    for s in v["streams"].as_array().into_iter().flatten() {
+        match s["codec_name"].as_str() {
+            Some("h264") => {
+                let profile = match s["profile"].as_str().unwrap_or("High") {
+                    "Baseline" | "Constrained Baseline" => "42e0",
+                    "Main" => "4d40",
+                    _ => "6400",
+                };
+                let level = s["level"].as_i64().unwrap_or(31).clamp(0, 255);
+                parts.push(format!("avc1.{profile}{level:02x}"));
+            }
+            Some("aac") => parts.push("mp4a.40.2".into()),
+            _ => {}
+        }
+    }
+    if parts.is_empty() {
+        return Err(Error::Tool(format!("no H.264 or AAC stream in {}", file.display())));
+    }
+    Ok(parts.join(","))
+}
+
+/// A representative frame of the video as PNG bytes: ffmpeg's `thumbnail` filter picks the most
+/// typical of 50 frames around a third of the way in (past intros and black openings).
+pub async fn still_frame(input: &Path, duration: f64, out_png: &Path) -> Result<(), Error> {
+    let at = format!("{:.3}", (duration / 3.0).clamp(0.0, 60.0));
+    let args: Vec<String> = vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", &at, "-i"]
+        .into_iter()
+        .map(String::from)
+        .chain([input.display().to_string()])
+        .chain(["-map", "0:v:0", "-vf", "thumbnail=50", "-frames:v", "1"].into_iter().map(String::from))
+        .chain([out_png.display().to_string()])
+        .collect();
+    let dir = out_png.parent().unwrap_or(Path::new("."));
+    run_ffmpeg(dir, &args, Duration::from_secs(120), |_| {}).await?;
+    if std::fs::metadata(out_png).map(|m| m.len()).unwrap_or(0) == 0 {
+        // Seeking past the end of a very short clip yields nothing: take the first frame instead.
+        let args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"]
+            .into_iter()
+            .map(String::from)
+            .chain([input.display().to_string()])
+            .chain(["-map", "0:v:0", "-frames:v", "1"].into_iter().map(String::from))
+            .chain([out_png.display().to_string()])
+            .collect();
+        run_ffmpeg(dir, &args, Duration::from_secs(120), |_| {}).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(w: u32, h: u32, fps: f64, bit_rate: u64) -> Probe {
+        Probe {
+            duration: 10.0,
+            has_video: true,
+            has_audio: true,
+            width: w,
+            height: h,
+            fps,
+            video_codec: Some("h264".into()),
+            audio_codec: Some("aac".into()),
+            bit_rate,
+            format: "mp4".into(),
+        }
+    }
+
+    #[test]
+    fn the_ladder_never_upscales_and_keeps_the_source_height() {
+        let r = plan(&probe(1280, 720, 30.0, 0), &[240, 360, 480, 720, 1080]);
+        assert_eq!(r.iter().map(|x| x.resolution).collect::<Vec<_>>(), [240, 360, 480, 720]);
+        assert_eq!((r[0].width, r[0].height), (426, 240));
+        let r = plan(&probe(1000, 600, 30.0, 0), &[360, 1080]);
+        assert_eq!(r.iter().map(|x| x.resolution).collect::<Vec<_>>(), [360, 600]);
+    }
+
+    #[test]
+    fn vertical_videos_are_named_and_scaled_by_width() {
+        let r = plan(&probe(720, 1280, 30.0, 0), &[240, 720, 1080]);
+        assert_eq!(r.iter().map(|x| x.resolution).collect::<Vec<_>>(), [240, 720]);
+        assert_eq!((r[0].width, r[0].height), (240, 426));
+        assert_eq!((r[1].width, r[1].height), (720, 1280));
+    }
+
+    #[test]
+    fn fps_is_capped_at_30_below_720p_and_60_above() {
+        let r = plan(&probe(1920, 1080, 60.0, 0), &[360, 720, 1080]);
+        let fps: Vec<f64> = r.iter().map(|x| x.fps).collect();
+        assert_eq!(fps, [30.0, 60.0, 60.0]);
+        let r = plan(&probe(1920, 1080, 120.0, 0), &[1080]);
+        assert_eq!(r[0].fps, 60.0);
+    }
+
+    #[test]
+    fn bit_rates_follow_the_ladder_and_the_source() {
+        let r = plan(&probe(1280, 720, 30.0, 0), &[720]);
+        assert_eq!(r[0].max_bitrate, (1280.0 * 720.0 * 30.0 * 0.11) as u64);
+        // A low-bit-rate source is not inflated beyond 1.3×.
+        let r = plan(&probe(1280, 720, 30.0, 500_000), &[720]);
+        assert_eq!(r[0].max_bitrate, 650_000);
+    }
+
+    #[test]
+    fn audio_only_sources_get_one_audio_rendition() {
+        let mut p = probe(0, 0, 0.0, 128_000);
+        p.has_video = false;
+        assert_eq!(plan(&p, &[360, 720])[0].resolution, 0);
+    }
+
+    #[test]
+    fn segment_ranges_come_from_byteranges_without_the_init_section() {
+        let playlist = "#EXTM3U\n#EXT-X-MAP:URI=\"a-240-fragmented.mp4\",BYTERANGE=\"1377@0\"\n#EXTINF:4.0,\n\
+                        #EXT-X-BYTERANGE:125452@1377\na-240-fragmented.mp4\n#EXTINF:2.0,\n#EXT-X-BYTERANGE:66764\n\
+                        a-240-fragmented.mp4\n#EXT-X-ENDLIST\n";
+        let r = segment_ranges(playlist);
+        assert_eq!(r, [("a-240-fragmented.mp4".into(), 1377, 125452), ("a-240-fragmented.mp4".into(), 126829, 66764)]);
+    }
+
+    #[test]
+    fn the_master_playlist_lists_renditions_like_peertube() {
+        let m = master_playlist(&[MasterEntry {
+            bandwidth: 258124,
+            width: 426,
+            height: 240,
+            fps: 25.0,
+            codecs: "avc1.640015,mp4a.40.2".into(),
+            playlist: "x-240.m3u8".into(),
+        }]);
+        assert_eq!(
+            m,
+            "#EXTM3U\n#EXT-X-VERSION:3\n\n#EXT-X-STREAM-INF:BANDWIDTH=258124,RESOLUTION=426x240,FRAME-RATE=25,\
+             CODECS=\"avc1.640015,mp4a.40.2\"\nx-240.m3u8\n"
+        );
+    }
+}
