@@ -16,11 +16,13 @@ pub struct ApiError {
     detail: String,
     invalid: Vec<flotilla_domain::FieldError>,
     retry_after: Option<u64>,
+    /// For a resumable upload's mismatched chunk: the bytes stored, as an uploadx `Range` header.
+    stored: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into(), invalid: Vec::new(), retry_after: None }
+        ApiError { status, code, detail: detail.into(), invalid: Vec::new(), retry_after: None, stored: None }
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -44,6 +46,8 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RangeMismatch { .. } => StatusCode::CONFLICT,
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, "Internal server error");
@@ -59,6 +63,7 @@ impl From<Error> for ApiError {
                 out.invalid = fields;
             }
             Error::TooManyRequests { retry_after_secs } => out.retry_after = Some(retry_after_secs),
+            Error::RangeMismatch { stored, .. } => out.stored = Some(stored),
             _ => {}
         }
         out
@@ -110,6 +115,11 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json; charset=utf-8"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(stored) = self.stored.filter(|s| *s > 0)
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes=0-{}", stored - 1))
+        {
+            headers.insert(header::RANGE, v);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

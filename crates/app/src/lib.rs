@@ -35,6 +35,8 @@ pub struct App {
     pub public: PublicUrl,
     pub db: Db,
     pub logins: auth::LoginLimiter,
+    /// Resumable upload sessions with a chunk being written.
+    pub uploads_busy: video::resumable::Busy,
     /// Wakes idle job workers when a job is enqueued.
     pub jobs_wakeup: tokio::sync::Notify,
     /// The settings admins change at run time (custom config), over the file's values.
@@ -56,6 +58,7 @@ impl App {
         let app = App {
             logins: auth::LoginLimiter::new(&config.auth),
             jobs_wakeup: tokio::sync::Notify::new(),
+            uploads_busy: Default::default(),
             config: Arc::new(config),
             public,
             db,
@@ -120,6 +123,11 @@ pub enum Error {
     #[error("{msg}")]
     TooLarge { code: &'static str, msg: String },
     #[error("{0}")]
+    UnsupportedMedia(String),
+    /// A resumable upload's chunk does not continue what is stored; `stored` bytes are kept.
+    #[error("{msg}")]
+    RangeMismatch { stored: u64, msg: String },
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -135,6 +143,8 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::Validation(_) => "invalid_params",
             Error::TooManyRequests { .. } => "too_many_requests",
+            Error::UnsupportedMedia(_) => "unsupported_media_type",
+            Error::RangeMismatch { .. } => "upload_range_mismatch",
         }
     }
 

@@ -88,3 +88,16 @@ CREATE TABLE video_files (
     created_at BIGINT NOT NULL,
     UNIQUE (video_id, resolution)
 );
+
+-- Resumable uploads in progress (PeerTube's uploadx protocol): the bytes are in `path`, this row
+-- says whose they are and what video they become. Survives restarts; stale rows are swept after a day.
+CREATE TABLE upload_sessions (
+    id TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    meta TEXT NOT NULL,
+    total_size BIGINT NOT NULL,
+    mime TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

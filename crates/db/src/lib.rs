@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod registrations;
 pub mod settings;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 pub mod videos;
 

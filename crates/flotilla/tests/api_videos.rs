@@ -15,6 +15,8 @@ db_tests!(
     files_that_are_not_media_are_refused_and_the_instance_keeps_working,
     quotas_and_ownership_are_enforced,
     private_videos_and_path_tricks_are_refused,
+    a_resumable_upload_in_chunks_survives_a_restart_and_is_published,
+    resumable_uploads_refuse_early_and_can_be_cancelled,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -313,5 +315,197 @@ async fn private_videos_and_path_tricks_are_refused(backend: Backend) {
         let (status, _) = t.api.get(&path, Some(&token)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
+    t.stop().await;
+}
+
+async fn init_resumable(
+    api: &Api,
+    token: &str,
+    meta: Value,
+    size: u64,
+    mime: &str,
+) -> flotilla_testkit::reqwest::Response {
+    api.http
+        .post(api.url("/api/v1/videos/upload-resumable"))
+        .bearer_auth(token)
+        .header("X-Upload-Content-Length", size.to_string())
+        .header("X-Upload-Content-Type", mime)
+        .json(&meta)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends bytes `start..start+chunk.len()` of a `total`-byte upload.
+async fn put_chunk(
+    api: &Api,
+    token: &str,
+    upload_id: &str,
+    chunk: &[u8],
+    start: u64,
+    total: u64,
+) -> flotilla_testkit::reqwest::Response {
+    let range = if chunk.is_empty() {
+        format!("bytes */{total}")
+    } else {
+        format!("bytes {start}-{}/{total}", start + chunk.len() as u64 - 1)
+    };
+    api.http
+        .put(api.url(&format!("/api/v1/videos/upload-resumable?upload_id={upload_id}")))
+        .bearer_auth(token)
+        .header("Content-Range", range)
+        .header("Content-Type", "application/octet-stream")
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_resumable_upload_in_chunks_survives_a_restart_and_is_published(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let token = t.user("rita").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "r.mp4", 320, 240, 3);
+    let bytes = std::fs::read(&file).unwrap();
+    let total = bytes.len() as u64;
+    let meta =
+        json!({ "channelId": channel, "name": "Chunked", "filename": "r.mp4", "privacy": 1, "tags": ["chunks"] });
+    let resp = init_resumable(&t.api, &token, meta, total, "video/mp4").await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("//") && location.contains("/api/v1/videos/upload-resumable?upload_id="),
+        "{location}"
+    );
+    let upload_id = location.rsplit("upload_id=").next().unwrap().to_string();
+
+    let chunk = 64 * 1024;
+    let half = (bytes.len() / 2 / chunk) * chunk;
+    let mut sent = 0;
+    while sent < half {
+        let resp = put_chunk(&t.api, &token, &upload_id, &bytes[sent..sent + chunk], sent as u64, total).await;
+        assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+        sent += chunk;
+        assert_eq!(resp.headers()["range"], format!("bytes=0-{}", sent - 1));
+    }
+
+    // A chunk that does not continue what is stored is refused, saying where to resume.
+    let resp =
+        put_chunk(&t.api, &token, &upload_id, &bytes[sent + chunk..sent + 2 * chunk], (sent + chunk) as u64, total)
+            .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(resp.headers()["range"], format!("bytes=0-{}", sent - 1));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "upload_range_mismatch");
+    // Someone else cannot touch it.
+    let other = t.user("rob").await;
+    let resp = put_chunk(&t.api, &other, &upload_id, &bytes[sent..sent + chunk], sent as u64, total).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // The server restarts; the client asks where it stands and carries on.
+    let t = t.restart().await;
+    let token = t.api.login("rita", "password-123").await;
+    let resp = put_chunk(&t.api, &token, &upload_id, &[], 0, total).await;
+    assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(resp.headers()["range"], format!("bytes=0-{}", sent - 1));
+    let mut last = None;
+    while sent < bytes.len() {
+        let end = (sent + chunk).min(bytes.len());
+        let resp = put_chunk(&t.api, &token, &upload_id, &bytes[sent..end], sent as u64, total).await;
+        sent = end;
+        if sent < bytes.len() {
+            assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+        } else {
+            assert_eq!(resp.status(), StatusCode::OK);
+            last = Some(resp.json::<Value>().await.unwrap());
+        }
+    }
+    let created = last.unwrap();
+    let uuid = created["video"]["uuid"].as_str().unwrap().to_string();
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 1, "{v}");
+    assert_eq!(v["name"], "Chunked");
+    assert_eq!(v["tags"], json!(["chunks"]));
+    assert_eq!(v["duration"], 3);
+    // The session is over.
+    let resp = put_chunk(&t.api, &token, &upload_id, &[], 0, total).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    t.stop().await;
+}
+
+async fn resumable_uploads_refuse_early_and_can_be_cancelled(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.upload.max_file_size = 50_000_000).await;
+    let token = t.user("sam").await;
+    let channel = channel_id(&t.api, &token).await;
+    let meta = json!({ "channelId": channel, "name": "Refused", "filename": "x.mp4" });
+
+    let resp = init_resumable(&t.api, &token, meta.clone(), 60_000_000, "video/mp4").await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "max_file_size_reached");
+    let resp = init_resumable(&t.api, &token, meta.clone(), 1000, "text/html").await;
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let resp = init_resumable(&t.api, &token, json!({ "channelId": channel }), 1000, "video/mp4").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = t
+        .api
+        .http
+        .post(t.api.url("/api/v1/videos/upload-resumable"))
+        .bearer_auth(&token)
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "the size header is required");
+
+    let admin = t.admin_token().await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    t.api.put(&format!("/api/v1/users/{}", me["id"]), Some(&admin), json!({ "videoQuota": 5000 })).await;
+    let resp = init_resumable(&t.api, &token, meta.clone(), 6000, "video/mp4").await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "quota_reached");
+
+    let resp = init_resumable(&t.api, &token, meta.clone(), 4000, "video/mp4").await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let upload_id = resp.headers()["location"].to_str().unwrap().rsplit("upload_id=").next().unwrap().to_string();
+    let resp = put_chunk(&t.api, &token, &upload_id, &[1u8; 1000], 0, 4000).await;
+    assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+    // A chunk claiming more bytes than it carries is refused and nothing of it is kept.
+    let resp = t
+        .api
+        .http
+        .put(t.api.url(&format!("/api/v1/videos/upload-resumable?upload_id={upload_id}")))
+        .bearer_auth(&token)
+        .header("Content-Range", "bytes 1000-2999/4000")
+        .body(vec![2u8; 500])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(resp.headers()["range"], "bytes=0-999");
+    let uploads_dir = t.config.data_dir.join("tmp/uploads");
+    assert_eq!(std::fs::read_dir(&uploads_dir).unwrap().count(), 1);
+    let resp = t
+        .api
+        .http
+        .delete(t.api.url(&format!("/api/v1/videos/upload-resumable?upload_id={upload_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(std::fs::read_dir(&uploads_dir).unwrap().count(), 0, "cancel frees the space");
+    let resp = put_chunk(&t.api, &token, &upload_id, &[1u8; 10], 1000, 4000).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Random bytes uploaded in full are refused at the end with 400, and the space is freed.
+    t.api.put(&format!("/api/v1/users/{}", me["id"]), Some(&admin), json!({ "videoQuota": -1 })).await;
+    let junk: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
+    let resp = init_resumable(&t.api, &token, meta, junk.len() as u64, "video/mp4").await;
+    let upload_id = resp.headers()["location"].to_str().unwrap().rsplit("upload_id=").next().unwrap().to_string();
+    let resp = put_chunk(&t.api, &token, &upload_id, &junk, 0, junk.len() as u64).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "invalid_media");
+    assert_eq!(std::fs::read_dir(&uploads_dir).unwrap().count(), 0);
     t.stop().await;
 }

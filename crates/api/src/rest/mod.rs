@@ -73,6 +73,13 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/video-channels/{handle}/avatar", axum::routing::delete(channels::delete_channel_avatar))
         .route("/video-channels/{handle}/banner", axum::routing::delete(channels::delete_channel_banner))
         .route("/videos/upload", post(videos::upload_video).layer(DefaultBodyLimit::disable()))
+        .route(
+            "/videos/upload-resumable",
+            post(videos::init_resumable_upload)
+                .put(videos::put_resumable_upload)
+                .delete(videos::cancel_resumable_upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/videos", get(videos::list_videos))
         .route("/videos/categories", get(videos::list_categories))
         .route("/videos/licences", get(videos::list_licences))

@@ -4,15 +4,18 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flotilla_app::video::resumable;
 use flotilla_app::video::upload::{self, UploadMeta};
 use flotilla_app::video::{self, labels};
 use flotilla_app::{App, page};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, rejection};
-use crate::extract::{Auth, MaybeAuth};
+use crate::extract::{Auth, Body, MaybeAuth};
 use crate::rest::ListQuery;
 
 /// `POST /api/v1/videos/upload` — multipart with `videofile` and the metadata fields. The file is
@@ -86,6 +89,86 @@ pub async fn upload_video(
     }
     let created = upload::create(&app, &who, meta, &path).await?;
     Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } })))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[derive(Deserialize)]
+pub struct UploadId {
+    upload_id: Option<String>,
+}
+
+fn upload_id(q: &UploadId) -> Result<&str, ApiError> {
+    q.upload_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("upload_id", "the upload_id query parameter is required"))
+}
+
+/// `POST /api/v1/videos/upload-resumable` — JSON metadata, `X-Upload-Content-Length` and
+/// `X-Upload-Content-Type`; answers `201` with `Location: //host/…?upload_id=…`.
+pub async fn init_resumable_upload(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    headers: HeaderMap,
+    Body(meta): Body<Value>,
+) -> Result<Response, ApiError> {
+    let total = header_str(&headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(
+        || {
+            ApiError::invalid(
+                "X-Upload-Content-Length",
+                "the X-Upload-Content-Length header (file size in bytes) is required",
+            )
+        },
+    )?;
+    let mime = header_str(&headers, "x-upload-content-type").unwrap_or("application/octet-stream");
+    let id = resumable::init(&app, &who, meta, total, mime).await?;
+    let location = format!("//{}/api/v1/videos/upload-resumable?upload_id={id}", app.public.host);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+/// `PUT /api/v1/videos/upload-resumable?upload_id=` — one chunk with `Content-Range`; `308` with
+/// `Range: bytes=0-<last stored>` until the last, then `200 {"video": {…}}`.
+pub async fn put_resumable_upload(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<UploadId>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let id = upload_id(&q)?;
+    let range = match header_str(&headers, "content-range") {
+        Some(v) => Some(resumable::parse_content_range(v).ok_or_else(|| {
+            ApiError::invalid("Content-Range", format!("'{v}' is not bytes <first>-<last>/<total> or bytes */<total>"))
+        })?),
+        None => None,
+    };
+    match resumable::put(&app, &who, id, range, body.into_data_stream()).await? {
+        resumable::Status::Incomplete { stored } => {
+            let mut resp = StatusCode::PERMANENT_REDIRECT.into_response();
+            if stored > 0 {
+                resp.headers_mut()
+                    .insert(header::RANGE, HeaderValue::from_str(&format!("bytes=0-{}", stored - 1)).expect("ascii"));
+            }
+            Ok(resp)
+        }
+        resumable::Status::Done(created) => {
+            Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } }))
+                .into_response())
+        }
+    }
+}
+
+/// `DELETE /api/v1/videos/upload-resumable?upload_id=` — cancels and frees the space.
+pub async fn cancel_resumable_upload(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<UploadId>,
+) -> Result<StatusCode, ApiError> {
+    resumable::cancel(&app, &who, upload_id(&q)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/videos/{id}` — numeric id, UUID or short UUID.

@@ -11,6 +11,7 @@ use crate::auth::AuthUser;
 use crate::{App, Error, Result, account, channel, convert};
 
 pub mod labels;
+pub mod resumable;
 pub mod transcode;
 pub mod upload;
 

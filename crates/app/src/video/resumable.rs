@@ -1,0 +1,245 @@
+//! PeerTube's resumable upload (the uploadx protocol): `init` checks the metadata, the size and the
+//! quota before a byte is sent and opens a session; `PUT`s append chunks at the offset they say;
+//! the last one turns the file into a video. Sessions are rows, the bytes a file in quarantine, so
+//! an upload survives a restart of the server: the client asks where to resume and carries on.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use flotilla_db::uploads::{self, Session};
+use flotilla_domain::time::now_ms;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::auth::{AuthUser, random_token};
+use crate::video::upload::{self, Created, UploadMeta, check_channel, check_size};
+use crate::{App, Error, Result};
+
+/// Sessions that have a chunk being written right now: a second writer must wait its turn.
+#[derive(Default)]
+pub struct Busy(Mutex<HashSet<String>>);
+
+/// Releases the session's slot when the chunk is done, whatever happened.
+pub struct Slot<'a> {
+    busy: &'a Busy,
+    id: String,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.busy.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+impl Busy {
+    fn take(&self, id: &str) -> Result<Slot<'_>> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !set.insert(id.to_string()) {
+            // Another chunk of this upload is being written: the client retries shortly.
+            return Err(Error::TooManyRequests { retry_after_secs: 1 });
+        }
+        Ok(Slot { busy: self, id: id.to_string() })
+    }
+}
+
+fn mime_ok(mime: &str) -> bool {
+    let m = mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    m.starts_with("video/")
+        || m.starts_with("audio/")
+        || m == "application/octet-stream"
+        || m == "application/x-matroska"
+}
+
+/// `POST /api/v1/videos/upload-resumable`: everything that can be refused is refused here, before
+/// the client sends the file. Returns the session id.
+pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str) -> Result<String> {
+    let parsed: UploadMeta = serde_json::from_value(meta.clone())
+        .map_err(|e| Error::bad_request("malformed_request", format!("invalid upload metadata: {e}")))?;
+    parsed.validate()?;
+    check_channel(app, who, parsed.channel_id.unwrap_or_default()).await?;
+    if !mime_ok(mime) {
+        return Err(Error::UnsupportedMedia(format!("'{mime}' is not a video or audio type")));
+    }
+    if total == 0 {
+        return Err(Error::invalid("X-Upload-Content-Length", "the announced size must be above 0"));
+    }
+    check_size(app, who, total).await?;
+    let id = random_token(16);
+    let now = now_ms();
+    let path = upload::quarantine_path(app);
+    tokio::fs::File::create(&path).await.map_err(|e| Error::Internal(format!("cannot create the upload file: {e}")))?;
+    uploads::insert(
+        &app.db,
+        &Session {
+            id: id.clone(),
+            user_id: who.user.id,
+            meta: meta.to_string(),
+            total_size: total as i64,
+            mime: mime.to_string(),
+            path: path.display().to_string(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    tracing::info!(session = %id, total, "resumable upload started");
+    Ok(id)
+}
+
+/// Where an upload stands after a request.
+pub enum Status {
+    /// Bytes `0..stored` are kept; send the rest (308 with `Range`).
+    Incomplete { stored: u64 },
+    /// The file is complete and became this video.
+    Done(Created),
+}
+
+async fn session(app: &App, who: &AuthUser, id: &str) -> Result<Session> {
+    match uploads::get(&app.db, id).await? {
+        Some(s) if s.user_id == who.user.id => Ok(s),
+        _ => Err(Error::not_found("upload session")),
+    }
+}
+
+async fn stored(path: &Path) -> u64 {
+    tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0)
+}
+
+/// What the client's `Content-Range` says: `bytes a-b/total`, or `bytes */total` to ask where to
+/// resume.
+pub enum Range {
+    Chunk { start: u64, end: u64, total: u64 },
+    Query { total: u64 },
+}
+
+pub fn parse_content_range(v: &str) -> Option<Range> {
+    let spec = v.trim().strip_prefix("bytes")?.trim();
+    let (range, total) = spec.split_once('/')?;
+    let total: u64 = total.trim().parse().ok()?;
+    if range.trim() == "*" {
+        return Some(Range::Query { total });
+    }
+    let (a, b) = range.split_once('-')?;
+    let (start, end): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (start <= end && end < total).then_some(Range::Chunk { start, end, total })
+}
+
+/// `PUT …?upload_id=`: appends one chunk (or answers where to resume), and finishes the upload on
+/// the last byte. `body` yields the chunk's bytes as they arrive.
+pub async fn put<S, E>(app: &App, who: &AuthUser, id: &str, range: Option<Range>, mut body: S) -> Result<Status>
+where
+    S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let s = session(app, who, id).await?;
+    let _slot = app.uploads_busy.take(id)?;
+    let path = Path::new(&s.path).to_path_buf();
+    let total = s.total_size as u64;
+    let have = stored(&path).await;
+    let (start, end) = match range {
+        None => return Err(Error::invalid("Content-Range", "Content-Range is required: bytes <first>-<last>/<total>")),
+        Some(Range::Query { total: t }) => {
+            if t != total {
+                return Err(range_mismatch(have, format!("this upload is {total} bytes, not {t}")));
+            }
+            return Ok(Status::Incomplete { stored: have });
+        }
+        Some(Range::Chunk { start, end, total: t }) => {
+            if t != total {
+                return Err(range_mismatch(have, format!("this upload is {total} bytes, not {t}")));
+            }
+            (start, end)
+        }
+    };
+    if start != have {
+        return Err(range_mismatch(
+            have,
+            format!("this chunk starts at byte {start} but {have} bytes are stored: resume from {have}"),
+        ));
+    }
+    let expected = end - start + 1;
+    let mut file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .await
+        .map_err(|e| Error::Internal(format!("cannot open the upload file: {e}")))?;
+    let mut written = 0u64;
+    let mut failed = None;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                failed = Some(format!("the connection broke during the chunk: {e}"));
+                break;
+            }
+        };
+        if written + chunk.len() as u64 > expected {
+            failed = Some(format!("the chunk has more bytes than its Content-Range ({expected})"));
+            break;
+        }
+        file.write_all(&chunk).await.map_err(|e| Error::Internal(format!("cannot write the upload: {e}")))?;
+        written += chunk.len() as u64;
+    }
+    file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
+    file.sync_data().await.map_err(|e| Error::Internal(e.to_string()))?;
+    drop(file);
+    if failed.is_some() || written != expected {
+        // Keep only whole chunks: cut back to where this one started, so the client resends it.
+        let f =
+            tokio::fs::OpenOptions::new().write(true).open(&path).await.map_err(|e| Error::Internal(e.to_string()))?;
+        f.set_len(start).await.map_err(|e| Error::Internal(e.to_string()))?;
+        let why = failed.unwrap_or_else(|| format!("the chunk has {written} bytes, its Content-Range says {expected}"));
+        return Err(range_mismatch(start, why));
+    }
+    uploads::touch(&app.db, id, now_ms()).await?;
+    let have = start + written;
+    if have < total {
+        return Ok(Status::Incomplete { stored: have });
+    }
+    let meta: UploadMeta = serde_json::from_str(&s.meta).map_err(|e| Error::Internal(e.to_string()))?;
+    let created = upload::create(app, who, meta, &path).await;
+    // Whatever the outcome, the session is over: the file became a video or was refused (and deleted).
+    uploads::delete(&app.db, id).await?;
+    Ok(Status::Done(created?))
+}
+
+fn range_mismatch(stored: u64, msg: String) -> Error {
+    Error::RangeMismatch { stored, msg }
+}
+
+/// `DELETE …?upload_id=`: abandons the upload and frees its space.
+pub async fn cancel(app: &App, who: &AuthUser, id: &str) -> Result<()> {
+    let s = session(app, who, id).await?;
+    uploads::delete(&app.db, id).await?;
+    let _ = tokio::fs::remove_file(&s.path).await;
+    Ok(())
+}
+
+/// Removes sessions untouched for a day, with their bytes.
+pub async fn sweep(app: &App) -> Result<usize> {
+    let stale = uploads::list_stale(&app.db, now_ms() - 24 * 3600 * 1000).await?;
+    for s in &stale {
+        uploads::delete(&app.db, &s.id).await?;
+        let _ = tokio::fs::remove_file(&s.path).await;
+    }
+    Ok(stale.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_are_parsed_strictly() {
+        assert!(matches!(
+            parse_content_range("bytes 0-99/1000"),
+            Some(Range::Chunk { start: 0, end: 99, total: 1000 })
+        ));
+        assert!(matches!(parse_content_range("bytes */1000"), Some(Range::Query { total: 1000 })));
+        assert!(parse_content_range("bytes 99-0/1000").is_none());
+        assert!(parse_content_range("bytes 0-1000/1000").is_none());
+        assert!(parse_content_range("0-99/1000").is_none());
+        assert!(parse_content_range("bytes a-b/c").is_none());
+    }
+}

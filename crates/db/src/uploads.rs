@@ -1,0 +1,66 @@
+//! Resumable upload sessions.
+
+use crate::{Exec, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Session {
+    pub id: String,
+    pub user_id: i64,
+    pub meta: String,
+    pub total_size: i64,
+    pub mime: String,
+    pub path: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, user_id, meta, total_size, mime, path, created_at, updated_at";
+
+pub async fn insert(e: impl Into<Exec<'_>>, s: &Session) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "INSERT INTO upload_sessions (id, user_id, meta, total_size, mime, path, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )
+    .bind(&s.id)
+    .bind(s.user_id)
+    .bind(&s.meta)
+    .bind(s.total_size)
+    .bind(&s.mime)
+    .bind(&s.path)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: &str) -> Result<Option<Session>> {
+    let sql = format!("SELECT {COLUMNS} FROM upload_sessions WHERE id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Session>(&sql).bind(id).fetch_optional(x).await)?)
+}
+
+pub async fn touch(e: impl Into<Exec<'_>>, id: &str, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE upload_sessions SET updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(e: impl Into<Exec<'_>>, id: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Sessions untouched since `before`, to be swept with their files.
+pub async fn list_stale(e: impl Into<Exec<'_>>, before: i64) -> Result<Vec<Session>> {
+    let sql = format!("SELECT {COLUMNS} FROM upload_sessions WHERE updated_at < $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Session>(&sql).bind(before).fetch_all(x).await)?)
+}
