@@ -141,13 +141,14 @@ async fn get_hls_file(
     State(app): State<Arc<App>>,
     extract::MaybeAuth(who): extract::MaybeAuth,
     Path((uuid, file)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<FileTokenQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let uuid_ok = uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if !uuid_ok || !files::safe_name(&file) {
         return Err(ApiError::not_found("file not found"));
     }
-    let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid).await?;
+    let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, q.video_file_token.as_deref()).await?;
     let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
     files::serve(
         &flotilla_app::video::hls_dir(&app, &video).join(&file),
@@ -156,4 +157,10 @@ async fn get_hls_file(
         "public, max-age=31536000, immutable",
     )
     .await
+}
+
+#[derive(serde::Deserialize)]
+struct FileTokenQuery {
+    #[serde(rename = "videoFileToken")]
+    video_file_token: Option<String>,
 }

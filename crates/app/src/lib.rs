@@ -35,6 +35,8 @@ pub struct App {
     pub public: PublicUrl,
     pub db: Db,
     pub logins: auth::LoginLimiter,
+    /// Signs video-file tokens (`video::token`).
+    pub file_token_key: Vec<u8>,
     /// Resumable upload sessions with a chunk being written.
     pub uploads_busy: video::resumable::Busy,
     /// Wakes idle job workers when a job is enqueued.
@@ -55,10 +57,12 @@ impl App {
         let db = Db::connect(&config.database_url()).await?;
         db.migrate().await?;
         let settings = instance::load(&db, &config).await?;
+        let file_token_key = video::token::load_key(&db).await?;
         let app = App {
             logins: auth::LoginLimiter::new(&config.auth),
             jobs_wakeup: tokio::sync::Notify::new(),
             uploads_busy: Default::default(),
+            file_token_key,
             config: Arc::new(config),
             public,
             db,

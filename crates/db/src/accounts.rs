@@ -82,6 +82,16 @@ pub async fn get(e: impl Into<Exec<'_>>, id: AccountId) -> Result<Option<Account
     Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(id.0).fetch_optional(x).await)?)
 }
 
+/// Several accounts at once.
+pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Account>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!("{SELECT} WHERE a.id IN ({list})");
+    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).fetch_all(x).await)?)
+}
+
 pub async fn get_by_user(e: impl Into<Exec<'_>>, user: UserId) -> Result<Option<Account>> {
     let sql = format!("{SELECT} WHERE a.user_id = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(user.0).fetch_optional(x).await)?)

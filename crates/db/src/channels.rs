@@ -68,6 +68,16 @@ pub async fn get(e: impl Into<Exec<'_>>, id: ChannelId) -> Result<Option<Channel
     Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(id.0).fetch_optional(x).await)?)
 }
 
+/// Several channels at once (lists build their JSON without a query per row).
+pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Channel>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!("{SELECT} WHERE c.id IN ({list})");
+    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).fetch_all(x).await)?)
+}
+
 pub async fn get_local_by_name(e: impl Into<Exec<'_>>, name: &str) -> Result<Option<Channel>> {
     let sql = format!("{SELECT} WHERE ac.host = '' AND ac.name = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(name).fetch_optional(x).await)?)

@@ -302,6 +302,19 @@ async fn private_videos_and_path_tricks_are_refused(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND, "its files are not reachable by a static path");
     let resp = t.api.http.get(master).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "the owner can fetch them");
+    // A player gets a short-lived video-file token and fetches with it, without the bearer token.
+    let (status, issued) = t.api.post(&format!("/api/v1/videos/{uuid}/token"), Some(&token), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    let file_token = issued["files"]["token"].as_str().unwrap();
+    assert!(issued["files"]["expires"].is_string());
+    let (status, _) = fetch(&t.api, &format!("{master}?videoFileToken={file_token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = fetch(&t.api, &format!("{master}?videoFileToken={}0", &file_token[..file_token.len() - 1])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a tampered token opens nothing");
+    let (status, _) = t.api.post(&format!("/api/v1/videos/{uuid}/token"), Some(&other), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no token for those who may not watch");
+    let (status, _) = t.api.post(&format!("/api/v1/videos/{uuid}/token"), None, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = t.api.get("/api/v1/videos", None).await;
     assert_eq!(list["total"], 0);
 

@@ -85,6 +85,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/licences", get(videos::list_licences))
         .route("/videos/privacies", get(videos::list_privacies))
         .route("/videos/{id}", get(videos::get_video).delete(videos::delete_video))
+        .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

@@ -180,6 +180,15 @@ pub async fn get_video(
     Ok(Json(video::get(&app, who.as_ref(), &id).await?))
 }
 
+/// `POST /api/v1/videos/{id}/token` — a `videoFileToken` for the files of a video the caller may watch.
+pub async fn create_video_file_token(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::token::issue(&app, who.as_ref(), &id).await?))
+}
+
 /// `GET /api/v1/videos`
 pub async fn list_videos(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     Ok(Json(video::list(&app, page(q.start, q.count), q.sort.as_deref()).await?))

@@ -8,10 +8,11 @@ use flotilla_domain::Role;
 use serde_json::{Value, json};
 
 use crate::auth::AuthUser;
-use crate::{App, Error, Result, account, channel, convert};
+use crate::{App, Error, Result, convert};
 
 pub mod labels;
 pub mod resumable;
+pub mod token;
 pub mod transcode;
 pub mod upload;
 
@@ -114,19 +115,40 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
 
 /// The API object of a video; `details` adds what `GET /videos/:id` shows beyond lists.
 pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> Result<Value> {
-    let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
-        .await?
-        .ok_or_else(|| Error::not_found("channel"))?;
-    let acc = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
-    let account_json = account::view(app, &acc).await?;
-    let channel_json = channel::view_with_owner(app, &c, account_json.clone()).await?;
-    let files = if details { videos::files(&app.db, v.id).await? } else { Vec::new() };
-    let tags = if details { videos::tags(&app.db, v.id).await? } else { Vec::new() };
-    let mut out = convert::video_to_api(app, v, account_json, channel_json, &files, &tags, details);
+    let mut out = views(app, std::slice::from_ref(v), details).await?.pop().ok_or_else(|| Error::not_found("video"))?;
     if owner {
         // Ours, beside PeerTube's fields: what the owner needs to follow the processing.
         out["transcodingProgress"] = json!(v.transcode_progress);
         out["stateError"] = json!(v.error);
+    }
+    Ok(out)
+}
+
+/// API objects of several videos with a fixed number of queries, whatever their count: channels,
+/// accounts and their images are loaded in batches, not per row.
+pub async fn views(app: &App, list: &[videos::Video], details: bool) -> Result<Vec<Value>> {
+    let mut channel_ids: Vec<i64> = list.iter().map(|v| v.channel_id).collect();
+    channel_ids.sort_unstable();
+    channel_ids.dedup();
+    let chans = channels::get_many(&app.db, &channel_ids).await?;
+    let mut account_ids: Vec<i64> = chans.iter().map(|c| c.account_id).collect();
+    account_ids.sort_unstable();
+    account_ids.dedup();
+    let accs = accounts::get_many(&app.db, &account_ids).await?;
+    let actor_ids: Vec<i64> = chans.iter().map(|c| c.actor_id).chain(accs.iter().map(|a| a.actor_id)).collect();
+    let imgs = flotilla_db::images::list_for(&app.db, &actor_ids).await?;
+    let mut out = Vec::with_capacity(list.len());
+    for v in list {
+        let c = chans.iter().find(|c| c.id == v.channel_id).ok_or_else(|| Error::not_found("channel"))?;
+        let a = accs.iter().find(|a| a.id == c.account_id).ok_or_else(|| Error::not_found("account"))?;
+        let account_json = convert::account_to_api(app, a, &imgs);
+        let channel_json = convert::channel_to_api(app, c, &imgs, account_json.clone());
+        let (files, tags) = if details {
+            (videos::files(&app.db, v.id).await?, videos::tags(&app.db, v.id).await?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        out.push(convert::video_to_api(app, v, account_json, channel_json, &files, &tags, details));
     }
     Ok(out)
 }
@@ -145,11 +167,7 @@ pub async fn list(app: &App, page: flotilla_db::Page, sort: Option<&str>) -> Res
         "published_at DESC",
     );
     let (rows, total) = videos::list_public(&app.db, page.start, page.count, &order).await?;
-    let mut data = Vec::with_capacity(rows.len());
-    for v in &rows {
-        data.push(view(app, v, false, false).await?);
-    }
-    Ok(json!({ "total": total, "data": data }))
+    Ok(json!({ "total": total, "data": views(app, &rows, false).await? }))
 }
 
 /// `DELETE /api/v1/videos/:id`: the owner or a moderator. Files go after the row, so a failed
@@ -191,11 +209,13 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
     }
 }
 
-/// The UUID of a video whose files `who` may fetch (404 otherwise, so private videos do not
-/// reveal that they exist).
-pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str) -> Result<String> {
+/// The UUID of a video whose files the caller may fetch — by a valid `videoFileToken`, or because
+/// they may see the video — and 404 otherwise, so private videos do not reveal that they exist.
+pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str, file_token: Option<&str>) -> Result<String> {
     let v = videos::get_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("file"))?;
-    if !can_see(app, who, &v).await? {
+    let by_token =
+        file_token.is_some_and(|t| token::verify(&app.file_token_key, &v.uuid, t, flotilla_domain::time::now_ms()));
+    if !by_token && !can_see(app, who, &v).await? {
         return Err(Error::not_found("file"));
     }
     Ok(v.uuid)
