@@ -235,6 +235,8 @@ pub fn video_to_api(
         };
         out["streamingPlaylists"] = playlists;
         out["files"] = json!([]);
+        // Ours: the description rendered from Markdown and sanitized, ready to insert in a page.
+        out["descriptionHtml"] = json!(v.description.as_deref().map(crate::text::markdown_to_html));
         out["support"] = json!(v.support);
         out["descriptionPath"] = json!(format!("/api/v1/videos/{}/description", v.uuid));
         out["tags"] = json!(tags);

@@ -21,6 +21,7 @@ pub mod instance;
 pub mod jobs;
 pub mod jobs_admin;
 pub mod registration;
+pub mod text;
 pub mod uris;
 pub mod user;
 pub mod video;

@@ -219,14 +219,99 @@ pub async fn set_playlists(
     Ok(())
 }
 
+/// Sets generated images where the video has none yet (an owner's own image wins); returns
+/// whether each was used.
 pub async fn set_images(e: impl Into<Exec<'_>>, id: i64, thumbnail: &str, preview: &str) -> Result<()> {
-    run!(e, |x| sqlx::query("UPDATE videos SET thumbnail = $2, preview = $3 WHERE id = $1")
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET thumbnail = COALESCE(thumbnail, $2), preview = COALESCE(preview, $3) WHERE id = $1"
+    )
+    .bind(id)
+    .bind(thumbnail)
+    .bind(preview)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Sets the thumbnail, returning the previous file name.
+pub async fn replace_thumbnail(e: impl Into<Exec<'_>> + Copy, id: i64, name: &str) -> Result<Option<String>> {
+    let old: Option<(Option<String>,)> =
+        run!(e, |x| sqlx::query_as("SELECT thumbnail FROM videos WHERE id = $1").bind(id).fetch_optional(x).await)?;
+    run!(e, |x| sqlx::query("UPDATE videos SET thumbnail = $2 WHERE id = $1")
         .bind(id)
-        .bind(thumbnail)
-        .bind(preview)
+        .bind(name)
         .execute(x)
         .await
         .map(|r| r.rows_affected()))?;
+    Ok(old.and_then(|o| o.0))
+}
+
+/// Sets the preview, returning the previous file name.
+pub async fn replace_preview(e: impl Into<Exec<'_>> + Copy, id: i64, name: &str) -> Result<Option<String>> {
+    let old: Option<(Option<String>,)> =
+        run!(e, |x| sqlx::query_as("SELECT preview FROM videos WHERE id = $1").bind(id).fetch_optional(x).await)?;
+    run!(e, |x| sqlx::query("UPDATE videos SET preview = $2 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(old.and_then(|o| o.0))
+}
+
+/// Metadata changes; `None` leaves a column as it is, `Some(None)` clears it.
+#[derive(Default)]
+pub struct VideoPatch {
+    pub channel_id: Option<i64>,
+    pub name: Option<String>,
+    pub privacy: Option<i64>,
+    pub description: Option<Option<String>>,
+    pub support: Option<Option<String>>,
+    pub category: Option<Option<i64>>,
+    pub licence: Option<Option<i64>>,
+    pub language: Option<Option<String>>,
+    pub nsfw: Option<bool>,
+    pub comments_enabled: Option<bool>,
+    pub download_enabled: Option<bool>,
+    pub wait_transcoding: Option<bool>,
+}
+
+pub async fn update(e: impl Into<Exec<'_>>, id: i64, p: &VideoPatch, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET channel_id = COALESCE($2, channel_id), name = COALESCE($3, name), \
+         privacy = COALESCE($4, privacy), \
+         description = CASE WHEN $5 THEN $6 ELSE description END, \
+         support = CASE WHEN $7 THEN $8 ELSE support END, \
+         category = CASE WHEN $9 THEN $10 ELSE category END, \
+         licence = CASE WHEN $11 THEN $12 ELSE licence END, \
+         language = CASE WHEN $13 THEN $14 ELSE language END, \
+         nsfw = COALESCE($15, nsfw), comments_enabled = COALESCE($16, comments_enabled), \
+         download_enabled = COALESCE($17, download_enabled), wait_transcoding = COALESCE($18, wait_transcoding), \
+         updated_at = $19 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(p.channel_id)
+    .bind(&p.name)
+    .bind(p.privacy)
+    .bind(p.description.is_some())
+    .bind(p.description.clone().flatten())
+    .bind(p.support.is_some())
+    .bind(p.support.clone().flatten())
+    .bind(p.category.is_some())
+    .bind(p.category.flatten())
+    .bind(p.licence.is_some())
+    .bind(p.licence.flatten())
+    .bind(p.language.is_some())
+    .bind(p.language.clone().flatten())
+    .bind(p.nsfw)
+    .bind(p.comments_enabled)
+    .bind(p.download_enabled)
+    .bind(p.wait_transcoding)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

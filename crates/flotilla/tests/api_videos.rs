@@ -17,6 +17,7 @@ db_tests!(
     private_videos_and_path_tricks_are_refused,
     a_resumable_upload_in_chunks_survives_a_restart_and_is_published,
     resumable_uploads_refuse_early_and_can_be_cancelled,
+    owners_edit_their_videos_and_pick_their_own_images,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -520,5 +521,87 @@ async fn resumable_uploads_refuse_early_and_can_be_cancelled(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "invalid_media");
     assert_eq!(std::fs::read_dir(&uploads_dir).unwrap().count(), 0);
+    t.stop().await;
+}
+
+fn solid_png(rgb: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(640, 360, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+async fn center_pixel(api: &Api, path: &str) -> [u8; 3] {
+    let (status, bytes) = fetch(api, &api.url(path)).await;
+    assert_eq!(status, StatusCode::OK, "{path}");
+    let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    img.get_pixel(img.width() / 2, img.height() / 2).0
+}
+
+async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let token = t.user("uma").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "e.mp4", 320, 240, 2);
+    let form = multipart::Form::new()
+        .text("channelId", channel.to_string())
+        .text("name", "Before")
+        .part("thumbnailfile", multipart::Part::bytes(solid_png([220, 20, 20])).file_name("t.png"))
+        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("e.mp4"));
+    let (status, body) =
+        t.api.send(t.api.http.post(t.api.url("/api/v1/videos/upload")).bearer_auth(&token).multipart(form)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let [r, g, b] = center_pixel(&t.api, v["thumbnailPath"].as_str().unwrap()).await;
+    assert!(r > 180 && g < 60 && b < 60, "the uploaded thumbnail is kept over the generated one: {r},{g},{b}");
+
+    let (status, body) = t
+        .api
+        .put(
+            &format!("/api/v1/videos/{uuid}"),
+            Some(&token),
+            json!({ "name": "After", "description": "Now with *emphasis* <script>x()</script>", "tags": ["edited", "twice"],
+                    "category": 4, "nsfw": true, "commentsEnabled": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "After");
+    assert_eq!(v["tags"], json!(["edited", "twice"]));
+    assert_eq!(v["category"]["label"], "Art");
+    assert_eq!(v["nsfw"], true);
+    assert_eq!(v["commentsEnabled"], false);
+    assert_eq!(v["description"], "Now with *emphasis* <script>x()</script>");
+    let html = v["descriptionHtml"].as_str().unwrap();
+    assert!(html.contains("<em>emphasis</em>") && !html.contains("<script"), "{html}");
+
+    // A multipart update with a new preview, as PeerTube's web client sends it.
+    let form = multipart::Form::new()
+        .text("name", "After again")
+        .part("previewfile", multipart::Part::bytes(solid_png([20, 20, 220])).file_name("p.png"));
+    let (status, body) = t
+        .api
+        .send(t.api.http.put(t.api.url(&format!("/api/v1/videos/{uuid}"))).bearer_auth(&token).multipart(form))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "After again");
+    let [r, g, b] = center_pixel(&t.api, v["previewPath"].as_str().unwrap()).await;
+    assert!(b > 180 && r < 60 && g < 60, "{r},{g},{b}");
+
+    let (status, body) =
+        t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "privacy": 9, "name": "x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["invalid-params"]["privacy"].is_object() && body["invalid-params"]["name"].is_object(), "{body}");
+    let other = t.user("ugo").await;
+    let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&other), json!({ "name": "Stolen" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "privacy": 3 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "now private");
     t.stop().await;
 }

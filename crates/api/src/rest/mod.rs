@@ -84,7 +84,10 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/categories", get(videos::list_categories))
         .route("/videos/licences", get(videos::list_licences))
         .route("/videos/privacies", get(videos::list_privacies))
-        .route("/videos/{id}", get(videos::get_video).delete(videos::delete_video))
+        .route(
+            "/videos/{id}",
+            get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),
+        )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))

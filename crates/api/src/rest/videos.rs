@@ -39,6 +39,7 @@ pub async fn upload_video(
     };
     let path = upload::quarantine_path(&app);
     let mut meta = UploadMeta::default();
+    let mut images: Vec<(String, Vec<u8>)> = Vec::new();
     let read = async {
         let mut got_file = false;
         while let Some(mut field) = form.next_field().await.map_err(|e| rejection(e.status(), e.body_text()))? {
@@ -66,8 +67,8 @@ pub async fn upload_video(
                 file.flush().await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
                 got_file = true;
             } else if name == "thumbnailfile" || name == "previewfile" {
-                // Custom images arrive with the video edit endpoints; skip the bytes here.
-                while field.chunk().await.map_err(|e| rejection(e.status(), e.body_text()))?.is_some() {}
+                let bytes = read_limited(&mut field, app.config.http.max_image_bytes).await?;
+                images.push((name, bytes));
             } else {
                 let text = field.text().await.map_err(|e| rejection(e.status(), e.body_text()))?;
                 meta.set(&name, text).map_err(|f| ApiError::from(flotilla_app::Error::Validation(vec![f])))?;
@@ -88,7 +89,73 @@ pub async fn upload_video(
         return Err(ApiError::invalid("videofile", "the video file (field videofile) is missing"));
     }
     let created = upload::create(&app, &who, meta, &path).await?;
+    if !images.is_empty() {
+        let (thumb, preview) = split_images(images);
+        let v = flotilla_app::video::edit::editable(&app, &who, &created.uuid).await?;
+        flotilla_app::video::edit::set_images(&app, &v, thumb, preview).await?;
+    }
     Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } })))
+}
+
+fn split_images(images: Vec<(String, Vec<u8>)>) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let (mut thumb, mut preview) = (None, None);
+    for (name, bytes) in images {
+        if name == "thumbnailfile" {
+            thumb = Some(bytes);
+        } else {
+            preview = Some(bytes);
+        }
+    }
+    (thumb, preview)
+}
+
+/// Reads a multipart file field whole, refusing it past `limit` bytes.
+async fn read_limited(field: &mut axum::extract::multipart::Field<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| rejection(e.status(), e.body_text()))? {
+        if out.len() + chunk.len() > limit {
+            return Err(flotilla_app::Error::TooLarge {
+                code: "payload_too_large",
+                msg: format!("the image is larger than {limit} bytes"),
+            }
+            .into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// `PUT /api/v1/videos/{id}` — multipart (as PeerTube's client sends it, with optional
+/// `thumbnailfile`/`previewfile`) or JSON.
+pub async fn update_video(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
+    use axum::extract::FromRequest;
+    let multipart = header_str(req.headers(), "content-type").is_some_and(|c| c.starts_with("multipart/form-data"));
+    let (update, images) = if multipart {
+        let mut form = Multipart::from_request(req, &app).await.map_err(|e| rejection(e.status(), e.body_text()))?;
+        let mut update = flotilla_app::video::edit::VideoUpdate::default();
+        let mut images = Vec::new();
+        while let Some(mut field) = form.next_field().await.map_err(|e| rejection(e.status(), e.body_text()))? {
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "thumbnailfile" || name == "previewfile" {
+                images.push((name, read_limited(&mut field, app.config.http.max_image_bytes).await?));
+            } else {
+                let text = field.text().await.map_err(|e| rejection(e.status(), e.body_text()))?;
+                update.set(&name, text).map_err(|f| ApiError::from(flotilla_app::Error::Validation(vec![f])))?;
+            }
+        }
+        (update, images)
+    } else {
+        let Body(update) = Body::<flotilla_app::video::edit::VideoUpdate>::from_request(req, &app).await?;
+        (update, Vec::new())
+    };
+    let (thumb, preview) = split_images(images);
+    flotilla_app::video::edit::update(&app, &who, &id, update, thumb, preview).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

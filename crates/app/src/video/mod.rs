@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::auth::AuthUser;
 use crate::{App, Error, Result, convert};
 
+pub mod edit;
 pub mod labels;
 pub mod resumable;
 pub mod token;

@@ -54,7 +54,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let out_dir = hls_dir(app, &v.uuid);
     tokio::fs::create_dir_all(&out_dir).await.map_err(retry)?;
 
-    if v.thumbnail.is_none() {
+    if v.thumbnail.is_none() || v.preview.is_none() {
         images(app, &v, &input, &probe, &staging).await?;
     }
 
@@ -203,6 +203,15 @@ async fn images(
     tokio::fs::write(app.data_path("previews").join(&preview), &encoded[0].jpeg).await.map_err(retry)?;
     tokio::fs::write(app.data_path("thumbnails").join(&thumbnail), &encoded[1].jpeg).await.map_err(retry)?;
     videos::set_images(&app.db, v.id, &thumbnail, &preview).await.map_err(retry)?;
+    // The owner's own image, set meanwhile, wins: drop the generated one it replaced.
+    if let Some(now) = videos::get(&app.db, v.id).await.map_err(retry)? {
+        if now.thumbnail.as_deref() != Some(thumbnail.as_str()) {
+            let _ = tokio::fs::remove_file(app.data_path("thumbnails").join(&thumbnail)).await;
+        }
+        if now.preview.as_deref() != Some(preview.as_str()) {
+            let _ = tokio::fs::remove_file(app.data_path("previews").join(&preview)).await;
+        }
+    }
     Ok(())
 }
 

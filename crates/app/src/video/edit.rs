@@ -1,0 +1,200 @@
+//! Changing a video: `PUT /api/v1/videos/:id` (metadata, and a custom thumbnail or preview).
+
+use flotilla_db::videos;
+use flotilla_domain::{FieldError, Validation, time::now_ms};
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::video::{labels, owner_user, upload::check_channel};
+use crate::{App, Error, Result};
+
+/// What may change; absent fields stay as they are. `Some(None)` clears an optional text.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoUpdate {
+    pub channel_id: Option<i64>,
+    pub name: Option<String>,
+    pub privacy: Option<i64>,
+    #[serde(default, deserialize_with = "crate::nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::nullable")]
+    pub support: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::nullable")]
+    pub category: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::nullable")]
+    pub licence: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::nullable")]
+    pub language: Option<Option<String>>,
+    pub nsfw: Option<bool>,
+    pub comments_enabled: Option<bool>,
+    pub download_enabled: Option<bool>,
+    pub wait_transcoding: Option<bool>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl VideoUpdate {
+    /// One multipart text field (PeerTube's clients send the update as a form).
+    pub fn set(&mut self, field: &str, value: String) -> std::result::Result<(), FieldError> {
+        let bad = |msg: &str| FieldError { field: field.to_string(), msg: msg.to_string() };
+        let int = |v: &str| v.trim().parse::<i64>().map_err(|_| bad("must be a whole number"));
+        let boolean = |v: &str| match v.trim() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(bad("must be true or false")),
+        };
+        let opt_int = |v: &str| if v.trim().is_empty() || v.trim() == "null" { Ok(None) } else { int(v).map(Some) };
+        let opt_text = |v: String| if v.is_empty() { None } else { Some(v) };
+        match field {
+            "channelId" => self.channel_id = Some(int(&value)?),
+            "name" => self.name = Some(value),
+            "privacy" => self.privacy = Some(int(&value)?),
+            "description" => self.description = Some(opt_text(value)),
+            "support" => self.support = Some(opt_text(value)),
+            "category" => self.category = Some(opt_int(&value)?),
+            "licence" => self.licence = Some(opt_int(&value)?),
+            "language" => self.language = Some(opt_text(value)),
+            "nsfw" => self.nsfw = Some(boolean(&value)?),
+            "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
+            "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
+            "waitTranscoding" => self.wait_transcoding = Some(boolean(&value)?),
+            f if f == "tags" || f.starts_with("tags[") => self.tags.get_or_insert_with(Vec::new).push(value),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut v = Validation::new();
+        if let Some(n) = &self.name
+            && !(3..=120).contains(&n.trim().chars().count())
+        {
+            v.fail("name", "name must be between 3 and 120 characters long");
+        }
+        if let Some(p) = self.privacy
+            && !(1..=4).contains(&p)
+        {
+            v.fail("privacy", "privacy must be 1 (public), 2 (unlisted), 3 (private) or 4 (internal)");
+        }
+        if let Some(Some(d)) = &self.description
+            && d.chars().count() > 10_000
+        {
+            v.fail("description", "description must be at most 10000 characters long");
+        }
+        if let Some(Some(s)) = &self.support
+            && s.chars().count() > 1000
+        {
+            v.fail("support", "support must be at most 1000 characters long");
+        }
+        if let Some(Some(c)) = self.category
+            && labels::category(c).is_none()
+        {
+            v.fail("category", "unknown category");
+        }
+        if let Some(Some(l)) = self.licence
+            && labels::licence(l).is_none()
+        {
+            v.fail("licence", "unknown licence");
+        }
+        if let Some(Some(l)) = &self.language
+            && l.len() > 10
+        {
+            v.fail("language", "language must be a language code such as en or fr");
+        }
+        if let Some(tags) = &self.tags {
+            if tags.len() > 5 {
+                v.fail("tags", "at most 5 tags");
+            }
+            if tags.iter().any(|t| !(2..=30).contains(&t.trim().chars().count())) {
+                v.fail("tags", "each tag must be between 2 and 30 characters long");
+            }
+        }
+        Ok(v.finish()?)
+    }
+}
+
+/// The video behind `key`, if `who` may change it: its owner, or a moderator.
+pub async fn editable(app: &App, who: &AuthUser, key: &str) -> Result<videos::Video> {
+    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
+    let is_owner = owner_user(app, &v).await? == Some(who.user.id);
+    let is_mod = matches!(who.role(), flotilla_domain::Role::Admin | flotilla_domain::Role::Moderator);
+    if is_owner || is_mod {
+        return Ok(v);
+    }
+    if crate::video::can_see(app, Some(who), &v).await? {
+        Err(Error::Forbidden("you cannot change a video that is not yours".into()))
+    } else {
+        Err(Error::not_found("video"))
+    }
+}
+
+/// `PUT /api/v1/videos/:id`.
+pub async fn update(
+    app: &App,
+    who: &AuthUser,
+    key: &str,
+    u: VideoUpdate,
+    thumbnail: Option<Vec<u8>>,
+    preview: Option<Vec<u8>>,
+) -> Result<()> {
+    let v = editable(app, who, key).await?;
+    u.validate()?;
+    if let Some(c) = u.channel_id
+        && c != v.channel_id
+    {
+        check_channel(app, who, c).await?;
+    }
+    let patch = videos::VideoPatch {
+        channel_id: u.channel_id,
+        name: u.name.map(|n| n.trim().to_string()),
+        privacy: u.privacy,
+        description: u.description,
+        support: u.support,
+        category: u.category,
+        licence: u.licence,
+        language: u.language,
+        nsfw: u.nsfw,
+        comments_enabled: u.comments_enabled,
+        download_enabled: u.download_enabled,
+        wait_transcoding: u.wait_transcoding,
+    };
+    let mut tx = app.db.begin().await?;
+    videos::update(&mut tx, v.id, &patch, now_ms()).await?;
+    if let Some(tags) = &u.tags {
+        let tags: Vec<String> = tags.iter().map(|t| t.trim().to_string()).collect();
+        videos::set_tags(&mut tx, v.id, &tags).await?;
+    }
+    tx.commit().await?;
+    if thumbnail.is_some() || preview.is_some() {
+        set_images(app, &v, thumbnail, preview).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the thumbnail and/or preview with the owner's own images, re-encoded at PeerTube's
+/// sizes (280×157 and 850×480).
+pub async fn set_images(
+    app: &App,
+    v: &videos::Video,
+    thumbnail: Option<Vec<u8>>,
+    preview: Option<Vec<u8>>,
+) -> Result<()> {
+    for (bytes, dir, size) in [(thumbnail, "thumbnails", (280, 157)), (preview, "previews", (850, 480))] {
+        let Some(bytes) = bytes else { continue };
+        let encoded = tokio::task::spawn_blocking(move || flotilla_media::image::resize_all(&bytes, &[size]))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        let name = format!("{}.jpg", uuid::Uuid::new_v4());
+        tokio::fs::write(app.data_path(dir).join(&name), &encoded[0].jpeg)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot write the image: {e}")))?;
+        let old = if dir == "thumbnails" {
+            videos::replace_thumbnail(&app.db, v.id, &name).await?
+        } else {
+            videos::replace_preview(&app.db, v.id, &name).await?
+        };
+        if let Some(old) = old {
+            let _ = tokio::fs::remove_file(app.data_path(dir).join(old)).await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+# Shared helpers of scripts/bench, sourced by it and by its helper scripts. Expects:
+#   BENCH_WORK  a scratch directory (removed by the entry script at exit)
+#   BENCH_BIN   the flotilla binary
+# Every process started here is recorded in $BENCH_WORK/pids and stopped by PID, never by name.
+
+bench_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# A free TCP port on 127.0.0.1 (bound once and released, so there is a tiny race; good enough).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+track_pid() { echo "$1" >>"$BENCH_WORK/pids"; }
+
+# Stops one process we started: SIGTERM, then SIGKILL after $2 seconds (default 15). Bounded.
+stop_pid() {
+  local pid=$1 grace=${2:-15} i
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "process $pid did not stop within ${grace}s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# Stops every process this run recorded, newest first. Called from the EXIT traps.
+stop_tracked() {
+  local f="$BENCH_WORK/pids" pid
+  [ -f "$f" ] || return 0
+  for pid in $(tac "$f"); do stop_pid "$pid" 10; done
+  : >"$f"
+}
+
+# Polls a URL until it answers 2xx: at most $2 seconds (default 60), every 0.1 s.
+wait_http() {
+  local url=$1 limit=${2:-60} i
+  for ((i = 0; i < limit * 10; i++)); do
+    curl -sf -o /dev/null --max-time 2 "$url" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_flotilla DATA_DIR PORT LOGFILE [VAR=VALUE...]: starts `flotilla serve` in the background,
+# sets FLOTILLA_PID, and waits until GET /api/v1/config answers (at most 90 s).
+start_flotilla() {
+  local data=$1 port=$2 logfile=$3
+  shift 3
+  mkdir -p "$data"
+  env FLOTILLA_DATA_DIR="$data" FLOTILLA_LISTEN="127.0.0.1:$port" FLOTILLA_PUBLIC_URL="http://127.0.0.1:$port" \
+    FLOTILLA_ADMIN_PASSWORD=bench-password FLOTILLA_LOG_LEVEL=warn FLOTILLA_SIGNUP=open "$@" \
+    "$BENCH_BIN" serve >>"$logfile" 2>&1 &
+  FLOTILLA_PID=$!
+  track_pid "$FLOTILLA_PID"
+  if ! wait_http "http://127.0.0.1:$port/api/v1/config" 90; then
+    tail -n 30 "$logfile" >&2
+    die "flotilla did not answer on 127.0.0.1:$port within 90 s (log above)"
+  fi
+}
+
+# The owner's bearer token for root on the instance at $1 (http://127.0.0.1:PORT).
+login_root() {
+  local base=$1 client id secret
+  client=$(curl -sf --max-time 10 "$base/api/v1/oauth-clients/local") || die "GET oauth-clients/local failed"
+  id=$(jq -r .client_id <<<"$client")
+  secret=$(jq -r .client_secret <<<"$client")
+  curl -sf --max-time 30 --data-urlencode "client_id=$id" --data-urlencode "client_secret=$secret" \
+    -d grant_type=password -d username=root -d password=bench-password "$base/api/v1/users/token" |
+    jq -er .access_token || die "login as root failed"
+}
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# Share of CPU time (0–100) not idle over $1 seconds (default 1), machine-wide: the load that other
+# programs put on the machine while nothing of ours is busy. Recorded beside each measurement.
+cpu_busy() {
+  python3 - "${1:-1}" <<'EOF'
+import sys, time
+def snap():
+    f = open("/proc/stat").readline().split()[1:]
+    v = list(map(int, f))
+    return sum(v), v[3] + v[4]
+t0, i0 = snap(); time.sleep(float(sys.argv[1])); t1, i1 = snap()
+print(round(100.0 * (1 - (i1 - i0) / max(1, t1 - t0)), 1))
+EOF
+}
+
+# Appends one JSON result line (the arguments are key=value pairs; values that parse as numbers
+# are stored as numbers) to $BENCH_WORK/results.jsonl.
+record() {
+  python3 - "$@" >>"$BENCH_WORK/results.jsonl" <<'EOF'
+import json, sys
+out = {}
+for kv in sys.argv[1:]:
+    k, _, v = kv.partition("=")
+    try:
+        out[k] = int(v)
+    except ValueError:
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = v
+print(json.dumps(out))
+EOF
+}
+
+# run_wrk LABEL URL DURATION CONNECTIONS [wrk options...]: a short warm-up, then the measured run;
+# prints wrk's figures as JSON (see wrkparse.py). Raw output is kept in $BENCH_WORK/wrk/.
+run_wrk() {
+  local label=$1 url=$2 dur=$3 conns=$4
+  shift 4
+  mkdir -p "$BENCH_WORK/wrk"
+  timeout 30 wrk -t2 -c"$conns" -d"$BENCH_WARMUP" "$@" "$url" >/dev/null 2>&1 || true
+  timeout $((${dur%s} + 30)) wrk -t2 -c"$conns" -d"$dur" --latency "$@" "$url" >"$BENCH_WORK/wrk/$label.txt" 2>&1 ||
+    log "wrk $label exited with an error (see output below)"
+  python3 "$bench_lib/wrkparse.py" <"$BENCH_WORK/wrk/$label.txt"
+}
