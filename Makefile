@@ -16,10 +16,12 @@ test:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
 
-## Benchmarks (figures and ratios; never part of `make test`).
+## Benchmarks against nginx, bare ffmpeg and targets (figures and ratios; never part of `make test`).
+## `make bench BENCH=quick` is a shorter smoke run. See bench/README.md.
+BENCH ?= full
 bench:
 	scripts/ensure-deps run
-	scripts/bench
+	scripts/bench $(BENCH)
 
 build:
 	$(CARGO) build --workspace

@@ -13,31 +13,41 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-track_pid() { echo "$1" >>"$BENCH_WORK/pids"; }
+# Each script records the processes it starts in its own file, $BENCH_PIDFILE (default
+# $BENCH_WORK/pids), one "PID START" a line (START: the start time in /proc/PID/stat), so that a
+# clean-up never signals another process that has reused the number.
+pidfile() { echo "${BENCH_PIDFILE:-$BENCH_WORK/pids}"; }
+proc_start() { awk '{sub(/^.*\) /, ""); if ($1 != "Z") print $20}' "/proc/$1/stat" 2>/dev/null; }
+track_pid() { echo "$1 $(proc_start "$1")" >>"$(pidfile)"; }
+ours() { [ -n "$2" ] && [ "$(proc_start "$1")" = "$2" ]; }
 
-# Stops one process we started: SIGTERM, then SIGKILL after $2 seconds (default 15). Bounded.
+# stop_pid PID [GRACE [PIDFILE]]: stops one process we started: SIGTERM, then SIGKILL after GRACE
+# seconds (default 15). Bounded.
 stop_pid() {
-  local pid=$1 grace=${2:-15} i
+  local pid=$1 grace=${2:-15} file=${3:-$(pidfile)} start i
   [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < grace * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "process $pid did not stop within ${grace}s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
+  start=$(awk -v p="$pid" '$1 == p {print $2}' "$file" 2>/dev/null | tail -n 1)
+  if ours "$pid" "$start"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+      ours "$pid" "$start" || break
+      sleep 0.1
+    done
+    if ours "$pid" "$start"; then
+      log "process $pid did not stop within ${grace}s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   fi
   wait "$pid" 2>/dev/null || true
+  [ -f "$file" ] && sed -i "/^$pid /d" "$file"
+  return 0
 }
 
-# Stops every process this run recorded, newest first. Called from the EXIT traps.
+# stop_tracked [PIDFILE [GRACE]]: stops every process recorded in the file, newest first.
 stop_tracked() {
-  local f="$BENCH_WORK/pids" pid
-  [ -f "$f" ] || return 0
-  for pid in $(tac "$f"); do stop_pid "$pid" 10; done
-  : >"$f"
+  local file=${1:-$(pidfile)} grace=${2:-10} pid
+  [ -f "$file" ] || return 0
+  for pid in $(tac "$file" | awk '{print $1}'); do stop_pid "$pid" "$grace" "$file"; done
 }
 
 # Polls a URL until it answers 2xx: at most $2 seconds (default 60), every 0.1 s.
@@ -114,14 +124,20 @@ print(json.dumps(out))
 EOF
 }
 
-# run_wrk LABEL URL DURATION CONNECTIONS [wrk options...]: a short warm-up, then the measured run;
-# prints wrk's figures as JSON (see wrkparse.py). Raw output is kept in $BENCH_WORK/wrk/.
+# run_wrk LABEL URL DURATION CONNECTIONS [wrk options...] [-- script arguments...]: a short
+# warm-up ($BENCH_WARMUP), then the measured run with 2 threads; prints wrk's figures as JSON (see
+# wrkparse.py). Raw output is kept in $BENCH_WORK/wrk/LABEL.txt.
 run_wrk() {
   local label=$1 url=$2 dur=$3 conns=$4
   shift 4
+  local opts=() rest=()
+  while (($#)); do
+    if [ "$1" = -- ]; then rest=("$@"); break; fi
+    opts+=("$1"); shift
+  done
   mkdir -p "$BENCH_WORK/wrk"
-  timeout 30 wrk -t2 -c"$conns" -d"$BENCH_WARMUP" "$@" "$url" >/dev/null 2>&1 || true
-  timeout $((${dur%s} + 30)) wrk -t2 -c"$conns" -d"$dur" --latency "$@" "$url" >"$BENCH_WORK/wrk/$label.txt" 2>&1 ||
-    log "wrk $label exited with an error (see output below)"
+  timeout 60 wrk -t2 -c"$conns" -d"$BENCH_WARMUP" "${opts[@]}" "$url" "${rest[@]}" >/dev/null 2>&1 || true
+  timeout $((${dur%s} + 60)) wrk -t2 -c"$conns" -d"$dur" --latency "${opts[@]}" "$url" "${rest[@]}" \
+    >"$BENCH_WORK/wrk/$label.txt" 2>&1 || log "wrk $label failed: $(tail -n 3 "$BENCH_WORK/wrk/$label.txt")"
   python3 "$bench_lib/wrkparse.py" <"$BENCH_WORK/wrk/$label.txt"
 }

@@ -36,6 +36,8 @@ pub struct App {
     pub public: PublicUrl,
     pub db: Db,
     pub logins: auth::LoginLimiter,
+    /// Who was counted as viewing which video in the last hour.
+    pub views_seen: video::views::Seen,
     /// Signs video-file tokens (`video::token`).
     pub file_token_key: Vec<u8>,
     /// Resumable upload sessions with a chunk being written.
@@ -63,6 +65,7 @@ impl App {
             logins: auth::LoginLimiter::new(&config.auth),
             jobs_wakeup: tokio::sync::Notify::new(),
             uploads_busy: Default::default(),
+            views_seen: Default::default(),
             file_token_key,
             config: Arc::new(config),
             public,

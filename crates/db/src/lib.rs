@@ -87,6 +87,15 @@ impl<'a> From<&'a Db> for Exec<'a> {
     }
 }
 
+impl Exec<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Exec::SqlitePool(_) | Exec::Sqlite(_) => Backend::Sqlite,
+            Exec::PgPool(_) | Exec::Pg(_) => Backend::Postgres,
+        }
+    }
+}
+
 impl<'a, 'b: 'a> From<&'a mut Exec<'b>> for Exec<'a> {
     fn from(e: &'a mut Exec<'b>) -> Self {
         match e {
@@ -140,10 +149,23 @@ impl Tx {
     }
 }
 
-/// The migrations, in order. Each runs once, in its own transaction, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/0001_init.sql")),
-    (2, "jobs_videos", include_str!("../migrations/0002_jobs_videos.sql")),
+/// The migrations, in order: `(version, name, SQLite text, PostgreSQL text)`. Most are one text for
+/// both; a few need each dialect's own. Each runs once, in its own transaction, recorded in
+/// `schema_migrations`.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "jobs_videos",
+        include_str!("../migrations/0002_jobs_videos.sql"),
+        include_str!("../migrations/0002_jobs_videos.sql"),
+    ),
+    (
+        3,
+        "search",
+        include_str!("../migrations/0003_search.sqlite.sql"),
+        include_str!("../migrations/0003_search.postgres.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {
@@ -244,8 +266,12 @@ impl Db {
     pub async fn migrate(&self) -> Result<Vec<String>> {
         let applied = self.applied_migrations().await?;
         let mut ran = Vec::new();
-        for (version, name, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
-            let sql = dialect(sql, self.backend());
+        for (version, name, sqlite, postgres) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
+            let text = match self.backend() {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            let sql = dialect(text, self.backend());
             let mut tx = self.begin().await?;
             run!(&mut tx, |x| sqlx::raw_sql(&sql).execute(x).await.map(|r| r.rows_affected()))?;
             run!(&mut tx, |x| sqlx::query(

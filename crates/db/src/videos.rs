@@ -2,7 +2,7 @@
 
 use flotilla_domain::ChannelId;
 
-use crate::{Exec, Result, run};
+use crate::{Backend, Exec, Result, run};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Video {
@@ -234,6 +234,15 @@ pub async fn set_images(e: impl Into<Exec<'_>>, id: i64, thumbnail: &str, previe
     Ok(())
 }
 
+pub async fn add_view(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET views = views + 1 WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Sets the thumbnail, returning the previous file name.
 pub async fn replace_thumbnail(e: impl Into<Exec<'_>> + Copy, id: i64, name: &str) -> Result<Option<String>> {
     let old: Option<(Option<String>,)> =
@@ -326,23 +335,219 @@ pub async fn clear_input(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
 }
 
 pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
-    run!(e, |x| sqlx::query("DELETE FROM videos WHERE id = $1").bind(id).execute(x).await.map(|r| r.rows_affected()))?;
+    let mut e = e.into();
+    if e.backend() == Backend::Sqlite {
+        run!(&mut e, |x| sqlx::query("DELETE FROM videos_fts WHERE rowid = $1")
+            .bind(id)
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    run!(&mut e, |x| sqlx::query("DELETE FROM videos WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-/// Public, published videos, newest first, with the total.
-pub async fn list_public(
+/// Rewrites the video's search entry from its current name, description and tags. Call in the
+/// transaction that changed them.
+pub async fn index_search(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
+    let mut e = e.into();
+    let tags = tags(&mut e, id).await?.join(" ");
+    match e.backend() {
+        Backend::Sqlite => {
+            run!(&mut e, |x| sqlx::query("DELETE FROM videos_fts WHERE rowid = $1")
+                .bind(id)
+                .execute(x)
+                .await
+                .map(|r| r.rows_affected()))?;
+            run!(&mut e, |x| sqlx::query(
+                "INSERT INTO videos_fts (rowid, name, description, tags) \
+                 SELECT id, name, COALESCE(description, ''), $2 FROM videos WHERE id = $1"
+            )
+            .bind(id)
+            .bind(&tags)
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Backend::Postgres => {
+            run!(&mut e, |x| sqlx::query(
+                "UPDATE videos SET search_text = name || ' ' || COALESCE(description, '') || ' ' || $2 WHERE id = $1"
+            )
+            .bind(id)
+            .bind(&tags)
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Which videos a list shows. Empty `Vec`s filter nothing.
+#[derive(Debug, Default, Clone)]
+pub struct VideoFilter {
+    pub channel_id: Option<i64>,
+    pub account_id: Option<i64>,
+    /// Only published public videos (every anonymous list). Off for the owner's own list.
+    pub public_only: bool,
+    /// Privacies to show when `public_only` is off (empty: all), published or not.
+    pub privacy_one_of: Vec<i64>,
+    pub published_only: bool,
+    pub category_one_of: Vec<i64>,
+    pub language_one_of: Vec<String>,
+    pub tags_one_of: Vec<String>,
+    pub nsfw: Option<bool>,
+    /// Words to find in name, description and tags (all must appear, prefixes match).
+    pub search: Option<String>,
+}
+
+enum Arg {
+    I(i64),
+    S(String),
+}
+
+/// The words of what a person typed: letters and digits only, so no query syntax of either
+/// database's full-text engine can get through.
+fn search_words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(16).collect()
+}
+
+/// SQLite FTS5: every word, quoted, as a prefix; all must match.
+fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = search_words(text).iter().map(|w| format!("\"{w}\"*")).collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// PostgreSQL `to_tsquery`: every word as a prefix; all must match.
+fn ts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = search_words(text).iter().map(|w| format!("{}:*", w.to_lowercase())).collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
+/// `order` is an allow-listed ORDER BY; `"match"` sorts by search relevance.
+pub async fn list(
     e: impl Into<Exec<'_>> + Copy,
+    f: &VideoFilter,
+    order: &str,
     start: i64,
     count: i64,
-    order: &str,
 ) -> Result<(Vec<Video>, i64)> {
-    let filter = "state = 1 AND privacy = 1";
-    let sql = format!("SELECT {COLUMNS} FROM videos WHERE {filter} ORDER BY {order}, id DESC LIMIT $1 OFFSET $2");
-    let rows = run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(count).bind(start).fetch_all(x).await)?;
-    let count_sql = format!("SELECT COUNT(*) FROM videos WHERE {filter}");
-    let (total,): (i64,) = run!(e, |x| sqlx::query_as(&count_sql).fetch_one(x).await)?;
+    let backend = e.into().backend();
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Arg> = Vec::new();
+    let push = |args: &mut Vec<Arg>, a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    if f.public_only {
+        clauses.push("v.state = 1 AND v.privacy = 1".into());
+    } else {
+        if f.published_only {
+            clauses.push("v.state = 1".into());
+        }
+        if !f.privacy_one_of.is_empty() {
+            let list = f.privacy_one_of.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            clauses.push(format!("v.privacy IN ({list})"));
+        }
+    }
+    if let Some(c) = f.channel_id {
+        let p = push(&mut args, Arg::I(c));
+        clauses.push(format!("v.channel_id = {p}"));
+    }
+    if let Some(a) = f.account_id {
+        let p = push(&mut args, Arg::I(a));
+        clauses.push(format!("v.channel_id IN (SELECT id FROM channels WHERE account_id = {p})"));
+    }
+    if !f.category_one_of.is_empty() {
+        let list = f.category_one_of.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        clauses.push(format!("v.category IN ({list})"));
+    }
+    if !f.language_one_of.is_empty() {
+        let ps: Vec<String> = f.language_one_of.iter().map(|l| push(&mut args, Arg::S(l.clone()))).collect();
+        clauses.push(format!("v.language IN ({})", ps.join(",")));
+    }
+    if !f.tags_one_of.is_empty() {
+        let ps: Vec<String> = f.tags_one_of.iter().map(|t| push(&mut args, Arg::S(t.to_lowercase()))).collect();
+        clauses.push(format!("v.id IN (SELECT video_id FROM video_tags WHERE lower(tag) IN ({}))", ps.join(",")));
+    }
+    if let Some(n) = f.nsfw {
+        clauses.push(if n { "v.nsfw = TRUE".into() } else { "v.nsfw = FALSE".into() });
+    }
+    let mut rank = None;
+    if let Some(text) = f.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        match backend {
+            Backend::Sqlite => match fts_query(text) {
+                Some(q) => {
+                    let p = push(&mut args, Arg::S(q));
+                    clauses.push(format!("v.id IN (SELECT rowid FROM videos_fts WHERE videos_fts MATCH {p})"));
+                    rank = Some(format!(
+                        "(SELECT bm25(videos_fts) FROM videos_fts WHERE videos_fts MATCH {p} AND rowid = v.id) ASC"
+                    ));
+                }
+                None => clauses.push("1 = 0".into()),
+            },
+            Backend::Postgres => match ts_query(text) {
+                Some(q) => {
+                    let p = push(&mut args, Arg::S(q));
+                    let vector = "to_tsvector('simple', COALESCE(v.search_text, ''))";
+                    clauses.push(format!("{vector} @@ to_tsquery('simple', {p})"));
+                    rank = Some(format!("ts_rank({vector}, to_tsquery('simple', {p})) DESC"));
+                }
+                None => clauses.push("1 = 0".into()),
+            },
+        }
+    }
+    let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
+    let order = match (order, rank) {
+        ("match", Some(r)) => r,
+        ("match", None) => "v.published_at DESC".to_string(),
+        (o, _) => o.to_string(),
+    };
+    let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM videos v WHERE {filter} ORDER BY {order}, v.id DESC LIMIT {count} OFFSET {start}",
+        count = count.clamp(1, 100),
+        start = start.max(0)
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM videos v WHERE {filter}");
+    let rows = run!(e, |x| {
+        let mut q = sqlx::query_as::<_, Video>(&sql);
+        for a in &args {
+            q = match a {
+                Arg::I(i) => q.bind(*i),
+                Arg::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q.fetch_all(x).await
+    })?;
+    let (total,): (i64,) = run!(e, |x| {
+        let mut q = sqlx::query_as(&count_sql);
+        for a in &args {
+            q = match a {
+                Arg::I(i) => q.bind(*i),
+                Arg::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q.fetch_one(x).await
+    })?;
     Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_text_never_carries_query_syntax() {
+        assert_eq!(
+            super::fts_query("Ocean \"deep\" OR NEAR(x*)").unwrap(),
+            "\"Ocean\"* \"deep\"* \"OR\"* \"NEAR\"* \"x\"*"
+        );
+        assert_eq!(super::ts_query("Glacier & !snow:*").unwrap(), "glacier:* & snow:*");
+        assert_eq!(super::fts_query("%$#"), None);
+    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

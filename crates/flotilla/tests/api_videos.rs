@@ -18,6 +18,7 @@ db_tests!(
     a_resumable_upload_in_chunks_survives_a_restart_and_is_published,
     resumable_uploads_refuse_early_and_can_be_cancelled,
     owners_edit_their_videos_and_pick_their_own_images,
+    lists_filter_sort_and_search_and_views_count_once_per_viewer,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -603,5 +604,101 @@ async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "now private");
+    t.stop().await;
+}
+
+async fn lists_filter_sort_and_search_and_views_count_once_per_viewer(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = t.user("lina").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "l.mp4", 256, 144, 1);
+    let uploads = [
+        ("Whales of the deep", "Filmed in the *ocean*", "16", "animals", "false", "1"),
+        ("Alpine climbing", "Mountains and snow", "5", "sport", "false", "1"),
+        ("Night life", "Not for everyone", "10", "party", "true", "1"),
+        ("My private notes", "Ocean of thoughts", "13", "notes", "false", "3"),
+    ];
+    let mut ids = Vec::new();
+    for (name, description, category, tag, nsfw, privacy) in uploads {
+        let fields = [
+            ("channelId", channel.to_string()),
+            ("name", name.to_string()),
+            ("description", description.to_string()),
+            ("category", category.to_string()),
+            ("tags[]", tag.to_string()),
+            ("nsfw", nsfw.to_string()),
+            ("privacy", privacy.to_string()),
+        ];
+        let (status, body) = upload(&t.api, &token, &file, &fields).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["video"]["uuid"].as_str().unwrap().to_string());
+    }
+    t.run_jobs().await;
+    let names = |v: &Value| -> Vec<String> {
+        v["data"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap().to_string()).collect()
+    };
+
+    // Anonymous visitors: public only, NSFW hidden by the instance's default policy.
+    let (_, all) = t.api.get("/api/v1/videos?sort=name", None).await;
+    assert_eq!(names(&all), ["Alpine climbing", "Whales of the deep"]);
+    assert_eq!(all["total"], 2);
+    let (_, all) = t.api.get("/api/v1/videos?nsfw=both&sort=name", None).await;
+    assert_eq!(names(&all), ["Alpine climbing", "Night life", "Whales of the deep"]);
+    let (_, one) = t.api.get("/api/v1/videos?categoryOneOf=16&categoryOneOf=5&sort=-name", None).await;
+    assert_eq!(names(&one), ["Whales of the deep", "Alpine climbing"]);
+    let (_, one) = t.api.get("/api/v1/videos?tagsOneOf[]=sport", None).await;
+    assert_eq!(names(&one), ["Alpine climbing"]);
+    let (_, page) = t.api.get("/api/v1/videos?count=1&start=1&sort=name", None).await;
+    assert_eq!(names(&page), ["Whales of the deep"]);
+    assert_eq!(page["total"], 2);
+
+    // Search: words in name, description or tags, prefixes too; never the private video.
+    let (_, found) = t.api.get("/api/v1/search/videos?search=ocean", None).await;
+    assert_eq!(names(&found), ["Whales of the deep"]);
+    let (_, found) = t.api.get("/api/v1/search/videos?search=mount", None).await;
+    assert_eq!(names(&found), ["Alpine climbing"]);
+    let (_, found) = t.api.get("/api/v1/search/videos?search=animals", None).await;
+    assert_eq!(names(&found), ["Whales of the deep"]);
+    let (_, found) = t.api.get("/api/v1/search/videos?search=submarine", None).await;
+    assert_eq!(found["total"], 0);
+    for odd in ["%22*%3A(", "NEAR(a b)", "a OR b", "%27%3B DROP TABLE videos"] {
+        let (status, _) = t.api.get(&format!("/api/v1/search/videos?search={odd}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{odd}");
+    }
+    // An edit is searchable at once.
+    t.api.put(&format!("/api/v1/videos/{}", ids[1]), Some(&token), json!({ "description": "Glaciers" })).await;
+    let (_, found) = t.api.get("/api/v1/search/videos?search=glacier", None).await;
+    assert_eq!(names(&found), ["Alpine climbing"]);
+
+    let (_, mine) = t.api.get("/api/v1/users/me/videos?sort=name", Some(&token)).await;
+    assert_eq!(mine["total"], 4, "the owner sees every video, private too");
+    let (_, chan) = t.api.get("/api/v1/video-channels/lina_channel/videos", None).await;
+    assert_eq!(chan["total"], 2);
+    let (_, acc) = t.api.get("/api/v1/accounts/lina/videos?nsfw=both", None).await;
+    assert_eq!(acc["total"], 3);
+    let (status, _) = t.api.get("/api/v1/videos?privacyOneOf=3", Some(&token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let admin = t.admin_token().await;
+    let (_, private) = t.api.get("/api/v1/videos?privacyOneOf=3", Some(&admin)).await;
+    assert_eq!(names(&private), ["My private notes"]);
+
+    // Views: once per viewer per hour.
+    let whales = &ids[0];
+    for _ in 0..3 {
+        let (status, _) =
+            t.api.post(&format!("/api/v1/videos/{whales}/views"), None, json!({ "currentTime": 4 })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, _) =
+        t.api.post(&format!("/api/v1/videos/{whales}/views"), Some(&token), json!({ "currentTime": 1 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = t.api.post(&format!("/api/v1/videos/{whales}/views"), None, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = t.api.post(&format!("/api/v1/videos/{}/views", ids[3]), None, json!({ "currentTime": 1 })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no views on a private video by strangers");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{whales}"), None).await;
+    assert_eq!(v["views"], 2);
+    let (_, top) = t.api.get("/api/v1/videos?sort=-views", None).await;
+    assert_eq!(names(&top)[0], "Whales of the deep");
     t.stop().await;
 }

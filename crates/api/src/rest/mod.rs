@@ -81,6 +81,10 @@ pub fn router(app: &App) -> Router<Arc<App>> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/videos", get(videos::list_videos))
+        .route("/search/videos", get(videos::search_videos))
+        .route("/video-channels/{handle}/videos", get(videos::list_channel_videos))
+        .route("/accounts/{name}/videos", get(videos::list_account_videos))
+        .route("/users/me/videos", get(videos::list_my_videos))
         .route("/videos/categories", get(videos::list_categories))
         .route("/videos/licences", get(videos::list_licences))
         .route("/videos/privacies", get(videos::list_privacies))
@@ -89,6 +93,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
             get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),
         )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
+        .route("/videos/{id}/views", post(videos::add_view))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

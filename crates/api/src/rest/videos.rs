@@ -3,20 +3,19 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flotilla_app::App;
 use flotilla_app::video::resumable;
 use flotilla_app::video::upload::{self, UploadMeta};
 use flotilla_app::video::{self, labels};
-use flotilla_app::{App, page};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, rejection};
 use crate::extract::{Auth, Body, MaybeAuth};
-use crate::rest::ListQuery;
 
 /// `POST /api/v1/videos/upload` — multipart with `videofile` and the metadata fields. The file is
 /// streamed to quarantine as it arrives, and cut off as soon as it passes the size or quota limit.
@@ -256,9 +255,75 @@ pub async fn create_video_file_token(
     Ok(Json(video::token::issue(&app, who.as_ref(), &id).await?))
 }
 
-/// `GET /api/v1/videos`
-pub async fn list_videos(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(video::list(&app, page(q.start, q.count), q.sort.as_deref()).await?))
+#[derive(Deserialize)]
+pub struct ViewBody {
+    #[serde(rename = "currentTime")]
+    current_time: Option<f64>,
+}
+
+/// `POST /api/v1/videos/{id}/views` — counted once per viewer per video per hour.
+pub async fn add_view(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
+    Path(id): Path<String>,
+    Body(body): Body<ViewBody>,
+) -> Result<StatusCode, ApiError> {
+    video::views::add(&app, who.as_ref(), ip, &id, body.current_time).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn list_params(raw: Option<String>) -> Result<video::ListParams, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|e| rejection(StatusCode::BAD_REQUEST, format!("invalid query string: {e}")))?;
+    Ok(video::ListParams::from_pairs(&pairs)?)
+}
+
+/// `GET /api/v1/videos` — published public videos, with PeerTube's filters and sorts.
+pub async fn list_videos(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::All).await?))
+}
+
+/// `GET /api/v1/search/videos?search=` — words in name, description and tags; sorted by relevance.
+pub async fn search_videos(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::All).await?))
+}
+
+/// `GET /api/v1/video-channels/{handle}/videos`
+pub async fn list_channel_videos(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    Path(handle): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::Channel(&handle)).await?))
+}
+
+/// `GET /api/v1/accounts/{name}/videos`
+pub async fn list_account_videos(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::Account(&name)).await?))
+}
+
+/// `GET /api/v1/users/me/videos` — the caller's videos in every state and privacy.
+pub async fn list_my_videos(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::list(&app, Some(&who), list_params(q)?, video::Scope::Mine).await?))
 }
 
 /// `DELETE /api/v1/videos/{id}`

@@ -163,6 +163,7 @@ pub async fn update(
         let tags: Vec<String> = tags.iter().map(|t| t.trim().to_string()).collect();
         videos::set_tags(&mut tx, v.id, &tags).await?;
     }
+    videos::index_search(&mut tx, v.id).await?;
     tx.commit().await?;
     if thumbnail.is_some() || preview.is_some() {
         set_images(app, &v, thumbnail, preview).await?;

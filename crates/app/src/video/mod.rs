@@ -16,6 +16,7 @@ pub mod resumable;
 pub mod token;
 pub mod transcode;
 pub mod upload;
+pub mod views;
 
 pub const STATE_PUBLISHED: i64 = 1;
 pub const STATE_TO_TRANSCODE: i64 = 2;
@@ -154,20 +155,130 @@ pub async fn views(app: &App, list: &[videos::Video], details: bool) -> Result<V
     Ok(out)
 }
 
-/// `GET /api/v1/videos`: published public videos.
-pub async fn list(app: &App, page: flotilla_db::Page, sort: Option<&str>) -> Result<Value> {
-    let order = flotilla_db::order_by(
-        sort,
-        &[
-            ("publishedAt", "published_at"),
-            ("createdAt", "created_at"),
-            ("name", "name"),
-            ("views", "views"),
-            ("likes", "likes"),
-        ],
-        "published_at DESC",
-    );
-    let (rows, total) = videos::list_public(&app.db, page.start, page.count, &order).await?;
+/// The parameters of PeerTube's video lists (`GET /videos`, channel and account videos, search).
+#[derive(Debug, Default, Clone)]
+pub struct ListParams {
+    pub start: Option<i64>,
+    pub count: Option<i64>,
+    pub sort: Option<String>,
+    pub category_one_of: Vec<i64>,
+    pub tags_one_of: Vec<String>,
+    pub language_one_of: Vec<String>,
+    /// `true`, `false` or `both`.
+    pub nsfw: Option<String>,
+    pub is_local: Option<bool>,
+    pub privacy_one_of: Vec<i64>,
+    pub search: Option<String>,
+}
+
+impl ListParams {
+    /// Reads PeerTube's query parameters; repeated keys (`tagsOneOf=a&tagsOneOf=b`) and `[]`
+    /// suffixes both make lists.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<ListParams> {
+        let mut p = ListParams::default();
+        let int =
+            |k: &str, v: &str| v.trim().parse::<i64>().map_err(|_| Error::invalid(k, format!("'{v}' is not a number")));
+        for (k, v) in pairs {
+            let key = k.trim_end_matches("[]");
+            match key {
+                "start" => p.start = Some(int(key, v)?),
+                "count" => p.count = Some(int(key, v)?),
+                "sort" => p.sort = Some(v.clone()),
+                "categoryOneOf" => p.category_one_of.push(int(key, v)?),
+                "privacyOneOf" => p.privacy_one_of.push(int(key, v)?),
+                "tagsOneOf" => p.tags_one_of.push(v.clone()),
+                "languageOneOf" => p.language_one_of.push(v.clone()),
+                "nsfw" => p.nsfw = Some(v.clone()),
+                "isLocal" => p.is_local = Some(v == "true"),
+                "search" => p.search = Some(v.clone()),
+                _ => {}
+            }
+        }
+        if let Some(n) = &p.nsfw
+            && !matches!(n.as_str(), "true" | "false" | "both")
+        {
+            return Err(Error::invalid("nsfw", "nsfw must be true, false or both"));
+        }
+        Ok(p)
+    }
+}
+
+/// Whose videos a list shows.
+pub enum Scope<'a> {
+    All,
+    Channel(&'a str),
+    Account(&'a str),
+    /// The caller's own videos, in every state and privacy.
+    Mine,
+}
+
+const SORTS: &[(&str, &str)] = &[
+    ("publishedAt", "v.published_at"),
+    ("originallyPublishedAt", "v.originally_published_at"),
+    ("createdAt", "v.created_at"),
+    ("name", "v.name"),
+    ("views", "v.views"),
+    ("likes", "v.likes"),
+    ("duration", "v.duration"),
+    // Until view history is kept, "trending" and "hot" rank by views and "best" by likes.
+    ("trending", "v.views"),
+    ("hot", "v.views"),
+    ("best", "v.likes"),
+];
+
+/// `GET /api/v1/videos`, `/video-channels/:handle/videos`, `/accounts/:name/videos`,
+/// `/users/me/videos` and `/search/videos`.
+pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope<'_>) -> Result<Value> {
+    let page = crate::page(p.start, p.count);
+    let mut f = videos::VideoFilter {
+        public_only: true,
+        category_one_of: p.category_one_of,
+        language_one_of: p.language_one_of,
+        tags_one_of: p.tags_one_of,
+        search: p.search.clone(),
+        ..Default::default()
+    };
+    match scope {
+        Scope::All => {}
+        Scope::Channel(handle) => f.channel_id = Some(crate::channel::get_by_handle(app, handle).await?.id),
+        Scope::Account(name) => f.account_id = Some(crate::account::get_by_handle(app, name).await?.id),
+        Scope::Mine => {
+            let who = who.ok_or_else(|| Error::Unauthorized { code: "missing_token", msg: "log in first".into() })?;
+            let acc = accounts::get_by_user(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
+            f.account_id = Some(acc.id);
+            f.public_only = false;
+        }
+    }
+    if !p.privacy_one_of.is_empty() {
+        if !is_moderator(who) {
+            return Err(Error::Forbidden("only moderators and admins may list videos by privacy".into()));
+        }
+        f.public_only = false;
+        f.published_only = true;
+        f.privacy_one_of = p.privacy_one_of;
+    }
+    if p.is_local == Some(false) {
+        // Every video here is local until federation brings others.
+        return Ok(json!({ "total": 0, "data": [] }));
+    }
+    f.nsfw = match p.nsfw.as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => None,
+        None => {
+            let policy = match who {
+                Some(w) => w.user.nsfw_policy.clone(),
+                None => app.settings().default_nsfw_policy.clone(),
+            };
+            (policy == "do_not_list" && !matches!(scope, Scope::Mine)).then_some(false)
+        }
+    };
+    let default = if f.search.is_some() { "match" } else { "v.published_at DESC" };
+    let order = match p.sort.as_deref() {
+        Some("-match") | Some("match") => "match".to_string(),
+        s => flotilla_db::order_by(s, SORTS, default),
+    };
+    let (rows, total) = videos::list(&app.db, &f, &order, page.start, page.count).await?;
     Ok(json!({ "total": total, "data": views(app, &rows, false).await? }))
 }
 

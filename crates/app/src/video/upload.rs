@@ -230,6 +230,7 @@ async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) 
     )
     .await?;
     videos::set_tags(&mut tx, id, &tags).await?;
+    videos::index_search(&mut tx, id).await?;
     jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
     tx.commit().await?;
     app.wake_jobs();

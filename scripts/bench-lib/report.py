@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Turns a run's results ($BENCH_WORK/results.jsonl) and machine description (machine.json) into
+the table of figures and ratios: printed, and written as Markdown to bench/results/.
+
+  report.py RESULTS_JSONL MACHINE_JSON OUT_DIR MODE
+
+Prints the path of the written file on its last line."""
+import datetime
+import json
+import os
+import re
+import sys
+
+BUSY_WARN = 15.0  # % of CPU used by other programs just before a measurement
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB"
+
+
+def num(x):
+    return f"{x:,.0f}"
+
+
+def rate(b):
+    for unit, div in (("GB/s", 1024**3), ("MB/s", 1024**2), ("KB/s", 1024)):
+        if b >= div:
+            return f"{b / div:.2f} {unit}"
+    return f"{b:.0f} B/s"
+
+
+def verdict(ok):
+    return "met" if ok else "**MISSED**"
+
+
+def slug(text, limit=40):
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:limit].strip("-")
+
+
+def short_machine(m):
+    cpu = m.get("cpu", "cpu")
+    for noise in ("(R)", "(TM)", "(tm)", "CPU", "Processor", "processor"):
+        cpu = cpu.replace(noise, " ")
+    cpu = re.sub(r"@.*$", "", cpu)
+    cpu = re.sub(r"\b\d+-Core\b", "", cpu)
+    return slug(f"{cpu} {m.get('cores', '?')}c {round(m.get('ram_kib', 0) / 1024 / 1024)}g")
+
+
+def main():
+    results_path, machine_path, out_dir, mode = sys.argv[1:5]
+    rows = load(results_path)
+    machine = json.load(open(machine_path))
+    info = {r["key"]: r["value"] for r in rows if r.get("kind") == "info"}
+    table = []  # (benchmark, flotilla, reference, ratio, target, result)
+    notes = []
+    details = []
+
+    def busy_note(r, what):
+        b = r.get("busy_before")
+        if isinstance(b, (int, float)) and b > BUSY_WARN:
+            notes.append(f"{what}: other programs used {b:.0f}% of the CPU just before the run; the figure is noisy.")
+
+    # 1. Idle memory.
+    mem = next((r for r in rows if r.get("kind") == "memory"), None)
+    if mem:
+        idle = mem["idle_kib"] / 1024
+        table.append(("1. idle memory of `flotilla serve` (RSS 3 s after start, SQLite)", mib(mem["idle_kib"]), "—",
+                      f"{idle / 30:.2f} of target", "< 30 MiB", verdict(idle < 30)))
+        details.append(f"- RSS after 100 API requests: {mib(mem['after_kib'])}")
+    srss = next((r for r in rows if r.get("kind") == "serve_rss"), None)
+    if srss:
+        details.append(f"- RSS of the instance after transcoding and the serving benchmark: {mib(srss['rss_kib'])} "
+                       f"(peak {mib(srss['hwm_kib'])})")
+
+    # 2. Segment serving against nginx: the best round of each server.
+    serve = [r for r in rows if r.get("kind") == "serve"]
+    cases = [
+        ("playlist", "2a. master playlist (.m3u8, {size} B), requests/s", "rps", 0.9),
+        ("range200k", "2b. 200 KB byte range of the {res}p fragmented .mp4, requests/s", "rps", 0.8),
+        ("range2m", "2c. 2 MB byte range of the {res}p fragmented .mp4, throughput", "bytes_per_s", 0.8),
+    ]
+    for case, label, metric, target in cases:
+        best = {}
+        for r in serve:
+            if r["case"] != case:
+                continue
+            busy_note(r, f"{case} ({r['server']}, round {r['round']})")
+            if r.get("non2xx") or r.get("socket_errors"):
+                notes.append(f"{case} ({r['server']}, round {r['round']}): {r.get('non2xx', 0)} non-2xx answers, "
+                             f"{r.get('socket_errors', 0)} socket errors.")
+            if r["server"] not in best or r[metric] > best[r["server"]][metric]:
+                best[r["server"]] = r
+        if "flotilla" not in best or "nginx" not in best:
+            continue
+        f, n = best["flotilla"][metric], best["nginx"][metric]
+        ratio = f / n if n else 0.0
+        fmt = rate if metric == "bytes_per_s" else num
+        label = label.format(size=info.get("playlist_bytes", "?"), res=info.get("segment_resolution", "?"))
+        table.append((label, f"{fmt(f)} (p99 {best['flotilla']['p99_ms']:.1f} ms)",
+                      f"nginx {fmt(n)} (p99 {best['nginx']['p99_ms']:.1f} ms)", f"{ratio:.2f}×", f"≥ {target}×",
+                      verdict(ratio >= target)))
+        for r in sorted((r for r in serve if r["case"] == case), key=lambda r: (r["round"], r["server"])):
+            details.append(f"- {case}, round {r['round']}, {r['server']}: {num(r['rps'])} req/s, "
+                           f"{rate(r['bytes_per_s'])}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                           f"CPU busy before {r.get('busy_before', '?')}%")
+
+    # 3. Transcoding against bare ffmpeg.
+    tr = {r["who"]: r for r in rows if r.get("kind") == "transcode"}
+    if "bare" in tr and "flotilla" in tr:
+        b, f = tr["bare"], tr["flotilla"]
+        ratio = f["seconds"] / b["seconds"]
+        clip = info.get("clip_seconds", "?")
+        short = "" if str(clip) == "60" else f" (shortened clip: {clip} s instead of 60 s)"
+        table.append((f"3. transcode a {clip} s 1080p30 clip to {info.get('renditions', '?')} + thumbnail{short}",
+                      f"{f['seconds']:.1f} s", f"bare ffmpeg {b['seconds']:.1f} s", f"{ratio:.3f}", "≤ 1.10",
+                      verdict(ratio <= 1.10)))
+        busy_note(b, "bare ffmpeg transcode")
+        busy_note(f, "Flotilla transcode")
+        details.append(f"- Flotilla: published (first rendition) {f['first_published_seconds']:.1f} s after the upload, "
+                       f"finished {f['seconds']:.1f} s after; the upload itself took {f['upload_seconds']:.1f} s")
+        details.append(f"- bare ffmpeg steps: {info.get('bare_steps', '?')}")
+        details.append(f"- rendition sizes Flotilla/bare identical: {info.get('renditions_identical', '?')} "
+                       f"({info.get('rendition_sizes', '?')})")
+
+    # 4. API throughput.
+    api = [r for r in rows if r.get("kind") == "api"]
+    names = {"list": "GET /api/v1/videos?count=25", "get": "GET /api/v1/videos/<random id>"}
+    for db in ("sqlite", "postgres"):
+        for endpoint in ("list", "get"):
+            for r in sorted((r for r in api if r["db"] == db and r["endpoint"] == endpoint), key=lambda r: r["videos"]):
+                busy_note(r, f"{names[endpoint]} on {db} at {r['videos']} videos")
+                bad = r.get("non2xx") or r.get("socket_errors")
+                if bad:
+                    notes.append(f"{names[endpoint]} on {db} at {r['videos']}: {r.get('non2xx', 0)} non-2xx answers, "
+                                 f"{r.get('socket_errors', 0)} socket errors.")
+                p99 = r.get("p99_ms")
+                at_target = r["videos"] >= 100_000
+                fl = f"{num(r['rps'])} req/s, p99 {p99:.1f} ms" if isinstance(p99, (int, float)) else "no answer"
+                dbname = "SQLite" if db == "sqlite" else "PostgreSQL"
+                label = f"4. {names[endpoint]}, {dbname}, {r['videos'] // 1000}k videos"
+                if at_target and isinstance(p99, (int, float)):
+                    table.append((label, fl, "—", f"p99 {p99 / 20:.2f} of target", "p99 < 20 ms",
+                                  verdict(p99 < 20 and not bad)))
+                else:
+                    table.append((label, fl, "—", "—", "(at 100k)", "figure"))
+                details.append(f"- {names[endpoint]} on {db} at {r['videos']} videos: one request alone "
+                               f"{r.get('single_ms', 0):.1f} ms; under load p50 {r.get('p50_ms')} ms, "
+                               f"p99 {p99} ms, {r.get('requests', 0)} requests")
+    for r in rows:
+        if r.get("kind") == "api_rss":
+            details.append(f"- RSS after the {r['db']} API runs at {r['videos']} videos: {mib(r['rss_kib'])} "
+                           f"(peak {mib(r['hwm_kib'])}); seeding took {r.get('seed_seconds', '?')} s")
+    for key in ("skipped",):
+        if key in info:
+            notes.append(f"skipped: {info[key]}")
+
+    # Output.
+    now = datetime.datetime.now()
+    header = ["benchmark", "Flotilla", "reference", "ratio", "target", "result"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table]
+    mdesc = [
+        f"- CPU: {machine.get('cpu')} ({machine.get('cores')} cores)",
+        f"- RAM: {machine.get('ram_kib', 0) / 1024 / 1024:.1f} GiB",
+        f"- kernel: {machine.get('kernel')}; {machine.get('os')}",
+        f"- flotilla: {machine.get('flotilla')}{' (' + machine['source'] + ')' if machine.get('source') else ''}",
+        f"- nginx: {machine.get('nginx')}; wrk: {machine.get('wrk')}; ffmpeg: {machine.get('ffmpeg')}; "
+        f"PostgreSQL: {info.get('postgres_version', machine.get('postgres', '—'))}",
+        f"- load average at start: {machine.get('loadavg')}",
+    ]
+    settings = info.get("settings", "")
+    md = [f"# Flotilla benchmarks, {now:%Y-%m-%d %H:%M} ({mode} run)", "",
+          "Produced by `make bench" + (" BENCH=quick" if mode == "quick" else "") + "` (scripts/bench); "
+          "see bench/README.md for what each line measures.", "",
+          "## Machine", "", *mdesc, "", f"Settings: {settings}", "", "## Results", "", *lines, ""]
+    if notes:
+        md += ["## Warnings", "", *[f"- {n}" for n in notes], ""]
+    md += ["## Details", "", *details, ""]
+    os.makedirs(out_dir, exist_ok=True)
+    suffix = "" if mode == "full" else f"-{mode}"
+    path = os.path.join(out_dir, f"{now:%Y-%m-%d}-{short_machine(machine)}{suffix}.md")
+    with open(path, "w") as f:
+        f.write("\n".join(md))
+    print("\n".join(["", *mdesc, "", *lines, ""]))
+    if notes:
+        print("Warnings:")
+        print("\n".join(f"- {n}" for n in notes))
+        print()
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
