@@ -1,0 +1,105 @@
+//! The job queue's repository on both databases: claims under a lease, retries with a due time,
+//! permanent failures, the admin's retry, and the sweep of jobs whose worker died. A kind of its
+//! own keeps the instance's transcoding workers out of the way.
+
+use flotilla_db::jobs;
+use flotilla_domain::time::now_ms;
+use flotilla_testkit::reqwest::StatusCode;
+use flotilla_testkit::serde_json::json;
+use flotilla_testkit::{Backend, TestInstance, db_tests};
+
+db_tests!(
+    jobs_are_claimed_once_retried_when_due_and_swept_when_their_worker_dies,
+    abandoned_resumable_uploads_are_swept
+);
+
+const KIND: &str = "test-only";
+
+async fn jobs_are_claimed_once_retried_when_due_and_swept_when_their_worker_dies(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let db = &t.instance.app.db;
+    let now = now_ms();
+    let a = jobs::enqueue(db, KIND, r#"{"n":1}"#, Some("only-once"), 3, now).await.unwrap();
+    let again = jobs::enqueue(db, KIND, r#"{"n":1}"#, Some("only-once"), 3, now).await.unwrap();
+    assert_eq!(a, again, "a unique key is not queued twice");
+    let b = jobs::enqueue(db, KIND, r#"{"n":2}"#, None, 3, now + 1).await.unwrap();
+
+    let first = jobs::claim(db, KIND, "w1", now + 10).await.unwrap().unwrap();
+    assert_eq!(first.id, a);
+    assert_eq!(first.attempts, 1);
+    let second = jobs::claim(db, KIND, "w2", now + 10).await.unwrap().unwrap();
+    assert_eq!(second.id, b, "a claimed job is not handed out twice");
+    assert!(jobs::claim(db, KIND, "w3", now + 10).await.unwrap().is_none());
+
+    // A retry is not due before its time.
+    jobs::fail(db, a, "try later", Some(now + 60_000), now + 20).await.unwrap();
+    assert!(jobs::claim(db, KIND, "w1", now + 30).await.unwrap().is_none());
+    let retried = jobs::claim(db, KIND, "w1", now + 60_001).await.unwrap().unwrap();
+    assert_eq!((retried.id, retried.attempts), (a, 2));
+    assert!(jobs::heartbeat(db, a, "w1", Some(50), now + 60_002).await.unwrap());
+    assert!(!jobs::heartbeat(db, a, "someone-else", None, now + 60_002).await.unwrap());
+
+    // w2 died holding b: the sweep gives it back; w1 is alive and keeps a.
+    let swept = jobs::requeue_stale(db, now + 30_000, now + 60_003).await.unwrap();
+    assert_eq!(swept, 1);
+    let back = jobs::claim(db, KIND, "w4", now + 60_004).await.unwrap().unwrap();
+    assert_eq!(back.id, b);
+
+    jobs::fail(db, a, "broken for good", None, now + 60_005).await.unwrap();
+    jobs::complete(db, b, now + 60_006).await.unwrap();
+    let failed = jobs::get(db, a).await.unwrap().unwrap();
+    assert_eq!((failed.state.as_str(), failed.last_error.as_deref()), ("failed", Some("broken for good")));
+    // The key is free again once the job is over.
+    let c = jobs::enqueue(db, KIND, r#"{"n":1}"#, Some("only-once"), 3, now).await.unwrap();
+    assert_ne!(c, a);
+
+    // Admins see failed jobs and put them back in the queue.
+    let admin = t.admin_token().await;
+    let (_, list) = t.api.get("/api/v1/jobs/failed?jobType=test-only", Some(&admin)).await;
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["data"][0]["error"], "broken for good");
+    let user = t.user("jon").await;
+    let (status, _) = t.api.post(&format!("/api/v1/jobs/{a}/retry"), Some(&user), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = t.api.post(&format!("/api/v1/jobs/{a}/retry"), Some(&admin), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.api.post(&format!("/api/v1/jobs/{a}/retry"), Some(&admin), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "only failed jobs are retried");
+    let (status, _) = t.api.get("/api/v1/jobs/sideways", Some(&admin)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let requeued = jobs::get(db, a).await.unwrap().unwrap();
+    assert_eq!((requeued.state.as_str(), requeued.attempts), ("queued", 0));
+    t.stop().await;
+}
+
+async fn abandoned_resumable_uploads_are_swept(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("abe").await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    let resp = t
+        .api
+        .http
+        .post(t.api.url("/api/v1/videos/upload-resumable"))
+        .bearer_auth(&token)
+        .header("X-Upload-Content-Length", "1000")
+        .header("X-Upload-Content-Type", "video/mp4")
+        .json(&json!({ "channelId": me["videoChannels"][0]["id"], "name": "Forgotten" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let uploads = t.config.data_dir.join("tmp/uploads");
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+    let app = &t.instance.app;
+    assert_eq!(flotilla_app::video::resumable::sweep(app).await.unwrap(), 0, "a fresh session stays");
+    // Two days pass.
+    let db = &app.db;
+    flotilla_db::run!(db, |x| sqlx::query("UPDATE upload_sessions SET updated_at = updated_at - 172800000")
+        .execute(x)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    assert_eq!(flotilla_app::video::resumable::sweep(app).await.unwrap(), 1);
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0, "its bytes are gone too");
+    t.stop().await;
+}
