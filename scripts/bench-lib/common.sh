@@ -91,19 +91,10 @@ login_root() {
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
-# Share of CPU time (0–100) not idle over $1 seconds (default 1), machine-wide: the load that other
-# programs put on the machine while nothing of ours is busy. Recorded beside each measurement.
-cpu_busy() {
-  python3 - "${1:-1}" <<'EOF'
-import sys, time
-def snap():
-    f = open("/proc/stat").readline().split()[1:]
-    v = list(map(int, f))
-    return sum(v), v[3] + v[4]
-t0, i0 = snap(); time.sleep(float(sys.argv[1])); t1, i1 = snap()
-print(round(100.0 * (1 - (i1 - i0) / max(1, t1 - t0)), 1))
-EOF
-}
+# cpu_mark / cpu_other MARK: the share of the machine's CPU that programs other than ours used
+# between the two calls (see cpu.py), recorded beside each measurement to flag noisy figures.
+cpu_mark() { python3 "$bench_lib/cpu.py" mark; }
+cpu_other() { python3 "$bench_lib/cpu.py" other "$1"; }
 
 # Appends one JSON result line (the arguments are key=value pairs; values that parse as numbers
 # are stored as numbers) to $BENCH_WORK/results.jsonl.
@@ -126,7 +117,7 @@ EOF
 
 # run_wrk LABEL URL DURATION CONNECTIONS [wrk options...] [-- script arguments...]: a short
 # warm-up ($BENCH_WARMUP), then the measured run with 2 threads; prints wrk's figures as JSON (see
-# wrkparse.py). Raw output is kept in $BENCH_WORK/wrk/LABEL.txt.
+# wrkparse.py) with other_cpu (cpu.py). Raw output is kept in $BENCH_WORK/wrk/LABEL.txt.
 run_wrk() {
   local label=$1 url=$2 dur=$3 conns=$4
   shift 4
@@ -137,7 +128,9 @@ run_wrk() {
   done
   mkdir -p "$BENCH_WORK/wrk"
   timeout 60 wrk -t2 -c"$conns" -d"$BENCH_WARMUP" "${opts[@]}" "$url" "${rest[@]}" >/dev/null 2>&1 || true
+  local mark
+  mark=$(cpu_mark)
   timeout $((${dur%s} + 60)) wrk -t2 -c"$conns" -d"$dur" --latency "${opts[@]}" "$url" "${rest[@]}" \
     >"$BENCH_WORK/wrk/$label.txt" 2>&1 || log "wrk $label failed: $(tail -n 3 "$BENCH_WORK/wrk/$label.txt")"
-  python3 "$bench_lib/wrkparse.py" <"$BENCH_WORK/wrk/$label.txt"
+  python3 "$bench_lib/wrkparse.py" other_cpu="$(cpu_other "$mark")" <"$BENCH_WORK/wrk/$label.txt"
 }

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-BUSY_WARN = 15.0  # % of CPU used by other programs just before a measurement
+NOISY = 10.0  # % of the machine's CPU that other programs used during a measurement
 
 
 def load(path):
@@ -37,6 +37,10 @@ def rate(b):
         if b >= div:
             return f"{b / div:.2f} {unit}"
     return f"{b:.0f} B/s"
+
+
+def ms(x):
+    return f"{x:.2f} ms" if isinstance(x, (int, float)) else "?"
 
 
 def verdict(ok):
@@ -67,9 +71,10 @@ def main():
     details = []
 
     def busy_note(r, what):
-        b = r.get("busy_before")
-        if isinstance(b, (int, float)) and b > BUSY_WARN:
-            notes.append(f"{what}: other programs used {b:.0f}% of the CPU just before the run; the figure is noisy.")
+        b = r.get("other_cpu")
+        if isinstance(b, (int, float)) and b > NOISY:
+            notes.append(f"{what}: other programs used {b:.0f}% of the machine's CPU during the run; "
+                         "the figure is noisy.")
 
     # 1. Idle memory.
     mem = next((r for r in rows if r.get("kind") == "memory"), None)
@@ -112,8 +117,8 @@ def main():
                       verdict(ratio >= target)))
         for r in sorted((r for r in serve if r["case"] == case), key=lambda r: (r["round"], r["server"])):
             details.append(f"- {case}, round {r['round']}, {r['server']}: {num(r['rps'])} req/s, "
-                           f"{rate(r['bytes_per_s'])}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-                           f"CPU busy before {r.get('busy_before', '?')}%")
+                           f"{rate(r['bytes_per_s'])}, p50 {ms(r['p50_ms'])}, p99 {ms(r['p99_ms'])}, "
+                           f"others' CPU {r.get('other_cpu', '?')}%")
 
     # 3. Transcoding against bare ffmpeg.
     tr = {r["who"]: r for r in rows if r.get("kind") == "transcode"}
@@ -130,6 +135,8 @@ def main():
         details.append(f"- Flotilla: published (first rendition) {f['first_published_seconds']:.1f} s after the upload, "
                        f"finished {f['seconds']:.1f} s after; the upload itself took {f['upload_seconds']:.1f} s")
         details.append(f"- bare ffmpeg steps: {info.get('bare_steps', '?')}")
+        details.append(f"- others' CPU during the runs: bare {b.get('other_cpu', '?')}%, "
+                       f"Flotilla {f.get('other_cpu', '?')}%")
         details.append(f"- rendition sizes Flotilla/bare identical: {info.get('renditions_identical', '?')} "
                        f"({info.get('rendition_sizes', '?')})")
 
@@ -155,8 +162,9 @@ def main():
                 else:
                     table.append((label, fl, "—", "—", "(at 100k)", "figure"))
                 details.append(f"- {names[endpoint]} on {db} at {r['videos']} videos: one request alone "
-                               f"{r.get('single_ms', 0):.1f} ms; under load p50 {r.get('p50_ms')} ms, "
-                               f"p99 {p99} ms, {r.get('requests', 0)} requests")
+                               f"{r.get('single_ms', 0):.1f} ms; under load p50 {ms(r.get('p50_ms'))}, "
+                               f"p99 {ms(p99)}, {r.get('requests', 0)} requests, "
+                               f"others' CPU {r.get('other_cpu', '?')}%")
     for r in rows:
         if r.get("kind") == "api_rss":
             details.append(f"- RSS after the {r['db']} API runs at {r['videos']} videos: {mib(r['rss_kib'])} "
@@ -177,7 +185,8 @@ def main():
         f"- flotilla: {machine.get('flotilla')}{' (' + machine['source'] + ')' if machine.get('source') else ''}",
         f"- nginx: {machine.get('nginx')}; wrk: {machine.get('wrk')}; ffmpeg: {machine.get('ffmpeg')}; "
         f"PostgreSQL: {info.get('postgres_version', machine.get('postgres', '—'))}",
-        f"- load average at start: {machine.get('loadavg')}",
+        f"- load average at start: {' '.join(machine.get('loadavg', []))}; other programs' share of the CPU "
+        f"at start: {info.get('other_cpu_at_start', '?')}%",
     ]
     settings = info.get("settings", "")
     md = [f"# Flotilla benchmarks, {now:%Y-%m-%d %H:%M} ({mode} run)", "",

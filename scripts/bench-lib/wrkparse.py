@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads wrk's output (run with --latency) on stdin and prints its figures as one JSON object:
 rps (requests/s), bytes_per_s (Transfer/sec, wrk's units are powers of 1024), p50_ms, p99_ms,
-requests, non2xx (non-2xx/3xx answers) and socket_errors (connect+read+write+timeout)."""
+requests, non2xx (non-2xx/3xx answers) and socket_errors (connect+read+write+timeout). Arguments KEY=NUMBER are added to the object."""
 import json
 import re
 import sys
@@ -33,6 +33,9 @@ def main():
         out["non2xx"] = int(m.group(1))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text):
         out["socket_errors"] = sum(int(x) for x in m.groups())
+    for kv in sys.argv[1:]:  # extra key=value figures
+        k, _, v = kv.partition("=")
+        out[k] = float(v)
     print(json.dumps(out))
 
 

@@ -7,6 +7,8 @@ use std::path::Path;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use flotilla_app::media_cache::{Cached, MediaCache};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::ApiError;
@@ -58,24 +60,10 @@ fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
-/// Answers a GET for `path` (already checked to be ours) with ranges, ETag and caching.
-pub async fn serve(
-    path: &Path,
-    headers: &HeaderMap,
-    content_type: &'static str,
-    cache: &'static str,
-) -> Result<Response, ApiError> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::not_found("file not found")),
-        Err(e) => return Err(flotilla_app::Error::Internal(format!("cannot open {}: {e}", path.display())).into()),
-    };
-    let meta = file.metadata().await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
-    let len = meta.len();
-    let mtime =
-        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-    let etag = format!("\"{len:x}-{mtime:x}\"");
+/// Key under which a whole file is cached.
+const WHOLE: (u64, u64) = (0, u64::MAX);
 
+fn headers_for(content_type: &'static str, cache: &'static str, etag: &str) -> HeaderMap {
     let mut out = HeaderMap::new();
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -83,14 +71,104 @@ pub async fn serve(
     out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range, ETag"));
     out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         out.insert(header::ETAG, v);
     }
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    out
+}
+
+fn not_modified(req: &HeaderMap, etag: &str) -> bool {
+    req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
+/// An explicit `bytes=a-b` range, as written: the key of a cached range.
+fn explicit_range(req: &HeaderMap) -> Option<(u64, u64)> {
+    let spec = req.get(header::RANGE)?.to_str().ok()?.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// Answers from bytes in memory: the whole file, or `range` of it.
+fn respond(mut out: HeaderMap, req: &HeaderMap, c: &Cached, whole: bool) -> Response {
+    if not_modified(req, &c.etag) {
+        return (StatusCode::NOT_MODIFIED, out).into_response();
+    }
+    if !whole {
+        // A cached piece is exactly the range that was asked.
+        let start = explicit_range(req).map_or(0, |r| r.0);
+        let end = start + c.bytes.len() as u64 - 1;
+        out.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {start}-{end}/{}", c.file_len)).expect("ascii"),
+        );
+        out.insert(header::CONTENT_LENGTH, HeaderValue::from(c.bytes.len()));
+        return (StatusCode::PARTIAL_CONTENT, out, c.bytes.clone()).into_response();
+    }
+    match range(req, c.file_len) {
+        Ok(None) => {
+            out.insert(header::CONTENT_LENGTH, HeaderValue::from(c.bytes.len()));
+            (StatusCode::OK, out, c.bytes.clone()).into_response()
+        }
+        Ok(Some((s, e))) => {
+            out.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {s}-{e}/{}", c.file_len)).expect("ascii"),
+            );
+            out.insert(header::CONTENT_LENGTH, HeaderValue::from(e - s + 1));
+            (StatusCode::PARTIAL_CONTENT, out, c.bytes.slice(s as usize..=e as usize)).into_response()
+        }
+        Err(()) => {
+            out.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{}", c.file_len)).expect("ascii"),
+            );
+            (StatusCode::RANGE_NOT_SATISFIABLE, out).into_response()
+        }
+    }
+}
+
+/// Answers a GET for `path` (already checked to be ours) with ranges, ETag and caching. Small files
+/// and explicit ranges up to the cache's piece size are kept in memory; larger ones stream from disk.
+pub async fn serve(
+    cache: &MediaCache,
+    path: &Path,
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Result<Response, ApiError> {
+    if let Some(c) = cache.get(path, WHOLE.0, WHOLE.1) {
+        return Ok(respond(headers_for(content_type, cache_control, &c.etag), headers, &c, true));
+    }
+    let explicit = explicit_range(headers);
+    if let Some((a, b)) = explicit
+        && let Some(c) = cache.get(path, a, b)
     {
+        return Ok(respond(headers_for(content_type, cache_control, &c.etag), headers, &c, false));
+    }
+    let internal = |e: std::io::Error| {
+        ApiError::from(flotilla_app::Error::Internal(format!("cannot read {}: {e}", path.display())))
+    };
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::not_found("file not found")),
+        Err(e) => return Err(internal(e)),
+    };
+    let meta = file.metadata().await.map_err(internal)?;
+    let len = meta.len();
+    let mtime =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+    let etag = format!("\"{len:x}-{mtime:x}\"");
+    let mut out = headers_for(content_type, cache_control, &etag);
+
+    // Small files (playlists, hashes, thumbnails) are read whole and kept.
+    if len as usize <= cache.max_entry {
+        let mut buf = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut buf).await.map_err(internal)?;
+        let c = Cached { file_len: buf.len() as u64, bytes: Bytes::from(buf), etag };
+        cache.put(path, WHOLE.0, WHOLE.1, c.clone());
+        return Ok(respond(out, headers, &c, true));
+    }
+    if not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
     let (status, start, count) = match range(headers, len) {
@@ -104,10 +182,21 @@ pub async fn serve(
             return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
         }
     };
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
+        file.seek(std::io::SeekFrom::Start(start)).await.map_err(internal)?;
     }
+    // A segment (an explicit range of a fragmented MP4) small enough to keep: read it, keep it.
+    if let Some((a, b)) =
+        explicit.filter(|_| status == StatusCode::PARTIAL_CONTENT && count as usize <= cache.max_entry)
+    {
+        let mut buf = vec![0u8; count as usize];
+        file.read_exact(&mut buf).await.map_err(internal)?;
+        let c = Cached { bytes: Bytes::from(buf), file_len: len, etag };
+        cache.put(path, a, b, c.clone());
+        out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+        return Ok((status, out, c.bytes).into_response());
+    }
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file.take(count), 64 * 1024));
     Ok((status, out, body).into_response())
 }

@@ -53,6 +53,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(close_unread_bodies))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
 }
@@ -85,6 +86,19 @@ fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
         .unwrap_or("unknown panic");
     tracing::error!(panic = %msg, "a request handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error").into_response()
+}
+
+/// A request refused before its body was read (an upload over quota, a bad token on a big PUT)
+/// leaves unread bytes on the connection: say `Connection: close`, so the client does not reuse a
+/// connection the server is about to drop.
+async fn close_unread_bodies(req: Request, next: middleware::Next) -> Response {
+    let has_body = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn log_request(req: Request, next: middleware::Next) -> Response {
@@ -131,7 +145,14 @@ async fn get_video_image(
         return Err(ApiError::not_found("image not found"));
     }
     let dir = if uri.path().starts_with("/lazy-static/previews/") { "previews" } else { "thumbnails" };
-    files::serve(&app.data_path(dir).join(&file), &headers, "image/jpeg", "public, max-age=31536000, immutable").await
+    files::serve(
+        &app.media_cache,
+        &app.data_path(dir).join(&file),
+        &headers,
+        "image/jpeg",
+        "public, max-age=31536000, immutable",
+    )
+    .await
 }
 
 /// `GET /static/streaming-playlists/hls/{uuid}/{file}`: playlists, fragmented MP4s (with byte
@@ -150,13 +171,8 @@ async fn get_hls_file(
     }
     let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, q.video_file_token.as_deref()).await?;
     let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
-    files::serve(
-        &flotilla_app::video::hls_dir(&app, &video).join(&file),
-        &headers,
-        content_type,
-        "public, max-age=31536000, immutable",
-    )
-    .await
+    let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
+    files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
 }
 
 #[derive(serde::Deserialize)]

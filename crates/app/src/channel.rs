@@ -140,8 +140,13 @@ pub async fn delete(app: &App, who: &AuthUser, handle: &str) -> Result<()> {
         return Err(Error::Conflict("cannot remove the last channel of this user".into()));
     }
     let files = images::filenames_for(&mut tx, &[c.actor_id]).await?;
+    let videos = flotilla_db::videos::list_for_channels(&mut tx, &[c.id]).await?;
     accounts::delete_actor(&mut tx, c.actor_id).await?;
     tx.commit().await?;
     crate::image::remove_files(app, &files).await;
+    for v in &videos {
+        crate::video::forget_files(app, &v.uuid);
+        crate::video::remove_files(app, v).await;
+    }
     Ok(())
 }

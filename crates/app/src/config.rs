@@ -77,6 +77,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Largest avatar or banner upload, in bytes.
     pub max_image_bytes: usize,
+    /// Memory for playlists and hot segments served from RAM, in bytes (0: off).
+    pub media_cache_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -171,7 +173,12 @@ impl Default for UserConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { trust_proxy: false, max_body_bytes: 1024 * 1024, max_image_bytes: 8 * 1024 * 1024 }
+        HttpConfig {
+            trust_proxy: false,
+            max_body_bytes: 1024 * 1024,
+            max_image_bytes: 8 * 1024 * 1024,
+            media_cache_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 

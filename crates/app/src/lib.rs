@@ -20,6 +20,7 @@ pub mod image;
 pub mod instance;
 pub mod jobs;
 pub mod jobs_admin;
+pub mod media_cache;
 pub mod registration;
 pub mod text;
 pub mod uris;
@@ -36,6 +37,8 @@ pub struct App {
     pub public: PublicUrl,
     pub db: Db,
     pub logins: auth::LoginLimiter,
+    /// Hot media bytes and recent file-access decisions (`media_cache`).
+    pub media_cache: media_cache::MediaCache,
     /// Who was counted as viewing which video in the last hour.
     pub views_seen: video::views::Seen,
     /// Signs video-file tokens (`video::token`).
@@ -66,6 +69,7 @@ impl App {
             jobs_wakeup: tokio::sync::Notify::new(),
             uploads_busy: Default::default(),
             views_seen: Default::default(),
+            media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
             file_token_key,
             config: Arc::new(config),
             public,

@@ -405,12 +405,15 @@ pub async fn delete(app: &App, who: &AuthUser, id: UserId) -> Result<()> {
 pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
     let mut tx = app.db.begin().await?;
     let mut actors = Vec::new();
+    let mut channel_ids = Vec::new();
     if let Some(acc) = accounts::get_by_user(&mut tx, target.user_id()).await? {
         actors.push(acc.actor_id);
         for c in channels::list_by_account(&mut tx, acc.account_id()).await? {
             actors.push(c.actor_id);
+            channel_ids.push(c.id);
         }
     }
+    let videos = flotilla_db::videos::list_for_channels(&mut tx, &channel_ids).await?;
     let files = images::filenames_for(&mut tx, &actors).await?;
     for a in &actors {
         accounts::delete_actor(&mut tx, *a).await?;
@@ -418,6 +421,10 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
     users::delete(&mut tx, target.user_id()).await?;
     tx.commit().await?;
     crate::image::remove_files(app, &files).await;
+    for v in &videos {
+        crate::video::forget_files(app, &v.uuid);
+        crate::video::remove_files(app, v).await;
+    }
     Ok(())
 }
 

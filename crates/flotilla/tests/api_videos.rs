@@ -600,10 +600,31 @@ async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
     let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&other), json!({ "name": "Stolen" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // Fetched while public (the server remembers it may serve these files)…
+    let master = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string();
+    let segment = v["streamingPlaylists"][0]["files"][0]["fileUrl"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        assert_eq!(fetch(&t.api, &master).await.0, StatusCode::OK);
+        let resp = t.api.http.get(&segment).header("Range", "bytes=0-99").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(resp.bytes().await.unwrap().len(), 100);
+    }
     let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "privacy": 3 })).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "now private");
+    // …and stops the moment it turns private.
+    assert_eq!(fetch(&t.api, &master).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch(&t.api, &segment).await.0, StatusCode::NOT_FOUND);
+
+    // Deleting the user removes their videos' files too.
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    let admin = t.admin_token().await;
+    let (status, _) = t.api.delete(&format!("/api/v1/users/{}", me["id"]), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!t.config.data_dir.join("streaming-playlists/hls").join(&uuid).exists());
+    let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     t.stop().await;
 }
 

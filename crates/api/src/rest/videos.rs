@@ -80,6 +80,7 @@ pub async fn upload_video(
         Ok(g) => g,
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
+            drain(form).await;
             return Err(e);
         }
     };
@@ -94,6 +95,24 @@ pub async fn upload_video(
         flotilla_app::video::edit::set_images(&app, &v, thumb, preview).await?;
     }
     Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } })))
+}
+
+/// Reads and drops what is left of a refused upload, up to a bound, so the client reads our error
+/// instead of a connection reset (closing a socket with unread data makes the kernel send RST).
+async fn drain(mut form: Multipart) {
+    let limit = 16 * 1024 * 1024;
+    let mut seen = 0usize;
+    let work = async {
+        while let Ok(Some(mut field)) = form.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                seen += chunk.len();
+                if seen > limit {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), work).await;
 }
 
 fn split_images(images: Vec<(String, Vec<u8>)>) -> (Option<Vec<u8>>, Option<Vec<u8>>) {

@@ -165,6 +165,8 @@ pub async fn update(
     }
     videos::index_search(&mut tx, v.id).await?;
     tx.commit().await?;
+    // A privacy change must reach the file server at once.
+    app.media_cache.invalidate_access(&v.uuid);
     if thumbnail.is_some() || preview.is_some() {
         set_images(app, &v, thumbnail, preview).await?;
     }

@@ -294,9 +294,16 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
         return Err(Error::not_found("video"));
     }
     videos::delete(&app.db, v.id).await?;
+    forget_files(app, &v.uuid);
     remove_files(app, &v).await;
     tracing::info!(video = %v.uuid, by = %who.user.username, "video deleted");
     Ok(())
+}
+
+/// Drops what the media cache holds of a video: its access decision and its bytes.
+pub fn forget_files(app: &App, uuid: &str) {
+    app.media_cache.invalidate_access(uuid);
+    app.media_cache.invalidate_dir(&hls_dir(app, uuid));
 }
 
 /// Removes everything a video has on disk: HLS files, images, the quarantined upload.
@@ -324,7 +331,16 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
 /// The UUID of a video whose files the caller may fetch — by a valid `videoFileToken`, or because
 /// they may see the video — and 404 otherwise, so private videos do not reveal that they exist.
 pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str, file_token: Option<&str>) -> Result<String> {
+    // The hot path of every segment request: a recent "anyone may" answers without the database.
+    if app.media_cache.public_access(uuid) == Some(true) {
+        return Ok(uuid.to_string());
+    }
     let v = videos::get_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("file"))?;
+    let public = v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED);
+    if public {
+        app.media_cache.remember_access(&v.uuid, true);
+        return Ok(v.uuid);
+    }
     let by_token =
         file_token.is_some_and(|t| token::verify(&app.file_token_key, &v.uuid, t, flotilla_domain::time::now_ms()));
     if !by_token && !can_see(app, who, &v).await? {

@@ -176,6 +176,14 @@ where
         };
         if written + chunk.len() as u64 > expected {
             failed = Some(format!("the chunk has more bytes than its Content-Range ({expected})"));
+            // Read what is left (bounded), so the client gets our answer rather than a reset.
+            let mut extra = 0usize;
+            while let Some(Ok(c)) = futures_util::StreamExt::next(&mut body).await {
+                extra += c.len();
+                if extra > 16 * 1024 * 1024 {
+                    break;
+                }
+            }
             break;
         }
         file.write_all(&chunk).await.map_err(|e| Error::Internal(format!("cannot write the upload: {e}")))?;

@@ -218,6 +218,9 @@ async fn images(
 /// The job was given up: the video shows why to its owner. The upload stays, so an admin can
 /// retry the job.
 pub async fn failed(app: &Arc<App>, video_id: i64, why: &str) {
+    if let Ok(Some(v)) = videos::get(&app.db, video_id).await {
+        crate::video::forget_files(app, &v.uuid);
+    }
     if let Err(e) = videos::set_state(&app.db, video_id, STATE_TRANSCODING_FAILED, Some(why), now_ms()).await {
         tracing::error!(video_id, error = %e, "cannot mark the video as failed");
     }
