@@ -170,7 +170,10 @@ pub fn video_to_api(
         "name": v.name,
         "category": id_label(v.category, v.category.and_then(labels::category)),
         "licence": id_label(v.licence, v.licence.and_then(labels::licence)),
-        "language": match &v.language { Some(l) => json!({ "id": l, "label": l }), None => json!({ "id": null, "label": "Unknown" }) },
+        "language": match &v.language {
+            Some(l) => json!({ "id": l, "label": labels::language(l).unwrap_or(l) }),
+            None => json!({ "id": null, "label": "Unknown" }),
+        },
         "privacy": { "id": v.privacy, "label": privacy_label(v.privacy) },
         "nsfw": v.nsfw,
         "truncatedDescription": if description.is_empty() { Value::Null } else { Value::String(truncated) },

@@ -572,6 +572,17 @@ async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
     assert_eq!(v["name"], "After");
     assert_eq!(v["tags"], json!(["edited", "twice"]));
     assert_eq!(v["category"]["label"], "Art");
+    let (_, langs) = t.api.get("/api/v1/videos/languages", None).await;
+    assert_eq!(langs["fr"], "French");
+    let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "language": "fr" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, v2) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v2["language"], json!({ "id": "fr", "label": "French" }));
+    let (status, _) =
+        t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "language": "klingon" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, cats) = t.api.get("/api/v1/videos/categories", None).await;
+    assert_eq!(cats["4"], "Art");
     assert_eq!(v["nsfw"], true);
     assert_eq!(v["commentsEnabled"], false);
     assert_eq!(v["description"], "Now with *emphasis* <script>x()</script>");

@@ -88,6 +88,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/categories", get(videos::list_categories))
         .route("/videos/licences", get(videos::list_licences))
         .route("/videos/privacies", get(videos::list_privacies))
+        .route("/videos/languages", get(videos::list_languages))
         .route(
             "/videos/{id}",
             get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),

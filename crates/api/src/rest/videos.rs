@@ -373,6 +373,15 @@ pub async fn list_licences() -> Json<Value> {
     label_map(labels::LICENCES)
 }
 
+/// `GET /api/v1/videos/languages`
+pub async fn list_languages() -> Json<Value> {
+    let mut m = Map::new();
+    for (code, label) in labels::LANGUAGES {
+        m.insert((*code).to_string(), Value::String((*label).to_string()));
+    }
+    Json(Value::Object(m))
+}
+
 /// `GET /api/v1/videos/privacies`
 pub async fn list_privacies() -> Json<Value> {
     label_map(&[(1, "Public"), (2, "Unlisted"), (3, "Private"), (4, "Internal")])

@@ -101,8 +101,8 @@ impl UploadMeta {
         if self.licence.is_some_and(|c| labels::licence(c).is_none()) {
             v.fail("licence", "unknown licence");
         }
-        if self.language.as_deref().is_some_and(|l| l.is_empty() || l.len() > 10) {
-            v.fail("language", "language must be a language code such as en or fr");
+        if self.language.as_deref().is_some_and(|l| labels::language(l).is_none()) {
+            v.fail("language", "unknown language: use a code such as en or fr (GET /api/v1/videos/languages)");
         }
         if self.tags.len() > 5 {
             v.fail("tags", "at most 5 tags");
