@@ -96,9 +96,9 @@ impl VideoUpdate {
             v.fail("licence", "unknown licence");
         }
         if let Some(Some(l)) = &self.language
-            && l.len() > 10
+            && labels::language(l).is_none()
         {
-            v.fail("language", "language must be a language code such as en or fr");
+            v.fail("language", "unknown language: use a code such as en or fr (GET /api/v1/videos/languages)");
         }
         if let Some(tags) = &self.tags {
             if tags.len() > 5 {
