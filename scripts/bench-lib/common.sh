@@ -96,6 +96,20 @@ hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 cpu_mark() { python3 "$bench_lib/cpu.py" mark; }
 cpu_other() { python3 "$bench_lib/cpu.py" other "$1"; }
 
+# wait_quiet: waits, at most $BENCH_QUIET_WAIT seconds (default 60), until programs other than
+# ours use under 10 % of the CPU over a second, so that a measurement starts on a quiet machine
+# when one can be had. Measures anyway after that (the figure then carries a warning).
+wait_quiet() {
+  local limit=${BENCH_QUIET_WAIT:-60} i m o=0
+  for ((i = 0; i < limit; i++)); do
+    m=$(cpu_mark)
+    sleep 1
+    o=$(cpu_other "$m")
+    awk -v o="$o" 'BEGIN {exit !(o < 10)}' && return 0
+  done
+  log "the machine stayed busy (other programs use ${o}% of the CPU): measuring anyway"
+}
+
 # Appends one JSON result line (the arguments are key=value pairs; values that parse as numbers
 # are stored as numbers) to $BENCH_WORK/results.jsonl.
 record() {
@@ -127,6 +141,7 @@ run_wrk() {
     opts+=("$1"); shift
   done
   mkdir -p "$BENCH_WORK/wrk"
+  wait_quiet
   timeout 60 wrk -t2 -c"$conns" -d"$BENCH_WARMUP" "${opts[@]}" "$url" "${rest[@]}" >/dev/null 2>&1 || true
   local mark
   mark=$(cpu_mark)

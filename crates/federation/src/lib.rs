@@ -1,0 +1,6 @@
+//! ActivityPub on the wire: HTTP signatures (draft-cavage, rsa-sha256) with their digests and
+//! dates, actor keys, and (as federation grows) the AP object shapes and the guarded fetcher.
+//! No database, no app logic: pure functions over requests and keys.
+
+pub mod keys;
+pub mod signature;
