@@ -17,6 +17,7 @@ use flotilla_app::App;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any as CorsAny, CorsLayer};
 
+pub mod ap;
 pub mod error;
 pub mod extract;
 pub mod files;
@@ -48,6 +49,19 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/lazy-static/previews/{file}", get(get_video_image))
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
         .route("/metrics", get(move || async move { prometheus(&metrics_for_route) }))
+        .route("/.well-known/webfinger", get(ap::webfinger))
+        .route("/.well-known/host-meta", get(ap::host_meta))
+        .route("/.well-known/nodeinfo", get(ap::nodeinfo_links))
+        .route("/nodeinfo/2.0.json", get(ap::nodeinfo))
+        .route("/accounts/{name}", get(ap::get_account_actor))
+        .route("/accounts/{name}/outbox", get(ap::get_account_outbox))
+        .route("/accounts/{name}/followers", get(ap::get_follow_collection))
+        .route("/accounts/{name}/following", get(ap::get_follow_collection))
+        .route("/video-channels/{name}", get(ap::get_channel_actor))
+        .route("/video-channels/{name}/outbox", get(ap::get_channel_outbox))
+        .route("/video-channels/{name}/followers", get(ap::get_follow_collection))
+        .route("/video-channels/{name}/following", get(ap::get_follow_collection))
+        .route("/videos/watch/{uuid}", get(ap::get_video_object))
         .merge(extra)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))

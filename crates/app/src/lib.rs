@@ -11,6 +11,7 @@ use flotilla_domain::FieldError;
 use serde::Deserialize;
 
 pub mod account;
+pub mod ap;
 pub mod auth;
 pub mod bootstrap;
 pub mod channel;
@@ -76,6 +77,7 @@ impl App {
             db,
             settings: RwLock::new(Arc::new(settings)),
         };
+        ap::ensure_instance_actor(&app).await?;
         bootstrap::ensure_root(&app).await?;
         Ok(app)
     }

@@ -30,3 +30,17 @@ pub fn video(app: &App, uuid: &str) -> String {
 pub fn hls_file_path(uuid: &str, file: &str) -> String {
     format!("/static/streaming-playlists/hls/{uuid}/{file}")
 }
+
+/// The instance actor (PeerTube's `/accounts/peertube`).
+pub fn instance_actor(app: &App) -> String {
+    account(app, crate::ap::INSTANCE_ACTOR)
+}
+
+pub fn shared_inbox(app: &App) -> String {
+    format!("{}/inbox", app.public.base())
+}
+
+/// The `#main-key` of an actor, its signatures' `keyId`.
+pub fn key_id(actor_url: &str) -> String {
+    format!("{actor_url}#main-key")
+}

@@ -123,3 +123,38 @@ pub async fn update(
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// An actor's key pair, if it has one yet: `(private PEM, public PEM)`.
+pub async fn keys(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<(String, String)>> {
+    let row: Option<(Option<String>, Option<String>)> =
+        run!(e, |x| sqlx::query_as("SELECT private_key_pem, public_key_pem FROM actors WHERE id = $1")
+            .bind(actor_id)
+            .fetch_optional(x)
+            .await)?;
+    Ok(row.and_then(|(a, b)| a.zip(b)))
+}
+
+/// Stores a key pair unless the actor got one meanwhile (the first writer wins).
+pub async fn set_keys_once(e: impl Into<Exec<'_>>, actor_id: i64, private: &str, public: &str) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE actors SET private_key_pem = $2, public_key_pem = $3 WHERE id = $1 AND private_key_pem IS NULL"
+    )
+    .bind(actor_id)
+    .bind(private)
+    .bind(public)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The id of the local actor `name` of `kind` (`Application` for the instance actor).
+pub async fn local_actor_id(e: impl Into<Exec<'_>>, kind: &str, name: &str) -> Result<Option<i64>> {
+    let row: Option<(i64,)> =
+        run!(e, |x| sqlx::query_as("SELECT id FROM actors WHERE host = '' AND kind = $1 AND name = $2")
+            .bind(kind)
+            .bind(name)
+            .fetch_optional(x)
+            .await)?;
+    Ok(row.map(|r| r.0))
+}

@@ -166,6 +166,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0003_search.sqlite.sql"),
         include_str!("../migrations/0003_search.postgres.sql"),
     ),
+    (
+        4,
+        "actor_keys",
+        include_str!("../migrations/0004_actor_keys.sql"),
+        include_str!("../migrations/0004_actor_keys.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

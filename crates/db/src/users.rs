@@ -191,3 +191,21 @@ pub async fn delete(e: impl Into<Exec<'_>>, id: UserId) -> Result<()> {
     run!(e, |x| sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(x).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// `(all users, active since month_start, active since half_year_start)` by last login, for NodeInfo.
+pub async fn activity_counts(
+    e: impl Into<Exec<'_>> + Copy,
+    month_start: i64,
+    half_year_start: i64,
+) -> Result<(i64, i64, i64)> {
+    let (total, month, half): (i64, i64, i64) = run!(e, |x| sqlx::query_as(
+        "SELECT COUNT(*), \
+         COALESCE(SUM(CASE WHEN last_login_at >= $1 THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN last_login_at >= $2 THEN 1 ELSE 0 END), 0) FROM users"
+    )
+    .bind(month_start)
+    .bind(half_year_start)
+    .fetch_one(x)
+    .await)?;
+    Ok((total, month, half))
+}

@@ -234,6 +234,15 @@ pub async fn set_images(e: impl Into<Exec<'_>>, id: i64, thumbnail: &str, previe
     Ok(())
 }
 
+/// Published local videos, public or unlisted (NodeInfo's `localPosts`).
+pub async fn count_published_local(e: impl Into<Exec<'_>>) -> Result<i64> {
+    let (n,): (i64,) =
+        run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM videos WHERE state = 1 AND privacy IN (1, 2)")
+            .fetch_one(x)
+            .await)?;
+    Ok(n)
+}
+
 pub async fn add_view(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
     run!(e, |x| sqlx::query("UPDATE videos SET views = views + 1 WHERE id = $1")
         .bind(id)

@@ -300,6 +300,14 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// A video other servers may fetch by its id: published, public or unlisted.
+pub async fn get_federated(app: &App, uuid: &str) -> Result<videos::Video> {
+    match videos::get_by_uuid(&app.db, uuid).await? {
+        Some(v) if crate::ap::federates(&v) => Ok(v),
+        _ => Err(Error::not_found("video")),
+    }
+}
+
 /// Drops what the media cache holds of a video: its access decision and its bytes.
 pub fn forget_files(app: &App, uuid: &str) {
     app.media_cache.invalidate_access(uuid);

@@ -1,0 +1,200 @@
+//! ActivityPub and discovery routes: WebFinger, host-meta, NodeInfo, actors, videos and their
+//! collections. Actor and video paths answer `application/activity+json` to servers that ask for
+//! it, and HTML to browsers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use flotilla_app::{App, ap};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// The media type of our ActivityPub documents.
+const AP_TYPE: &str = "application/activity+json; charset=utf-8";
+
+/// Whether the client asked for ActivityPub (`application/activity+json` or ActivityStreams JSON-LD).
+pub fn wants_ap(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/activity+json") || a.contains("application/ld+json"))
+}
+
+fn ap_response(v: Value) -> Response {
+    let mut r = Json(v).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(AP_TYPE));
+    r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A plain page for browsers until the web client serves these paths.
+fn html_page(title: &str, url: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <link rel=\"alternate\" type=\"application/activity+json\" href=\"{u}\"></head>\
+         <body><h1>{t}</h1><p><a href=\"{u}\">{u}</a></p></body></html>",
+        t = escape(title),
+        u = escape(url)
+    );
+    let mut r = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+/// `GET /accounts/{name}` — a `Person`, or the instance actor (`peertube`, an `Application`).
+pub async fn get_account_actor(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if name == ap::INSTANCE_ACTOR {
+        let actor = ap::instance_to_ap(&app).await?;
+        return Ok(if wants_ap(&headers) {
+            ap_response(actor)
+        } else {
+            html_page(&app.settings().name, &flotilla_app::uris::instance_actor(&app))
+        });
+    }
+    let acc = flotilla_app::account::get_by_handle(&app, &name).await?;
+    if !wants_ap(&headers) {
+        return Ok(html_page(&acc.display_name, &flotilla_app::uris::account(&app, &acc.name)));
+    }
+    Ok(ap_response(ap::account_to_ap(&app, &acc).await?))
+}
+
+/// `GET /video-channels/{name}` — a `Group`.
+pub async fn get_channel_actor(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let c = flotilla_app::channel::get_by_handle(&app, &name).await?;
+    if !wants_ap(&headers) {
+        return Ok(html_page(&c.display_name, &flotilla_app::uris::channel(&app, &c.name)));
+    }
+    Ok(ap_response(ap::channel_to_ap(&app, &c).await?))
+}
+
+/// `GET /videos/watch/{uuid}` — a `Video`; private, internal and unpublished videos are 404.
+pub async fn get_video_object(
+    State(app): State<Arc<App>>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let v = flotilla_app::video::get_federated(&app, &uuid).await?;
+    if !wants_ap(&headers) {
+        return Ok(html_page(&v.name, &flotilla_app::uris::video(&app, &v.uuid)));
+    }
+    Ok(ap_response(ap::video_to_ap(&app, &v).await?))
+}
+
+/// `GET /accounts/{name}/outbox`
+pub async fn get_account_outbox(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let id = format!("{}/outbox", flotilla_app::uris::account(&app, &name));
+    if name == ap::INSTANCE_ACTOR {
+        return Ok(ap_response(ap::collection(&id, 0, q.page, Vec::new(), ap::PAGE_SIZE)));
+    }
+    let acc = flotilla_app::account::get_by_handle(&app, &name).await?;
+    Ok(ap_response(ap::outbox(&app, Some(acc.id), None, &id, q.page).await?))
+}
+
+/// `GET /video-channels/{name}/outbox`
+pub async fn get_channel_outbox(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let c = flotilla_app::channel::get_by_handle(&app, &name).await?;
+    let id = format!("{}/outbox", flotilla_app::uris::channel(&app, &c.name));
+    Ok(ap_response(ap::outbox(&app, None, Some(c.id), &id, q.page).await?))
+}
+
+/// `GET /accounts/{name}/{followers,following}` and the same for channels. Follows arrive with
+/// the inbox; until then these collections are truthfully empty.
+pub async fn get_follow_collection(
+    State(app): State<Arc<App>>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let path = uri.path();
+    let (prefix, rest) = if let Some(r) = path.strip_prefix("/accounts/") {
+        ("accounts", r)
+    } else if let Some(r) = path.strip_prefix("/video-channels/") {
+        ("video-channels", r)
+    } else {
+        return Err(ApiError::not_found("collection not found"));
+    };
+    let (name, which) = rest.split_once('/').ok_or_else(|| ApiError::not_found("collection not found"))?;
+    let exists = match prefix {
+        "accounts" => name == ap::INSTANCE_ACTOR || flotilla_app::account::get_by_handle(&app, name).await.is_ok(),
+        _ => flotilla_app::channel::get_by_handle(&app, name).await.is_ok(),
+    };
+    if !exists {
+        return Err(ApiError::not_found("actor not found"));
+    }
+    let id = format!("{}/{prefix}/{name}/{which}", app.public.base());
+    Ok(ap_response(ap::collection(&id, 0, q.page, Vec::new(), ap::PAGE_SIZE)))
+}
+
+#[derive(Deserialize)]
+pub struct WebfingerQuery {
+    resource: Option<String>,
+}
+
+/// `GET /.well-known/webfinger?resource=acct:name@host`
+pub async fn webfinger(State(app): State<Arc<App>>, Query(q): Query<WebfingerQuery>) -> Result<Response, ApiError> {
+    let resource = q
+        .resource
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::invalid("resource", "the resource parameter is required"))?;
+    let jrd = ap::webfinger(&app, &resource).await?;
+    let mut r = Json(jrd).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jrd+json; charset=utf-8"));
+    r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Ok(r)
+}
+
+/// `GET /.well-known/host-meta`
+pub async fn host_meta(State(app): State<Arc<App>>) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\n  \
+         <Link rel=\"lrdd\" type=\"application/xrd+xml\" template=\"{}/.well-known/webfinger?resource={{uri}}\"/>\n</XRD>\n",
+        app.public.base()
+    );
+    ([(header::CONTENT_TYPE, "application/xrd+xml; charset=utf-8")], body).into_response()
+}
+
+/// `GET /.well-known/nodeinfo`
+pub async fn nodeinfo_links(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(ap::nodeinfo_links(&app))
+}
+
+/// `GET /nodeinfo/2.0.json`
+pub async fn nodeinfo(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let mut r = Json(ap::nodeinfo(&app).await?).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.0#\""),
+    );
+    r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Ok(r)
+}
