@@ -2,5 +2,6 @@
 //! dates, actor keys, and (as federation grows) the AP object shapes and the guarded fetcher.
 //! No database, no app logic: pure functions over requests and keys.
 
+pub mod fetch;
 pub mod keys;
 pub mod signature;

@@ -1,0 +1,415 @@
+//! The one HTTP client for everything remote: fetching actors and objects, delivering activities.
+//!
+//! Guards (security-cases.md, Mastodon's and Lemmy's lessons): http(s) only, https unless private
+//! addresses are allowed (tests, LAN); every address a name resolves to must be a public unicast
+//! one, checked in the resolver so the connection uses exactly the checked address (no DNS
+//! rebinding between check and connect); literal IPs in URLs and redirects are checked the same
+//! way; at most three redirects; ActivityPub documents must say they are ActivityStreams and their
+//! `id` must be the URL they were fetched from; sizes and times are bounded.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use crate::signature;
+
+/// Largest ActivityPub document we read (Mastodon's limit).
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("refused URL {0}: {1}")]
+    Refused(String, String),
+    #[error("cannot reach {0}: {1}")]
+    Network(String, String),
+    #[error("{0} answered {1}")]
+    Status(String, u16),
+    #[error("{0} is not an ActivityPub document: {1}")]
+    NotActivityPub(String, String),
+    #[error("{0}: document larger than {1} bytes")]
+    TooLarge(String, usize),
+}
+
+impl FetchError {
+    /// Worth trying again later (the other side is down or slow), as opposed to refused for good.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            FetchError::Network(..) => true,
+            FetchError::Status(_, s) => *s == 429 || *s >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Whether an address may be contacted on the public internet: global unicast only.
+pub fn ip_is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4_is_public(v4),
+        IpAddr::V6(v6) => {
+            // IPv4 hidden in IPv6: mapped, compatible, NAT64, 6to4 — judge the IPv4 inside.
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return v4_is_public(v4);
+            }
+            let s = v6.segments();
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+                return v4_is_public(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
+            }
+            if s[0] == 0x2002 {
+                return v4_is_public(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+            }
+            if s[..6] == [0, 0, 0, 0, 0, 0] {
+                return false; // ::, ::1 and IPv4-compatible addresses
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link local
+                || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x2001 && s[1] == 0)) // Teredo
+        }
+    }
+}
+
+fn v4_is_public(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
+        || o[0] >= 240) // reserved
+}
+
+/// How names become addresses: the system's resolver, or one a test injects.
+pub type Lookup = Arc<dyn Fn(String) -> futures_lookup::BoxFuture + Send + Sync>;
+
+/// A boxed future type without pulling a futures crate in.
+pub mod futures_lookup {
+    use std::future::Future;
+    use std::net::IpAddr;
+    use std::pin::Pin;
+    pub type BoxFuture = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
+}
+
+fn system_lookup() -> Lookup {
+    Arc::new(|host: String| {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.map(|a| a.ip()).collect()) })
+    })
+}
+
+/// Resolves names and keeps only allowed addresses, so the connection is made to a checked one.
+struct GuardedResolver {
+    lookup: Lookup,
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let (lookup, allow_private) = (self.lookup.clone(), self.allow_private);
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = lookup(host.clone()).await?;
+            let ok: Vec<SocketAddr> = ips
+                .into_iter()
+                .filter(|ip| allow_private || ip_is_public(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            if ok.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(ok.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Checks a URL before any request: scheme, and literal addresses (names are checked when resolved).
+pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
+    let refused = |why: &str| FetchError::Refused(url.to_string(), why.to_string());
+    let u = Url::parse(url).map_err(|e| refused(&e.to_string()))?;
+    match u.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => return Err(refused("only https is allowed")),
+        _ => return Err(refused("only http(s) URLs are fetched")),
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(refused("credentials in URLs are not allowed"));
+    }
+    match u.host() {
+        None => return Err(refused("no host")),
+        Some(url::Host::Ipv4(ip)) if !allow_private && !ip_is_public(IpAddr::V4(ip)) => {
+            return Err(refused("private or reserved address"));
+        }
+        Some(url::Host::Ipv6(ip)) if !allow_private && !ip_is_public(IpAddr::V6(ip)) => {
+            return Err(refused("private or reserved address"));
+        }
+        _ => {}
+    }
+    Ok(u)
+}
+
+/// Who signs a request: the key id (`…#main-key`) and the private key.
+pub struct Signer {
+    pub key_id: String,
+    pub key: rsa::PrivateKey,
+}
+
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+fn host_header(u: &Url) -> String {
+    match (u.host_str(), u.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Fetcher {
+    pub fn new(allow_private: bool, user_agent: &str) -> Fetcher {
+        Self::with_lookup(allow_private, user_agent, system_lookup())
+    }
+
+    /// With a custom resolver (tests of the address checks never touch a private network).
+    pub fn with_lookup(allow_private: bool, user_agent: &str, lookup: Lookup) -> Fetcher {
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 3 {
+                return attempt.error("too many redirects");
+            }
+            match check_url(attempt.url().as_str(), allow_private) {
+                Ok(_) => attempt.follow(),
+                Err(e) => attempt.error(e.to_string()),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { lookup, allow_private }))
+            .redirect(policy)
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(user_agent)
+            .build()
+            .expect("the HTTP client builds");
+        Fetcher { client, allow_private }
+    }
+
+    fn network(url: &str, e: reqwest::Error) -> FetchError {
+        // A refusal by our own resolver or redirect policy is not a network failure.
+        let text = format!("{e:#}");
+        let chain = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
+        if chain.contains("no public address") || chain.contains("private or reserved") || chain.contains("only https")
+        {
+            FetchError::Refused(url.to_string(), chain)
+        } else {
+            FetchError::Network(url.to_string(), if chain.is_empty() { text } else { chain })
+        }
+    }
+
+    async fn read_limited(url: &str, mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, FetchError> {
+        if resp.content_length().is_some_and(|l| l as usize > limit) {
+            return Err(FetchError::TooLarge(url.to_string(), limit));
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| Self::network(url, e))? {
+            if out.len() + chunk.len() > limit {
+                return Err(FetchError::TooLarge(url.to_string(), limit));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// GETs an ActivityPub document, signed when `signer` is given (servers in authorized-fetch
+    /// mode require it). The document's `id` must be the final URL: nobody can serve an object
+    /// under another server's name.
+    pub async fn get_ap(&self, url: &str, signer: Option<&Signer>) -> Result<Value, FetchError> {
+        let u = check_url(url, self.allow_private)?;
+        let mut req = self.client.get(u.clone()).header(
+            "Accept",
+            "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+        );
+        if let Some(s) = signer {
+            let path = match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_string(),
+            };
+            let signed = signature::sign(
+                "GET",
+                &path,
+                &host_header(&u),
+                None,
+                &s.key_id,
+                &s.key,
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| FetchError::Refused(url.to_string(), e))?;
+            req = req.header("Date", signed.date).header("Signature", signed.signature);
+        }
+        let resp = req.send().await.map_err(|e| Self::network(url, e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(FetchError::Status(url.to_string(), status.as_u16()));
+        }
+        let final_url = resp.url().to_string();
+        let ct =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        let is_as = ct.starts_with("application/activity+json")
+            || (ct.starts_with("application/ld+json") && ct.contains("activitystreams"));
+        if !is_as {
+            return Err(FetchError::NotActivityPub(url.to_string(), format!("Content-Type is '{ct}'")));
+        }
+        let bytes = Self::read_limited(url, resp, MAX_DOCUMENT_BYTES).await?;
+        let doc: Value =
+            serde_json::from_slice(&bytes).map_err(|e| FetchError::NotActivityPub(url.to_string(), e.to_string()))?;
+        let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
+        if strip_fragment(id) != strip_fragment(&final_url) && strip_fragment(id) != strip_fragment(url) {
+            return Err(FetchError::NotActivityPub(
+                url.to_string(),
+                format!("its id {id} is not the URL it came from ({final_url})"),
+            ));
+        }
+        Ok(doc)
+    }
+
+    /// POSTs a signed activity to an inbox. `Ok(())` for any 2xx.
+    pub async fn post_signed(&self, inbox: &str, body: &[u8], signer: &Signer) -> Result<(), FetchError> {
+        let u = check_url(inbox, self.allow_private)?;
+        let signed = signature::sign(
+            "POST",
+            u.path(),
+            &host_header(&u),
+            Some(body),
+            &signer.key_id,
+            &signer.key,
+            time::OffsetDateTime::now_utc(),
+        )
+        .map_err(|e| FetchError::Refused(inbox.to_string(), e))?;
+        let resp = self
+            .client
+            .post(u)
+            .header("Content-Type", "application/activity+json")
+            .header("Date", signed.date)
+            .header("Digest", signed.digest.unwrap_or_default())
+            .header("Signature", signed.signature)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| Self::network(inbox, e))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(FetchError::Status(inbox.to_string(), resp.status().as_u16()))
+        }
+    }
+
+    /// GETs JSON that is not ActivityPub (WebFinger, NodeInfo), with the same guards.
+    pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
+        let u = check_url(url, self.allow_private)?;
+        let resp = self
+            .client
+            .get(u)
+            .header("Accept", "application/jrd+json, application/json")
+            .send()
+            .await
+            .map_err(|e| Self::network(url, e))?;
+        if resp.status() != StatusCode::OK {
+            return Err(FetchError::Status(url.to_string(), resp.status().as_u16()));
+        }
+        let bytes = Self::read_limited(url, resp, MAX_DOCUMENT_BYTES).await?;
+        serde_json::from_slice(&bytes).map_err(|e| FetchError::NotActivityPub(url.to_string(), e.to_string()))
+    }
+}
+
+fn strip_fragment(u: &str) -> &str {
+    u.split('#').next().unwrap_or(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_unicast_addresses_are_allowed() {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "198.18.0.1",
+            "192.0.2.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "::127.0.0.1",
+        ] {
+            assert!(!ip_is_public(bad.parse().unwrap()), "{bad} must be refused");
+        }
+        for good in ["1.1.1.1", "93.184.216.34", "2606:4700::1111", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"] {
+            assert!(ip_is_public(good.parse().unwrap()), "{good} is public");
+        }
+    }
+
+    #[test]
+    fn odd_ipv4_forms_are_normalised_then_refused() {
+        for url in [
+            "https://127.1/x",
+            "https://0x7f.0.0.1/x",
+            "https://2130706433/x",
+            "https://017700000001/x",
+            "https://[::ffff:7f00:1]/x",
+        ] {
+            assert!(matches!(check_url(url, false), Err(FetchError::Refused(..))), "{url}");
+        }
+        assert!(matches!(check_url("http://example.org/x", false), Err(FetchError::Refused(..))), "https only");
+        assert!(matches!(check_url("ftp://example.org/x", true), Err(FetchError::Refused(..))));
+        assert!(matches!(check_url("https://user:pw@example.org/", false), Err(FetchError::Refused(..))));
+        assert!(check_url("https://example.org/x", false).is_ok());
+        assert!(check_url("http://127.0.0.1:9000/x", true).is_ok(), "allowed for tests and LANs");
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_before_connecting() {
+        // The injected resolver answers a private address; no socket is ever opened to it.
+        let lookup: Lookup = Arc::new(|_host| Box::pin(async { Ok(vec!["10.0.0.7".parse().unwrap()]) }));
+        let f = Fetcher::with_lookup(false, "test", lookup);
+        let err = f.get_ap("https://evil.example/actor", None).await.unwrap_err();
+        assert!(matches!(err, FetchError::Refused(..)), "{err}");
+        // Every answer is checked: a private one beside a documentation-range one leaves nothing.
+        let lookup: Lookup =
+            Arc::new(|_host| Box::pin(async { Ok(vec!["10.0.0.7".parse().unwrap(), "192.0.2.1".parse().unwrap()]) }));
+        let f = Fetcher::with_lookup(false, "test", lookup);
+        assert!(matches!(f.get_ap("https://mixed.example/actor", None).await.unwrap_err(), FetchError::Refused(..)));
+    }
+}
