@@ -41,6 +41,12 @@ def ours():
     extra = os.path.join(os.environ.get("BENCH_WORK", "/nonexistent"), "cpu-roots")
     if os.path.exists(extra):
         roots |= {int(x) for x in open(extra).read().split() if x.isdigit()}
+    return tree_ticks(roots)
+
+
+def tree_ticks(roots):
+    """CPU time (clock ticks) of the processes `roots` and all their live descendants, each with
+    its waited-for children."""
     procs = {}
     for d in os.listdir("/proc"):
         if d.isdigit():

@@ -6,10 +6,14 @@
       (crates/media/src/hls.rs: `still_frame`, then `ffmpeg_args` for each rendition of `plan`,
       lowest first, threads 1 as crates/app/src/video/transcode.rs passes), and times them.
 
-  transcode.py flotilla BASE_URL TOKEN CLIP TIMEOUT_S
+  transcode.py flotilla BASE_URL TOKEN CLIP TIMEOUT_S PID
       Uploads CLIP (POST /api/v1/videos/upload, channel 1), then polls GET /api/v1/videos/<uuid>
       every 100 ms until state 1 and transcodingProgress 100; the time counts from the end of the
-      upload's HTTP response.
+      upload's HTTP response. PID is the instance's: its CPU time (with its ffmpeg children) over
+      the same span is reported as cpu_seconds.
+
+Both report cpu_seconds (user + system) beside the wall-clock seconds: CPU time hardly moves
+when other programs compete for the machine, so it shows the overhead even on a busy machine.
 
 The plan and the arguments mirror the Rust code; keep them in step when hls.rs changes (the run
 compares the sizes of the files both produce: x264 and the AAC encoder are deterministic with
@@ -18,10 +22,21 @@ one thread, so equal arguments give byte-identical renditions).
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu import tree_ticks  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 SEGMENT_SECONDS = 4
 
@@ -143,6 +158,7 @@ def bare(clip, outdir, resolutions, timeout):
     os.makedirs(outdir, exist_ok=True)
     deadline = time.monotonic() + timeout
     t0 = time.monotonic()
+    cpu0 = children_cpu()
     p = probe(clip)
     steps = []
     if p["has_video"]:
@@ -160,7 +176,8 @@ def bare(clip, outdir, resolutions, timeout):
         files[str(r["resolution"])] = size
         steps.append({"step": f"{r['resolution']}p", "seconds": round(time.monotonic() - s, 3), "size": size})
     total = time.monotonic() - t0
-    print(json.dumps({"seconds": round(total, 3), "steps": steps, "files": files, "probe": p,
+    cpu = children_cpu() - cpu0
+    print(json.dumps({"seconds": round(total, 3), "cpu_seconds": round(cpu, 2), "steps": steps, "files": files, "probe": p,
                       "plan": renditions, "example_args": ffmpeg_args(clip, renditions[-1], p["has_audio"],
                                                                       "X-fragmented.mp4", "X.m3u8", 1)}))
 
@@ -171,13 +188,14 @@ def get_json(url, token):
         return json.load(r)
 
 
-def flotilla(base, token, clip, timeout):
+def flotilla(base, token, clip, timeout, pid):
     t_start = time.monotonic()
     up = subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "600",
                          "-H", f"Authorization: Bearer {token}", "-F", "channelId=1", "-F", "name=bench clip",
                          "-F", f"videofile=@{clip}", f"{base}/api/v1/videos/upload"],
                         capture_output=True, timeout=660)
     t0 = time.monotonic()  # the end of the upload's HTTP response
+    cpu0 = tree_ticks({pid})
     if up.returncode != 0:
         raise SystemExit(f"upload failed: {up.stdout.decode(errors='replace')} {up.stderr.decode(errors='replace')}")
     uuid = json.loads(up.stdout)["video"]["uuid"]
@@ -198,9 +216,10 @@ def flotilla(base, token, clip, timeout):
     else:
         raise SystemExit(f"transcoding did not finish within {timeout} s (last answer: {json.dumps(v)[:500]})")
     seconds = time.monotonic() - t0
+    cpu = (tree_ticks({pid}) - cpu0) / HZ
     playlist = v["streamingPlaylists"][0]
     files = {str(f["resolution"]["id"]): f["size"] for f in playlist["files"]}
-    print(json.dumps({"seconds": round(seconds, 3), "upload_seconds": round(t0 - t_start, 3),
+    print(json.dumps({"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2), "upload_seconds": round(t0 - t_start, 3),
                       "first_published_seconds": round(first_published or seconds, 3), "uuid": uuid,
                       "polls": polls, "files": files, "master": playlist["playlistUrl"],
                       "file_urls": {str(f["resolution"]["id"]): f["fileUrl"] for f in playlist["files"]}}))
@@ -211,7 +230,7 @@ def main():
     if cmd == "bare":
         bare(sys.argv[2], sys.argv[3], [int(x) for x in sys.argv[4].split(",")], float(sys.argv[5]))
     elif cmd == "flotilla":
-        flotilla(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+        flotilla(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6]))
     else:
         raise SystemExit(__doc__)
 

@@ -19,24 +19,29 @@ use crate::{App, Error, Result};
 #[serde(untagged)]
 pub enum Job {
     Transcode { video_id: i64 },
+    Deliver { actor_id: i64, inbox: String, activity: serde_json::Value },
 }
 
 impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Transcode { .. } => "transcode",
+            Job::Deliver { .. } => "deliver",
         }
     }
 
     fn max_attempts(&self) -> i64 {
         match self {
             Job::Transcode { .. } => 5,
+            // With the backoff capped at an hour, about a day and a half of trying.
+            Job::Deliver { .. } => 40,
         }
     }
 
     fn unique_key(&self) -> Option<String> {
         match self {
             Job::Transcode { video_id } => Some(format!("transcode:{video_id}")),
+            Job::Deliver { .. } => None,
         }
     }
 
@@ -46,9 +51,18 @@ impl Job {
         struct VideoPayload {
             video_id: i64,
         }
+        #[derive(Deserialize)]
+        struct DeliverPayload {
+            actor_id: i64,
+            inbox: String,
+            activity: serde_json::Value,
+        }
         match kind {
             "transcode" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::Transcode { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
+            "deliver" => serde_json::from_str::<DeliverPayload>(payload)
+                .map(|p| Job::Deliver { actor_id: p.actor_id, inbox: p.inbox, activity: p.activity })
                 .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
@@ -57,7 +71,7 @@ impl Job {
 
 /// Kinds the workers serve, with how many run at once.
 fn kinds(app: &App) -> Vec<(&'static str, u32)> {
-    vec![("transcode", app.config.jobs.concurrency)]
+    vec![("transcode", app.config.jobs.concurrency), ("deliver", 4)]
 }
 
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
@@ -110,6 +124,9 @@ fn backoff_ms(attempts: i64) -> i64 {
 async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result::Result<(), Failure> {
     match job {
         Job::Transcode { video_id } => crate::video::transcode::run(app, *video_id, progress).await,
+        Job::Deliver { actor_id, inbox, activity } => {
+            crate::federation::delivery::run(app, *actor_id, inbox, activity).await
+        }
     }
 }
 
@@ -117,6 +134,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
 async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
     match job {
         Job::Transcode { video_id } => crate::video::transcode::failed(app, *video_id, why).await,
+        Job::Deliver { inbox, .. } => tracing::warn!(inbox, error = why, "delivery given up"),
     }
 }
 

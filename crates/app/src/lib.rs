@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod channel;
 pub mod config;
 pub mod convert;
+pub mod federation;
 pub mod image;
 pub mod instance;
 pub mod jobs;
@@ -42,6 +43,8 @@ pub struct App {
     pub media_cache: media_cache::MediaCache,
     /// Who was counted as viewing which video in the last hour.
     pub views_seen: video::views::Seen,
+    /// The one client for remote servers (`flotilla_federation::fetch`).
+    pub fetcher: flotilla_federation::fetch::Fetcher,
     /// Signs video-file tokens (`video::token`).
     pub file_token_key: Vec<u8>,
     /// Resumable upload sessions with a chunk being written.
@@ -71,6 +74,10 @@ impl App {
             uploads_busy: Default::default(),
             views_seen: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
+            fetcher: flotilla_federation::fetch::Fetcher::new(
+                config.federation.allow_private,
+                &format!("Flotilla/{} (+{})", env!("CARGO_PKG_VERSION"), public.base()),
+            ),
             file_token_key,
             config: Arc::new(config),
             public,

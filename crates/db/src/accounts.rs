@@ -158,3 +158,11 @@ pub async fn local_actor_id(e: impl Into<Exec<'_>>, kind: &str, name: &str) -> R
             .await)?;
     Ok(row.map(|r| r.0))
 }
+
+/// `(kind, name)` of a local actor.
+pub async fn local_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<(String, String)>> {
+    Ok(run!(e, |x| sqlx::query_as("SELECT kind, name FROM actors WHERE id = $1 AND host = ''")
+        .bind(actor_id)
+        .fetch_optional(x)
+        .await)?)
+}

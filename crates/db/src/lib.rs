@@ -14,7 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 
 pub mod accounts;
+pub mod actors;
 pub mod channels;
+pub mod follows;
 pub mod images;
 pub mod jobs;
 pub mod registrations;
@@ -172,6 +174,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0004_actor_keys.sql"),
         include_str!("../migrations/0004_actor_keys.sql"),
     ),
+    (5, "follows", include_str!("../migrations/0005_follows.sql"), include_str!("../migrations/0005_follows.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

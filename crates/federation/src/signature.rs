@@ -184,7 +184,7 @@ pub struct Request<'a> {
     /// Path and query, as received.
     pub path: &'a str,
     /// Header lookup by lower-case name.
-    pub header: &'a dyn Fn(&str) -> Option<String>,
+    pub header: &'a (dyn Fn(&str) -> Option<String> + Sync),
     pub body: &'a [u8],
 }
 

@@ -15,6 +15,7 @@ pub mod channels;
 pub mod config;
 pub mod jobs;
 pub mod oauth;
+pub mod server;
 pub mod users;
 pub mod videos;
 
@@ -95,6 +96,9 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/videos/{id}/views", post(videos::add_view))
+        .route("/server/following", get(server::list_following).post(server::follow_instances))
+        .route("/server/following/{host}", axum::routing::delete(server::unfollow_instance))
+        .route("/server/followers", get(server::list_followers))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

@@ -1,0 +1,71 @@
+//! Instance follows (PeerTube's `/api/v1/server/following` and `/followers`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use flotilla_app::federation::follow;
+use flotilla_app::{App, page};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::extract::{Auth, Body};
+
+#[derive(Deserialize)]
+pub struct FollowBody {
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    handles: Vec<String>,
+}
+
+/// `POST /api/v1/server/following` — `{"hosts": ["video.example.org"]}`.
+pub async fn follow_instances(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Body(b): Body<FollowBody>,
+) -> Result<StatusCode, ApiError> {
+    if !b.handles.is_empty() {
+        return Err(ApiError::invalid(
+            "handles",
+            "following channels or accounts by handle is not supported yet; use hosts",
+        ));
+    }
+    follow::follow_hosts(&app, &who, &b.hosts).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/server/following/{host}`
+pub async fn unfollow_instance(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(host): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    follow::unfollow_host(&app, &who, &host).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct FollowQuery {
+    start: Option<i64>,
+    count: Option<i64>,
+    state: Option<String>,
+}
+
+/// `GET /api/v1/server/following`
+pub async fn list_following(
+    State(app): State<Arc<App>>,
+    Query(q): Query<FollowQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(follow::list(&app, true, q.state.as_deref(), page(q.start, q.count)).await?))
+}
+
+/// `GET /api/v1/server/followers`
+pub async fn list_followers(
+    State(app): State<Arc<App>>,
+    Query(q): Query<FollowQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(follow::list(&app, false, q.state.as_deref(), page(q.start, q.count)).await?))
+}

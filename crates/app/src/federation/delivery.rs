@@ -1,0 +1,32 @@
+//! Sending our activities: one persisted job per destination inbox (shared inboxes, deduplicated),
+//! signed by the sending actor when it runs, retried with backoff for about a day.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::jobs::{self, Failure, Job};
+use crate::{App, Result};
+
+/// Queues `activity` from local actor `actor_id` to each inbox, in the caller's transaction.
+pub async fn enqueue(tx: &mut flotilla_db::Tx, actor_id: i64, activity: &Value, inboxes: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for inbox in inboxes {
+        if seen.insert(inbox.clone()) {
+            jobs::enqueue(&mut *tx, &Job::Deliver { actor_id, inbox: inbox.clone(), activity: activity.clone() })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one delivery job.
+pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -> std::result::Result<(), Failure> {
+    let signer = super::signer(app, actor_id).await.map_err(|e| Failure::Retry(e.to_string()))?;
+    let body = serde_json::to_vec(activity).map_err(|e| Failure::Fail(e.to_string()))?;
+    match app.fetcher.post_signed(inbox, &body, &signer).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_temporary() => Err(Failure::Retry(e.to_string())),
+        Err(e) => Err(Failure::Fail(e.to_string())),
+    }
+}

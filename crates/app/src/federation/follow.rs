@@ -1,0 +1,120 @@
+//! Follows between instances (PeerTube's `/api/v1/server/following` and `/followers`): our
+//! instance actor follows another instance's, and answers the follows of others.
+
+use flotilla_db::{actors, follows};
+use flotilla_domain::time::{iso8601, now_ms};
+use serde_json::{Value, json};
+
+use crate::auth::AuthUser;
+use crate::federation::{delivery, remote};
+use crate::{App, Error, Result, ap, uris};
+
+fn clean_host(h: &str) -> Result<String> {
+    let h = h.trim().trim_end_matches('/').to_ascii_lowercase();
+    let h = h.strip_prefix("https://").or_else(|| h.strip_prefix("http://")).unwrap_or(&h).to_string();
+    if h.is_empty() || h.contains(['/', '@', ' ', '?', '#']) {
+        return Err(Error::invalid("hosts", format!("'{h}' is not a host name")));
+    }
+    Ok(h)
+}
+
+/// `POST /api/v1/server/following {hosts}`: our instance actor follows each instance's actor.
+pub async fn follow_hosts(app: &App, who: &AuthUser, hosts: &[String]) -> Result<()> {
+    who.require_admin()?;
+    if hosts.is_empty() {
+        return Err(Error::invalid("hosts", "give at least one host to follow"));
+    }
+    let me = ap::ensure_instance_actor(app).await?;
+    let me_url = uris::instance_actor(app);
+    for h in hosts {
+        let host = clean_host(h)?;
+        if host == app.public.host {
+            return Err(Error::invalid("hosts", "an instance cannot follow itself"));
+        }
+        let target = remote::actor_by_handle(app, ap::INSTANCE_ACTOR, &host).await?;
+        let activity_id = format!("{me_url}/follows/{}", uuid::Uuid::new_v4());
+        let activity = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "type": "Follow",
+            "id": activity_id,
+            "actor": me_url,
+            "object": target.url,
+        });
+        let mut tx = app.db.begin().await?;
+        follows::upsert(&mut tx, me, target.id, "pending", Some(&activity_id), now_ms()).await?;
+        delivery::enqueue(&mut tx, me, &activity, std::slice::from_ref(&target.inbox)).await?;
+        tx.commit().await?;
+        app.wake_jobs();
+        tracing::info!(host = %host, by = %who.user.username, "following an instance");
+    }
+    Ok(())
+}
+
+/// `DELETE /api/v1/server/following/:host`: stop following, telling the other side (Undo).
+pub async fn unfollow_host(app: &App, who: &AuthUser, host: &str) -> Result<()> {
+    who.require_admin()?;
+    let host = clean_host(host)?;
+    let me = ap::ensure_instance_actor(app).await?;
+    let me_url = uris::instance_actor(app);
+    let mut found = false;
+    for target in actors::list_by_host(&app.db, &host).await? {
+        let Some(f) = follows::get_pair(&app.db, me, target.id).await? else { continue };
+        found = true;
+        let follow = json!({ "type": "Follow", "id": f.activity_id, "actor": me_url, "object": target.url });
+        let undo = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "type": "Undo",
+            "id": format!("{me_url}/follows/{}/undo", f.id),
+            "actor": me_url,
+            "object": follow,
+        });
+        let mut tx = app.db.begin().await?;
+        follows::delete_pair(&mut tx, me, target.id).await?;
+        delivery::enqueue(&mut tx, me, &undo, std::slice::from_ref(&target.inbox)).await?;
+        tx.commit().await?;
+        app.wake_jobs();
+    }
+    if !found {
+        return Err(Error::not_found("follow of this host"));
+    }
+    Ok(())
+}
+
+fn actor_json(url: Option<&str>, name: &str, host: &str) -> Value {
+    json!({ "url": url, "name": name, "host": host, "followersCount": 0, "followingCount": 0 })
+}
+
+/// `GET /api/v1/server/following` (`as_follower`) and `/api/v1/server/followers`, PeerTube's
+/// `ActorFollow` shape.
+pub async fn list(app: &App, as_follower: bool, state: Option<&str>, page: flotilla_db::Page) -> Result<Value> {
+    if let Some(s) = state
+        && !matches!(s, "pending" | "accepted")
+    {
+        return Err(Error::invalid("state", "state must be pending or accepted"));
+    }
+    let me = ap::ensure_instance_actor(app).await?;
+    let (rows, total) = follows::list_for(&app.db, me, as_follower, state, page.start, page.count).await?;
+    let mine = uris::instance_actor(app);
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|f| {
+            let local = |url: &Option<String>, name: &str, host: &str| {
+                if host.is_empty() {
+                    actor_json(Some(&mine), name, &app.public.host)
+                } else {
+                    actor_json(url.as_deref(), name, host)
+                }
+            };
+            json!({
+                "id": f.id,
+                "follower": local(&f.follower_url, &f.follower_name, &f.follower_host),
+                "following": local(&f.target_url, &f.target_name, &f.target_host),
+                "score": 1000,
+                "state": f.state,
+                "createdAt": iso8601(f.created_at),
+                "updatedAt": iso8601(f.updated_at),
+            })
+        })
+        .collect();
+    Ok(json!({ "total": total, "data": data }))
+}

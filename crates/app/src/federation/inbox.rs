@@ -1,0 +1,196 @@
+//! Receiving activities (`POST /inbox` and the actors' inboxes): parse → verify → apply, in that
+//! order and in separate steps (STYLE: verify, then apply). Verification: the HTTP signature
+//! (digest, date window, covered headers) with the key of the actor the `keyId` names, fetched
+//! and cached, fetched again once if it no longer verifies (key rotation); the activity's `actor`
+//! must be the signer; an activity id is applied once.
+
+use flotilla_db::{actors::RemoteActor, follows};
+use flotilla_domain::time::now_ms;
+use flotilla_federation::signature::{self, SigError};
+use serde_json::{Value, json};
+
+use crate::federation::{delivery, local_actor_by_url, local_actor_url, remote};
+use crate::{App, Error, Result};
+
+/// The largest activity accepted (Mastodon's limit).
+pub const MAX_ACTIVITY_BYTES: usize = 1024 * 1024;
+
+/// An incoming request as the inbox sees it.
+pub struct Incoming<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub header: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    pub body: &'a [u8],
+}
+
+fn unsigned(msg: impl Into<String>) -> Error {
+    Error::Unauthorized { code: "invalid_signature", msg: msg.into() }
+}
+
+fn sig_error(e: SigError) -> Error {
+    unsigned(e.to_string())
+}
+
+/// Checks the signature and returns the actor who signed.
+pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
+    let header = (req.header)("signature")
+        .or_else(|| (req.header)("authorization").filter(|a| a.starts_with("Signature ")))
+        .ok_or_else(|| sig_error(SigError::Missing))?;
+    let sig = signature::parse_header(&header).map_err(sig_error)?;
+    let sreq = signature::Request { method: req.method, path: req.path, header: req.header, body: req.body };
+    let signing_string = signature::check(&sreq, &sig, now_ms() / 1000).map_err(sig_error)?;
+    let actor_url = sig.key_id.split('#').next().unwrap_or_default().to_string();
+    if remote::host(&actor_url).is_none() {
+        return Err(unsigned("keyId is not a URL"));
+    }
+    if remote::host(&actor_url).as_deref() == Some(app.public.host.as_str()) {
+        return Err(unsigned("keyId names one of our own actors"));
+    }
+    let verify_with = |a: &RemoteActor| -> bool {
+        a.public_key_pem
+            .as_deref()
+            .and_then(|pem| flotilla_federation::keys::public_from_pem(pem).ok())
+            .is_some_and(|k| signature::verify(&signing_string, &sig, &k).is_ok())
+    };
+    let actor =
+        remote::actor(app, &actor_url).await.map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?;
+    if verify_with(&actor) {
+        return Ok(actor);
+    }
+    // The key may have changed since we stored it: fetch once more.
+    let fresh = remote::fetch_actor(app, &actor_url)
+        .await
+        .map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?;
+    if verify_with(&fresh) { Ok(fresh) } else { Err(sig_error(SigError::BadSignature)) }
+}
+
+/// `POST /inbox`: verifies, then applies. Unknown types are accepted and ignored.
+pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
+    if req.body.len() > MAX_ACTIVITY_BYTES {
+        return Err(Error::TooLarge { code: "payload_too_large", msg: "activities are limited to 1 MB".into() });
+    }
+    let signer = verify(app, &req).await?;
+    let activity: Value = serde_json::from_slice(req.body)
+        .map_err(|e| Error::bad_request("malformed_request", format!("not JSON: {e}")))?;
+    let kind = activity.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+    let id =
+        activity.get("id").and_then(Value::as_str).ok_or_else(|| Error::invalid("id", "an activity needs an id"))?;
+    // The signer speaks for itself only (FEP-fe34): the activity's actor and id are on its server.
+    let actor = activity.get("actor").and_then(remote::id_of).unwrap_or_default();
+    if actor != signer.url {
+        return Err(Error::Forbidden(format!("the activity's actor {actor} is not the signer {}", signer.url)));
+    }
+    if remote::host(id) != Some(signer.host.clone()) {
+        return Err(Error::Forbidden("the activity's id is not on the signer's server".into()));
+    }
+    if !follows::first_time_seen(&app.db, id, now_ms()).await? {
+        tracing::debug!(id, "duplicate activity ignored");
+        return Ok(());
+    }
+    let object = activity.get("object").cloned().unwrap_or(Value::Null);
+    match kind.as_str() {
+        "Follow" => on_follow(app, &signer, &activity, &object).await,
+        "Accept" => on_accept(app, &signer, &object).await,
+        "Reject" => on_reject(app, &signer, &object).await,
+        "Undo" => on_undo(app, &signer, &object).await,
+        other => {
+            tracing::debug!(kind = other, from = %signer.url, "activity type not handled; ignored");
+            Ok(())
+        }
+    }
+}
+
+/// Someone follows one of our actors: recorded as accepted, and answered with an Accept.
+async fn on_follow(app: &App, signer: &RemoteActor, activity: &Value, object: &Value) -> Result<()> {
+    let target_url = remote::id_of(object).ok_or_else(|| Error::invalid("object", "Follow needs an object"))?;
+    let Some(target) = local_actor_by_url(app, target_url).await? else {
+        return Err(Error::not_found("followed actor"));
+    };
+    let target_url = local_actor_url(app, target).await?;
+    let follow_id = activity.get("id").and_then(Value::as_str);
+    let mut tx = app.db.begin().await?;
+    let row = follows::upsert(&mut tx, signer.id, target, "accepted", follow_id, now_ms()).await?;
+    let accept = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Accept",
+        "id": format!("{target_url}/accepts/follows/{row}"),
+        "actor": target_url,
+        "object": { "type": "Follow", "id": follow_id, "actor": signer.url, "object": target_url },
+    });
+    delivery::enqueue(&mut tx, target, &accept, std::slice::from_ref(&signer.inbox)).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(follower = %signer.url, target = %target_url, "new follower");
+    Ok(())
+}
+
+/// The follow an Accept, Reject or Undo is about: by the embedded Follow's actor and object, or
+/// by its id.
+async fn our_follow(
+    app: &App,
+    follower_side: Option<i64>,
+    target_side: Option<i64>,
+    object: &Value,
+) -> Result<Option<follows::Follow>> {
+    if let Some(f) = object.get("id").and_then(Value::as_str).or(object.as_str())
+        && let Some(row) = follows::get_by_activity(&app.db, f).await?
+    {
+        return Ok(Some(row));
+    }
+    if let (Some(a), Some(b)) = (follower_side, target_side) {
+        return Ok(follows::get_pair(&app.db, a, b).await?);
+    }
+    Ok(None)
+}
+
+async fn on_accept(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    let follower = match object.get("actor").and_then(Value::as_str) {
+        Some(u) => local_actor_by_url(app, u).await?,
+        None => None,
+    };
+    let Some(f) = our_follow(app, follower, Some(signer.id), object).await? else {
+        return Ok(());
+    };
+    // Only the followed actor may accept.
+    if f.target_id != signer.id {
+        return Err(Error::Forbidden("only the followed actor can accept a follow".into()));
+    }
+    follows::set_state(&app.db, f.id, "accepted", now_ms()).await?;
+    tracing::info!(target = %signer.url, "follow accepted");
+    Ok(())
+}
+
+async fn on_reject(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    let follower = match object.get("actor").and_then(Value::as_str) {
+        Some(u) => local_actor_by_url(app, u).await?,
+        None => None,
+    };
+    if let Some(f) = our_follow(app, follower, Some(signer.id), object).await? {
+        if f.target_id != signer.id {
+            return Err(Error::Forbidden("only the followed actor can reject a follow".into()));
+        }
+        follows::delete_pair(&app.db, f.follower_id, f.target_id).await?;
+    }
+    Ok(())
+}
+
+async fn on_undo(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    match object.get("type").and_then(Value::as_str) {
+        Some("Follow") | None => {
+            let target = match object.get("object").and_then(remote::id_of) {
+                Some(u) => local_actor_by_url(app, u).await?,
+                None => None,
+            };
+            if let Some(f) = our_follow(app, Some(signer.id), target, object).await? {
+                // Only the follower may undo its follow.
+                if f.follower_id != signer.id {
+                    return Err(Error::Forbidden("only the follower can undo a follow".into()));
+                }
+                follows::delete_pair(&app.db, f.follower_id, f.target_id).await?;
+                tracing::info!(follower = %signer.url, "follower left");
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,52 @@
+//! Federation's use-cases: remote actors (`remote`), the inbox (`inbox`), delivery of our
+//! activities (`delivery`) and follows between instances (`follow`). Wire formats and signatures
+//! are `flotilla_federation`'s; this module decides what they mean here.
+
+use flotilla_db::accounts;
+use flotilla_federation::fetch::Signer;
+
+use crate::{App, Error, Result, ap, uris};
+
+pub mod delivery;
+pub mod follow;
+pub mod inbox;
+pub mod remote;
+
+/// The URL of a local actor.
+pub async fn local_actor_url(app: &App, actor_id: i64) -> Result<String> {
+    let (kind, name) = accounts::local_actor(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))?;
+    Ok(match kind.as_str() {
+        "Group" => uris::channel(app, &name),
+        _ => uris::account(app, &name),
+    })
+}
+
+/// The local actor a URL of ours names (`/accounts/x`, `/video-channels/x`), if any.
+pub async fn local_actor_by_url(app: &App, url: &str) -> Result<Option<i64>> {
+    let base = app.public.base();
+    let Some(path) = url.strip_prefix(&base) else { return Ok(None) };
+    let (kind, name) = if let Some(n) = path.strip_prefix("/accounts/") {
+        (if n == ap::INSTANCE_ACTOR { "Application" } else { "Person" }, n)
+    } else if let Some(n) = path.strip_prefix("/video-channels/") {
+        ("Group", n)
+    } else {
+        return Ok(None);
+    };
+    if name.contains('/') {
+        return Ok(None);
+    }
+    Ok(accounts::local_actor_id(&app.db, kind, name).await?)
+}
+
+/// The signer of a local actor: its `#main-key` and private key.
+pub async fn signer(app: &App, actor_id: i64) -> Result<Signer> {
+    let (private, _) = ap::actor_keys(app, actor_id).await?;
+    let key = flotilla_federation::keys::private_from_pem(&private).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Signer { key_id: uris::key_id(&local_actor_url(app, actor_id).await?), key })
+}
+
+/// The instance actor's signer (for signed fetches).
+pub async fn instance_signer(app: &App) -> Result<Signer> {
+    let id = ap::ensure_instance_actor(app).await?;
+    signer(app, id).await
+}

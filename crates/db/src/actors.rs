@@ -1,0 +1,77 @@
+//! Actors of other servers, as fetched: where to deliver to them and how to check their signatures.
+
+use crate::{Exec, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RemoteActor {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub host: String,
+    pub url: String,
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub followers_url: Option<String>,
+    pub display_name: Option<String>,
+    pub public_key_pem: Option<String>,
+    pub fetched_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, kind, name, host, url, inbox, shared_inbox, followers_url, display_name, public_key_pem, fetched_at";
+
+pub struct NewRemote<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub host: &'a str,
+    pub url: &'a str,
+    pub inbox: &'a str,
+    pub shared_inbox: Option<&'a str>,
+    pub followers_url: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub public_key_pem: &'a str,
+    pub now: i64,
+}
+
+pub async fn get_by_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<RemoteActor>> {
+    let sql = format!("SELECT {COLUMNS} FROM actors WHERE url = $1 AND host <> ''");
+    Ok(run!(e, |x| sqlx::query_as::<_, RemoteActor>(&sql).bind(url).fetch_optional(x).await)?)
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<RemoteActor>> {
+    let sql = format!("SELECT {COLUMNS} FROM actors WHERE id = $1 AND host <> ''");
+    Ok(run!(e, |x| sqlx::query_as::<_, RemoteActor>(&sql).bind(id).fetch_optional(x).await)?)
+}
+
+/// Inserts or refreshes a remote actor, keyed by its URL; returns its id.
+pub async fn upsert(e: impl Into<Exec<'_>>, a: &NewRemote<'_>) -> Result<i64> {
+    let (id,): (i64,) = run!(e, |x| {
+        sqlx::query_as(
+        "INSERT INTO actors (kind, name, host, url, inbox, shared_inbox, followers_url, display_name, public_key_pem, \
+         fetched_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         ON CONFLICT (url) DO UPDATE SET kind = excluded.kind, inbox = excluded.inbox, \
+         shared_inbox = excluded.shared_inbox, followers_url = excluded.followers_url, \
+         display_name = excluded.display_name, public_key_pem = excluded.public_key_pem, fetched_at = excluded.fetched_at \
+         RETURNING id"
+    )
+    .bind(a.kind)
+    .bind(a.name)
+    .bind(a.host)
+    .bind(a.url)
+    .bind(a.inbox)
+    .bind(a.shared_inbox)
+    .bind(a.followers_url)
+    .bind(a.display_name)
+    .bind(a.public_key_pem)
+    .bind(a.now)
+    .fetch_one(x)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// The remote instance actor we follow or that follows us, by host.
+pub async fn list_by_host(e: impl Into<Exec<'_>>, host: &str) -> Result<Vec<RemoteActor>> {
+    let sql = format!("SELECT {COLUMNS} FROM actors WHERE host = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, RemoteActor>(&sql).bind(host).fetch_all(x).await)?)
+}
