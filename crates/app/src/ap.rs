@@ -188,7 +188,7 @@ pub async fn instance_to_ap(app: &App) -> Result<Value> {
 /// Whether a video is given out over ActivityPub: published, and public or unlisted (unlisted
 /// videos are reachable by their link, as in PeerTube); private and internal never.
 pub fn federates(v: &videos::Video) -> bool {
-    v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED)
+    v.is_local() && v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED)
 }
 
 /// PeerTube's P2P info hashes of an HLS playlist: SHA-1 of `2<playlist URL>+V<index>` per rendition

@@ -39,7 +39,7 @@ pub fn images_to_api(app: &App, actor_id: i64, kind: &str, images: &[Image]) -> 
 
 pub fn account_to_api(app: &App, a: &Account, images: &[Image]) -> Value {
     json!({
-        "url": uris::account(app, &a.name),
+        "url": a.url.clone().unwrap_or_else(|| uris::account(app, &a.name)),
         "name": a.name,
         "host": host(app, &a.host),
         "avatars": images_to_api(app, a.actor_id, "avatar", images),
@@ -57,7 +57,7 @@ pub fn account_to_api(app: &App, a: &Account, images: &[Image]) -> Value {
 
 pub fn channel_to_api(app: &App, c: &Channel, images: &[Image], owner: Value) -> Value {
     json!({
-        "url": uris::channel(app, &c.name),
+        "url": c.url.clone().unwrap_or_else(|| uris::channel(app, &c.name)),
         "name": c.name,
         "host": host(app, &c.host),
         "avatars": images_to_api(app, c.actor_id, "avatar", images),
@@ -166,7 +166,7 @@ pub fn video_to_api(
         "id": v.id,
         "uuid": v.uuid,
         "shortUUID": v.short_uuid,
-        "url": uris::video(app, &v.uuid),
+        "url": v.remote_url.clone().unwrap_or_else(|| uris::video(app, &v.uuid)),
         "name": v.name,
         "category": id_label(v.category, v.category.and_then(labels::category)),
         "licence": id_label(v.licence, v.licence.and_then(labels::licence)),
@@ -178,7 +178,7 @@ pub fn video_to_api(
         "nsfw": v.nsfw,
         "truncatedDescription": if description.is_empty() { Value::Null } else { Value::String(truncated) },
         "description": if details { v.description.clone().map(Value::String).unwrap_or(Value::Null) } else { Value::Null },
-        "isLocal": true,
+        "isLocal": v.is_local(),
         "duration": v.duration,
         "aspectRatio": aspect,
         "views": v.views,
@@ -225,7 +225,22 @@ pub fn video_to_api(
                 })
             })
             .collect();
+        let remote: Option<Value> = v.remote_data.as_deref().and_then(|d| serde_json::from_str(d).ok());
         let playlists = match (&v.master_playlist, &v.segments_sha256) {
+            _ if remote.is_some() => {
+                let r = remote.unwrap_or_default();
+                match r["playlistUrl"].as_str() {
+                    Some(url) => json!([{
+                        "id": v.id,
+                        "type": 1,
+                        "playlistUrl": url,
+                        "segmentsSha256Url": r["segmentsSha256Url"],
+                        "redundancies": [],
+                        "files": r["files"],
+                    }]),
+                    None => json!([]),
+                }
+            }
             (Some(master), Some(sha)) if !files.is_empty() => json!([{
                 "id": v.id,
                 "type": 1,

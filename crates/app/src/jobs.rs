@@ -20,6 +20,7 @@ use crate::{App, Error, Result};
 pub enum Job {
     Transcode { video_id: i64 },
     Deliver { actor_id: i64, inbox: String, activity: serde_json::Value },
+    FetchThumbnail { video_id: i64, url: String },
 }
 
 impl Job {
@@ -27,6 +28,7 @@ impl Job {
         match self {
             Job::Transcode { .. } => "transcode",
             Job::Deliver { .. } => "deliver",
+            Job::FetchThumbnail { .. } => "fetch-thumbnail",
         }
     }
 
@@ -35,6 +37,7 @@ impl Job {
             Job::Transcode { .. } => 5,
             // With the backoff capped at an hour, about a day and a half of trying.
             Job::Deliver { .. } => 40,
+            Job::FetchThumbnail { .. } => 5,
         }
     }
 
@@ -42,6 +45,7 @@ impl Job {
         match self {
             Job::Transcode { video_id } => Some(format!("transcode:{video_id}")),
             Job::Deliver { .. } => None,
+            Job::FetchThumbnail { video_id, .. } => Some(format!("fetch-thumbnail:{video_id}")),
         }
     }
 
@@ -50,6 +54,11 @@ impl Job {
         #[derive(Deserialize)]
         struct VideoPayload {
             video_id: i64,
+        }
+        #[derive(Deserialize)]
+        struct ThumbnailPayload {
+            video_id: i64,
+            url: String,
         }
         #[derive(Deserialize)]
         struct DeliverPayload {
@@ -61,6 +70,9 @@ impl Job {
             "transcode" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::Transcode { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "fetch-thumbnail" => serde_json::from_str::<ThumbnailPayload>(payload)
+                .map(|p| Job::FetchThumbnail { video_id: p.video_id, url: p.url })
+                .map_err(|e| e.to_string()),
             "deliver" => serde_json::from_str::<DeliverPayload>(payload)
                 .map(|p| Job::Deliver { actor_id: p.actor_id, inbox: p.inbox, activity: p.activity })
                 .map_err(|e| e.to_string()),
@@ -71,7 +83,7 @@ impl Job {
 
 /// Kinds the workers serve, with how many run at once.
 fn kinds(app: &App) -> Vec<(&'static str, u32)> {
-    vec![("transcode", app.config.jobs.concurrency), ("deliver", 4)]
+    vec![("transcode", app.config.jobs.concurrency), ("deliver", 4), ("fetch-thumbnail", 1)]
 }
 
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
@@ -127,6 +139,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::Deliver { actor_id, inbox, activity } => {
             crate::federation::delivery::run(app, *actor_id, inbox, activity).await
         }
+        Job::FetchThumbnail { video_id, url } => crate::federation::videos::fetch_thumbnail(app, *video_id, url).await,
     }
 }
 
@@ -135,6 +148,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
     match job {
         Job::Transcode { video_id } => crate::video::transcode::failed(app, *video_id, why).await,
         Job::Deliver { inbox, .. } => tracing::warn!(inbox, error = why, "delivery given up"),
+        Job::FetchThumbnail { url, .. } => tracing::warn!(url, error = why, "remote thumbnail not fetched"),
     }
 }
 

@@ -11,6 +11,8 @@ pub struct Account {
     pub user_id: Option<i64>,
     pub name: String,
     pub host: String,
+    /// The ActivityPub id of a remote account (`None` for ours).
+    pub url: Option<String>,
     pub display_name: String,
     pub description: Option<String>,
     pub created_at: i64,
@@ -23,7 +25,7 @@ impl Account {
     }
 }
 
-const SELECT: &str = "SELECT a.id, a.actor_id, a.user_id, ac.name, ac.host, a.display_name, a.description, \
+const SELECT: &str = "SELECT a.id, a.actor_id, a.user_id, ac.name, ac.host, ac.url, a.display_name, a.description, \
     a.created_at, a.updated_at FROM accounts a JOIN actors ac ON ac.id = a.actor_id";
 
 /// Claims a local actor name. Fails with `Conflict` when an account or channel already has it.
@@ -165,4 +167,10 @@ pub async fn local_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option
         .bind(actor_id)
         .fetch_optional(x)
         .await)?)
+}
+
+/// The account row of a (remote) actor, if it has one.
+pub async fn get_by_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<Account>> {
+    let sql = format!("{SELECT} WHERE a.actor_id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(actor_id).fetch_optional(x).await)?)
 }

@@ -11,6 +11,8 @@ pub struct Channel {
     pub account_id: i64,
     pub name: String,
     pub host: String,
+    /// The ActivityPub id of a remote channel (`None` for ours).
+    pub url: Option<String>,
     pub display_name: String,
     pub description: Option<String>,
     pub support: Option<String>,
@@ -35,7 +37,7 @@ pub struct ChannelPatch<'a> {
     pub support: Option<Option<&'a str>>,
 }
 
-const SELECT: &str = "SELECT c.id, c.actor_id, c.account_id, ac.name, ac.host, c.display_name, c.description, \
+const SELECT: &str = "SELECT c.id, c.actor_id, c.account_id, ac.name, ac.host, ac.url, c.display_name, c.description, \
     c.support, c.created_at, c.updated_at FROM channels c JOIN actors ac ON ac.id = c.actor_id";
 
 #[allow(clippy::too_many_arguments)]
@@ -124,4 +126,10 @@ pub async fn update(e: impl Into<Exec<'_>>, id: ChannelId, p: &ChannelPatch<'_>,
     .await
     .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// The channel row of a (remote) actor, if it has one.
+pub async fn get_by_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<Channel>> {
+    let sql = format!("{SELECT} WHERE c.actor_id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(actor_id).fetch_optional(x).await)?)
 }

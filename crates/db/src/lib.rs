@@ -175,6 +175,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0004_actor_keys.sql"),
     ),
     (5, "follows", include_str!("../migrations/0005_follows.sql"), include_str!("../migrations/0005_follows.sql")),
+    (
+        6,
+        "remote_videos",
+        include_str!("../migrations/0006_remote_videos.sql"),
+        include_str!("../migrations/0006_remote_videos.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -43,12 +43,21 @@ pub struct Video {
     pub updated_at: i64,
     pub published_at: Option<i64>,
     pub originally_published_at: Option<i64>,
+    /// The ActivityPub id of a video of another instance (`None` for ours).
+    pub remote_url: Option<String>,
+    pub remote_data: Option<String>,
+}
+
+impl Video {
+    pub fn is_local(&self) -> bool {
+        self.remote_url.is_none()
+    }
 }
 
 const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
     language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, has_audio, \
     has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
-    views, likes, dislikes, created_at, updated_at, published_at, originally_published_at";
+    views, likes, dislikes, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data";
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,
@@ -430,6 +439,8 @@ pub struct VideoFilter {
     pub nsfw: Option<bool>,
     /// Words to find in name, description and tags (all must appear, prefixes match).
     pub search: Option<String>,
+    /// Only ours (`Some(true)`) or only other instances' (`Some(false)`).
+    pub is_local: Option<bool>,
 }
 
 enum Arg {
@@ -500,6 +511,11 @@ pub async fn list(
     if !f.tags_one_of.is_empty() {
         let ps: Vec<String> = f.tags_one_of.iter().map(|t| push(&mut args, Arg::S(t.to_lowercase()))).collect();
         clauses.push(format!("v.id IN (SELECT video_id FROM video_tags WHERE lower(tag) IN ({}))", ps.join(",")));
+    }
+    match f.is_local {
+        Some(true) => clauses.push("v.remote_url IS NULL".into()),
+        Some(false) => clauses.push("v.remote_url IS NOT NULL".into()),
+        None => {}
     }
     if let Some(n) = f.nsfw {
         clauses.push(if n { "v.nsfw = TRUE".into() } else { "v.nsfw = FALSE".into() });
@@ -637,4 +653,98 @@ pub async fn files(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<VideoFile>>
     .bind(video)
     .fetch_all(x)
     .await)?)
+}
+
+/// A remote video as received.
+pub struct RemoteVideo<'a> {
+    pub remote_url: &'a str,
+    pub uuid: &'a str,
+    pub short_uuid: &'a str,
+    pub channel_id: i64,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub support: Option<&'a str>,
+    pub privacy: i64,
+    pub category: Option<i64>,
+    pub licence: Option<i64>,
+    pub language: Option<&'a str>,
+    pub nsfw: bool,
+    pub comments_enabled: bool,
+    pub download_enabled: bool,
+    pub duration: i64,
+    pub width: i64,
+    pub height: i64,
+    pub views: i64,
+    pub remote_data: &'a str,
+    pub published_at: i64,
+    pub updated_at: i64,
+}
+
+/// Inserts or updates a remote video by its ActivityPub id; returns its local id.
+pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64) -> Result<i64> {
+    let (id,): (i64,) = run!(e, |x| {
+        sqlx::query_as(
+        "INSERT INTO videos (uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
+         language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, has_audio, \
+         has_video, input_size, views, remote_url, remote_data, created_at, updated_at, published_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16, 0, TRUE, TRUE, 0, $17, \
+         $18, $19, $20, $21, $22) \
+         ON CONFLICT (remote_url) DO UPDATE SET name = excluded.name, description = excluded.description, \
+         support = excluded.support, privacy = excluded.privacy, category = excluded.category, licence = excluded.licence, \
+         language = excluded.language, nsfw = excluded.nsfw, comments_enabled = excluded.comments_enabled, \
+         download_enabled = excluded.download_enabled, duration = excluded.duration, width = excluded.width, \
+         height = excluded.height, views = excluded.views, remote_data = excluded.remote_data, \
+         updated_at = excluded.updated_at RETURNING id"
+    )
+    .bind(v.uuid)
+    .bind(v.short_uuid)
+    .bind(v.channel_id)
+    .bind(v.name)
+    .bind(v.description)
+    .bind(v.support)
+    .bind(v.privacy)
+    .bind(v.category)
+    .bind(v.licence)
+    .bind(v.language)
+    .bind(v.nsfw)
+    .bind(v.comments_enabled)
+    .bind(v.download_enabled)
+    .bind(v.duration)
+    .bind(v.width)
+    .bind(v.height)
+    .bind(v.views)
+    .bind(v.remote_url)
+    .bind(v.remote_data)
+    .bind(now)
+    .bind(v.updated_at)
+    .bind(v.published_at)
+    .fetch_one(x)
+    .await
+    })?;
+    Ok(id)
+}
+
+pub async fn get_by_remote_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<Video>> {
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE remote_url = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(url).fetch_optional(x).await)?)
+}
+
+/// Remote videos whose channel is on `host`.
+pub async fn list_remote_by_host(e: impl Into<Exec<'_>>, host: &str) -> Result<Vec<Video>> {
+    let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM videos v JOIN channels c ON c.id = v.channel_id JOIN actors ac ON ac.id = c.actor_id \
+         WHERE ac.host = $1 AND v.remote_url IS NOT NULL"
+    );
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(host).fetch_all(x).await)?)
+}
+
+pub async fn set_thumbnail_if_none(e: impl Into<Exec<'_>>, id: i64, name: &str) -> Result<bool> {
+    let n = run!(e, |x| sqlx::query("UPDATE videos SET thumbnail = $2 WHERE id = $1 AND thumbnail IS NULL")
+        .bind(id)
+        .bind(name)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }

@@ -320,6 +320,20 @@ impl Fetcher {
         }
     }
 
+    /// GETs an image (a remote thumbnail), refusing anything that does not say it is one.
+    pub async fn get_image(&self, url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
+        let u = check_url(url, self.allow_private)?;
+        let resp = self.client.get(u).header("Accept", "image/*").send().await.map_err(|e| Self::network(url, e))?;
+        if !resp.status().is_success() {
+            return Err(FetchError::Status(url.to_string(), resp.status().as_u16()));
+        }
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        if !ct.starts_with("image/") {
+            return Err(FetchError::NotActivityPub(url.to_string(), format!("not an image: {ct}")));
+        }
+        Self::read_limited(url, resp, limit).await
+    }
+
     /// GETs JSON that is not ActivityPub (WebFinger, NodeInfo), with the same guards.
     pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
         let u = check_url(url, self.allow_private)?;

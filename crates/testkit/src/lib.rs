@@ -171,6 +171,14 @@ impl TestInstance {
         self.instance.stop().await;
     }
 
+    /// Stops the instance; it can come back with [`Stopped::start`] on the same address, data and
+    /// database (its identity in the fediverse unchanged).
+    pub async fn stop_keep(self) -> Stopped {
+        let addr = self.instance.addr;
+        self.instance.stop().await;
+        Stopped { dir: self.dir, config: self.config, addr }
+    }
+
     /// Runs background jobs until none is left (transcodes included), instead of sleeping.
     pub async fn run_jobs(&self) {
         flotilla_app::jobs::run_until_idle(&self.instance.app, Duration::from_secs(300)).await.expect("jobs finish");
@@ -193,6 +201,33 @@ impl TestInstance {
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "register {username}: {body}");
         self.api.login(username, "password-123").await
+    }
+}
+
+/// An instance that was stopped, ready to start again where it was.
+pub struct Stopped {
+    dir: tempfile::TempDir,
+    config: Config,
+    addr: std::net::SocketAddr,
+}
+
+impl Stopped {
+    pub async fn start(self) -> TestInstance {
+        flotilla::init_logging(&self.config);
+        let mut listener = None;
+        for _ in 0..50 {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let listener = listener.expect("the old port is free again");
+        let instance = flotilla::start(self.config.clone(), listener).await.expect("restart instance");
+        let api = Api::new(&instance.local_url());
+        TestInstance { instance, api, dir: self.dir, config: self.config }
     }
 }
 

@@ -77,6 +77,9 @@ pub async fn unfollow_host(app: &App, who: &AuthUser, host: &str) -> Result<()> 
     if !found {
         return Err(Error::not_found("follow of this host"));
     }
+    // Its videos came through this follow: they leave with it.
+    let n = crate::federation::videos::forget_host(app, &host).await?;
+    tracing::info!(host = %host, videos = n, "unfollowed an instance");
     Ok(())
 }
 

@@ -93,6 +93,8 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
         "Accept" => on_accept(app, &signer, &object).await,
         "Reject" => on_reject(app, &signer, &object).await,
         "Undo" => on_undo(app, &signer, &object).await,
+        "Create" | "Update" | "Announce" if is_video(&object) => super::videos::receive(app, &signer, &object).await,
+        "Delete" => super::videos::delete(app, &signer, &object).await,
         other => {
             tracing::debug!(kind = other, from = %signer.url, "activity type not handled; ignored");
             Ok(())
@@ -192,5 +194,15 @@ async fn on_undo(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> 
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// Whether an activity's object is (or points to) a video: embedded with its type, or a URL that
+/// an Announce shares (PeerTube announces videos by URL).
+fn is_video(object: &Value) -> bool {
+    match object {
+        Value::Object(_) => object["type"] == "Video",
+        Value::String(s) => s.contains("/videos/watch/") || s.contains("/w/"),
+        _ => false,
     }
 }

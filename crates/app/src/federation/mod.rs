@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod follow;
 pub mod inbox;
 pub mod remote;
+pub mod videos;
 
 /// The URL of a local actor.
 pub async fn local_actor_url(app: &App, actor_id: i64) -> Result<String> {

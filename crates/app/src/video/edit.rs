@@ -157,6 +157,7 @@ pub async fn update(
         download_enabled: u.download_enabled,
         wait_transcoding: u.wait_transcoding,
     };
+    let was_federated = crate::ap::federates(&v);
     let mut tx = app.db.begin().await?;
     videos::update(&mut tx, v.id, &patch, now_ms()).await?;
     if let Some(tags) = &u.tags {
@@ -167,6 +168,9 @@ pub async fn update(
     tx.commit().await?;
     // A privacy change must reach the file server at once.
     app.media_cache.invalidate_access(&v.uuid);
+    if let Err(e) = crate::federation::videos::changed(app, v.id, was_federated).await {
+        tracing::warn!(video = %v.uuid, error = %e, "cannot send the change to followers");
+    }
     if thumbnail.is_some() || preview.is_some() {
         set_images(app, &v, thumbnail, preview).await?;
     }

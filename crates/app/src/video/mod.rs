@@ -257,10 +257,7 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         f.published_only = true;
         f.privacy_one_of = p.privacy_one_of;
     }
-    if p.is_local == Some(false) {
-        // Every video here is local until federation brings others.
-        return Ok(json!({ "total": 0, "data": [] }));
-    }
+    f.is_local = p.is_local;
     f.nsfw = match p.nsfw.as_deref() {
         Some("true") => Some(true),
         Some("false") => Some(false),
@@ -292,6 +289,9 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
             return Err(Error::Forbidden("you cannot delete a video that is not yours".into()));
         }
         return Err(Error::not_found("video"));
+    }
+    if let Err(e) = crate::federation::videos::deleting(app, &v).await {
+        tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
     }
     videos::delete(&app.db, v.id).await?;
     forget_files(app, &v.uuid);

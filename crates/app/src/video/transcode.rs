@@ -161,6 +161,10 @@ async fn write_playlists(app: &Arc<App>, video_id: i64, uuid: &str, publish: boo
     write_atomic(&dir, &sha_name, sha.to_string().as_bytes()).await?;
     let old = videos::get(&app.db, video_id).await.map_err(retry)?;
     videos::set_playlists(&app.db, video_id, &master_name, &sha_name, publish, now_ms()).await.map_err(retry)?;
+    let first_publication = publish && old.as_ref().is_some_and(|o| o.state != crate::video::STATE_PUBLISHED);
+    if first_publication && let Err(e) = crate::federation::videos::published(app, video_id).await {
+        tracing::warn!(video_id, error = %e, "cannot announce the new video to followers");
+    }
     if let Some(old) = old {
         for name in [old.master_playlist, old.segments_sha256].into_iter().flatten() {
             let _ = tokio::fs::remove_file(dir.join(name)).await;

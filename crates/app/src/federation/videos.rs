@@ -1,0 +1,339 @@
+//! Videos between instances. Sending: a video's first publication is a `Create` to the followers
+//! of its account, its channel and the instance; edits are `Update`s; deletion (or turning private)
+//! is a `Delete`. Receiving: `Create`, `Update` and `Announce` of a `Video` store or refresh it
+//! (its channel and account as remote actors), `Delete` removes it — each only from the server
+//! the video belongs to (FEP-fe34: the object's host must be the signer's host).
+
+use std::sync::Arc;
+
+use flotilla_db::actors::RemoteActor;
+use flotilla_db::{accounts, channels, follows, videos};
+use flotilla_domain::time::now_ms;
+use serde_json::{Value, json};
+
+use crate::federation::{delivery, remote};
+use crate::jobs::{self, Failure, Job};
+use crate::{App, Error, Result, ap, uris};
+
+/// The actors whose followers hear about a local video, and the account that speaks for it.
+async fn audience(app: &App, v: &videos::Video) -> Result<(i64, String, Vec<String>)> {
+    let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
+        .await?
+        .ok_or_else(|| Error::not_found("channel"))?;
+    let a = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
+    let instance = ap::ensure_instance_actor(app).await?;
+    let inboxes = follows::follower_inboxes(&app.db, &[a.actor_id, c.actor_id, instance]).await?;
+    Ok((a.actor_id, uris::account(app, &a.name), inboxes))
+}
+
+async fn send(app: &App, v: &videos::Video, kind: &str, id: String, object: Value) -> Result<()> {
+    let (actor_id, actor_url, inboxes) = audience(app, v).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let public = v.privacy == crate::video::PRIVACY_PUBLIC;
+    let activity = json!({
+        "@context": ap::video_context(),
+        "type": kind,
+        "id": id,
+        "actor": actor_url,
+        "to": if public { json!([ap::PUBLIC]) } else { json!([]) },
+        "cc": [format!("{actor_url}/followers")],
+        "object": object,
+    });
+    let mut tx = app.db.begin().await?;
+    delivery::enqueue(&mut tx, actor_id, &activity, &inboxes).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(video = %v.uuid, kind, inboxes = inboxes.len(), "video federated");
+    Ok(())
+}
+
+/// A local video was just published.
+pub async fn published(app: &App, video_id: i64) -> Result<()> {
+    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
+    if !ap::federates(&v) {
+        return Ok(());
+    }
+    let object = ap::without_context(ap::video_to_ap(app, &v).await?);
+    send(app, &v, "Create", format!("{}/activity", uris::video(app, &v.uuid)), object).await
+}
+
+/// A local video changed; `was_federated` tells whether followers knew it before the change.
+pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()> {
+    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
+    let url = uris::video(app, &v.uuid);
+    if ap::federates(&v) {
+        let object = ap::without_context(ap::video_to_ap(app, &v).await?);
+        let kind = if was_federated { "Update" } else { "Create" };
+        send(app, &v, kind, format!("{url}/updates/{}", v.updated_at), object).await
+    } else if was_federated {
+        send(app, &v, "Delete", format!("{url}/delete/{}", now_ms()), json!(url)).await
+    } else {
+        Ok(())
+    }
+}
+
+/// A local video is about to be deleted: tell the followers who knew it.
+pub async fn deleting(app: &App, v: &videos::Video) -> Result<()> {
+    if !ap::federates(v) {
+        return Ok(());
+    }
+    let url = uris::video(app, &v.uuid);
+    send(app, v, "Delete", format!("{url}/delete"), json!(url)).await
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::bad_request("remote_invalid", msg)
+}
+
+/// `PT123S` → 123.
+fn parse_duration(s: &str) -> Option<i64> {
+    let n = s.strip_prefix("PT")?.strip_suffix('S')?;
+    n.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0).map(|d| d.round() as i64)
+}
+
+/// Makes sure a remote channel (`Group`) and its account (`Person`) exist here; returns the
+/// channel row's id.
+async fn remote_channel(app: &App, group_url: &str) -> Result<i64> {
+    if let Some(a) = flotilla_db::actors::get_by_url(&app.db, group_url).await?
+        && now_ms() - a.fetched_at < remote::REFRESH_MS
+        && let Some(c) = channels::get_by_actor(&app.db, a.id).await?
+    {
+        return Ok(c.id);
+    }
+    let signer = super::instance_signer(app).await?;
+    let doc = app.fetcher.get_ap(group_url, Some(&signer)).await.map_err(remote::fetch_error)?;
+    if doc["type"] != "Group" {
+        return Err(invalid(format!("{group_url} is not a channel (Group)")));
+    }
+    let group = remote::store_actor(app, &doc).await?;
+    let owner_url = doc["attributedTo"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["type"] == "Person").and_then(remote::id_of).map(str::to_string))
+        .or_else(|| doc["attributedTo"].as_str().map(str::to_string))
+        .ok_or_else(|| invalid("the channel is attributed to no account"))?;
+    if remote::host(&owner_url) != Some(group.host.clone()) {
+        return Err(invalid("the channel's account is on another server"));
+    }
+    let person = remote::actor(app, &owner_url).await?;
+    let now = now_ms();
+    let account_id = match accounts::get_by_actor(&app.db, person.id).await? {
+        Some(a) => a.id,
+        None => {
+            accounts::insert(&app.db, person.id, None, person.display_name.as_deref().unwrap_or(&person.name), now)
+                .await?
+                .0
+        }
+    };
+    match channels::get_by_actor(&app.db, group.id).await? {
+        Some(c) => Ok(c.id),
+        None => {
+            let display = group.display_name.clone().unwrap_or_else(|| group.name.clone());
+            Ok(channels::insert(&app.db, group.id, flotilla_domain::AccountId(account_id), &display, None, None, now)
+                .await?
+                .0)
+        }
+    }
+}
+
+/// Stores or refreshes a remote video from its object, which comes from `signer`'s server.
+pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i64> {
+    let id = object["id"].as_str().ok_or_else(|| invalid("the video has no id"))?;
+    if remote::host(id) != Some(signer.host.clone()) {
+        return Err(Error::Forbidden("a server may only send its own videos".into()));
+    }
+    if object["type"] != "Video" {
+        return Err(invalid("not a Video"));
+    }
+    let uuid =
+        object["uuid"].as_str().and_then(|u| uuid::Uuid::parse_str(u).ok()).ok_or_else(|| invalid("invalid uuid"))?;
+    let name =
+        object["name"].as_str().filter(|n| !n.trim().is_empty()).ok_or_else(|| invalid("the video has no name"))?;
+    let duration = object["duration"].as_str().and_then(parse_duration).ok_or_else(|| invalid("invalid duration"))?;
+    let group = object["attributedTo"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["type"] == "Group"))
+        .and_then(remote::id_of)
+        .ok_or_else(|| invalid("the video is attributed to no channel (Group)"))?;
+    if remote::host(group) != Some(signer.host.clone()) {
+        return Err(Error::Forbidden("the video's channel is on another server".into()));
+    }
+    let channel_id = remote_channel(app, group).await?;
+
+    // Playback data, all on the origin server.
+    let urls = object["url"].as_array().cloned().unwrap_or_default();
+    let hls = urls.iter().find(|u| u["mediaType"] == "application/x-mpegURL");
+    let (mut files, mut sha, mut playlist) = (Vec::new(), Value::Null, Value::Null);
+    let (mut width, mut height) = (0, 0);
+    if let Some(h) = hls {
+        playlist = h["href"].clone();
+        for t in h["tag"].as_array().into_iter().flatten() {
+            if t["name"] == "sha256" {
+                sha = t["href"].clone();
+            } else if t["mediaType"] == "video/mp4" && t["height"].is_i64() {
+                let res = t["height"].as_i64().unwrap_or(0).min(t["width"].as_i64().unwrap_or(i64::MAX));
+                if t["height"].as_i64().unwrap_or(0) > height {
+                    height = t["height"].as_i64().unwrap_or(0);
+                    width = t["width"].as_i64().unwrap_or(0);
+                }
+                files.push(json!({
+                    "resolution": { "id": res, "label": format!("{res}p") },
+                    "width": t["width"], "height": t["height"], "size": t["size"], "fps": t["fps"],
+                    "fileUrl": t["href"],
+                }));
+            }
+        }
+    }
+    for u in [&playlist, &sha] {
+        if let Some(s) = u.as_str()
+            && remote::host(s) != Some(signer.host.clone())
+        {
+            return Err(Error::Forbidden("the video's files must be on its own server".into()));
+        }
+    }
+    let thumbnail = object["icon"]
+        .as_array()
+        .and_then(|icons| {
+            icons
+                .iter()
+                .filter(|i| i["mediaType"] == "image/jpeg")
+                .min_by_key(|i| i["width"].as_i64().unwrap_or(i64::MAX))
+        })
+        .and_then(|i| i["url"].as_str())
+        .map(str::to_string);
+    let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "thumbnailUrl": thumbnail });
+    let ident = |v: &Value| v["identifier"].as_str().and_then(|s| s.parse::<i64>().ok());
+    let public = object["to"].as_array().is_some_and(|to| to.iter().any(|t| t == ap::PUBLIC || t == "as:Public"));
+    let ts = |k: &str| {
+        object[k]
+            .as_str()
+            .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    };
+    let now = now_ms();
+    let short = crate::video::short_uuid(&uuid);
+    let row = videos::RemoteVideo {
+        remote_url: id,
+        uuid: &uuid.to_string(),
+        short_uuid: &short,
+        channel_id,
+        name: name.trim(),
+        description: object["content"].as_str(),
+        support: object["support"].as_str(),
+        privacy: if public { crate::video::PRIVACY_PUBLIC } else { crate::video::PRIVACY_UNLISTED },
+        category: ident(&object["category"]),
+        licence: ident(&object["licence"]),
+        language: object["language"]["identifier"].as_str(),
+        nsfw: object["sensitive"].as_bool().unwrap_or(false),
+        comments_enabled: object["commentsEnabled"].as_bool().unwrap_or(true),
+        download_enabled: object["downloadEnabled"].as_bool().unwrap_or(true),
+        duration,
+        width,
+        height,
+        views: object["views"].as_i64().unwrap_or(0),
+        remote_data: &data.to_string(),
+        published_at: ts("published").unwrap_or(now),
+        updated_at: ts("updated").unwrap_or(now),
+    };
+    // A local video with the same UUID is ours: nobody may overwrite it from outside.
+    if let Some(existing) = videos::get_by_uuid(&app.db, row.uuid).await?
+        && existing.remote_url.as_deref() != Some(id)
+    {
+        return Err(Error::Forbidden("this UUID belongs to another video".into()));
+    }
+    let mut tx = app.db.begin().await?;
+    let video_id = videos::upsert_remote(&mut tx, &row, now).await?;
+    let tags: Vec<String> = object["tag"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "Hashtag")
+        .filter_map(|t| t["name"].as_str())
+        .map(|t| t.trim_start_matches('#').to_string())
+        .filter(|t| (2..=30).contains(&t.chars().count()))
+        .take(5)
+        .collect();
+    videos::set_tags(&mut tx, video_id, &tags).await?;
+    videos::index_search(&mut tx, video_id).await?;
+    if let Some(url) = &thumbnail {
+        jobs::enqueue(&mut tx, &Job::FetchThumbnail { video_id, url: url.clone() }).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(video = id, "remote video stored");
+    Ok(video_id)
+}
+
+/// `Create`/`Update`/`Announce` of a video: the object embedded when it comes from its own
+/// server, fetched from its origin otherwise (an Announce of someone else's video).
+pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    let embedded = object.is_object() && object["type"] == "Video";
+    let url = remote::id_of(object).ok_or_else(|| invalid("no video"))?;
+    if embedded && remote::host(url) == Some(signer.host.clone()) {
+        store(app, signer, object).await?;
+        return Ok(());
+    }
+    // Not from its origin: believe only what the origin serves.
+    let doc = app.fetcher.get_ap(url, Some(&super::instance_signer(app).await?)).await.map_err(remote::fetch_error)?;
+    if doc["type"] != "Video" {
+        return Ok(());
+    }
+    let origin_host = remote::host(url).ok_or_else(|| invalid("invalid video id"))?;
+    let channel = doc["attributedTo"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["type"] == "Group"))
+        .and_then(remote::id_of)
+        .unwrap_or_default();
+    let origin = remote::actor(app, channel).await?;
+    if origin.host != origin_host {
+        return Err(Error::Forbidden("the video's channel is not on its server".into()));
+    }
+    store(app, &origin, &doc).await?;
+    Ok(())
+}
+
+/// `Delete` of a video: only its own server may.
+pub async fn delete(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    let Some(url) = remote::id_of(object) else { return Ok(()) };
+    let Some(v) = videos::get_by_remote_url(&app.db, url).await? else { return Ok(()) };
+    if remote::host(url) != Some(signer.host.clone()) {
+        return Err(Error::Forbidden("a server may only delete its own videos".into()));
+    }
+    videos::delete(&app.db, v.id).await?;
+    crate::video::remove_files(app, &v).await;
+    tracing::info!(video = url, "remote video deleted");
+    Ok(())
+}
+
+/// Removes the videos of `host` that no local actor still follows (after unfollowing it).
+pub async fn forget_host(app: &App, host: &str) -> Result<usize> {
+    let mut n = 0;
+    for v in videos::list_remote_by_host(&app.db, host).await? {
+        videos::delete(&app.db, v.id).await?;
+        crate::video::remove_files(app, &v).await;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The job that copies a remote video's thumbnail here (re-encoded, as every image we serve).
+pub async fn fetch_thumbnail(app: &Arc<App>, video_id: i64, url: &str) -> std::result::Result<(), Failure> {
+    let bytes = match app.fetcher.get_image(url, 4 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) if e.is_temporary() => return Err(Failure::Retry(e.to_string())),
+        Err(e) => return Err(Failure::Fail(e.to_string())),
+    };
+    let encoded = tokio::task::spawn_blocking(move || flotilla_media::image::resize_all(&bytes, &[(280, 157)]))
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?
+        .map_err(|e| Failure::Fail(e.to_string()))?;
+    let name = format!("{}.jpg", uuid::Uuid::new_v4());
+    tokio::fs::write(app.data_path("thumbnails").join(&name), &encoded[0].jpeg)
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    if !videos::set_thumbnail_if_none(&app.db, video_id, &name).await.map_err(|e| Failure::Retry(e.to_string()))? {
+        let _ = tokio::fs::remove_file(app.data_path("thumbnails").join(&name)).await;
+    }
+    Ok(())
+}

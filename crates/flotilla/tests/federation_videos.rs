@@ -1,0 +1,140 @@
+//! Videos travel between real instances: published on A, they reach B (which follows A) with
+//! their channel and account; edits follow; deletion and going private remove them; unfollowing
+//! takes them away; a follower that was down gets everything when it comes back.
+
+use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{Backend, TestInstance, clip, db_tests};
+
+db_tests!(videos_published_on_one_instance_reach_its_followers, a_follower_that_was_down_gets_everything_later);
+
+async fn settle(instances: &[&TestInstance]) {
+    for _ in 0..4 {
+        for i in instances {
+            i.run_jobs().await;
+        }
+    }
+}
+
+async fn follow(b: &TestInstance, a: &TestInstance) {
+    let admin = b.admin_token().await;
+    let (status, body) =
+        b.api.post("/api/v1/server/following", Some(&admin), json!({ "hosts": [a.instance.addr.to_string()] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    settle(&[a, b]).await;
+}
+
+async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
+    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
+    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
+    let form = multipart::Form::new()
+        .text("channelId", me["videoChannels"][0]["id"].to_string())
+        .text("name", name.to_string())
+        .text("tags[]", "travel")
+        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
+    let (status, body) =
+        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["video"]["uuid"].as_str().unwrap().to_string()
+}
+
+async fn remote_videos(b: &TestInstance) -> Vec<Value> {
+    let (_, list) = b.api.get("/api/v1/videos?isLocal=false&sort=name", None).await;
+    list["data"].as_array().unwrap().clone()
+}
+
+async fn videos_published_on_one_instance_reach_its_followers(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    follow(&b, &a).await;
+    let token = a.user("mara").await;
+    let uuid = publish(&a, &token, "Harbour at dawn").await;
+    settle(&[&a, &b]).await;
+
+    let got = remote_videos(&b).await;
+    assert_eq!(got.len(), 1, "B received A's video");
+    let v = &got[0];
+    assert_eq!(v["name"], "Harbour at dawn");
+    assert_eq!(v["uuid"], uuid.as_str());
+    assert_eq!(v["isLocal"], false);
+    assert_eq!(v["channel"]["name"], "mara_channel");
+    assert_eq!(v["channel"]["host"], a.instance.addr.to_string());
+    assert_eq!(v["account"]["name"], "mara");
+    assert_eq!(v["url"], format!("{}/videos/watch/{uuid}", a.api.base));
+    // Watch data points at the origin; the thumbnail is copied here.
+    let (_, details) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let playlist = details["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap();
+    assert!(playlist.starts_with(&a.api.base), "{playlist}");
+    assert_eq!(b.api.http.get(playlist).send().await.unwrap().status(), StatusCode::OK);
+    let thumb = details["thumbnailPath"].as_str().expect("thumbnail fetched");
+    let resp = b.api.http.get(b.api.url(thumb)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(details["tags"], json!(["travel"]));
+    // B's local lists and search see it too.
+    let (_, found) = b.api.get("/api/v1/search/videos?search=harbour", None).await;
+    assert_eq!(found["total"], 1);
+    let (_, local) = b.api.get("/api/v1/videos?isLocal=true", None).await;
+    assert_eq!(local["total"], 0);
+
+    // An edit on A reaches B.
+    let (status, _) =
+        a.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "name": "Harbour at dusk" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b]).await;
+    assert_eq!(remote_videos(&b).await[0]["name"], "Harbour at dusk");
+
+    // Going private on A removes it from B; a deletion too.
+    let (status, _) = a.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "privacy": 3 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b]).await;
+    assert!(remote_videos(&b).await.is_empty(), "a private video leaves its followers");
+    let second = publish(&a, &token, "Second").await;
+    settle(&[&a, &b]).await;
+    assert_eq!(remote_videos(&b).await.len(), 1);
+    let (status, _) = a.api.delete(&format!("/api/v1/videos/{second}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b]).await;
+    assert!(remote_videos(&b).await.is_empty(), "the Delete reached B");
+
+    // Unfollowing takes A's videos away.
+    publish(&a, &token, "Third").await;
+    settle(&[&a, &b]).await;
+    assert_eq!(remote_videos(&b).await.len(), 1);
+    let admin = b.admin_token().await;
+    let (status, _) = b.api.delete(&format!("/api/v1/server/following/{}", a.instance.addr), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(remote_videos(&b).await.is_empty());
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn a_follower_that_was_down_gets_everything_later(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    follow(&b, &a).await;
+    let token = a.user("lev").await;
+
+    // B goes down; A publishes; the delivery fails and waits for its retry.
+    let b_stopped = b.stop_keep().await;
+    publish(&a, &token, "While you were away").await;
+    a.run_jobs().await;
+    let admin = a.admin_token().await;
+    let (_, waiting) = a.api.get("/api/v1/jobs/delayed?jobType=deliver", Some(&admin)).await;
+    assert_eq!(waiting["total"], 1, "the delivery waits for a retry: {waiting}");
+
+    // A restarts too: nothing is lost. Then B is back, and the retry comes due.
+    let a = a.stop_keep().await.start().await;
+    let b = b_stopped.start().await;
+    let db = &a.instance.app.db;
+    flotilla_db::run!(db, |x| sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'deliver' AND state = 'queued'")
+        .execute(x)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    settle(&[&a, &b]).await;
+    let got = remote_videos(&b).await;
+    assert_eq!(got.len(), 1, "B got the video after coming back");
+    assert_eq!(got[0]["name"], "While you were away");
+    a.stop().await;
+    b.stop().await;
+}
