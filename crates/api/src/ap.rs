@@ -128,8 +128,7 @@ pub async fn get_channel_outbox(
     Ok(ap_response(ap::outbox(&app, None, Some(c.id), &id, q.page).await?))
 }
 
-/// `GET /accounts/{name}/{followers,following}` and the same for channels. Follows arrive with
-/// the inbox; until then these collections are truthfully empty.
+/// `GET /accounts/{name}/{followers,following}` and the same for channels.
 pub async fn get_follow_collection(
     State(app): State<Arc<App>>,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
@@ -144,15 +143,12 @@ pub async fn get_follow_collection(
         return Err(ApiError::not_found("collection not found"));
     };
     let (name, which) = rest.split_once('/').ok_or_else(|| ApiError::not_found("collection not found"))?;
-    let exists = match prefix {
-        "accounts" => name == ap::INSTANCE_ACTOR || flotilla_app::account::get_by_handle(&app, name).await.is_ok(),
-        _ => flotilla_app::channel::get_by_handle(&app, name).await.is_ok(),
-    };
-    if !exists {
-        return Err(ApiError::not_found("actor not found"));
-    }
-    let id = format!("{}/{prefix}/{name}/{which}", app.public.base());
-    Ok(ap_response(ap::collection(&id, 0, q.page, Vec::new(), ap::PAGE_SIZE)))
+    let url = format!("{}/{prefix}/{name}", app.public.base());
+    let actor = flotilla_app::federation::local_actor_by_url(&app, &url)
+        .await?
+        .ok_or_else(|| ApiError::not_found("actor not found"))?;
+    let id = format!("{url}/{which}");
+    Ok(ap_response(flotilla_app::ap::follow_collection(&app, actor, which == "followers", &id, q.page).await?))
 }
 
 #[derive(Deserialize)]

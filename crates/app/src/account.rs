@@ -8,7 +8,9 @@ use crate::{App, Error, Result, channel, convert, local_name};
 
 pub async fn view(app: &App, a: &Account) -> Result<Value> {
     let imgs = images::list_for(&app.db, &[a.actor_id]).await?;
-    Ok(convert::account_to_api(app, a, &imgs))
+    let mut out = convert::account_to_api(app, a, &imgs);
+    out["followersCount"] = json!(flotilla_db::follows::count_followers(&app.db, a.actor_id).await?);
+    Ok(out)
 }
 
 /// An account by its handle (`name` or `name@our-host`). Remote accounts come with federation.

@@ -379,6 +379,30 @@ pub async fn outbox(
     Ok(collection(id, total, page.map(|_| p), items, PAGE_SIZE))
 }
 
+/// `followers` or `following` of a local actor: the actors' URLs, newest first.
+pub async fn follow_collection(app: &App, actor: i64, followers: bool, id: &str, page: Option<i64>) -> Result<Value> {
+    let p = page.unwrap_or(1).max(1);
+    let (rows, total) =
+        flotilla_db::follows::list_for(&app.db, actor, !followers, Some("accepted"), (p - 1) * PAGE_SIZE, PAGE_SIZE)
+            .await?;
+    let mut items = Vec::new();
+    if page.is_some() {
+        for f in rows {
+            let (url, host, name) = if followers {
+                (f.follower_url, f.follower_host, f.follower_name)
+            } else {
+                (f.target_url, f.target_host, f.target_name)
+            };
+            items.push(Value::String(match url {
+                Some(u) => u,
+                None if host.is_empty() => uris::account(app, &name),
+                None => continue,
+            }));
+        }
+    }
+    Ok(collection(id, total, page.map(|_| p), items, PAGE_SIZE))
+}
+
 /// An object embedded in an activity carries no `@context` of its own.
 pub fn without_context(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {

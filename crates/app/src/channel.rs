@@ -11,7 +11,9 @@ use crate::{App, Error, Result, account, convert, local_name};
 
 pub async fn view_with_owner(app: &App, c: &Channel, owner: Value) -> Result<Value> {
     let imgs = images::list_for(&app.db, &[c.actor_id]).await?;
-    Ok(convert::channel_to_api(app, c, &imgs, owner))
+    let mut out = convert::channel_to_api(app, c, &imgs, owner);
+    out["followersCount"] = json!(flotilla_db::follows::count_followers(&app.db, c.actor_id).await?);
+    Ok(out)
 }
 
 pub async fn view(app: &App, c: &Channel) -> Result<Value> {

@@ -34,7 +34,18 @@ async fn an_instance_follows_another_and_unfollows(backend: Backend) {
     assert_eq!(followers["total"], 1);
     assert_eq!(followers["data"][0]["follower"]["host"], b.instance.addr.to_string());
     assert_eq!(followers["data"][0]["state"], "accepted");
-    // A's instance actor lists B among its followers... as a count.
+    // A's instance actor lists B among its followers.
+    let resp = a
+        .api
+        .http
+        .get(a.api.url("/accounts/peertube/followers?page=1"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    let page: Value = resp.json().await.unwrap();
+    assert_eq!(page["totalItems"], 1);
+    assert_eq!(page["orderedItems"][0], format!("{}/accounts/peertube", b.api.base));
     let resp = a.api.http.get(a.api.url("/api/v1/server/followers?state=pending")).send().await.unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap()["total"], 0);
 

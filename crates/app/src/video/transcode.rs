@@ -67,6 +67,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let limit = Duration::from_secs((duration * 30.0) as u64 + 600);
     let threads = 1;
     let mut last_update = Instant::now();
+    let mut hashes = HashCache::new();
 
     for (i, r) in todo.iter().enumerate() {
         let prefix = uuid::Uuid::new_v4().to_string();
@@ -115,11 +116,11 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         .map_err(retry)?;
         let last = i + 1 == todo.len();
         let publish = !v.wait_transcoding || last;
-        write_playlists(app, v.id, &v.uuid, publish).await?;
+        write_playlists(app, v.id, &v.uuid, publish, &mut hashes).await?;
         tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
     }
     if todo.is_empty() {
-        write_playlists(app, v.id, &v.uuid, true).await?;
+        write_playlists(app, v.id, &v.uuid, true, &mut hashes).await?;
     }
 
     videos::clear_input(&app.db, v.id).await.map_err(retry)?;
@@ -132,7 +133,17 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
 
 /// Writes a new master playlist and `segments-sha256.json` for the renditions recorded so far,
 /// points the video at them, then removes the previous pair.
-async fn write_playlists(app: &Arc<App>, video_id: i64, uuid: &str, publish: bool) -> Result<(), Failure> {
+/// Segment hashes already computed in this run, by media playlist: each rendition is hashed once,
+/// not again each time a later one is added.
+type HashCache = std::collections::HashMap<String, serde_json::Value>;
+
+async fn write_playlists(
+    app: &Arc<App>,
+    video_id: i64,
+    uuid: &str,
+    publish: bool,
+    cache: &mut HashCache,
+) -> Result<(), Failure> {
     let dir = hls_dir(app, uuid);
     let mut files = videos::files(&app.db, video_id).await.map_err(retry)?;
     files.sort_by_key(|f| f.resolution);
@@ -148,12 +159,21 @@ async fn write_playlists(app: &Arc<App>, video_id: i64, uuid: &str, publish: boo
         })
         .collect();
     let master = hls::master_playlist(&entries);
-    let playlists: Vec<String> = files.iter().map(|f| f.playlist.clone()).collect();
-    let dir2 = dir.clone();
-    let sha = tokio::task::spawn_blocking(move || hls::segments_sha256(&dir2, &playlists))
-        .await
-        .map_err(retry)?
-        .map_err(media_failure)?;
+    let mut sha = serde_json::Map::new();
+    for f in &files {
+        if !cache.contains_key(&f.playlist) {
+            let (dir2, playlist) = (dir.clone(), vec![f.playlist.clone()]);
+            let hashes = tokio::task::spawn_blocking(move || hls::segments_sha256(&dir2, &playlist))
+                .await
+                .map_err(retry)?
+                .map_err(media_failure)?;
+            cache.insert(f.playlist.clone(), hashes);
+        }
+        if let Some(serde_json::Value::Object(m)) = cache.get(&f.playlist) {
+            sha.extend(m.clone());
+        }
+    }
+    let sha = serde_json::Value::Object(sha);
     let prefix = uuid::Uuid::new_v4();
     let master_name = format!("{prefix}-master.m3u8");
     let sha_name = format!("{prefix}-segments-sha256.json");
