@@ -133,3 +133,23 @@ pub async fn get_by_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Optio
     let sql = format!("{SELECT} WHERE c.actor_id = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(actor_id).fetch_optional(x).await)?)
 }
+
+/// Channels an actor follows (accepted or pending), newest follow first.
+pub async fn list_followed_by(
+    e: impl Into<Exec<'_>> + Copy,
+    actor: i64,
+    start: i64,
+    count: i64,
+) -> Result<(Vec<Channel>, i64)> {
+    let sql = format!(
+        "{SELECT} JOIN follows f ON f.target_id = c.actor_id WHERE f.follower_id = $1 ORDER BY f.id DESC LIMIT $2 OFFSET $3"
+    );
+    let rows = run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(actor).bind(count).bind(start).fetch_all(x).await)?;
+    let (total,): (i64,) = run!(e, |x| sqlx::query_as(
+        "SELECT COUNT(*) FROM follows f JOIN channels c ON c.actor_id = f.target_id WHERE f.follower_id = $1"
+    )
+    .bind(actor)
+    .fetch_one(x)
+    .await)?;
+    Ok((rows, total))
+}

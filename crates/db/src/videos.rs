@@ -441,6 +441,8 @@ pub struct VideoFilter {
     pub search: Option<String>,
     /// Only ours (`Some(true)`) or only other instances' (`Some(false)`).
     pub is_local: Option<bool>,
+    /// Only videos of channels this actor follows (a user's subscriptions feed).
+    pub subscriptions_of: Option<i64>,
 }
 
 enum Arg {
@@ -511,6 +513,13 @@ pub async fn list(
     if !f.tags_one_of.is_empty() {
         let ps: Vec<String> = f.tags_one_of.iter().map(|t| push(&mut args, Arg::S(t.to_lowercase()))).collect();
         clauses.push(format!("v.id IN (SELECT video_id FROM video_tags WHERE lower(tag) IN ({}))", ps.join(",")));
+    }
+    if let Some(actor) = f.subscriptions_of {
+        let p = push(&mut args, Arg::I(actor));
+        clauses.push(format!(
+            "v.channel_id IN (SELECT c.id FROM channels c JOIN follows fo ON fo.target_id = c.actor_id \
+             WHERE fo.follower_id = {p} AND fo.state = 'accepted')"
+        ));
     }
     match f.is_local {
         Some(true) => clauses.push("v.remote_url IS NULL".into()),

@@ -6,7 +6,11 @@ use flotilla_testkit::reqwest::{StatusCode, multipart};
 use flotilla_testkit::serde_json::{Value, json};
 use flotilla_testkit::{Backend, TestInstance, clip, db_tests};
 
-db_tests!(videos_published_on_one_instance_reach_its_followers, a_follower_that_was_down_gets_everything_later);
+db_tests!(
+    videos_published_on_one_instance_reach_its_followers,
+    a_follower_that_was_down_gets_everything_later,
+    three_instances_follow_publish_and_subscribe,
+);
 
 async fn settle(instances: &[&TestInstance]) {
     for _ in 0..4 {
@@ -137,4 +141,62 @@ async fn a_follower_that_was_down_gets_everything_later(backend: Backend) {
     assert_eq!(got[0]["name"], "While you were away");
     a.stop().await;
     b.stop().await;
+}
+
+async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let c = TestInstance::start(backend).await;
+    follow(&b, &a).await;
+    follow(&c, &b).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    publish(&a, &alice, "From A").await;
+    publish(&b, &bob, "From B").await;
+    settle(&[&a, &b, &c]).await;
+    let names = |v: Vec<Value>| v.iter().map(|x| x["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(remote_videos(&b).await), ["From A"]);
+    assert_eq!(names(remote_videos(&c).await), ["From B"], "C follows B, not A");
+
+    // A user of C subscribes to a channel of A, and gets its new videos in the feed.
+    let carol = c.user("carol").await;
+    let handle = format!("alice_channel@{}", a.instance.addr);
+    let (status, body) = c.api.post("/api/v1/users/me/subscriptions", Some(&carol), json!({ "uri": handle })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    settle(&[&a, &b, &c]).await;
+    let (_, exist) = c
+        .api
+        .get(&format!("/api/v1/users/me/subscriptions/exist?uris={handle},nobody@{}", a.instance.addr), Some(&carol))
+        .await;
+    assert_eq!(exist[&handle], true);
+    let (_, subs) = c.api.get("/api/v1/users/me/subscriptions", Some(&carol)).await;
+    assert_eq!(subs["total"], 1);
+    assert_eq!(subs["data"][0]["name"], "alice_channel");
+    let (_, channel) = a.api.get("/api/v1/video-channels/alice_channel", None).await;
+    assert_eq!(channel["followersCount"], 1, "A counts C's subscriber");
+
+    publish(&a, &alice, "Second from A").await;
+    settle(&[&a, &b, &c]).await;
+    let (_, feed) = c.api.get("/api/v1/users/me/subscriptions/videos", Some(&carol)).await;
+    assert_eq!(names(feed["data"].as_array().unwrap().clone()), ["Second from A"], "{feed}");
+    // A local subscription works the same way, without the network.
+    let (status, _) =
+        c.api.post("/api/v1/users/me/subscriptions", Some(&carol), json!({ "uri": "carol_channel" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, subs) = c.api.get("/api/v1/users/me/subscriptions", Some(&carol)).await;
+    assert_eq!(subs["total"], 2);
+
+    let (status, _) = c.api.delete(&format!("/api/v1/users/me/subscriptions/{handle}"), Some(&carol)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b, &c]).await;
+    let (_, channel) = a.api.get("/api/v1/video-channels/alice_channel", None).await;
+    assert_eq!(channel["followersCount"], 0, "the Undo reached A");
+    let (status, _) = c
+        .api
+        .post("/api/v1/users/me/subscriptions", Some(&carol), json!({ "uri": format!("nobody@{}", a.instance.addr) }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
 }

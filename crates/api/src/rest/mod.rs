@@ -16,6 +16,7 @@ pub mod config;
 pub mod jobs;
 pub mod oauth;
 pub mod server;
+pub mod subscriptions;
 pub mod users;
 pub mod videos;
 
@@ -86,6 +87,10 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/video-channels/{handle}/videos", get(videos::list_channel_videos))
         .route("/accounts/{name}/videos", get(videos::list_account_videos))
         .route("/users/me/videos", get(videos::list_my_videos))
+        .route("/users/me/subscriptions", get(subscriptions::list_subscriptions).post(subscriptions::subscribe))
+        .route("/users/me/subscriptions/videos", get(subscriptions::list_subscription_videos))
+        .route("/users/me/subscriptions/exist", get(subscriptions::subscriptions_exist))
+        .route("/users/me/subscriptions/{handle}", axum::routing::delete(subscriptions::unsubscribe))
         .route("/videos/categories", get(videos::list_categories))
         .route("/videos/licences", get(videos::list_licences))
         .route("/videos/privacies", get(videos::list_privacies))

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod follow;
 pub mod inbox;
 pub mod remote;
+pub mod subscriptions;
 pub mod videos;
 
 /// The URL of a local actor.

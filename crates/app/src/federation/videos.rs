@@ -95,7 +95,7 @@ fn parse_duration(s: &str) -> Option<i64> {
 
 /// Makes sure a remote channel (`Group`) and its account (`Person`) exist here; returns the
 /// channel row's id.
-async fn remote_channel(app: &App, group_url: &str) -> Result<i64> {
+pub async fn remote_channel(app: &App, group_url: &str) -> Result<i64> {
     if let Some(a) = flotilla_db::actors::get_by_url(&app.db, group_url).await?
         && now_ms() - a.fetched_at < remote::REFRESH_MS
         && let Some(c) = channels::get_by_actor(&app.db, a.id).await?

@@ -210,6 +210,8 @@ pub enum Scope<'a> {
     Account(&'a str),
     /// The caller's own videos, in every state and privacy.
     Mine,
+    /// Videos of the channels the caller subscribes to.
+    Subscriptions,
 }
 
 const SORTS: &[(&str, &str)] = &[
@@ -247,6 +249,10 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
             let acc = accounts::get_by_user(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
             f.account_id = Some(acc.id);
             f.public_only = false;
+        }
+        Scope::Subscriptions => {
+            let who = who.ok_or_else(|| Error::Unauthorized { code: "missing_token", msg: "log in first".into() })?;
+            f.subscriptions_of = Some(crate::federation::subscriptions::feed_actor(app, who).await?);
         }
     }
     if !p.privacy_one_of.is_empty() {
