@@ -231,6 +231,147 @@ impl Stopped {
     }
 }
 
+/// A stand-in for another fediverse server on 127.0.0.1: it serves actor documents shaped the way
+/// the test says (a Mastodon `Person`, a PeerTube `Group`…) with keys of its own, records what is
+/// delivered to its inbox, and signs what the test sends from it.
+pub struct FakeServer {
+    pub base: String,
+    pub host: String,
+    pub private_pem: String,
+    pub public_pem: String,
+    docs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeServer {
+    pub async fn start() -> FakeServer {
+        use axum::extract::{OriginalUri, State as AxState};
+        use axum::response::IntoResponse;
+        type Docs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>;
+        type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (private_pem, public_pem) = flotilla_federation::keys::generate().expect("keys");
+        let docs: Docs = Default::default();
+        let received: Inbox = Default::default();
+        async fn get_doc(
+            AxState((docs, _)): AxState<(Docs, Inbox)>,
+            OriginalUri(uri): OriginalUri,
+        ) -> axum::response::Response {
+            match docs.lock().unwrap().get(uri.path()).cloned() {
+                Some(d) => ([("content-type", "application/activity+json")], d.to_string()).into_response(),
+                None => (axum::http::StatusCode::NOT_FOUND, "no such document").into_response(),
+            }
+        }
+        async fn post_inbox(
+            AxState((_, inbox)): AxState<(Docs, Inbox)>,
+            body: axum::body::Bytes,
+        ) -> axum::http::StatusCode {
+            if let Ok(v) = serde_json::from_slice(&body) {
+                inbox.lock().unwrap().push(v);
+            }
+            axum::http::StatusCode::ACCEPTED
+        }
+        let router = axum::Router::new()
+            .fallback(axum::routing::get(get_doc).post(post_inbox))
+            .with_state((docs.clone(), received.clone()));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeServer {
+            base: format!("http://{addr}"),
+            host: addr.to_string(),
+            private_pem,
+            public_pem,
+            docs,
+            received,
+            task,
+        }
+    }
+
+    /// Serves `doc` at `path` (as `application/activity+json`).
+    pub fn serve(&self, path: &str, doc: Value) {
+        self.docs.lock().unwrap().insert(path.to_string(), doc);
+    }
+
+    /// An actor document of `kind` at `/users/{name}` with this server's key, in Mastodon's shape;
+    /// `extra` fields are merged in. Returns its URL.
+    pub fn actor(&self, kind: &str, name: &str, extra: Value) -> String {
+        let url = format!("{}/users/{name}", self.base);
+        let mut doc = json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1",
+                         { "manuallyApprovesFollowers": "as:manuallyApprovesFollowers", "toot": "http://joinmastodon.org/ns#",
+                           "discoverable": "toot:discoverable", "featured": { "@id": "toot:featured", "@type": "@id" } }],
+            "id": url,
+            "type": kind,
+            "following": format!("{url}/following"),
+            "followers": format!("{url}/followers"),
+            "inbox": format!("{url}/inbox"),
+            "outbox": format!("{url}/outbox"),
+            "featured": format!("{url}/collections/featured"),
+            "preferredUsername": name,
+            "name": name,
+            "summary": "<p>Just testing</p>",
+            "url": format!("{}/@{name}", self.base),
+            "manuallyApprovesFollowers": false,
+            "discoverable": true,
+            "published": "2024-01-01T00:00:00Z",
+            "publicKey": { "id": format!("{url}#main-key"), "owner": url, "publicKeyPem": self.public_pem },
+            "endpoints": { "sharedInbox": format!("{}/inbox", self.base) },
+        });
+        if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                d.insert(k.clone(), v.clone());
+            }
+        }
+        self.serve(&format!("/users/{name}"), doc);
+        url
+    }
+
+    /// POSTs `activity` to `inbox_url`, signed as `actor_url`'s `#main-key`; `tamper` may change
+    /// the headers or body after signing.
+    pub async fn send(&self, inbox_url: &str, actor_url: &str, activity: &Value) -> StatusCode {
+        self.send_full(inbox_url, actor_url, activity).await.0
+    }
+
+    /// Like [`FakeServer::send`], with the answer's body.
+    pub async fn send_full(&self, inbox_url: &str, actor_url: &str, activity: &Value) -> (StatusCode, String) {
+        let u = reqwest::Url::parse(inbox_url).unwrap();
+        let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
+        let body = activity.to_string();
+        let key = flotilla_federation::keys::private_from_pem(&self.private_pem).unwrap();
+        let signed = flotilla_federation::signature::sign(
+            "POST",
+            u.path(),
+            &host,
+            Some(body.as_bytes()),
+            &format!("{actor_url}#main-key"),
+            &key,
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let resp = reqwest::Client::new()
+            .post(u)
+            .header("Content-Type", "application/activity+json")
+            .header("Date", signed.date)
+            .header("Digest", signed.digest.unwrap())
+            .header("Signature", signed.signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.text().await.unwrap_or_default())
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A small client for our REST API: JSON in, `(status, JSON)` out.
 #[derive(Clone)]
 pub struct Api {

@@ -270,6 +270,9 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
 pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
     let embedded = object.is_object() && object["type"] == "Video";
     let url = remote::id_of(object).ok_or_else(|| invalid("no video"))?;
+    if remote::host(url).as_deref() == Some(app.public.host.as_str()) {
+        return Err(Error::Forbidden("our own videos are ours to change".into()));
+    }
     if embedded && remote::host(url) == Some(signer.host.clone()) {
         store(app, signer, object).await?;
         return Ok(());

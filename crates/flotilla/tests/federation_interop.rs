@@ -1,0 +1,207 @@
+//! Talking with servers that are not Flotilla: a stand-in server speaks in Mastodon's and
+//! PeerTube's shapes (fixtures written by us), and in the shapes of the attacks of
+//! shared/reference/security-cases.md, which must change nothing.
+
+use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
+
+db_tests!(
+    a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos,
+    peertube_shaped_videos_are_stored_with_or_without_optional_fields,
+    hostile_peers_change_nothing,
+);
+
+async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
+    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
+    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
+    let form = multipart::Form::new()
+        .text("channelId", me["videoChannels"][0]["id"].to_string())
+        .text("name", name.to_string())
+        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
+    let (status, body) =
+        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["video"]["uuid"].as_str().unwrap().to_string()
+}
+
+async fn a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = a.user("rosa").await;
+    let masto = FakeServer::start().await;
+    let zoe = masto.actor("Person", "zoe", json!({}));
+    let channel = format!("{}/video-channels/rosa_channel", a.api.base);
+    // Mastodon's Follow: its own id form, the object as a plain URL.
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/4f3c2a1e-8f0b-4c7e-9a55-1b2c3d4e5f60", masto.base),
+        "type": "Follow",
+        "actor": zoe,
+        "object": channel,
+    });
+    assert_eq!(masto.send(&format!("{channel}/inbox"), &zoe, &follow).await, StatusCode::ACCEPTED);
+    a.run_jobs().await;
+    let accept = masto.received.lock().unwrap().iter().find(|v| v["type"] == "Accept").cloned().expect("an Accept");
+    assert_eq!(accept["actor"], channel.as_str());
+    assert_eq!(accept["object"]["id"], follow["id"]);
+    assert_eq!(accept["object"]["actor"], zoe.as_str());
+    let (_, c) = a.api.get("/api/v1/video-channels/rosa_channel", None).await;
+    assert_eq!(c["followersCount"], 1);
+
+    publish(&a, &token, "For my followers").await;
+    a.run_jobs().await;
+    let create = masto.received.lock().unwrap().iter().find(|v| v["type"] == "Create").cloned().expect("a Create");
+    assert_eq!(create["object"]["type"], "Video");
+    assert_eq!(create["object"]["name"], "For my followers");
+    assert_eq!(create["to"][0], "https://www.w3.org/ns/activitystreams#Public");
+    a.stop().await;
+}
+
+/// A PeerTube-shaped channel and account on the stand-in server.
+fn peertube_actors(pt: &FakeServer) -> (String, String) {
+    let account = pt.actor("Person", "bob", json!({}));
+    let channel = pt.actor(
+        "Group",
+        "bob_channel",
+        json!({ "attributedTo": [{ "type": "Person", "id": account }], "support": null }),
+    );
+    (account, channel)
+}
+
+fn peertube_video(pt: &FakeServer, account: &str, channel: &str, uuid: &str, full: bool) -> Value {
+    let id = format!("{}/videos/watch/{uuid}", pt.base);
+    let mut v = json!({
+        "type": "Video",
+        "id": id,
+        "name": "A PeerTube video",
+        "duration": "PT42S",
+        "uuid": uuid,
+        "attributedTo": [{ "type": "Person", "id": account }, { "type": "Group", "id": channel }],
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "cc": [format!("{account}/followers")],
+        "url": [{ "type": "Link", "mediaType": "text/html", "href": id }],
+    });
+    if full {
+        let hls = format!("{}/static/streaming-playlists/hls/{uuid}", pt.base);
+        let extra = json!({
+            "category": { "identifier": "15", "name": "Science & Technology" },
+            "licence": { "identifier": "1", "name": "Attribution" },
+            "language": { "identifier": "fr", "name": "French" },
+            "views": 12, "sensitive": false, "waitTranscoding": true, "state": 1, "commentsEnabled": true,
+            "canReply": null, "commentsPolicy": 1, "downloadEnabled": true,
+            "published": "2026-11-25T05:52:00.661Z", "originallyPublishedAt": null, "updated": "2026-11-25T05:53:00.000Z",
+            "tag": [{ "type": "Hashtag", "name": "science" }], "mediaType": "text/markdown", "content": "All *fields*",
+            "support": "Tip me", "subtitleLanguage": [],
+            "icon": [{ "type": "Image", "url": format!("{}/lazy-static/thumbnails/t.jpg", pt.base), "mediaType": "image/jpeg", "width": 280, "height": 157 }],
+            "aspectRatio": 1.7778,
+            "url": [
+                { "type": "Link", "mediaType": "text/html", "href": id },
+                { "type": "Link", "mediaType": "video/mp4", "href": format!("{}/static/web-videos/x-720.mp4", pt.base), "height": 720, "width": 1280, "size": 1853871, "fps": 25 },
+                { "type": "Link", "mediaType": "application/x-mpegURL", "href": format!("{hls}/m-master.m3u8"), "tag": [
+                    { "type": "Infohash", "name": "dc1ea7666c254b8a2dd2f273cdac9a3027218bca" },
+                    { "type": "Link", "name": "sha256", "mediaType": "application/json", "href": format!("{hls}/s-segments-sha256.json") },
+                    { "type": "Link", "mediaType": "video/mp4", "href": format!("{hls}/f-720-fragmented.mp4"), "height": 720, "width": 1280, "size": 1671838, "fps": 25 }
+                ]},
+                { "type": "Link", "name": "tracker-websocket", "rel": ["tracker", "websocket"], "href": format!("ws://{}/tracker/socket", pt.host) }
+            ],
+            "likes": format!("{id}/likes"), "dislikes": format!("{id}/dislikes"), "shares": format!("{id}/announces"),
+            "comments": format!("{id}/comments"), "hasParts": format!("{id}/chapters"),
+            "isLiveBroadcast": false, "liveSaveReplay": null, "permanentLive": null, "latencyMode": null,
+        });
+        for (k, val) in extra.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+    }
+    v
+}
+
+async fn peertube_shaped_videos_are_stored_with_or_without_optional_fields(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let pt = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&pt);
+    for (uuid, full) in
+        [("0b6e2e4c-6d3f-4f7e-8a1b-2c3d4e5f6a7b", true), ("1c7f3f5d-7e4a-4a8f-9b2c-3d4e5f6a7b8c", false)]
+    {
+        let video = peertube_video(&pt, &account, &channel, uuid, full);
+        let create = json!({
+            "@context": ["https://www.w3.org/ns/activitystreams"],
+            "type": "Create",
+            "id": format!("{}/activity", video["id"].as_str().unwrap()),
+            "actor": account,
+            "to": video["to"], "cc": video["cc"],
+            "object": video,
+        });
+        assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &account, &create).await, StatusCode::ACCEPTED);
+        let (status, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["isLocal"], false);
+        assert_eq!(v["duration"], 42);
+        assert_eq!(v["channel"]["name"], "bob_channel");
+        assert_eq!(v["account"]["name"], "bob");
+        if full {
+            assert_eq!(v["category"]["id"], 15);
+            assert_eq!(v["tags"], json!(["science"]));
+            assert_eq!(
+                v["streamingPlaylists"][0]["playlistUrl"],
+                format!("{}/static/streaming-playlists/hls/{uuid}/m-master.m3u8", pt.base)
+            );
+            assert_eq!(v["streamingPlaylists"][0]["files"][0]["resolution"]["id"], 720);
+        } else {
+            assert_eq!(v["streamingPlaylists"], json!([]));
+        }
+    }
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    assert_eq!(list["total"], 2);
+    a.stop().await;
+}
+
+async fn hostile_peers_change_nothing(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = a.user("vic").await;
+    let uuid = publish(&a, &token, "Mine").await;
+    a.run_jobs().await;
+    let evil = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&evil);
+    let inbox = format!("{}/inbox", a.api.base);
+    let mine = format!("{}/videos/watch/{uuid}", a.api.base);
+
+    // Update of A's own video by another server (PeerTube's CVE-2026-73090).
+    let mut forged = peertube_video(&evil, &account, &channel, &uuid, true);
+    forged["id"] = json!(mine);
+    forged["name"] = json!("Hijacked");
+    let update = json!({ "type": "Update", "id": format!("{}/u/1", evil.base), "actor": account, "object": forged });
+    assert_eq!(evil.send(&inbox, &account, &update).await, StatusCode::FORBIDDEN);
+    // Delete of A's video by another server.
+    let delete = json!({ "type": "Delete", "id": format!("{}/d/1", evil.base), "actor": account, "object": mine });
+    let status = evil.send(&inbox, &account, &delete).await;
+    assert!(status == StatusCode::ACCEPTED || status == StatusCode::FORBIDDEN, "{status}");
+    // A video of the evil server attributed to a channel of A's.
+    let mut stolen = peertube_video(
+        &evil,
+        &account,
+        &format!("{}/video-channels/vic_channel", a.api.base),
+        "2d8a4a6e-8f5b-4b9a-8c3d-4e5f6a7b8c9d",
+        false,
+    );
+    stolen["attributedTo"][0]["id"] = json!(account);
+    let create = json!({ "type": "Create", "id": format!("{}/c/1", evil.base), "actor": account, "object": stolen });
+    let (status, body) = evil.send_full(&inbox, &account, &create).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // An actor document that claims to live on A's host (key rebinding, GHSA-37jf-59fg-9hpr).
+    evil.actor("Person", "mallory", json!({ "id": format!("{}/accounts/vic", a.api.base) }));
+    let mallory = format!("{}/users/mallory", evil.base);
+    let follow = json!({ "type": "Follow", "id": format!("{}/f/1", evil.base), "actor": mallory, "object": format!("{}/accounts/vic", a.api.base) });
+    assert_eq!(evil.send(&inbox, &mallory, &follow).await, StatusCode::UNAUTHORIZED);
+    // More than a megabyte.
+    let huge = json!({ "type": "Note", "id": format!("{}/n/1", evil.base), "actor": account, "content": "x".repeat(1_100_000) });
+    assert_eq!(evil.send(&inbox, &account, &huge).await, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "Mine", "nothing changed");
+    assert_eq!(v["isLocal"], true);
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    assert_eq!(list["total"], 0);
+    let (_, c) = a.api.get("/api/v1/accounts/vic", None).await;
+    assert_eq!(c["followersCount"], 0);
+    a.stop().await;
+}
