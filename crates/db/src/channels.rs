@@ -153,3 +153,15 @@ pub async fn list_followed_by(
     .await)?;
     Ok((rows, total))
 }
+
+/// Channels whose name or display name contains `text` (case-insensitive).
+pub async fn search(e: impl Into<Exec<'_>> + Copy, text: &str, start: i64, count: i64) -> Result<(Vec<Channel>, i64)> {
+    let pattern = format!("%{}%", text.to_lowercase().replace('%', "\\%").replace('_', "\\_"));
+    let filter = "(lower(ac.name) LIKE $1 ESCAPE '\\' OR lower(c.display_name) LIKE $1 ESCAPE '\\')";
+    let sql = format!("{SELECT} WHERE {filter} ORDER BY c.id LIMIT $2 OFFSET $3");
+    let rows =
+        run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(&pattern).bind(count).bind(start).fetch_all(x).await)?;
+    let count_sql = format!("SELECT COUNT(*) FROM channels c JOIN actors ac ON ac.id = c.actor_id WHERE {filter}");
+    let (total,): (i64,) = run!(e, |x| sqlx::query_as(&count_sql).bind(&pattern).fetch_one(x).await)?;
+    Ok((rows, total))
+}

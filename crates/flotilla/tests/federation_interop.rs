@@ -10,6 +10,7 @@ db_tests!(
     a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos,
     peertube_shaped_videos_are_stored_with_or_without_optional_fields,
     hostile_peers_change_nothing,
+    a_rotated_key_is_fetched_again_and_the_old_one_refused,
 );
 
 async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
@@ -203,5 +204,35 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     assert_eq!(list["total"], 0);
     let (_, c) = a.api.get("/api/v1/accounts/vic", None).await;
     assert_eq!(c["followersCount"], 0);
+    a.stop().await;
+}
+
+async fn a_rotated_key_is_fetched_again_and_the_old_one_refused(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    a.user("kai").await;
+    let mut masto = FakeServer::start().await;
+    let zoe = masto.actor("Person", "zoe", json!({}));
+    let target = format!("{}/accounts/kai", a.api.base);
+    let inbox = format!("{}/inbox", a.api.base);
+    let base = masto.base.clone();
+    let follow =
+        |n: u32| json!({ "type": "Follow", "id": format!("{base}/follows/{n}"), "actor": zoe, "object": target });
+    assert_eq!(masto.send(&inbox, &zoe, &follow(1)).await, StatusCode::ACCEPTED);
+    let (_, acc) = a.api.get("/api/v1/accounts/kai", None).await;
+    assert_eq!(acc["followersCount"], 1);
+
+    let old_key = masto.private_pem.clone();
+    masto.rotate_key();
+    masto.actor("Person", "zoe", json!({}));
+    // Signed with the new key: A's stored key fails, A fetches the actor again, and accepts.
+    let undo = json!({ "type": "Undo", "id": format!("{base}/undo/1"), "actor": zoe, "object": follow(1) });
+    assert_eq!(masto.send(&inbox, &zoe, &undo).await, StatusCode::ACCEPTED);
+    let (_, acc) = a.api.get("/api/v1/accounts/kai", None).await;
+    assert_eq!(acc["followersCount"], 0, "the Undo applied");
+    // The old key no longer speaks for the actor.
+    let (status, body) = masto.send_signed_with(&inbox, &zoe, &follow(2), &old_key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (_, acc) = a.api.get("/api/v1/accounts/kai", None).await;
+    assert_eq!(acc["followersCount"], 0);
     a.stop().await;
 }

@@ -10,6 +10,7 @@ db_tests!(
     videos_published_on_one_instance_reach_its_followers,
     a_follower_that_was_down_gets_everything_later,
     three_instances_follow_publish_and_subscribe,
+    search_by_address_finds_remote_videos_and_channels,
 );
 
 async fn settle(instances: &[&TestInstance]) {
@@ -199,4 +200,40 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
     a.stop().await;
     b.stop().await;
     c.stop().await;
+}
+
+async fn search_by_address_finds_remote_videos_and_channels(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    let ana = a.user("ana").await;
+    let uuid = publish(&a, &ana, "Findable").await;
+    a.run_jobs().await;
+    let url = format!("{}/videos/watch/{uuid}", a.api.base);
+    let query = |s: &str| format!("/api/v1/search/videos?search={}", s.replace(':', "%3A").replace('/', "%2F"));
+
+    let (status, _) = b.api.get(&query(&url), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "visitors do not make the server fetch");
+    let ben = b.user("ben").await;
+    let (status, found) = b.api.get(&query(&url), Some(&ben)).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["data"][0]["uuid"], uuid.as_str());
+    assert_eq!(found["data"][0]["isLocal"], false);
+    // Stored for later.
+    let (status, _) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, none) = b
+        .api
+        .get(&query(&format!("{}/videos/watch/00000000-0000-4000-8000-000000000000", a.api.base)), Some(&ben))
+        .await;
+    assert_eq!(none["total"], 0);
+
+    let handle = format!("ana_channel@{}", a.instance.addr);
+    let (_, chans) = b.api.get(&format!("/api/v1/search/video-channels?search={handle}"), Some(&ben)).await;
+    assert_eq!(chans["total"], 1, "{chans}");
+    assert_eq!(chans["data"][0]["host"], a.instance.addr.to_string());
+    let (_, local) = b.api.get("/api/v1/search/video-channels?search=ben", None).await;
+    assert_eq!(local["data"][0]["name"], "ben_channel");
+    a.stop().await;
+    b.stop().await;
 }

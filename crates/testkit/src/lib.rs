@@ -335,12 +335,30 @@ impl FakeServer {
         self.send_full(inbox_url, actor_url, activity).await.0
     }
 
+    /// Gives the server a new key pair (the test serves its actors again to publish it).
+    pub fn rotate_key(&mut self) {
+        let (private, public) = flotilla_federation::keys::generate().expect("keys");
+        self.private_pem = private;
+        self.public_pem = public;
+    }
+
     /// Like [`FakeServer::send`], with the answer's body.
     pub async fn send_full(&self, inbox_url: &str, actor_url: &str, activity: &Value) -> (StatusCode, String) {
+        self.send_signed_with(inbox_url, actor_url, activity, &self.private_pem).await
+    }
+
+    /// Sends signed with a given private key (an old one, after a rotation).
+    pub async fn send_signed_with(
+        &self,
+        inbox_url: &str,
+        actor_url: &str,
+        activity: &Value,
+        private_pem: &str,
+    ) -> (StatusCode, String) {
         let u = reqwest::Url::parse(inbox_url).unwrap();
         let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
         let body = activity.to_string();
-        let key = flotilla_federation::keys::private_from_pem(&self.private_pem).unwrap();
+        let key = flotilla_federation::keys::private_from_pem(private_pem).unwrap();
         let signed = flotilla_federation::signature::sign(
             "POST",
             u.path(),

@@ -84,6 +84,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         )
         .route("/videos", get(videos::list_videos))
         .route("/search/videos", get(videos::search_videos))
+        .route("/search/video-channels", get(videos::search_channels))
         .route("/video-channels/{handle}/videos", get(videos::list_channel_videos))
         .route("/accounts/{name}/videos", get(videos::list_account_videos))
         .route("/users/me/videos", get(videos::list_my_videos))

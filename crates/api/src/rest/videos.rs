@@ -313,7 +313,29 @@ pub async fn search_videos(
     MaybeAuth(who): MaybeAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::All).await?))
+    let params = list_params(q)?;
+    if let Some(s) = params.search.as_deref().filter(|s| s.trim().starts_with("http")) {
+        return Ok(Json(flotilla_app::federation::search::video_by_url(&app, who.as_ref(), s).await?));
+    }
+    Ok(Json(video::list(&app, who.as_ref(), params, video::Scope::All).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ChannelSearch {
+    search: Option<String>,
+    start: Option<i64>,
+    count: Option<i64>,
+}
+
+/// `GET /api/v1/search/video-channels?search=` — words, a handle (`name@host`) or a channel URL.
+pub async fn search_channels(
+    State(app): State<Arc<App>>,
+    MaybeAuth(who): MaybeAuth,
+    Query(q): Query<ChannelSearch>,
+) -> Result<Json<Value>, ApiError> {
+    let search = q.search.unwrap_or_default();
+    let page = flotilla_app::page(q.start, q.count);
+    Ok(Json(flotilla_app::federation::search::channels(&app, who.as_ref(), &search, page).await?))
 }
 
 /// `GET /api/v1/video-channels/{handle}/videos`

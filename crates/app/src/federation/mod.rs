@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod follow;
 pub mod inbox;
 pub mod remote;
+pub mod search;
 pub mod subscriptions;
 pub mod videos;
 

@@ -296,6 +296,22 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
     Ok(())
 }
 
+/// A video document fetched from its own URL (search by address): stored as if its server had
+/// sent it. Returns its local id.
+pub async fn receive_fetched(app: &App, doc: &Value) -> Result<i64> {
+    let url = doc["id"].as_str().ok_or_else(|| invalid("no id"))?;
+    if remote::host(url).as_deref() == Some(app.public.host.as_str()) {
+        return Err(Error::Forbidden("our own videos are ours".into()));
+    }
+    let channel = doc["attributedTo"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["type"] == "Group"))
+        .and_then(remote::id_of)
+        .unwrap_or_default();
+    let origin = remote::actor(app, channel).await?;
+    store(app, &origin, doc).await
+}
+
 /// `Delete` of a video: only its own server may.
 pub async fn delete(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
     let Some(url) = remote::id_of(object) else { return Ok(()) };
