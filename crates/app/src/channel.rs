@@ -131,6 +131,9 @@ pub async fn update(app: &App, who: &AuthUser, handle: &str, req: UpdateChannel)
         support: req.support.as_ref().map(|s| s.as_deref()),
     };
     channels::update(&app.db, c.channel_id(), &patch, now_ms()).await?;
+    if let Err(e) = crate::federation::delivery::actor_updated(app, c.actor_id).await {
+        tracing::warn!(error = %e, "cannot send the channel update to followers");
+    }
     Ok(())
 }
 

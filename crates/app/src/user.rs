@@ -203,12 +203,19 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
         ..Default::default()
     };
     users::update(&mut tx, who.id(), &patch, now).await.map_err(conflict_as_taken)?;
+    let mut changed_actor = None;
     if req.display_name.is_some() || req.description.is_some() {
         let acc = accounts::get_by_user(&mut tx, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
         let description = req.description.as_ref().map(|d| d.as_deref());
         accounts::update(&mut tx, acc.account_id(), req.display_name.as_deref(), description, now).await?;
+        changed_actor = Some(acc.actor_id);
     }
     tx.commit().await?;
+    if let Some(actor) = changed_actor
+        && let Err(e) = crate::federation::delivery::actor_updated(app, actor).await
+    {
+        tracing::warn!(error = %e, "cannot send the profile update to followers");
+    }
     Ok(())
 }
 

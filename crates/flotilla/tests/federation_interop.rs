@@ -193,6 +193,18 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     let mallory = format!("{}/users/mallory", evil.base);
     let follow = json!({ "type": "Follow", "id": format!("{}/f/1", evil.base), "actor": mallory, "object": format!("{}/accounts/vic", a.api.base) });
     assert_eq!(evil.send(&inbox, &mallory, &follow).await, StatusCode::UNAUTHORIZED);
+    // A profile update of another actor, and one that swaps the key.
+    let other = format!("{}/users/someone-else", evil.base);
+    let bad = json!({ "type": "Update", "id": format!("{}/u/2", evil.base), "actor": account,
+                      "object": { "type": "Person", "id": other, "inbox": format!("{other}/inbox"),
+                                  "publicKey": { "id": format!("{other}#main-key"), "owner": other, "publicKeyPem": evil.public_pem } } });
+    assert_eq!(evil.send(&inbox, &account, &bad).await, StatusCode::FORBIDDEN);
+    let (new_private, new_public) = flotilla_federation::keys::generate().unwrap();
+    let _ = new_private;
+    let swap = json!({ "type": "Update", "id": format!("{}/u/3", evil.base), "actor": account,
+                       "object": { "type": "Person", "id": account, "inbox": format!("{account}/inbox"),
+                                   "publicKey": { "id": format!("{account}#main-key"), "owner": account, "publicKeyPem": new_public } } });
+    assert_eq!(evil.send(&inbox, &account, &swap).await, StatusCode::FORBIDDEN);
     // More than a megabyte.
     let huge = json!({ "type": "Note", "id": format!("{}/n/1", evil.base), "actor": account, "content": "x".repeat(1_100_000) });
     assert_eq!(evil.send(&inbox, &account, &huge).await, StatusCode::PAYLOAD_TOO_LARGE);

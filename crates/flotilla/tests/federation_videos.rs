@@ -176,6 +176,16 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
     let (_, channel) = a.api.get("/api/v1/video-channels/alice_channel", None).await;
     assert_eq!(channel["followersCount"], 1, "A counts C's subscriber");
 
+    // A profile change on A reaches the subscriber's server.
+    let (status, _) = a
+        .api
+        .put("/api/v1/video-channels/alice_channel", Some(&alice), json!({ "displayName": "Alice outdoors" }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b, &c]).await;
+    let (_, subs) = c.api.get("/api/v1/users/me/subscriptions", Some(&carol)).await;
+    assert_eq!(subs["data"][0]["displayName"], "Alice outdoors");
+
     publish(&a, &alice, "Second from A").await;
     settle(&[&a, &b, &c]).await;
     let (_, feed) = c.api.get("/api/v1/users/me/subscriptions/videos", Some(&carol)).await;

@@ -30,3 +30,35 @@ pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -
         Err(e) => Err(Failure::Fail(e.to_string())),
     }
 }
+
+/// Tells the followers of a local actor that its profile changed (`Update(Person|Group)`).
+pub async fn actor_updated(app: &App, actor_id: i64) -> Result<()> {
+    let inboxes = flotilla_db::follows::follower_inboxes(&app.db, &[actor_id]).await?;
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let url = super::local_actor_url(app, actor_id).await?;
+    let object = match flotilla_db::accounts::local_actor(&app.db, actor_id).await?.map(|k| k.0).as_deref() {
+        Some("Group") => {
+            let c = crate::channel::get_by_handle(app, url.rsplit('/').next().unwrap_or_default()).await?;
+            crate::ap::channel_to_ap(app, &c).await?
+        }
+        _ => {
+            let a = crate::account::get_by_handle(app, url.rsplit('/').next().unwrap_or_default()).await?;
+            crate::ap::account_to_ap(app, &a).await?
+        }
+    };
+    let activity = serde_json::json!({
+        "@context": crate::ap::actor_context(),
+        "type": "Update",
+        "id": format!("{url}/updates/{}", flotilla_domain::time::now_ms()),
+        "actor": url,
+        "to": [crate::ap::PUBLIC],
+        "object": crate::ap::without_context(object),
+    });
+    let mut tx = app.db.begin().await?;
+    enqueue(&mut tx, actor_id, &activity, &inboxes).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}

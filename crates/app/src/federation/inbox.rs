@@ -94,6 +94,7 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
         "Reject" => on_reject(app, &signer, &object).await,
         "Undo" => on_undo(app, &signer, &object).await,
         "Create" | "Update" | "Announce" if is_video(&object) => super::videos::receive(app, &signer, &object).await,
+        "Update" if is_actor(&object) => on_actor_update(app, &signer, &object).await,
         "Delete" => super::videos::delete(app, &signer, &object).await,
         other => {
             tracing::debug!(kind = other, from = %signer.url, "activity type not handled; ignored");
@@ -205,4 +206,31 @@ fn is_video(object: &Value) -> bool {
         Value::String(s) => s.contains("/videos/watch/") || s.contains("/w/"),
         _ => false,
     }
+}
+
+fn is_actor(object: &Value) -> bool {
+    matches!(object["type"].as_str(), Some("Person" | "Group" | "Application" | "Service" | "Organization"))
+}
+
+/// A remote actor's new profile: only the actor itself may send it (no rebinding to another id).
+async fn on_actor_update(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    if object["id"].as_str() != Some(signer.url.as_str()) {
+        return Err(Error::Forbidden("an actor may only update itself".into()));
+    }
+    // Its key must stay the one that signed: a changed key comes through a fetch of the actor.
+    let pem = object.pointer("/publicKey/publicKeyPem").and_then(Value::as_str);
+    if pem.map(str::trim) != signer.public_key_pem.as_deref().map(str::trim) {
+        return Err(Error::Forbidden("a profile update cannot change the key".into()));
+    }
+    let stored = remote::store_actor(app, object).await?;
+    if let Some(name) = stored.display_name.as_deref() {
+        if let Some(a) = flotilla_db::accounts::get_by_actor(&app.db, stored.id).await? {
+            flotilla_db::accounts::update(&app.db, a.account_id(), Some(name), None, now_ms()).await?;
+        }
+        if let Some(c) = flotilla_db::channels::get_by_actor(&app.db, stored.id).await? {
+            let patch = flotilla_db::channels::ChannelPatch { display_name: Some(name), ..Default::default() };
+            flotilla_db::channels::update(&app.db, c.channel_id(), &patch, now_ms()).await?;
+        }
+    }
+    Ok(())
 }
