@@ -41,6 +41,8 @@ pub struct App {
     pub logins: auth::LoginLimiter,
     /// Hot media bytes and recent file-access decisions (`media_cache`).
     pub media_cache: media_cache::MediaCache,
+    /// Recent totals of public video lists.
+    pub list_totals: media_cache::ListTotals,
     /// Who was counted as viewing which video in the last hour.
     pub views_seen: video::views::Seen,
     /// The one client for remote servers (`flotilla_federation::fetch`).
@@ -73,6 +75,7 @@ impl App {
             jobs_wakeup: tokio::sync::Notify::new(),
             uploads_busy: Default::default(),
             views_seen: Default::default(),
+            list_totals: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
             fetcher: flotilla_federation::fetch::Fetcher::new(
                 config.federation.allow_private,

@@ -158,3 +158,24 @@ mod tests {
         assert_eq!(c.public_access("u"), None);
     }
 }
+
+/// Totals of video lists by filter, trusted for a few seconds.
+#[derive(Default)]
+pub struct ListTotals(Mutex<HashMap<String, (i64, Instant)>>);
+
+const TOTALS_TTL: Duration = Duration::from_secs(5);
+
+impl ListTotals {
+    pub fn get(&self, key: &str) -> Option<i64> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key).filter(|(_, at)| at.elapsed() < TOTALS_TTL).map(|(n, _)| *n)
+    }
+
+    pub fn put(&self, key: String, total: i64) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 1000 {
+            m.retain(|_, (_, at)| at.elapsed() < TOTALS_TTL);
+        }
+        m.insert(key, (total, Instant::now()));
+    }
+}

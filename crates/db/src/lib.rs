@@ -181,6 +181,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0006_remote_videos.sql"),
         include_str!("../migrations/0006_remote_videos.sql"),
     ),
+    (
+        7,
+        "list_index",
+        include_str!("../migrations/0007_list_index.sql"),
+        include_str!("../migrations/0007_list_index.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -476,6 +476,18 @@ pub async fn list(
     start: i64,
     count: i64,
 ) -> Result<(Vec<Video>, i64)> {
+    list_counted(e, f, order, start, count, None).await
+}
+
+/// [`list`], with the total already known (a recent count of the same filter): one query less.
+pub async fn list_counted(
+    e: impl Into<Exec<'_>> + Copy,
+    f: &VideoFilter,
+    order: &str,
+    start: i64,
+    count: i64,
+    known_total: Option<i64>,
+) -> Result<(Vec<Video>, i64)> {
     let backend = e.into().backend();
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Arg> = Vec::new();
@@ -576,6 +588,9 @@ pub async fn list(
         }
         q.fetch_all(x).await
     })?;
+    if let Some(total) = known_total {
+        return Ok((rows, total));
+    }
     let (total,): (i64,) = run!(e, |x| {
         let mut q = sqlx::query_as(&count_sql);
         for a in &args {

@@ -281,7 +281,15 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         Some("-match") | Some("match") => "match".to_string(),
         s => flotilla_db::order_by(s, SORTS, default),
     };
-    let (rows, total) = videos::list(&app.db, &f, &order, page.start, page.count).await?;
+    // Totals of public lists are remembered for a few seconds: counting 100,000 rows for every
+    // page view costs more than the page.
+    let key = format!("{f:?}");
+    let cacheable = f.public_only && f.search.is_none();
+    let known = if cacheable { app.list_totals.get(&key) } else { None };
+    let (rows, total) = videos::list_counted(&app.db, &f, &order, page.start, page.count, known).await?;
+    if cacheable && known.is_none() {
+        app.list_totals.put(key, total);
+    }
     Ok(json!({ "total": total, "data": views(app, &rows, false).await? }))
 }
 
