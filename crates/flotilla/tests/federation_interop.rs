@@ -205,6 +205,26 @@ async fn hostile_peers_change_nothing(backend: Backend) {
                        "object": { "type": "Person", "id": account, "inbox": format!("{account}/inbox"),
                                    "publicKey": { "id": format!("{account}#main-key"), "owner": account, "publicKeyPem": new_public } } });
     assert_eq!(evil.send(&inbox, &account, &swap).await, StatusCode::FORBIDDEN);
+    // A key whose owner is another actor (keyId → document → publicKey.owner mismatch).
+    let liar = format!("{}/users/liar", evil.base);
+    evil.actor(
+        "Person",
+        "liar",
+        json!({ "publicKey": { "id": format!("{liar}#main-key"), "owner": account, "publicKeyPem": evil.public_pem } }),
+    );
+    let f = json!({ "type": "Follow", "id": format!("{}/f/2", evil.base), "actor": liar, "object": format!("{}/accounts/vic", a.api.base) });
+    assert_eq!(evil.send(&inbox, &liar, &f).await, StatusCode::UNAUTHORIZED);
+    // Oversized fields of a federated video, and SQL in a name, which bound parameters keep inert.
+    let mut long = peertube_video(&evil, &account, &channel, "3e9b5b7f-9a6c-4cab-9d4e-5f6a7b8c9d0e", false);
+    long["name"] = json!(format!("'); DROP TABLE videos; -- {}", "x".repeat(200)));
+    let create = json!({ "type": "Create", "id": format!("{}/c/2", evil.base), "actor": account, "object": long });
+    assert_eq!(evil.send(&inbox, &account, &create).await, StatusCode::BAD_REQUEST);
+    let mut quoted = peertube_video(&evil, &account, &channel, "4fac6c80-ab7d-4dbc-8e5f-6a7b8c9d0e1f", false);
+    quoted["name"] = json!("Robert'); DROP TABLE videos;--");
+    let create = json!({ "type": "Create", "id": format!("{}/c/3", evil.base), "actor": account, "object": quoted });
+    assert_eq!(evil.send(&inbox, &account, &create).await, StatusCode::ACCEPTED);
+    let (_, stored) = a.api.get("/api/v1/videos/4fac6c80-ab7d-4dbc-8e5f-6a7b8c9d0e1f", None).await;
+    assert_eq!(stored["name"], "Robert'); DROP TABLE videos;--", "stored verbatim");
     // More than a megabyte.
     let huge = json!({ "type": "Note", "id": format!("{}/n/1", evil.base), "actor": account, "content": "x".repeat(1_100_000) });
     assert_eq!(evil.send(&inbox, &account, &huge).await, StatusCode::PAYLOAD_TOO_LARGE);
@@ -213,7 +233,7 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     assert_eq!(v["name"], "Mine", "nothing changed");
     assert_eq!(v["isLocal"], true);
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
-    assert_eq!(list["total"], 0);
+    assert_eq!(list["total"], 1, "only the legitimate video of the other server");
     let (_, c) = a.api.get("/api/v1/accounts/vic", None).await;
     assert_eq!(c["followersCount"], 0);
     a.stop().await;

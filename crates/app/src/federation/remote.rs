@@ -74,6 +74,15 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
         }
     }
     let name = doc.get("preferredUsername").and_then(Value::as_str).unwrap_or(id);
+    // Federated fields get the limits our own have (Mastodon CVE-2026-23963).
+    if name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(invalid("preferredUsername is too long or has control characters"));
+    }
+    if id.len() > 2048 || inbox.len() > 2048 {
+        return Err(invalid("its URLs are too long"));
+    }
+    let display: Option<String> =
+        doc.get("name").and_then(Value::as_str).map(|n| n.chars().filter(|c| !c.is_control()).take(120).collect());
     let now = now_ms();
     let row = NewRemote {
         kind,
@@ -83,7 +92,7 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
         inbox,
         shared_inbox: shared,
         followers_url: doc.get("followers").and_then(Value::as_str),
-        display_name: doc.get("name").and_then(Value::as_str),
+        display_name: display.as_deref(),
         public_key_pem: pem,
         now,
     };

@@ -150,6 +150,16 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
         object["uuid"].as_str().and_then(|u| uuid::Uuid::parse_str(u).ok()).ok_or_else(|| invalid("invalid uuid"))?;
     let name =
         object["name"].as_str().filter(|n| !n.trim().is_empty()).ok_or_else(|| invalid("the video has no name"))?;
+    // The limits of our own videos (PeerTube's), for what other servers send too.
+    if name.chars().count() > 120 {
+        return Err(invalid("the video's name is longer than 120 characters"));
+    }
+    if object["content"].as_str().is_some_and(|c| c.chars().count() > 10_000) {
+        return Err(invalid("the video's description is longer than 10000 characters"));
+    }
+    if object["support"].as_str().is_some_and(|c| c.chars().count() > 1000) {
+        return Err(invalid("the video's support text is longer than 1000 characters"));
+    }
     let duration = object["duration"].as_str().and_then(parse_duration).ok_or_else(|| invalid("invalid duration"))?;
     let group = object["attributedTo"]
         .as_array()
