@@ -84,6 +84,9 @@ pub async fn get_channel_actor(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let c = flotilla_app::channel::get_by_handle(&app, &name).await?;
+    if !c.host.is_empty() {
+        return Err(ApiError::not_found("no such channel here"));
+    }
     if !wants_ap(&headers) {
         return Ok(html_page(&c.display_name, &flotilla_app::uris::channel(&app, &c.name)));
     }
@@ -124,6 +127,9 @@ pub async fn get_channel_outbox(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let c = flotilla_app::channel::get_by_handle(&app, &name).await?;
+    if !c.host.is_empty() {
+        return Err(ApiError::not_found("no such channel here"));
+    }
     let id = format!("{}/outbox", flotilla_app::uris::channel(&app, &c.name));
     Ok(ap_response(ap::outbox(&app, None, Some(c.id), &id, q.page).await?))
 }

@@ -23,9 +23,22 @@ pub async fn view(app: &App, c: &Channel) -> Result<Value> {
 }
 
 /// A channel by handle (`name` or `name@our-host`).
+/// A channel by handle (`name`, `name@our-host`, or `name@other-host`); a remote one is found when
+/// this instance knows it (followed, subscribed, searched).
 pub async fn get_by_handle(app: &App, handle: &str) -> Result<Channel> {
-    let name = local_name(app, handle).ok_or_else(|| Error::not_found("video channel"))?;
-    channels::get_local_by_name(&app.db, name).await?.ok_or_else(|| Error::not_found("video channel"))
+    let not_found = || Error::not_found("video channel");
+    match local_name(app, handle) {
+        Some(name) => channels::get_local_by_name(&app.db, name).await?.ok_or_else(not_found),
+        None => {
+            let (name, host) = handle.split_once('@').ok_or_else(not_found)?;
+            let actor = flotilla_db::actors::list_by_host(&app.db, &host.to_ascii_lowercase())
+                .await?
+                .into_iter()
+                .find(|a| a.kind == "Group" && a.name == name)
+                .ok_or_else(not_found)?;
+            channels::get_by_actor(&app.db, actor.id).await?.ok_or_else(not_found)
+        }
+    }
 }
 
 pub async fn list(app: &App, page: Page, sort: Option<&str>) -> Result<Value> {
@@ -93,6 +106,9 @@ pub async fn create(app: &App, who: &AuthUser, req: CreateChannel) -> Result<Cha
 /// The channel behind `handle`, if `who` may change it: its owner, or a moderator or admin.
 pub async fn editable(app: &App, who: &AuthUser, handle: &str) -> Result<Channel> {
     let c = get_by_handle(app, handle).await?;
+    if !c.host.is_empty() {
+        return Err(Error::Forbidden("a channel of another instance is managed on its instance".into()));
+    }
     let owner = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
     if owner.user_id == Some(who.user.id) || matches!(who.role(), Role::Admin | Role::Moderator) {
         Ok(c)

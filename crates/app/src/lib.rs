@@ -41,6 +41,8 @@ pub struct App {
     pub logins: auth::LoginLimiter,
     /// Hot media bytes and recent file-access decisions (`media_cache`).
     pub media_cache: media_cache::MediaCache,
+    /// Limits how often a remote actor's key is fetched again after a failed signature.
+    pub key_refetches: media_cache::RefetchLimiter,
     /// Recent totals of public video lists.
     pub list_totals: media_cache::ListTotals,
     /// Who was counted as viewing which video in the last hour.
@@ -76,6 +78,7 @@ impl App {
             uploads_busy: Default::default(),
             views_seen: Default::default(),
             list_totals: Default::default(),
+            key_refetches: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
             fetcher: flotilla_federation::fetch::Fetcher::new(
                 config.federation.allow_private,

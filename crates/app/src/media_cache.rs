@@ -179,3 +179,26 @@ impl ListTotals {
         m.insert(key, (total, Instant::now()));
     }
 }
+
+/// When each remote actor's key was last fetched again after a failed signature: at most once per
+/// window, so forged requests cannot turn us into a fetch amplifier.
+#[derive(Default)]
+pub struct RefetchLimiter(Mutex<HashMap<String, Instant>>);
+
+const REFETCH_WINDOW: Duration = Duration::from_secs(30);
+
+impl RefetchLimiter {
+    pub fn allow(&self, actor: &str) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 10_000 {
+            m.retain(|_, at| at.elapsed() < REFETCH_WINDOW);
+        }
+        match m.get(actor) {
+            Some(at) if at.elapsed() < REFETCH_WINDOW => false,
+            _ => {
+                m.insert(actor.to_string(), Instant::now());
+                true
+            }
+        }
+    }
+}

@@ -190,6 +190,20 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
     settle(&[&a, &b, &c]).await;
     let (_, feed) = c.api.get("/api/v1/users/me/subscriptions/videos", Some(&carol)).await;
     assert_eq!(names(feed["data"].as_array().unwrap().clone()), ["Second from A"], "{feed}");
+    // The remote channel is known here by its handle, with its videos.
+    let (status, rc) = c.api.get(&format!("/api/v1/video-channels/{handle}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{rc}");
+    assert_eq!(rc["host"], a.instance.addr.to_string());
+    assert_eq!(rc["isLocal"], false);
+    let (_, rv) = c.api.get(&format!("/api/v1/video-channels/{handle}/videos"), None).await;
+    assert_eq!(rv["total"], 1);
+    let (status, _) = c
+        .api
+        .put(&format!("/api/v1/video-channels/{handle}"), Some(&c.admin_token().await), json!({ "displayName": "x" }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a remote channel is managed on its own instance");
+    let (status, _) = c.api.get(&format!("/video-channels/{handle}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "never served as one of our actors");
     // A local subscription works the same way, without the network.
     let (status, _) =
         c.api.post("/api/v1/users/me/subscriptions", Some(&carol), json!({ "uri": "carol_channel" })).await;

@@ -57,7 +57,11 @@ pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
     if verify_with(&actor) {
         return Ok(actor);
     }
-    // The key may have changed since we stored it: fetch once more.
+    // The key may have changed since we stored it: fetch once more — but not again and again, or
+    // badly signed requests would make us hammer the actor's server.
+    if !app.key_refetches.allow(&actor_url) {
+        return Err(sig_error(SigError::BadSignature));
+    }
     let fresh = remote::fetch_actor(app, &actor_url)
         .await
         .map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?;
