@@ -96,6 +96,10 @@ pub struct AuthConfig {
 pub struct FederationConfig {
     /// Allow federation with private and loopback addresses and plain http (tests, LAN only).
     pub allow_private: bool,
+    /// Instances that follow this one wait for an admin to accept them.
+    pub manual_approval: bool,
+    /// Follow back the instances that follow this one.
+    pub auto_follow_back: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

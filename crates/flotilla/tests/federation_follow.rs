@@ -5,7 +5,11 @@ use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
 use flotilla_testkit::{Backend, TestInstance, db_tests};
 
-db_tests!(an_instance_follows_another_and_unfollows, the_inbox_refuses_unsigned_tampered_and_forged_activities);
+db_tests!(
+    an_instance_follows_another_and_unfollows,
+    the_inbox_refuses_unsigned_tampered_and_forged_activities,
+    followers_can_wait_for_approval_and_be_followed_back,
+);
 
 /// Runs both instances' jobs until neither has anything left (deliveries bounce between them).
 async fn settle(a: &TestInstance, b: &TestInstance) {
@@ -179,6 +183,49 @@ async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Back
     // The server still answers.
     let (status, _) = a.api.get("/api/v1/config", None).await;
     assert_eq!(status, StatusCode::OK);
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn followers_can_wait_for_approval_and_be_followed_back(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.federation.manual_approval = true).await;
+    let b = TestInstance::start_with(backend, |c| c.federation.auto_follow_back = true).await;
+    let b_admin = b.admin_token().await;
+    let a_admin = a.admin_token().await;
+    let (status, _) =
+        b.api.post("/api/v1/server/following", Some(&b_admin), json!({ "hosts": [a.instance.addr.to_string()] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&a, &b).await;
+    let (_, pending) = a.api.get("/api/v1/server/followers?state=pending", None).await;
+    assert_eq!(pending["total"], 1, "A waits for its admin: {pending}");
+    let (_, following) = b.api.get("/api/v1/server/following?state=accepted", None).await;
+    assert_eq!(following["total"], 0);
+
+    let handle = format!("peertube@{}", b.instance.addr);
+    let user = a.user("una").await;
+    let (status, _) = a.api.post(&format!("/api/v1/server/followers/{handle}/accept"), Some(&user), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = a.api.post(&format!("/api/v1/server/followers/{handle}/accept"), Some(&a_admin), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&a, &b).await;
+    let (_, following) = b.api.get("/api/v1/server/following?state=accepted", None).await;
+    assert_eq!(following["total"], 1, "B learnt of the approval");
+
+    // C follows back whoever follows it: A follows C, and C's follow of A then waits for A's admin.
+    let c = TestInstance::start_with(backend, |c| c.federation.auto_follow_back = true).await;
+    let (status, _) =
+        a.api.post("/api/v1/server/following", Some(&a_admin), json!({ "hosts": [c.instance.addr.to_string()] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for _ in 0..4 {
+        a.run_jobs().await;
+        c.run_jobs().await;
+    }
+    let (_, a_following) = a.api.get("/api/v1/server/following?state=accepted", None).await;
+    assert_eq!(a_following["total"], 1, "C accepted A");
+    let (_, pending) = a.api.get("/api/v1/server/followers?state=pending", None).await;
+    assert_eq!(pending["total"], 1, "C followed back: {pending}");
+    assert_eq!(pending["data"][0]["follower"]["host"], c.instance.addr.to_string());
+    c.stop().await;
     a.stop().await;
     b.stop().await;
 }

@@ -105,6 +105,8 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/server/following", get(server::list_following).post(server::follow_instances))
         .route("/server/following/{host}", axum::routing::delete(server::unfollow_instance))
         .route("/server/followers", get(server::list_followers))
+        .route("/server/followers/{handle}/accept", post(server::accept_follower))
+        .route("/server/followers/{handle}/reject", post(server::reject_follower))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

@@ -69,3 +69,23 @@ pub async fn list_followers(
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(follow::list(&app, false, q.state.as_deref(), page(q.start, q.count)).await?))
 }
+
+/// `POST /api/v1/server/followers/{handle}/accept` — `handle` is `peertube@host`.
+pub async fn accept_follower(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    follow::decide(&app, &who, &handle, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/server/followers/{handle}/reject`
+pub async fn reject_follower(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    follow::decide(&app, &who, &handle, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -24,29 +24,70 @@ pub async fn follow_hosts(app: &App, who: &AuthUser, hosts: &[String]) -> Result
     if hosts.is_empty() {
         return Err(Error::invalid("hosts", "give at least one host to follow"));
     }
-    let me = ap::ensure_instance_actor(app).await?;
-    let me_url = uris::instance_actor(app);
     for h in hosts {
         let host = clean_host(h)?;
         if host == app.public.host {
             return Err(Error::invalid("hosts", "an instance cannot follow itself"));
         }
         let target = remote::actor_by_handle(app, ap::INSTANCE_ACTOR, &host).await?;
-        let activity_id = format!("{me_url}/follows/{}", uuid::Uuid::new_v4());
-        let activity = json!({
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "type": "Follow",
-            "id": activity_id,
-            "actor": me_url,
-            "object": target.url,
-        });
-        let mut tx = app.db.begin().await?;
-        follows::upsert(&mut tx, me, target.id, "pending", Some(&activity_id), now_ms()).await?;
-        delivery::enqueue(&mut tx, me, &activity, std::slice::from_ref(&target.inbox)).await?;
-        tx.commit().await?;
-        app.wake_jobs();
+        follow_actor(app, &target).await?;
         tracing::info!(host = %host, by = %who.user.username, "following an instance");
     }
+    Ok(())
+}
+
+/// Our instance actor follows `target` (a no-op when it already does).
+pub async fn follow_actor(app: &App, target: &flotilla_db::actors::RemoteActor) -> Result<()> {
+    let me = ap::ensure_instance_actor(app).await?;
+    if follows::get_pair(&app.db, me, target.id).await?.is_some_and(|f| f.state == "accepted") {
+        return Ok(());
+    }
+    let me_url = uris::instance_actor(app);
+    let activity_id = format!("{me_url}/follows/{}", uuid::Uuid::new_v4());
+    let activity = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Follow",
+        "id": activity_id,
+        "actor": me_url,
+        "object": target.url,
+    });
+    let mut tx = app.db.begin().await?;
+    follows::upsert(&mut tx, me, target.id, "pending", Some(&activity_id), now_ms()).await?;
+    delivery::enqueue(&mut tx, me, &activity, std::slice::from_ref(&target.inbox)).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}
+
+/// `POST /api/v1/server/followers/:handle/accept` (`accept`) or `/reject`: decides a follow
+/// that waits for approval, and tells the follower.
+pub async fn decide(app: &App, who: &AuthUser, handle: &str, accept: bool) -> Result<()> {
+    who.require_admin()?;
+    let (name, host) = handle.split_once('@').ok_or_else(|| Error::invalid("handle", "expected name@host"))?;
+    let follower = actors::list_by_host(&app.db, &host.to_ascii_lowercase())
+        .await?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| Error::not_found("follower"))?;
+    let me = ap::ensure_instance_actor(app).await?;
+    let f = follows::get_pair(&app.db, follower.id, me).await?.ok_or_else(|| Error::not_found("follow"))?;
+    let me_url = uris::instance_actor(app);
+    let answer = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": if accept { "Accept" } else { "Reject" },
+        "id": format!("{me_url}/{}/follows/{}", if accept { "accepts" } else { "rejects" }, f.id),
+        "actor": me_url,
+        "object": { "type": "Follow", "id": f.activity_id, "actor": follower.url, "object": me_url },
+    });
+    let mut tx = app.db.begin().await?;
+    if accept {
+        follows::set_state(&mut tx, f.id, "accepted", now_ms()).await?;
+    } else {
+        follows::delete_pair(&mut tx, follower.id, me).await?;
+    }
+    delivery::enqueue(&mut tx, me, &answer, std::slice::from_ref(&follower.inbox)).await?;
+    tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 

@@ -115,6 +115,21 @@ async fn on_follow(app: &App, signer: &RemoteActor, activity: &Value, object: &V
     };
     let target_url = local_actor_url(app, target).await?;
     let follow_id = activity.get("id").and_then(Value::as_str);
+    let instance = crate::ap::ensure_instance_actor(app).await?;
+    let cfg = &app.config.federation;
+    if target == instance && cfg.manual_approval {
+        // Waits for an admin (POST /api/v1/server/followers/:handle/accept).
+        follows::upsert(&app.db, signer.id, target, "pending", follow_id, now_ms()).await?;
+        tracing::info!(follower = %signer.url, "follow waiting for approval");
+        return Ok(());
+    }
+    if target == instance
+        && cfg.auto_follow_back
+        && signer.kind == "Application"
+        && let Err(e) = super::follow::follow_actor(app, signer).await
+    {
+        tracing::warn!(host = %signer.host, error = %e, "cannot follow back");
+    }
     let mut tx = app.db.begin().await?;
     let row = follows::upsert(&mut tx, signer.id, target, "accepted", follow_id, now_ms()).await?;
     let accept = json!({
