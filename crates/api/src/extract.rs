@@ -12,6 +12,13 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, rejection};
 
+fn is_form(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
 /// A request body read as JSON, or as `application/x-www-form-urlencoded` when the client says so.
 pub struct Body<T>(pub T);
 
@@ -19,11 +26,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_form = is_form(&req);
         if is_form {
             match axum::Form::<T>::from_request(req, state).await {
                 Ok(axum::Form(v)) => Ok(Body(v)),
@@ -97,11 +100,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_form = is_form(&req);
         let bytes =
             axum::body::Bytes::from_request(req, state).await.map_err(|r| rejection(r.status(), r.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

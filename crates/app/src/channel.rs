@@ -156,17 +156,22 @@ pub async fn update(app: &App, who: &AuthUser, handle: &str, req: UpdateChannel)
 /// `DELETE /api/v1/video-channels/:handle`. A user keeps at least one channel.
 pub async fn delete(app: &App, who: &AuthUser, handle: &str) -> Result<()> {
     let c = editable(app, who, handle).await?;
+    if channels::count_by_account(&app.db, c.owner()).await? <= 1 {
+        return Err(Error::Conflict("cannot remove the last channel of this user".into()));
+    }
+    crate::federation::videos::deleting_channels(app, &[c.id]).await;
     let mut tx = app.db.begin().await?;
     if channels::count_by_account(&mut tx, c.owner()).await? <= 1 {
         return Err(Error::Conflict("cannot remove the last channel of this user".into()));
     }
     let files = images::filenames_for(&mut tx, &[c.actor_id]).await?;
     let videos = flotilla_db::videos::list_for_channels(&mut tx, &[c.id]).await?;
+    let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();
+    flotilla_db::videos::delete_search_rows(&mut tx, &ids).await?;
     accounts::delete_actor(&mut tx, c.actor_id).await?;
     tx.commit().await?;
     crate::image::remove_files(app, &files).await;
     for v in &videos {
-        crate::video::forget_files(app, &v.uuid);
         crate::video::remove_files(app, v).await;
     }
     Ok(())

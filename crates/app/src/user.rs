@@ -410,6 +410,10 @@ pub async fn delete(app: &App, who: &AuthUser, id: UserId) -> Result<()> {
 /// Removes a user and everything that hangs off them, files last (after the commit, so a failed
 /// transaction never leaves rows pointing at deleted files).
 pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
+    if let Some(acc) = accounts::get_by_user(&app.db, target.user_id()).await? {
+        let ids: Vec<i64> = channels::list_by_account(&app.db, acc.account_id()).await?.iter().map(|c| c.id).collect();
+        crate::federation::videos::deleting_channels(app, &ids).await;
+    }
     let mut tx = app.db.begin().await?;
     let mut actors = Vec::new();
     let mut channel_ids = Vec::new();
@@ -421,6 +425,8 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
         }
     }
     let videos = flotilla_db::videos::list_for_channels(&mut tx, &channel_ids).await?;
+    let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();
+    flotilla_db::videos::delete_search_rows(&mut tx, &ids).await?;
     let files = images::filenames_for(&mut tx, &actors).await?;
     for a in &actors {
         accounts::delete_actor(&mut tx, *a).await?;
@@ -429,7 +435,6 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
     tx.commit().await?;
     crate::image::remove_files(app, &files).await;
     for v in &videos {
-        crate::video::forget_files(app, &v.uuid);
         crate::video::remove_files(app, v).await;
     }
     Ok(())

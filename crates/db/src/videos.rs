@@ -369,22 +369,27 @@ pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Every video of these channels (before the channels are deleted, to remove their files).
+/// Every video of these channels.
 pub async fn list_for_channels(e: impl Into<Exec<'_>>, channel_ids: &[i64]) -> Result<Vec<Video>> {
     if channel_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut e = e.into();
     let list = channel_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let sql = format!("SELECT {COLUMNS} FROM videos WHERE channel_id IN ({list})");
-    let rows = run!(&mut e, |x| sqlx::query_as::<_, Video>(&sql).fetch_all(x).await)?;
-    // Their search rows go with them (SQLite's FTS table has no foreign key to cascade).
-    if e.backend() == Backend::Sqlite && !rows.is_empty() {
-        let ids = rows.iter().map(|v| v.id.to_string()).collect::<Vec<_>>().join(",");
-        let sql = format!("DELETE FROM videos_fts WHERE rowid IN ({ids})");
-        run!(&mut e, |x| sqlx::query(&sql).execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).fetch_all(x).await)?)
+}
+
+/// Removes the search rows of videos about to be deleted by a cascade (SQLite's FTS table has no
+/// foreign key to follow it).
+pub async fn delete_search_rows(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<()> {
+    let e = e.into();
+    if e.backend() != Backend::Sqlite || ids.is_empty() {
+        return Ok(());
     }
-    Ok(rows)
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!("DELETE FROM videos_fts WHERE rowid IN ({list})");
+    run!(e, |x| sqlx::query(&sql).execute(x).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// Rewrites the video's search entry from its current name, description and tags. Call in the

@@ -101,6 +101,18 @@ async fn videos_published_on_one_instance_reach_its_followers(backend: Backend) 
     settle(&[&a, &b]).await;
     assert!(remote_videos(&b).await.is_empty(), "the Delete reached B");
 
+    // Deleting a user on A deletes their videos on B too.
+    let leaving = a.user("leaving").await;
+    publish(&a, &leaving, "Soon gone").await;
+    settle(&[&a, &b]).await;
+    assert_eq!(remote_videos(&b).await.len(), 1);
+    let (_, gone) = a.api.get("/api/v1/users/me", Some(&leaving)).await;
+    let a_admin = a.admin_token().await;
+    let (status, _) = a.api.delete(&format!("/api/v1/users/{}", gone["id"]), Some(&a_admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b]).await;
+    assert!(remote_videos(&b).await.is_empty(), "the user's videos left B with them");
+
     // Unfollowing takes A's videos away.
     publish(&a, &token, "Third").await;
     settle(&[&a, &b]).await;

@@ -22,8 +22,19 @@ pub async fn enqueue(tx: &mut flotilla_db::Tx, actor_id: i64, activity: &Value, 
 
 /// Runs one delivery job.
 pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -> std::result::Result<(), Failure> {
-    let signer = super::signer(app, actor_id).await.map_err(|e| Failure::Retry(e.to_string()))?;
-    let body = serde_json::to_vec(activity).map_err(|e| Failure::Fail(e.to_string()))?;
+    // An actor deleted since (a user removed with their videos) can no longer sign: the instance
+    // actor, of the same origin, speaks for it.
+    let (signer, body) = match super::signer(app, actor_id).await {
+        Ok(signer) => (signer, serde_json::to_vec(activity)),
+        Err(crate::Error::NotFound(_)) => {
+            let signer = super::instance_signer(app).await.map_err(|e| Failure::Retry(e.to_string()))?;
+            let mut activity = activity.clone();
+            activity["actor"] = Value::String(crate::uris::instance_actor(app));
+            (signer, serde_json::to_vec(&activity))
+        }
+        Err(e) => return Err(Failure::Retry(e.to_string())),
+    };
+    let body = body.map_err(|e| Failure::Fail(e.to_string()))?;
     match app.fetcher.post_signed(inbox, &body, &signer).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_temporary() => Err(Failure::Retry(e.to_string())),

@@ -43,9 +43,11 @@ pub async fn local_actor_by_url(app: &App, url: &str) -> Result<Option<i64>> {
 
 /// The signer of a local actor: its `#main-key` and private key.
 pub async fn signer(app: &App, actor_id: i64) -> Result<Signer> {
+    // Looked up first: an actor that no longer exists is NotFound, not a key to make.
+    let url = local_actor_url(app, actor_id).await?;
     let (private, _) = ap::actor_keys(app, actor_id).await?;
     let key = flotilla_federation::keys::private_from_pem(&private).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Signer { key_id: uris::key_id(&local_actor_url(app, actor_id).await?), key })
+    Ok(Signer { key_id: uris::key_id(&url), key })
 }
 
 /// The instance actor's signer (for signed fetches).

@@ -297,6 +297,17 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
     Ok(())
 }
 
+/// A channel (or a whole user) is about to be deleted: tell followers about each of its videos
+/// while the channel and account rows still say who they are.
+pub async fn deleting_channels(app: &App, channel_ids: &[i64]) {
+    let Ok(list) = videos::list_for_channels(&app.db, channel_ids).await else { return };
+    for v in &list {
+        if let Err(e) = deleting(app, v).await {
+            tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
+        }
+    }
+}
+
 /// A video document fetched from its own URL (search by address): stored as if its server had
 /// sent it. Returns its local id.
 pub async fn receive_fetched(app: &App, doc: &Value) -> Result<i64> {

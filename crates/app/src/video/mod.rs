@@ -308,7 +308,6 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
         tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
     }
     videos::delete(&app.db, v.id).await?;
-    forget_files(app, &v.uuid);
     remove_files(app, &v).await;
     tracing::info!(video = %v.uuid, by = %who.user.username, "video deleted");
     Ok(())
@@ -328,8 +327,10 @@ pub fn forget_files(app: &App, uuid: &str) {
     app.media_cache.invalidate_dir(&hls_dir(app, uuid));
 }
 
-/// Removes everything a video has on disk: HLS files, images, the quarantined upload.
+/// Removes everything a video has on disk (HLS files, images, the quarantined upload) and what the
+/// media cache holds of it.
 pub async fn remove_files(app: &App, v: &videos::Video) {
+    forget_files(app, &v.uuid);
     let mut paths = vec![hls_dir(app, &v.uuid), app.data_path("tmp/transcode").join(&v.uuid)];
     if let Some(p) = &v.input_path {
         paths.push(PathBuf::from(p));
