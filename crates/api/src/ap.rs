@@ -1,11 +1,12 @@
 //! ActivityPub and discovery routes: WebFinger, host-meta, NodeInfo, actors, videos and their
 //! collections. Actor and video paths answer `application/activity+json` to servers that ask for
-//! it, and HTML to browsers.
+//! it, and the web client's page (with its metadata) to browsers.
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use flotilla_app::{App, ap};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::web::{self, Web};
 
 /// The media type of our ActivityPub documents.
 const AP_TYPE: &str = "application/activity+json; charset=utf-8";
@@ -33,24 +35,6 @@ fn ap_response(v: Value) -> Response {
     r
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A plain page for browsers until the web client serves these paths.
-fn html_page(title: &str, url: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <link rel=\"alternate\" type=\"application/activity+json\" href=\"{u}\"></head>\
-         <body><h1>{t}</h1><p><a href=\"{u}\">{u}</a></p></body></html>",
-        t = escape(title),
-        u = escape(url)
-    );
-    let mut r = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
-    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
-    r
-}
-
 #[derive(Deserialize)]
 pub struct PageQuery {
     page: Option<i64>,
@@ -61,19 +45,16 @@ pub async fn get_account_actor(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    Extension(web): Extension<Web>,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
+    if !wants_ap(&headers) {
+        return Ok(web::page(&app, &web, uri.path()).await);
+    }
     if name == ap::INSTANCE_ACTOR {
-        let actor = ap::instance_to_ap(&app).await?;
-        return Ok(if wants_ap(&headers) {
-            ap_response(actor)
-        } else {
-            html_page(&app.settings().name, &flotilla_app::uris::instance_actor(&app))
-        });
+        return Ok(ap_response(ap::instance_to_ap(&app).await?));
     }
     let acc = flotilla_app::account::get_by_handle(&app, &name).await?;
-    if !wants_ap(&headers) {
-        return Ok(html_page(&acc.display_name, &flotilla_app::uris::account(&app, &acc.name)));
-    }
     Ok(ap_response(ap::account_to_ap(&app, &acc).await?))
 }
 
@@ -82,13 +63,15 @@ pub async fn get_channel_actor(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    Extension(web): Extension<Web>,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
+    if !wants_ap(&headers) {
+        return Ok(web::page(&app, &web, uri.path()).await);
+    }
     let c = flotilla_app::channel::get_by_handle(&app, &name).await?;
     if !c.host.is_empty() {
         return Err(ApiError::not_found("no such channel here"));
-    }
-    if !wants_ap(&headers) {
-        return Ok(html_page(&c.display_name, &flotilla_app::uris::channel(&app, &c.name)));
     }
     Ok(ap_response(ap::channel_to_ap(&app, &c).await?))
 }
@@ -98,11 +81,13 @@ pub async fn get_video_object(
     State(app): State<Arc<App>>,
     Path(uuid): Path<String>,
     headers: HeaderMap,
+    Extension(web): Extension<Web>,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let v = flotilla_app::video::get_federated(&app, &uuid).await?;
     if !wants_ap(&headers) {
-        return Ok(html_page(&v.name, &flotilla_app::uris::video(&app, &v.uuid)));
+        return Ok(web::page(&app, &web, uri.path()).await);
     }
+    let v = flotilla_app::video::get_federated(&app, &uuid).await?;
     Ok(ap_response(ap::video_to_ap(&app, &v).await?))
 }
 

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod files;
 pub mod metrics;
 pub mod rest;
+pub mod web;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -41,6 +42,17 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .max_age(Duration::from_secs(3600));
     let api = rest::router(&app).fallback(api_not_found).method_not_allowed_fallback(method_not_allowed).layer(cors);
     let metrics_for_route = metrics.clone();
+    let web = match web::WebClient::load(&app.config.http.web_dir) {
+        Ok(client) => web::Web(client.map(Arc::new)),
+        Err(e) => {
+            tracing::error!("{e}: serving the API without the web client");
+            web::Web(None)
+        }
+    };
+    let web_for_fallback = web.clone();
+    let fallback = move |State(app): State<Arc<App>>, req: Request| async move {
+        web::fallback(&app, &web_for_fallback, req).await
+    };
     Router::new()
         .nest("/api/v1", api)
         .route("/lazy-static/avatars/{file}", get(get_image))
@@ -65,8 +77,10 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/inbox", axum::routing::post(ap::post_inbox))
         .route("/accounts/{name}/inbox", axum::routing::post(ap::post_inbox))
         .route("/video-channels/{name}/inbox", axum::routing::post(ap::post_inbox))
+        .route("/services/oembed", get(web::oembed))
         .merge(extra)
-        .fallback(not_found)
+        .fallback(fallback)
+        .layer(axum::Extension(web))
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -89,10 +103,6 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Ap
         "method_not_allowed",
         format!("{method} is not allowed on {}", uri.path()),
     )
-}
-
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "Not found\n").into_response()
 }
 
 fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {

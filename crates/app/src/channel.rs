@@ -159,7 +159,7 @@ pub async fn delete(app: &App, who: &AuthUser, handle: &str) -> Result<()> {
     if channels::count_by_account(&app.db, c.owner()).await? <= 1 {
         return Err(Error::Conflict("cannot remove the last channel of this user".into()));
     }
-    crate::federation::videos::deleting_channels(app, &[c.id]).await;
+    crate::federation::videos::deleting_channels(app, &[c.id], false).await;
     let mut tx = app.db.begin().await?;
     if channels::count_by_account(&mut tx, c.owner()).await? <= 1 {
         return Err(Error::Conflict("cannot remove the last channel of this user".into()));

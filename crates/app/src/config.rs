@@ -79,6 +79,9 @@ pub struct HttpConfig {
     pub max_image_bytes: usize,
     /// Memory for playlists and hot segments served from RAM, in bytes (0: off).
     pub media_cache_bytes: usize,
+    /// A directory with the built web client to serve instead of the one embedded in the binary
+    /// (empty: the embedded one, if the binary was built with it).
+    pub web_dir: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -182,6 +185,7 @@ impl Default for HttpConfig {
             max_body_bytes: 1024 * 1024,
             max_image_bytes: 8 * 1024 * 1024,
             media_cache_bytes: 64 * 1024 * 1024,
+            web_dir: String::new(),
         }
     }
 }
@@ -312,6 +316,12 @@ impl Config {
         flotilla_domain::rules::quota(self.user.video_quota_daily).map_err(|m| bad("user.video_quota_daily", m))?;
         if self.user.max_channels < 1 {
             return Err(bad("user.max_channels", "must be at least 1"));
+        }
+        if !self.http.web_dir.is_empty() && !std::path::Path::new(&self.http.web_dir).join("index.html").is_file() {
+            return Err(bad(
+                "http.web_dir",
+                format!("{} holds no index.html: build the client (cd web && npm run build)", self.http.web_dir),
+            ));
         }
         if self.http.max_body_bytes < 1024 {
             return Err(bad("http.max_body_bytes", "must be at least 1024"));

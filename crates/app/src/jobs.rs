@@ -83,7 +83,9 @@ impl Job {
 
 /// Kinds the workers serve, with how many run at once.
 fn kinds(app: &App) -> Vec<(&'static str, u32)> {
-    vec![("transcode", app.config.jobs.concurrency), ("deliver", 4), ("fetch-thumbnail", 1)]
+    // Deliveries wait on the network, not the CPU: many run at once (at most
+    // `delivery::PER_HOST` to one host).
+    vec![("transcode", app.config.jobs.concurrency), ("deliver", 8), ("fetch-thumbnail", 1)]
 }
 
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
@@ -101,6 +103,9 @@ pub enum Failure {
     Retry(String),
     /// Will never work (the input is not a video): give up now.
     Fail(String),
+    /// Not now and not a failure (its remote host is busy with others): queued again after the
+    /// delay, the attempt not counted.
+    Defer(Duration),
 }
 
 impl From<Error> for Failure {
@@ -183,6 +188,9 @@ pub async fn run_claimed(app: &Arc<App>, row: jobs::Job, worker: &str) {
     let now = now_ms();
     let outcome = match result {
         Ok(()) => jobs::complete(&app.db, row.id, now).await.map(|_| "done"),
+        Err(Failure::Defer(after)) => {
+            jobs::defer(&app.db, row.id, now + after.as_millis() as i64, now).await.map(|_| "deferred")
+        }
         Err(Failure::Retry(why)) if row.attempts < row.max_attempts => {
             tracing::warn!(id = row.id, kind = %row.kind, attempt = row.attempts, error = %why, "job failed; will retry");
             jobs::fail(&app.db, row.id, &why, Some(now + backoff_ms(row.attempts)), now).await.map(|_| "retry")
@@ -194,6 +202,7 @@ pub async fn run_claimed(app: &Arc<App>, row: jobs::Job, worker: &str) {
         }
     };
     match outcome {
+        Ok("deferred") => {}
         Ok(state) => tracing::info!(id = row.id, kind = %row.kind, state, "job finished"),
         Err(e) => tracing::error!(id = row.id, error = %e, "cannot record the end of a job; it will run again"),
     }
@@ -261,7 +270,8 @@ pub async fn run_until_idle(app: &Arc<App>, limit: Duration) -> Result<()> {
             }
         }
         if !ran {
-            if jobs::pending(&app.db, now_ms()).await? == 0 {
+            // A job deferred for a moment (its host busy) still counts; retries (10 s and more) do not.
+            if jobs::pending(&app.db, now_ms() + 1000).await? == 0 {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

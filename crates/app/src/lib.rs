@@ -55,6 +55,8 @@ pub struct App {
     pub uploads_busy: video::resumable::Busy,
     /// Wakes idle job workers when a job is enqueued.
     pub jobs_wakeup: tokio::sync::Notify,
+    /// Deliveries in flight per remote host (`federation::delivery`).
+    pub host_slots: federation::delivery::HostSlots,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -75,6 +77,7 @@ impl App {
         let app = App {
             logins: auth::LoginLimiter::new(&config.auth),
             jobs_wakeup: tokio::sync::Notify::new(),
+            host_slots: Default::default(),
             uploads_busy: Default::default(),
             views_seen: Default::default(),
             list_totals: Default::default(),

@@ -412,7 +412,7 @@ pub async fn delete(app: &App, who: &AuthUser, id: UserId) -> Result<()> {
 pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
     if let Some(acc) = accounts::get_by_user(&app.db, target.user_id()).await? {
         let ids: Vec<i64> = channels::list_by_account(&app.db, acc.account_id()).await?.iter().map(|c| c.id).collect();
-        crate::federation::videos::deleting_channels(app, &ids).await;
+        crate::federation::videos::deleting_channels(app, &ids, true).await;
     }
     let mut tx = app.db.begin().await?;
     let mut actors = Vec::new();

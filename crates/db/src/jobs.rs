@@ -133,6 +133,21 @@ pub async fn fail(e: impl Into<Exec<'_>>, id: i64, error: &str, retry_at: Option
     Ok(())
 }
 
+/// Puts a running job back in the queue until `run_at` without counting the attempt.
+pub async fn defer(e: impl Into<Exec<'_>>, id: i64, run_at: i64, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE jobs SET state = 'queued', locked_by = NULL, attempts = attempts - 1, run_at = $2, updated_at = $3 \
+         WHERE id = $1"
+    )
+    .bind(id)
+    .bind(run_at)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Returns running jobs whose heartbeat is older than `cutoff` to the queue: their worker died.
 pub async fn requeue_stale(e: impl Into<Exec<'_>>, cutoff: i64, now: i64) -> Result<u64> {
     Ok(run!(e, |x| sqlx::query(

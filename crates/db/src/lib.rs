@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod actors;
 pub mod channels;
 pub mod follows;
+pub mod hosts;
 pub mod images;
 pub mod jobs;
 pub mod registrations;
@@ -186,6 +187,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "list_index",
         include_str!("../migrations/0007_list_index.sql"),
         include_str!("../migrations/0007_list_index.sql"),
+    ),
+    (
+        8,
+        "remote_hosts",
+        include_str!("../migrations/0008_remote_hosts.sql"),
+        include_str!("../migrations/0008_remote_hosts.sql"),
     ),
 ];
 

@@ -214,8 +214,15 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
         .put(&format!("/api/v1/video-channels/{handle}"), Some(&c.admin_token().await), json!({ "displayName": "x" }))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a remote channel is managed on its own instance");
-    let (status, _) = c.api.get(&format!("/video-channels/{handle}"), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "never served as one of our actors");
+    let resp = c
+        .api
+        .http
+        .get(c.api.url(&format!("/video-channels/{handle}")))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "never served as one of our actors");
     // A local subscription works the same way, without the network.
     let (status, _) =
         c.api.post("/api/v1/users/me/subscriptions", Some(&carol), json!({ "uri": "carol_channel" })).await;

@@ -241,22 +241,42 @@ pub struct FakeServer {
     pub public_pem: String,
     docs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    /// How the inbox behaves: the status it answers (202; 503 plays a server that is down) and
+    /// how long it takes; `inbox_peak` is the most requests it ever had in flight at once.
+    pub inbox: std::sync::Arc<FakeInbox>,
     task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug)]
+pub struct FakeInbox {
+    pub status: std::sync::atomic::AtomicU16,
+    pub delay_ms: std::sync::atomic::AtomicU64,
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeServer {
     pub async fn start() -> FakeServer {
+        use std::sync::atomic::Ordering;
+
         use axum::extract::{OriginalUri, State as AxState};
         use axum::response::IntoResponse;
         type Docs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>;
         type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+        type Behaviour = std::sync::Arc<FakeInbox>;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (private_pem, public_pem) = flotilla_federation::keys::generate().expect("keys");
         let docs: Docs = Default::default();
         let received: Inbox = Default::default();
+        let inbox: Behaviour = std::sync::Arc::new(FakeInbox {
+            status: 202.into(),
+            delay_ms: 0.into(),
+            in_flight: 0.into(),
+            peak: 0.into(),
+        });
         async fn get_doc(
-            AxState((docs, _)): AxState<(Docs, Inbox)>,
+            AxState((docs, _, _)): AxState<(Docs, Inbox, Behaviour)>,
             OriginalUri(uri): OriginalUri,
         ) -> axum::response::Response {
             match docs.lock().unwrap().get(uri.path()).cloned() {
@@ -265,17 +285,29 @@ impl FakeServer {
             }
         }
         async fn post_inbox(
-            AxState((_, inbox)): AxState<(Docs, Inbox)>,
+            AxState((_, inbox, how)): AxState<(Docs, Inbox, Behaviour)>,
             body: axum::body::Bytes,
         ) -> axum::http::StatusCode {
-            if let Ok(v) = serde_json::from_slice(&body) {
+            let now = how.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            how.peak.fetch_max(now, Ordering::SeqCst);
+            let delay = how.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            how.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let status = axum::http::StatusCode::from_u16(how.status.load(Ordering::SeqCst)).unwrap();
+            if status.is_success()
+                && let Ok(v) = serde_json::from_slice(&body)
+            {
                 inbox.lock().unwrap().push(v);
             }
-            axum::http::StatusCode::ACCEPTED
+            status
         }
-        let router = axum::Router::new()
-            .fallback(axum::routing::get(get_doc).post(post_inbox))
-            .with_state((docs.clone(), received.clone()));
+        let router = axum::Router::new().fallback(axum::routing::get(get_doc).post(post_inbox)).with_state((
+            docs.clone(),
+            received.clone(),
+            inbox.clone(),
+        ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -286,6 +318,7 @@ impl FakeServer {
             public_pem,
             docs,
             received,
+            inbox,
             task,
         }
     }

@@ -1,17 +1,69 @@
 //! Sending our activities: one persisted job per destination inbox (shared inboxes, deduplicated),
-//! signed by the sending actor when it runs, retried with backoff for about a day.
+//! signed by the sending actor when it runs, retried with backoff for about a day. At most
+//! [`PER_HOST`] deliveries to one host run at once (a slow server cannot take every worker), and a
+//! host that has failed every delivery for [`DEAD_AFTER_MS`] is dead: nothing more is queued for it,
+//! and its queued deliveries are dropped, until it sends us a valid activity again.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use flotilla_db::hosts;
+use flotilla_domain::time::now_ms;
 use serde_json::Value;
 
 use crate::jobs::{self, Failure, Job};
 use crate::{App, Result};
 
+/// Deliveries to one host at once.
+pub const PER_HOST: usize = 2;
+/// A host failing without a success for this long is dead (the retries of one delivery last about
+/// as long).
+pub const DEAD_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+/// Counts of deliveries in flight, by host.
+#[derive(Default)]
+pub struct HostSlots(Mutex<HashMap<String, usize>>);
+
+/// A taken slot, given back when dropped.
+pub struct Slot<'a> {
+    slots: &'a HostSlots,
+    host: String,
+}
+
+impl HostSlots {
+    fn take(&self, host: &str) -> Option<Slot<'_>> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(host.to_string()).or_default();
+        if *n >= PER_HOST {
+            return None;
+        }
+        *n += 1;
+        Some(Slot { slots: self, host: host.to_string() })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.host) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.host);
+            }
+        }
+    }
+}
+
 /// Queues `activity` from local actor `actor_id` to each inbox, in the caller's transaction.
+/// Inboxes of dead hosts are left out.
 pub async fn enqueue(tx: &mut flotilla_db::Tx, actor_id: i64, activity: &Value, inboxes: &[String]) -> Result<()> {
+    let dead = hosts::dead(&mut *tx, now_ms() - DEAD_AFTER_MS).await?;
     let mut seen = std::collections::HashSet::new();
     for inbox in inboxes {
+        if super::remote::host(inbox).is_some_and(|h| dead.contains(&h)) {
+            tracing::debug!(inbox, "not delivering to a dead host");
+            continue;
+        }
         if seen.insert(inbox.clone()) {
             jobs::enqueue(&mut *tx, &Job::Deliver { actor_id, inbox: inbox.clone(), activity: activity.clone() })
                 .await?;
@@ -22,6 +74,17 @@ pub async fn enqueue(tx: &mut flotilla_db::Tx, actor_id: i64, activity: &Value, 
 
 /// Runs one delivery job.
 pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -> std::result::Result<(), Failure> {
+    let host = super::remote::host(inbox).unwrap_or_default();
+    let host = host.as_str();
+    let Some(_slot) = app.host_slots.take(host) else {
+        return Err(Failure::Defer(std::time::Duration::from_millis(500)));
+    };
+    let known = hosts::get(&app.db, host).await.map_err(crate::Error::from)?;
+    if let Some(since) = known.as_ref().and_then(|h| h.failing_since)
+        && since < now_ms() - DEAD_AFTER_MS
+    {
+        return Err(Failure::Fail(format!("{host} has failed every delivery for over a day; dropped")));
+    }
     // An actor deleted since (a user removed with their videos) can no longer sign: the instance
     // actor, of the same origin, speaks for it.
     let (signer, body) = match super::signer(app, actor_id).await {
@@ -36,8 +99,14 @@ pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -
     };
     let body = body.map_err(|e| Failure::Fail(e.to_string()))?;
     match app.fetcher.post_signed(inbox, &body, &signer).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_temporary() => Err(Failure::Retry(e.to_string())),
+        Ok(()) => {
+            hosts::succeeded(&app.db, host, now_ms()).await.map_err(crate::Error::from)?;
+            Ok(())
+        }
+        Err(e) if e.is_temporary() => {
+            hosts::failed(&app.db, host, &e.to_string(), now_ms()).await.map_err(crate::Error::from)?;
+            Err(Failure::Retry(e.to_string()))
+        }
         Err(e) => Err(Failure::Fail(e.to_string())),
     }
 }

@@ -139,6 +139,9 @@ pub async fn list(app: &App, as_follower: bool, state: Option<&str>, page: floti
     let me = ap::ensure_instance_actor(app).await?;
     let (rows, total) = follows::list_for(&app.db, me, as_follower, state, page.start, page.count).await?;
     let mine = uris::instance_actor(app);
+    // The remote side's delivery score (PeerTube's follow score), by host.
+    let scores: std::collections::HashMap<String, i64> =
+        flotilla_db::hosts::scores(&app.db).await?.into_iter().collect();
     let data: Vec<Value> = rows
         .iter()
         .map(|f| {
@@ -153,7 +156,7 @@ pub async fn list(app: &App, as_follower: bool, state: Option<&str>, page: floti
                 "id": f.id,
                 "follower": local(&f.follower_url, &f.follower_name, &f.follower_host),
                 "following": local(&f.target_url, &f.target_name, &f.target_host),
-                "score": 1000,
+                "score": scores.get(if f.follower_host.is_empty() { &f.target_host } else { &f.follower_host }).copied().unwrap_or(flotilla_db::hosts::BASE_SCORE),
                 "state": f.state,
                 "createdAt": iso8601(f.created_at),
                 "updatedAt": iso8601(f.updated_at),

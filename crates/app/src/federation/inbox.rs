@@ -87,6 +87,8 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
     if remote::host(id) != Some(signer.host.clone()) {
         return Err(Error::Forbidden("the activity's id is not on the signer's server".into()));
     }
+    // It talks to us: deliveries to it are worth trying again.
+    flotilla_db::hosts::revived(&app.db, &signer.host, now_ms()).await?;
     if !follows::first_time_seen(&app.db, id, now_ms()).await? {
         tracing::debug!(id, "duplicate activity ignored");
         return Ok(());

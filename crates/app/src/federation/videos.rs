@@ -26,8 +26,15 @@ async fn audience(app: &App, v: &videos::Video) -> Result<(i64, String, Vec<Stri
     Ok((a.actor_id, uris::account(app, &a.name), inboxes))
 }
 
-async fn send(app: &App, v: &videos::Video, kind: &str, id: String, object: Value) -> Result<()> {
-    let (actor_id, actor_url, inboxes) = audience(app, v).await?;
+/// Sends `kind` about `v` from its account, or from the instance actor when `by_instance` (the
+/// account is about to be deleted, and receivers could no longer fetch its key to check the
+/// signature).
+async fn send(app: &App, v: &videos::Video, kind: &str, id: String, object: Value, by_instance: bool) -> Result<()> {
+    let (mut actor_id, mut actor_url, inboxes) = audience(app, v).await?;
+    if by_instance {
+        actor_id = ap::ensure_instance_actor(app).await?;
+        actor_url = uris::instance_actor(app);
+    }
     if inboxes.is_empty() {
         return Ok(());
     }
@@ -56,7 +63,7 @@ pub async fn published(app: &App, video_id: i64) -> Result<()> {
         return Ok(());
     }
     let object = ap::without_context(ap::video_to_ap(app, &v).await?);
-    send(app, &v, "Create", format!("{}/activity", uris::video(app, &v.uuid)), object).await
+    send(app, &v, "Create", format!("{}/activity", uris::video(app, &v.uuid)), object, false).await
 }
 
 /// A local video changed; `was_federated` tells whether followers knew it before the change.
@@ -66,9 +73,9 @@ pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()
     if ap::federates(&v) {
         let object = ap::without_context(ap::video_to_ap(app, &v).await?);
         let kind = if was_federated { "Update" } else { "Create" };
-        send(app, &v, kind, format!("{url}/updates/{}", v.updated_at), object).await
+        send(app, &v, kind, format!("{url}/updates/{}", v.updated_at), object, false).await
     } else if was_federated {
-        send(app, &v, "Delete", format!("{url}/delete/{}", now_ms()), json!(url)).await
+        send(app, &v, "Delete", format!("{url}/delete/{}", now_ms()), json!(url), false).await
     } else {
         Ok(())
     }
@@ -76,11 +83,15 @@ pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()
 
 /// A local video is about to be deleted: tell the followers who knew it.
 pub async fn deleting(app: &App, v: &videos::Video) -> Result<()> {
+    deleting_by(app, v, false).await
+}
+
+async fn deleting_by(app: &App, v: &videos::Video, by_instance: bool) -> Result<()> {
     if !ap::federates(v) {
         return Ok(());
     }
     let url = uris::video(app, &v.uuid);
-    send(app, v, "Delete", format!("{url}/delete"), json!(url)).await
+    send(app, v, "Delete", format!("{url}/delete"), json!(url), by_instance).await
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -297,12 +308,13 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
     Ok(())
 }
 
-/// A channel (or a whole user) is about to be deleted: tell followers about each of its videos
-/// while the channel and account rows still say who they are.
-pub async fn deleting_channels(app: &App, channel_ids: &[i64]) {
+/// A channel (or a whole user, `user_too`) is about to be deleted: tell followers about each of
+/// its videos while the channel and account rows still say who they are. A user's Deletes come
+/// from the instance actor, whose key outlives the account.
+pub async fn deleting_channels(app: &App, channel_ids: &[i64], user_too: bool) {
     let Ok(list) = videos::list_for_channels(&app.db, channel_ids).await else { return };
     for v in &list {
-        if let Err(e) = deleting(app, v).await {
+        if let Err(e) = deleting_by(app, v, user_too).await {
             tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
         }
     }

@@ -254,6 +254,7 @@ impl From<Failure> for Error {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Retry(m) | Failure::Fail(m) => Error::Internal(m),
+            Failure::Defer(d) => Error::Internal(format!("deferred for {d:?}")),
         }
     }
 }

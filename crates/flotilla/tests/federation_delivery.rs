@@ -1,0 +1,104 @@
+//! Delivery health: at most two deliveries to one host at once, a score per host, and a host that
+//! has failed for over a day left alone until it talks to us again.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use flotilla_db::{Page, hosts, jobs};
+use flotilla_testkit::reqwest::StatusCode;
+use flotilla_testkit::serde_json::json;
+use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests};
+
+db_tests!(deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead);
+
+async fn rename(a: &TestInstance, token: &str, name: &str) {
+    let (status, body) =
+        a.api.put("/api/v1/video-channels/ida_channel", Some(token), json!({ "displayName": name })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+async fn received_names(masto: &FakeServer) -> Vec<String> {
+    masto
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v["type"] == "Update")
+        .filter_map(|v| v["object"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+async fn wait_for(masto: &FakeServer, name: &str) {
+    for _ in 0..300 {
+        if received_names(masto).await.iter().any(|n| n == name) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} never delivered; got {:?}", received_names(masto).await);
+}
+
+async fn queued_deliveries(a: &TestInstance) -> i64 {
+    jobs::list(&a.instance.app.db, Some("queued"), Some("deliver"), Page { start: 0, count: 100 }).await.unwrap().1
+}
+
+async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let token = a.user("ida").await;
+    let masto = FakeServer::start().await;
+    let zoe = masto.actor("Person", "zoe", json!({}));
+    let channel = format!("{}/video-channels/ida_channel", a.api.base);
+    let follow =
+        json!({ "type": "Follow", "id": format!("{}/follows/1", masto.base), "actor": zoe, "object": channel });
+    assert_eq!(masto.send(&format!("{channel}/inbox"), &zoe, &follow).await, StatusCode::ACCEPTED);
+    a.run_jobs().await;
+    let db = &a.instance.app.db;
+    let start_score = hosts::get(db, &masto.host).await.unwrap().expect("known after the Accept").score;
+
+    // A slow host: six updates, delivered by the workers, never more than two at once.
+    masto.inbox.delay_ms.store(300, Ordering::SeqCst);
+    for n in 1..=6 {
+        rename(&a, &token, &format!("Name {n}")).await;
+    }
+    for n in 1..=6 {
+        wait_for(&masto, &format!("Name {n}")).await;
+    }
+    assert_eq!(masto.inbox.peak.load(Ordering::SeqCst), 2, "two at once, no more");
+    let h = hosts::get(db, &masto.host).await.unwrap().unwrap();
+    assert_eq!(h.score, start_score + 60);
+    assert!(h.failing_since.is_none());
+
+    // It goes down: the delivery fails, will be retried, and the host's score drops.
+    masto.inbox.delay_ms.store(0, Ordering::SeqCst);
+    masto.inbox.status.store(503, Ordering::SeqCst);
+    rename(&a, &token, "While down").await;
+    let mut h = hosts::get(db, &masto.host).await.unwrap().unwrap();
+    for _ in 0..100 {
+        if h.failing_since.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h = hosts::get(db, &masto.host).await.unwrap().unwrap();
+    }
+    assert!(h.failing_since.is_some(), "{h:?}");
+    assert_eq!(h.score, start_score + 50);
+    assert!(h.last_error.as_deref().unwrap_or_default().contains("503"), "{h:?}");
+    assert_eq!(queued_deliveries(&a).await, 1, "the failed delivery waits for its retry");
+
+    // A day later it is dead: new activities are not queued for it.
+    let day_ago = flotilla_domain::time::now_ms() - 25 * 3600 * 1000;
+    hosts::succeeded(db, &masto.host, day_ago).await.unwrap();
+    hosts::failed(db, &masto.host, "down", day_ago).await.unwrap();
+    rename(&a, &token, "Nobody hears this").await;
+    assert_eq!(queued_deliveries(&a).await, 1, "nothing new queued for a dead host");
+
+    // It talks to us again (any valid signed activity): deliveries resume.
+    masto.inbox.status.store(202, Ordering::SeqCst);
+    let like = json!({ "type": "Like", "id": format!("{}/likes/1", masto.base), "actor": zoe, "object": channel });
+    assert_eq!(masto.send(&format!("{}/inbox", a.api.base), &zoe, &like).await, StatusCode::ACCEPTED);
+    assert!(hosts::get(db, &masto.host).await.unwrap().unwrap().failing_since.is_none());
+    rename(&a, &token, "Back again").await;
+    wait_for(&masto, "Back again").await;
+    assert!(!received_names(&masto).await.iter().any(|n| n == "Nobody hears this"));
+    a.stop().await;
+}
