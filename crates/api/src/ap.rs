@@ -54,7 +54,7 @@ pub async fn get_account_actor(
     if name == ap::INSTANCE_ACTOR {
         return Ok(ap_response(ap::instance_to_ap(&app).await?));
     }
-    let acc = flotilla_app::account::get_by_handle(&app, &name).await?;
+    let acc = flotilla_app::account::get_local(&app, &name).await?;
     Ok(ap_response(ap::account_to_ap(&app, &acc).await?))
 }
 
@@ -101,7 +101,7 @@ pub async fn get_account_outbox(
     if name == ap::INSTANCE_ACTOR {
         return Ok(ap_response(ap::collection(&id, 0, q.page, Vec::new(), ap::PAGE_SIZE)));
     }
-    let acc = flotilla_app::account::get_by_handle(&app, &name).await?;
+    let acc = flotilla_app::account::get_local(&app, &name).await?;
     Ok(ap_response(ap::outbox(&app, Some(acc.id), None, &id, q.page).await?))
 }
 

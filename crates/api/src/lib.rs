@@ -85,6 +85,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(close_unread_bodies))
+        .layer(middleware::from_fn(fetch_budget))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
 }
@@ -126,6 +127,14 @@ async fn close_unread_bodies(req: Request, next: middleware::Next) -> Response {
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// Remote fetches one request may cause, all told (an inbox activity, a search, following a list of
+/// instances): documents pointing at documents cannot keep us fetching.
+const FETCHES_PER_REQUEST: u32 = 64;
+
+async fn fetch_budget(req: Request, next: middleware::Next) -> Response {
+    flotilla_app::federation::with_fetch_budget(FETCHES_PER_REQUEST, next.run(req)).await
 }
 
 async fn log_request(req: Request, next: middleware::Next) -> Response {

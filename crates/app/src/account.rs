@@ -13,8 +13,26 @@ pub async fn view(app: &App, a: &Account) -> Result<Value> {
     Ok(out)
 }
 
-/// An account by its handle (`name` or `name@our-host`). Remote accounts come with federation.
+/// An account by its handle (`name`, `name@our-host`, or `name@other-host`); a remote one is
+/// found when this instance knows it (the owner of a remote channel it stores).
 pub async fn get_by_handle(app: &App, handle: &str) -> Result<Account> {
+    let not_found = || Error::not_found("account");
+    match local_name(app, handle) {
+        Some(name) => accounts::get_local_by_name(&app.db, name).await?.ok_or_else(not_found),
+        None => {
+            let (name, host) = handle.split_once('@').ok_or_else(not_found)?;
+            let actor = flotilla_db::actors::list_by_host(&app.db, &host.to_ascii_lowercase())
+                .await?
+                .into_iter()
+                .find(|a| a.kind == "Person" && a.name == name)
+                .ok_or_else(not_found)?;
+            accounts::get_by_actor(&app.db, actor.id).await?.ok_or_else(not_found)
+        }
+    }
+}
+
+/// A local account by handle: the only kind this instance serves as an actor or lets anyone edit.
+pub async fn get_local(app: &App, handle: &str) -> Result<Account> {
     let name = local_name(app, handle).ok_or_else(|| Error::not_found("account"))?;
     accounts::get_local_by_name(&app.db, name).await?.ok_or_else(|| Error::not_found("account"))
 }

@@ -21,6 +21,7 @@ pub enum Job {
     Transcode { video_id: i64 },
     Deliver { actor_id: i64, inbox: String, activity: serde_json::Value },
     FetchThumbnail { video_id: i64, url: String },
+    RefreshVideo { video_id: i64 },
 }
 
 impl Job {
@@ -29,6 +30,7 @@ impl Job {
             Job::Transcode { .. } => "transcode",
             Job::Deliver { .. } => "deliver",
             Job::FetchThumbnail { .. } => "fetch-thumbnail",
+            Job::RefreshVideo { .. } => "refresh-video",
         }
     }
 
@@ -38,6 +40,7 @@ impl Job {
             // With the backoff capped at an hour, about a day and a half of trying.
             Job::Deliver { .. } => 40,
             Job::FetchThumbnail { .. } => 5,
+            Job::RefreshVideo { .. } => 3,
         }
     }
 
@@ -46,6 +49,7 @@ impl Job {
             Job::Transcode { video_id } => Some(format!("transcode:{video_id}")),
             Job::Deliver { .. } => None,
             Job::FetchThumbnail { video_id, .. } => Some(format!("fetch-thumbnail:{video_id}")),
+            Job::RefreshVideo { video_id } => Some(format!("refresh-video:{video_id}")),
         }
     }
 
@@ -73,6 +77,9 @@ impl Job {
             "fetch-thumbnail" => serde_json::from_str::<ThumbnailPayload>(payload)
                 .map(|p| Job::FetchThumbnail { video_id: p.video_id, url: p.url })
                 .map_err(|e| e.to_string()),
+            "refresh-video" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::RefreshVideo { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
             "deliver" => serde_json::from_str::<DeliverPayload>(payload)
                 .map(|p| Job::Deliver { actor_id: p.actor_id, inbox: p.inbox, activity: p.activity })
                 .map_err(|e| e.to_string()),
@@ -85,7 +92,7 @@ impl Job {
 fn kinds(app: &App) -> Vec<(&'static str, u32)> {
     // Deliveries wait on the network, not the CPU: many run at once (at most
     // `delivery::PER_HOST` to one host).
-    vec![("transcode", app.config.jobs.concurrency), ("deliver", 8), ("fetch-thumbnail", 1)]
+    vec![("transcode", app.config.jobs.concurrency), ("deliver", 8), ("fetch-thumbnail", 1), ("refresh-video", 1)]
 }
 
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
@@ -119,6 +126,12 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<flotilla_db::Error> for Failure {
+    fn from(e: flotilla_db::Error) -> Self {
+        Failure::from(Error::from(e))
+    }
+}
+
 /// Progress of the running job, 0–100, read by its heartbeat.
 #[derive(Clone, Default)]
 pub struct Progress(Arc<AtomicI64>);
@@ -131,6 +144,9 @@ impl Progress {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+/// Remote fetches one job may cause (a refresh, a thumbnail): see `fetch::with_budget`.
+const FETCHES_PER_JOB: u32 = 16;
 
 /// Waits between attempts: 10 s, 20 s, 40 s … capped at an hour.
 fn backoff_ms(attempts: i64) -> i64 {
@@ -145,6 +161,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
             crate::federation::delivery::run(app, *actor_id, inbox, activity).await
         }
         Job::FetchThumbnail { video_id, url } => crate::federation::videos::fetch_thumbnail(app, *video_id, url).await,
+        Job::RefreshVideo { video_id } => crate::federation::videos::refresh(app, *video_id).await,
     }
 }
 
@@ -154,6 +171,9 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::Transcode { video_id } => crate::video::transcode::failed(app, *video_id, why).await,
         Job::Deliver { inbox, .. } => tracing::warn!(inbox, error = why, "delivery given up"),
         Job::FetchThumbnail { url, .. } => tracing::warn!(url, error = why, "remote thumbnail not fetched"),
+        Job::RefreshVideo { video_id } => {
+            tracing::warn!(video = video_id, error = why, "remote video not refreshed")
+        }
     }
 }
 
@@ -183,7 +203,7 @@ pub async fn run_claimed(app: &Arc<App>, row: jobs::Job, worker: &str) {
         })
     };
     tracing::info!(id = row.id, kind = %row.kind, attempt = row.attempts, "job started");
-    let result = dispatch(app, &job, &progress).await;
+    let result = flotilla_federation::fetch::with_budget(FETCHES_PER_JOB, dispatch(app, &job, &progress)).await;
     beat.abort();
     let now = now_ms();
     let outcome = match result {

@@ -194,6 +194,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0008_remote_hosts.sql"),
         include_str!("../migrations/0008_remote_hosts.sql"),
     ),
+    (
+        9,
+        "video_fetched_at",
+        include_str!("../migrations/0009_video_fetched_at.sql"),
+        include_str!("../migrations/0009_video_fetched_at.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

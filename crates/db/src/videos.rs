@@ -715,15 +715,15 @@ pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64
         sqlx::query_as(
         "INSERT INTO videos (uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
          language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, has_audio, \
-         has_video, input_size, views, remote_url, remote_data, created_at, updated_at, published_at) \
+         has_video, input_size, views, remote_url, remote_data, created_at, updated_at, published_at, fetched_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16, 0, TRUE, TRUE, 0, $17, \
-         $18, $19, $20, $21, $22) \
+         $18, $19, $20, $21, $22, $20) \
          ON CONFLICT (remote_url) DO UPDATE SET name = excluded.name, description = excluded.description, \
          support = excluded.support, privacy = excluded.privacy, category = excluded.category, licence = excluded.licence, \
          language = excluded.language, nsfw = excluded.nsfw, comments_enabled = excluded.comments_enabled, \
          download_enabled = excluded.download_enabled, duration = excluded.duration, width = excluded.width, \
          height = excluded.height, views = excluded.views, remote_data = excluded.remote_data, \
-         updated_at = excluded.updated_at RETURNING id"
+         updated_at = excluded.updated_at, fetched_at = excluded.fetched_at RETURNING id"
     )
     .bind(v.uuid)
     .bind(v.short_uuid)
@@ -751,6 +751,27 @@ pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64
     .await
     })?;
     Ok(id)
+}
+
+/// When a remote video was last fetched from (or sent by) its origin; `None` for ours.
+pub async fn fetched_at(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<i64>> {
+    let row: Option<(Option<i64>,)> =
+        run!(e, |x| sqlx::query_as("SELECT fetched_at FROM videos WHERE id = $1 AND remote_url IS NOT NULL")
+            .bind(id)
+            .fetch_optional(x)
+            .await)?;
+    Ok(row.and_then(|(t,)| t))
+}
+
+/// Marks a remote video as just checked with its origin.
+pub async fn set_fetched_at(e: impl Into<Exec<'_>>, id: i64, at: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET fetched_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
 }
 
 pub async fn get_by_remote_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<Video>> {

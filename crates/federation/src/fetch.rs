@@ -147,6 +147,11 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
     if !u.username().is_empty() || u.password().is_some() {
         return Err(refused("credentials in URLs are not allowed"));
     }
+    // An explicit port would let a peer point us at any service of any host (port scans
+    // through us); real servers answer on the scheme's own port.
+    if !allow_private && u.port().is_some() {
+        return Err(refused("explicit ports are not allowed"));
+    }
     match u.host() {
         None => return Err(refused("no host")),
         Some(url::Host::Ipv4(ip)) if !allow_private && !ip_is_public(IpAddr::V4(ip)) => {
@@ -158,6 +163,30 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
         _ => {}
     }
     Ok(u)
+}
+
+tokio::task_local! {
+    static BUDGET: std::cell::Cell<u32>;
+}
+
+/// Runs `f` allowed at most `fetches` remote requests in all, whatever it fetches directly or by
+/// following what those documents point at: a chain of documents crafted to send us from one
+/// fetch to the next ends there.
+pub async fn with_budget<F: std::future::Future>(fetches: u32, f: F) -> F::Output {
+    BUDGET.scope(std::cell::Cell::new(fetches), f).await
+}
+
+/// Takes one request from the budget of the running task, if it has one.
+fn spend(url: &str) -> Result<(), FetchError> {
+    BUDGET
+        .try_with(|left| match left.get() {
+            0 => Err(FetchError::Refused(url.to_string(), "this request's budget of remote fetches is spent".into())),
+            n => {
+                left.set(n - 1);
+                Ok(())
+            }
+        })
+        .unwrap_or(Ok(()))
 }
 
 /// Who signs a request: the key id (`…#main-key`) and the private key.
@@ -215,7 +244,9 @@ impl Fetcher {
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join(": ");
-        if chain.contains("no public address") || chain.contains("private or reserved") || chain.contains("only https")
+        if ["no public address", "private or reserved", "only https", "explicit ports"]
+            .iter()
+            .any(|p| chain.contains(p))
         {
             FetchError::Refused(url.to_string(), chain)
         } else {
@@ -242,6 +273,7 @@ impl Fetcher {
     /// under another server's name.
     pub async fn get_ap(&self, url: &str, signer: Option<&Signer>) -> Result<Value, FetchError> {
         let u = check_url(url, self.allow_private)?;
+        spend(url)?;
         let mut req = self.client.get(u.clone()).header(
             "Accept",
             "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
@@ -323,6 +355,7 @@ impl Fetcher {
     /// GETs an image (a remote thumbnail), refusing anything that does not say it is one.
     pub async fn get_image(&self, url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
         let u = check_url(url, self.allow_private)?;
+        spend(url)?;
         let resp = self.client.get(u).header("Accept", "image/*").send().await.map_err(|e| Self::network(url, e))?;
         if !resp.status().is_success() {
             return Err(FetchError::Status(url.to_string(), resp.status().as_u16()));
@@ -337,6 +370,7 @@ impl Fetcher {
     /// GETs JSON that is not ActivityPub (WebFinger, NodeInfo), with the same guards.
     pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
         let u = check_url(url, self.allow_private)?;
+        spend(url)?;
         let resp = self
             .client
             .get(u)
@@ -411,6 +445,29 @@ mod tests {
         assert!(matches!(check_url("https://user:pw@example.org/", false), Err(FetchError::Refused(..))));
         assert!(check_url("https://example.org/x", false).is_ok());
         assert!(check_url("http://127.0.0.1:9000/x", true).is_ok(), "allowed for tests and LANs");
+        assert!(matches!(check_url("https://example.org:22/x", false), Err(FetchError::Refused(..))), "no ports");
+        assert!(check_url("https://example.org:443/x", false).is_ok(), "the scheme's own port is no explicit port");
+    }
+
+    #[tokio::test]
+    async fn a_budget_of_fetches_ends_a_chain() {
+        // A closed loopback port: each allowed fetch fails on the network, the one past the budget
+        // is refused before any connection.
+        let f = Fetcher::new(true, "test");
+        let url = "http://127.0.0.1:1/actor";
+        let results = with_budget(2, async {
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                out.push(f.get_ap(url, None).await.unwrap_err());
+            }
+            out
+        })
+        .await;
+        assert!(matches!(results[0], FetchError::Network(..)), "{}", results[0]);
+        assert!(matches!(results[1], FetchError::Network(..)), "{}", results[1]);
+        assert!(matches!(&results[2], FetchError::Refused(_, why) if why.contains("budget")), "{}", results[2]);
+        // Outside a budgeted task nothing is counted.
+        assert!(matches!(f.get_ap(url, None).await.unwrap_err(), FetchError::Network(..)));
     }
 
     #[tokio::test]

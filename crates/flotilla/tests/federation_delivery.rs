@@ -1,15 +1,19 @@
 //! Delivery health: at most two deliveries to one host at once, a score per host, and a host that
-//! has failed for over a day left alone until it talks to us again.
+//! has failed for over a day left alone until it talks to us again; what a new video sends, and
+//! to whom.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use flotilla_db::{Page, hosts, jobs};
-use flotilla_testkit::reqwest::StatusCode;
-use flotilla_testkit::serde_json::json;
-use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests};
+use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
 
-db_tests!(deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead);
+db_tests!(
+    deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead,
+    a_new_video_is_created_by_its_account_and_announced_by_its_channel_and_the_instance,
+);
 
 async fn rename(a: &TestInstance, token: &str, name: &str) {
     let (status, body) =
@@ -100,5 +104,61 @@ async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backen
     rename(&a, &token, "Back again").await;
     wait_for(&masto, "Back again").await;
     assert!(!received_names(&masto).await.iter().any(|n| n == "Nobody hears this"));
+    a.stop().await;
+}
+
+async fn a_new_video_is_created_by_its_account_and_announced_by_its_channel_and_the_instance(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = a.user("ugo").await;
+    let base = a.api.base.clone();
+    let channel = format!("{base}/video-channels/ugo_channel");
+    let instance = format!("{base}/accounts/peertube");
+    // A Mastodon user follows the channel; a PeerTube instance follows ours.
+    let masto = FakeServer::start().await;
+    let zoe = masto.actor("Person", "zoe", json!({}));
+    let f = json!({ "type": "Follow", "id": format!("{}/f/1", masto.base), "actor": zoe, "object": channel });
+    assert_eq!(masto.send(&format!("{base}/inbox"), &zoe, &f).await, StatusCode::ACCEPTED);
+    let pt = FakeServer::start().await;
+    let server = pt.actor("Application", "peertube", json!({}));
+    let f = json!({ "type": "Follow", "id": format!("{}/f/2", pt.base), "actor": server, "object": instance });
+    assert_eq!(pt.send(&format!("{base}/inbox"), &server, &f).await, StatusCode::ACCEPTED);
+    a.run_jobs().await;
+
+    let (_, me) = a.api.get("/api/v1/users/me", Some(&token)).await;
+    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
+    let form = multipart::Form::new()
+        .text("channelId", me["videoChannels"][0]["id"].to_string())
+        .text("name", "Announced")
+        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
+    let (status, up) =
+        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(&token).multipart(form)).await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    a.run_jobs().await;
+    let video = format!("{base}/videos/watch/{}", up["video"]["uuid"].as_str().unwrap());
+    let of = |s: &FakeServer, kind: &str| -> Vec<Value> {
+        s.received.lock().unwrap().iter().filter(|v| v["type"] == kind).cloned().collect()
+    };
+
+    // The channel's follower: Create by the account, Announce by the channel.
+    let creates = of(&masto, "Create");
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0]["actor"], format!("{base}/accounts/ugo"));
+    assert_eq!(creates[0]["object"]["id"], video.as_str());
+    let announces = of(&masto, "Announce");
+    assert_eq!(announces.len(), 1, "{announces:?}");
+    assert_eq!(announces[0]["actor"], channel.as_str());
+    assert_eq!(announces[0]["object"], video.as_str());
+    assert!(announces[0]["id"].as_str().unwrap().starts_with(&format!("{video}/announces/")));
+    assert_eq!(
+        announces[0]["to"],
+        json!(["https://www.w3.org/ns/activitystreams#Public", format!("{channel}/followers")])
+    );
+
+    // The following instance: the instance actor's Announce, as PeerTube fills its lists.
+    assert!(of(&pt, "Create").is_empty());
+    let announces = of(&pt, "Announce");
+    assert_eq!(announces.len(), 1, "{announces:?}");
+    assert_eq!(announces[0]["actor"], instance.as_str());
+    assert_eq!(announces[0]["object"], video.as_str());
     a.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Videos travel between real instances: published on A, they reach B (which follows A) with
 //! their channel and account; edits follow; deletion and going private remove them; unfollowing
-//! takes them away; a follower that was down gets everything when it comes back.
+//! takes them away; a follower that was down gets everything when it comes back; copies older
+//! than two days are refreshed from their origin when someone looks at them.
 
 use flotilla_testkit::reqwest::{StatusCode, multipart};
 use flotilla_testkit::serde_json::{Value, json};
@@ -11,6 +12,8 @@ db_tests!(
     a_follower_that_was_down_gets_everything_later,
     three_instances_follow_publish_and_subscribe,
     search_by_address_finds_remote_videos_and_channels,
+    stale_copies_are_refreshed_from_their_origin_or_removed,
+    remote_accounts_are_read_by_handle,
 );
 
 async fn settle(instances: &[&TestInstance]) {
@@ -277,6 +280,86 @@ async fn search_by_address_finds_remote_videos_and_channels(backend: Backend) {
     assert_eq!(chans["data"][0]["host"], a.instance.addr.to_string());
     let (_, local) = b.api.get("/api/v1/search/video-channels?search=ben", None).await;
     assert_eq!(local["data"][0]["name"], "ben_channel");
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn set_on(t: &TestInstance, sql: &'static str) {
+    let db = &t.instance.app.db;
+    flotilla_db::run!(db, |x| sqlx::query(sql).execute(x).await.map(|_| ())).unwrap();
+}
+
+async fn stale_copies_are_refreshed_from_their_origin_or_removed(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    follow(&b, &a).await;
+    let token = a.user("nell").await;
+    let uuid = publish(&a, &token, "As it is on A").await;
+    settle(&[&a, &b]).await;
+    assert_eq!(remote_videos(&b).await.len(), 1);
+
+    // B's copy drifted and is three days old: looking at it brings A's version back.
+    set_on(&b, "UPDATE videos SET name = 'Drifted', fetched_at = 0 WHERE remote_url IS NOT NULL").await;
+    let (status, _) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    settle(&[&b]).await;
+    let (_, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "As it is on A");
+    // A fresh copy is not fetched again on every look.
+    set_on(&b, "UPDATE videos SET name = 'Local edit' WHERE remote_url IS NOT NULL").await;
+    b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    settle(&[&b]).await;
+    let (_, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "Local edit");
+
+    // A deleted it and B never heard (its Delete is dropped here): the next stale look removes it.
+    let b_stopped = b.stop_keep().await;
+    let (status, _) = a.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    a.run_jobs().await;
+    set_on(&a, "DELETE FROM jobs WHERE kind = 'deliver'").await;
+    let b = b_stopped.start().await;
+    assert_eq!(remote_videos(&b).await.len(), 1, "B still has its copy");
+    set_on(&b, "UPDATE videos SET fetched_at = 0 WHERE remote_url IS NOT NULL").await;
+    b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    settle(&[&b]).await;
+    let (status, _) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(remote_videos(&b).await.is_empty());
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn remote_accounts_are_read_by_handle(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    follow(&b, &a).await;
+    let token = a.user("otto").await;
+    publish(&a, &token, "By otto").await;
+    settle(&[&a, &b]).await;
+    let handle = format!("otto@{}", a.instance.addr);
+    let (status, acc) = b.api.get(&format!("/api/v1/accounts/{handle}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{acc}");
+    assert_eq!(acc["name"], "otto");
+    assert_eq!(acc["host"], a.instance.addr.to_string());
+    assert_eq!(acc["url"], format!("{}/accounts/otto", a.api.base));
+    let (_, videos) = b.api.get(&format!("/api/v1/accounts/{handle}/videos"), None).await;
+    assert_eq!(videos["total"], 1, "{videos}");
+    assert_eq!(videos["data"][0]["name"], "By otto");
+    let (_, channels) = b.api.get(&format!("/api/v1/accounts/{handle}/video-channels"), None).await;
+    assert_eq!(channels["data"][0]["name"], "otto_channel");
+    // Never served as one of B's actors, never editable there.
+    let resp = b
+        .api
+        .http
+        .get(b.api.url(&format!("/accounts/{handle}")))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let (status, _) = b.api.get("/api/v1/accounts/nobody@elsewhere.example", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     a.stop().await;
     b.stop().await;
 }

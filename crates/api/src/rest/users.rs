@@ -104,7 +104,7 @@ pub async fn get_my_quota_used(State(app): State<Arc<App>>, Auth(who): Auth) -> 
 }
 
 async fn my_actor(app: &App, who: &flotilla_app::auth::AuthUser) -> Result<i64, ApiError> {
-    let acc = flotilla_app::account::get_by_handle(app, &who.user.username).await?;
+    let acc = flotilla_app::account::get_local(app, &who.user.username).await?;
     Ok(acc.actor_id)
 }
 

@@ -124,7 +124,7 @@ pub async fn actor_updated(app: &App, actor_id: i64) -> Result<()> {
             crate::ap::channel_to_ap(app, &c).await?
         }
         _ => {
-            let a = crate::account::get_by_handle(app, url.rsplit('/').next().unwrap_or_default()).await?;
+            let a = crate::account::get_local(app, url.rsplit('/').next().unwrap_or_default()).await?;
             crate::ap::account_to_ap(app, &a).await?
         }
     };

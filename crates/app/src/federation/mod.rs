@@ -15,6 +15,8 @@ pub mod search;
 pub mod subscriptions;
 pub mod videos;
 
+pub use flotilla_federation::fetch::with_budget as with_fetch_budget;
+
 /// The URL of a local actor.
 pub async fn local_actor_url(app: &App, actor_id: i64) -> Result<String> {
     let (kind, name) = accounts::local_actor(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))?;

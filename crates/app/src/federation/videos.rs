@@ -15,6 +15,9 @@ use crate::federation::{delivery, remote};
 use crate::jobs::{self, Failure, Job};
 use crate::{App, Error, Result, ap, uris};
 
+/// A remote video received or fetched this recently is not fetched again for an Announce.
+const FRESH_MS: i64 = 10 * 60 * 1000;
+
 /// The actors whose followers hear about a local video, and the account that speaks for it.
 async fn audience(app: &App, v: &videos::Video) -> Result<(i64, String, Vec<String>)> {
     let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
@@ -63,7 +66,62 @@ pub async fn published(app: &App, video_id: i64) -> Result<()> {
         return Ok(());
     }
     let object = ap::without_context(ap::video_to_ap(app, &v).await?);
-    send(app, &v, "Create", format!("{}/activity", uris::video(app, &v.uuid)), object, false).await
+    create_and_announce(app, &v, object).await
+}
+
+/// A video's first appearance, as PeerTube sends it: `Create` by its account to the followers of
+/// the account and the channel, then `Announce` by the channel to its followers and by the
+/// instance actor to the instances that follow this one (that is how their lists fill up).
+async fn create_and_announce(app: &App, v: &videos::Video, object: Value) -> Result<()> {
+    let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
+        .await?
+        .ok_or_else(|| Error::not_found("channel"))?;
+    let a = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
+    let instance = ap::ensure_instance_actor(app).await?;
+    let video_url = uris::video(app, &v.uuid);
+    let account_url = uris::account(app, &a.name);
+    let public = v.privacy == crate::video::PRIVACY_PUBLIC;
+    let to = |actor: &str| {
+        if public { json!([ap::PUBLIC, format!("{actor}/followers")]) } else { json!([format!("{actor}/followers")]) }
+    };
+    let create = json!({
+        "@context": ap::video_context(),
+        "type": "Create",
+        "id": format!("{video_url}/activity"),
+        "actor": account_url,
+        "to": if public { json!([ap::PUBLIC]) } else { json!([]) },
+        "cc": [format!("{account_url}/followers")],
+        "object": object,
+    });
+    let announce = |actor_url: &str, actor_id: i64| {
+        json!({
+            "@context": ap::video_context(),
+            "type": "Announce",
+            "id": format!("{video_url}/announces/{actor_id}"),
+            "actor": actor_url,
+            "to": to(actor_url),
+            "cc": [],
+            "object": video_url,
+        })
+    };
+    let channel_url = uris::channel(app, &c.name);
+    let instance_url = uris::instance_actor(app);
+    let sends = [
+        (a.actor_id, create, follows::follower_inboxes(&app.db, &[a.actor_id, c.actor_id]).await?),
+        (c.actor_id, announce(&channel_url, c.actor_id), follows::follower_inboxes(&app.db, &[c.actor_id]).await?),
+        (instance, announce(&instance_url, instance), follows::follower_inboxes(&app.db, &[instance]).await?),
+    ];
+    if sends.iter().all(|(_, _, inboxes)| inboxes.is_empty()) {
+        return Ok(());
+    }
+    let mut tx = app.db.begin().await?;
+    for (actor_id, activity, inboxes) in &sends {
+        delivery::enqueue(&mut tx, *actor_id, activity, inboxes).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(video = %v.uuid, inboxes = sends.iter().map(|s| s.2.len()).sum::<usize>(), "video federated");
+    Ok(())
 }
 
 /// A local video changed; `was_federated` tells whether followers knew it before the change.
@@ -72,8 +130,10 @@ pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()
     let url = uris::video(app, &v.uuid);
     if ap::federates(&v) {
         let object = ap::without_context(ap::video_to_ap(app, &v).await?);
-        let kind = if was_federated { "Update" } else { "Create" };
-        send(app, &v, kind, format!("{url}/updates/{}", v.updated_at), object, false).await
+        if !was_federated {
+            return create_and_announce(app, &v, object).await;
+        }
+        send(app, &v, "Update", format!("{url}/updates/{}", v.updated_at), object, false).await
     } else if was_federated {
         send(app, &v, "Delete", format!("{url}/delete/{}", now_ms()), json!(url), false).await
     } else {
@@ -298,6 +358,13 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
         store(app, signer, object).await?;
         return Ok(());
     }
+    // The Announce that follows a Create we just stored (PeerTube sends both): nothing to fetch.
+    if !embedded
+        && let Some(known) = videos::get_by_remote_url(&app.db, url).await?
+        && videos::fetched_at(&app.db, known.id).await?.is_some_and(|t| now_ms() - t < FRESH_MS)
+    {
+        return Ok(());
+    }
     // Not from its origin: believe only what the origin serves (the fetcher checks that the
     // document's id is the URL it came from; `store` that its channel is on that host).
     let doc = app.fetcher.get_ap(url, Some(&super::instance_signer(app).await?)).await.map_err(remote::fetch_error)?;
@@ -346,6 +413,52 @@ pub async fn delete(app: &App, signer: &RemoteActor, object: &Value) -> Result<(
     videos::delete(&app.db, v.id).await?;
     crate::video::remove_files(app, &v).await;
     tracing::info!(video = url, "remote video deleted");
+    Ok(())
+}
+
+/// A remote video older than [`remote::REFRESH_MS`] was looked at: queue a refresh from its origin.
+pub async fn refresh_if_stale(app: &App, v: &videos::Video) {
+    if v.remote_url.is_none() {
+        return;
+    }
+    let stale = match videos::fetched_at(&app.db, v.id).await {
+        Ok(t) => t.is_none_or(|t| now_ms() - t > remote::REFRESH_MS),
+        Err(_) => false,
+    };
+    if stale {
+        match jobs::enqueue(&app.db, &Job::RefreshVideo { video_id: v.id }).await {
+            Ok(_) => app.wake_jobs(),
+            Err(e) => tracing::warn!(video = v.id, error = %e, "cannot queue a refresh"),
+        }
+    }
+}
+
+/// The refresh job: the origin's current document replaces our copy; a video its origin no longer
+/// has (404, 410, a `Tombstone`) is removed.
+pub async fn refresh(app: &Arc<App>, video_id: i64) -> std::result::Result<(), Failure> {
+    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
+    let Some(url) = v.remote_url.clone() else { return Ok(()) };
+    let signer = super::instance_signer(app).await?;
+    let gone = match app.fetcher.get_ap(&url, Some(&signer)).await {
+        Ok(doc) if doc["type"] == "Video" => {
+            receive_fetched(app, &doc).await?;
+            tracing::info!(video = url, "remote video refreshed");
+            return Ok(());
+        }
+        Ok(_) => true,
+        Err(flotilla_federation::fetch::FetchError::Status(_, 404 | 410)) => true,
+        Err(e) if e.is_temporary() => return Err(Failure::Retry(e.to_string())),
+        Err(e) => {
+            // Not worth asking again for another two days.
+            videos::set_fetched_at(&app.db, video_id, now_ms()).await?;
+            return Err(Failure::Fail(e.to_string()));
+        }
+    };
+    if gone {
+        videos::delete(&app.db, v.id).await?;
+        crate::video::remove_files(app, &v).await;
+        tracing::info!(video = url, "remote video gone from its origin; removed");
+    }
     Ok(())
 }
 

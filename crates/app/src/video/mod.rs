@@ -112,6 +112,8 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
         Some(w) => is_moderator(who) || owner_user(app, &v).await? == Some(w.user.id),
         None => false,
     };
+    // Someone watches a copy of a remote video: keep it true to its origin (in the background).
+    crate::federation::videos::refresh_if_stale(app, &v).await;
     view(app, &v, true, owner).await
 }
 
