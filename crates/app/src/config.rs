@@ -97,7 +97,8 @@ pub struct AuthConfig {
 #[serde(default, deny_unknown_fields)]
 #[derive(Default)]
 pub struct FederationConfig {
-    /// Allow federation with private and loopback addresses and plain http (tests, LAN only).
+    /// Local testing: allow loopback addresses (127.0.0.0/8, ::1), plain http and explicit ports.
+    /// Private networks, link-local and other reserved addresses stay refused.
     pub allow_private: bool,
     /// Instances that follow this one wait for an admin to accept them.
     pub manual_approval: bool,

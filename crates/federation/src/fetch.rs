@@ -76,6 +76,16 @@ pub fn ip_is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// Whether we may connect to `ip`: a public address, or loopback when the local-testing switch is
+/// on. Private networks, link-local (cloud metadata) and the rest stay refused even then.
+pub fn ip_is_allowed(ip: IpAddr, local_testing: bool) -> bool {
+    let loopback = match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    };
+    ip_is_public(ip) || (local_testing && loopback)
+}
+
 fn v4_is_public(ip: Ipv4Addr) -> bool {
     let o = ip.octets();
     !(ip.is_private()
@@ -123,7 +133,7 @@ impl Resolve for GuardedResolver {
             let ips = lookup(host.clone()).await?;
             let ok: Vec<SocketAddr> = ips
                 .into_iter()
-                .filter(|ip| allow_private || ip_is_public(*ip))
+                .filter(|ip| ip_is_allowed(*ip, allow_private))
                 .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             if ok.is_empty() {
@@ -154,10 +164,10 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
     }
     match u.host() {
         None => return Err(refused("no host")),
-        Some(url::Host::Ipv4(ip)) if !allow_private && !ip_is_public(IpAddr::V4(ip)) => {
+        Some(url::Host::Ipv4(ip)) if !ip_is_allowed(IpAddr::V4(ip), allow_private) => {
             return Err(refused("private or reserved address"));
         }
-        Some(url::Host::Ipv6(ip)) if !allow_private && !ip_is_public(IpAddr::V6(ip)) => {
+        Some(url::Host::Ipv6(ip)) if !ip_is_allowed(IpAddr::V6(ip), allow_private) => {
             return Err(refused("private or reserved address"));
         }
         _ => {}
@@ -446,6 +456,22 @@ mod tests {
         assert!(check_url("https://example.org/x", false).is_ok());
         assert!(check_url("http://127.0.0.1:9000/x", true).is_ok(), "allowed for tests and LANs");
         assert!(matches!(check_url("https://example.org:22/x", false), Err(FetchError::Refused(..))), "no ports");
+        // The local-testing switch opens loopback, and only loopback.
+        for url in ["http://127.0.0.1:9000/x", "http://127.8.9.1/x", "http://[::1]:80/x", "http://[::ffff:127.0.0.1]/x"]
+        {
+            assert!(check_url(url, true).is_ok(), "{url}");
+        }
+        for url in [
+            "http://10.0.0.7/x",
+            "http://192.168.1.1/x",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/x",
+            "http://0.0.0.0/x",
+            "http://[fe80::1]/x",
+            "http://[fc00::1]/x",
+        ] {
+            assert!(matches!(check_url(url, true), Err(FetchError::Refused(..))), "{url} with the switch on");
+        }
         assert!(check_url("https://example.org:443/x", false).is_ok(), "the scheme's own port is no explicit port");
     }
 
@@ -482,5 +508,9 @@ mod tests {
             Arc::new(|_host| Box::pin(async { Ok(vec!["10.0.0.7".parse().unwrap(), "192.0.2.1".parse().unwrap()]) }));
         let f = Fetcher::with_lookup(false, "test", lookup);
         assert!(matches!(f.get_ap("https://mixed.example/actor", None).await.unwrap_err(), FetchError::Refused(..)));
+        // With the local-testing switch on, a name resolving to a private network is still refused.
+        let lookup: Lookup = Arc::new(|_host| Box::pin(async { Ok(vec!["192.168.0.10".parse().unwrap()]) }));
+        let f = Fetcher::with_lookup(true, "test", lookup);
+        assert!(matches!(f.get_ap("http://lan.example/actor", None).await.unwrap_err(), FetchError::Refused(..)));
     }
 }

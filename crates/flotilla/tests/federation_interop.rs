@@ -225,6 +225,33 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     assert_eq!(evil.send(&inbox, &account, &create).await, StatusCode::ACCEPTED);
     let (_, stored) = a.api.get("/api/v1/videos/4fac6c80-ab7d-4dbc-8e5f-6a7b8c9d0e1f", None).await;
     assert_eq!(stored["name"], "Robert'); DROP TABLE videos;--", "stored verbatim");
+    // Deeply nested JSON is malformed here, refused without exhausting the stack.
+    let deep = format!(
+        "{{\"type\":\"Create\",\"id\":\"{}/c/4\",\"actor\":\"{account}\",\"object\":{}1{}}}",
+        evil.base,
+        "[".repeat(50_000),
+        "]".repeat(50_000)
+    );
+    let (status, body) = evil.send_raw(&inbox, &account, deep).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // JSON-LD forms we do not expand: a Video hidden in `@graph`/`@included`, or a context that
+    // renames terms, is plain JSON to us; nothing is stored.
+    let hidden = peertube_video(&evil, &account, &channel, "5abd7d91-bc8e-4ecd-9f60-7b8c9d0e1f2a", false);
+    for (n, object) in [
+        json!({ "@graph": [hidden.clone()] }),
+        json!({ "@included": [hidden.clone()], "id": hidden["id"] }),
+        json!({ "@context": { "Video": "as:Note", "Hidden": "as:Video" }, "type": "Hidden", "id": hidden["id"] }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let create =
+            json!({ "type": "Create", "id": format!("{}/ld/{n}", evil.base), "actor": account, "object": object });
+        let (status, body) = evil.send_full(&inbox, &account, &create).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "ignored, not an error: {body}");
+    }
+    let (status, _) = a.api.get("/api/v1/videos/5abd7d91-bc8e-4ecd-9f60-7b8c9d0e1f2a", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing stored from JSON-LD tricks");
     // More than a megabyte.
     let huge = json!({ "type": "Note", "id": format!("{}/n/1", evil.base), "actor": account, "content": "x".repeat(1_100_000) });
     assert_eq!(evil.send(&inbox, &account, &huge).await, StatusCode::PAYLOAD_TOO_LARGE);

@@ -388,9 +388,23 @@ impl FakeServer {
         activity: &Value,
         private_pem: &str,
     ) -> (StatusCode, String) {
+        self.send_raw_with(inbox_url, actor_url, activity.to_string(), private_pem).await
+    }
+
+    /// Signs and POSTs `body` as it is (bodies no JSON value can hold: deep nesting, broken JSON).
+    pub async fn send_raw(&self, inbox_url: &str, actor_url: &str, body: String) -> (StatusCode, String) {
+        self.send_raw_with(inbox_url, actor_url, body, &self.private_pem.clone()).await
+    }
+
+    async fn send_raw_with(
+        &self,
+        inbox_url: &str,
+        actor_url: &str,
+        body: String,
+        private_pem: &str,
+    ) -> (StatusCode, String) {
         let u = reqwest::Url::parse(inbox_url).unwrap();
         let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
-        let body = activity.to_string();
         let key = flotilla_federation::keys::private_from_pem(private_pem).unwrap();
         let signed = flotilla_federation::signature::sign(
             "POST",
