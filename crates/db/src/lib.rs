@@ -20,6 +20,7 @@ pub mod follows;
 pub mod hosts;
 pub mod images;
 pub mod jobs;
+pub mod rates;
 pub mod registrations;
 pub mod settings;
 pub mod tokens;
@@ -199,6 +200,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "video_fetched_at",
         include_str!("../migrations/0009_video_fetched_at.sql"),
         include_str!("../migrations/0009_video_fetched_at.sql"),
+    ),
+    (
+        10,
+        "video_rates",
+        include_str!("../migrations/0010_video_rates.sql"),
+        include_str!("../migrations/0010_video_rates.sql"),
     ),
 ];
 

@@ -19,6 +19,7 @@ db_tests!(
     resumable_uploads_refuse_early_and_can_be_cancelled,
     owners_edit_their_videos_and_pick_their_own_images,
     lists_filter_sort_and_search_and_views_count_once_per_viewer,
+    likes_and_dislikes_count_once_per_user,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -735,5 +736,52 @@ async fn lists_filter_sort_and_search_and_views_count_once_per_viewer(backend: B
     assert_eq!(v["views"], 2);
     let (_, top) = t.api.get("/api/v1/videos?sort=-views", None).await;
     assert_eq!(names(&top)[0], "Whales of the deep");
+    t.stop().await;
+}
+
+async fn likes_and_dislikes_count_once_per_user(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let owner = t.user("rita").await;
+    let fan = t.user("fan").await;
+    let channel = channel_id(&t.api, &owner).await;
+    let file = clip(t.dir.path(), "c.mp4", 256, 144, 1);
+    let (status, up) =
+        upload(&t.api, &owner, &file, &[("channelId", channel.to_string()), ("name", "Rated".into())]).await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    t.run_jobs().await;
+    let id = up["video"]["shortUUID"].as_str().unwrap().to_string();
+    let counts = |v: &Value| (v["likes"].as_i64().unwrap(), v["dislikes"].as_i64().unwrap());
+    let rate = |token: String, rating: &'static str| {
+        let (api, id) = (&t.api, id.clone());
+        async move { api.put(&format!("/api/v1/videos/{id}/rate"), Some(&token), json!({ "rating": rating })).await.0 }
+    };
+
+    assert_eq!(rate(fan.clone(), "like").await, StatusCode::NO_CONTENT);
+    assert_eq!(rate(fan.clone(), "like").await, StatusCode::NO_CONTENT, "twice is still one like");
+    assert_eq!(rate(owner.clone(), "dislike").await, StatusCode::NO_CONTENT);
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{id}"), None).await;
+    assert_eq!(counts(&v), (1, 1));
+    let (_, r) = t.api.get(&format!("/api/v1/users/me/videos/{id}/rating"), Some(&fan)).await;
+    assert_eq!(r["rating"], "like");
+    assert_eq!(r["videoId"], v["id"]);
+    // A change of mind moves both counts; none removes it.
+    assert_eq!(rate(fan.clone(), "dislike").await, StatusCode::NO_CONTENT);
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{id}"), None).await;
+    assert_eq!(counts(&v), (0, 2));
+    assert_eq!(rate(fan.clone(), "none").await, StatusCode::NO_CONTENT);
+    let (_, r) = t.api.get(&format!("/api/v1/users/me/videos/{id}/rating"), Some(&fan)).await;
+    assert_eq!(r["rating"], "none");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{id}"), None).await;
+    assert_eq!(counts(&v), (0, 1));
+
+    // Bad values, anonymous raters, unknown and hidden videos.
+    assert_eq!(rate(fan.clone(), "love").await, StatusCode::BAD_REQUEST);
+    let (status, _) = t.api.put(&format!("/api/v1/videos/{id}/rate"), None, json!({ "rating": "like" })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = t.api.put("/api/v1/videos/nope/rate", Some(&fan), json!({ "rating": "like" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = t.api.put(&format!("/api/v1/videos/{id}"), Some(&owner), json!({ "privacy": 3 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(rate(fan.clone(), "like").await, StatusCode::NOT_FOUND, "a private video is not there for others");
     t.stop().await;
 }

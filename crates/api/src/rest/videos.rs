@@ -292,6 +292,31 @@ pub async fn add_view(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+pub struct RateBody {
+    rating: Option<String>,
+}
+
+/// `PUT /api/v1/videos/{id}/rate` — `{"rating": "like" | "dislike" | "none"}`.
+pub async fn rate_video(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Body(body): Body<RateBody>,
+) -> Result<StatusCode, ApiError> {
+    video::views::rate(&app, &who, &id, body.rating.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/users/me/videos/{id}/rating`
+pub async fn get_my_rating(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::views::my_rating(&app, &who, &id).await?))
+}
+
 fn list_params(raw: Option<String>) -> Result<video::ListParams, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
         .map_err(|e| rejection(StatusCode::BAD_REQUEST, format!("invalid query string: {e}")))?;

@@ -1,6 +1,7 @@
 //! Views: `POST /api/v1/videos/:id/views` counts a view once per viewer per video per hour. The
 //! viewer is the logged-in user, or else the client address; the memory of who watched what is
-//! kept in this process (a restart forgets it, as PeerTube's Redis-less setups do).
+//! kept in this process (a restart forgets it, as PeerTube's Redis-less setups do). Likes and
+//! dislikes (`rate`) are stored, one per user and video.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -51,4 +52,32 @@ pub async fn add(app: &App, who: Option<&AuthUser>, ip: IpAddr, key: &str, curre
     }
     flotilla_db::videos::add_view(&app.db, v.id).await?;
     Ok(true)
+}
+
+/// `PUT /api/v1/videos/:id/rate`: `like`, `dislike` or `none`, by a user who can see the video.
+pub async fn rate(app: &App, who: &AuthUser, key: &str, rating: Option<&str>) -> Result<()> {
+    let rating = match rating {
+        Some("like") => Some("like"),
+        Some("dislike") => Some("dislike"),
+        Some("none") => None,
+        _ => return Err(Error::invalid("rating", "rating must be like, dislike or none")),
+    };
+    let v = flotilla_db::videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
+    if !crate::video::can_see(app, Some(who), &v).await? {
+        return Err(Error::not_found("video"));
+    }
+    let mut tx = app.db.begin().await?;
+    flotilla_db::rates::set(&mut tx, who.user.id, v.id, rating, flotilla_domain::time::now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `GET /api/v1/users/me/videos/:id/rating`
+pub async fn my_rating(app: &App, who: &AuthUser, key: &str) -> Result<serde_json::Value> {
+    let v = flotilla_db::videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
+    if !crate::video::can_see(app, Some(who), &v).await? {
+        return Err(Error::not_found("video"));
+    }
+    let rating = flotilla_db::rates::get(&app.db, who.user.id, v.id).await?;
+    Ok(serde_json::json!({ "videoId": v.id, "rating": rating.as_deref().unwrap_or("none") }))
 }
