@@ -23,6 +23,7 @@ pub mod extract;
 pub mod files;
 pub mod metrics;
 pub mod rest;
+pub mod tracker;
 pub mod web;
 
 pub use error::ApiError;
@@ -41,6 +42,8 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE])
         .max_age(Duration::from_secs(3600));
     let api = rest::router(&app).fallback(api_not_found).method_not_allowed_fallback(method_not_allowed).layer(cors);
+    let tracker = tracker::start(&app);
+    let tracker_for_metrics = tracker.clone();
     let metrics_for_route = metrics.clone();
     let web = match web::WebClient::load(&app.config.http.web_dir) {
         Ok(client) => web::Web(client.map(Arc::new)),
@@ -60,7 +63,11 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/lazy-static/thumbnails/{file}", get(get_video_image))
         .route("/lazy-static/previews/{file}", get(get_video_image))
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
-        .route("/metrics", get(move || async move { prometheus(&metrics_for_route) }))
+        .route(
+            "/metrics",
+            get(move || async move { prometheus(&metrics_for_route, &tracker::prometheus(&tracker_for_metrics)) }),
+        )
+        .route("/tracker/socket", get(tracker::socket))
         .route("/.well-known/webfinger", get(ap::webfinger))
         .route("/.well-known/host-meta", get(ap::host_meta))
         .route("/.well-known/nodeinfo", get(ap::nodeinfo_links))
@@ -81,6 +88,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .merge(extra)
         .fallback(fallback)
         .layer(axum::Extension(web))
+        .layer(axum::Extension(tracker))
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -90,8 +98,8 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .with_state(app)
 }
 
-fn prometheus(m: &Metrics) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render()).into_response()
+fn prometheus(m: &Metrics, extra: &str) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render() + extra).into_response()
 }
 
 async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {

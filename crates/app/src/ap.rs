@@ -7,7 +7,6 @@ use flotilla_db::channels::{self, Channel};
 use flotilla_db::{images, users, videos};
 use flotilla_domain::time::{iso8601, now_ms};
 use serde_json::{Value, json};
-use sha1::{Digest, Sha1};
 
 use crate::video::{PRIVACY_PUBLIC, PRIVACY_UNLISTED, STATE_PUBLISHED};
 use crate::{App, Error, Result, uris};
@@ -191,12 +190,6 @@ pub fn federates(v: &videos::Video) -> bool {
     v.is_local() && v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED)
 }
 
-/// PeerTube's P2P info hashes of an HLS playlist: SHA-1 of `2<playlist URL>+V<index>` per rendition
-/// (p2p-media-loader's swarm ids), so PeerTube players find each other's peers.
-pub fn infohashes(playlist_url: &str, renditions: usize) -> Vec<String> {
-    (0..renditions).map(|i| hex::encode(Sha1::digest(format!("2{playlist_url}+V{i}").as_bytes()))).collect()
-}
-
 /// `PT123S`
 fn duration(secs: i64) -> String {
     format!("PT{secs}S")
@@ -218,7 +211,8 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
     let mut url = vec![json!({ "type": "Link", "mediaType": "text/html", "href": id })];
     if let (Some(master), Some(sha)) = (&v.master_playlist, &v.segments_sha256) {
         let playlist_url = format!("{base}{}", uris::hls_file_path(&v.uuid, master));
-        let mut tag: Vec<Value> = infohashes(&playlist_url, files.len())
+        let mut tag: Vec<Value> = videos::infohashes(&app.db, v.id)
+            .await?
             .into_iter()
             .map(|h| json!({ "type": "Infohash", "name": h }))
             .collect();
@@ -249,6 +243,9 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
             }));
         }
         url.push(json!({ "type": "Link", "mediaType": "application/x-mpegURL", "href": playlist_url, "tag": tag }));
+        if app.config.p2p.enabled {
+            url.push(json!({ "type": "Link", "name": "tracker-websocket", "rel": ["tracker", "websocket"], "href": uris::tracker(app) }));
+        }
     }
 
     let mut icon = Vec::new();
@@ -485,15 +482,4 @@ pub async fn nodeinfo(app: &App) -> Result<Value> {
             "nodeDescription": s.short_description,
         }
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn infohashes_are_sha1_hex_per_rendition() {
-        let h = super::infohashes("https://a.example/static/streaming-playlists/hls/u/m.m3u8", 3);
-        assert_eq!(h.len(), 3);
-        assert!(h.iter().all(|x| x.len() == 40 && x.chars().all(|c| c.is_ascii_hexdigit())));
-        assert_ne!(h[0], h[1]);
-    }
 }

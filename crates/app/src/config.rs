@@ -39,6 +39,7 @@ pub struct Config {
     pub upload: UploadConfig,
     pub jobs: JobsConfig,
     pub log: LogConfig,
+    pub p2p: P2pConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -157,6 +158,7 @@ impl Default for Config {
             upload: UploadConfig::default(),
             jobs: JobsConfig::default(),
             log: LogConfig::default(),
+            p2p: P2pConfig::default(),
         }
     }
 }
@@ -212,6 +214,22 @@ impl Default for UploadConfig {
 impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig { concurrency: 1, lease_secs: 60 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    /// Viewers share video segments with each other over WebRTC (the tracker at /tracker/socket).
+    pub enabled: bool,
+    /// STUN servers the players use to find their public address (`stun:host:port`). None is
+    /// right on a LAN; on the internet, give one or two (see the README).
+    pub stun_servers: Vec<String>,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        P2pConfig { enabled: true, stun_servers: Vec::new() }
     }
 }
 
@@ -317,6 +335,9 @@ impl Config {
         flotilla_domain::rules::quota(self.user.video_quota_daily).map_err(|m| bad("user.video_quota_daily", m))?;
         if self.user.max_channels < 1 {
             return Err(bad("user.max_channels", "must be at least 1"));
+        }
+        if let Some(url) = self.p2p.stun_servers.iter().find(|s| !(s.starts_with("stun:") || s.starts_with("stuns:"))) {
+            return Err(bad("p2p.stun_servers", format!("'{url}' is not a stun: or stuns: URL")));
         }
         if !self.http.web_dir.is_empty() && !std::path::Path::new(&self.http.web_dir).join("index.html").is_file() {
             return Err(bad(

@@ -76,7 +76,7 @@ pub fn server_config(app: &App) -> Value {
         },
         "defaults": {
             "publish": { "downloadEnabled": true, "commentsPolicy": 1, "commentsEnabled": true, "privacy": 1, "licence": null },
-            "p2p": { "webapp": { "enabled": true }, "embed": { "enabled": true } }
+            "p2p": { "webapp": { "enabled": app.config.p2p.enabled }, "embed": { "enabled": app.config.p2p.enabled } }
         },
         "webadmin": { "configuration": { "edition": { "allowed": true } } },
         "instance": {
@@ -131,7 +131,8 @@ pub fn server_config(app: &App) -> Value {
         "user": { "videoQuota": s.video_quota, "videoQuotaDaily": s.video_quota_daily },
         "videoChannels": { "maxPerUser": app.config.user.max_channels },
         "trending": { "videos": { "intervalDays": 7, "algorithms": { "enabled": ["most-viewed"], "default": "most-viewed" } } },
-        "tracker": { "enabled": true },
+        "tracker": { "enabled": app.config.p2p.enabled },
+        "webrtc": { "stunServers": app.config.p2p.stun_servers },
         "followings": { "instance": { "autoFollowIndex": { "indexUrl": "" } } },
         "broadcastMessage": { "enabled": false, "message": "", "level": "info", "dismissable": false },
         "homepage": { "enabled": false },

@@ -243,9 +243,16 @@ pub fn spawn_workers(app: Arc<App>) -> Vec<JoinHandle<()>> {
                     match jobs::claim(&app.db, kind, &worker, now_ms()).await {
                         Ok(Some(row)) => run_claimed(&app, row, &worker).await,
                         Ok(None) => {
+                            // Sleep until woken: a job committed, a host slot freed (a deferred
+                            // delivery can go), or the next queued job is due.
+                            let wait = match jobs::next_due(&app.db, kind).await {
+                                Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
+                                _ => Duration::from_secs(2),
+                            };
                             tokio::select! {
                                 _ = app.jobs_wakeup.notified() => {}
-                                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                                _ = app.host_slots.1.notified(), if kind == "deliver" => {}
+                                _ = tokio::time::sleep(wait) => {}
                             }
                         }
                         Err(e) => {

@@ -44,3 +44,12 @@ pub fn shared_inbox(app: &App) -> String {
 pub fn key_id(actor_url: &str) -> String {
     format!("{actor_url}#main-key")
 }
+
+/// The WebSocket URL of our tracker (`ws://` or `wss://` like the public URL's scheme).
+pub fn tracker(app: &App) -> String {
+    let base = app.public.base();
+    match base.strip_prefix("https://") {
+        Some(rest) => format!("wss://{rest}/tracker/socket"),
+        None => format!("ws://{}/tracker/socket", base.trim_start_matches("http://")),
+    }
+}

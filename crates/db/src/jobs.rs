@@ -201,6 +201,16 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// When the next queued job of `kind` is due (`None`: none queued).
+pub async fn next_due(e: impl Into<Exec<'_>>, kind: &str) -> Result<Option<i64>> {
+    let (at,): (Option<i64>,) =
+        run!(e, |x| sqlx::query_as("SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND kind = $1")
+            .bind(kind)
+            .fetch_one(x)
+            .await)?;
+    Ok(at)
+}
+
 /// Whether any job is queued and due, or running (for `run_until_idle` in tests).
 pub async fn pending(e: impl Into<Exec<'_>>, now: i64) -> Result<i64> {
     let (n,): (i64,) = run!(e, |x| sqlx::query_as(

@@ -207,6 +207,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0010_video_rates.sql"),
         include_str!("../migrations/0010_video_rates.sql"),
     ),
+    (
+        11,
+        "video_infohashes",
+        include_str!("../migrations/0011_video_infohashes.sql"),
+        include_str!("../migrations/0011_video_infohashes.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -753,6 +753,47 @@ pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64
     Ok(id)
 }
 
+/// Replaces a video's P2P info hashes (its master playlist was written anew).
+pub async fn set_infohashes(tx: &mut crate::Tx, video_id: i64, hashes: &[String]) -> Result<()> {
+    run!(&mut *tx, |x| sqlx::query("DELETE FROM video_infohashes WHERE video_id = $1")
+        .bind(video_id)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    for (i, h) in hashes.iter().enumerate() {
+        run!(&mut *tx, |x| sqlx::query(
+            "INSERT INTO video_infohashes (info_hash, video_id, position) VALUES ($1, $2, $3) \
+             ON CONFLICT (info_hash) DO NOTHING"
+        )
+        .bind(h)
+        .bind(video_id)
+        .bind(i as i64)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+pub async fn infohashes(e: impl Into<Exec<'_>>, video_id: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        run!(e, |x| sqlx::query_as("SELECT info_hash FROM video_infohashes WHERE video_id = $1 ORDER BY position")
+            .bind(video_id)
+            .fetch_all(x)
+            .await)?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
+/// The local video whose rendition has this info hash (the tracker's admission).
+pub async fn video_by_infohash(e: impl Into<Exec<'_>>, info_hash: &str) -> Result<Option<i64>> {
+    let row: Option<(i64,)> =
+        run!(e, |x| sqlx::query_as("SELECT video_id FROM video_infohashes WHERE info_hash = $1")
+            .bind(info_hash)
+            .fetch_optional(x)
+            .await)?;
+    Ok(row.map(|(v,)| v))
+}
+
 /// When a remote video was last fetched from (or sent by) its origin; `None` for ours.
 pub async fn fetched_at(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<i64>> {
     let row: Option<(Option<i64>,)> =

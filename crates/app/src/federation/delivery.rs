@@ -20,9 +20,10 @@ pub const PER_HOST: usize = 2;
 /// as long).
 pub const DEAD_AFTER_MS: i64 = 24 * 3600 * 1000;
 
-/// Counts of deliveries in flight, by host.
+/// Counts of deliveries in flight, by host; `freed` wakes the workers that deferred a job when a
+/// slot is given back (without it they would sleep until their next poll).
 #[derive(Default)]
-pub struct HostSlots(Mutex<HashMap<String, usize>>);
+pub struct HostSlots(Mutex<HashMap<String, usize>>, pub tokio::sync::Notify);
 
 /// A taken slot, given back when dropped.
 pub struct Slot<'a> {
@@ -44,13 +45,16 @@ impl HostSlots {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&self.host) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.host);
+        {
+            let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = m.get_mut(&self.host) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.host);
+                }
             }
         }
+        self.slots.1.notify_waiters();
     }
 }
 
@@ -77,7 +81,7 @@ pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -
     let host = super::remote::host(inbox).unwrap_or_default();
     let host = host.as_str();
     let Some(_slot) = app.host_slots.take(host) else {
-        return Err(Failure::Defer(std::time::Duration::from_millis(500)));
+        return Err(Failure::Defer(std::time::Duration::from_millis(50)));
     };
     let known = hosts::get(&app.db, host).await.map_err(crate::Error::from)?;
     if let Some(since) = known.as_ref().and_then(|h| h.failing_since)

@@ -283,7 +283,25 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
         })
         .and_then(|i| i["url"].as_str())
         .map(str::to_string);
-    let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "thumbnailUrl": thumbnail });
+    // P2P: viewers of a remote video share through its origin's tracker, in the origin's swarms.
+    let infohashes: Vec<&str> = hls
+        .and_then(|h| h["tag"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "Infohash")
+        .filter_map(|t| t["name"].as_str())
+        .filter(|n| n.len() <= 64)
+        .take(20)
+        .collect();
+    let trackers: Vec<&str> = urls
+        .iter()
+        .filter(|u| u["rel"].as_array().is_some_and(|r| r.iter().any(|x| x == "websocket")))
+        .filter_map(|u| u["href"].as_str())
+        .filter(|h| (h.starts_with("wss://") || h.starts_with("ws://")) && remote::host(h) == Some(signer.host.clone()))
+        .take(2)
+        .collect();
+    let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "thumbnailUrl": thumbnail,
+                       "infohashes": infohashes, "trackerUrls": trackers });
     let ident = |v: &Value| v["identifier"].as_str().and_then(|s| s.parse::<i64>().ok());
     let public = object["to"].as_array().is_some_and(|to| to.iter().any(|t| t == ap::PUBLIC || t == "as:Public"));
     let ts = |k: &str| {

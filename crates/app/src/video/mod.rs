@@ -117,9 +117,37 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
     view(app, &v, true, owner).await
 }
 
+/// The tracker's admission: the local video whose rendition announces under `info_hash`.
+pub async fn p2p_video_of(app: &App, info_hash: &str) -> Option<i64> {
+    if !app.config.p2p.enabled {
+        return None;
+    }
+    match videos::video_by_infohash(&app.db, info_hash).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "tracker cannot look up an info hash");
+            None
+        }
+    }
+}
+
 /// The API object of a video; `details` adds what `GET /videos/:id` shows beyond lists.
 pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> Result<Value> {
     let mut out = views(app, std::slice::from_ref(v), details).await?.pop().ok_or_else(|| Error::not_found("video"))?;
+    if details {
+        // P2P: the tracker of the video's origin and the swarms of its renditions.
+        let (trackers, hashes) = match v.remote_data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+            Some(r) => (r["trackerUrls"].clone(), r["infohashes"].clone()),
+            None if app.config.p2p.enabled => {
+                (json!([crate::uris::tracker(app)]), json!(videos::infohashes(&app.db, v.id).await?))
+            }
+            None => (json!([]), json!([])),
+        };
+        out["trackerUrls"] = if trackers.is_array() { trackers } else { json!([]) };
+        if let Some(p) = out["streamingPlaylists"].get_mut(0) {
+            p["p2pMediaLoaderInfohashes"] = if hashes.is_array() { hashes } else { json!([]) };
+        }
+    }
     if owner {
         // Ours, beside PeerTube's fields: what the owner needs to follow the processing.
         out["transcodingProgress"] = json!(v.transcode_progress);

@@ -180,7 +180,13 @@ async fn write_playlists(
     write_atomic(&dir, &master_name, master.as_bytes()).await?;
     write_atomic(&dir, &sha_name, sha.to_string().as_bytes()).await?;
     let old = videos::get(&app.db, video_id).await.map_err(retry)?;
-    videos::set_playlists(&app.db, video_id, &master_name, &sha_name, publish, now_ms()).await.map_err(retry)?;
+    // The swarms players will announce: one per rendition, named after the master's URL.
+    let swarm_id = crate::uris::absolute(app, &crate::uris::hls_file_path(uuid, &master_name));
+    let hashes = flotilla_media::p2p::info_hashes(&swarm_id, &master);
+    let mut tx = app.db.begin().await.map_err(retry)?;
+    videos::set_playlists(&mut tx, video_id, &master_name, &sha_name, publish, now_ms()).await.map_err(retry)?;
+    videos::set_infohashes(&mut tx, video_id, &hashes).await.map_err(retry)?;
+    tx.commit().await.map_err(retry)?;
     let first_publication = publish && old.as_ref().is_some_and(|o| o.state != crate::video::STATE_PUBLISHED);
     if first_publication && let Err(e) = crate::federation::videos::published(app, video_id).await {
         tracing::warn!(video_id, error = %e, "cannot announce the new video to followers");

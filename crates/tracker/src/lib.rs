@@ -1,0 +1,618 @@
+//! The WebTorrent tracker behind `/tracker/socket`: the JSON-over-WebSocket protocol that
+//! `bittorrent-tracker`'s client and p2p-media-loader 2 speak. Viewers announce themselves in a
+//! swarm (one per HLS rendition, named by its info hash) with WebRTC offers; the tracker relays
+//! offers to other peers of the swarm and answers back to the offerer, and nothing else: the
+//! segments themselves flow between browsers.
+//!
+//! Knows no HTTP and no database: the transport hands it text frames ([`Tracker::message`]) and
+//! drains each connection's outgoing queue; an [`Admit`] function says which info hashes belong to
+//! videos this instance serves. Swarms of one video share one lock (a video's renditions are
+//! announced together); every limit is enforced here: frame size, offers per announce, id lengths,
+//! queued bytes per connection, connections per address, offenders refused for a while.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+/// Largest frame accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Offers relayed per announce at most (p2p-media-loader sends 5).
+pub const MAX_OFFERS: usize = 10;
+/// Seconds between announces asked of clients.
+pub const INTERVAL_SECS: u64 = 120;
+/// A peer that has not announced for this long has left.
+pub const PEER_TTL: Duration = Duration::from_secs(2 * INTERVAL_SECS + 30);
+/// A connection with no frame for this long is closed (clients re-announce every interval).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2 * INTERVAL_SECS + 30);
+/// Bytes waiting to be written to one connection; a reader slower than this is dropped.
+pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
+/// Open connections per client address.
+pub const MAX_CONNECTIONS_PER_IP: usize = 32;
+/// Refused frames (unknown info hash, malformed) before an address is refused for a while.
+pub const STRIKES: u32 = 5;
+pub const BAN: Duration = Duration::from_secs(600);
+
+/// Which video an info hash belongs to, if this instance serves it.
+pub type Admit = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Option<i64>> + Send>> + Send + Sync>;
+
+/// One peer in a swarm.
+struct Peer {
+    conn: u64,
+    seen: Instant,
+    seeder: bool,
+}
+
+/// The swarms (by info hash) of one video.
+#[derive(Default)]
+struct VideoSwarms {
+    swarms: HashMap<String, HashMap<String, Peer>>,
+}
+
+/// What the transport keeps for a connection: the frames to send, in order.
+pub struct Outgoing {
+    pub rx: mpsc::UnboundedReceiver<Arc<str>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outgoing {
+    /// The transport wrote a frame of `len` bytes.
+    pub fn sent(&self, len: usize) {
+        self.queued.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+struct Conn {
+    ip: IpAddr,
+    tx: mpsc::UnboundedSender<Arc<str>>,
+    queued: Arc<AtomicUsize>,
+    /// The (video, info hash, peer id) this connection announced, to leave on close.
+    joined: Vec<(i64, String, String)>,
+}
+
+/// Why a connection must end (the transport closes it after flushing what is queued).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Close {
+    /// The client broke the protocol or asked for something we do not serve.
+    Refused(String),
+    /// Its outgoing queue is over [`MAX_QUEUED_BYTES`].
+    TooSlow,
+}
+
+#[derive(Default)]
+struct Counters {
+    messages: AtomicU64,
+    relayed: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// Figures for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub connections: usize,
+    pub swarms: usize,
+    pub peers: usize,
+    pub messages: u64,
+    pub relayed: u64,
+    pub refused: u64,
+}
+
+pub struct Tracker {
+    admit: Admit,
+    next_conn: AtomicU64,
+    conns: Mutex<HashMap<u64, Conn>>,
+    videos: Mutex<HashMap<i64, Arc<Mutex<VideoSwarms>>>>,
+    /// Info hashes already admitted (they never change owner).
+    known: Mutex<HashMap<String, i64>>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    offenders: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    counters: Counters,
+    seed: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Ids are 20 characters (JavaScript "binary strings": code points up to U+00FF).
+fn valid_id(s: &str) -> bool {
+    s.chars().count() == 20 && s.chars().all(|c| (c as u32) <= 0xff)
+}
+
+fn failure(reason: &str, info_hash: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("failure reason".into(), json!(reason));
+    if let Some(ih) = info_hash {
+        m.insert("info_hash".into(), json!(ih));
+    }
+    Value::Object(m)
+}
+
+impl Tracker {
+    pub fn new(admit: Admit) -> Arc<Tracker> {
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+        Arc::new(Tracker {
+            admit,
+            next_conn: AtomicU64::new(1),
+            conns: Mutex::new(HashMap::new()),
+            videos: Mutex::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
+            per_ip: Mutex::new(HashMap::new()),
+            offenders: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            seed: AtomicU64::new(seed | 1),
+        })
+    }
+
+    /// A new connection from `ip`: its id and outgoing queue, or why it is refused (too many
+    /// from that address, or an address refused for a while).
+    pub fn connect(&self, ip: IpAddr) -> Result<(u64, Outgoing), &'static str> {
+        if let Some((strikes, until)) = lock(&self.offenders).get(&ip).copied()
+            && strikes >= STRIKES
+            && until > Instant::now()
+        {
+            return Err("this address sent too many refused requests; try again later");
+        }
+        {
+            let mut per_ip = lock(&self.per_ip);
+            let n = per_ip.entry(ip).or_default();
+            if *n >= MAX_CONNECTIONS_PER_IP {
+                return Err("too many tracker connections from this address");
+            }
+            *n += 1;
+        }
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        lock(&self.conns).insert(id, Conn { ip, tx, queued: queued.clone(), joined: Vec::new() });
+        Ok((id, Outgoing { rx, queued }))
+    }
+
+    /// The connection ended: it leaves every swarm it was in (a close is a `stopped`).
+    pub fn disconnect(&self, conn: u64) {
+        let Some(c) = lock(&self.conns).remove(&conn) else { return };
+        if let Some(n) = lock(&self.per_ip).get_mut(&c.ip) {
+            *n = n.saturating_sub(1);
+        }
+        for (video, ih, peer) in c.joined {
+            self.leave(video, &ih, &peer, conn);
+        }
+    }
+
+    fn leave(&self, video: i64, ih: &str, peer: &str, conn: u64) {
+        let Some(v) = lock(&self.videos).get(&video).cloned() else { return };
+        let mut v = lock(&v);
+        if let Some(swarm) = v.swarms.get_mut(ih) {
+            if swarm.get(peer).is_some_and(|p| p.conn == conn) {
+                swarm.remove(peer);
+            }
+            if swarm.is_empty() {
+                v.swarms.remove(ih);
+            }
+        }
+    }
+
+    /// Queues `frame` for `conn`; false when that connection is gone or too slow. A connection
+    /// whose queue would pass [`MAX_QUEUED_BYTES`] is dropped: its queue's sender goes, so the
+    /// transport sees the end of the queue and closes the socket.
+    fn send(&self, conn: u64, frame: &Value) -> bool {
+        let text: Arc<str> = Arc::from(frame.to_string());
+        {
+            let conns = lock(&self.conns);
+            let Some(c) = conns.get(&conn) else { return false };
+            if c.queued.load(Ordering::Relaxed) + text.len() <= MAX_QUEUED_BYTES {
+                c.queued.fetch_add(text.len(), Ordering::Relaxed);
+                return c.tx.send(text).is_ok();
+            }
+        }
+        tracing::debug!(conn, "tracker peer too slow to read; dropped");
+        self.disconnect(conn);
+        false
+    }
+
+    fn strike(&self, conn: u64) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        let Some(ip) = lock(&self.conns).get(&conn).map(|c| c.ip) else { return };
+        let mut offenders = lock(&self.offenders);
+        if offenders.len() > 10_000 {
+            let now = Instant::now();
+            offenders.retain(|_, (_, until)| *until > now);
+        }
+        let e = offenders.entry(ip).or_insert((0, Instant::now()));
+        e.0 += 1;
+        e.1 = Instant::now() + BAN;
+    }
+
+    fn refuse(&self, conn: u64, reason: &str, info_hash: Option<&str>) -> Result<(), Close> {
+        self.send(conn, &failure(reason, info_hash));
+        self.strike(conn);
+        Err(Close::Refused(reason.to_string()))
+    }
+
+    async fn video_of(&self, ih: &str) -> Option<i64> {
+        if let Some(v) = lock(&self.known).get(ih).copied() {
+            return Some(v);
+        }
+        let v = (self.admit)(ih.to_string()).await?;
+        let mut known = lock(&self.known);
+        if known.len() > 100_000 {
+            known.clear();
+        }
+        known.insert(ih.to_string(), v);
+        Some(v)
+    }
+
+    fn random(&self) -> u64 {
+        // xorshift: which peers get an offer needs spreading, not secrecy.
+        let mut x = self.seed.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed.store(x, Ordering::Relaxed);
+        x
+    }
+
+    /// Handles one text frame from `conn`. `Err` means the connection must be closed (a failure
+    /// frame explaining why has been queued when the client could use one).
+    pub async fn message(&self, conn: u64, text: &str) -> Result<(), Close> {
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        if text.len() > MAX_MESSAGE_BYTES {
+            return self.refuse(conn, "message too large", None);
+        }
+        let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(text) else {
+            return self.refuse(conn, "invalid JSON", None);
+        };
+        let result = match msg.get("action").and_then(Value::as_str) {
+            Some("announce") => self.announce(conn, &msg).await,
+            Some("scrape") => self.scrape(conn, &msg).await,
+            _ => self.refuse(conn, "invalid action", None),
+        };
+        if result.is_ok() && !lock(&self.conns).contains_key(&conn) {
+            return Err(Close::TooSlow);
+        }
+        result
+    }
+
+    async fn announce(&self, conn: u64, msg: &Map<String, Value>) -> Result<(), Close> {
+        let s = |k: &str| msg.get(k).and_then(Value::as_str);
+        let Some(ih) = s("info_hash").filter(|v| valid_id(v)) else {
+            return self.refuse(conn, "invalid info_hash", None);
+        };
+        let Some(peer_id) = s("peer_id").filter(|v| valid_id(v)) else {
+            return self.refuse(conn, "invalid peer_id", Some(ih));
+        };
+        let Some(video) = self.video_of(ih).await else {
+            return self.refuse(conn, "unknown info_hash: this tracker serves only this instance's videos", Some(ih));
+        };
+        let swarms = lock(&self.videos).entry(video).or_default().clone();
+
+        // An answer goes to the one peer it is for, and nowhere else.
+        if let Some(answer) = msg.get("answer") {
+            let Some(to) = s("to_peer_id").filter(|v| valid_id(v)) else {
+                return self.refuse(conn, "invalid to_peer_id", Some(ih));
+            };
+            let target = lock(&swarms).swarms.get(ih).and_then(|sw| sw.get(to)).map(|p| p.conn);
+            if let Some(target) = target {
+                let frame = json!({ "action": "announce", "answer": answer, "offer_id": msg.get("offer_id"),
+                                    "peer_id": peer_id, "info_hash": ih });
+                if self.send(target, &frame) {
+                    self.counters.relayed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            return Ok(());
+        }
+
+        let offers = match msg.get("offers") {
+            None => &Vec::new(),
+            Some(Value::Array(a)) if a.len() <= MAX_OFFERS => a,
+            Some(Value::Array(_)) => return self.refuse(conn, "too many offers", Some(ih)),
+            Some(_) => return self.refuse(conn, "invalid offers", Some(ih)),
+        };
+        let numwant = msg.get("numwant").and_then(Value::as_u64).unwrap_or(50) as usize;
+        let event = s("event");
+        let seeder = event == Some("completed") || msg.get("left").and_then(Value::as_u64) == Some(0);
+
+        let (targets, complete, incomplete, joined) = {
+            let mut v = lock(&swarms);
+            let swarm = v.swarms.entry(ih.to_string()).or_default();
+            if let Some(p) = swarm.get(peer_id)
+                && p.conn != conn
+            {
+                drop(v);
+                return self.refuse(conn, "peer_id already in use", Some(ih));
+            }
+            let mut joined = false;
+            if event == Some("stopped") {
+                swarm.remove(peer_id);
+            } else {
+                joined = swarm
+                    .insert(
+                        peer_id.to_string(),
+                        Peer {
+                            conn,
+                            seen: Instant::now(),
+                            seeder: seeder || swarm.get(peer_id).is_some_and(|p| p.seeder),
+                        },
+                    )
+                    .is_none();
+            }
+            let mut others: Vec<(String, u64)> =
+                swarm.iter().filter(|(id, _)| id.as_str() != peer_id).map(|(id, p)| (id.clone(), p.conn)).collect();
+            let want = offers.len().min(numwant).min(others.len());
+            for i in 0..want {
+                let j = i + (self.random() as usize) % (others.len() - i);
+                others.swap(i, j);
+            }
+            others.truncate(want);
+            let complete = swarm.values().filter(|p| p.seeder).count();
+            let incomplete = swarm.len() - complete;
+            if swarm.is_empty() {
+                v.swarms.remove(ih);
+            }
+            (others, complete, incomplete, joined)
+        };
+        if joined && let Some(c) = lock(&self.conns).get_mut(&conn) {
+            c.joined.push((video, ih.to_string(), peer_id.to_string()));
+        }
+        if event == Some("stopped") {
+            return Ok(());
+        }
+        self.send(
+            conn,
+            &json!({ "action": "announce", "interval": INTERVAL_SECS, "info_hash": ih,
+                     "complete": complete, "incomplete": incomplete }),
+        );
+        for ((_, target), offer) in targets.iter().zip(offers) {
+            let (Some(o), Some(offer_id)) = (offer.get("offer"), offer.get("offer_id").and_then(Value::as_str)) else {
+                continue;
+            };
+            let frame =
+                json!({ "action": "announce", "offer": o, "offer_id": offer_id, "peer_id": peer_id, "info_hash": ih });
+            if self.send(*target, &frame) {
+                self.counters.relayed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn scrape(&self, conn: u64, msg: &Map<String, Value>) -> Result<(), Close> {
+        let hashes: Vec<String> = match msg.get("info_hash") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) if a.len() <= 50 => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => return self.refuse(conn, "invalid info_hash", None),
+        };
+        let mut files = Map::new();
+        for ih in &hashes {
+            if !valid_id(ih) {
+                return self.refuse(conn, "invalid info_hash", None);
+            }
+            let Some(video) = self.video_of(ih).await else {
+                return self.refuse(
+                    conn,
+                    "unknown info_hash: this tracker serves only this instance's videos",
+                    Some(ih),
+                );
+            };
+            let swarms = lock(&self.videos).get(&video).cloned();
+            let (complete, incomplete) = swarms
+                .map(|v| {
+                    let v = lock(&v);
+                    v.swarms.get(ih).map_or((0, 0), |sw| {
+                        let c = sw.values().filter(|p| p.seeder).count();
+                        (c, sw.len() - c)
+                    })
+                })
+                .unwrap_or((0, 0));
+            files.insert(ih.clone(), json!({ "complete": complete, "incomplete": incomplete, "downloaded": 0 }));
+        }
+        self.send(conn, &json!({ "action": "scrape", "files": files }));
+        Ok(())
+    }
+
+    /// Removes peers that stopped announcing, and empty swarms; run every few tens of seconds.
+    pub fn expire(&self, ttl: Duration) -> usize {
+        let now = Instant::now();
+        let videos: Vec<(i64, Arc<Mutex<VideoSwarms>>)> =
+            lock(&self.videos).iter().map(|(k, v)| (*k, v.clone())).collect();
+        let mut removed = 0;
+        let mut empty = Vec::new();
+        for (id, v) in videos {
+            let mut v = lock(&v);
+            for swarm in v.swarms.values_mut() {
+                let before = swarm.len();
+                swarm.retain(|_, p| now.duration_since(p.seen) < ttl);
+                removed += before - swarm.len();
+            }
+            v.swarms.retain(|_, s| !s.is_empty());
+            if v.swarms.is_empty() {
+                empty.push(id);
+            }
+        }
+        let mut videos = lock(&self.videos);
+        for id in empty {
+            if videos.get(&id).is_some_and(|v| lock(v).swarms.is_empty()) {
+                videos.remove(&id);
+            }
+        }
+        removed
+    }
+
+    pub fn stats(&self) -> Stats {
+        let videos: Vec<Arc<Mutex<VideoSwarms>>> = lock(&self.videos).values().cloned().collect();
+        let (mut swarms, mut peers) = (0, 0);
+        for v in videos {
+            let v = lock(&v);
+            swarms += v.swarms.len();
+            peers += v.swarms.values().map(HashMap::len).sum::<usize>();
+        }
+        Stats {
+            connections: lock(&self.conns).len(),
+            swarms,
+            peers,
+            messages: self.counters.messages.load(Ordering::Relaxed),
+            relayed: self.counters.relayed.load(Ordering::Relaxed),
+            refused: self.counters.refused.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IH: &str = "aSRv0FSYl++hsdzyfZuz";
+
+    fn tracker() -> Arc<Tracker> {
+        Tracker::new(Arc::new(|ih: String| Box::pin(async move { (ih == IH).then_some(7) })))
+    }
+
+    fn peer(n: u8) -> String {
+        format!("-PM0203-{:0>12}", n)
+    }
+
+    fn frames(out: &mut Outgoing) -> Vec<Value> {
+        let mut v = Vec::new();
+        while let Ok(f) = out.rx.try_recv() {
+            out.sent(f.len());
+            v.push(serde_json::from_str(&f).unwrap());
+        }
+        v
+    }
+
+    #[tokio::test]
+    async fn offers_and_answers_are_relayed_between_peers_of_a_swarm() {
+        let t = tracker();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let (a, mut out_a) = t.connect(ip).unwrap();
+        let (b, mut out_b) = t.connect(ip).unwrap();
+        let announce = |p: &str, offers: usize| {
+            let offers: Vec<Value> = (0..offers)
+                .map(|i| json!({ "offer": { "type": "offer", "sdp": format!("sdp-{p}-{i}") }, "offer_id": format!("\u{8f}{:0>19}", i) }))
+                .collect();
+            json!({ "action": "announce", "info_hash": IH, "peer_id": p, "numwant": 5, "event": "started", "offers": offers })
+                .to_string()
+        };
+        t.message(a, &announce(&peer(1), 5)).await.unwrap();
+        let fa = frames(&mut out_a);
+        assert_eq!(
+            fa,
+            [json!({ "action": "announce", "interval": 120, "info_hash": IH, "complete": 0, "incomplete": 1 })]
+        );
+        t.message(b, &announce(&peer(2), 5)).await.unwrap();
+        assert_eq!(frames(&mut out_b)[0]["incomplete"], 2);
+        // A got one of B's offers, with B's peer id and the offer id intact (binary string).
+        let fa = frames(&mut out_a);
+        assert_eq!(fa.len(), 1);
+        assert_eq!(fa[0]["peer_id"], peer(2));
+        assert_eq!(fa[0]["offer"]["type"], "offer");
+        assert!(fa[0]["offer_id"].as_str().unwrap().starts_with('\u{8f}'));
+        // A answers; only B gets it, with A's peer id.
+        let answer = json!({ "action": "announce", "info_hash": IH, "peer_id": peer(1), "to_peer_id": peer(2),
+                             "answer": { "type": "answer", "sdp": "x" }, "offer_id": fa[0]["offer_id"] });
+        t.message(a, &answer.to_string()).await.unwrap();
+        assert!(frames(&mut out_a).is_empty(), "no response to an answer");
+        let fb = frames(&mut out_b);
+        assert_eq!(fb.len(), 1);
+        assert_eq!((fb[0]["peer_id"].as_str(), fb[0]["answer"]["sdp"].as_str()), (Some(peer(1).as_str()), Some("x")));
+        assert_eq!(t.stats().peers, 2);
+        // Closing is stopping.
+        t.disconnect(a);
+        assert_eq!(t.stats(), Stats { connections: 1, swarms: 1, peers: 1, ..t.stats() });
+        t.message(
+            b,
+            &json!({ "action": "announce", "info_hash": IH, "peer_id": peer(2), "event": "stopped" }).to_string(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(t.stats().peers, 0);
+        assert_eq!(t.stats().swarms, 0);
+    }
+
+    #[tokio::test]
+    async fn unknown_hashes_and_bad_frames_are_refused_and_offenders_kept_out() {
+        let t = tracker();
+        let ip: IpAddr = "127.0.0.2".parse().unwrap();
+        for bad in [
+            json!({ "action": "announce", "info_hash": "unknown-hash-of-20ch", "peer_id": peer(1) }).to_string(),
+            json!({ "action": "announce", "info_hash": "short", "peer_id": peer(1) }).to_string(),
+            json!({ "action": "announce", "info_hash": IH, "peer_id": "x" }).to_string(),
+            json!({ "action": "dance" }).to_string(),
+            "not json".to_string(),
+            "x".repeat(MAX_MESSAGE_BYTES + 1),
+        ] {
+            let (c, mut out) = t.connect(ip).unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(t.message(c, &bad).await, Err(Close::Refused(_))), "{bad:.60}");
+            let f = frames(&mut out);
+            assert!(f[0]["failure reason"].is_string(), "{f:?}");
+            t.disconnect(c);
+            if t.connect(ip).is_err() {
+                break;
+            }
+        }
+        assert!(t.connect(ip).is_err(), "an address that keeps sending refused frames waits");
+        assert!(t.connect("127.0.0.3".parse().unwrap()).is_ok(), "others are not affected");
+    }
+
+    #[tokio::test]
+    async fn limits_hold() {
+        let t = tracker();
+        let ip: IpAddr = "127.0.0.4".parse().unwrap();
+        let (c, _out) = t.connect(ip).unwrap();
+        let offers: Vec<Value> = (0..11).map(|i| json!({ "offer": {}, "offer_id": format!("{i:0>20}") })).collect();
+        let msg = json!({ "action": "announce", "info_hash": IH, "peer_id": peer(1), "offers": offers });
+        assert!(t.message(c, &msg.to_string()).await.is_err(), "11 offers");
+        // A peer id belongs to the connection that announced it first.
+        let (d, _o) = t.connect("127.0.0.5".parse().unwrap()).unwrap();
+        let (e, _p) = t.connect("127.0.0.5".parse().unwrap()).unwrap();
+        let m = json!({ "action": "announce", "info_hash": IH, "peer_id": peer(9) }).to_string();
+        t.message(d, &m).await.unwrap();
+        assert!(t.message(e, &m).await.is_err());
+        // Connections per address.
+        let many: Vec<_> =
+            (0..MAX_CONNECTIONS_PER_IP).filter_map(|_| t.connect("127.0.0.6".parse().unwrap()).ok()).collect();
+        assert_eq!(many.len(), MAX_CONNECTIONS_PER_IP);
+        assert!(t.connect("127.0.0.6".parse().unwrap()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_is_dropped_and_silent_peers_expire() {
+        let t = tracker();
+        let ip: IpAddr = "127.0.0.7".parse().unwrap();
+        let (slow, _never_read) = t.connect(ip).unwrap();
+        t.message(slow, &json!({ "action": "announce", "info_hash": IH, "peer_id": peer(1) }).to_string())
+            .await
+            .unwrap();
+        // Another peer keeps sending it big offers; the slow one never reads.
+        let (fast, mut out) = t.connect(ip).unwrap();
+        let sdp = "s".repeat(30_000);
+        let mut delivered = 0;
+        for i in 0..20 {
+            let offers = vec![json!({ "offer": { "type": "offer", "sdp": sdp }, "offer_id": format!("{i:0>20}") })];
+            let m = json!({ "action": "announce", "info_hash": IH, "peer_id": peer(2), "offers": offers });
+            t.message(fast, &m.to_string()).await.unwrap();
+            frames(&mut out);
+            delivered = t.stats().relayed;
+        }
+        assert!(delivered < 20, "the slow reader's queue stopped at {MAX_QUEUED_BYTES} bytes: {delivered}");
+        assert!(!lock(&t.conns).contains_key(&slow), "and it was dropped");
+        let mut never_read = _never_read;
+        let mut drained = 0;
+        while never_read.rx.try_recv().is_ok() {
+            drained += 1;
+        }
+        assert!(drained > 0);
+        assert!(never_read.rx.is_closed(), "its transport sees the queue end and closes the socket");
+        assert_eq!(t.stats().peers, 1, "it left the swarm");
+        // Peers that stop announcing expire.
+        assert_eq!(t.expire(Duration::from_secs(3600)), 0);
+        assert_eq!(t.expire(Duration::ZERO), 1);
+        assert_eq!(t.stats().swarms, 0);
+    }
+}
