@@ -45,6 +45,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
     let tracker = tracker::start(&app);
     let tracker_for_metrics = tracker.clone();
     let metrics_for_route = metrics.clone();
+    let metrics_for_playback = metrics.clone();
     let web = match web::WebClient::load(&app.config.http.web_dir) {
         Ok(client) => web::Web(client.map(Arc::new)),
         Err(e) => {
@@ -89,6 +90,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .fallback(fallback)
         .layer(axum::Extension(web))
         .layer(axum::Extension(tracker))
+        .layer(axum::Extension(metrics_for_playback))
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))

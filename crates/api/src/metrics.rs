@@ -1,6 +1,8 @@
 //! Prometheus metrics at `GET /metrics`: requests by method, route and status, and a latency
 //! histogram by route. Routes are the matched patterns (`/api/v1/users/{id}`), never raw paths,
-//! so the number of series stays bounded whatever clients request.
+//! so the number of series stays bounded whatever clients request. Players report their playback
+//! (`POST /api/v1/metrics/playback`, PeerTube's fields): bytes from peers and over HTTP, bytes
+//! uploaded to peers, errors, as instance-wide counters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -29,9 +31,37 @@ pub struct Metrics {
 struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
+    playback: Playback,
+}
+
+/// Sums of what players reported.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Playback {
+    pub reports: u64,
+    pub p2p_bytes: u64,
+    pub http_bytes: u64,
+    pub uploaded_bytes: u64,
+    pub errors: u64,
+    pub resolution_changes: u64,
 }
 
 impl Metrics {
+    /// Adds one player report.
+    pub fn record_playback(&self, p: Playback) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let t = &mut m.playback;
+        t.reports += 1;
+        t.p2p_bytes += p.p2p_bytes;
+        t.http_bytes += p.http_bytes;
+        t.uploaded_bytes += p.uploaded_bytes;
+        t.errors += p.errors;
+        t.resolution_changes += p.resolution_changes;
+    }
+
+    pub fn playback(&self) -> Playback {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).playback
+    }
+
     fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *m.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
@@ -74,6 +104,23 @@ impl Metrics {
             let _ = writeln!(out, "flotilla_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
             let _ = writeln!(out, "flotilla_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
         }
+        let p = m.playback;
+        let _ = write!(
+            out,
+            "# HELP flotilla_playback_reports_total Playback reports sent by players.\n\
+             # TYPE flotilla_playback_reports_total counter\nflotilla_playback_reports_total {}\n\
+             # HELP flotilla_playback_downloaded_bytes_total Video bytes players downloaded, by source.\n\
+             # TYPE flotilla_playback_downloaded_bytes_total counter\n\
+             flotilla_playback_downloaded_bytes_total{{source=\"p2p\"}} {}\n\
+             flotilla_playback_downloaded_bytes_total{{source=\"http\"}} {}\n\
+             # HELP flotilla_playback_uploaded_bytes_total Video bytes players uploaded to other viewers.\n\
+             # TYPE flotilla_playback_uploaded_bytes_total counter\nflotilla_playback_uploaded_bytes_total {}\n\
+             # HELP flotilla_playback_errors_total Playback errors players reported.\n\
+             # TYPE flotilla_playback_errors_total counter\nflotilla_playback_errors_total {}\n\
+             # HELP flotilla_playback_resolution_changes_total Resolution switches players reported.\n\
+             # TYPE flotilla_playback_resolution_changes_total counter\nflotilla_playback_resolution_changes_total {}\n",
+            p.reports, p.p2p_bytes, p.http_bytes, p.uploaded_bytes, p.errors, p.resolution_changes
+        );
         out
     }
 }
@@ -109,4 +156,49 @@ mod tests {
         );
         assert!(text.contains("flotilla_http_request_duration_seconds_count{route=\"/api/v1/config\"} 2"));
     }
+}
+
+/// `POST /api/v1/metrics/playback`, PeerTube's body: what one player downloaded and uploaded since
+/// its last report.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybackReport {
+    player_mode: Option<String>,
+    video_id: Option<serde_json::Value>,
+    #[serde(rename = "downloadedBytesP2P")]
+    downloaded_bytes_p2p: Option<i64>,
+    #[serde(rename = "downloadedBytesHTTP")]
+    downloaded_bytes_http: Option<i64>,
+    #[serde(rename = "uploadedBytesP2P")]
+    uploaded_bytes_p2p: Option<i64>,
+    errors: Option<i64>,
+    resolution_changes: Option<i64>,
+}
+
+pub async fn post_playback(
+    axum::Extension(metrics): axum::Extension<Arc<Metrics>>,
+    crate::extract::Body(r): crate::extract::Body<PlaybackReport>,
+) -> Result<axum::http::StatusCode, crate::ApiError> {
+    if r.video_id.is_none() {
+        return Err(crate::ApiError::invalid("videoId", "videoId is required"));
+    }
+    if r.player_mode.as_deref().is_some_and(|m| !matches!(m, "p2p-media-loader" | "web-video")) {
+        return Err(crate::ApiError::invalid("playerMode", "playerMode must be p2p-media-loader or web-video"));
+    }
+    // One report covers a few seconds of one viewer: anything past 1 GB is not a real player.
+    let count = |field: &str, v: Option<i64>| -> Result<u64, crate::ApiError> {
+        match v.unwrap_or(0) {
+            n @ 0..=1_000_000_000 => Ok(n as u64),
+            _ => Err(crate::ApiError::invalid(field, format!("{field} must be between 0 and 1000000000"))),
+        }
+    };
+    metrics.record_playback(Playback {
+        reports: 1,
+        p2p_bytes: count("downloadedBytesP2P", r.downloaded_bytes_p2p)?,
+        http_bytes: count("downloadedBytesHTTP", r.downloaded_bytes_http)?,
+        uploaded_bytes: count("uploadedBytesP2P", r.uploaded_bytes_p2p)?,
+        errors: count("errors", r.errors)?,
+        resolution_changes: count("resolutionChanges", r.resolution_changes)?,
+    });
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

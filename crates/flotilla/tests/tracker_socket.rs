@@ -160,6 +160,28 @@ async fn peers_of_a_video_find_each_other_and_strangers_are_refused(backend: Bac
     assert_eq!(r["incomplete"], 1, "{r}");
     let (status, _) = t.api.get("/api/v1/config", None).await;
     assert_eq!(status, StatusCode::OK);
+
+    // Players report what they took from peers and over HTTP; /metrics adds it up.
+    let report = json!({ "playerMode": "p2p-media-loader", "resolution": 144, "fps": 25, "p2pEnabled": true,
+                         "p2pPeers": 2, "resolutionChanges": 1, "errors": 0, "downloadedBytesP2P": 700_000,
+                         "downloadedBytesHTTP": 300_000, "uploadedBytesP2P": 500_000, "videoId": v["id"] });
+    for _ in 0..2 {
+        let (status, body) = t.api.post("/api/v1/metrics/playback", None, report.clone()).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    for bad in [
+        json!({ "downloadedBytesP2P": 1 }),
+        json!({ "videoId": 1, "downloadedBytesHTTP": -5 }),
+        json!({ "videoId": 1, "playerMode": "flash" }),
+    ] {
+        let (status, body) = t.api.post("/api/v1/metrics/playback", None, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let metrics = t.api.http.get(t.api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("flotilla_playback_reports_total 2"), "{metrics}");
+    assert!(metrics.contains("flotilla_playback_downloaded_bytes_total{source=\"p2p\"} 1400000"), "{metrics}");
+    assert!(metrics.contains("flotilla_playback_downloaded_bytes_total{source=\"http\"} 600000"), "{metrics}");
+    assert!(metrics.contains("flotilla_playback_uploaded_bytes_total 1000000"), "{metrics}");
     t.stop().await;
 }
 

@@ -103,6 +103,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/videos/{id}/views", post(videos::add_view))
         .route("/videos/{id}/rate", axum::routing::put(videos::rate_video))
+        .route("/metrics/playback", post(crate::metrics::post_playback))
         .route("/users/me/videos/{id}/rating", get(videos::get_my_rating))
         .route("/server/following", get(server::list_following).post(server::follow_instances))
         .route("/server/following/{host}", axum::routing::delete(server::unfollow_instance))
