@@ -3,18 +3,25 @@ CARGO ?= cargo
 
 .PHONY: run test bench build fmt lint
 
-## Install what is missing, build, start an instance on http://localhost:9000 (SQLite, ./data).
+## Install what is missing, build (the web client first: the release binary embeds it), start an
+## instance on http://localhost:9000 (SQLite, ./data).
 run:
 	scripts/ensure-deps run
+	scripts/build-web
 	$(CARGO) build --release -p flotilla
 	./target/release/flotilla serve
 
-## Everything CI checks: formatting, clippy, unit and integration tests on SQLite and PostgreSQL.
+## Everything CI checks: formatting, clippy, the web client's type check, linter and size budget,
+## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium.
 test:
 	scripts/ensure-deps test
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/build-web
+	cd web && npm run --silent check && npm run --silent lint && npm run --silent size
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) build -p flotilla
+	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:browser
 
 ## Benchmarks against nginx, bare ffmpeg and targets (figures and ratios; never part of `make test`).
 ## `make bench BENCH=quick` is a shorter smoke run. See bench/README.md.

@@ -1,0 +1,151 @@
+// The API calls the pages make, one function each, named after what they do.
+
+import { api, type Query } from './client';
+import type {
+  Account,
+  Channel,
+  CustomConfig,
+  Follow,
+  Image,
+  Job,
+  ListResult,
+  ServerConfig,
+  User,
+  Video,
+  VideoDetails,
+} from './types';
+
+export type VideoSort = '-publishedAt' | '-trending' | '-views' | '-likes' | '-createdAt' | 'name' | '-match';
+
+export interface VideoListQuery extends Query {
+  start?: number;
+  count?: number;
+  sort?: VideoSort;
+  isLocal?: boolean;
+}
+
+export const getConfig = () => api<ServerConfig>('/config');
+export const getLabels = (kind: 'categories' | 'licences' | 'languages' | 'privacies') =>
+  api<Record<string, string>>(`/videos/${kind}`);
+
+export const listVideos = (q: VideoListQuery) => api<ListResult<Video>>('/videos', { query: q });
+export const listSubscriptionVideos = (q: VideoListQuery) =>
+  api<ListResult<Video>>('/users/me/subscriptions/videos', { query: q });
+export const listChannelVideos = (handle: string, q: VideoListQuery) =>
+  api<ListResult<Video>>(`/video-channels/${encodeURIComponent(handle)}/videos`, { query: q });
+export const listAccountVideos = (name: string, q: VideoListQuery) =>
+  api<ListResult<Video>>(`/accounts/${encodeURIComponent(name)}/videos`, { query: q });
+export const listMyVideos = (q: VideoListQuery) => api<ListResult<Video>>('/users/me/videos', { query: q });
+export const searchVideos = (search: string, q: VideoListQuery) =>
+  api<ListResult<Video>>('/search/videos', { query: { search, ...q } });
+export const searchChannels = (search: string, q: Query) =>
+  api<ListResult<Channel>>('/search/video-channels', { query: { search, ...q } });
+
+export const getVideo = (id: string) => api<VideoDetails>(`/videos/${encodeURIComponent(id)}`);
+export const deleteVideo = (id: string | number) => api(`/videos/${id}`, { method: 'DELETE' });
+/** PUT /videos/:id as multipart (PeerTube's form), so a thumbnail can travel with the fields. */
+export const updateVideo = (id: string | number, form: FormData) =>
+  api(`/videos/${id}`, { method: 'PUT', multipart: form });
+/** A short-lived token that lets the player fetch the files of a private or internal video. */
+export const videoFileToken = (id: string | number) =>
+  api<{ files: { token: string; expires: string } }>(`/videos/${id}/token`, { method: 'POST' });
+export const addView = (id: string | number, currentTime: number) =>
+  api(`/videos/${id}/views`, { method: 'POST', json: { currentTime: Math.floor(currentTime) } });
+
+export const getChannel = (handle: string) => api<Channel>(`/video-channels/${encodeURIComponent(handle)}`);
+export const createChannel = (body: { name: string; displayName: string; description?: string; support?: string }) =>
+  api<{ videoChannel: { id: number } }>('/video-channels', { method: 'POST', json: body });
+export const updateChannel = (handle: string, body: { displayName?: string; description?: string | null; support?: string | null }) =>
+  api(`/video-channels/${encodeURIComponent(handle)}`, { method: 'PUT', json: body });
+export const deleteChannel = (handle: string) => api(`/video-channels/${encodeURIComponent(handle)}`, { method: 'DELETE' });
+export function pickChannelImage(handle: string, kind: 'avatar' | 'banner', file: File) {
+  const form = new FormData();
+  form.append(`${kind}file`, file);
+  return api<{ avatars?: Image[]; banners?: Image[] }>(`/video-channels/${encodeURIComponent(handle)}/${kind}/pick`, {
+    method: 'POST',
+    multipart: form,
+  });
+}
+export const deleteChannelImage = (handle: string, kind: 'avatar' | 'banner') =>
+  api(`/video-channels/${encodeURIComponent(handle)}/${kind}`, { method: 'DELETE' });
+
+export const getAccount = (name: string) => api<Account>(`/accounts/${encodeURIComponent(name)}`);
+export const listAccountChannels = (name: string) =>
+  api<ListResult<Channel>>(`/accounts/${encodeURIComponent(name)}/video-channels`, { query: { count: 100 } });
+
+export const subscriptionsExist = (handles: string[]) =>
+  api<Record<string, boolean>>('/users/me/subscriptions/exist', { query: { uris: handles.join(',') } });
+export const subscribe = (handle: string) => api('/users/me/subscriptions', { method: 'POST', json: { uri: handle } });
+export const unsubscribe = (handle: string) =>
+  api(`/users/me/subscriptions/${encodeURIComponent(handle)}`, { method: 'DELETE' });
+export const listSubscriptions = (q: Query) => api<ListResult<Channel>>('/users/me/subscriptions', { query: q });
+
+export const register = (body: Record<string, unknown>) => api<unknown>('/users/register', { method: 'POST', json: body });
+export const updateMe = (body: Record<string, unknown>) => api('/users/me', { method: 'PUT', json: body });
+export const quotaUsed = () => api<{ videoQuotaUsed: number; videoQuotaUsedDaily: number }>('/users/me/video-quota-used');
+export function pickMyAvatar(file: File) {
+  const form = new FormData();
+  form.append('avatarfile', file);
+  return api<{ avatars: Image[] }>('/users/me/avatar/pick', { method: 'POST', multipart: form });
+}
+export const deleteMyAvatar = () => api('/users/me/avatar', { method: 'DELETE' });
+
+export const listUsers = (q: Query) => api<ListResult<User>>('/users', { query: q });
+export const addUser = (body: Record<string, unknown>) =>
+  api<{ user: { id: number } }>('/users', { method: 'POST', json: body });
+export const updateUser = (id: number, body: Record<string, unknown>) => api(`/users/${id}`, { method: 'PUT', json: body });
+export const blockUser = (id: number, reason?: string) =>
+  api(`/users/${id}/block`, { method: 'POST', json: reason ? { reason } : {} });
+export const unblockUser = (id: number) => api(`/users/${id}/unblock`, { method: 'POST' });
+
+export const getCustomConfig = () => api<CustomConfig>('/config/custom');
+export const putCustomConfig = (c: CustomConfig) => api<unknown>('/config/custom', { method: 'PUT', json: c });
+
+export const listFollowing = (q: Query) => api<ListResult<Follow>>('/server/following', { query: q });
+export const listFollowers = (q: Query) => api<ListResult<Follow>>('/server/followers', { query: q });
+export const followHosts = (hosts: string[], handles: string[]) =>
+  api('/server/following', { method: 'POST', json: { hosts, handles } });
+export const unfollowHost = (host: string) => api(`/server/following/${encodeURIComponent(host)}`, { method: 'DELETE' });
+export const acceptFollower = (handle: string) =>
+  api(`/server/followers/${encodeURIComponent(handle)}/accept`, { method: 'POST' });
+export const rejectFollower = (handle: string) =>
+  api(`/server/followers/${encodeURIComponent(handle)}/reject`, { method: 'POST' });
+
+export interface Registration {
+  id: number;
+  state: { id: number; label: string };
+  registrationReason: string;
+  moderationResponse: string | null;
+  username: string;
+  email: string;
+  accountDisplayName: string;
+  createdAt: string;
+}
+
+export const listRegistrations = (q: Query) => api<ListResult<Registration>>('/users/registrations', { query: q });
+export const acceptRegistration = (id: number, moderationResponse: string) =>
+  api(`/users/registrations/${id}/accept`, { method: 'POST', json: { moderationResponse } });
+export const rejectRegistration = (id: number, moderationResponse: string) =>
+  api(`/users/registrations/${id}/reject`, { method: 'POST', json: { moderationResponse } });
+
+export const listJobs = (state: string, q: Query) => api<ListResult<Job>>(`/jobs/${state}`, { query: q });
+export const retryJob = (id: number) => api(`/jobs/${id}/retry`, { method: 'POST' });
+
+/** `name` for a local actor, `name@host` for a remote one (the form PeerTube's URLs use). */
+export function handleOf(actor: { name: string; host: string; isLocal?: boolean }): string {
+  const local = actor.isLocal ?? actor.host === location.host;
+  return local ? actor.name : `${actor.name}@${actor.host}`;
+}
+
+/** Always `name@host`: the form the subscription endpoints take. */
+export function fullHandle(actor: { name: string; host: string }): string {
+  return `${actor.name}@${actor.host}`;
+}
+
+/** The URL of the image closest to `width` pixels wide (the smallest one at least that wide). */
+export function imageUrl(images: Image[] | undefined, width: number): string | null {
+  if (!images || images.length === 0) return null;
+  const sorted = [...images].sort((a, b) => a.width - b.width);
+  const pick = sorted.find((i) => i.width >= width) ?? sorted[sorted.length - 1];
+  return pick ? (pick.fileUrl ?? pick.path) : null;
+}

@@ -1,0 +1,235 @@
+// The shapes of PeerTube's REST API that this client reads (PeerTube 6.3 names).
+
+export interface ListResult<T> {
+  total: number;
+  data: T[];
+}
+
+export interface Image {
+  path: string;
+  fileUrl?: string;
+  width: number;
+  height?: number;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface Account {
+  id: number;
+  name: string;
+  displayName: string;
+  description: string | null;
+  host: string;
+  url: string;
+  avatars: Image[];
+  followersCount: number;
+  followingCount: number;
+  createdAt: string;
+  userId?: number;
+}
+
+export interface Channel {
+  id: number;
+  name: string;
+  displayName: string;
+  description: string | null;
+  support: string | null;
+  host: string;
+  url: string;
+  isLocal: boolean;
+  avatars: Image[];
+  banners: Image[];
+  followersCount: number;
+  followingCount: number;
+  createdAt: string;
+  ownerAccount?: Account;
+}
+
+export interface IdLabel<T = number> {
+  id: T;
+  label: string;
+}
+
+export const VideoState = {
+  Published: 1,
+  ToTranscode: 2,
+  ToImport: 3,
+  WaitingForLive: 4,
+  LiveEnded: 5,
+  ToMoveToExternalStorage: 6,
+  TranscodingFailed: 7,
+} as const;
+
+export const Privacy = {
+  Public: 1,
+  Unlisted: 2,
+  Private: 3,
+  Internal: 4,
+} as const;
+
+export interface Video {
+  id: number;
+  uuid: string;
+  shortUUID: string;
+  name: string;
+  duration: number;
+  aspectRatio: number | null;
+  isLive: boolean;
+  isLocal: boolean;
+  nsfw: boolean;
+  privacy: IdLabel;
+  category: IdLabel<number | null>;
+  licence: IdLabel<number | null>;
+  language: IdLabel<string | null>;
+  state?: IdLabel;
+  views: number;
+  likes: number;
+  dislikes: number;
+  thumbnailPath: string | null;
+  previewPath: string | null;
+  embedPath: string;
+  url: string;
+  publishedAt: string;
+  createdAt: string;
+  originallyPublishedAt: string | null;
+  account: Account;
+  channel: Channel;
+  description?: string | null;
+}
+
+export interface VideoFile {
+  id: number;
+  resolution: IdLabel;
+  size: number;
+  fps: number;
+  width?: number;
+  height?: number;
+  fileUrl: string;
+  fileDownloadUrl: string;
+  playlistUrl?: string;
+}
+
+export interface StreamingPlaylist {
+  id: number;
+  type: number;
+  playlistUrl: string;
+  segmentsSha256Url: string;
+  files: VideoFile[];
+}
+
+export interface VideoDetails extends Video {
+  description: string | null;
+  /** Ours: the Markdown description rendered and sanitized by the server. */
+  descriptionHtml?: string | null;
+  support: string | null;
+  tags: string[];
+  commentsEnabled?: boolean;
+  downloadEnabled: boolean;
+  waitTranscoding: boolean;
+  files: VideoFile[];
+  streamingPlaylists: StreamingPlaylist[];
+  trackerUrls: string[];
+  /** Ours, for the owner and moderators: 0–100 while transcoding runs. */
+  transcodingProgress?: number | null;
+  /** Ours, for the owner and moderators: why transcoding failed. */
+  stateError?: string | null;
+}
+
+export interface Role {
+  id: number;
+  label: string;
+}
+
+export const UserRole = { Admin: 0, Moderator: 1, User: 2 } as const;
+
+export type NsfwPolicy = 'display' | 'blur' | 'do_not_list';
+
+export interface User {
+  id: number;
+  username: string;
+  email: string;
+  role: Role;
+  blocked: boolean;
+  blockedReason: string | null;
+  nsfwPolicy: NsfwPolicy;
+  p2pEnabled: boolean;
+  autoPlayVideo: boolean;
+  videoQuota: number;
+  videoQuotaDaily: number;
+  account: Account;
+  videoChannels?: Channel[];
+  createdAt: string;
+  lastLoginDate?: string | null;
+  videoQuotaUsed?: number;
+}
+
+export interface ServerConfig {
+  serverVersion: string;
+  instance: {
+    name: string;
+    shortDescription: string;
+    defaultNSFWPolicy: NsfwPolicy;
+    isNSFW: boolean;
+  };
+  signup: {
+    allowed: boolean;
+    allowedForCurrentIP: boolean;
+    requiresApproval: boolean;
+    minimumAge: number;
+  };
+  search: { remoteUri: { anonymous: boolean; users: boolean } };
+  video: { file: { extensions: string[] }; image: { extensions: string[]; size: { max: number } } };
+  avatar: { file: { extensions: string[]; size: { max: number } } };
+  banner: { file: { extensions: string[]; size: { max: number } } };
+  client?: { videos?: { resumableUpload?: { maxChunkSize?: number } } };
+  defaults?: { publish?: { privacy?: number; commentsEnabled?: boolean; downloadEnabled?: boolean } };
+  transcoding: { enabledResolutions: number[] };
+  user: { videoQuota: number; videoQuotaDaily: number };
+  videoChannels?: { maxPerUser: number };
+}
+
+export interface CustomConfig {
+  instance: {
+    name: string;
+    shortDescription: string;
+    description: string;
+    terms: string;
+    isNSFW: boolean;
+    defaultNSFWPolicy: NsfwPolicy;
+  };
+  signup: { enabled: boolean; requiresApproval: boolean; limit?: number; minimumAge?: number };
+  user: { videoQuota: number; videoQuotaDaily: number };
+  transcoding: { enabled?: boolean; resolutions: Record<string, boolean> };
+}
+
+export interface Follow {
+  id: number;
+  state: 'pending' | 'accepted' | 'rejected' | string;
+  score?: number;
+  createdAt: string;
+  follower: { name: string; host: string; url?: string };
+  following: { name: string; host: string; url?: string };
+}
+
+export type JobState = 'active' | 'completed' | 'failed' | 'waiting' | 'delayed';
+
+export interface Job {
+  id: number;
+  state: string;
+  type: string;
+  data: unknown;
+  error: string | null;
+  progress: number | null;
+  attempts?: number;
+  createdAt: string;
+  processedOn: string | null;
+  finishedOn: string | null;
+}
+
+export interface Token {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  refresh_token?: string;
+  refresh_token_expires_in?: number;
+}

@@ -1,0 +1,162 @@
+// Who is signed in. The access token lives only in this module's memory; the refresh token lives
+// in an httpOnly cookie (`flotilla_rt`) that script cannot read, set by the server when the token
+// request carries `X-Token-Cookie: 1`. A page load restores the session by a refresh through
+// that cookie.
+
+import { api, errorFrom, networkError, setTokenSource } from '$lib/api/client';
+import type { Token, User } from '$lib/api/types';
+import { UserRole } from '$lib/api/types';
+
+interface ClientCredentials {
+  client_id: string;
+  client_secret: string;
+}
+
+/** Not a secret: only a hint that a refresh is worth trying on the next page load. */
+const HINT_KEY = 'flotilla.signedIn';
+
+let accessToken: string | null = null;
+/** Only kept when a server without cookie support returns it in the body; never persisted. */
+let refreshToken: string | null = null;
+let credentials: Promise<ClientCredentials> | null = null;
+let renewing: Promise<boolean> | null = null;
+
+class Session {
+  user = $state<User | null>(null);
+  /** True once the first attempt to restore the session has finished. */
+  ready = $state(false);
+
+  get loggedIn(): boolean {
+    return this.user !== null;
+  }
+
+  get isAdmin(): boolean {
+    return this.user?.role.id === UserRole.Admin;
+  }
+
+  get isModerator(): boolean {
+    return this.user !== null && this.user.role.id <= UserRole.Moderator;
+  }
+}
+
+export const session = new Session();
+
+setTokenSource({
+  token: () => accessToken,
+  renew: () => renew(),
+});
+
+function clientCredentials(): Promise<ClientCredentials> {
+  credentials ??= api<ClientCredentials>('/oauth-clients/local').catch((e: unknown) => {
+    credentials = null;
+    throw e;
+  });
+  return credentials;
+}
+
+async function tokenRequest(fields: Record<string, string>): Promise<Token> {
+  const { client_id, client_secret } = await clientCredentials();
+  let res: Response;
+  try {
+    res = await fetch('/api/v1/users/token', {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'X-Token-Cookie': '1' },
+      body: new URLSearchParams({ client_id, client_secret, ...fields }),
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw networkError();
+  }
+  if (!res.ok) throw await errorFrom(res);
+  return (await res.json()) as Token;
+}
+
+function keep(token: Token): void {
+  accessToken = token.access_token;
+  refreshToken = token.refresh_token ?? null;
+  try {
+    localStorage.setItem(HINT_KEY, '1');
+  } catch {
+    // Storage may be disabled; the session then lasts as long as the page.
+  }
+}
+
+function forget(): void {
+  accessToken = null;
+  refreshToken = null;
+  session.user = null;
+  try {
+    localStorage.removeItem(HINT_KEY);
+  } catch {
+    // Nothing to forget.
+  }
+}
+
+/** Reloads the signed-in user (after a change to the profile, for example). */
+export async function reloadUser(): Promise<void> {
+  session.user = await api<User>('/users/me');
+}
+
+export async function login(username: string, password: string): Promise<void> {
+  const token = await tokenRequest({ grant_type: 'password', username, password });
+  keep(token);
+  try {
+    await reloadUser();
+  } catch (e) {
+    forget();
+    throw e;
+  }
+}
+
+/** Gets a new access token from the refresh cookie (or the in-memory refresh token). */
+function renew(): Promise<boolean> {
+  renewing ??= (async () => {
+    try {
+      const fields: Record<string, string> = { grant_type: 'refresh_token' };
+      if (refreshToken) fields.refresh_token = refreshToken;
+      keep(await tokenRequest(fields));
+      return true;
+    } catch {
+      forget();
+      return false;
+    } finally {
+      renewing = null;
+    }
+  })();
+  return renewing;
+}
+
+let restoring: Promise<void> | null = null;
+
+/**
+ * Restores the session from the refresh cookie if there is one; runs once, and every later call
+ * waits for that same attempt (pages that need the user call it before deciding anything).
+ */
+export function restoreSession(): Promise<void> {
+  restoring ??= (async () => {
+    let hinted: boolean;
+    try {
+      hinted = localStorage.getItem(HINT_KEY) === '1';
+    } catch {
+      hinted = false;
+    }
+    try {
+      if (hinted && (await renew())) await reloadUser();
+    } catch {
+      forget();
+    } finally {
+      session.ready = true;
+    }
+  })();
+  return restoring;
+}
+
+export async function logout(): Promise<void> {
+  try {
+    if (accessToken) await api('/users/revoke-token', { method: 'POST', headers: { 'X-Token-Cookie': '1' } });
+  } catch {
+    // The token may have expired already; signing out here is what matters.
+  } finally {
+    forget();
+  }
+}

@@ -1,0 +1,59 @@
+// Debian's Chromium driven by playwright-core, and the helpers the flows share.
+
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { CHROMIUM } from './instance.mjs';
+
+export const SCREENSHOTS = fileURLToPath(new URL('../../../target/screenshots/', import.meta.url));
+
+// The desktop runs in the light theme and the phone in the dark one, so both are seen.
+export const DESKTOP = { name: 'desktop', viewport: { width: 1280, height: 800 }, colorScheme: 'light' };
+export const PHONE = { name: 'phone', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2, colorScheme: 'dark' };
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * A browser context for one person at one device size. Page errors and failed requests of our
+ * own code are collected so a test can assert there were none.
+ */
+export async function newPerson(browser, device, baseURL) {
+  const context = await browser.newContext({
+    baseURL,
+    viewport: device.viewport,
+    isMobile: device.isMobile ?? false,
+    hasTouch: device.hasTouch ?? false,
+    deviceScaleFactor: device.deviceScaleFactor ?? 1,
+    colorScheme: device.colorScheme ?? 'light',
+  });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+  return { context, page, problems };
+}
+
+/** Saves a screenshot as target/screenshots/<name>-<device>.png. */
+export async function shot(page, device, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.waitForLoadState('networkidle').catch(() => undefined);
+  await page.screenshot({ path: `${SCREENSHOTS}${name}-${device.name}.png`, fullPage: device.name === 'desktop' });
+}

@@ -1,0 +1,126 @@
+// Starts a real Flotilla instance for the browser tests: its own free port on 127.0.0.1, its own
+// temporary data directory, the built web client, and a clean stop by PID at the end.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const WEB_DIR = fileURLToPath(new URL('../../', import.meta.url));
+export const BUILD_DIR = join(WEB_DIR, 'build');
+export const ADMIN_PASSWORD = 'secret-root-pw';
+export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+/** Fails with the command that installs what is missing (never skips). */
+export function requireTools() {
+  const bin = process.env.FLOTILLA_BIN ?? '/tmp/flotilla-bin/flotilla';
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get install chromium\``);
+  }
+  if (spawnSync('ffmpeg', ['-version']).status !== 0) {
+    throw new Error('ffmpeg is missing: install it with `apt-get install ffmpeg`');
+  }
+  if (!existsSync(bin)) {
+    throw new Error(`the Flotilla binary is missing at ${bin}: build it (cargo build --release) or set FLOTILLA_BIN`);
+  }
+  if (!existsSync(join(BUILD_DIR, 'index.html'))) {
+    throw new Error(`the web client is not built (${BUILD_DIR}/index.html): run \`npm run build\` in web/`);
+  }
+  return bin;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A 6-second 640×360 H.264/AAC clip made by ffmpeg. */
+export function makeClip(dir) {
+  const path = join(dir, 'clip.mp4');
+  const r = spawnSync(
+    'ffmpeg',
+    ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '6',
+      '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', path],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`ffmpeg could not make the test clip: ${r.stderr}`);
+  return path;
+}
+
+export async function startInstance() {
+  const bin = requireTools();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-web-test-'));
+  const logPath = join(dir, 'server.log');
+  const log = openSync(logPath, 'w');
+  const child = spawn(bin, ['serve'], {
+    env: {
+      ...process.env,
+      FLOTILLA_LISTEN: `127.0.0.1:${port}`,
+      FLOTILLA_PUBLIC_URL: url,
+      FLOTILLA_DATA_DIR: join(dir, 'data'),
+      FLOTILLA_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      FLOTILLA_SIGNUP: 'open',
+      FLOTILLA_FEDERATION_ALLOW_PRIVATE: 'true',
+      FLOTILLA_HTTP_WEB_DIR: BUILD_DIR,
+      FLOTILLA_TRANSCODING_RESOLUTIONS: '240,360',
+    },
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  let exited = null;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  const tail = () => readFileSync(logPath, 'utf8').split('\n').slice(-30).join('\n');
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`flotilla serve exited (${JSON.stringify(exited)}) before answering:\n${tail()}`);
+    try {
+      const res = await fetch(`${url}/api/v1/config`);
+      if (res.status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`flotilla serve did not answer GET /api/v1/config within 30 s:\n${tail()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const home = await fetch(`${url}/`);
+  const html = await home.text();
+  if (!html.includes('/_app/immutable/')) {
+    child.kill('SIGTERM');
+    throw new Error(`the server does not serve the web client at / (FLOTILLA_HTTP_WEB_DIR=${BUILD_DIR}); it answered ${home.status}`);
+  }
+
+  return {
+    url,
+    dir,
+    logTail: tail,
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const stopped = await Promise.race([
+          new Promise((r) => child.once('exit', () => r(true))),
+          new Promise((r) => setTimeout(() => r(false), 10_000)),
+        ]);
+        if (!stopped && !exited) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
