@@ -49,8 +49,10 @@ async fn a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos(backend:
     let (_, c) = a.api.get("/api/v1/video-channels/rosa_channel", None).await;
     assert_eq!(c["followersCount"], 1);
 
-    publish(&a, &token, "For my followers").await;
+    let uuid = publish(&a, &token, "For my followers").await;
     a.run_jobs().await;
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["channel"]["followersCount"], 1, "the watch page counts the channel's followers");
     let create = masto.received.lock().unwrap().iter().find(|v| v["type"] == "Create").cloned().expect("a Create");
     assert_eq!(create["object"]["type"], "Video");
     assert_eq!(create["object"]["name"], "For my followers");

@@ -135,6 +135,10 @@ pub async fn p2p_video_of(app: &App, info_hash: &str) -> Option<i64> {
 pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> Result<Value> {
     let mut out = views(app, std::slice::from_ref(v), details).await?.pop().ok_or_else(|| Error::not_found("video"))?;
     if details {
+        // The watch page shows the channel's true follower count (lists keep PeerTube's 0).
+        if let Some(c) = flotilla_db::channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await? {
+            out["channel"]["followersCount"] = json!(flotilla_db::follows::count_followers(&app.db, c.actor_id).await?);
+        }
         // P2P: the tracker of the video's origin and the swarms of its renditions.
         let (trackers, hashes) = match v.remote_data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
             Some(r) => (r["trackerUrls"].clone(), r["infohashes"].clone()),
