@@ -158,6 +158,112 @@ def federation(rows, info, table, notes, details, busy_note):
         details.append(f"- RSS of the federation instance at the end: {mib(rss['rss_kib'])} (peak {mib(rss['hwm_kib'])})")
 
 
+def kib(x):
+    return f"{x:.1f} KiB" if isinstance(x, (int, float)) else "?"
+
+
+def tracker(rows, info, table, notes, details, busy_note):
+    """6. The P2P tracker under load, Flotilla vs bittorrent-tracker: messages/s handled (the best
+    round of each), memory per idle connection (the larger of the rounds), server CPU per message."""
+    for r in rows:
+        if r.get("kind") == "tracker_error":
+            notes.append(f"tracker benchmark, {r.get('who')} at {r.get('peers')} peers, round {r.get('round')}: "
+                         f"FAILED: {r.get('message')}")
+    runs = [r for r in rows if r.get("kind") == "tracker"]
+    if not runs:
+        return
+    ref_name = "bittorrent-tracker"
+    for n in sorted({r["peers"] for r in runs}):
+        at = [r for r in runs if r["peers"] == n]
+        best, worst_mem = {}, {}
+        for r in at:
+            w = r["who"]
+            if w not in best or r["messages_per_s"] > best[w]["messages_per_s"]:
+                best[w] = r
+            m = r.get("idle_kib_per_connection")
+            if isinstance(m, (int, float)) and (w not in worst_mem or m > worst_mem[w]["idle_kib_per_connection"]):
+                worst_mem[w] = r
+        f, b = best.get("flotilla"), best.get(ref_name)
+        swarms = at[0].get("swarms", "?")
+
+        def fig(r):
+            return (f"{num(r['messages_per_s'])} msg/s (announce RTT p50 {ms(r.get('announce_rtt_p50_ms'))}, "
+                    f"p99 {ms(r.get('announce_rtt_p99_ms'))})")
+        if f and b:
+            ratio = f["messages_per_s"] / b["messages_per_s"] if b["messages_per_s"] else 0.0
+            # Refused or closed connections, misrouted answers, lost announces: the figure does not count.
+            clean = not any(r.get(k) for r in at if r["who"] == "flotilla" for k in (
+                "failures", "ended_by_server_during_load", "answers_misrouted", "connect_errors", "response_timeouts",
+                "events"))
+            table.append((f"6a. tracker, {num(n)} WebSocket peers in {swarms} swarms: frames handled per second "
+                          "(announces and answers in, responses, offers and answers out)",
+                          fig(f), f"{ref_name} {fig(b)}", f"{ratio:.2f}×", "≥ 4×", verdict(ratio >= 4 and clean)))
+        fm, bm = worst_mem.get("flotilla"), worst_mem.get(ref_name)
+        if fm:
+            fk = fm["idle_kib_per_connection"]
+            ref = f"{ref_name} {kib(bm['idle_kib_per_connection'])}" if bm else "—"
+            ratio = (f"{fk / bm['idle_kib_per_connection']:.2f}×" if bm and bm["idle_kib_per_connection"] > 0
+                     else "—")
+            table.append((f"6b. tracker, {num(n)} idle WebSocket connections: server RSS per connection "
+                          "(with them open minus before them)", kib(fk), ref, ratio, "≤ 16 KiB", verdict(fk <= 16)))
+        if f and b and f.get("server_cpu_us_per_message") and b.get("server_cpu_us_per_message"):
+            fc, bc = f["server_cpu_us_per_message"], b["server_cpu_us_per_message"]
+            table.append((f"6c. tracker, {num(n)} peers: the server's CPU time per frame handled (user + system)",
+                          f"{fc:.1f} µs", f"{ref_name} {bc:.1f} µs", f"{fc / bc:.2f}", "—", "figure"))
+        for r in sorted(at, key=lambda r: (r["round"], r["who"])):
+            what = f"tracker, {r['who']} at {num(n)} peers, round {r['round']}"
+            busy_note(r, what)
+            window = r.get("window_seconds") or 1
+            ccpu = r.get("client_cpu_seconds")
+            if isinstance(ccpu, (int, float)) and ccpu / window > 0.9:
+                notes.append(f"{what}: the load client used {100 * ccpu / window:.0f}% of a core: the figure may be "
+                             "the client's limit rather than the tracker's")
+            events = r.get("events") or {}
+            if r.get("connect_errors") or events:
+                notes.append(f"{what}: {r.get('connect_errors', 0)} connections failed, "
+                             f"{r.get('open_idle')} of {r.get('peers')} open when idle, "
+                             f"{r.get('open_after_load')} at the end; events: "
+                             + "; ".join(f"{k} ×{v}" for k, v in list(events.items())[:6]))
+            for key, what_bad in (("failures", "failure frames"), ("answers_misrouted", "answers delivered to the "
+                                  "wrong peer"), ("response_timeouts", "announces left unanswered for 30 s")):
+                if r.get(key):
+                    notes.append(f"{what}: {r[key]} {what_bad} during the measured window")
+            scpu = r.get("server_cpu_seconds")
+            details.append(
+                f"- {what}: {r.get('connected')}/{r['peers']} connected in {seconds(r.get('connect_seconds'))} from "
+                f"{r.get('source_addresses')} addresses; RSS {mib(r['rss_before_kib'] or 0)} before, "
+                f"{mib(r['rss_idle_kib'] or 0)} with {r.get('open_idle')} idle connections "
+                f"({kib(r.get('idle_kib_per_connection'))} each), {mib(r.get('rss_after_load_kib') or 0)} with "
+                f"{r.get('open_after_load')} quiet peers in their swarms after the load (peak "
+                f"{mib(r.get('hwm_kib') or 0)}); in {r.get('window_seconds')} s: {num(r['messages_per_s'])} frames/s "
+                f"({r.get('frames_to_tracker')} in, {r.get('frames_from_tracker')} out; "
+                f"{num(r.get('announces_per_s', 0))} announces/s, {r.get('offers_delivered')} offers and "
+                f"{r.get('answers_delivered')} answers delivered, {r.get('mib_per_s')} MiB/s), announce RTT p50 "
+                f"{ms(r.get('announce_rtt_p50_ms'))}, p99 {ms(r.get('announce_rtt_p99_ms'))}; server CPU "
+                f"{scpu} s ({100 * scpu / window if isinstance(scpu, (int, float)) else 0:.0f}% of a core), "
+                f"the client's {ccpu} s; others' CPU {r.get('other_cpu', '?')}%")
+    if "tracker_versions" in info:
+        details.append(f"- tracker reference: {info['tracker_versions']}; {info.get('tracker_settings', '')}")
+
+
+def web(rows, table, notes):
+    """7. The web client: Lighthouse (mobile emulation, simulated throttling) scores of the home and
+    watch pages, and the home page's first-load JavaScript, gzipped."""
+    for r in rows:
+        if r.get("kind") == "lighthouse_error":
+            notes.append("web benchmark (7) failed: see the log of scripts/bench-lib/lighthouse.sh")
+        if r.get("kind") != "lighthouse":
+            continue
+        for page in ("home", "watch"):
+            for cat in ("performance", "accessibility"):
+                score = r.get(f"{page}_{cat}", 0)
+                table.append((f"7. Lighthouse {cat}, {page} page", str(score), "—", f"{score / 90:.2f} of target",
+                              "≥ 90", verdict(score >= 90)))
+        js = r.get("first_load_js_gzip", 0)
+        table.append(("7. home page first-load JavaScript, gzipped", f"{js / 1024:.1f} KiB", "—",
+                      f"{js / (150 * 1024):.2f} of budget", "< 150 KB", verdict(0 < js < 150 * 1024)))
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -279,6 +385,8 @@ def main():
             details.append(f"- RSS after the {r['db']} API runs at {r['videos']} videos: {mib(r['rss_kib'])} "
                            f"(peak {mib(r['hwm_kib'])}); seeding took {r.get('seed_seconds', '?')} s")
     federation(rows, info, table, notes, details, busy_note)
+    tracker(rows, info, table, notes, details, busy_note)
+    web(rows, table, notes)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")

@@ -20,7 +20,12 @@ pub fn start(app: &Arc<App>) -> Arc<Tracker> {
     let for_admit = Arc::downgrade(app);
     let tracker = Tracker::new(Arc::new(move |ih: String| {
         let app = for_admit.upgrade();
-        Box::pin(async move { flotilla_app::video::p2p_video_of(app.as_deref()?, &ih).await })
+        Box::pin(async move {
+            match app {
+                Some(app) => flotilla_app::video::p2p_video_of(&app, &ih).await,
+                None => Err(()),
+            }
+        })
     }));
     let weak = Arc::downgrade(&tracker);
     tokio::spawn(async move {

@@ -39,8 +39,10 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 32;
 pub const STRIKES: u32 = 5;
 pub const BAN: Duration = Duration::from_secs(600);
 
-/// Which video an info hash belongs to, if this instance serves it.
-pub type Admit = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Option<i64>> + Send>> + Send + Sync>;
+/// Which video an info hash belongs to: `Ok(Some(video))`, `Ok(None)` when this instance serves
+/// no such swarm, `Err(())` when it cannot tell right now (the database is busy): the client is
+/// asked to come back, and nothing counts against it.
+pub type Admit = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Option<i64>, ()>> + Send>> + Send + Sync>;
 
 /// One peer in a swarm.
 struct Peer {
@@ -110,6 +112,8 @@ pub struct Tracker {
     videos: Mutex<HashMap<i64, Arc<Mutex<VideoSwarms>>>>,
     /// Info hashes already admitted (they never change owner).
     known: Mutex<HashMap<String, i64>>,
+    /// Lookups in flight: a crowd joining one swarm at once makes one query, not one each.
+    lookups: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Option<i64>>>>>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     offenders: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     counters: Counters,
@@ -144,6 +148,7 @@ impl Tracker {
             conns: Mutex::new(HashMap::new()),
             videos: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
             per_ip: Mutex::new(HashMap::new()),
             offenders: Mutex::new(HashMap::new()),
             counters: Counters::default(),
@@ -236,17 +241,37 @@ impl Tracker {
         Err(Close::Refused(reason.to_string()))
     }
 
-    async fn video_of(&self, ih: &str) -> Option<i64> {
+    async fn video_of(&self, ih: &str) -> Result<Option<i64>, ()> {
         if let Some(v) = lock(&self.known).get(ih).copied() {
-            return Some(v);
+            return Ok(Some(v));
         }
-        let v = (self.admit)(ih.to_string()).await?;
-        let mut known = lock(&self.known);
-        if known.len() > 100_000 {
-            known.clear();
+        let cell = lock(&self.lookups).entry(ih.to_string()).or_default().clone();
+        let result = cell.get_or_try_init(|| (self.admit)(ih.to_string())).await.copied();
+        // Done (or failed): later lookups start afresh, so a video published since is found.
+        lock(&self.lookups).remove(ih);
+        if let Ok(Some(v)) = result {
+            let mut known = lock(&self.known);
+            if known.len() > 100_000 {
+                known.clear();
+            }
+            known.insert(ih.to_string(), v);
         }
-        known.insert(ih.to_string(), v);
-        Some(v)
+        result
+    }
+
+    /// The video of `ih`, or the refusal the client gets (a strike only for a real unknown).
+    async fn admitted(&self, conn: u64, ih: &str) -> Result<i64, Close> {
+        match self.video_of(ih).await {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => {
+                self.refuse(conn, "unknown info_hash: this tracker serves only this instance's videos", Some(ih))?;
+                unreachable!("refuse always answers Err")
+            }
+            Err(()) => {
+                self.send(conn, &failure("the tracker is busy; try again in a moment", Some(ih)));
+                Err(Close::Refused("busy".into()))
+            }
+        }
     }
 
     fn random(&self) -> u64 {
@@ -288,9 +313,7 @@ impl Tracker {
         let Some(peer_id) = s("peer_id").filter(|v| valid_id(v)) else {
             return self.refuse(conn, "invalid peer_id", Some(ih));
         };
-        let Some(video) = self.video_of(ih).await else {
-            return self.refuse(conn, "unknown info_hash: this tracker serves only this instance's videos", Some(ih));
-        };
+        let video = self.admitted(conn, ih).await?;
         let swarms = lock(&self.videos).entry(video).or_default().clone();
 
         // An answer goes to the one peer it is for, and nowhere else.
@@ -393,13 +416,7 @@ impl Tracker {
             if !valid_id(ih) {
                 return self.refuse(conn, "invalid info_hash", None);
             }
-            let Some(video) = self.video_of(ih).await else {
-                return self.refuse(
-                    conn,
-                    "unknown info_hash: this tracker serves only this instance's videos",
-                    Some(ih),
-                );
-            };
+            let video = self.admitted(conn, ih).await?;
             let swarms = lock(&self.videos).get(&video).cloned();
             let (complete, incomplete) = swarms
                 .map(|v| {
@@ -470,7 +487,7 @@ mod tests {
     const IH: &str = "aSRv0FSYl++hsdzyfZuz";
 
     fn tracker() -> Arc<Tracker> {
-        Tracker::new(Arc::new(|ih: String| Box::pin(async move { (ih == IH).then_some(7) })))
+        Tracker::new(Arc::new(|ih: String| Box::pin(async move { Ok((ih == IH).then_some(7)) })))
     }
 
     fn peer(n: u8) -> String {
@@ -558,6 +575,50 @@ mod tests {
         }
         assert!(t.connect(ip).is_err(), "an address that keeps sending refused frames waits");
         assert!(t.connect("127.0.0.3".parse().unwrap()).is_ok(), "others are not affected");
+    }
+
+    #[tokio::test]
+    async fn a_crowd_makes_one_lookup_and_a_busy_database_is_no_offence() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (c2, b2) = (calls.clone(), busy.clone());
+        let t = Tracker::new(Arc::new(move |ih: String| {
+            let (calls, busy) = (c2.clone(), b2.clone());
+            Box::pin(async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if busy.load(Ordering::SeqCst) { Err(()) } else { Ok((ih == IH).then_some(7)) }
+            })
+        }));
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        // The database is busy: every client is told to come back, none is struck.
+        for n in 0..(STRIKES + 2) as u8 {
+            let (c, mut out) = t.connect(ip).unwrap();
+            let m = json!({ "action": "announce", "info_hash": IH, "peer_id": peer(n) }).to_string();
+            assert!(t.message(c, &m).await.is_err());
+            assert!(frames(&mut out)[0]["failure reason"].as_str().unwrap().contains("busy"));
+            t.disconnect(c);
+        }
+        assert!(t.connect(ip).is_ok(), "no ban for our own trouble");
+        // It is back: twenty peers joining at once cause one lookup.
+        busy.store(false, Ordering::SeqCst);
+        calls.store(0, Ordering::SeqCst);
+        let mut handles = Vec::new();
+        for n in 0..20u8 {
+            let (c, out) = t.connect("127.0.0.10".parse().unwrap()).unwrap();
+            let m = json!({ "action": "announce", "info_hash": IH, "peer_id": peer(n) }).to_string();
+            let t = t.clone();
+            handles.push(tokio::spawn(async move {
+                let r = t.message(c, &m).await;
+                drop(out);
+                r
+            }));
+        }
+        for h in handles {
+            assert!(h.await.unwrap().is_ok());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(t.stats().peers, 20);
     }
 
     #[tokio::test]

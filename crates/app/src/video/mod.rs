@@ -117,18 +117,15 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
     view(app, &v, true, owner).await
 }
 
-/// The tracker's admission: the local video whose rendition announces under `info_hash`.
-pub async fn p2p_video_of(app: &App, info_hash: &str) -> Option<i64> {
+/// The tracker's admission: the local video whose rendition announces under `info_hash`; `Err`
+/// when the database cannot answer now (not the client's fault).
+pub async fn p2p_video_of(app: &App, info_hash: &str) -> std::result::Result<Option<i64>, ()> {
     if !app.config.p2p.enabled {
-        return None;
+        return Ok(None);
     }
-    match videos::video_by_infohash(&app.db, info_hash).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "tracker cannot look up an info hash");
-            None
-        }
-    }
+    videos::video_by_infohash(&app.db, info_hash).await.map_err(|e| {
+        tracing::warn!(error = %e, "tracker cannot look up an info hash");
+    })
 }
 
 /// The API object of a video; `details` adds what `GET /videos/:id` shows beyond lists.
