@@ -12,7 +12,8 @@ run:
 	./target/release/flotilla serve
 
 ## Everything CI checks: formatting, clippy, the web client's type check, linter and size budget,
-## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium.
+## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium, and
+## the P2P test (three Chromiums sharing a video) inside a loopback-only network namespace.
 test:
 	scripts/ensure-deps test
 	$(CARGO) fmt --all -- --check
@@ -22,6 +23,7 @@ test:
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) build -p flotilla
 	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:browser
+	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:p2p
 
 ## Benchmarks against nginx, bare ffmpeg and targets (figures and ratios; never part of `make test`).
 ## `make bench BENCH=quick` is a shorter smoke run. See bench/README.md.

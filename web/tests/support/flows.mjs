@@ -282,6 +282,24 @@ export function mainFlows(device, opts = {}) {
       await shot(page, device, 'my-subscriptions');
     }));
 
+    test(...step('they like the video, change their mind, and the server keeps their rating', async () => {
+      const { page } = root;
+      await page.goto(`/w/${shortUUID}`);
+      const like = page.getByRole('button', { name: 'I like this' });
+      const dislike = page.getByRole('button', { name: 'I dislike this' });
+      await like.click();
+      await like.and(page.locator('[aria-pressed="true"]')).waitFor();
+      assert.equal(await like.getByTestId('likes').textContent(), '1');
+      await dislike.click();
+      await dislike.and(page.locator('[aria-pressed="true"]')).waitFor();
+      assert.equal(await like.getByTestId('likes').textContent(), '0');
+      await page.reload();
+      await page.getByRole('button', { name: 'I dislike this' }).and(page.locator('[aria-pressed="true"]')).waitFor();
+      const api = await (await fetch(`${instance.url}/api/v1/videos/${shortUUID}`)).json();
+      assert.deepEqual([api.likes, api.dislikes], [0, 1]);
+      await shot(page, device, 'watch-rated');
+    }));
+
     test(...step('the embed page plays the video alone', async () => {
       const { page } = root;
       await page.goto(`/videos/embed/${shortUUID}`);
@@ -384,7 +402,7 @@ export function mainFlows(device, opts = {}) {
       await shot(page, device, 'delete-confirm');
       await dialog.getByRole('button', { name: 'Delete' }).click();
       await page.getByRole('status').getByText(`“${newTitle}” was deleted.`).waitFor();
-      assert.equal(await row.count(), 0);
+      await row.waitFor({ state: 'detached' }); // the list drops the row (fails after the timeout)
       const res = await fetch(`${instance.url}/api/v1/videos/${shortUUID}`);
       assert.equal(res.status, 404);
     }));

@@ -43,12 +43,12 @@ function freePort() {
   });
 }
 
-/** A 6-second 640×360 H.264/AAC clip made by ffmpeg. */
-export function makeClip(dir) {
+/** An H.264/AAC clip made by ffmpeg: 6 seconds of 640×360 unless told. */
+export function makeClip(dir, seconds = 6, size = '640x360') {
   const path = join(dir, 'clip.mp4');
   const r = spawnSync(
     'ffmpeg',
-    ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '6',
+    ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25`, '-f', 'lavfi', '-i', 'sine', '-t', String(seconds),
       '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', path],
     { encoding: 'utf8' },
   );
@@ -56,7 +56,8 @@ export function makeClip(dir) {
   return path;
 }
 
-export async function startInstance() {
+/** `env` overrides the instance's environment (e.g. `FLOTILLA_TRANSCODING_RESOLUTIONS`). */
+export async function startInstance(env = {}) {
   const bin = requireTools();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -74,6 +75,7 @@ export async function startInstance() {
       FLOTILLA_FEDERATION_ALLOW_PRIVATE: 'true',
       FLOTILLA_HTTP_WEB_DIR: BUILD_DIR,
       FLOTILLA_TRANSCODING_RESOLUTIONS: '240,360',
+      ...env,
     },
     stdio: ['ignore', log, log],
   });
@@ -110,6 +112,7 @@ export async function startInstance() {
   return {
     url,
     dir,
+    pid: child.pid,
     logTail: tail,
     async stop() {
       if (!exited) {

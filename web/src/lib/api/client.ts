@@ -97,6 +97,8 @@ export interface RequestOptions {
   multipart?: FormData;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Lets the request outlive the page (reports sent on pagehide). */
+  keepalive?: boolean;
 }
 
 /** Supplies and renews the access token; set by the session module. */
@@ -149,6 +151,7 @@ async function send(path: string, opts: RequestOptions, mayRenew: boolean): Prom
       headers,
       body,
       signal: opts.signal,
+      keepalive: opts.keepalive,
       credentials: 'same-origin',
     });
   } catch (e) {

@@ -49,6 +49,27 @@ export const updateVideo = (id: string | number, form: FormData) =>
 /** A short-lived token that lets the player fetch the files of a private or internal video. */
 export const videoFileToken = (id: string | number) =>
   api<{ files: { token: string; expires: string } }>(`/videos/${id}/token`, { method: 'POST' });
+export type Rating = 'like' | 'dislike' | 'none';
+export const rateVideo = (id: string | number, rating: Rating) =>
+  api(`/videos/${id}/rate`, { method: 'PUT', json: { rating } });
+export const getMyRating = (id: string | number) =>
+  api<{ videoId: number; rating: Rating }>(`/users/me/videos/${id}/rating`);
+/** PeerTube's playback metrics body; byte counts are since the previous report. */
+export interface PlaybackMetric {
+  playerMode: 'p2p-media-loader' | 'web-video';
+  resolution?: number;
+  fps?: number;
+  p2pEnabled: boolean;
+  p2pPeers?: number;
+  resolutionChanges: number;
+  errors: number;
+  downloadedBytesP2P: number;
+  downloadedBytesHTTP: number;
+  uploadedBytesP2P: number;
+  videoId: number | string;
+}
+export const sendPlaybackMetric = (body: PlaybackMetric, keepalive = false) =>
+  api('/metrics/playback', { method: 'POST', json: body, keepalive });
 export const addView = (id: string | number, currentTime: number) =>
   api(`/videos/${id}/views`, { method: 'POST', json: { currentTime: Math.floor(currentTime) } });
 

@@ -114,6 +114,8 @@ export interface StreamingPlaylist {
   type: number;
   playlistUrl: string;
   segmentsSha256Url: string;
+  /** One p2p-media-loader info hash per rendition (empty when P2P is off). */
+  p2pMediaLoaderInfohashes?: string[];
   files: VideoFile[];
 }
 
@@ -182,7 +184,12 @@ export interface ServerConfig {
   avatar: { file: { extensions: string[]; size: { max: number } } };
   banner: { file: { extensions: string[]; size: { max: number } } };
   client?: { videos?: { resumableUpload?: { maxChunkSize?: number } } };
-  defaults?: { publish?: { privacy?: number; commentsEnabled?: boolean; downloadEnabled?: boolean } };
+  defaults?: {
+    publish?: { privacy?: number; commentsEnabled?: boolean; downloadEnabled?: boolean };
+    p2p?: { webapp?: { enabled?: boolean }; embed?: { enabled?: boolean } };
+  };
+  tracker?: { enabled?: boolean };
+  webrtc?: { stunServers?: string[] };
   transcoding: { enabledResolutions: number[] };
   user: { videoQuota: number; videoQuotaDaily: number };
   videoChannels?: { maxPerUser: number };

@@ -1,0 +1,130 @@
+// Peer-to-peer playback (p2p-media-loader 2 over hls.js): when it is allowed, the tuned settings,
+// the SHA-256 check of every segment a peer sends, and the counters the stats panel, the tests
+// and the playback metrics read. The libraries themselves are imported by the player only.
+
+import type { ServerConfig, User, VideoDetails } from '$lib/api/types';
+
+export interface P2PStats {
+  /** P2P is used for this playback. */
+  p2pEnabled: boolean;
+  /** Peers connected right now. */
+  peers: number;
+  /** Bytes received over HTTP (segments and init segments). */
+  httpBytes: number;
+  /** Bytes received from peers, including any a hash check then rejected. */
+  p2pBytes: number;
+  /** Bytes sent to peers. */
+  uploadedBytes: number;
+  /** Bytes of segments that completed, by where they came from. */
+  segmentBytesHttp: number;
+  segmentBytesP2P: number;
+  /** Segments from peers whose SHA-256 did not match the server's (refetched over HTTP). */
+  p2pRejected: number;
+  /** Player errors (hls.js and segment errors). */
+  errors: number;
+}
+
+declare global {
+  interface Window {
+    /** The current player's P2P counters, read by the browser tests. */
+    __flotillaP2P?: P2PStats;
+  }
+}
+
+export function emptyStats(p2pEnabled = false): P2PStats {
+  return {
+    p2pEnabled,
+    peers: 0,
+    httpBytes: 0,
+    p2pBytes: 0,
+    uploadedBytes: 0,
+    segmentBytesHttp: 0,
+    segmentBytesP2P: 0,
+    p2pRejected: 0,
+    errors: 0,
+  };
+}
+
+/**
+ * P2P is used when the instance runs its tracker and enables P2P for the web app, the video has
+ * trackers (a remote video's are its origin's), and the signed-in viewer did not turn it off
+ * (anonymous viewers: on).
+ */
+export function p2pAllowed(config: ServerConfig | null, video: VideoDetails, user: User | null): boolean {
+  if (!config || config.tracker?.enabled !== true) return false;
+  if (config.defaults?.p2p?.webapp?.enabled === false) return false;
+  if (video.trackerUrls.length === 0) return false;
+  return user?.p2pEnabled !== false;
+}
+
+/** The tuned VOD settings measured on loopback (see docs: shared notes on P2P). */
+export function coreConfig(config: ServerConfig | null, video: VideoDetails) {
+  return {
+    announceTrackers: [...video.trackerUrls],
+    // Never the library's public STUN servers: the instance's own, or none.
+    rtcConfig: { iceServers: (config?.webrtc?.stunServers ?? []).map((urls) => ({ urls })) },
+    // Only the next 6 s are urgent (fetched over HTTP when a slot is free); the rest is left to peers.
+    highDemandTimeWindow: 6,
+    simultaneousHttpDownloads: 1,
+    // p2p-media-loader cannot wait "only when the tracker reports other peers" (it exposes no
+    // tracker response), so every viewer waits a short fixed time before its first HTTP download.
+    httpDownloadInitialTimeoutMs: 1500,
+  };
+}
+
+type Hashes = Record<string, Record<string, string>>;
+
+function hex(buf: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * `validateP2PSegment`: the server's `segments-sha256.json` maps a fragment file name to
+ * `"<start>-<end>"` (inclusive byte range) → SHA-256 hex. p2p-media-loader-hlsjs gives the range
+ * with an inclusive `end` as well. Anything not found there is rejected (the library then fetches
+ * the segment over HTTP). `onReject` counts rejections.
+ */
+export function segmentValidator(sha256Url: string, onReject: () => void) {
+  let hashes: Promise<Hashes | null> | null = null;
+  const load = () => {
+    hashes ??= fetch(sha256Url, { credentials: 'same-origin' })
+      .then((r) => (r.ok ? (r.json() as Promise<Hashes>) : null))
+      .catch(() => null)
+      .then((h) => {
+        if (!h) hashes = null; // try again on the next segment
+        return h;
+      });
+    return hashes;
+  };
+  return async (url: string, byteRange: { start: number; end: number } | undefined, data: ArrayBuffer): Promise<boolean> => {
+    const ok = await check(url, byteRange, data);
+    if (!ok) onReject();
+    return ok;
+  };
+
+  async function check(url: string, byteRange: { start: number; end: number } | undefined, data: ArrayBuffer): Promise<boolean> {
+    const table = await load();
+    if (!table) return false;
+    const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() ?? '');
+    const ranges = table[name];
+    if (!ranges) return false;
+    const key = byteRange ? `${byteRange.start}-${byteRange.end}` : `0-${data.byteLength - 1}`;
+    const expected = ranges[key];
+    if (!expected) return false;
+    return hex(await crypto.subtle.digest('SHA-256', data)) === expected.toLowerCase();
+  }
+}
+
+/**
+ * Test-only: `?p2pCorrupt=1` in the page URL, or `localStorage['flotilla.p2pCorrupt'] = '1'`, makes
+ * this viewer send damaged segment data to its peers (see `p2p-test-corrupt.ts`). Its own playback
+ * and what it receives are not affected.
+ */
+export function corruptUploadsRequested(): boolean {
+  try {
+    if (new URLSearchParams(location.search).get('p2pCorrupt') === '1') return true;
+    return localStorage.getItem('flotilla.p2pCorrupt') === '1';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,214 @@
+// Viewers share segments over WebRTC: three separate Chromium browsers watch the same video, joining
+// a few seconds apart, and the later ones get most segment bytes from the earlier ones; the server's
+// /metrics agrees with what the players counted; a viewer that sends damaged data (the player's
+// test-only `?p2pCorrupt=1` hook) is caught by the others' SHA-256 check and they still play.
+//
+// Must run in a loopback-only network namespace (`npm run test:p2p` does `unshare -n`): WebRTC
+// gathers candidates on every interface once media permission is granted, so only a namespace whose
+// sole interface is `lo` keeps the traffic provably on 127.0.0.1 (see the P2P notes).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { adminToken, uploadAndWait } from './support/api.mjs';
+import { SCREENSHOTS } from './support/browser.mjs';
+import { CHROMIUM, makeClip, startInstance } from './support/instance.mjs';
+
+const MAIN_SECONDS = 60;
+const CORRUPT_SECONDS = 30;
+const STAGGER_MS = 6_000;
+
+function assertLoopbackOnly() {
+  const names = Object.keys(networkInterfaces());
+  if (names.some((n) => n !== 'lo')) {
+    throw new Error(
+      `this test must run in a loopback-only network namespace, but these interfaces exist: ${names.join(', ')}. ` +
+        "Run it with `npm run test:p2p` (unshare -n sh -c 'ip link set lo up && node --test tests/p2p.test.mjs'), as root.",
+    );
+  }
+  if (!names.includes('lo')) throw new Error('no loopback interface is up: run `ip link set lo up` in the namespace first');
+}
+
+let instance;
+let workDir;
+const browsers = [];
+
+before(async () => {
+  assertLoopbackOnly();
+  workDir = mkdtempSync(join(tmpdir(), 'flotilla-p2p-'));
+  // One rendition (240p from a 240p source) so every viewer is in the same swarm.
+  instance = await startInstance({ FLOTILLA_TRANSCODING_RESOLUTIONS: '240' });
+});
+
+after(async () => {
+  for (const b of browsers) await b.close().catch(() => undefined);
+  await instance?.stop();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** One viewer = one Chromium process with its own fresh profile. */
+async function viewer(url, query = '') {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // Both needed for WebRTC on loopback: the flag, and the media permission granted below.
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  browsers.push(browser);
+  const context = await browser.newContext({ baseURL: instance.url, viewport: { width: 960, height: 540 } });
+  await context.grantPermissions(['camera', 'microphone'], { origin: instance.url });
+  await context.addInitScript(() => {
+    try {
+      localStorage.setItem('flotilla.muted', '1');
+    } catch {
+      // about:blank (the page is left that way) has no storage.
+    }
+  });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+  await page.goto(`${url}?autoplay=1${query}`);
+  return { browser, page, problems };
+}
+
+async function state(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('video');
+    const q = v?.getVideoPlaybackQuality?.();
+    return {
+      t: v?.currentTime ?? 0,
+      ended: v?.ended ?? false,
+      paused: v?.paused ?? true,
+      frames: q?.totalVideoFrames ?? 0,
+      stats: window.__flotillaP2P ? JSON.parse(JSON.stringify(window.__flotillaP2P)) : null,
+    };
+  });
+}
+
+/** Waits until every viewer has played to the end (or past `seconds - 5`). */
+async function untilAllPlayed(viewers, seconds) {
+  const deadline = Date.now() + (seconds + 60) * 1000;
+  for (;;) {
+    const states = await Promise.all(viewers.map((v) => state(v.page)));
+    if (states.every((s) => s.ended || s.t >= seconds - 5)) return states;
+    if (Date.now() > deadline) throw new Error(`not every viewer played to the end: ${JSON.stringify(states.map((s) => ({ t: s.t, ended: s.ended })))}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+const share = (s) => s.segmentBytesP2P / Math.max(1, s.segmentBytesP2P + s.segmentBytesHttp);
+const pct = (x) => `${(x * 100).toFixed(1)} %`;
+
+async function playbackMetrics() {
+  const text = await (await fetch(`${instance.url}/metrics`)).text();
+  const num = (re) => Number(text.match(re)?.[1] ?? NaN);
+  return {
+    reports: num(/^flotilla_playback_reports_total (\d+)/m),
+    p2p: num(/^flotilla_playback_downloaded_bytes_total\{source="p2p"\} (\d+)/m),
+    http: num(/^flotilla_playback_downloaded_bytes_total\{source="http"\} (\d+)/m),
+    uploaded: num(/^flotilla_playback_uploaded_bytes_total (\d+)/m),
+  };
+}
+
+test('three viewers share a video over WebRTC on loopback, and bad peer data is caught', { timeout: 300_000 }, async (t) => {
+  const token = await adminToken(instance.url);
+  const mainDir = join(workDir, 'main');
+  const badDir = join(workDir, 'bad');
+  mkdirSync(mainDir);
+  mkdirSync(badDir);
+  const [main, bad] = await Promise.all([
+    uploadAndWait(instance.url, token, makeClip(mainDir, MAIN_SECONDS, '426x240'), 'P2P sharing', 1),
+    uploadAndWait(instance.url, token, makeClip(badDir, CORRUPT_SECONDS, '426x240'), 'P2P corruption', 1),
+  ]);
+  for (const v of [main, bad]) {
+    assert.equal(v.streamingPlaylists[0].files.length, 1, 'one rendition expected');
+    assert.ok(v.trackerUrls.length > 0, 'the video has no trackerUrls');
+  }
+  const before = await playbackMetrics();
+
+  await t.test('later viewers get most segment bytes from peers', async () => {
+    const viewers = [];
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, STAGGER_MS));
+      viewers.push(await viewer(`/videos/embed/${main.uuid}`));
+    }
+    // The stats panel of the last viewer, opened from the settings menu, while it plays.
+    const last = viewers[2].page;
+    await new Promise((r) => setTimeout(r, 8_000));
+    await last.getByRole('button', { name: 'Settings' }).click();
+    await last.getByTestId('stats-toggle').check();
+    await last.getByRole('button', { name: 'Settings' }).click();
+    await last.getByTestId('p2p-stats').waitFor();
+    await last.screenshot({ path: `${SCREENSHOTS}p2p-stats.png` });
+    assert.equal(await last.getByTestId('stats-p2p').textContent(), 'on');
+
+    const states = await untilAllPlayed(viewers, MAIN_SECONDS);
+    const report = states.map((s, i) => `viewer ${i + 1}: ${pct(share(s.stats))} from peers (HTTP ${s.stats.segmentBytesHttp} B, P2P ${s.stats.segmentBytesP2P} B, sent ${s.stats.uploadedBytes} B, ${s.frames} frames)`);
+    t.diagnostic(report.join('; '));
+    console.log(report.join('\n'));
+    for (const s of states) {
+      assert.ok(s.stats?.p2pEnabled, 'P2P was not enabled in a viewer');
+      assert.equal(s.stats.p2pRejected, 0);
+      assert.ok(s.frames >= (MAIN_SECONDS - 5) * 25 * 0.9, `too few frames decoded: ${s.frames}`);
+    }
+    assert.ok(states.some((s) => s.stats.segmentBytesP2P > 0), 'no bytes went peer to peer');
+    assert.ok(share(states[2].stats) >= 0.5, `viewer 3 got only ${pct(share(states[2].stats))} from peers`);
+
+    // Leaving the page sends the last report (pagehide); then /metrics sums what the players counted.
+    const totals = { p2p: 0, http: 0, uploaded: 0 };
+    for (const v of viewers) {
+      const s = (await state(v.page)).stats;
+      totals.p2p += s.p2pBytes;
+      totals.http += s.httpBytes;
+      totals.uploaded += s.uploadedBytes;
+      await v.page.goto('about:blank');
+    }
+    let m;
+    const deadline = Date.now() + 10_000;
+    do {
+      await new Promise((r) => setTimeout(r, 500));
+      m = await playbackMetrics();
+    } while (Date.now() < deadline && m.p2p - before.p2p + m.http - before.http < totals.p2p + totals.http);
+    const got = { p2p: m.p2p - before.p2p, http: m.http - before.http, uploaded: m.uploaded - before.uploaded };
+    console.log(`players counted ${JSON.stringify(totals)}; /metrics grew by ${JSON.stringify(got)} in ${m.reports - before.reports} reports`);
+    assert.deepEqual(got, totals);
+    for (const v of viewers) assert.deepEqual(v.problems, []);
+    for (const v of viewers) await v.browser.close();
+  });
+
+  await t.test('a viewer sending damaged segments is caught, and the others still play', async () => {
+    const viewers = [await viewer(`/videos/embed/${bad.uuid}`, '&p2pCorrupt=1')];
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, STAGGER_MS));
+      viewers.push(await viewer(`/videos/embed/${bad.uuid}`));
+    }
+    const states = await untilAllPlayed(viewers, CORRUPT_SECONDS);
+    const report = states.map((s, i) => `viewer ${i + 1}${i === 0 ? ' (corrupting)' : ''}: ${pct(share(s.stats))} from peers, rejected ${s.stats.p2pRejected}, sent ${s.stats.uploadedBytes} B, ${s.frames} frames`);
+    console.log(report.join('\n'));
+    assert.ok(states[0].stats.uploadedBytes > 0, 'the corrupting viewer sent nothing, so nothing was tested');
+    const rejected = states[1].stats.p2pRejected + states[2].stats.p2pRejected;
+    assert.ok(rejected > 0, 'no damaged segment was rejected');
+    for (const s of states) {
+      assert.ok(s.frames >= (CORRUPT_SECONDS - 5) * 25 * 0.9, `too few frames decoded: ${s.frames}`);
+      assert.equal(s.stats.errors, 0, 'a player reported an error');
+    }
+    for (const v of viewers) assert.deepEqual(v.problems, []);
+  });
+});
