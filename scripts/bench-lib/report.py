@@ -264,6 +264,23 @@ def web(rows, table, notes):
                       f"{js / (150 * 1024):.2f} of budget", "< 150 KB", verdict(0 < js < 150 * 1024)))
 
 
+def offload(rows, table, notes):
+    """8. P2P offload: the later viewers' share of segment bytes from peers, and the origin's segment
+    bytes with P2P on over with it off."""
+    for r in rows:
+        if r.get("kind") == "offload_error":
+            notes.append("P2P offload benchmark (8) failed: see scripts/bench-lib/offload.sh's output")
+        if r.get("kind") != "offload":
+            continue
+        n = r["viewers"]
+        share = r["later_viewers_share_from_peers"]
+        table.append((f"8. P2P offload, {n} viewers: later viewers' segment bytes from peers (limit {r['limit'] * 100:.0f} %)",
+                      f"{share * 100:.1f} %", "—", f"{share / 0.6:.2f} of target", "≥ 60 %", verdict(share >= 0.6)))
+        table.append((f"8. P2P offload, {n} viewers: origin segment bytes, P2P on / off",
+                      f"{r['origin_bytes_p2p_on'] / 1e6:.1f} MB", f"P2P off {r['origin_bytes_p2p_off'] / 1e6:.1f} MB",
+                      f"{r['origin_ratio']:.2f}×", "(figure)", "figure"))
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -387,6 +404,7 @@ def main():
     federation(rows, info, table, notes, details, busy_note)
     tracker(rows, info, table, notes, details, busy_note)
     web(rows, table, notes)
+    offload(rows, table, notes)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")
