@@ -126,6 +126,7 @@ async fn the_client_is_served_with_metadata_and_a_strict_policy(backend: Backend
         assert!(body.contains("<meta property=\"og:image\" content=\"http"), "{body}");
         assert!(body.contains("<link rel=\"preload\" as=\"image\" href=\"http"), "the poster is preloaded: {body}");
         assert!(body.contains("type=\"application/json+oembed\""), "{body}");
+        assert!(body.contains(&format!("/services/oembed?url={}", urlencode(&format!("{base}/w/{short}")))), "{body}");
         assert!(body.contains("<div id=\"app\">"));
     }
     // The same path still answers ActivityPub to servers.

@@ -235,10 +235,15 @@ impl Tracker {
         e.1 = Instant::now() + BAN;
     }
 
-    fn refuse(&self, conn: u64, reason: &str, info_hash: Option<&str>) -> Result<(), Close> {
+    /// Queues a failure frame, counts a strike, and names the close.
+    fn reject(&self, conn: u64, reason: &str, info_hash: Option<&str>) -> Close {
         self.send(conn, &failure(reason, info_hash));
         self.strike(conn);
-        Err(Close::Refused(reason.to_string()))
+        Close::Refused(reason.to_string())
+    }
+
+    fn refuse(&self, conn: u64, reason: &str, info_hash: Option<&str>) -> Result<(), Close> {
+        Err(self.reject(conn, reason, info_hash))
     }
 
     async fn video_of(&self, ih: &str) -> Result<Option<i64>, ()> {
@@ -264,8 +269,7 @@ impl Tracker {
         match self.video_of(ih).await {
             Ok(Some(v)) => Ok(v),
             Ok(None) => {
-                self.refuse(conn, "unknown info_hash: this tracker serves only this instance's videos", Some(ih))?;
-                unreachable!("refuse always answers Err")
+                Err(self.reject(conn, "unknown info_hash: this tracker serves only this instance's videos", Some(ih)))
             }
             Err(()) => {
                 self.send(conn, &failure("the tracker is busy; try again in a moment", Some(ih)));
