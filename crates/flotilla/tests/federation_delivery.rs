@@ -46,6 +46,22 @@ async fn queued_deliveries(a: &TestInstance) -> i64 {
     jobs::list(&a.instance.app.db, Some("queued"), Some("deliver"), Page { start: 0, count: 100 }).await.unwrap().1
 }
 
+/// The fake inbox has the activity before our worker has the answer and records the outcome, so a
+/// test reading scores or queues first waits for the workers to finish what they hold.
+async fn settle(a: &TestInstance) {
+    for _ in 0..100 {
+        let running = jobs::list(&a.instance.app.db, Some("running"), Some("deliver"), Page { start: 0, count: 1 })
+            .await
+            .unwrap()
+            .1;
+        if running == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("deliveries still running after 5 s");
+}
+
 async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backend: Backend) {
     let a = TestInstance::start(backend).await;
     let token = a.user("ida").await;
@@ -68,6 +84,7 @@ async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backen
         wait_for(&masto, &format!("Name {n}")).await;
     }
     assert_eq!(masto.inbox.peak.load(Ordering::SeqCst), 2, "two at once, no more");
+    settle(&a).await;
     let h = hosts::get(db, &masto.host).await.unwrap().unwrap();
     assert_eq!(h.score, start_score + 60);
     assert!(h.failing_since.is_none());
@@ -85,6 +102,7 @@ async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backen
         h = hosts::get(db, &masto.host).await.unwrap().unwrap();
     }
     assert!(h.failing_since.is_some(), "{h:?}");
+    settle(&a).await;
     assert_eq!(h.score, start_score + 50);
     assert!(h.last_error.as_deref().unwrap_or_default().contains("503"), "{h:?}");
     assert_eq!(queued_deliveries(&a).await, 1, "the failed delivery waits for its retry");
