@@ -1,6 +1,7 @@
 // Viewers share segments over WebRTC: three separate Chromium browsers watch the same video, joining
-// a few seconds apart, and the later ones get most segment bytes from the earlier ones; the server's
-// /metrics agrees with what the players counted; a viewer that sends damaged data (the player's
+// a few seconds apart, and the later ones get most segment bytes from the earlier ones; the segment
+// bytes the server itself answered stay far below what the three watched, and its /metrics agrees
+// with what the players counted; a viewer that sends damaged data (the player's
 // test-only `?p2pCorrupt=1` hook) is caught by the others' SHA-256 check and they still play.
 //
 // Must run in a loopback-only network namespace (`npm run test:p2p` does `unshare -n`): WebRTC
@@ -124,6 +125,8 @@ async function playbackMetrics() {
     p2p: num(/^flotilla_playback_downloaded_bytes_total\{source="p2p"\} (\d+)/m),
     http: num(/^flotilla_playback_downloaded_bytes_total\{source="http"\} (\d+)/m),
     uploaded: num(/^flotilla_playback_uploaded_bytes_total (\d+)/m),
+    // Counted by the server itself, whatever players say.
+    servedSegments: num(/^flotilla_hls_served_bytes_total\{kind="segment"\} (\d+)/m),
   };
 }
 
@@ -168,6 +171,8 @@ test('three viewers share a video over WebRTC on loopback, and bad peer data is 
       assert.equal(s.stats.p2pRejected, 0);
       assert.ok(s.frames >= (MAIN_SECONDS - 5) * 25 * 0.9, `too few frames decoded: ${s.frames}`);
     }
+    // Only viewers who join others wait for them before their first HTTP segment.
+    assert.deepEqual(states.map((s) => s.stats.httpDelayMs), [0, 1500, 1500], 'initial HTTP delay of each viewer');
     assert.ok(states.some((s) => s.stats.segmentBytesP2P > 0), 'no bytes went peer to peer');
     assert.ok(share(states[2].stats) >= 0.5, `viewer 3 got only ${pct(share(states[2].stats))} from peers`);
 
@@ -189,6 +194,17 @@ test('three viewers share a video over WebRTC on loopback, and bad peer data is 
     const got = { p2p: m.p2p - before.p2p, http: m.http - before.http, uploaded: m.uploaded - before.uploaded };
     console.log(`players counted ${JSON.stringify(totals)}; /metrics grew by ${JSON.stringify(got)} in ${m.reports - before.reports} reports`);
     assert.deepEqual(got, totals);
+
+    // The origin's own count: at least what players took over HTTP (it counts whole answers, a player
+    // only what arrived), and far less than the three of them watched.
+    const served = m.servedSegments - before.servedSegments;
+    const http = states.reduce((n, s) => n + s.stats.segmentBytesHttp, 0);
+    const watched = states.reduce((n, s) => n + s.stats.segmentBytesHttp + s.stats.segmentBytesP2P, 0);
+    const size = main.streamingPlaylists[0].files[0].size;
+    console.log(`origin served ${served} B of segments (${(served / size).toFixed(2)}× the file) for ${watched} B watched (${(watched / size).toFixed(2)}×)`);
+    assert.ok(watched >= 2.5 * size, `the viewers watched only ${watched} B of a ${size} B file`);
+    assert.ok(served >= http, `the origin counted ${served} B, less than the ${http} B players took over HTTP`);
+    assert.ok(served <= 0.67 * watched, `the origin served ${served} B, not much less than the ${watched} B watched`);
     for (const v of viewers) assert.deepEqual(v.problems, []);
     for (const v of viewers) await v.browser.close();
   });

@@ -2,7 +2,9 @@
 //! histogram by route. Routes are the matched patterns (`/api/v1/users/{id}`), never raw paths,
 //! so the number of series stays bounded whatever clients request. Players report their playback
 //! (`POST /api/v1/metrics/playback`, PeerTube's fields): bytes from peers and over HTTP, bytes
-//! uploaded to peers, errors, as instance-wide counters.
+//! uploaded to peers, errors, as instance-wide counters. What the origin itself answered for HLS
+//! (segments, playlists, segment hashes) is counted by the server, so P2P offload can be read
+//! without trusting players.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -32,7 +34,19 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
     playback: Playback,
+    hls_bytes: HlsBytes,
 }
+
+/// Body bytes the origin answered on `/static/streaming-playlists/`, by kind of file.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HlsBytes {
+    pub segment: u64,
+    pub playlist: u64,
+    pub hashes: u64,
+}
+
+/// The route whose answers [`HlsBytes`] counts.
+const HLS_ROUTE: &str = "/static/streaming-playlists/hls/{uuid}/{file}";
 
 /// Sums of what players reported.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,8 +76,21 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).playback
     }
 
-    fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
+    pub fn hls_bytes(&self) -> HlsBytes {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).hls_bytes
+    }
+
+    /// `served`: the body length of an HLS file answer, with the file's name.
+    fn record(&self, method: &str, route: &str, status: u16, secs: f64, served: Option<(&str, u64)>) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((file, n)) = served {
+            let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("mp4") => &mut m.hls_bytes.segment,
+                Some("m3u8") => &mut m.hls_bytes.playlist,
+                _ => &mut m.hls_bytes.hashes,
+            };
+            *kind += n;
+        }
         *m.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
         let h = m.latency.entry(route.to_string()).or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -121,6 +148,16 @@ impl Metrics {
              # TYPE flotilla_playback_resolution_changes_total counter\nflotilla_playback_resolution_changes_total {}\n",
             p.reports, p.p2p_bytes, p.http_bytes, p.uploaded_bytes, p.errors, p.resolution_changes
         );
+        let b = m.hls_bytes;
+        let _ = write!(
+            out,
+            "# HELP flotilla_hls_served_bytes_total Body bytes this server answered for HLS files, by kind.\n\
+             # TYPE flotilla_hls_served_bytes_total counter\n\
+             flotilla_hls_served_bytes_total{{kind=\"segment\"}} {}\n\
+             flotilla_hls_served_bytes_total{{kind=\"playlist\"}} {}\n\
+             flotilla_hls_served_bytes_total{{kind=\"hashes\"}} {}\n",
+            b.segment, b.playlist, b.hashes
+        );
         out
     }
 }
@@ -134,9 +171,17 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let start = Instant::now();
     let method = req.method().as_str().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let file = (route.as_deref() == Some(HLS_ROUTE))
+        .then(|| req.uri().path().rsplit('/').next().unwrap_or_default().to_string());
     let resp = next.run(req).await;
     let route = route.as_deref().unwrap_or("unmatched");
-    metrics.record(&method, route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    // What was promised (`Content-Length`): a viewer that hangs up early is still counted in full,
+    // which errs on the side of showing less offload than there was.
+    let served = file.as_deref().filter(|_| resp.status().is_success()).map(|f| {
+        let len = resp.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        (f, len.and_then(|v| v.parse().ok()).unwrap_or(0))
+    });
+    metrics.record(&method, route, resp.status().as_u16(), start.elapsed().as_secs_f64(), served);
     resp
 }
 
@@ -145,9 +190,14 @@ mod tests {
     #[test]
     fn renders_counters_and_histograms() {
         let m = super::Metrics::default();
-        m.record("GET", "/api/v1/config", 200, 0.003);
-        m.record("GET", "/api/v1/config", 200, 0.2);
+        m.record("GET", "/api/v1/config", 200, 0.003, None);
+        m.record("GET", "/api/v1/config", 200, 0.2, None);
+        m.record("GET", super::HLS_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 1000)));
+        m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-master.m3u8", 30)));
+        m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-segments-sha256.json", 7)));
+        assert_eq!(m.hls_bytes(), super::HlsBytes { segment: 1000, playlist: 30, hashes: 7 });
         let text = m.render();
+        assert!(text.contains("flotilla_hls_served_bytes_total{kind=\"segment\"} 1000"), "{text}");
         assert!(
             text.contains("flotilla_http_requests_total{method=\"GET\",route=\"/api/v1/config\",status=\"200\"} 2")
         );

@@ -177,7 +177,15 @@ async fn peers_of_a_video_find_each_other_and_strangers_are_refused(backend: Bac
         let (status, body) = t.api.post("/api/v1/metrics/playback", None, bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
+    // The origin counts what it answered itself: a 1000-byte piece of a segment file, a 416 not.
+    let playlist = v["streamingPlaylists"][0]["files"][0]["fileUrl"].as_str().unwrap().to_string();
+    let resp = t.api.http.get(&playlist).header("Range", "bytes=0-999").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.bytes().await.unwrap().len(), 1000);
+    let resp = t.api.http.get(&playlist).header("Range", "bytes=999999999-").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     let metrics = t.api.http.get(t.api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("flotilla_hls_served_bytes_total{kind=\"segment\"} 1000\n"), "{metrics}");
     assert!(metrics.contains("flotilla_playback_reports_total 2"), "{metrics}");
     assert!(metrics.contains("flotilla_playback_downloaded_bytes_total{source=\"p2p\"} 1400000"), "{metrics}");
     assert!(metrics.contains("flotilla_playback_downloaded_bytes_total{source=\"http\"} 600000"), "{metrics}");

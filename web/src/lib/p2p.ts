@@ -22,6 +22,8 @@ export interface P2PStats {
   p2pRejected: number;
   /** Player errors (hls.js and segment errors). */
   errors: number;
+  /** How long the player waited for peers before its first HTTP segment (0 when alone). */
+  httpDelayMs: number;
 }
 
 declare global {
@@ -42,6 +44,7 @@ export function emptyStats(p2pEnabled = false): P2PStats {
     segmentBytesP2P: 0,
     p2pRejected: 0,
     errors: 0,
+    httpDelayMs: 0,
   };
 }
 
@@ -57,8 +60,55 @@ export function p2pAllowed(config: ServerConfig | null, video: VideoDetails, use
   return user?.p2pEnabled !== false;
 }
 
-/** The tuned VOD settings measured on loopback (see docs: shared notes on P2P). */
-export function coreConfig(config: ServerConfig | null, video: VideoDetails) {
+/** How long a viewer who joins others waits for them before its first HTTP segment. */
+export const JOINING_HTTP_DELAY_MS = 1500;
+
+/**
+ * Asks the tracker (a WebTorrent `scrape`) whether anyone else is in the video's swarms, so that
+ * only a viewer who has peers to take segments from waits for them; a viewer alone starts over
+ * HTTP at once. Any doubt (no answer within `timeoutMs`, an error, a refusal) means "alone".
+ */
+export function swarmHasPeers(video: VideoDetails, timeoutMs = 1000): Promise<boolean> {
+  const tracker = video.trackerUrls[0];
+  const hashes = video.streamingPlaylists[0]?.p2pMediaLoaderInfohashes ?? [];
+  if (!tracker || hashes.length === 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let ws: WebSocket;
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      try {
+        ws.close();
+      } catch {
+        // Already closed.
+      }
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    try {
+      ws = new WebSocket(tracker);
+    } catch {
+      done(false);
+      return;
+    }
+    ws.onopen = () => ws.send(JSON.stringify({ action: 'scrape', info_hash: hashes }));
+    ws.onerror = () => done(false);
+    ws.onclose = () => done(false);
+    ws.onmessage = (e) => {
+      try {
+        const files = (JSON.parse(String(e.data)) as { files?: Record<string, { complete?: number; incomplete?: number }> }).files ?? {};
+        done(Object.values(files).some((f) => (f.complete ?? 0) + (f.incomplete ?? 0) > 0));
+      } catch {
+        done(false);
+      }
+    };
+  });
+}
+
+/**
+ * The tuned VOD settings measured on loopback (see docs: shared notes on P2P). `othersWatching`
+ * (from [swarmHasPeers]) decides the initial HTTP delay.
+ */
+export function coreConfig(config: ServerConfig | null, video: VideoDetails, othersWatching: boolean) {
   return {
     announceTrackers: [...video.trackerUrls],
     // Never the library's public STUN servers: the instance's own, or none.
@@ -66,9 +116,8 @@ export function coreConfig(config: ServerConfig | null, video: VideoDetails) {
     // Only the next 6 s are urgent (fetched over HTTP when a slot is free); the rest is left to peers.
     highDemandTimeWindow: 6,
     simultaneousHttpDownloads: 1,
-    // p2p-media-loader cannot wait "only when the tracker reports other peers" (it exposes no
-    // tracker response), so every viewer waits a short fixed time before its first HTTP download.
-    httpDownloadInitialTimeoutMs: 1500,
+    // Someone else is watching: give the connection to them a moment before the first HTTP segment.
+    httpDownloadInitialTimeoutMs: othersWatching ? JOINING_HTTP_DELAY_MS : 0,
   };
 }
 
