@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use futures_util::SinkExt;
+
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -52,7 +54,8 @@ pub async fn socket(
         .max_frame_size(MAX_MESSAGE_BYTES)
         // Small buffers: thousands of idle viewers must stay cheap.
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        // Frames are written when a batch is flushed or passes 4 KiB (what stays allocated).
+        .write_buffer_size(4096)
         .on_upgrade(move |socket| async move {
             match tracker.connect(ip) {
                 Ok((conn, out)) => serve(&tracker, conn, out, socket).await,
@@ -66,27 +69,46 @@ async fn close(mut socket: WebSocket, reason: &str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-async fn flush(socket: &mut WebSocket, out: &mut Outgoing) {
-    while let Ok(f) = out.rx.try_recv() {
+/// Writes `first` and whatever else is queued behind it, then flushes once: a peer that is sent
+/// several frames at once (the answers to its offers) costs one write, not one each.
+async fn write_queued(socket: &mut WebSocket, out: &mut Outgoing, first: Option<String>) -> bool {
+    let mut next = first;
+    loop {
+        let f = match next.take() {
+            Some(f) => f,
+            None => match out.rx.try_recv() {
+                Ok(f) => f,
+                Err(_) => break,
+            },
+        };
         out.sent(f.len());
-        if socket.send(Message::Text(f.as_ref().into())).await.is_err() {
-            return;
+        if socket.feed(Message::Text(f.into())).await.is_err() {
+            return false;
         }
     }
+    socket.flush().await.is_ok()
 }
 
 async fn serve(tracker: &Tracker, conn: u64, mut out: Outgoing, mut socket: WebSocket) {
-    let mut deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
+    // One timer per connection, moved forward only when it fires: re-arming it on every frame
+    // would cost a timer-wheel update per message.
+    let mut last_frame = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
+                    last_frame = tokio::time::Instant::now();
                     if let Err(why) = tracker.message(conn, text.as_str()).await {
-                        flush(&mut socket, &mut out).await;
+                        write_queued(&mut socket, &mut out, None).await;
                         tracker.disconnect(conn);
                         close(socket, &format!("{why:?}")).await;
                         return;
+                    }
+                    // The response to an announce is queued by now: written without another turn.
+                    if !out.rx.is_empty() && !write_queued(&mut socket, &mut out, None).await {
+                        break;
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -99,8 +121,7 @@ async fn serve(tracker: &Tracker, conn: u64, mut out: Outgoing, mut socket: WebS
             },
             frame = out.rx.recv() => match frame {
                 Some(f) => {
-                    out.sent(f.len());
-                    if socket.send(Message::Text(f.as_ref().into())).await.is_err() {
+                    if !write_queued(&mut socket, &mut out, Some(f)).await {
                         break;
                     }
                 }
@@ -110,7 +131,12 @@ async fn serve(tracker: &Tracker, conn: u64, mut out: Outgoing, mut socket: WebS
                     return;
                 }
             },
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = &mut idle => {
+                let deadline = last_frame + IDLE_TIMEOUT;
+                if deadline > tokio::time::Instant::now() {
+                    idle.as_mut().reset(deadline);
+                    continue;
+                }
                 tracker.disconnect(conn);
                 close(socket, "idle").await;
                 return;

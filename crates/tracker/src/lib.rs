@@ -10,6 +10,7 @@
 //! announced together); every limit is enforced here: frame size, offers per announce, id lengths,
 //! queued bytes per connection, connections per address, offenders refused for a while.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -59,7 +61,7 @@ struct VideoSwarms {
 
 /// What the transport keeps for a connection: the frames to send, in order.
 pub struct Outgoing {
-    pub rx: mpsc::UnboundedReceiver<Arc<str>>,
+    pub rx: mpsc::UnboundedReceiver<String>,
     queued: Arc<AtomicUsize>,
 }
 
@@ -72,7 +74,7 @@ impl Outgoing {
 
 struct Conn {
     ip: IpAddr,
-    tx: mpsc::UnboundedSender<Arc<str>>,
+    tx: mpsc::UnboundedSender<String>,
     queued: Arc<AtomicUsize>,
     /// The (video, info hash, peer id) this connection announced, to leave on close.
     joined: Vec<(i64, String, String)>,
@@ -127,6 +129,62 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Ids are 20 characters (JavaScript "binary strings": code points up to U+00FF).
 fn valid_id(s: &str) -> bool {
     s.chars().count() == 20 && s.chars().all(|c| (c as u32) <= 0xff)
+}
+
+/// A JSON object as received: its fields still in their JSON text. SDP offers and answers (most of
+/// every frame's bytes) are relayed as they came, never decoded and encoded again. A frame has a
+/// handful of fields, so a list beats a hash map; a repeated key counts as its last value, as in
+/// JavaScript. Keys must be plain (unescaped) text, which every client sends.
+struct Fields<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Fields<'de>, M::Error> {
+                let mut out = Vec::with_capacity(8);
+                while let Some(entry) = m.next_entry::<&'de str, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A JSON string field: borrowed when it has no escapes (ids and actions never do in practice).
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get().trim();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+fn field<'a>(f: &Fields<'a>, key: &str) -> Option<Cow<'a, str>> {
+    f.get(key).and_then(string)
+}
+
+fn number(f: &Fields<'_>, key: &str) -> Option<u64> {
+    f.get(key).and_then(|raw| serde_json::from_str::<u64>(raw.get()).ok())
+}
+
+/// `s` as a JSON string literal.
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).expect("a str always serializes")
 }
 
 fn failure(reason: &str, info_hash: Option<&str>) -> Value {
@@ -208,7 +266,10 @@ impl Tracker {
     /// whose queue would pass [`MAX_QUEUED_BYTES`] is dropped: its queue's sender goes, so the
     /// transport sees the end of the queue and closes the socket.
     fn send(&self, conn: u64, frame: &Value) -> bool {
-        let text: Arc<str> = Arc::from(frame.to_string());
+        self.send_text(conn, frame.to_string())
+    }
+
+    fn send_text(&self, conn: u64, text: String) -> bool {
         {
             let conns = lock(&self.conns);
             let Some(c) = conns.get(&conn) else { return false };
@@ -295,10 +356,10 @@ impl Tracker {
         if text.len() > MAX_MESSAGE_BYTES {
             return self.refuse(conn, "message too large", None);
         }
-        let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(text) else {
+        let Ok(msg) = serde_json::from_str::<Fields>(text) else {
             return self.refuse(conn, "invalid JSON", None);
         };
-        let result = match msg.get("action").and_then(Value::as_str) {
+        let result = match field(&msg, "action").as_deref() {
             Some("announce") => self.announce(conn, &msg).await,
             Some("scrape") => self.scrape(conn, &msg).await,
             _ => self.refuse(conn, "invalid action", None),
@@ -309,42 +370,57 @@ impl Tracker {
         result
     }
 
-    async fn announce(&self, conn: u64, msg: &Map<String, Value>) -> Result<(), Close> {
-        let s = |k: &str| msg.get(k).and_then(Value::as_str);
-        let Some(ih) = s("info_hash").filter(|v| valid_id(v)) else {
+    async fn announce(&self, conn: u64, msg: &Fields<'_>) -> Result<(), Close> {
+        let Some(ih) = field(msg, "info_hash").filter(|v| valid_id(v)) else {
             return self.refuse(conn, "invalid info_hash", None);
         };
-        let Some(peer_id) = s("peer_id").filter(|v| valid_id(v)) else {
+        let ih = ih.as_ref();
+        let Some(peer_id) = field(msg, "peer_id").filter(|v| valid_id(v)) else {
             return self.refuse(conn, "invalid peer_id", Some(ih));
         };
+        let peer_id = peer_id.as_ref();
         let video = self.admitted(conn, ih).await?;
         let swarms = lock(&self.videos).entry(video).or_default().clone();
 
         // An answer goes to the one peer it is for, and nowhere else.
         if let Some(answer) = msg.get("answer") {
-            let Some(to) = s("to_peer_id").filter(|v| valid_id(v)) else {
+            let Some(to) = field(msg, "to_peer_id").filter(|v| valid_id(v)) else {
                 return self.refuse(conn, "invalid to_peer_id", Some(ih));
             };
-            let target = lock(&swarms).swarms.get(ih).and_then(|sw| sw.get(to)).map(|p| p.conn);
+            let target = lock(&swarms).swarms.get(ih).and_then(|sw| sw.get(to.as_ref())).map(|p| p.conn);
             if let Some(target) = target {
-                let frame = json!({ "action": "announce", "answer": answer, "offer_id": msg.get("offer_id"),
-                                    "peer_id": peer_id, "info_hash": ih });
-                if self.send(target, &frame) {
+                let offer_id = msg.get("offer_id").map_or("null", |r| r.get());
+                let frame = format!(
+                    r#"{{"action":"announce","answer":{},"offer_id":{offer_id},"peer_id":{},"info_hash":{}}}"#,
+                    answer.get(),
+                    quoted(peer_id),
+                    quoted(ih)
+                );
+                if self.send_text(target, frame) {
                     self.counters.relayed.fetch_add(1, Ordering::Relaxed);
                 }
             }
             return Ok(());
         }
 
-        let offers = match msg.get("offers") {
-            None => &Vec::new(),
-            Some(Value::Array(a)) if a.len() <= MAX_OFFERS => a,
-            Some(Value::Array(_)) => return self.refuse(conn, "too many offers", Some(ih)),
-            Some(_) => return self.refuse(conn, "invalid offers", Some(ih)),
+        // Read once as a list of objects; only an odd list is read again, to tell what is wrong.
+        let offers: Vec<Option<Fields>> = match msg.get("offers") {
+            None => Vec::new(),
+            Some(raw) => match serde_json::from_str::<Vec<Fields>>(raw.get()) {
+                Ok(a) => a.into_iter().map(Some).collect(),
+                Err(_) => match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+                    Ok(a) => a.iter().map(|o| serde_json::from_str::<Fields>(o.get()).ok()).collect(),
+                    Err(_) => return self.refuse(conn, "invalid offers", Some(ih)),
+                },
+            },
         };
-        let numwant = msg.get("numwant").and_then(Value::as_u64).unwrap_or(50) as usize;
-        let event = s("event");
-        let seeder = event == Some("completed") || msg.get("left").and_then(Value::as_u64) == Some(0);
+        if offers.len() > MAX_OFFERS {
+            return self.refuse(conn, "too many offers", Some(ih));
+        }
+        let numwant = number(msg, "numwant").unwrap_or(50) as usize;
+        let event = field(msg, "event");
+        let event = event.as_deref();
+        let seeder = event == Some("completed") || number(msg, "left") == Some(0);
 
         let (targets, complete, incomplete, joined) = {
             let mut v = lock(&swarms);
@@ -358,26 +434,25 @@ impl Tracker {
             let mut joined = false;
             if event == Some("stopped") {
                 swarm.remove(peer_id);
+            } else if let Some(p) = swarm.get_mut(peer_id) {
+                p.seen = Instant::now();
+                p.seeder |= seeder;
             } else {
-                joined = swarm
-                    .insert(
-                        peer_id.to_string(),
-                        Peer {
-                            conn,
-                            seen: Instant::now(),
-                            seeder: seeder || swarm.get(peer_id).is_some_and(|p| p.seeder),
-                        },
-                    )
-                    .is_none();
+                swarm.insert(peer_id.to_string(), Peer { conn, seen: Instant::now(), seeder });
+                joined = true;
             }
-            let mut others: Vec<(String, u64)> =
-                swarm.iter().filter(|(id, _)| id.as_str() != peer_id).map(|(id, p)| (id.clone(), p.conn)).collect();
-            let want = offers.len().min(numwant).min(others.len());
-            for i in 0..want {
-                let j = i + (self.random() as usize) % (others.len() - i);
-                others.swap(i, j);
-            }
-            others.truncate(want);
+            let others = if offers.is_empty() || numwant == 0 || event == Some("stopped") {
+                Vec::new()
+            } else {
+                let mut others: Vec<u64> = swarm.values().map(|p| p.conn).filter(|&c| c != conn).collect();
+                let want = offers.len().min(numwant).min(others.len());
+                for i in 0..want {
+                    let j = i + (self.random() as usize) % (others.len() - i);
+                    others.swap(i, j);
+                }
+                others.truncate(want);
+                others
+            };
             let complete = swarm.values().filter(|p| p.seeder).count();
             let incomplete = swarm.len() - complete;
             if swarm.is_empty() {
@@ -391,29 +466,39 @@ impl Tracker {
         if event == Some("stopped") {
             return Ok(());
         }
-        self.send(
+        let (peer_id, ih) = (quoted(peer_id), quoted(ih));
+        self.send_text(
             conn,
-            &json!({ "action": "announce", "interval": INTERVAL_SECS, "info_hash": ih,
-                     "complete": complete, "incomplete": incomplete }),
+            format!(
+                r#"{{"action":"announce","interval":{INTERVAL_SECS},"info_hash":{ih},"complete":{complete},"incomplete":{incomplete}}}"#
+            ),
         );
-        for ((_, target), offer) in targets.iter().zip(offers) {
-            let (Some(o), Some(offer_id)) = (offer.get("offer"), offer.get("offer_id").and_then(Value::as_str)) else {
+        for (target, offer) in targets.iter().zip(offers) {
+            let Some(offer) = offer else { continue };
+            let (Some(o), Some(offer_id)) = (offer.get("offer"), offer.get("offer_id").filter(|r| string(r).is_some()))
+            else {
                 continue;
             };
-            let frame =
-                json!({ "action": "announce", "offer": o, "offer_id": offer_id, "peer_id": peer_id, "info_hash": ih });
-            if self.send(*target, &frame) {
+            let frame = format!(
+                r#"{{"action":"announce","offer":{},"offer_id":{},"peer_id":{peer_id},"info_hash":{ih}}}"#,
+                o.get(),
+                offer_id.get()
+            );
+            if self.send_text(*target, frame) {
                 self.counters.relayed.fetch_add(1, Ordering::Relaxed);
             }
         }
         Ok(())
     }
 
-    async fn scrape(&self, conn: u64, msg: &Map<String, Value>) -> Result<(), Close> {
-        let hashes: Vec<String> = match msg.get("info_hash") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) if a.len() <= 50 => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-            _ => return self.refuse(conn, "invalid info_hash", None),
+    async fn scrape(&self, conn: u64, msg: &Fields<'_>) -> Result<(), Close> {
+        let raw = msg.get("info_hash");
+        let hashes: Vec<String> = match raw.and_then(string) {
+            Some(one) => vec![one.into_owned()],
+            None => match raw.map(|r| serde_json::from_str::<Vec<Value>>(r.get())) {
+                Some(Ok(a)) if a.len() <= 50 => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                _ => return self.refuse(conn, "invalid info_hash", None),
+            },
         };
         let mut files = Map::new();
         for ih in &hashes {
@@ -554,6 +639,49 @@ mod tests {
         .unwrap();
         assert_eq!(t.stats().peers, 0);
         assert_eq!(t.stats().swarms, 0);
+    }
+
+    #[tokio::test]
+    async fn frames_are_relayed_as_sent_whatever_their_escapes() {
+        let t = tracker();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let (a, mut out_a) = t.connect(ip).unwrap();
+        let (b, mut out_b) = t.connect(ip).unwrap();
+        // Ids written with \u escapes (as some encoders do) are the same ids; an SDP's escapes and a
+        // non-ASCII offer id reach the other peer exactly as sent; odd offers are no error.
+        let escaped = |s: &str| s.chars().map(|c| format!("\\u{:04x}", c as u32)).collect::<String>();
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=\"quoted\" \u{e9}\u{1F600}\\";
+        let join = format!(
+            r#"{{"action":"announce","info_hash":"{}","peer_id":"{}","event":"started"}}"#,
+            escaped(IH),
+            escaped(&peer(1))
+        );
+        t.message(a, &join).await.unwrap();
+        assert_eq!(frames(&mut out_a)[0]["info_hash"], IH);
+        let offer = json!({ "type": "offer", "sdp": sdp });
+        let offers = json!([{ "offer": offer, "offer_id": "\u{ff}\u{80}id-000000000000000" }, 7, { "offer_id": 3, "offer": {} }]);
+        let frame =
+            json!({ "action": "announce", "info_hash": IH, "peer_id": peer(2), "numwant": 3, "offers": offers });
+        t.message(b, &frame.to_string()).await.unwrap();
+        let fa = frames(&mut out_a);
+        assert_eq!(fa.len(), 1, "{fa:?}");
+        assert_eq!(fa[0]["offer"], offer);
+        assert_eq!(fa[0]["offer_id"], "\u{ff}\u{80}id-000000000000000");
+        assert_eq!((fa[0]["peer_id"].as_str(), fa[0]["info_hash"].as_str()), (Some(peer(2).as_str()), Some(IH)));
+        assert_eq!(frames(&mut out_b)[0]["incomplete"], 2);
+        // numwant 0: nobody is offered anything.
+        let frame =
+            json!({ "action": "announce", "info_hash": IH, "peer_id": peer(2), "numwant": 0, "offers": offers });
+        t.message(b, &frame.to_string()).await.unwrap();
+        assert!(frames(&mut out_a).is_empty());
+        // Not an object, or a field of the wrong type: refused.
+        for bad in
+            [r#"["announce"]"#, r#"{"action":"announce","info_hash":20}"#, r#"{"action":"announce","offers":{}}"#]
+        {
+            let (c, mut out_c) = t.connect(ip).unwrap();
+            assert!(t.message(c, bad).await.is_err(), "{bad}");
+            assert!(frames(&mut out_c)[0]["failure reason"].is_string());
+        }
     }
 
     #[tokio::test]

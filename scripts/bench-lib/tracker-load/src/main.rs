@@ -35,7 +35,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use serde_json::value::RawValue;
 use tokio::net::TcpSocket;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -273,31 +273,21 @@ fn offer_id(i: usize, n: u64) -> String {
 /// while the window was open.
 async fn peer(i: usize, ws: Ws, ctx: Arc<Ctx>, mut phase: watch::Receiver<u8>) -> Vec<u32> {
     let c = &ctx.counters;
-    let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    // The writer: frames in order; ends with the channel (a Close frame when the peer leaves).
-    // Whatever is queued goes out in one write.
-    let writer = tokio::spawn(async move {
-        while let Some(mut f) = rx.recv().await {
-            loop {
-                let msg = if f.is_empty() { Message::Close(None) } else { Message::Text(f.into()) };
-                if sink.feed(msg).await.is_err() {
-                    return;
-                }
-                match rx.try_recv() {
-                    Ok(g) => f = g,
-                    Err(_) => break,
-                }
+    // One task per peer reads and writes its socket itself: no writer task, channel or lock between
+    // the two halves, so the client spends as little of the machine as it can (the tracker under
+    // test shares the cores with it).
+    let mut ws = ws;
+    macro_rules! send {
+        ($f:expr) => {{
+            let f: String = $f;
+            c.bytes_sent.fetch_add(f.len() as u64, Relaxed);
+            if let Err(e) = ws.send(Message::Text(f.into())).await {
+                ctx.note(format!("send failed: {e}"));
+                c.ended_by_server.fetch_add(1, Relaxed);
+                break;
             }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-    });
-    let send = |f: String| {
-        c.bytes_sent.fetch_add(f.len() as u64, Relaxed);
-        let _ = tx.send(f);
-    };
+        }};
+    }
 
     let ih = serde_json::to_string(&ctx.hashes[i % ctx.hashes.len()]).unwrap();
     let me = serde_json::to_string(&format!("-BENCH0-{:012}", i)).unwrap();
@@ -314,7 +304,7 @@ async fn peer(i: usize, ws: Ws, ctx: Arc<Ctx>, mut phase: watch::Receiver<u8>) -
 
     loop {
         tokio::select! {
-            m = stream.next() => match m {
+            m = ws.next() => match m {
                 Some(Ok(Message::Text(t))) => {
                     c.bytes_received.fetch_add(t.len() as u64, Relaxed);
                     let Ok(f) = serde_json::from_str::<HashMap<&str, &RawValue>>(t.as_str()) else {
@@ -324,7 +314,7 @@ async fn peer(i: usize, ws: Ws, ctx: Arc<Ctx>, mut phase: watch::Receiver<u8>) -
                     if let Some(offer_id) = f.get("offer").and(f.get("offer_id")) {
                         c.recv_offers.fetch_add(1, Relaxed);
                         let (Some(from), Some(fih)) = (f.get("peer_id"), f.get("info_hash")) else { continue };
-                        send(format!(
+                        send!(format!(
                             r#"{{"action":"announce","info_hash":{},"peer_id":{me},"to_peer_id":{},"answer":{{"type":"answer","sdp":{answer_sdp}}},"offer_id":{}}}"#,
                             fih.get(), from.get(), offer_id.get()
                         ));
@@ -385,7 +375,7 @@ async fn peer(i: usize, ws: Ws, ctx: Arc<Ctx>, mut phase: watch::Receiver<u8>) -
                     }
                     STOP => next = None,
                     CLOSE => {
-                        let _ = tx.send(String::new());
+                        let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
                         break;
                     }
                     _ => {}
@@ -407,7 +397,7 @@ async fn peer(i: usize, ws: Ws, ctx: Arc<Ctx>, mut phase: watch::Receiver<u8>) -
                     .collect();
                 let event = if announced { "" } else { r#""event":"started","# };
                 announced = true;
-                send(format!(
+                send!(format!(
                     r#"{{"numwant":{},"uploaded":0,"downloaded":0,{event}"action":"announce","info_hash":{ih},"peer_id":{me},"offers":[{}]}}"#,
                     ctx.offers, offers.join(",")
                 ));
@@ -419,8 +409,6 @@ async fn peer(i: usize, ws: Ws, ctx: Arc<Ctx>, mut phase: watch::Receiver<u8>) -
         }
     }
     c.open.fetch_sub(1, Relaxed);
-    drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     rtts
 }
 
