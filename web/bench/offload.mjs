@@ -1,7 +1,7 @@
 // Benchmark (never part of the tests): how much segment traffic P2P takes off the origin. For 3 and
 // 5 viewers (separate Chromium browsers, joining 4 s apart, one 30 s 240p video), P2P on and then
 // off (the instance's `FLOTILLA_P2P_ENABLED=false`), it prints per viewer the segment bytes from HTTP
-// and from peers, and the origin's total. Target: the later viewers get ≥ 60 % from peers.
+// and from peers, and the segment bytes the origin itself counted serving (`/metrics`). Target: the later viewers get ≥ 60 % from peers.
 //
 // Must run in a loopback-only network namespace, as root:
 //   unshare -n sh -c 'ip link set lo up && FLOTILLA_BIN=… node bench/offload.mjs'
@@ -72,13 +72,19 @@ async function run(n, p2p) {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const share = (s) => s.p2p / Math.max(1, s.p2p + s.http);
+    // The origin's own count of the segment bytes it answered (after the viewers are gone).
+    for (const v of viewers) await v.browser.close().catch(() => undefined);
+    const metrics = await (await fetch(`${instance.url}/metrics`)).text();
+    const served = Number(metrics.match(/^flotilla_hls_served_bytes_total\{kind="segment"\} (\d+)/m)?.[1] ?? NaN);
+    if (!Number.isFinite(served)) throw new Error('/metrics has no flotilla_hls_served_bytes_total{kind="segment"}');
     const result = {
       viewers: n,
       p2p,
       http_bytes: states.map((s) => s.http),
       p2p_bytes: states.map((s) => s.p2p),
       share_from_peers: states.map((s) => Number(share(s).toFixed(3))),
-      origin_segment_bytes: states.reduce((a, s) => a + s.http, 0),
+      players_http_bytes: states.reduce((a, s) => a + s.http, 0),
+      origin_segment_bytes: served,
     };
     console.log(JSON.stringify(result));
     return result;
