@@ -47,7 +47,8 @@ export function formatBytes(bytes: number): string {
   return new Intl.NumberFormat(locale, {
     style: 'unit',
     unit: byteUnits[i],
-    unitDisplay: 'short',
+    // ICU's short form of a plain byte reads "0 byte"; the long one is "0 bytes" ("0 octets").
+    unitDisplay: i === 0 ? 'long' : 'short',
     maximumFractionDigits: value < 10 && i > 0 ? 1 : 0,
   }).format(value);
 }
