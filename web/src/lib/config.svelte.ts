@@ -10,6 +10,16 @@ class InstanceConfig {
 
 export const instance = new InstanceConfig();
 
+/** The instance's name (before the config has loaded: Flotilla). */
+export function instanceName(): string {
+  return instance.value?.instance.name ?? 'Flotilla';
+}
+
+/** A page's `<title>`: what it shows, then the instance. */
+export function pageTitle(what: string): string {
+  return `${what} – ${instanceName()}`;
+}
+
 let loading: Promise<ServerConfig | null> | null = null;
 
 export function loadConfig(): Promise<ServerConfig | null> {
