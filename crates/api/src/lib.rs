@@ -18,6 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any as CorsAny, CorsLayer};
 
 pub mod ap;
+pub mod compress;
 pub mod error;
 pub mod extract;
 pub mod files;
@@ -93,6 +94,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .layer(axum::Extension(metrics_for_playback))
         .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(middleware::from_fn(compress::gzip))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(close_unread_bodies))
         .layer(middleware::from_fn(fetch_budget))

@@ -354,10 +354,6 @@ async fn actor_meta(app: &App, handle: &str, channel: bool) -> Meta {
     Meta::Tags(head)
 }
 
-fn accepts_gzip(h: &HeaderMap) -> bool {
-    h.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"))
-}
-
 fn asset_response(a: &Asset, name: &str, req: &HeaderMap) -> Response {
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
@@ -374,7 +370,7 @@ fn asset_response(a: &Asset, name: &str, req: &HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     match &a.gzip {
-        Some(g) if accepts_gzip(req) => {
+        Some(g) if crate::compress::accepts_gzip(req) => {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             (h, g.clone()).into_response()
         }

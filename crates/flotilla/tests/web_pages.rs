@@ -152,6 +152,34 @@ async fn the_client_is_served_with_metadata_and_a_strict_policy(backend: Backend
         assert!(body.contains("<meta property=\"og:type\" content=\"profile\">"), "{path}");
     }
 
+    // Text built per request goes out gzipped to clients that take it, and the same bytes as the
+    // plain answer once unpacked; media keeps its own bytes (ranges and counts are the file's).
+    let api_path = format!("/api/v1/videos/{uuid}");
+    let plain = t.api.http.get(t.api.url(&api_path)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let vary: Vec<_> = plain.headers().get_all("vary").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    assert!(vary.iter().any(|v| v.contains("Accept-Encoding")), "{vary:?}");
+    let plain = plain.bytes().await.unwrap();
+    for accept in ["gzip, deflate, br", "br;q=1.0, gzip;q=0.5"] {
+        let packed = t.api.http.get(t.api.url(&api_path)).header("accept-encoding", accept).send().await.unwrap();
+        assert_eq!(packed.headers()["content-encoding"], "gzip", "{accept}");
+        let packed = packed.bytes().await.unwrap();
+        assert!(packed.len() * 2 < plain.len(), "{} of {} bytes", packed.len(), plain.len());
+        assert_eq!(gunzip(&packed), plain);
+    }
+    let refused = t.api.http.get(t.api.url(&api_path)).header("accept-encoding", "gzip;q=0").send().await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    let (_, h, _) = get(&t, &format!("/w/{short}"), &[("accept-encoding", "gzip")]).await;
+    assert_eq!(h["content-encoding"], "gzip", "the page shell too");
+    let (_, v) = t.api.get(&api_path, None).await;
+    let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string();
+    let segment = v["streamingPlaylists"][0]["files"][0]["fileUrl"].as_str().unwrap().to_string();
+    for url in [&playlist, &segment] {
+        let resp = t.api.http.get(url).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        assert!(resp.headers().get("content-encoding").is_none(), "{url}");
+    }
+
     // oEmbed, as PeerTube answers it.
     let watch = format!("{base}/w/{short}");
     let (status, o) = t.api.get(&format!("/services/oembed?url={}&maxwidth=640", urlencode(&watch)), None).await;
@@ -187,6 +215,13 @@ async fn the_client_is_served_with_metadata_and_a_strict_policy(backend: Backend
     let (status, _) = t.api.get(&format!("/services/oembed?url={}", urlencode(&watch)), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     t.stop().await;
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("a gzip stream");
+    out
 }
 
 fn urlencode(s: &str) -> String {
