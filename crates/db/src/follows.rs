@@ -147,6 +147,16 @@ pub async fn first_time_seen(e: impl Into<Exec<'_>>, activity_id: &str, now: i64
     Ok(n > 0)
 }
 
+/// Forgets that `activity_id` was seen (it was not applied; a retry must be looked at).
+pub async fn forget_seen(e: impl Into<Exec<'_>>, activity_id: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM inbox_seen WHERE activity_id = $1")
+        .bind(activity_id)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 pub async fn get_by_activity(e: impl Into<Exec<'_>>, activity_id: &str) -> Result<Option<Follow>> {
     let sql = format!("SELECT {COLUMNS} FROM follows WHERE activity_id = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Follow>(&sql).bind(activity_id).fetch_optional(x).await)?)

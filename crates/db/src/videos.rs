@@ -820,12 +820,16 @@ pub async fn get_by_remote_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Opti
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(url).fetch_optional(x).await)?)
 }
 
-/// Remote videos whose channel is on `host`.
-pub async fn list_remote_by_host(e: impl Into<Exec<'_>>, host: &str) -> Result<Vec<Video>> {
+/// Remote videos whose channel is on `host` and that no local actor follows, neither through the
+/// channel nor through its account (a subscriber keeps them after the instance is unfollowed).
+pub async fn list_unfollowed_remote_by_host(e: impl Into<Exec<'_>>, host: &str) -> Result<Vec<Video>> {
     let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "SELECT {columns} FROM videos v JOIN channels c ON c.id = v.channel_id JOIN actors ac ON ac.id = c.actor_id \
-         WHERE ac.host = $1 AND v.remote_url IS NOT NULL"
+         JOIN accounts acc ON acc.id = c.account_id \
+         WHERE ac.host = $1 AND v.remote_url IS NOT NULL AND NOT EXISTS (\
+           SELECT 1 FROM follows f JOIN actors fa ON fa.id = f.follower_id \
+           WHERE fa.host = '' AND f.target_id IN (c.actor_id, acc.actor_id))"
     );
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(host).fetch_all(x).await)?)
 }

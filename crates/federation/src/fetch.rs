@@ -131,15 +131,15 @@ impl Resolve for GuardedResolver {
         let host = name.as_str().to_string();
         Box::pin(async move {
             let ips = lookup(host.clone()).await?;
-            let ok: Vec<SocketAddr> = ips
-                .into_iter()
-                .filter(|ip| ip_is_allowed(*ip, allow_private))
-                .map(|ip| SocketAddr::new(ip, 0))
-                .collect();
-            if ok.is_empty() {
+            // One private address among public ones refuses the name (as PeerTube does): a name
+            // that mixes them is made to reach inside, whichever address a client would pick.
+            if let Some(bad) = ips.iter().find(|ip| !ip_is_allowed(**ip, allow_private)) {
+                return Err(format!("{host} resolves to a private or reserved address ({bad})").into());
+            }
+            if ips.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());
             }
-            Ok(Box::new(ok.into_iter()) as Addrs)
+            Ok(Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect::<Vec<_>>().into_iter()) as Addrs)
         })
     }
 }
@@ -311,6 +311,14 @@ impl Fetcher {
             return Err(FetchError::Status(url.to_string(), status.as_u16()));
         }
         let final_url = resp.url().to_string();
+        // A server vouches for its own documents only: a redirect to another server (an open
+        // redirect on a victim's host) must not let that server's document pass as the victim's.
+        if resp.url().origin() != u.origin() {
+            return Err(FetchError::NotActivityPub(
+                url.to_string(),
+                format!("it redirects to another server ({final_url})"),
+            ));
+        }
         let ct =
             resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
         let is_as = ct.starts_with("application/activity+json")
@@ -322,6 +330,7 @@ impl Fetcher {
         let doc: Value =
             serde_json::from_slice(&bytes).map_err(|e| FetchError::NotActivityPub(url.to_string(), e.to_string()))?;
         let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
+        // The URL asked for also counts (same server): a canonical redirect of its own.
         if strip_fragment(id) != strip_fragment(&final_url) && strip_fragment(id) != strip_fragment(url) {
             return Err(FetchError::NotActivityPub(
                 url.to_string(),
@@ -496,6 +505,74 @@ mod tests {
         assert!(matches!(f.get_ap(url, None).await.unwrap_err(), FetchError::Network(..)));
     }
 
+    /// A loopback HTTP server answering from `route(path, port)` → (status line, extra headers, body).
+    async fn raw_server(route: fn(&str, u16) -> (&'static str, String, String)) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let n = sock.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let (status, headers, body) = route(&path, port);
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(body.as_bytes()).await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn documents_are_checked_for_type_size_id_and_where_redirects_lead() {
+        const AS: &str = "Content-Type: application/activity+json\r\n";
+        let port = raw_server(|path, port| {
+            let here = format!("http://127.0.0.1:{port}");
+            let doc = |id: &str| format!("{{\"id\": \"{id}\", \"type\": \"Person\"}}");
+            match path {
+                "/actor" => ("200 OK", AS.into(), doc(&format!("{here}/actor"))),
+                "/moved" => ("302 Found", format!("Location: {here}/canonical\r\n"), String::new()),
+                "/canonical" => ("200 OK", AS.into(), doc(&format!("{here}/moved"))),
+                // The same server under another name is another origin: an open redirect elsewhere.
+                "/away" => ("302 Found", format!("Location: http://localhost:{port}/victim\r\n"), String::new()),
+                "/victim" => ("200 OK", AS.into(), doc(&format!("{here}/away"))),
+                "/html" => ("200 OK", "Content-Type: text/html\r\n".into(), doc(&format!("{here}/html"))),
+                "/other-id" => ("200 OK", AS.into(), doc("http://elsewhere.example/actor")),
+                "/huge" => ("200 OK", AS.into(), " ".repeat(MAX_DOCUMENT_BYTES + 10)),
+                "/loop" => ("302 Found", format!("Location: {here}/loop\r\n"), String::new()),
+                "/to-file" => ("302 Found", "Location: file:///etc/passwd\r\n".into(), String::new()),
+                _ => ("404 Not Found", String::new(), String::new()),
+            }
+        })
+        .await;
+        let f = Fetcher::new(true, "test");
+        let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+        assert_eq!(f.get_ap(&url("/actor"), None).await.unwrap()["type"], "Person");
+        assert!(f.get_ap(&url("/moved"), None).await.is_ok(), "a redirect on the same server");
+        let err = f.get_ap(&url("/away"), None).await.unwrap_err();
+        assert!(matches!(&err, FetchError::NotActivityPub(_, why) if why.contains("another server")), "{err}");
+        let err = f.get_ap(&url("/html"), None).await.unwrap_err();
+        assert!(matches!(&err, FetchError::NotActivityPub(_, why) if why.contains("Content-Type")), "{err}");
+        let err = f.get_ap(&url("/other-id"), None).await.unwrap_err();
+        assert!(matches!(&err, FetchError::NotActivityPub(_, why) if why.contains("its id")), "{err}");
+        assert!(f.get_ap(&url("/huge"), None).await.is_err(), "over the size limit");
+        assert!(f.get_ap(&url("/loop"), None).await.is_err(), "endless redirects");
+        let err = f.get_ap(&url("/to-file"), None).await.unwrap_err();
+        // Not followed (reqwest never leaves http(s)): the redirect itself is the failed answer.
+        assert!(matches!(err, FetchError::Refused(..) | FetchError::Status(_, 302)), "{err}");
+        for scheme in ["file:///etc/passwd", "gopher://example.org/", "data:application/json,{}", "ftp://example.org/"]
+        {
+            assert!(matches!(check_url(scheme, true), Err(FetchError::Refused(..))), "{scheme}");
+        }
+    }
+
     #[tokio::test]
     async fn names_resolving_to_private_addresses_are_refused_before_connecting() {
         // The injected resolver answers a private address; no socket is ever opened to it.
@@ -508,6 +585,12 @@ mod tests {
             Arc::new(|_host| Box::pin(async { Ok(vec!["10.0.0.7".parse().unwrap(), "192.0.2.1".parse().unwrap()]) }));
         let f = Fetcher::with_lookup(false, "test", lookup);
         assert!(matches!(f.get_ap("https://mixed.example/actor", None).await.unwrap_err(), FetchError::Refused(..)));
+        // One private address among public ones refuses the name, before any connection.
+        let lookup: Lookup =
+            Arc::new(|_host| Box::pin(async { Ok(vec!["1.1.1.1".parse().unwrap(), "10.0.0.7".parse().unwrap()]) }));
+        let f = Fetcher::with_lookup(false, "test", lookup);
+        let err = f.get_ap("https://half.example/actor", None).await.unwrap_err();
+        assert!(matches!(&err, FetchError::Refused(_, why) if why.contains("private or reserved")), "{err}");
         // With the local-testing switch on, a name resolving to a private network is still refused.
         let lookup: Lookup = Arc::new(|_host| Box::pin(async { Ok(vec!["192.168.0.10".parse().unwrap()]) }));
         let f = Fetcher::with_lookup(true, "test", lookup);

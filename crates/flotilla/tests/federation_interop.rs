@@ -155,6 +155,25 @@ async fn peertube_shaped_videos_are_stored_with_or_without_optional_fields(backe
     }
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
     assert_eq!(list["total"], 2);
+
+    // An activity that could not be applied (its channel is not there yet) is looked at again
+    // when the sender retries it with the same id, not dropped as a duplicate.
+    let later = format!("{}/users/later_channel", pt.base);
+    let video = peertube_video(&pt, &account, &later, "2d8a4a6e-8f5b-4b9a-8c3d-4e5f6a7b8c9d", false);
+    let create = json!({ "type": "Create", "id": format!("{}/activity", video["id"].as_str().unwrap()),
+                         "actor": account, "object": video });
+    let status = pt.send(&format!("{}/inbox", a.api.base), &account, &create).await;
+    assert!(!status.is_success(), "{status}");
+    pt.actor("Group", "later_channel", json!({ "attributedTo": [{ "type": "Person", "id": account }] }));
+    assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &account, &create).await, StatusCode::ACCEPTED);
+    let (status, v) = a.api.get("/api/v1/videos/2d8a4a6e-8f5b-4b9a-8c3d-4e5f6a7b8c9d", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["channel"]["name"], "later_channel");
+    // Applied once: the same id again changes nothing (202, still one copy).
+    assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &account, &create).await, StatusCode::ACCEPTED);
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    let copies = list["data"].as_array().unwrap().iter().filter(|v| v["channel"]["name"] == "later_channel").count();
+    assert_eq!(copies, 1, "{list}");
     a.stop().await;
 }
 

@@ -116,14 +116,22 @@ async fn videos_published_on_one_instance_reach_its_followers(backend: Backend) 
     settle(&[&a, &b]).await;
     assert!(remote_videos(&b).await.is_empty(), "the user's videos left B with them");
 
-    // Unfollowing takes A's videos away.
+    // Unfollowing takes A's videos away, except those of channels someone on B subscribes to.
     publish(&a, &token, "Third").await;
+    let nico = a.user("nico").await;
+    publish(&a, &nico, "Kept by a subscriber").await;
     settle(&[&a, &b]).await;
-    assert_eq!(remote_videos(&b).await.len(), 1);
+    assert_eq!(remote_videos(&b).await.len(), 2);
+    let fan = b.user("fan").await;
+    let handle = format!("nico_channel@{}", a.instance.addr);
+    let (status, body) = b.api.post("/api/v1/users/me/subscriptions", Some(&fan), json!({ "uri": handle })).await;
+    assert!(status.is_success(), "{status} {body}");
+    settle(&[&a, &b]).await;
     let admin = b.admin_token().await;
     let (status, _) = b.api.delete(&format!("/api/v1/server/following/{}", a.instance.addr), Some(&admin)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(remote_videos(&b).await.is_empty());
+    let left: Vec<_> = remote_videos(&b).await.iter().map(|v| v["name"].clone()).collect();
+    assert_eq!(left, vec![json!("Kept by a subscriber")]);
     a.stop().await;
     b.stop().await;
 }

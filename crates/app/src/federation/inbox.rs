@@ -94,14 +94,24 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
         return Ok(());
     }
     let object = activity.get("object").cloned().unwrap_or(Value::Null);
-    match kind.as_str() {
-        "Follow" => on_follow(app, &signer, &activity, &object).await,
-        "Accept" => on_accept(app, &signer, &object).await,
-        "Reject" => on_reject(app, &signer, &object).await,
-        "Undo" => on_undo(app, &signer, &object).await,
-        "Create" | "Update" | "Announce" if is_video(&object) => super::videos::receive(app, &signer, &object).await,
-        "Update" if is_actor(&object) => on_actor_update(app, &signer, &object).await,
-        "Delete" => super::videos::delete(app, &signer, &object).await,
+    let applied = apply(app, &signer, &kind, &activity, &object).await;
+    if applied.is_err() {
+        // Not applied (a refusal, or a failure the sender will retry): the same id may come again
+        // and must then be looked at again, not ignored as a duplicate.
+        follows::forget_seen(&app.db, id).await?;
+    }
+    applied
+}
+
+async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, object: &Value) -> Result<()> {
+    match kind {
+        "Follow" => on_follow(app, signer, activity, object).await,
+        "Accept" => on_accept(app, signer, object).await,
+        "Reject" => on_reject(app, signer, object).await,
+        "Undo" => on_undo(app, signer, object).await,
+        "Create" | "Update" | "Announce" if is_video(object) => super::videos::receive(app, signer, object).await,
+        "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
+        "Delete" => super::videos::delete(app, signer, object).await,
         other => {
             tracing::debug!(kind = other, from = %signer.url, "activity type not handled; ignored");
             Ok(())

@@ -483,7 +483,7 @@ pub async fn refresh(app: &Arc<App>, video_id: i64) -> std::result::Result<(), F
 /// Removes the videos of `host` that no local actor still follows (after unfollowing it).
 pub async fn forget_host(app: &App, host: &str) -> Result<usize> {
     let mut n = 0;
-    for v in videos::list_remote_by_host(&app.db, host).await? {
+    for v in videos::list_unfollowed_remote_by_host(&app.db, host).await? {
         videos::delete(&app.db, v.id).await?;
         crate::video::remove_files(app, &v).await;
         n += 1;
