@@ -184,10 +184,13 @@ pub async fn instance_to_ap(app: &App) -> Result<Value> {
     Ok(actor_base(app, "Application", &url, INSTANCE_ACTOR, INSTANCE_ACTOR, &public, now_ms()))
 }
 
-/// Whether a video is given out over ActivityPub: published, and public or unlisted (unlisted
-/// videos are reachable by their link, as in PeerTube); private and internal never.
-pub fn federates(v: &videos::Video) -> bool {
-    v.is_local() && v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED)
+/// Whether a video is given out over ActivityPub: published and public, or unlisted when the
+/// instance is configured to send those (`federation.federate_unlisted`); private and internal never.
+pub fn federates(app: &App, v: &videos::Video) -> bool {
+    let unlisted_ok = app.config.federation.federate_unlisted;
+    v.is_local()
+        && v.state == STATE_PUBLISHED
+        && (v.privacy == PRIVACY_PUBLIC || (unlisted_ok && v.privacy == PRIVACY_UNLISTED))
 }
 
 /// `PT123S`

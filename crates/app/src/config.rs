@@ -105,6 +105,9 @@ pub struct FederationConfig {
     pub manual_approval: bool,
     /// Follow back the instances that follow this one.
     pub auto_follow_back: bool,
+    /// Send unlisted videos to followers too (as PeerTube does, so they play there by their link);
+    /// off, only public videos leave this instance.
+    pub federate_unlisted: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ db_tests!(
     search_by_address_finds_remote_videos_and_channels,
     stale_copies_are_refreshed_from_their_origin_or_removed,
     remote_accounts_are_read_by_handle,
+    unlisted_videos_federate_only_when_configured,
 );
 
 async fn settle(instances: &[&TestInstance]) {
@@ -370,4 +371,46 @@ async fn remote_accounts_are_read_by_handle(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     a.stop().await;
     b.stop().await;
+}
+
+async fn unlisted_videos_federate_only_when_configured(backend: Backend) {
+    let plain = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let sharing = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        c.federation.federate_unlisted = true;
+    })
+    .await;
+    let b = TestInstance::start(backend).await;
+    follow(&b, &plain).await;
+    follow(&b, &sharing).await;
+    let mut uuids = Vec::new();
+    for a in [&plain, &sharing] {
+        let token = a.user("ulla").await;
+        let uuid = publish(a, &token, "Quiet one").await;
+        settle(&[a, &b]).await;
+        let (status, _) = a.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "privacy": 2 })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        settle(&[a, &b]).await;
+        uuids.push(uuid);
+    }
+    // By default an unlisted video leaves followers (a Delete) and its object is not served.
+    let (status, _) = b.api.get(&format!("/api/v1/videos/{}", uuids[0]), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the default instance sends no unlisted video");
+    let resp = plain
+        .api
+        .http
+        .get(plain.api.url(&format!("/videos/watch/{}", uuids[0])))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Configured, it reaches followers as unlisted: playable by its link, in no list.
+    let (status, v) = b.api.get(&format!("/api/v1/videos/{}", uuids[1]), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["privacy"]["id"], 2);
+    assert!(remote_videos(&b).await.is_empty(), "unlisted copies stay out of lists");
+    for i in [plain, sharing, b] {
+        i.stop().await;
+    }
 }

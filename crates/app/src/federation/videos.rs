@@ -62,7 +62,7 @@ async fn send(app: &App, v: &videos::Video, kind: &str, id: String, object: Valu
 /// A local video was just published.
 pub async fn published(app: &App, video_id: i64) -> Result<()> {
     let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
-    if !ap::federates(&v) {
+    if !ap::federates(app, &v) {
         return Ok(());
     }
     let object = ap::without_context(ap::video_to_ap(app, &v).await?);
@@ -128,7 +128,7 @@ async fn create_and_announce(app: &App, v: &videos::Video, object: Value) -> Res
 pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()> {
     let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
     let url = uris::video(app, &v.uuid);
-    if ap::federates(&v) {
+    if ap::federates(app, &v) {
         let object = ap::without_context(ap::video_to_ap(app, &v).await?);
         if !was_federated {
             return create_and_announce(app, &v, object).await;
@@ -147,7 +147,7 @@ pub async fn deleting(app: &App, v: &videos::Video) -> Result<()> {
 }
 
 async fn deleting_by(app: &App, v: &videos::Video, by_instance: bool) -> Result<()> {
-    if !ap::federates(v) {
+    if !ap::federates(app, v) {
         return Ok(());
     }
     let url = uris::video(app, &v.uuid);

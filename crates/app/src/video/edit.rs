@@ -157,7 +157,7 @@ pub async fn update(
         download_enabled: u.download_enabled,
         wait_transcoding: u.wait_transcoding,
     };
-    let was_federated = crate::ap::federates(&v);
+    let was_federated = crate::ap::federates(app, &v);
     let mut tx = app.db.begin().await?;
     videos::update(&mut tx, v.id, &patch, now_ms()).await?;
     if let Some(tags) = &u.tags {

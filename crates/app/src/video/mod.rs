@@ -344,10 +344,10 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// A video other servers may fetch by its id: published, public or unlisted.
+/// A video other servers may fetch by its id (see [`crate::ap::federates`]).
 pub async fn get_federated(app: &App, uuid: &str) -> Result<videos::Video> {
     match videos::get_by_uuid(&app.db, uuid).await? {
-        Some(v) if crate::ap::federates(&v) => Ok(v),
+        Some(v) if crate::ap::federates(app, &v) => Ok(v),
         _ => Err(Error::not_found("video")),
     }
 }
