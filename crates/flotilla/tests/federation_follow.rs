@@ -225,6 +225,20 @@ async fn followers_can_wait_for_approval_and_be_followed_back(backend: Backend) 
     let (_, pending) = a.api.get("/api/v1/server/followers?state=pending", None).await;
     assert_eq!(pending["total"], 1, "C followed back: {pending}");
     assert_eq!(pending["data"][0]["follower"]["host"], c.instance.addr.to_string());
+    // A's admin rejects it: C hears the Reject and no longer counts A as followed, in any state.
+    let c_handle = format!("peertube@{}", c.instance.addr);
+    let (status, _) =
+        a.api.post(&format!("/api/v1/server/followers/{c_handle}/reject"), Some(&a_admin), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for _ in 0..4 {
+        a.run_jobs().await;
+        c.run_jobs().await;
+    }
+    let (_, pending) = a.api.get("/api/v1/server/followers", None).await;
+    let hosts: Vec<_> = pending["data"].as_array().unwrap().iter().map(|f| f["follower"]["host"].clone()).collect();
+    assert!(!hosts.contains(&json!(c.instance.addr.to_string())), "{pending}");
+    let (_, c_following) = c.api.get("/api/v1/server/following", None).await;
+    assert_eq!(c_following["total"], 0, "C learnt of the Reject: {c_following}");
     c.stop().await;
     a.stop().await;
     b.stop().await;

@@ -57,6 +57,41 @@ async fn a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos(backend:
     assert_eq!(create["object"]["type"], "Video");
     assert_eq!(create["object"]["name"], "For my followers");
     assert_eq!(create["to"][0], "https://www.w3.org/ns/activitystreams#Public");
+
+    // A second follower on the same server, signing with its bare actor URL as keyId (another
+    // form servers use); a Mastodon user elsewhere follows the account rather than the channel.
+    let yan = masto.actor("Person", "yan", json!({}));
+    let follow = json!({ "id": format!("{}/f/yan", masto.base), "type": "Follow", "actor": yan, "object": channel });
+    let (status, body) =
+        masto.send_with_key_id(&format!("{}/inbox", a.api.base), &yan, follow.to_string(), &masto.private_pem).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let elsewhere = FakeServer::start().await;
+    let xia = elsewhere.actor("Person", "xia", json!({}));
+    let account = format!("{}/accounts/rosa", a.api.base);
+    let follow =
+        json!({ "id": format!("{}/f/xia", elsewhere.base), "type": "Follow", "actor": xia, "object": account });
+    assert_eq!(elsewhere.send(&format!("{account}/inbox"), &xia, &follow).await, StatusCode::ACCEPTED);
+    a.run_jobs().await;
+    let accept = elsewhere.received.lock().unwrap().iter().find(|v| v["type"] == "Accept").cloned().expect("an Accept");
+    assert_eq!(accept["actor"], account.as_str());
+    let (_, acc) = a.api.get("/api/v1/accounts/rosa", None).await;
+    assert_eq!(acc["followersCount"], 1, "{acc}");
+    let (_, c) = a.api.get("/api/v1/video-channels/rosa_channel", None).await;
+    assert_eq!(c["followersCount"], 2);
+
+    masto.received.lock().unwrap().clear();
+    publish(&a, &token, "Second for my followers").await;
+    a.run_jobs().await;
+    let creates = |s: &FakeServer| {
+        s.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["type"] == "Create" && v["object"]["name"] == "Second for my followers")
+            .count()
+    };
+    assert_eq!(creates(&elsewhere), 1, "the account's follower gets the new video");
+    assert_eq!(creates(&masto), 1, "two followers behind one shared inbox: one delivery");
     a.stop().await;
 }
 
@@ -174,6 +209,14 @@ async fn peertube_shaped_videos_are_stored_with_or_without_optional_fields(backe
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
     let copies = list["data"].as_array().unwrap().iter().filter(|v| v["channel"]["name"] == "later_channel").count();
     assert_eq!(copies, 1, "{list}");
+
+    // Delete with the object as a Tombstone (PeerTube and Mastodon both send this form).
+    let id = format!("{}/videos/watch/2d8a4a6e-8f5b-4b9a-8c3d-4e5f6a7b8c9d", pt.base);
+    let delete = json!({ "type": "Delete", "id": format!("{id}/delete"), "actor": account,
+                         "object": { "type": "Tombstone", "id": id, "formerType": "Video" } });
+    assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &account, &delete).await, StatusCode::ACCEPTED);
+    let (status, _) = a.api.get("/api/v1/videos/2d8a4a6e-8f5b-4b9a-8c3d-4e5f6a7b8c9d", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     a.stop().await;
 }
 

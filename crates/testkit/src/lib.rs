@@ -403,6 +403,18 @@ impl FakeServer {
         body: String,
         private_pem: &str,
     ) -> (StatusCode, String) {
+        self.send_with_key_id(inbox_url, &format!("{actor_url}#main-key"), body, private_pem).await
+    }
+
+    /// Signs with the given `keyId` as it is (the forms other servers use: `#main-key`, the bare
+    /// actor URL, …).
+    pub async fn send_with_key_id(
+        &self,
+        inbox_url: &str,
+        key_id: &str,
+        body: String,
+        private_pem: &str,
+    ) -> (StatusCode, String) {
         let u = reqwest::Url::parse(inbox_url).unwrap();
         let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
         let key = flotilla_federation::keys::private_from_pem(private_pem).unwrap();
@@ -411,7 +423,7 @@ impl FakeServer {
             u.path(),
             &host,
             Some(body.as_bytes()),
-            &format!("{actor_url}#main-key"),
+            key_id,
             &key,
             time::OffsetDateTime::now_utc(),
         )
