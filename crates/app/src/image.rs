@@ -65,6 +65,7 @@ pub async fn set(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result
             return Err(e);
         }
     }
+    tell_followers(app, actor_id).await;
     let rows = images::list_for(&app.db, &[actor_id]).await?;
     Ok(convert::images_to_api(app, actor_id, kind.as_str(), &rows))
 }
@@ -73,7 +74,16 @@ pub async fn set(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result
 pub async fn delete(app: &App, actor_id: i64, kind: Kind) -> Result<()> {
     let old = images::delete_kind(&app.db, actor_id, kind.as_str()).await?;
     remove_files(app, &old).await;
+    tell_followers(app, actor_id).await;
     Ok(())
+}
+
+/// A new face is a profile change: followers get `Update(Person|Group)` with the new icon. The
+/// image is saved either way; a failure to queue the deliveries is only logged.
+async fn tell_followers(app: &App, actor_id: i64) {
+    if let Err(e) = crate::federation::delivery::actor_updated(app, actor_id).await {
+        tracing::warn!(error = %e, "cannot send the new image to followers");
+    }
 }
 
 /// Deletes image files; a file already gone is not an error, another failure is logged.

@@ -92,6 +92,27 @@ async fn a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos(backend:
     };
     assert_eq!(creates(&elsewhere), 1, "the account's follower gets the new video");
     assert_eq!(creates(&masto), 1, "two followers behind one shared inbox: one delivery");
+
+    // A new avatar is a profile change: the channel's followers get Update(Group) with the icon.
+    let form = multipart::Form::new()
+        .part("avatarfile", multipart::Part::bytes(flotilla_testkit::png(300, 300)).file_name("a.png"));
+    let (status, body) = a
+        .api
+        .send(
+            a.api
+                .http
+                .post(a.api.url("/api/v1/video-channels/rosa_channel/avatar/pick"))
+                .bearer_auth(&token)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    a.run_jobs().await;
+    let update = masto.received.lock().unwrap().iter().find(|v| v["type"] == "Update").cloned().expect("an Update");
+    assert_eq!(update["object"]["type"], "Group");
+    assert_eq!(update["object"]["id"], channel.as_str());
+    let icon = update["object"]["icon"].to_string();
+    assert!(icon.contains("/lazy-static/avatars/"), "{update}");
     a.stop().await;
 }
 
