@@ -22,6 +22,7 @@ pub enum Job {
     Deliver { actor_id: i64, inbox: String, activity: serde_json::Value },
     FetchThumbnail { video_id: i64, url: String },
     RefreshVideo { video_id: i64 },
+    RefreshActor { url: String },
 }
 
 impl Job {
@@ -31,6 +32,7 @@ impl Job {
             Job::Deliver { .. } => "deliver",
             Job::FetchThumbnail { .. } => "fetch-thumbnail",
             Job::RefreshVideo { .. } => "refresh-video",
+            Job::RefreshActor { .. } => "refresh-actor",
         }
     }
 
@@ -40,7 +42,7 @@ impl Job {
             // With the backoff capped at an hour, about a day and a half of trying.
             Job::Deliver { .. } => 40,
             Job::FetchThumbnail { .. } => 5,
-            Job::RefreshVideo { .. } => 3,
+            Job::RefreshVideo { .. } | Job::RefreshActor { .. } => 3,
         }
     }
 
@@ -50,6 +52,7 @@ impl Job {
             Job::Deliver { .. } => None,
             Job::FetchThumbnail { video_id, .. } => Some(format!("fetch-thumbnail:{video_id}")),
             Job::RefreshVideo { video_id } => Some(format!("refresh-video:{video_id}")),
+            Job::RefreshActor { url } => Some(format!("refresh-actor:{url}")),
         }
     }
 
@@ -62,6 +65,10 @@ impl Job {
         #[derive(Deserialize)]
         struct ThumbnailPayload {
             video_id: i64,
+            url: String,
+        }
+        #[derive(Deserialize)]
+        struct ActorPayload {
             url: String,
         }
         #[derive(Deserialize)]
@@ -80,6 +87,9 @@ impl Job {
             "refresh-video" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::RefreshVideo { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "refresh-actor" => serde_json::from_str::<ActorPayload>(payload)
+                .map(|p| Job::RefreshActor { url: p.url })
+                .map_err(|e| e.to_string()),
             "deliver" => serde_json::from_str::<DeliverPayload>(payload)
                 .map(|p| Job::Deliver { actor_id: p.actor_id, inbox: p.inbox, activity: p.activity })
                 .map_err(|e| e.to_string()),
@@ -92,7 +102,13 @@ impl Job {
 fn kinds(app: &App) -> Vec<(&'static str, u32)> {
     // Deliveries wait on the network, not the CPU: many run at once (at most
     // `delivery::PER_HOST` to one host).
-    vec![("transcode", app.config.jobs.concurrency), ("deliver", 8), ("fetch-thumbnail", 1), ("refresh-video", 1)]
+    vec![
+        ("transcode", app.config.jobs.concurrency),
+        ("deliver", 8),
+        ("fetch-thumbnail", 1),
+        ("refresh-video", 1),
+        ("refresh-actor", 1),
+    ]
 }
 
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
@@ -162,6 +178,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         }
         Job::FetchThumbnail { video_id, url } => crate::federation::videos::fetch_thumbnail(app, *video_id, url).await,
         Job::RefreshVideo { video_id } => crate::federation::videos::refresh(app, *video_id).await,
+        Job::RefreshActor { url } => crate::federation::remote::refresh(app, url).await,
     }
 }
 
@@ -174,6 +191,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::RefreshVideo { video_id } => {
             tracing::warn!(video = video_id, error = why, "remote video not refreshed")
         }
+        Job::RefreshActor { url } => tracing::warn!(actor = url, error = why, "remote actor not refreshed"),
     }
 }
 

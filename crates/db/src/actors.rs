@@ -43,6 +43,17 @@ pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<RemoteActor>>
     Ok(run!(e, |x| sqlx::query_as::<_, RemoteActor>(&sql).bind(id).fetch_optional(x).await)?)
 }
 
+/// Marks a remote actor as looked at now (a refresh that cannot succeed is not retried at once).
+pub async fn set_fetched_at(e: impl Into<Exec<'_>>, id: i64, at: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE actors SET fetched_at = $2 WHERE id = $1 AND host <> ''")
+        .bind(id)
+        .bind(at)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Inserts or refreshes a remote actor, keyed by its URL; returns its id.
 pub async fn upsert(e: impl Into<Exec<'_>>, a: &NewRemote<'_>) -> Result<i64> {
     let (id,): (i64,) = run!(e, |x| {

@@ -321,6 +321,17 @@ async fn stale_copies_are_refreshed_from_their_origin_or_removed(backend: Backen
     let (_, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(v["name"], "Local edit");
 
+    // The channel's copy is stale too: a look answers at once with what B has, and the refresh
+    // runs in the background.
+    set_on(&b, "UPDATE actors SET fetched_at = 0 WHERE host <> ''").await;
+    set_on(&b, "UPDATE channels SET display_name = 'Drifted channel'").await;
+    let handle = format!("nell_channel@{}", a.instance.addr);
+    let (status, c) = b.api.get(&format!("/api/v1/video-channels/{handle}"), None).await;
+    assert_eq!((status, &c["displayName"]), (StatusCode::OK, &json!("Drifted channel")), "{c}");
+    settle(&[&b]).await;
+    let (_, c) = b.api.get(&format!("/api/v1/video-channels/{handle}"), None).await;
+    assert_eq!(c["displayName"], "Main nell channel", "refreshed from A");
+
     // A deleted it and B never heard (its Delete is dropped here): the next stale look removes it.
     let b_stopped = b.stop_keep().await;
     let (status, _) = a.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;

@@ -253,15 +253,6 @@ async fn on_actor_update(app: &App, signer: &RemoteActor, object: &Value) -> Res
     if pem.map(str::trim) != signer.public_key_pem.as_deref().map(str::trim) {
         return Err(Error::Forbidden("a profile update cannot change the key".into()));
     }
-    let stored = remote::store_actor(app, object).await?;
-    if let Some(name) = stored.display_name.as_deref() {
-        if let Some(a) = flotilla_db::accounts::get_by_actor(&app.db, stored.id).await? {
-            flotilla_db::accounts::update(&app.db, a.account_id(), Some(name), None, now_ms()).await?;
-        }
-        if let Some(c) = flotilla_db::channels::get_by_actor(&app.db, stored.id).await? {
-            let patch = flotilla_db::channels::ChannelPatch { display_name: Some(name), ..Default::default() };
-            flotilla_db::channels::update(&app.db, c.channel_id(), &patch, now_ms()).await?;
-        }
-    }
+    remote::store_profile(app, object).await?;
     Ok(())
 }

@@ -100,22 +100,62 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
     actors::get(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))
 }
 
-/// A remote actor by URL: from the store while fresh, fetched otherwise.
+/// A remote actor by URL: from the store (refreshed in the background when stale), fetched when
+/// unknown.
 pub async fn actor(app: &App, url: &str) -> Result<RemoteActor> {
     if let Some(a) = actors::get_by_url(&app.db, url).await? {
-        if now_ms() - a.fetched_at < REFRESH_MS {
-            return Ok(a);
-        }
-        // Stale: refresh, but an unreachable server does not make a known actor unknown.
-        return match fetch_actor(app, url).await {
-            Ok(fresh) => Ok(fresh),
-            Err(e) => {
-                tracing::warn!(actor = url, error = %e, "cannot refresh a remote actor; using what we have");
-                Ok(a)
-            }
-        };
+        refresh_if_stale(app, &a).await;
+        return Ok(a);
     }
     fetch_actor(app, url).await
+}
+
+/// A remote actor older than [`REFRESH_MS`] was looked at: queue a refresh from its server. The
+/// caller goes on with the stored copy (a slow or dead server never holds up a page).
+pub async fn refresh_if_stale(app: &App, a: &RemoteActor) {
+    if now_ms() - a.fetched_at < REFRESH_MS {
+        return;
+    }
+    match crate::jobs::enqueue(&app.db, &crate::jobs::Job::RefreshActor { url: a.url.clone() }).await {
+        Ok(_) => app.wake_jobs(),
+        Err(e) => tracing::warn!(actor = %a.url, error = %e, "cannot queue an actor refresh"),
+    }
+}
+
+/// The refresh job: the actor's current document replaces our copy, names included.
+pub async fn refresh(app: &App, url: &str) -> std::result::Result<(), crate::jobs::Failure> {
+    use crate::jobs::Failure;
+    let signer = super::instance_signer(app).await?;
+    match app.fetcher.get_ap(url, Some(&signer)).await {
+        Ok(doc) => {
+            store_profile(app, &doc).await?;
+            tracing::info!(actor = url, "remote actor refreshed");
+            Ok(())
+        }
+        Err(e) if e.is_temporary() => Err(Failure::Retry(e.to_string())),
+        Err(e) => {
+            // Not worth asking again for another two days; what we have stays in use.
+            if let Some(a) = actors::get_by_url(&app.db, url).await? {
+                actors::set_fetched_at(&app.db, a.id, now_ms()).await?;
+            }
+            Err(Failure::Fail(e.to_string()))
+        }
+    }
+}
+
+/// Stores an actor document and carries its name to the account or channel it is.
+pub async fn store_profile(app: &App, doc: &Value) -> Result<RemoteActor> {
+    let stored = store_actor(app, doc).await?;
+    if let Some(name) = stored.display_name.as_deref() {
+        if let Some(a) = flotilla_db::accounts::get_by_actor(&app.db, stored.id).await? {
+            flotilla_db::accounts::update(&app.db, a.account_id(), Some(name), None, now_ms()).await?;
+        }
+        if let Some(c) = flotilla_db::channels::get_by_actor(&app.db, stored.id).await? {
+            let patch = flotilla_db::channels::ChannelPatch { display_name: Some(name), ..Default::default() };
+            flotilla_db::channels::update(&app.db, c.channel_id(), &patch, now_ms()).await?;
+        }
+    }
+    Ok(stored)
 }
 
 /// Finds the actor a WebFinger address names (`name@host`) and fetches it.
