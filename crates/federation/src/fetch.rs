@@ -455,6 +455,9 @@ mod tests {
             "https://0x7f.0.0.1/x",
             "https://2130706433/x",
             "https://017700000001/x",
+            "https://0x7f000001/x",
+            "https://0177.0.0.1/x",
+            "https://0x7F.1/x",
             "https://[::ffff:7f00:1]/x",
         ] {
             assert!(matches!(check_url(url, false), Err(FetchError::Refused(..))), "{url}");

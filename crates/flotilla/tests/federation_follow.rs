@@ -163,6 +163,22 @@ async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Back
     })
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A digest in an algorithm we do not take (only SHA-256 is), and a signature that leaves
+    // out the host or the date.
+    let status = signed_post(&b, &a, "/inbox", &follow("3b", &b_actor), |h, _| {
+        h.retain(|(k, _)| k != "Digest");
+        h.push(("Digest".into(), "MD5=rL0Y20zC+Fzt72VPzMSk2A==".into()));
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for left_out in ["(request-target) date digest", "(request-target) host digest"] {
+        let status = signed_post(&b, &a, "/inbox", &follow("3c", &b_actor), |h, _| {
+            let sig = h.iter_mut().find(|(k, _)| k == "Signature").unwrap();
+            sig.1 = sig.1.replace("(request-target) host date digest", left_out);
+        })
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{left_out}");
+    }
     // B signs, but claims to be another actor (of A's own server).
     let status = signed_post(&b, &a, "/inbox", &follow("5", &format!("{}/accounts/root", a.api.base)), |_, _| {}).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -174,6 +190,14 @@ async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Back
     let status = signed_post(&b, &a, "/inbox", &follow("6", &b_actor), |_, _| {}).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(followers(&a).await, 1);
+    let db = &a.instance.app.db;
+    let accepts: i64 = flotilla_db::run!(db, |x| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'deliver' AND payload LIKE '%\"Accept\"%'"
+    )
+    .fetch_one(x)
+    .await)
+    .unwrap();
+    assert_eq!(accepts, 1, "one Accept for the Follow sent twice");
     // Unknown types are accepted and ignored.
     let like =
         json!({ "type": "Like", "id": format!("{b_base}/likes/1"), "actor": b_actor, "object": "x" }).to_string();

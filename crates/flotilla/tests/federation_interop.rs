@@ -337,6 +337,47 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     }
     let (status, _) = a.api.get("/api/v1/videos/5abd7d91-bc8e-4ecd-9f60-7b8c9d0e1f2a", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing stored from JSON-LD tricks");
+    // Aliased and reversed JSON-LD keywords are plain keys too.
+    for (n, object) in [
+        json!({ "@reverse": { "object": hidden.clone() }, "id": hidden["id"] }),
+        json!({ "@context": { "g": "@graph" }, "g": [hidden.clone()] }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let create =
+            json!({ "type": "Create", "id": format!("{}/ld2/{n}", evil.base), "actor": account, "object": object });
+        assert_eq!(evil.send(&inbox, &account, &create).await, StatusCode::ACCEPTED);
+    }
+    let (status, _) = a.api.get("/api/v1/videos/5abd7d91-bc8e-4ecd-9f60-7b8c9d0e1f2a", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing stored from aliased keywords");
+    // Hostile actor fields: a NUL in the username is refused; bidi overrides are dropped from
+    // display names; a 10 MB actor document is never read whole (its key cannot be had).
+    let nul = evil.actor("Person", "nul", json!({ "preferredUsername": "nu\u{0}l" }));
+    let f = json!({ "type": "Follow", "id": format!("{}/f/3", evil.base), "actor": nul, "object": format!("{}/accounts/vic", a.api.base) });
+    assert_eq!(evil.send(&inbox, &nul, &f).await, StatusCode::UNAUTHORIZED);
+    let big = evil.actor("Person", "big", json!({ "name": "x".repeat(10 << 20) }));
+    let f = json!({ "type": "Follow", "id": format!("{}/f/4", evil.base), "actor": big, "object": format!("{}/accounts/vic", a.api.base) });
+    assert_eq!(evil.send(&inbox, &big, &f).await, StatusCode::UNAUTHORIZED);
+    let rtl = evil.actor("Person", "rtl", json!({ "name": "Ann\u{202E}gpj.exe" }));
+    let stored = flotilla_app::federation::remote::actor(&a.instance.app, &rtl).await.unwrap();
+    assert_eq!(stored.display_name.as_deref(), Some("Anngpj.exe"));
+    // A collection far over any sensible size (20,000 hashtags, under the 1 MB limit) is refused or cut, never stored whole.
+    let mut tagged = peertube_video(&evil, &account, &channel, "6bce8ea2-cd9f-4fde-a071-8c9d0e1f2a3b", false);
+    tagged["tag"] =
+        json!((0..20_000).map(|i| json!({ "type": "Hashtag", "name": format!("t{i}") })).collect::<Vec<_>>());
+    let create = json!({ "type": "Create", "id": format!("{}/c/5", evil.base), "actor": account, "object": tagged });
+    let status = evil.send(&inbox, &account, &create).await;
+    assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::ACCEPTED, "{status}");
+    let (status, v) = a.api.get("/api/v1/videos/6bce8ea2-cd9f-4fde-a071-8c9d0e1f2a3b", None).await;
+    let tagged_kept = status == StatusCode::OK;
+    if tagged_kept {
+        assert!(
+            v["tags"].as_array().unwrap().len() <= 5,
+            "tags are capped as PeerTube's: {}",
+            v["tags"].as_array().unwrap().len()
+        );
+    }
     // More than a megabyte.
     let huge = json!({ "type": "Note", "id": format!("{}/n/1", evil.base), "actor": account, "content": "x".repeat(1_100_000) });
     assert_eq!(evil.send(&inbox, &account, &huge).await, StatusCode::PAYLOAD_TOO_LARGE);
@@ -345,7 +386,7 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     assert_eq!(v["name"], "Mine", "nothing changed");
     assert_eq!(v["isLocal"], true);
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
-    assert_eq!(list["total"], 1, "only the legitimate video of the other server");
+    assert_eq!(list["total"], 1 + i64::from(tagged_kept), "only the legitimate videos of the other server");
     let (_, c) = a.api.get("/api/v1/accounts/vic", None).await;
     assert_eq!(c["followersCount"], 0);
     a.stop().await;
@@ -374,8 +415,13 @@ async fn a_rotated_key_is_fetched_again_and_the_old_one_refused(backend: Backend
     let (_, acc) = a.api.get("/api/v1/accounts/kai", None).await;
     assert_eq!(acc["followersCount"], 0, "the Undo applied");
     // The old key no longer speaks for the actor.
-    let (status, body) = masto.send_signed_with(&inbox, &zoe, &follow(2), &old_key).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let fetched = |m: &FakeServer| m.gets.lock().unwrap().iter().filter(|p| *p == "/users/zoe").count();
+    assert_eq!(fetched(&masto), 2, "fetched when first seen and once after the rotation");
+    for n in 2..5 {
+        let (status, body) = masto.send_signed_with(&inbox, &zoe, &follow(n), &old_key).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    assert_eq!(fetched(&masto), 2, "bad signatures do not make A fetch the actor again and again");
     let (_, acc) = a.api.get("/api/v1/accounts/kai", None).await;
     assert_eq!(acc["followersCount"], 0);
     a.stop().await;

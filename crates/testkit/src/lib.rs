@@ -241,6 +241,8 @@ pub struct FakeServer {
     pub public_pem: String,
     docs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    /// The paths of every GET it answered, in order (how often a document was fetched).
+    pub gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// How the inbox behaves: the status it answers (202; 503 plays a server that is down) and
     /// how long it takes; `inbox_peak` is the most requests it ever had in flight at once.
     pub inbox: std::sync::Arc<FakeInbox>,
@@ -264,11 +266,13 @@ impl FakeServer {
         type Docs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>;
         type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
         type Behaviour = std::sync::Arc<FakeInbox>;
+        type Gets = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (private_pem, public_pem) = flotilla_federation::keys::generate().expect("keys");
         let docs: Docs = Default::default();
         let received: Inbox = Default::default();
+        let gets: Gets = Default::default();
         let inbox: Behaviour = std::sync::Arc::new(FakeInbox {
             status: 202.into(),
             delay_ms: 0.into(),
@@ -276,16 +280,17 @@ impl FakeServer {
             peak: 0.into(),
         });
         async fn get_doc(
-            AxState((docs, _, _)): AxState<(Docs, Inbox, Behaviour)>,
+            AxState((docs, _, _, gets)): AxState<(Docs, Inbox, Behaviour, Gets)>,
             OriginalUri(uri): OriginalUri,
         ) -> axum::response::Response {
+            gets.lock().unwrap().push(uri.path().to_string());
             match docs.lock().unwrap().get(uri.path()).cloned() {
                 Some(d) => ([("content-type", "application/activity+json")], d.to_string()).into_response(),
                 None => (axum::http::StatusCode::NOT_FOUND, "no such document").into_response(),
             }
         }
         async fn post_inbox(
-            AxState((_, inbox, how)): AxState<(Docs, Inbox, Behaviour)>,
+            AxState((_, inbox, how, _)): AxState<(Docs, Inbox, Behaviour, Gets)>,
             body: axum::body::Bytes,
         ) -> axum::http::StatusCode {
             let now = how.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -307,6 +312,7 @@ impl FakeServer {
             docs.clone(),
             received.clone(),
             inbox.clone(),
+            gets.clone(),
         ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -318,6 +324,7 @@ impl FakeServer {
             public_pem,
             docs,
             received,
+            gets,
             inbox,
             task,
         }

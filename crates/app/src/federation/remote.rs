@@ -82,7 +82,7 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
         return Err(invalid("its URLs are too long"));
     }
     let display: Option<String> =
-        doc.get("name").and_then(Value::as_str).map(|n| n.chars().filter(|c| !c.is_control()).take(120).collect());
+        doc.get("name").and_then(Value::as_str).map(|n| n.chars().filter(|c| !invisible(*c)).take(120).collect());
     let now = now_ms();
     let row = NewRemote {
         kind,
@@ -98,6 +98,12 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
     };
     let actor_id = actors::upsert(&app.db, &row).await?;
     actors::get(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))
+}
+
+/// Characters a display name must not carry: control characters, and the bidirectional overrides
+/// and isolates that make a name read as something else (U+202E before "gpj.exe").
+fn invisible(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
 /// A remote actor by URL: from the store (refreshed in the background when stale), fetched when
