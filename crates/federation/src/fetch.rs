@@ -282,6 +282,18 @@ impl Fetcher {
     /// mode require it). The document's `id` must be the final URL: nobody can serve an object
     /// under another server's name.
     pub async fn get_ap(&self, url: &str, signer: Option<&Signer>) -> Result<Value, FetchError> {
+        self.get_ap_checked(url, signer, true).await
+    }
+
+    /// A public key's document (a `keyId` without a fragment, as GoToSocial signs): some servers
+    /// answer it with their actor, whose `id` is the actor's URL and not the key's. Only the
+    /// server is checked here (no redirect elsewhere); the caller takes the key's owner from it
+    /// and fetches that actor with every check.
+    pub async fn get_key_document(&self, url: &str, signer: Option<&Signer>) -> Result<Value, FetchError> {
+        self.get_ap_checked(url, signer, false).await
+    }
+
+    async fn get_ap_checked(&self, url: &str, signer: Option<&Signer>, check_id: bool) -> Result<Value, FetchError> {
         let u = check_url(url, self.allow_private)?;
         spend(url)?;
         let mut req = self.client.get(u.clone()).header(
@@ -329,6 +341,9 @@ impl Fetcher {
         let bytes = Self::read_limited(url, resp, MAX_DOCUMENT_BYTES).await?;
         let doc: Value =
             serde_json::from_slice(&bytes).map_err(|e| FetchError::NotActivityPub(url.to_string(), e.to_string()))?;
+        if !check_id {
+            return Ok(doc);
+        }
         let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
         // The URL asked for also counts (same server): a canonical redirect of its own.
         if strip_fragment(id) != strip_fragment(&final_url) && strip_fragment(id) != strip_fragment(url) {

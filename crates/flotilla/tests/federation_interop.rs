@@ -93,6 +93,36 @@ async fn a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos(backend:
     assert_eq!(creates(&elsewhere), 1, "the account's follower gets the new video");
     assert_eq!(creates(&masto), 1, "two followers behind one shared inbox: one delivery");
 
+    // GoToSocial signs with a key URL of its own (`…/main-key`, no fragment), which answers with
+    // the actor; a `Key` document naming its owner is the other form.
+    let gts = masto.actor("Person", "gts", json!({}));
+    let gts_key = format!("{gts}/main-key");
+    let mut stub = json!({ "id": gts, "type": "Person", "publicKey": { "id": gts_key, "owner": gts, "publicKeyPem": masto.public_pem } });
+    masto.serve("/users/gts/main-key", stub.take());
+    let hub = masto.actor("Person", "hub", json!({}));
+    masto.serve("/keys/hub", json!({ "id": format!("{}/keys/hub", masto.base), "type": "Key", "owner": hub, "publicKeyPem": masto.public_pem }));
+    for (who, key_id) in [(&gts, gts_key.clone()), (&hub, format!("{}/keys/hub", masto.base))] {
+        let follow = json!({ "id": format!("{who}/f/1"), "type": "Follow", "actor": who, "object": channel });
+        let (status, body) = masto
+            .send_with_key_id(&format!("{}/inbox", a.api.base), &key_id, follow.to_string(), &masto.private_pem)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{key_id}: {body}");
+    }
+    // A key document on another server cannot speak for an actor here.
+    let elsewhere_key = format!("{}/keys/xia", elsewhere.base);
+    elsewhere.serve(
+        "/keys/xia",
+        json!({ "id": elsewhere_key, "type": "Key", "owner": hub, "publicKeyPem": masto.public_pem }),
+    );
+    let follow = json!({ "id": format!("{hub}/f/2"), "type": "Follow", "actor": hub, "object": channel });
+    let (status, _) = elsewhere
+        .send_with_key_id(&format!("{}/inbox", a.api.base), &elsewhere_key, follow.to_string(), &masto.private_pem)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, c) = a.api.get("/api/v1/video-channels/rosa_channel", None).await;
+    assert_eq!(c["followersCount"], 4);
+    masto.received.lock().unwrap().clear();
+
     // A new avatar is a profile change: the channel's followers get Update(Group) with the icon.
     let form = multipart::Form::new()
         .part("avatarfile", multipart::Part::bytes(flotilla_testkit::png(300, 300)).file_name("a.png"));

@@ -52,20 +52,43 @@ pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
             .and_then(|pem| flotilla_federation::keys::public_from_pem(pem).ok())
             .is_some_and(|k| signature::verify(&signing_string, &sig, &k).is_ok())
     };
-    let actor =
-        remote::actor(app, &actor_url).await.map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?;
+    let actor = match remote::actor(app, &actor_url).await {
+        Ok(a) => a,
+        // A keyId without a fragment may name a key document rather than its actor (GoToSocial's
+        // `…/main-key`, `Key` objects); one with a fragment is the actor's own.
+        Err(e) if sig.key_id.contains('#') => return Err(unsigned(format!("cannot get the signer's key: {e}"))),
+        Err(e) => match key_owner(app, &sig.key_id).await {
+            Some(owner) if owner != actor_url => {
+                remote::actor(app, &owner).await.map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?
+            }
+            _ => return Err(unsigned(format!("cannot get the signer's key: {e}"))),
+        },
+    };
     if verify_with(&actor) {
         return Ok(actor);
     }
     // The key may have changed since we stored it: fetch once more — but not again and again, or
     // badly signed requests would make us hammer the actor's server.
-    if !app.key_refetches.allow(&actor_url) {
+    if !app.key_refetches.allow(&actor.url) {
         return Err(sig_error(SigError::BadSignature));
     }
-    let fresh = remote::fetch_actor(app, &actor_url)
+    let fresh = remote::fetch_actor(app, &actor.url)
         .await
         .map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?;
     if verify_with(&fresh) { Ok(fresh) } else { Err(sig_error(SigError::BadSignature)) }
+}
+
+/// The owner a key document names: a `Key` object's `owner`, or the `publicKey.owner` of the actor
+/// served at the key's URL. Only on the key's own server.
+async fn key_owner(app: &App, key_id: &str) -> Option<String> {
+    let signer = super::instance_signer(app).await.ok()?;
+    let doc = app.fetcher.get_key_document(key_id, Some(&signer)).await.ok()?;
+    let owner = doc
+        .get("owner")
+        .and_then(Value::as_str)
+        .or_else(|| doc.pointer("/publicKey/owner").and_then(Value::as_str))?
+        .to_string();
+    (remote::host(&owner) == remote::host(key_id)).then_some(owner)
 }
 
 /// `POST /inbox`: verifies, then applies. Unknown types are accepted and ignored.
