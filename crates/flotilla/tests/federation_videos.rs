@@ -15,6 +15,7 @@ db_tests!(
     stale_copies_are_refreshed_from_their_origin_or_removed,
     remote_accounts_are_read_by_handle,
     unlisted_videos_federate_only_when_configured,
+    an_instance_follows_one_channel_by_handle,
 );
 
 async fn settle(instances: &[&TestInstance]) {
@@ -424,4 +425,39 @@ async fn unlisted_videos_federate_only_when_configured(backend: Backend) {
     for i in [plain, sharing, b] {
         i.stop().await;
     }
+}
+
+async fn an_instance_follows_one_channel_by_handle(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    let admin = b.admin_token().await;
+    let followed = a.user("pia").await;
+    let other = a.user("quin").await;
+    let handle = format!("pia_channel@{}", a.instance.addr);
+    // A bad handle anywhere in the list refuses the whole list.
+    let (status, body) =
+        b.api.post("/api/v1/server/following", Some(&admin), json!({ "handles": [handle, "no-host-here"] })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, following) = b.api.get("/api/v1/server/following", None).await;
+    assert_eq!(following["total"], 0);
+    let (status, body) = b.api.post("/api/v1/server/following", Some(&admin), json!({ "handles": [handle] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    settle(&[&a, &b]).await;
+    let (_, following) = b.api.get("/api/v1/server/following?state=accepted", None).await;
+    assert_eq!(following["total"], 1, "{following}");
+    assert_eq!(following["data"][0]["following"]["name"], "pia_channel");
+    // That channel's videos come to B; the rest of A's do not.
+    publish(&a, &followed, "From the followed channel").await;
+    publish(&a, &other, "From another channel").await;
+    settle(&[&a, &b]).await;
+    let names: Vec<_> = remote_videos(&b).await.iter().map(|v| v["name"].clone()).collect();
+    assert_eq!(names, vec![json!("From the followed channel")]);
+    // Unfollowed by handle: A hears the Undo, B keeps what it has.
+    let (status, _) = b.api.delete(&format!("/api/v1/server/following/{handle}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b]).await;
+    let (_, c) = a.api.get("/api/v1/video-channels/pia_channel", None).await;
+    assert_eq!(c["followersCount"], 0, "{c}");
+    a.stop().await;
+    b.stop().await;
 }

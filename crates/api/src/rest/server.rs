@@ -21,23 +21,17 @@ pub struct FollowBody {
     handles: Vec<String>,
 }
 
-/// `POST /api/v1/server/following` — `{"hosts": ["video.example.org"]}`.
+/// `POST /api/v1/server/following` — `{"hosts": ["video.example.org"], "handles": ["chan@host"]}`.
 pub async fn follow_instances(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     Body(b): Body<FollowBody>,
 ) -> Result<StatusCode, ApiError> {
-    if !b.handles.is_empty() {
-        return Err(ApiError::invalid(
-            "handles",
-            "following channels or accounts by handle is not supported yet; use hosts",
-        ));
-    }
-    follow::follow_hosts(&app, &who, &b.hosts).await?;
+    follow::follow_hosts(&app, &who, &b.hosts, &b.handles).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/v1/server/following/{host}`
+/// `DELETE /api/v1/server/following/{hostOrHandle}`
 pub async fn unfollow_instance(
     State(app): State<Arc<App>>,
     Auth(who): Auth,

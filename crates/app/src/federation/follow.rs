@@ -18,11 +18,39 @@ fn clean_host(h: &str) -> Result<String> {
     Ok(h)
 }
 
-/// `POST /api/v1/server/following {hosts}`: our instance actor follows each instance's actor.
-pub async fn follow_hosts(app: &App, who: &AuthUser, hosts: &[String]) -> Result<()> {
+/// A `name@host` handle (a leading `@` allowed), split and checked.
+fn split_handle(h: &str) -> Result<(String, String)> {
+    let h = h.trim().trim_start_matches('@');
+    let bad = || Error::invalid("handles", format!("'{h}' is not a handle like channel_name@video.example.org"));
+    let (name, host) = h.split_once('@').ok_or_else(bad)?;
+    if name.is_empty() || name.contains(['/', ' ', '?', '#']) {
+        return Err(bad());
+    }
+    Ok((name.to_string(), clean_host(host).map_err(|_| bad())?))
+}
+
+/// `POST /api/v1/server/following {hosts, handles}`: our instance actor follows each instance's
+/// actor, and each channel or account named by handle (its videos then come to this instance
+/// without following the whole instance).
+pub async fn follow_hosts(app: &App, who: &AuthUser, hosts: &[String], handles: &[String]) -> Result<()> {
     who.require_admin()?;
-    if hosts.is_empty() {
-        return Err(Error::invalid("hosts", "give at least one host to follow"));
+    if hosts.is_empty() && handles.is_empty() {
+        return Err(Error::invalid("hosts", "give at least one host or handle to follow"));
+    }
+    // Every entry is checked before anything is followed: a typo does not leave half a list done.
+    let handles = handles.iter().map(|h| split_handle(h)).collect::<Result<Vec<_>>>()?;
+    for (name, host) in &handles {
+        if *host == app.public.host {
+            return Err(Error::invalid("handles", format!("{name}@{host} is on this instance")));
+        }
+    }
+    for (name, host) in &handles {
+        let target = remote::actor_by_handle(app, name, host).await?;
+        if !matches!(target.kind.as_str(), "Group" | "Person") {
+            return Err(Error::invalid("handles", format!("{name}@{host} is not a channel or an account")));
+        }
+        follow_actor(app, &target).await?;
+        tracing::info!(handle = %format!("{name}@{host}"), by = %who.user.username, "following a channel or account");
     }
     for h in hosts {
         let host = clean_host(h)?;
@@ -91,14 +119,19 @@ pub async fn decide(app: &App, who: &AuthUser, handle: &str, accept: bool) -> Re
     Ok(())
 }
 
-/// `DELETE /api/v1/server/following/:host`: stop following, telling the other side (Undo).
-pub async fn unfollow_host(app: &App, who: &AuthUser, host: &str) -> Result<()> {
+/// `DELETE /api/v1/server/following/:hostOrHandle`: stop following an instance (or one of its
+/// channels or accounts, by handle), telling the other side (Undo).
+pub async fn unfollow_host(app: &App, who: &AuthUser, host_or_handle: &str) -> Result<()> {
     who.require_admin()?;
-    let host = clean_host(host)?;
+    let (only, host) = match host_or_handle.contains('@') {
+        true => split_handle(host_or_handle).map(|(n, h)| (Some(n), h))?,
+        false => (None, clean_host(host_or_handle)?),
+    };
     let me = ap::ensure_instance_actor(app).await?;
     let me_url = uris::instance_actor(app);
     let mut found = false;
-    for target in actors::list_by_host(&app.db, &host).await? {
+    let targets = actors::list_by_host(&app.db, &host).await?;
+    for target in targets.into_iter().filter(|t| only.as_deref().is_none_or(|n| t.name == n)) {
         let Some(f) = follows::get_pair(&app.db, me, target.id).await? else { continue };
         found = true;
         let follow = json!({ "type": "Follow", "id": f.activity_id, "actor": me_url, "object": target.url });
@@ -117,6 +150,11 @@ pub async fn unfollow_host(app: &App, who: &AuthUser, host: &str) -> Result<()> 
     }
     if !found {
         return Err(Error::not_found("follow of this host"));
+    }
+    if only.is_some() {
+        // Another follow (the whole instance, a subscriber) may still bring this channel's videos.
+        tracing::info!(handle = host_or_handle, "unfollowed a remote channel or account");
+        return Ok(());
     }
     // Its videos came through this follow: they leave with it.
     let n = crate::federation::videos::forget_host(app, &host).await?;
