@@ -90,3 +90,32 @@ fn we_accept_python_signatures_and_refuse_tampered_ones() {
     let req = signature::Request { method: "POST", path: "/inbox", header: &lookup, body: b"{\"type\":\"Delete\"}" };
     assert_eq!(signature::check(&req, &parsed, now), Err(signature::SigError::DigestMismatch));
 }
+
+#[test]
+fn python_accepts_our_signed_gets() {
+    // Servers in authorized-fetch mode (Mastodon's secure mode) check the GETs we sign.
+    let (private_pem, public_pem) = keys::generate().unwrap();
+    let key = keys::private_from_pem(&private_pem).unwrap();
+    let signed = signature::sign(
+        "GET",
+        "/users/zoe?page=1",
+        "b.example",
+        None,
+        "http://a.example/accounts/peertube#main-key",
+        &key,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert!(signed.digest.is_none(), "a GET carries no digest");
+    let mut request = json!({
+        "method": "GET",
+        "path": "/users/zoe?page=1",
+        "headers": { "host": "b.example", "date": signed.date, "signature": signed.signature },
+        "body": null,
+        "public_key_pem": public_pem,
+    });
+    let out = python("verify", &request);
+    assert!(out.status.success(), "Python refused our signed GET: {}", String::from_utf8_lossy(&out.stderr));
+    request["path"] = json!("/users/zoe");
+    assert!(!python("verify", &request).status.success(), "another path must fail");
+}
