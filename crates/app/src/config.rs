@@ -108,6 +108,9 @@ pub struct FederationConfig {
     /// Send unlisted videos to followers too (as PeerTube does, so they play there by their link);
     /// off, only public videos leave this instance.
     pub federate_unlisted: bool,
+    /// Let visitors who are not logged in search other servers by address (a video URL, a channel
+    /// handle), which makes this server fetch what they name. Logged-in users always may.
+    pub remote_search_anonymous: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -90,7 +90,7 @@ pub fn server_config(app: &App) -> Value {
             "banners": []
         },
         "search": {
-            "remoteUri": { "users": true, "anonymous": false },
+            "remoteUri": { "users": true, "anonymous": app.config.federation.remote_search_anonymous },
             "searchIndex": { "enabled": false, "url": "", "disableLocalSearch": false, "isDefaultSearch": false }
         },
         "plugin": { "registered": [], "registeredExternalAuths": [], "registeredIdAndPassAuths": [] },

@@ -290,6 +290,27 @@ async fn search_by_address_finds_remote_videos_and_channels(backend: Backend) {
     assert_eq!(chans["data"][0]["host"], a.instance.addr.to_string());
     let (_, local) = b.api.get("/api/v1/search/video-channels?search=ben", None).await;
     assert_eq!(local["data"][0]["name"], "ben_channel");
+    // A channel by its URL, too.
+    let channel_url = format!("{}/video-channels/ana_channel", a.api.base);
+    let (_, chans) = b
+        .api
+        .get(
+            &format!("/api/v1/search/video-channels?search={}", channel_url.replace(':', "%3A").replace('/', "%2F")),
+            Some(&ben),
+        )
+        .await;
+    assert_eq!(chans["total"], 1, "{chans}");
+    assert_eq!(chans["data"][0]["name"], "ana_channel");
+
+    // An instance that lets visitors search by address says so, and answers them.
+    let open = TestInstance::start_with(backend, |c| c.federation.remote_search_anonymous = true).await;
+    let (_, config) = open.api.get("/api/v1/config", None).await;
+    assert_eq!(config["search"]["remoteUri"]["anonymous"], true);
+    let (_, config) = b.api.get("/api/v1/config", None).await;
+    assert_eq!(config["search"]["remoteUri"]["anonymous"], false);
+    let (status, found) = open.api.get(&query(&url), None).await;
+    assert_eq!((status, &found["total"]), (StatusCode::OK, &json!(1)), "{found}");
+    open.stop().await;
     a.stop().await;
     b.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Search by address: a video URL or a channel handle (`name@host`, or its URL) found on its
-//! server, stored here and returned, as PeerTube does for logged-in users.
+//! server, stored here and returned, as PeerTube does for logged-in users (and for visitors when
+//! `federation.remote_search_anonymous` is set).
 
 use serde_json::{Value, json};
 
@@ -13,8 +14,8 @@ pub fn is_address(s: &str) -> bool {
     s.starts_with("https://") || s.starts_with("http://") || (s.contains('@') && !s.contains(' ') && s.len() > 3)
 }
 
-fn require_login(who: Option<&AuthUser>) -> Result<()> {
-    if who.is_none() {
+fn require_login(app: &App, who: Option<&AuthUser>) -> Result<()> {
+    if who.is_none() && !app.config.federation.remote_search_anonymous {
         return Err(Error::Unauthorized {
             code: "missing_token",
             msg: "searching other servers by address needs a logged-in user".into(),
@@ -35,7 +36,7 @@ pub async fn video_by_url(app: &App, who: Option<&AuthUser>, url: &str) -> Resul
             Err(_) => Ok(empty),
         };
     }
-    require_login(who)?;
+    require_login(app, who)?;
     let signer = super::instance_signer(app).await?;
     let doc = match app.fetcher.get_ap(url, Some(&signer)).await {
         Ok(d) => d,
@@ -69,7 +70,7 @@ pub async fn channels(app: &App, who: Option<&AuthUser>, search: &str, page: flo
                 Err(_) => Ok(json!({ "total": 0, "data": [] })),
             };
         }
-        require_login(who)?;
+        require_login(app, who)?;
         let actor = if s.starts_with("http") {
             remote::actor(app, s).await
         } else {
