@@ -87,8 +87,17 @@ pub async fn get_video_object(
     if !wants_ap(&headers) {
         return Ok(web::page(&app, &web, uri.path()).await);
     }
-    let v = flotilla_app::video::get_federated(&app, &uuid).await?;
-    Ok(ap_response(ap::video_to_ap(&app, &v).await?))
+    match flotilla_app::video::get_federated(&app, &uuid).await {
+        Ok(v) => Ok(ap_response(ap::video_to_ap(&app, &v).await?)),
+        Err(e) => match flotilla_app::federation::videos::tombstone(&app, &uuid).await? {
+            Some(t) => {
+                let mut resp = ap_response(t);
+                *resp.status_mut() = axum::http::StatusCode::GONE;
+                Ok(resp)
+            }
+            None => Err(e.into()),
+        },
+    }
 }
 
 /// `GET /accounts/{name}/outbox`

@@ -213,6 +213,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0011_video_infohashes.sql"),
         include_str!("../migrations/0011_video_infohashes.sql"),
     ),
+    (
+        12,
+        "tombstones",
+        include_str!("../migrations/0012_tombstones.sql"),
+        include_str!("../migrations/0012_tombstones.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

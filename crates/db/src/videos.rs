@@ -843,3 +843,27 @@ pub async fn set_thumbnail_if_none(e: impl Into<Exec<'_>>, id: i64, name: &str) 
         .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
+
+/// Remembers that the local object at `url` was deleted (its URL then answers 410 Gone).
+pub async fn insert_tombstone(e: impl Into<Exec<'_>>, url: &str, former_type: &str, at: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "INSERT INTO tombstones (url, former_type, deleted_at) VALUES ($1, $2, $3) ON CONFLICT (url) DO NOTHING"
+    )
+    .bind(url)
+    .bind(former_type)
+    .bind(at)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// The former type and time of deletion of the local object that was at `url`.
+pub async fn get_tombstone(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<(String, i64)>> {
+    Ok(run!(e, |x| sqlx::query_as::<_, (String, i64)>(
+        "SELECT former_type, deleted_at FROM tombstones WHERE url = $1"
+    )
+    .bind(url)
+    .fetch_optional(x)
+    .await)?)
+}

@@ -105,6 +105,19 @@ async fn videos_published_on_one_instance_reach_its_followers(backend: Backend) 
     assert_eq!(status, StatusCode::NO_CONTENT);
     settle(&[&a, &b]).await;
     assert!(remote_videos(&b).await.is_empty(), "the Delete reached B");
+    // Its URL now answers 410 with a Tombstone, for servers that missed the Delete.
+    let resp = a
+        .api
+        .http
+        .get(a.api.url(&format!("/videos/watch/{second}")))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::GONE);
+    let t: Value = resp.json().await.unwrap();
+    assert_eq!((&t["type"], &t["formerType"]), (&json!("Tombstone"), &json!("Video")), "{t}");
+    assert_eq!(t["id"], format!("{}/videos/watch/{second}", a.api.base));
 
     // Deleting a user on A deletes their videos on B too.
     let leaving = a.user("leaving").await;

@@ -151,7 +151,23 @@ async fn deleting_by(app: &App, v: &videos::Video, by_instance: bool) -> Result<
         return Ok(());
     }
     let url = uris::video(app, &v.uuid);
+    // A server that misses the Delete learns it from the URL (410 and a Tombstone).
+    videos::insert_tombstone(&app.db, &url, "Video", now_ms()).await?;
     send(app, v, "Delete", format!("{url}/delete"), json!(url), by_instance).await
+}
+
+/// The Tombstone a deleted local video's URL answers with (410 Gone), if it was ever federated.
+pub async fn tombstone(app: &App, uuid: &str) -> Result<Option<Value>> {
+    let url = uris::video(app, uuid);
+    Ok(videos::get_tombstone(&app.db, &url).await?.map(|(former, at)| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": url,
+            "type": "Tombstone",
+            "formerType": former,
+            "deleted": flotilla_domain::time::iso8601(at),
+        })
+    }))
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
