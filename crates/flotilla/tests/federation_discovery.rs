@@ -92,6 +92,39 @@ async fn actors_publish_keys_and_collections(backend: Backend) {
     assert_ne!(group["publicKey"]["publicKeyPem"], person["publicKey"]["publicKeyPem"], "every actor has its own key");
     let (_, application, _) = ap_get(&t.api, "/accounts/peertube").await;
     assert_eq!(application["type"], "Application");
+    // The JSON-LD form of the Accept header answers the same document.
+    let resp = t
+        .api
+        .http
+        .get(t.api.url("/accounts/omar"))
+        .header("Accept", "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-type"].to_str().unwrap().contains("json"));
+    assert_eq!(resp.json::<Value>().await.unwrap()["id"], person["id"]);
+    // Avatars and banners are the actors' icon and image.
+    let token = t.api.login("omar", "password-123").await;
+    for (path, field) in [
+        ("/api/v1/users/me/avatar/pick", "avatarfile"),
+        ("/api/v1/video-channels/omar_channel/avatar/pick", "avatarfile"),
+        ("/api/v1/video-channels/omar_channel/banner/pick", "bannerfile"),
+    ] {
+        let form = flotilla_testkit::reqwest::multipart::Form::new().part(
+            field,
+            flotilla_testkit::reqwest::multipart::Part::bytes(flotilla_testkit::png(1600, 900)).file_name("i.png"),
+        );
+        let (status, body) = t.api.send(t.api.http.post(t.api.url(path)).bearer_auth(&token).multipart(form)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (_, person, _) = ap_get(&t.api, "/accounts/omar").await;
+    let (_, group, _) = ap_get(&t.api, "/video-channels/omar_channel").await;
+    for (who, icon) in [("person", &person["icon"]), ("group", &group["icon"]), ("banner", &group["image"])] {
+        let icon = if icon.is_array() { icon[0].clone() } else { icon.clone() };
+        assert_eq!(icon["mediaType"], "image/jpeg", "{who}: {icon}");
+        let url = icon["url"].as_str().unwrap_or_else(|| panic!("{who}: {icon}"));
+        assert_eq!(t.api.http.get(url).send().await.unwrap().status(), StatusCode::OK, "{who}: {url}");
+    }
 
     for path in [
         "/accounts/omar/outbox",
