@@ -367,6 +367,22 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     }
     let (status, _) = a.api.get("/api/v1/videos/5abd7d91-bc8e-4ecd-9f60-7b8c9d0e1f2a", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing stored from JSON-LD tricks");
+    // An inline object of another server is not taken on the sender's word: a Create or an
+    // Announce of it makes A fetch the object from its origin.
+    let origin = FakeServer::start().await;
+    let (o_account, o_channel) = peertube_actors(&origin);
+    let real = peertube_video(&origin, &o_account, &o_channel, "7cdf9fb3-de0a-4a0f-b182-9d0e1f2a3b4c", false);
+    origin.serve("/videos/watch/7cdf9fb3-de0a-4a0f-b182-9d0e1f2a3b4c", real.clone());
+    let mut fake = real.clone();
+    fake["name"] = json!("Words put in its mouth");
+    let create = json!({ "type": "Create", "id": format!("{}/c/9", evil.base), "actor": account, "object": fake });
+    assert_eq!(evil.send(&inbox, &account, &create).await, StatusCode::ACCEPTED);
+    let announce = json!({ "type": "Announce", "id": format!("{}/a/9", evil.base), "actor": account, "object": fake });
+    assert_eq!(evil.send(&inbox, &account, &announce).await, StatusCode::ACCEPTED);
+    let (status, v) = a.api.get("/api/v1/videos/7cdf9fb3-de0a-4a0f-b182-9d0e1f2a3b4c", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "A PeerTube video", "the origin's version, not the inline one");
+    assert_eq!(v["channel"]["host"], origin.host);
     // Aliased and reversed JSON-LD keywords are plain keys too.
     for (n, object) in [
         json!({ "@reverse": { "object": hidden.clone() }, "id": hidden["id"] }),
@@ -416,7 +432,7 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     assert_eq!(v["name"], "Mine", "nothing changed");
     assert_eq!(v["isLocal"], true);
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
-    assert_eq!(list["total"], 1 + i64::from(tagged_kept), "only the legitimate videos of the other server");
+    assert_eq!(list["total"], 2 + i64::from(tagged_kept), "only the legitimate videos of the other servers");
     let (_, c) = a.api.get("/api/v1/accounts/vic", None).await;
     assert_eq!(c["followersCount"], 0);
     a.stop().await;
