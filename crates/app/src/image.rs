@@ -27,6 +27,17 @@ impl Kind {
 
 /// Replaces the actor's avatar or banner with `bytes`; returns the new `avatars`/`banners` array.
 pub async fn set(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<Value> {
+    let out = store(app, actor_id, kind, bytes).await?;
+    tell_followers(app, actor_id).await;
+    Ok(out)
+}
+
+/// Stores a copy of a remote actor's avatar or banner (re-encoded like ours; nobody to tell).
+pub async fn set_remote(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<()> {
+    store(app, actor_id, kind, bytes).await.map(|_| ())
+}
+
+async fn store(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<Value> {
     let sizes = match kind {
         Kind::Avatar => AVATAR_SIZES,
         Kind::Banner => BANNER_SIZES,
@@ -65,7 +76,6 @@ pub async fn set(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result
             return Err(e);
         }
     }
-    tell_followers(app, actor_id).await;
     let rows = images::list_for(&app.db, &[actor_id]).await?;
     Ok(convert::images_to_api(app, actor_id, kind.as_str(), &rows))
 }

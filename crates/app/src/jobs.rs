@@ -23,6 +23,7 @@ pub enum Job {
     FetchThumbnail { video_id: i64, url: String },
     RefreshVideo { video_id: i64 },
     RefreshActor { url: String },
+    FetchActorImage { actor_id: i64, kind: String, url: String },
 }
 
 impl Job {
@@ -33,6 +34,7 @@ impl Job {
             Job::FetchThumbnail { .. } => "fetch-thumbnail",
             Job::RefreshVideo { .. } => "refresh-video",
             Job::RefreshActor { .. } => "refresh-actor",
+            Job::FetchActorImage { .. } => "fetch-actor-image",
         }
     }
 
@@ -41,7 +43,7 @@ impl Job {
             Job::Transcode { .. } => 5,
             // With the backoff capped at an hour, about a day and a half of trying.
             Job::Deliver { .. } => 40,
-            Job::FetchThumbnail { .. } => 5,
+            Job::FetchThumbnail { .. } | Job::FetchActorImage { .. } => 5,
             Job::RefreshVideo { .. } | Job::RefreshActor { .. } => 3,
         }
     }
@@ -53,6 +55,7 @@ impl Job {
             Job::FetchThumbnail { video_id, .. } => Some(format!("fetch-thumbnail:{video_id}")),
             Job::RefreshVideo { video_id } => Some(format!("refresh-video:{video_id}")),
             Job::RefreshActor { url } => Some(format!("refresh-actor:{url}")),
+            Job::FetchActorImage { actor_id, kind, .. } => Some(format!("fetch-actor-image:{actor_id}:{kind}")),
         }
     }
 
@@ -65,6 +68,12 @@ impl Job {
         #[derive(Deserialize)]
         struct ThumbnailPayload {
             video_id: i64,
+            url: String,
+        }
+        #[derive(Deserialize)]
+        struct ActorImagePayload {
+            actor_id: i64,
+            kind: String,
             url: String,
         }
         #[derive(Deserialize)]
@@ -90,6 +99,9 @@ impl Job {
             "refresh-actor" => serde_json::from_str::<ActorPayload>(payload)
                 .map(|p| Job::RefreshActor { url: p.url })
                 .map_err(|e| e.to_string()),
+            "fetch-actor-image" => serde_json::from_str::<ActorImagePayload>(payload)
+                .map(|p| Job::FetchActorImage { actor_id: p.actor_id, kind: p.kind, url: p.url })
+                .map_err(|e| e.to_string()),
             "deliver" => serde_json::from_str::<DeliverPayload>(payload)
                 .map(|p| Job::Deliver { actor_id: p.actor_id, inbox: p.inbox, activity: p.activity })
                 .map_err(|e| e.to_string()),
@@ -108,6 +120,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-thumbnail", 1),
         ("refresh-video", 1),
         ("refresh-actor", 1),
+        ("fetch-actor-image", 1),
     ]
 }
 
@@ -179,6 +192,9 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::FetchThumbnail { video_id, url } => crate::federation::videos::fetch_thumbnail(app, *video_id, url).await,
         Job::RefreshVideo { video_id } => crate::federation::videos::refresh(app, *video_id).await,
         Job::RefreshActor { url } => crate::federation::remote::refresh(app, url).await,
+        Job::FetchActorImage { actor_id, kind, url } => {
+            crate::federation::remote::fetch_image(app, *actor_id, kind, url).await
+        }
     }
 }
 
@@ -192,6 +208,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
             tracing::warn!(video = video_id, error = why, "remote video not refreshed")
         }
         Job::RefreshActor { url } => tracing::warn!(actor = url, error = why, "remote actor not refreshed"),
+        Job::FetchActorImage { url, .. } => tracing::warn!(url, error = why, "remote avatar or banner not fetched"),
     }
 }
 

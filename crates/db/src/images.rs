@@ -65,3 +65,28 @@ pub async fn delete_kind(e: impl Into<Exec<'_>>, actor_id: i64, kind: &str) -> R
 pub async fn filenames_for(e: impl Into<Exec<'_>>, actor_ids: &[i64]) -> Result<Vec<String>> {
     Ok(list_for(e, actor_ids).await?.into_iter().map(|i| i.filename).collect())
 }
+
+/// The URL a remote actor's stored image of `kind` was copied from.
+pub async fn source_of(e: impl Into<Exec<'_>>, actor_id: i64, kind: &str) -> Result<Option<String>> {
+    Ok(run!(e, |x| sqlx::query_scalar::<_, String>(
+        "SELECT url FROM remote_image_sources WHERE actor_id = $1 AND kind = $2"
+    )
+    .bind(actor_id)
+    .bind(kind)
+    .fetch_optional(x)
+    .await)?)
+}
+
+pub async fn set_source(e: impl Into<Exec<'_>>, actor_id: i64, kind: &str, url: &str) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "INSERT INTO remote_image_sources (actor_id, kind, url) VALUES ($1, $2, $3) \
+         ON CONFLICT (actor_id, kind) DO UPDATE SET url = excluded.url"
+    )
+    .bind(actor_id)
+    .bind(kind)
+    .bind(url)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}

@@ -219,6 +219,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0012_tombstones.sql"),
         include_str!("../migrations/0012_tombstones.sql"),
     ),
+    (
+        13,
+        "remote_image_sources",
+        include_str!("../migrations/0013_remote_image_sources.sql"),
+        include_str!("../migrations/0013_remote_image_sources.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -390,8 +390,25 @@ async fn remote_accounts_are_read_by_handle(backend: Backend) {
     let b = TestInstance::start(backend).await;
     follow(&b, &a).await;
     let token = a.user("otto").await;
+    for (path, field) in [
+        ("/api/v1/users/me/avatar/pick", "avatarfile"),
+        ("/api/v1/video-channels/otto_channel/banner/pick", "bannerfile"),
+    ] {
+        let form = multipart::Form::new()
+            .part(field, multipart::Part::bytes(flotilla_testkit::png(1600, 900)).file_name("i.png"));
+        let (status, body) = a.api.send(a.api.http.post(a.api.url(path)).bearer_auth(&token).multipart(form)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
     publish(&a, &token, "By otto").await;
     settle(&[&a, &b]).await;
+    // Their avatar and banner are copied here, served by B like its own.
+    let handle = format!("otto@{}", a.instance.addr);
+    let (_, acc) = b.api.get(&format!("/api/v1/accounts/{handle}"), None).await;
+    let avatar = acc["avatars"][0]["path"].as_str().unwrap_or_else(|| panic!("no avatar copied: {acc}"));
+    assert!(avatar.starts_with("/lazy-static/avatars/"), "{avatar}");
+    assert_eq!(b.api.http.get(b.api.url(avatar)).send().await.unwrap().status(), StatusCode::OK);
+    let (_, chan) = b.api.get(&format!("/api/v1/video-channels/otto_channel@{}", a.instance.addr), None).await;
+    assert!(chan["banners"].as_array().is_some_and(|b| !b.is_empty()), "no banner copied: {chan}");
     let handle = format!("otto@{}", a.instance.addr);
     let (status, acc) = b.api.get(&format!("/api/v1/accounts/{handle}"), None).await;
     assert_eq!(status, StatusCode::OK, "{acc}");

@@ -97,7 +97,62 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
         now,
     };
     let actor_id = actors::upsert(&app.db, &row).await?;
+    for (kind, field) in [("avatar", "icon"), ("banner", "image")] {
+        if let Some(url) = image_url(&doc[field]).filter(|u| self::host(u).is_some()) {
+            copy_image_if_new(app, actor_id, kind, url).await;
+        }
+    }
     actors::get(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))
+}
+
+/// The URL of an `icon`/`image`: one `Image`, or PeerTube's list of sizes (the largest is taken,
+/// we make our own sizes), with `url` a string or a `Link`.
+fn image_url(v: &Value) -> Option<&str> {
+    let one = match v {
+        Value::Array(list) => list.iter().max_by_key(|i| i["width"].as_i64().unwrap_or(0))?,
+        other => other,
+    };
+    match &one["url"] {
+        Value::String(s) => Some(s),
+        Value::Object(link) => link.get("href").and_then(Value::as_str),
+        Value::Array(links) => links.first().and_then(|l| l["href"].as_str().or(l.as_str())),
+        _ => None,
+    }
+}
+
+/// Queues a copy of a remote actor's avatar or banner when its URL is not the one we copied.
+async fn copy_image_if_new(app: &App, actor_id: i64, kind: &str, url: &str) {
+    let known = flotilla_db::images::source_of(&app.db, actor_id, kind).await.ok().flatten();
+    if known.as_deref() == Some(url) || url.len() > 2048 {
+        return;
+    }
+    let job = crate::jobs::Job::FetchActorImage { actor_id, kind: kind.to_string(), url: url.to_string() };
+    match crate::jobs::enqueue(&app.db, &job).await {
+        Ok(_) => app.wake_jobs(),
+        Err(e) => tracing::warn!(actor = actor_id, error = %e, "cannot queue an avatar copy"),
+    }
+}
+
+/// The job that copies a remote actor's avatar or banner here (decoded and re-encoded, as every
+/// image we serve). An image that will never work is recorded as copied all the same, so the
+/// actor's next refresh does not queue it again.
+pub async fn fetch_image(
+    app: &App,
+    actor_id: i64,
+    kind: &str,
+    url: &str,
+) -> std::result::Result<(), crate::jobs::Failure> {
+    use crate::jobs::Failure;
+    let which = if kind == "banner" { crate::image::Kind::Banner } else { crate::image::Kind::Avatar };
+    let outcome = match app.fetcher.get_image(url, app.config.http.max_image_bytes).await {
+        Ok(bytes) => {
+            crate::image::set_remote(app, actor_id, which, bytes).await.map_err(|e| Failure::Fail(e.to_string()))
+        }
+        Err(e) if e.is_temporary() => return Err(Failure::Retry(e.to_string())),
+        Err(e) => Err(Failure::Fail(e.to_string())),
+    };
+    flotilla_db::images::set_source(&app.db, actor_id, kind, url).await?;
+    outcome
 }
 
 /// Characters a display name must not carry: control characters, and the bidirectional overrides
