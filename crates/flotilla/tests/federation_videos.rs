@@ -190,12 +190,22 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
     follow(&c, &b).await;
     let alice = a.user("alice").await;
     let bob = b.user("bob").await;
-    publish(&a, &alice, "From A").await;
+    let first = publish(&a, &alice, "From A").await;
     publish(&b, &bob, "From B").await;
     settle(&[&a, &b, &c]).await;
     let names = |v: Vec<Value>| v.iter().map(|x| x["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(names(remote_videos(&b).await), ["From A"]);
     assert_eq!(names(remote_videos(&c).await), ["From B"], "C follows B, not A");
+    // An update on A reaches B; a deletion on A removes the video from B.
+    let (status, _) =
+        a.api.put(&format!("/api/v1/videos/{first}"), Some(&alice), json!({ "name": "From A, edited" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b, &c]).await;
+    assert_eq!(names(remote_videos(&b).await), ["From A, edited"]);
+    let (status, _) = a.api.delete(&format!("/api/v1/videos/{first}"), Some(&alice)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&a, &b, &c]).await;
+    assert!(remote_videos(&b).await.is_empty(), "the Delete reached B");
 
     // A user of C subscribes to a channel of A, and gets its new videos in the feed.
     let carol = c.user("carol").await;
@@ -208,6 +218,7 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
         .get(&format!("/api/v1/users/me/subscriptions/exist?uris={handle},nobody@{}", a.instance.addr), Some(&carol))
         .await;
     assert_eq!(exist[&handle], true);
+    assert_eq!(exist[&format!("nobody@{}", a.instance.addr)], false, "{exist}");
     let (_, subs) = c.api.get("/api/v1/users/me/subscriptions", Some(&carol)).await;
     assert_eq!(subs["total"], 1);
     assert_eq!(subs["data"][0]["name"], "alice_channel");
@@ -266,6 +277,12 @@ async fn three_instances_follow_publish_and_subscribe(backend: Backend) {
         .post("/api/v1/users/me/subscriptions", Some(&carol), json!({ "uri": format!("nobody@{}", a.instance.addr) }))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // B unfollows A: A's videos leave B's lists.
+    assert_eq!(names(remote_videos(&b).await), ["Second from A"]);
+    let admin = b.admin_token().await;
+    let (status, _) = b.api.delete(&format!("/api/v1/server/following/{}", a.instance.addr), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(remote_videos(&b).await.is_empty());
     a.stop().await;
     b.stop().await;
     c.stop().await;
