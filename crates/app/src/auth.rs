@@ -19,6 +19,8 @@ use crate::{App, Error, Result};
 
 pub const ACCESS_TOKEN_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 pub const REFRESH_TOKEN_LIFETIME_MS: i64 = 14 * 24 * 3600 * 1000;
+/// How long a rotated refresh token still works (a second tab, a reload during the refresh).
+pub const REFRESH_GRACE_MS: i64 = 30 * 1000;
 
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes) on a blocking thread.
 pub async fn hash_password(password: &str) -> Result<String> {
@@ -153,8 +155,10 @@ pub async fn refresh(app: &App, client_id: &str, client_secret: &str, refresh_to
     if user.blocked {
         return Err(Error::bad_request("user_blocked", "Your account is blocked"));
     }
-    // Deleting first makes a replayed refresh token useless even if two requests race.
-    if !tokens::delete(&app.db, token.id).await? {
+    // The old access token ends now; the old refresh token keeps working for a short grace, so a
+    // page reloaded while its refresh was in flight (the browser never stored the new cookie) is
+    // not logged out. Replays never stretch the grace: a stolen old token dies with it.
+    if !tokens::retire(&app.db, token.id, now_ms() + REFRESH_GRACE_MS).await? {
         return Err(invalid_grant("refresh token is invalid"));
     }
     issue(app, user.user_id()).await

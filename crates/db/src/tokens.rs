@@ -88,6 +88,21 @@ pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
     Ok(r > 0)
 }
 
+/// Ends a pair's access token and shortens its refresh token's life to `refresh_until` (never
+/// lengthens it). False when the pair is gone.
+pub async fn retire(e: impl Into<Exec<'_>>, id: i64, refresh_until: i64) -> Result<bool> {
+    let r = run!(e, |x| sqlx::query(
+        "UPDATE oauth_tokens SET access_expires_at = 0, \
+         refresh_expires_at = CASE WHEN refresh_expires_at > $2 THEN $2 ELSE refresh_expires_at END WHERE id = $1"
+    )
+    .bind(id)
+    .bind(refresh_until)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(r > 0)
+}
+
 pub async fn delete_for_user(e: impl Into<Exec<'_>>, user: UserId) -> Result<()> {
     run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE user_id = $1")
         .bind(user.0)
