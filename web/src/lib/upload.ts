@@ -8,6 +8,7 @@
 //   DELETE <Location> → cancels
 
 import { accessToken, ApiError, networkError, problemError, renewToken } from '$lib/api/client';
+import { t } from '$lib/i18n';
 
 export type UploadState = 'starting' | 'uploading' | 'paused' | 'retrying' | 'failed' | 'done' | 'cancelled';
 
@@ -184,7 +185,7 @@ export class ResumableUpload {
       }),
     );
     const location = res.headers.get('location');
-    if (!location) throw new ApiError(res.status, 'The server did not return an upload address.', 'internal_error');
+    if (!location) throw new ApiError(res.status, t('upload.noLocation'), 'internal_error');
     this.url = new URL(location, window.location.href).href;
     this.offset = 0;
   }

@@ -1,9 +1,12 @@
-// Direct API calls the P2P tests need: an admin token, an upload that waits for every rendition.
+// Direct API calls the tests make to set up what they need and to check the server's state after
+// the browser acted: tokens, users, uploads, and a wait for a condition on the server.
 
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ADMIN_PASSWORD } from './instance.mjs';
 
-export async function adminToken(url) {
+/** An access token for `username` (OAuth password grant, as the web client does). */
+export async function token(url, username, password) {
   const client = await (await fetch(`${url}/api/v1/oauth-clients/local`)).json();
   const res = await fetch(`${url}/api/v1/users/token`, {
     method: 'POST',
@@ -11,33 +14,76 @@ export async function adminToken(url) {
       client_id: client.client_id,
       client_secret: client.client_secret,
       grant_type: 'password',
-      username: 'root',
-      password: ADMIN_PASSWORD,
+      username,
+      password,
     }),
   });
-  if (res.status !== 200) throw new Error(`POST /api/v1/users/token answered ${res.status}: ${await res.text()}`);
+  if (res.status !== 200) throw new Error(`POST /api/v1/users/token for ${username} answered ${res.status}: ${await res.text()}`);
   return (await res.json()).access_token;
 }
 
-/** Uploads a public video and waits until it is published with `renditions` HLS renditions. */
-export async function uploadAndWait(url, token, clipPath, name, renditions) {
-  const auth = { Authorization: `Bearer ${token}` };
+export function adminToken(url) {
+  return token(url, 'root', ADMIN_PASSWORD);
+}
+
+/** `METHOD /api/v1{path}` with an optional token and JSON body; fails unless the status is 2xx. */
+export async function call(url, accessToken, method, path, body) {
+  const headers = accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} /api/v1${path} answered ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+export const get = (url, accessToken, path) => call(url, accessToken, 'GET', path);
+
+/** Creates an account through open sign-up. */
+export async function registerUser(url, username, password) {
+  await call(url, null, 'POST', '/users/register', { username, password, email: `${username}@example.org` });
+}
+
+/** Uploads a file in one request (`POST /videos/upload`) and returns `{ id, uuid, shortUUID }` at once. */
+export async function uploadVideo(url, accessToken, path, fields) {
+  const auth = { Authorization: `Bearer ${accessToken}` };
   const me = await (await fetch(`${url}/api/v1/users/me`, { headers: auth })).json();
   const form = new FormData();
-  form.set('name', name);
   form.set('channelId', String(me.videoChannels[0].id));
   form.set('privacy', '1');
-  form.set('waitTranscoding', 'true');
-  form.set('videofile', new Blob([readFileSync(clipPath)], { type: 'video/mp4' }), 'clip.mp4');
+  for (const [k, v] of Object.entries(fields)) form.set(k, String(v));
+  form.set('videofile', new Blob([readFileSync(path)]), basename(path));
   const res = await fetch(`${url}/api/v1/videos/upload`, { method: 'POST', headers: auth, body: form });
   if (res.status !== 200) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
-  const { video } = await res.json();
-  const deadline = Date.now() + 120_000;
+  return (await res.json()).video;
+}
+
+/** Asks `check` every 250 ms until it returns something truthy, which is returned; fails after `ms`. */
+export async function until(what, check, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  let last;
   for (;;) {
-    const v = await (await fetch(`${url}/api/v1/videos/${video.uuid}`, { headers: auth })).json();
-    const files = v.streamingPlaylists?.[0]?.files ?? [];
-    if (v.state?.id === 1 && files.length >= renditions) return v;
-    if (Date.now() > deadline) throw new Error(`the video was not published with ${renditions} renditions in 120 s: ${JSON.stringify(v.state)} ${files.length}`);
-    await new Promise((r) => setTimeout(r, 500));
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not so after ${ms / 1000} s (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Uploads a public video and waits until it is published with `renditions` HLS renditions. */
+export async function uploadAndWait(url, accessToken, clipPath, name, renditions) {
+  const video = await uploadVideo(url, accessToken, clipPath, { name, waitTranscoding: 'true' });
+  return waitPublished(url, accessToken, video.uuid, renditions);
+}
+
+/** Waits until a video is published with at least `renditions` HLS renditions. */
+export function waitPublished(url, accessToken, id, renditions = 1) {
+  return until(`video ${id} published with ${renditions} renditions`, async () => {
+    const v = await get(url, accessToken, `/videos/${id}`);
+    const files = v.streamingPlaylists?.[0]?.files ?? [];
+    return v.state?.id === 1 && files.length >= renditions ? v : false;
+  }, 120_000);
 }

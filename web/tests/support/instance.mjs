@@ -3,6 +3,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,23 +44,81 @@ function freePort() {
   });
 }
 
-/** An H.264/AAC clip made by ffmpeg: 6 seconds of 640×360 unless told. */
-export function makeClip(dir, seconds = 6, size = '640x360') {
-  const path = join(dir, 'clip.mp4');
+/**
+ * An H.264/AAC clip made by ffmpeg: 6 seconds of 640×360 unless told. `name` is its file name in
+ * `dir`; `audioOnly` makes an AAC file without a picture (the cheapest thing to transcode).
+ */
+export function makeClip(dir, seconds = 6, size = '640x360', { name = 'clip.mp4', audioOnly = false } = {}) {
+  const path = join(dir, name);
+  const video = audioOnly ? [] : ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25`];
+  const codecs = audioOnly ? ['-c:a', 'aac'] : ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
   const r = spawnSync(
     'ffmpeg',
-    ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25`, '-f', 'lavfi', '-i', 'sine', '-t', String(seconds),
-      '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', path],
+    ['-loglevel', 'error', '-y', ...video, '-f', 'lavfi', '-i', 'sine', '-t', String(seconds), ...codecs, path],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`ffmpeg could not make the test clip: ${r.stderr}`);
   return path;
 }
 
-/** `env` overrides the instance's environment (e.g. `FLOTILLA_TRANSCODING_RESOLUTIONS`). */
-export async function startInstance(env = {}) {
+/** A still image of one colour (`0xRRGGBB`), for avatars, banners and thumbnails. */
+export function makeImage(dir, name, color, size = '640x360') {
+  const path = join(dir, name);
+  const r = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${color}:size=${size}`, '-frames:v', '1', path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffmpeg could not make the test image: ${r.stderr}`);
+  return path;
+}
+
+/**
+ * A proxy in front of an instance (the instance's public address is the proxy's): it passes
+ * everything through until told to refuse, so a test can make a server answer errors on purpose.
+ */
+function startProxy(port, target) {
+  let refusal = null;
+  const server = createHttpServer((req, res) => {
+    if (refusal && refusal.method === req.method && refusal.path.test(req.url ?? '')) {
+      req.resume();
+      res.writeHead(refusal.status, { 'Content-Type': 'text/plain' }).end('refused by the test proxy');
+      return;
+    }
+    const upstream = httpRequest({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        /** From now on, answers `status` to `method` requests whose path matches `path`. */
+        refuse(method, path, status) {
+          refusal = { method, path, status };
+        },
+        heal() {
+          refusal = null;
+        },
+        close: () => new Promise((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+      }),
+    );
+  });
+}
+
+/**
+ * `env` overrides the instance's environment (e.g. `FLOTILLA_TRANSCODING_RESOLUTIONS`). With
+ * `proxy`, the instance is reached through a proxy the test can break (`instance.proxy`).
+ */
+export async function startInstance(env = {}, { proxy = false } = {}) {
   const bin = requireTools();
   const port = await freePort();
+  const listen = proxy ? await freePort() : port;
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-web-test-'));
   const logPath = join(dir, 'server.log');
@@ -67,7 +126,7 @@ export async function startInstance(env = {}) {
   const child = spawn(bin, ['serve'], {
     env: {
       ...process.env,
-      FLOTILLA_LISTEN: `127.0.0.1:${port}`,
+      FLOTILLA_LISTEN: `127.0.0.1:${listen}`,
       FLOTILLA_PUBLIC_URL: url,
       FLOTILLA_DATA_DIR: join(dir, 'data'),
       FLOTILLA_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -80,6 +139,7 @@ export async function startInstance(env = {}) {
     stdio: ['ignore', log, log],
   });
   closeSync(log);
+  const front = proxy ? await startProxy(port, listen) : null;
   let exited = null;
   child.on('exit', (code, signal) => {
     exited = { code, signal };
@@ -113,8 +173,10 @@ export async function startInstance(env = {}) {
     url,
     dir,
     pid: child.pid,
+    proxy: front,
     logTail: tail,
     async stop() {
+      await front?.close();
       if (!exited) {
         child.kill('SIGTERM');
         const stopped = await Promise.race([
