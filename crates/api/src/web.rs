@@ -37,11 +37,12 @@ struct Asset {
 }
 
 /// The loaded client. `index` is the SPA shell, `script_hashes` the CSP sources of its inline
-/// scripts.
+/// scripts, `style_hashes` those of the style attributes its code writes as markup.
 pub struct WebClient {
     files: HashMap<String, Asset>,
     index: String,
     script_hashes: String,
+    style_hashes: String,
 }
 
 /// Shared with handlers through an `Extension`: `None` when this binary has no client.
@@ -107,14 +108,16 @@ impl WebClient {
             .get("index.html")
             .map(|a| String::from_utf8_lossy(&a.bytes).into_owned())
             .ok_or("the web client has no index.html")?;
-        let script_hashes = inline_scripts(&index)
+        let script_hashes = inline_scripts(&index).iter().map(|s| csp_hash(s)).collect::<Vec<_>>().join(" ");
+        let mut styles: Vec<&str> = files
             .iter()
-            .map(|s| {
-                format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes())))
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        Ok(Some(WebClient { files, index, script_hashes }))
+            .filter(|(name, _)| name.starts_with("_app/immutable/") && name.ends_with(".js"))
+            .flat_map(|(_, a)| style_attributes(std::str::from_utf8(&a.bytes).unwrap_or("")))
+            .collect();
+        styles.sort_unstable();
+        styles.dedup();
+        let style_hashes = styles.iter().map(|s| csp_hash(s)).collect::<Vec<_>>().join(" ");
+        Ok(Some(WebClient { files, index, script_hashes, style_hashes }))
     }
 }
 
@@ -132,6 +135,26 @@ fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn csp_hash(s: &str) -> String {
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes())))
+}
+
+/// The values of `style="…"` attributes in the markup the client's code builds (Svelte templates;
+/// SvelteKit's route announcer is one): the only inline styles the policy lets through, by hash.
+fn style_attributes(js: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = js;
+    while let Some(at) = rest.find("style=\"") {
+        let value = &rest[at + 7..];
+        let Some(end) = value.find('"') else { break };
+        if !value[..end].contains(['{', '$', '\\']) {
+            out.push(&value[..end]);
+        }
+        rest = &value[end..];
+    }
+    out
 }
 
 /// The bodies of `<script>` elements without `src`, exactly as the browser hashes them.
@@ -158,26 +181,27 @@ fn escape(s: &str) -> String {
 
 /// The policy of every client page. Media and images may come from other instances (federated
 /// videos play from their origin); scripts only from here and the shell's own inline scripts.
-fn csp(app: &App, hashes: &str, embed: bool) -> String {
+fn csp(app: &App, hashes: &str, style_hashes: &str, embed: bool) -> String {
     let remote = if app.config.federation.allow_private { "https: http:" } else { "https:" };
     let sockets = if app.config.federation.allow_private { "wss: ws:" } else { "wss:" };
     format!(
-        "default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; \
+        "default-src 'self'; script-src 'self' {hashes}; style-src 'self' {styles}; \
          img-src 'self' data: blob: {remote}; media-src 'self' blob: {remote}; \
          connect-src 'self' {remote} {sockets}; worker-src 'self' blob:; font-src 'self'; object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors {}",
-        if embed { "*" } else { "'self'" }
+        if embed { "*" } else { "'self'" },
+        styles = if style_hashes.is_empty() { String::new() } else { format!("'unsafe-hashes' {style_hashes}") },
     )
 }
 
-fn page_headers(app: &App, script_hashes: &str, path: &str) -> HeaderMap {
+fn page_headers(app: &App, script_hashes: &str, style_hashes: &str, path: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("Accept"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    let policy = csp(app, script_hashes, path.starts_with("/videos/embed/"));
+    let policy = csp(app, script_hashes, style_hashes, path.starts_with("/videos/embed/"));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&policy).expect("ascii policy"));
     h
 }
@@ -210,11 +234,11 @@ pub async fn page(app: &App, web: &Web, path: &str) -> Response {
         Meta::Missing => (StatusCode::NOT_FOUND, String::new()),
         Meta::Tags(t) => (StatusCode::OK, t),
     };
-    let (index, hashes) = match web.0.as_deref() {
-        Some(c) => (c.index.as_str(), c.script_hashes.as_str()),
-        None => (NO_CLIENT, ""),
+    let (index, hashes, styles) = match web.0.as_deref() {
+        Some(c) => (c.index.as_str(), c.script_hashes.as_str(), c.style_hashes.as_str()),
+        None => (NO_CLIENT, "", ""),
     };
-    (status, page_headers(app, hashes, path), shell(index, &head)).into_response()
+    (status, page_headers(app, hashes, styles, path), shell(index, &head)).into_response()
 }
 
 /// The page of a binary built without the client (debug builds with no `http.web_dir`): still

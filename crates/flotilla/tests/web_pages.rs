@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 db_tests!(the_client_is_served_with_metadata_and_a_strict_policy, the_refresh_token_can_live_in_an_httponly_cookie);
 
+const ANNOUNCER_STYLE: &str = "position: absolute; left: 0; top: 0; width: 1px; height: 1px";
 const SHELL_SCRIPT: &str = "\n\t\t\t{ import(\"/_app/immutable/entry/start.js\"); }\n\t\t";
 
 fn fake_client(dir: &Path) -> String {
@@ -27,6 +28,11 @@ fn fake_client(dir: &Path) -> String {
     )
     .unwrap();
     std::fs::write(root.join("_app/immutable/entry/start.js"), "console.log('start')").unwrap();
+    std::fs::write(
+        root.join("_app/immutable/entry/app.js"),
+        format!("const t = '<div id=\"svelte-announcer\" style=\"{ANNOUNCER_STYLE}\"></div>';"),
+    )
+    .unwrap();
     std::fs::write(root.join("_app/immutable/entry/start.js.gz"), b"\x1f\x8bnot-really-gzip").unwrap();
     std::fs::write(root.join("favicon.png"), flotilla_testkit::png(16, 16)).unwrap();
     root.to_string_lossy().into_owned()
@@ -65,7 +71,10 @@ async fn the_client_is_served_with_metadata_and_a_strict_policy(backend: Backend
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(csp.contains(&format!("script-src 'self' 'sha256-{expected_hash}'")), "{csp}");
         assert!(csp.contains("frame-ancestors 'self'") && csp.contains("object-src 'none'"), "{csp}");
-        assert!(!csp.contains("unsafe-eval"), "{csp}");
+        assert!(!csp.contains("unsafe-eval") && !csp.contains("unsafe-inline"), "{csp}");
+        // Inline styles only as the client's own markup writes them, by hash.
+        let style_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(ANNOUNCER_STYLE.as_bytes()));
+        assert!(csp.contains(&format!("style-src 'self' 'unsafe-hashes' 'sha256-{style_hash}';")), "{csp}");
     }
 
     // Client files: gzip when accepted, immutable caching, ETag revalidation; missing files are
