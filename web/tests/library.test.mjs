@@ -195,6 +195,11 @@ test('a new channel is created, edited, and given an avatar and a banner', STEP,
   assert.ok(near(await middlePixel(page, c.banners[0].path), [0, 0, 255]), 'the banner is not the blue picture');
   const mine = await get(instance.url, await userToken(), '/users/me');
   assert.ok(mine.videoChannels.some((x) => x.name === 'lena_knots'));
+  // The account's page wears the banner of its first channel that has one.
+  await page.goto(`/a/${USER}`);
+  const src = await page.locator('.profile-banner img').getAttribute('src');
+  assert.ok(c.banners.some((b) => src.endsWith(b.path)), `account banner ${src}`);
+  await shot(page, DESKTOP, 'account-banner');
 });
 
 test('the settings change the profile, the avatar, the sensitive-video policy and P2P', STEP, async () => {
