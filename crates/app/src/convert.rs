@@ -190,7 +190,8 @@ pub fn video_to_api(
         "embedPath": format!("/videos/embed/{}", v.uuid),
         "createdAt": iso8601(v.created_at),
         "updatedAt": iso8601(v.updated_at),
-        "publishedAt": v.published_at.map(iso8601),
+        // PeerTube always has one: the upload's time until the video is published.
+        "publishedAt": iso8601(v.published_at.unwrap_or(v.created_at)),
         "originallyPublishedAt": v.originally_published_at.map(iso8601),
         "isLive": false,
         "account": account,

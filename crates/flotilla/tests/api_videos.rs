@@ -66,6 +66,9 @@ async fn an_uploaded_clip_is_published_as_hls_with_segment_hashes(backend: Backe
     let (status, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(v["state"]["id"] == 2 || v["state"]["id"] == 1, "{v}");
+    if v["state"]["id"] == 2 {
+        assert_eq!(v["publishedAt"], v["createdAt"], "until it is published, the upload's time (as PeerTube)");
+    }
     t.run_jobs().await;
 
     // Published: anyone sees it, by id, UUID or short UUID.
