@@ -75,7 +75,7 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Channel
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = crate::id_list(ids);
     let sql = format!("{SELECT} WHERE c.id IN ({list})");
     Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).fetch_all(x).await)?)
 }

@@ -73,7 +73,7 @@ pub async fn follower_inboxes(e: impl Into<Exec<'_>>, targets: &[i64]) -> Result
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let list = targets.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = crate::id_list(targets);
     let sql = format!(
         "SELECT DISTINCT COALESCE(a.shared_inbox, a.inbox) FROM follows f JOIN actors a ON a.id = f.follower_id \
          WHERE f.target_id IN ({list}) AND f.state = 'accepted' AND a.host <> '' AND a.inbox IS NOT NULL"

@@ -41,7 +41,7 @@ pub async fn list_for(e: impl Into<Exec<'_>>, actor_ids: &[i64]) -> Result<Vec<I
     if actor_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = actor_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let ids = crate::id_list(actor_ids);
     let sql = format!(
         "SELECT id, actor_id, kind, filename, width, height, created_at FROM actor_images \
          WHERE actor_id IN ({ids}) ORDER BY width, id"

@@ -374,7 +374,7 @@ pub async fn list_for_channels(e: impl Into<Exec<'_>>, channel_ids: &[i64]) -> R
     if channel_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = channel_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = crate::id_list(channel_ids);
     let sql = format!("SELECT {COLUMNS} FROM videos WHERE channel_id IN ({list})");
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).fetch_all(x).await)?)
 }
@@ -386,7 +386,7 @@ pub async fn delete_search_rows(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<(
     if e.backend() != Backend::Sqlite || ids.is_empty() {
         return Ok(());
     }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = crate::id_list(ids);
     let sql = format!("DELETE FROM videos_fts WHERE rowid IN ({list})");
     run!(e, |x| sqlx::query(&sql).execute(x).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -507,7 +507,7 @@ pub async fn list_counted(
             clauses.push("v.state = 1".into());
         }
         if !f.privacy_one_of.is_empty() {
-            let list = f.privacy_one_of.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let list = crate::id_list(&f.privacy_one_of);
             clauses.push(format!("v.privacy IN ({list})"));
         }
     }
@@ -520,7 +520,7 @@ pub async fn list_counted(
         clauses.push(format!("v.channel_id IN (SELECT id FROM channels WHERE account_id = {p})"));
     }
     if !f.category_one_of.is_empty() {
-        let list = f.category_one_of.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let list = crate::id_list(&f.category_one_of);
         clauses.push(format!("v.category IN ({list})"));
     }
     if !f.language_one_of.is_empty() {
