@@ -122,6 +122,11 @@ async fn a_mastodon_follow_of_a_channel_is_accepted_and_gets_new_videos(backend:
     let (_, c) = a.api.get("/api/v1/video-channels/rosa_channel", None).await;
     assert_eq!(c["followersCount"], 4);
     masto.received.lock().unwrap().clear();
+    // A follower closes its account (Mastodon deletes the actor): it no longer counts, nor gets videos.
+    let delete = json!({ "type": "Delete", "id": format!("{hub}#delete"), "actor": hub, "object": hub, "to": ["https://www.w3.org/ns/activitystreams#Public"] });
+    assert_eq!(masto.send(&format!("{}/inbox", a.api.base), &hub, &delete).await, StatusCode::ACCEPTED);
+    let (_, c) = a.api.get("/api/v1/video-channels/rosa_channel", None).await;
+    assert_eq!(c["followersCount"], 3);
 
     // A new avatar is a profile change: the channel's followers get Update(Group) with the icon.
     let form = multipart::Form::new()
@@ -241,6 +246,23 @@ async fn peertube_shaped_videos_are_stored_with_or_without_optional_fields(backe
     }
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
     assert_eq!(list["total"], 2);
+
+    // The channel is closed on its server (Delete of itself): its videos go here too; the
+    // account's other data is its own business (still known).
+    let delete = json!({ "type": "Delete", "id": format!("{channel}#delete"), "actor": channel, "object": channel });
+    assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &channel, &delete).await, StatusCode::ACCEPTED);
+    let (status, _) = a.api.get("/api/v1/videos/0b6e2e4c-6d3f-4f7e-8a1b-2c3d4e5f6a7b", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the deleted channel's video is gone");
+    let (status, _) = a.api.get(&format!("/api/v1/video-channels/bob_channel@{}", pt.host), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = a.api.get(&format!("/api/v1/accounts/bob@{}", pt.host), None).await;
+    assert_eq!(status, StatusCode::OK, "the account is another actor");
+    // A Delete of another actor by the signer changes nothing.
+    let other = json!({ "type": "Delete", "id": format!("{account}#delete-other"), "actor": account, "object": format!("{}/accounts/root", a.api.base) });
+    let status = pt.send(&format!("{}/inbox", a.api.base), &account, &other).await;
+    assert!(status == StatusCode::ACCEPTED || status == StatusCode::FORBIDDEN, "{status}");
+    let (status, _) = a.api.get("/api/v1/accounts/root", None).await;
+    assert_eq!(status, StatusCode::OK);
 
     // An activity that could not be applied (its channel is not there yet) is looked at again
     // when the sender retries it with the same id, not dropped as a duplicate.

@@ -134,6 +134,8 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Undo" => on_undo(app, signer, object).await,
         "Create" | "Update" | "Announce" if is_video(object) => super::videos::receive(app, signer, object).await,
         "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
+        // An actor deleting itself (an account closed on its server).
+        "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,
         "Delete" => super::videos::delete(app, signer, object).await,
         other => {
             tracing::debug!(kind = other, from = %signer.url, "activity type not handled; ignored");

@@ -204,6 +204,35 @@ pub async fn refresh(app: &App, url: &str) -> std::result::Result<(), crate::job
     }
 }
 
+/// A remote actor deleted itself: what we keep of it goes, as Mastodon and PeerTube do — its
+/// follows either way, its channels (an account's too) with their videos and cached files, its
+/// images. Nothing of another actor is touched.
+pub async fn forget_actor(app: &App, actor: &RemoteActor) -> Result<()> {
+    use flotilla_db::{accounts, channels, images, videos};
+    let mut owned = Vec::new();
+    if let Some(c) = channels::get_by_actor(&app.db, actor.id).await? {
+        owned.push(c);
+    }
+    if let Some(a) = accounts::get_by_actor(&app.db, actor.id).await? {
+        owned.extend(channels::list_by_account(&app.db, a.account_id()).await?);
+    }
+    let channel_ids: Vec<i64> = owned.iter().map(|c| c.id).collect();
+    let mut actor_ids: Vec<i64> = owned.iter().map(|c| c.actor_id).filter(|id| *id != actor.id).collect();
+    actor_ids.push(actor.id);
+    let gone = videos::list_for_channels(&app.db, &channel_ids).await?;
+    let files = images::filenames_for(&app.db, &actor_ids).await?;
+    for v in &gone {
+        videos::delete(&app.db, v.id).await?;
+        crate::video::remove_files(app, v).await;
+    }
+    for id in &actor_ids {
+        accounts::delete_actor(&app.db, *id).await?;
+    }
+    crate::image::remove_files(app, &files).await;
+    tracing::info!(actor = %actor.url, videos = gone.len(), "remote actor deleted itself; forgotten");
+    Ok(())
+}
+
 /// Stores an actor document and carries its name to the account or channel it is.
 pub async fn store_profile(app: &App, doc: &Value) -> Result<RemoteActor> {
     let stored = store_actor(app, doc).await?;
