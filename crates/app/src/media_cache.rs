@@ -125,6 +125,21 @@ impl MediaCache {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_stale_total_is_recounted_by_one_caller_while_the_others_answer_it() {
+        let totals = ListTotals::default();
+        assert_eq!(totals.lookup("k"), (None, true), "unknown: count");
+        totals.put("k".into(), 7);
+        assert_eq!(totals.lookup("k"), (Some(7), false), "fresh");
+        totals.0.lock().unwrap().get_mut("k").unwrap().at -= TOTALS_TTL;
+        assert_eq!(totals.lookup("k"), (Some(7), true), "stale: this caller counts again");
+        assert_eq!(totals.lookup("k"), (Some(7), false), "the next ones answer the old total");
+        totals.put("k".into(), 8);
+        assert_eq!(totals.lookup("k"), (Some(8), false));
+        totals.0.lock().unwrap().get_mut("k").unwrap().at -= TOTALS_MAX_AGE;
+        assert_eq!(totals.lookup("k"), (None, true), "too old to answer");
+    }
+
     fn piece(n: usize) -> Cached {
         Cached { bytes: Bytes::from(vec![1u8; n]), file_len: n as u64, etag: "\"e\"".into() }
     }
@@ -161,22 +176,49 @@ mod tests {
 
 /// Totals of video lists by filter, trusted for a few seconds.
 #[derive(Default)]
-pub struct ListTotals(Mutex<HashMap<String, (i64, Instant)>>);
+pub struct ListTotals(Mutex<HashMap<String, Total>>);
 
+struct Total {
+    n: i64,
+    at: Instant,
+    /// When a caller took on counting again (the others keep the old total meanwhile).
+    recounting: Option<Instant>,
+}
+
+/// A total is fresh this long.
 const TOTALS_TTL: Duration = Duration::from_secs(5);
+/// A stale total is still answered (while one caller counts again) up to this age; older, the
+/// caller counts itself.
+const TOTALS_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl ListTotals {
-    pub fn get(&self, key: &str) -> Option<i64> {
-        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(key).filter(|(_, at)| at.elapsed() < TOTALS_TTL).map(|(n, _)| *n)
+    /// The total to answer with, and whether this caller should count again and [`put`] it. When a
+    /// total goes stale only one caller counts; the others answer the old total meanwhile, so a
+    /// burst of page views never counts 100,000 rows twenty times at once.
+    ///
+    /// [`put`]: ListTotals::put
+    pub fn lookup(&self, key: &str) -> (Option<i64>, bool) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(key) {
+            Some(t) if t.at.elapsed() < TOTALS_TTL => (Some(t.n), false),
+            Some(t) if t.at.elapsed() < TOTALS_MAX_AGE => {
+                if t.recounting.is_some_and(|r| r.elapsed() < TOTALS_TTL) {
+                    (Some(t.n), false)
+                } else {
+                    t.recounting = Some(Instant::now());
+                    (Some(t.n), true)
+                }
+            }
+            _ => (None, true),
+        }
     }
 
     pub fn put(&self, key: String, total: i64) {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() > 1000 {
-            m.retain(|_, (_, at)| at.elapsed() < TOTALS_TTL);
+            m.retain(|_, t| t.at.elapsed() < TOTALS_MAX_AGE);
         }
-        m.insert(key, (total, Instant::now()));
+        m.insert(key, Total { n: total, at: Instant::now(), recounting: None });
     }
 }
 

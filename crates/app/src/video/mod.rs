@@ -316,9 +316,10 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
     // page view costs more than the page.
     let key = format!("{f:?}");
     let cacheable = f.public_only && f.search.is_none();
-    let known = if cacheable { app.list_totals.get(&key) } else { None };
-    let (rows, total) = videos::list_counted(&app.db, &f, &order, page.start, page.count, known).await?;
-    if cacheable && known.is_none() {
+    let (known, recount) = if cacheable { app.list_totals.lookup(&key) } else { (None, false) };
+    let (rows, total) =
+        videos::list_counted(&app.db, &f, &order, page.start, page.count, known.filter(|_| !recount)).await?;
+    if cacheable && recount {
         app.list_totals.put(key, total);
     }
     Ok(json!({ "total": total, "data": views(app, &rows, false).await? }))
