@@ -156,11 +156,21 @@ describe('the player', () => {
     // The rate is the one played: 2× covers about twice the media time of the wall-clock time.
     await settings.click();
     await page.getByRole('radio', { name: '2×', exact: true }).click();
-    const t0 = await page.evaluate(() => [document.querySelector('video').currentTime, performance.now()]);
-    await page.waitForTimeout(1500);
-    const t1 = await page.evaluate(() => [document.querySelector('video').currentTime, performance.now()]);
-    const ratio = (t1[0] - t0[0]) / ((t1[1] - t0[1]) / 1000);
-    assert.ok(ratio > 1.4, `played at ${ratio.toFixed(2)}× with the 2× speed`);
+    // From the start (a short clip must not run out), in up to three 1 s windows: a busy machine may
+    // stall one, but at 1× no window ever covers 1.3 s of media.
+    const ratios = [];
+    for (let attempt = 0; attempt < 3 && !(ratios.at(-1) > 1.3); attempt += 1) {
+      await page.evaluate(() => {
+        const v = document.querySelector('video');
+        v.currentTime = 0;
+        return v.play();
+      });
+      const t0 = await page.evaluate(() => [document.querySelector('video').currentTime, performance.now()]);
+      await page.waitForTimeout(1000);
+      const t1 = await page.evaluate(() => [document.querySelector('video').currentTime, performance.now()]);
+      ratios.push((t1[0] - t0[0]) / ((t1[1] - t0[1]) / 1000));
+    }
+    assert.ok(ratios.at(-1) > 1.3, `played at ${ratios.map((r) => r.toFixed(2)).join(', ')}× with the 2× speed`);
     await settings.click();
     await page.getByRole('radio', { name: 'Normal', exact: true }).click();
   });
