@@ -41,11 +41,12 @@ pub fn accepts_gzip(h: &HeaderMap) -> bool {
 
 fn compressible(resp: &Response) -> bool {
     let h = resp.headers();
+    // Checked on every answer, segments included: no allocation here.
     let type_ok = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|t| TYPES.contains(&t.as_str()));
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .is_some_and(|t| TYPES.iter().any(|known| known.eq_ignore_ascii_case(t)));
     type_ok
         && !h.contains_key(header::CONTENT_ENCODING)
         && !h.contains_key(header::CONTENT_RANGE)
@@ -61,7 +62,14 @@ pub async fn gzip(req: Request, next: Next) -> Response {
     }
     // The answer depends on Accept-Encoding even for clients that did not send it: caches must know.
     let mut resp = resp;
-    resp.headers_mut().append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    let varies = resp
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|x| x.trim().eq_ignore_ascii_case("accept-encoding"))));
+    if !varies {
+        resp.headers_mut().append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
     let size = resp.body().size_hint().exact();
     if !wants || !size.is_some_and(|n| (MIN_BYTES..=MAX_BYTES).contains(&n)) {
         return resp;
@@ -72,6 +80,7 @@ pub async fn gzip(req: Request, next: Next) -> Response {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(error = %e, "a response body could not be read for compression");
+            parts.headers.remove(header::CONTENT_LENGTH);
             return Response::from_parts(parts, Body::empty());
         }
     };

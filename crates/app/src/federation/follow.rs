@@ -149,7 +149,11 @@ pub async fn unfollow_host(app: &App, who: &AuthUser, host_or_handle: &str) -> R
         app.wake_jobs();
     }
     if !found {
-        return Err(Error::not_found("follow of this host"));
+        let what = match &only {
+            Some(name) => format!("follow of {name}@{host}"),
+            None => format!("follow of {host}"),
+        };
+        return Err(Error::not_found(&what));
     }
     if only.is_some() {
         // Another follow (the whole instance, a subscriber) may still bring this channel's videos.

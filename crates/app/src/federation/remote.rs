@@ -222,8 +222,7 @@ pub async fn forget_actor(app: &App, actor: &RemoteActor) -> Result<()> {
     let gone = videos::list_for_channels(&app.db, &channel_ids).await?;
     let files = images::filenames_for(&app.db, &actor_ids).await?;
     for v in &gone {
-        videos::delete(&app.db, v.id).await?;
-        crate::video::remove_files(app, v).await;
+        crate::video::remove(app, v).await?;
     }
     for id in &actor_ids {
         accounts::delete_actor(&app.db, *id).await?;

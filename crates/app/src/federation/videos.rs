@@ -444,8 +444,7 @@ pub async fn delete(app: &App, signer: &RemoteActor, object: &Value) -> Result<(
     if remote::host(url) != Some(signer.host.clone()) {
         return Err(Error::Forbidden("a server may only delete its own videos".into()));
     }
-    videos::delete(&app.db, v.id).await?;
-    crate::video::remove_files(app, &v).await;
+    crate::video::remove(app, &v).await?;
     tracing::info!(video = url, "remote video deleted");
     Ok(())
 }
@@ -489,8 +488,7 @@ pub async fn refresh(app: &Arc<App>, video_id: i64) -> std::result::Result<(), F
         }
     };
     if gone {
-        videos::delete(&app.db, v.id).await?;
-        crate::video::remove_files(app, &v).await;
+        crate::video::remove(app, &v).await?;
         tracing::info!(video = url, "remote video gone from its origin; removed");
     }
     Ok(())
@@ -500,8 +498,7 @@ pub async fn refresh(app: &Arc<App>, video_id: i64) -> std::result::Result<(), F
 pub async fn forget_host(app: &App, host: &str) -> Result<usize> {
     let mut n = 0;
     for v in videos::list_unfollowed_remote_by_host(&app.db, host).await? {
-        videos::delete(&app.db, v.id).await?;
-        crate::video::remove_files(app, &v).await;
+        crate::video::remove(app, &v).await?;
         n += 1;
     }
     Ok(n)

@@ -339,8 +339,7 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
     if let Err(e) = crate::federation::videos::deleting(app, &v).await {
         tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
     }
-    videos::delete(&app.db, v.id).await?;
-    remove_files(app, &v).await;
+    remove(app, &v).await?;
     tracing::info!(video = %v.uuid, by = %who.user.username, "video deleted");
     Ok(())
 }
@@ -357,6 +356,14 @@ pub async fn get_federated(app: &App, uuid: &str) -> Result<videos::Video> {
 pub fn forget_files(app: &App, uuid: &str) {
     app.media_cache.invalidate_access(uuid);
     app.media_cache.invalidate_dir(&hls_dir(app, uuid));
+}
+
+/// Removes a video: its row first (with what cascades from it), then its files, so a failed
+/// delete never leaves a video pointing at missing files.
+pub async fn remove(app: &App, v: &videos::Video) -> Result<()> {
+    videos::delete(&app.db, v.id).await?;
+    remove_files(app, v).await;
+    Ok(())
 }
 
 /// Removes everything a video has on disk (HLS files, images, the quarantined upload) and what the
