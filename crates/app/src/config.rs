@@ -125,6 +125,13 @@ pub struct TranscodingConfig {
 pub struct UploadConfig {
     /// Largest video file accepted, in bytes.
     pub max_file_size: u64,
+    /// Longest video or audio accepted, in seconds (what the file claims, checked before
+    /// transcoding; transcoding never goes past it).
+    pub max_duration_secs: u64,
+    /// Largest picture accepted, in pixels on its longer side (8192: 8K).
+    pub max_dimension: u32,
+    /// Most frames per second accepted in an upload (the renditions have at most 60).
+    pub max_fps: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -213,7 +220,12 @@ impl Default for TranscodingConfig {
 
 impl Default for UploadConfig {
     fn default() -> Self {
-        UploadConfig { max_file_size: 8 * 1024 * 1024 * 1024 }
+        UploadConfig {
+            max_file_size: 8 * 1024 * 1024 * 1024,
+            max_duration_secs: 6 * 3600,
+            max_dimension: 8192,
+            max_fps: 240,
+        }
     }
 }
 
@@ -305,6 +317,17 @@ impl PublicUrl {
     }
 }
 
+impl UploadConfig {
+    /// What an upload may claim, for the media probe.
+    pub fn limits(&self) -> flotilla_media::probe::Limits {
+        flotilla_media::probe::Limits {
+            max_duration: self.max_duration_secs as f64,
+            max_dimension: self.max_dimension,
+            max_fps: f64::from(self.max_fps),
+        }
+    }
+}
+
 impl Config {
     /// The database URL, with the default filled in.
     pub fn database_url(&self) -> String {
@@ -374,6 +397,15 @@ impl Config {
         }
         if self.upload.max_file_size < 1024 {
             return Err(bad("upload.max_file_size", "must be at least 1024 bytes"));
+        }
+        if self.upload.max_duration_secs == 0 {
+            return Err(bad("upload.max_duration_secs", "must be above 0"));
+        }
+        if !(144..=16384).contains(&self.upload.max_dimension) {
+            return Err(bad("upload.max_dimension", "must be between 144 and 16384"));
+        }
+        if !(1..=1000).contains(&self.upload.max_fps) {
+            return Err(bad("upload.max_fps", "must be between 1 and 1000"));
         }
         if !matches!(self.log.format.as_str(), "auto" | "pretty" | "json") {
             return Err(bad("log.format", "must be auto, pretty or json"));

@@ -92,18 +92,22 @@ pub fn names(prefix: &str, resolution: u32) -> (String, String) {
 }
 
 /// The ffmpeg arguments for one rendition, run with the output directory as working directory so
-/// the playlists name files without a path.
+/// the playlists name files without a path. The input is read with the demuxer the probe found
+/// (never guessed again) and the output stops at the probed duration: a file that claimed to be
+/// short cannot keep ffmpeg busy for hours.
 pub fn ffmpeg_args(
     input: &Path,
+    probe: &Probe,
     r: &Rendition,
-    has_audio: bool,
     fragment: &str,
     playlist: &str,
     threads: u32,
 ) -> Vec<String> {
+    let has_audio = probe.has_audio;
     let mut a: Vec<String> =
-        vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"].into_iter().map(String::from).collect();
-    a.push(input.display().to_string());
+        vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error"].into_iter().map(String::from).collect();
+    a.extend(crate::probe::input_args(probe.demuxer, input));
+    a.extend(["-t".to_string(), format!("{:.3}", probe.duration + 1.0)]);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     if r.resolution == 0 {
         a.extend(s(&["-map", "0:a:0", "-vn"]));
@@ -311,7 +315,8 @@ pub fn master_playlist(entries: &[MasterEntry]) -> String {
 pub async fn codecs(file: &Path) -> Result<String, Error> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name,profile,level", "-of", "json"])
-        .arg(file)
+        .args(["-protocol_whitelist", "file", "-f", "mov", "-i"])
+        .arg(format!("file:{}", file.display()))
         .kill_on_drop(true)
         .output()
         .await
@@ -341,12 +346,12 @@ pub async fn codecs(file: &Path) -> Result<String, Error> {
 
 /// A representative frame of the video as PNG bytes: ffmpeg's `thumbnail` filter picks the most
 /// typical of 50 frames around a third of the way in (past intros and black openings).
-pub async fn still_frame(input: &Path, duration: f64, out_png: &Path) -> Result<(), Error> {
-    let at = format!("{:.3}", (duration / 3.0).clamp(0.0, 60.0));
-    let args: Vec<String> = vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", &at, "-i"]
+pub async fn still_frame(input: &Path, probe: &Probe, out_png: &Path) -> Result<(), Error> {
+    let at = format!("{:.3}", (probe.duration / 3.0).clamp(0.0, 60.0));
+    let args: Vec<String> = vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", &at]
         .into_iter()
         .map(String::from)
-        .chain([input.display().to_string()])
+        .chain(crate::probe::input_args(probe.demuxer, input))
         .chain(["-map", "0:v:0", "-vf", "thumbnail=50", "-frames:v", "1"].into_iter().map(String::from))
         .chain([out_png.display().to_string()])
         .collect();
@@ -354,10 +359,10 @@ pub async fn still_frame(input: &Path, duration: f64, out_png: &Path) -> Result<
     run_ffmpeg(dir, &args, Duration::from_secs(120), |_| {}).await?;
     if std::fs::metadata(out_png).map(|m| m.len()).unwrap_or(0) == 0 {
         // Seeking past the end of a very short clip yields nothing: take the first frame instead.
-        let args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i"]
+        let args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
             .into_iter()
             .map(String::from)
-            .chain([input.display().to_string()])
+            .chain(crate::probe::input_args(probe.demuxer, input))
             .chain(["-map", "0:v:0", "-frames:v", "1"].into_iter().map(String::from))
             .chain([out_png.display().to_string()])
             .collect();
@@ -381,7 +386,8 @@ mod tests {
             video_codec: Some("h264".into()),
             audio_codec: Some("aac".into()),
             bit_rate,
-            format: "mp4".into(),
+            format: "mov,mp4,m4a,3gp,3g2,mj2".into(),
+            demuxer: "mov",
         }
     }
 
@@ -425,6 +431,15 @@ mod tests {
         let mut p = probe(0, 0, 0.0, 128_000);
         p.has_video = false;
         assert_eq!(plan(&p, &[360, 720])[0].resolution, 0);
+    }
+
+    #[test]
+    fn ffmpeg_reads_the_upload_with_the_probed_demuxer_and_stops_at_its_duration() {
+        let p = probe(1280, 720, 30.0, 0);
+        let r = &plan(&p, &[240])[0];
+        let a = ffmpeg_args(Path::new("/d/in.upload"), &p, r, "f.mp4", "p.m3u8", 1).join(" ");
+        assert!(a.contains("-protocol_whitelist file -format_whitelist mov,"), "{a}");
+        assert!(a.contains("-f mov -i file:/d/in.upload -t 11.000 "), "{a}");
     }
 
     #[test]

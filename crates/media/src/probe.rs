@@ -1,5 +1,12 @@
 //! `ffprobe` decides what a file is: its streams, duration, size, frame rate and bit rate. Files
 //! with no audio or video stream, and still images, are refused as not media.
+//!
+//! An upload is read only by the demuxers of [`DEMUXERS`], containers that hold their media inside
+//! the file, and only through the `file` protocol. Playlists and lists of other files (`hls`,
+//! `dash`, `concat`), image sequences and raw text streams are never chosen: an `#EXTM3U` text that
+//! names `/srv/…/another-users-video.mp4` would otherwise be "transcoded" and publish that file (the
+//! TootRoot class, security-cases 20 and 22). Every later ffmpeg run on the upload forces the
+//! demuxer the probe found ([`input_args`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +15,38 @@ use serde::Deserialize;
 use tokio::process::Command;
 
 use crate::Error;
+
+/// The demuxers an upload may be read with (ffmpeg's names; `mov` also answers for mp4, m4a, 3gp,
+/// `matroska` for webm). Left out on purpose: `hls`, `dash`, `concat` and every other format that
+/// opens further files or URLs, `image2` and the `*_pipe` image demuxers, `tty`, `data`, `subfile`.
+pub const DEMUXERS: &[&str] =
+    &["mov", "matroska", "avi", "mpegts", "flv", "ogg", "wav", "mp3", "flac", "aac", "asf", "mpeg"];
+
+/// The ffmpeg/ffprobe input options that read `path` with `demuxer` and nothing else: only local
+/// files, only the allowed demuxers, the demuxer named rather than guessed.
+pub fn input_args(demuxer: &str, path: &Path) -> Vec<String> {
+    vec![
+        "-protocol_whitelist".into(),
+        "file".into(),
+        "-format_whitelist".into(),
+        DEMUXERS.join(","),
+        "-f".into(),
+        demuxer.into(),
+        "-i".into(),
+        format!("file:{}", path.display()),
+    ]
+}
+
+/// What an upload may claim before anything is decoded (`[upload]` in the configuration).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// Seconds.
+    pub max_duration: f64,
+    /// Pixels, on the longer side.
+    pub max_dimension: u32,
+    /// Frames per second.
+    pub max_fps: f64,
+}
 
 /// What we keep from a probe.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,10 +62,36 @@ pub struct Probe {
     pub audio_codec: Option<String>,
     /// Bits per second of the whole file, 0 when unknown.
     pub bit_rate: u64,
+    /// ffprobe's name of the container (`mov,mp4,m4a,3gp,3g2,mj2`).
     pub format: String,
+    /// The demuxer of [`DEMUXERS`] that reads it: what later runs force with `-f`.
+    pub demuxer: &'static str,
 }
 
 impl Probe {
+    /// Refuses a file whose claims exceed `limits`, before any transcoding starts.
+    pub fn check(&self, limits: &Limits) -> Result<(), Error> {
+        if self.duration > limits.max_duration {
+            return Err(Error::Rejected(format!(
+                "the file lasts {:.0} s, longer than this instance accepts ({:.0} s)",
+                self.duration, limits.max_duration
+            )));
+        }
+        if self.width.max(self.height) > limits.max_dimension {
+            return Err(Error::Rejected(format!(
+                "the picture is {}×{}, larger than this instance accepts ({} pixels on a side)",
+                self.width, self.height, limits.max_dimension
+            )));
+        }
+        if self.fps > limits.max_fps {
+            return Err(Error::Rejected(format!(
+                "the video has {:.0} frames per second, more than this instance accepts ({:.0})",
+                self.fps, limits.max_fps
+            )));
+        }
+        Ok(())
+    }
+
     /// PeerTube's "resolution" of a video: its smaller side (portrait videos are named by width).
     pub fn resolution(&self) -> u32 {
         self.width.min(self.height)
@@ -97,9 +162,10 @@ pub fn parse(json: &[u8]) -> Result<Probe, Error> {
         serde_json::from_slice(json).map_err(|e| Error::Tool(format!("ffprobe printed something unreadable: {e}")))?;
     let format = out.format.ok_or_else(|| Error::Rejected("the file is not a video or audio file".into()))?;
     let format_name = format.format_name.unwrap_or_default();
-    if format_name.contains("image2") || format_name.ends_with("_pipe") || format_name == "tty" {
-        return Err(Error::Rejected(format!("the file is an image or text ({format_name}), not a video")));
-    }
+    // ffprobe ran with the allow-list already; this keeps the rule true for any output we parse.
+    let demuxer = format_name.split(',').find_map(|n| DEMUXERS.iter().copied().find(|d| *d == n)).ok_or_else(|| {
+        Error::Rejected(format!("'{format_name}' files are not accepted: upload a video or audio file"))
+    })?;
     let video =
         out.streams.iter().find(|s| s.codec_type.as_deref() == Some("video") && s.disposition.attached_pic == 0);
     let audio = out.streams.iter().find(|s| s.codec_type.as_deref() == Some("audio"));
@@ -112,7 +178,7 @@ pub fn parse(json: &[u8]) -> Result<Probe, Error> {
         .or_else(|| video.or(audio).and_then(|s| s.duration.as_deref()))
         .and_then(|d| d.parse::<f64>().ok())
         .unwrap_or(0.0);
-    if duration.is_nan() || duration <= 0.0 {
+    if !duration.is_finite() || duration <= 0.0 {
         return Err(Error::Rejected("the file has no duration: it is not a playable video or audio file".into()));
     }
     let (mut width, mut height, mut fps) = (0, 0, 0.0);
@@ -148,20 +214,39 @@ pub fn parse(json: &[u8]) -> Result<Probe, Error> {
         audio_codec: audio.and_then(|a| a.codec_name.clone()),
         bit_rate: format.bit_rate.and_then(|b| b.parse().ok()).unwrap_or(0),
         format: format_name,
+        demuxer,
     })
 }
 
-/// Runs ffprobe on `path`. Returns the probe and ffprobe's JSON (kept with the video).
+/// Runs ffprobe on `path`, letting it choose only among [`DEMUXERS`] and open nothing but the file
+/// itself. Returns the probe and ffprobe's JSON (kept with the video).
 pub async fn probe(path: &Path) -> Result<(Probe, String), Error> {
     let mut cmd = Command::new("ffprobe");
-    cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(path).kill_on_drop(true);
+    cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args(["-protocol_whitelist", "file", "-format_whitelist", &DEMUXERS.join(",")])
+        .arg("-i")
+        .arg(format!("file:{}", path.display()))
+        .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .map_err(|_| Error::Tool("ffprobe took more than 60 s".into()))?
         .map_err(|e| Error::Tool(format!("cannot run ffprobe (apt-get install ffmpeg): {e}")))?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
+        // `[hls @ 0x…] Format not on whitelist`: a playlist or a list of other files.
+        if let Some(kind) = why
+            .lines()
+            .find(|l| l.contains("not on whitelist"))
+            .and_then(|l| l.strip_prefix('[').and_then(|r| r.split_once(" @")).map(|(k, _)| k.to_string()))
+        {
+            return Err(Error::Rejected(format!(
+                "'{kind}' files are not accepted (playlists and lists of other files never are): upload a video or \
+                 audio file"
+            )));
+        }
         let why = why.lines().last().unwrap_or("unknown reason").trim();
+        // ffprobe names the file in its message: keep our quarantine path out of the answer.
+        let why = why.rsplit(": ").next().unwrap_or(why);
         return Err(Error::Rejected(format!("the file cannot be read as video or audio: {why}")));
     }
     let probe = parse(&out.stdout)?;
@@ -193,6 +278,54 @@ mod tests {
             "format":{"format_name":"mp3","duration":"180.0"}}"#;
         let p = parse(json).unwrap();
         assert!(p.has_audio && !p.has_video);
+    }
+
+    #[test]
+    fn playlists_and_file_lists_are_refused_whatever_ffprobe_says() {
+        for format in ["hls", "concat", "dash", "image2", "png_pipe", "tty", "webm_dash_manifest"] {
+            let json = format!(
+                r#"{{"streams":[{{"codec_type":"video","codec_name":"h264","width":64,"height":64}}],
+                   "format":{{"format_name":"{format}","duration":"2.0"}}}}"#
+            );
+            assert!(matches!(parse(json.as_bytes()), Err(Error::Rejected(_))), "{format}");
+        }
+        let mkv = br#"{"streams":[{"codec_type":"video","codec_name":"vp9","width":64,"height":64}],
+            "format":{"format_name":"matroska,webm","duration":"2.0"}}"#;
+        assert_eq!(parse(mkv).unwrap().demuxer, "matroska");
+    }
+
+    #[test]
+    fn claims_beyond_the_limits_are_refused() {
+        let limits = Limits { max_duration: 6.0 * 3600.0, max_dimension: 8192, max_fps: 240.0 };
+        let file = |w: u32, h: u32, fps: &str, secs: &str| {
+            format!(
+                r#"{{"streams":[{{"codec_type":"video","codec_name":"h264","width":{w},"height":{h},
+                   "avg_frame_rate":"{fps}"}}],"format":{{"format_name":"avi","duration":"{secs}"}}}}"#
+            )
+        };
+        let ok = parse(file(1920, 1080, "30/1", "60.0").as_bytes()).unwrap();
+        assert!(ok.check(&limits).is_ok());
+        for (w, h, fps, secs, what) in [
+            (100_000, 100_000, "30/1", "60.0", "larger"),
+            (16_000, 720, "30/1", "60.0", "larger"),
+            (1920, 1080, "30/1", "36000.0", "longer"),
+            (1920, 1080, "1000000/1", "60.0", "frames per second"),
+        ] {
+            let p = parse(file(w, h, fps, secs).as_bytes()).unwrap();
+            match p.check(&limits) {
+                Err(Error::Rejected(m)) => assert!(m.contains(what), "{m}"),
+                other => panic!("{w}x{h} {fps} {secs}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn input_args_force_the_demuxer_and_the_file_protocol() {
+        let a = input_args("mov", Path::new("/data/tmp/uploads/x.upload"));
+        let joined = a.join(" ");
+        assert!(joined.starts_with("-protocol_whitelist file -format_whitelist mov,matroska,"), "{joined}");
+        assert!(joined.ends_with("-f mov -i file:/data/tmp/uploads/x.upload"), "{joined}");
+        assert!(!a.iter().any(|x| x.contains("hls") || x.contains("concat")));
     }
 
     #[test]

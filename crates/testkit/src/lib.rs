@@ -535,6 +535,93 @@ impl Api {
     }
 }
 
+/// What [`post_streamed`] saw.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The response's status (0: the connection ended before one came).
+    pub status: u16,
+    pub body: String,
+    /// Body bytes written before the response arrived (or writing failed).
+    pub sent: u64,
+}
+
+/// POSTs a body made of `chunks` (chunked transfer encoding) on a raw connection, reading the
+/// answer while it writes: the body may be endless or huge, the client holds one chunk at a time,
+/// and a server that answers early is seen answering early (`sent`).
+pub async fn post_streamed(
+    base: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    chunks: impl Iterator<Item = Vec<u8>> + Send + 'static,
+) -> Streamed {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let sent = Arc::new(AtomicU64::new(0));
+    let sent_w = sent.clone();
+    let writer = tokio::spawn(async move {
+        if wr.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        for chunk in chunks {
+            let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk, b"\r\n".to_vec()].concat();
+            if wr.write_all(&frame).await.is_err() {
+                return;
+            }
+            sent_w.fetch_add(frame.len() as u64 - 2, Ordering::SeqCst);
+        }
+        let _ = wr.write_all(b"0\r\n\r\n").await;
+        // Dropping the write half would half-close the connection, which servers may take for the
+        // client going away; it is kept until the answer is read.
+        std::future::pending::<()>().await;
+    });
+    let mut buf = Vec::new();
+    let mut tmp = vec![0u8; 64 * 1024];
+    let mut sent_at_answer = None;
+    let (status, body) = loop {
+        let n = rd.read(&mut tmp).await.unwrap_or(0);
+        if sent_at_answer.is_none() && n > 0 {
+            sent_at_answer = Some(sent.load(Ordering::SeqCst));
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let len = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok());
+            if n == 0 || len.is_some_and(|l| body.len() >= l) {
+                break (status, body.to_string());
+            }
+        } else if n == 0 {
+            break (0, text);
+        }
+    };
+    writer.abort();
+    Streamed { status, body, sent: sent_at_answer.unwrap_or_else(|| sent.load(Ordering::SeqCst)) }
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
 /// A flotilla binary running as a child process (crash, restart and signal tests).
 pub struct Process {
     pub child: std::process::Child,

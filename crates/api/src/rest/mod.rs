@@ -13,6 +13,7 @@ use crate::error::{ApiError, rejection};
 pub mod accounts;
 pub mod channels;
 pub mod config;
+pub mod form;
 pub mod jobs;
 pub mod oauth;
 pub mod server;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flotilla_app::App;
@@ -16,13 +16,15 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, rejection};
 use crate::extract::{Auth, Body, MaybeAuth};
+use crate::rest::form::Form;
 
 /// `POST /api/v1/videos/upload` — multipart with `videofile` and the metadata fields. The file is
 /// streamed to quarantine as it arrives, and cut off as soon as it passes the size or quota limit.
+/// Everything else is bounded too (`form`): parts, text, at most one of each image, five tags.
 pub async fn upload_video(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
-    mut form: Multipart,
+    req: axum::extract::Request,
 ) -> Result<Json<Value>, ApiError> {
     let left = upload::quota_left(&app, &who).await?;
     let limit = match left {
@@ -36,19 +38,23 @@ pub async fn upload_video(
         Some(l) => (l as u64).min(app.config.upload.max_file_size),
         None => app.config.upload.max_file_size,
     };
+    let mut form = Form::from_request(req, &app).await?;
     let path = upload::quarantine_path(&app);
     let mut meta = UploadMeta::default();
-    let mut images: Vec<(String, Vec<u8>)> = Vec::new();
+    let (mut thumbnail, mut preview) = (None, None);
     let read = async {
         let mut got_file = false;
-        while let Some(mut field) = form.next_field().await.map_err(|e| rejection(e.status(), e.body_text()))? {
-            let name = field.name().unwrap_or_default().to_string();
+        while let Some(mut part) = form.next().await? {
+            let name = part.name.clone();
             if name == "videofile" {
+                if got_file {
+                    return Err(ApiError::invalid("videofile", "send one video file (videofile) per upload"));
+                }
                 let mut file = tokio::fs::File::create(&path)
                     .await
                     .map_err(|e| flotilla_app::Error::Internal(format!("cannot store the upload: {e}")))?;
                 let mut written = 0u64;
-                while let Some(chunk) = field.chunk().await.map_err(|e| rejection(e.status(), e.body_text()))? {
+                while let Some(chunk) = part.chunk().await? {
                     written += chunk.len() as u64;
                     if written > limit {
                         // Whichever limit is lower decides the message.
@@ -66,10 +72,13 @@ pub async fn upload_video(
                 file.flush().await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
                 got_file = true;
             } else if name == "thumbnailfile" || name == "previewfile" {
-                let bytes = read_limited(&mut field, app.config.http.max_image_bytes).await?;
-                images.push((name, bytes));
+                let slot = if name == "thumbnailfile" { &mut thumbnail } else { &mut preview };
+                if slot.is_some() {
+                    return Err(ApiError::invalid(&name, format!("send one {name} at most")));
+                }
+                *slot = Some(part.bytes(app.config.http.max_image_bytes, "the image").await?);
             } else {
-                let text = field.text().await.map_err(|e| rejection(e.status(), e.body_text()))?;
+                let text = part.text().await?;
                 meta.set(&name, text).map_err(|f| ApiError::from(flotilla_app::Error::Validation(vec![f])))?;
             }
         }
@@ -80,7 +89,7 @@ pub async fn upload_video(
         Ok(g) => g,
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
-            drain(form).await;
+            form.drain().await;
             return Err(e);
         }
     };
@@ -89,58 +98,11 @@ pub async fn upload_video(
         return Err(ApiError::invalid("videofile", "the video file (field videofile) is missing"));
     }
     let created = upload::create(&app, &who, meta, &path).await?;
-    if !images.is_empty() {
-        let (thumb, preview) = split_images(images);
+    if thumbnail.is_some() || preview.is_some() {
         let v = flotilla_app::video::edit::editable(&app, &who, &created.uuid).await?;
-        flotilla_app::video::edit::set_images(&app, &v, thumb, preview).await?;
+        flotilla_app::video::edit::set_images(&app, &v, thumbnail, preview).await?;
     }
     Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } })))
-}
-
-/// Reads and drops what is left of a refused upload, up to a bound, so the client reads our error
-/// instead of a connection reset (closing a socket with unread data makes the kernel send RST).
-async fn drain(mut form: Multipart) {
-    let limit = 16 * 1024 * 1024;
-    let mut seen = 0usize;
-    let work = async {
-        while let Ok(Some(mut field)) = form.next_field().await {
-            while let Ok(Some(chunk)) = field.chunk().await {
-                seen += chunk.len();
-                if seen > limit {
-                    return;
-                }
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), work).await;
-}
-
-fn split_images(images: Vec<(String, Vec<u8>)>) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
-    let (mut thumb, mut preview) = (None, None);
-    for (name, bytes) in images {
-        if name == "thumbnailfile" {
-            thumb = Some(bytes);
-        } else {
-            preview = Some(bytes);
-        }
-    }
-    (thumb, preview)
-}
-
-/// Reads a multipart file field whole, refusing it past `limit` bytes.
-async fn read_limited(field: &mut axum::extract::multipart::Field<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| rejection(e.status(), e.body_text()))? {
-        if out.len() + chunk.len() > limit {
-            return Err(flotilla_app::Error::TooLarge {
-                code: "payload_too_large",
-                msg: format!("the image is larger than {limit} bytes"),
-            }
-            .into());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 /// `PUT /api/v1/videos/{id}` — multipart (as PeerTube's client sends it, with optional
@@ -153,25 +115,28 @@ pub async fn update_video(
 ) -> Result<StatusCode, ApiError> {
     use axum::extract::FromRequest;
     let multipart = header_str(req.headers(), "content-type").is_some_and(|c| c.starts_with("multipart/form-data"));
-    let (update, images) = if multipart {
-        let mut form = Multipart::from_request(req, &app).await.map_err(|e| rejection(e.status(), e.body_text()))?;
+    let (update, thumb, preview) = if multipart {
+        let mut form = Form::from_request(req, &app).await?;
         let mut update = flotilla_app::video::edit::VideoUpdate::default();
-        let mut images = Vec::new();
-        while let Some(mut field) = form.next_field().await.map_err(|e| rejection(e.status(), e.body_text()))? {
-            let name = field.name().unwrap_or_default().to_string();
+        let (mut thumb, mut preview) = (None, None);
+        while let Some(mut part) = form.next().await? {
+            let name = part.name.clone();
             if name == "thumbnailfile" || name == "previewfile" {
-                images.push((name, read_limited(&mut field, app.config.http.max_image_bytes).await?));
+                let slot = if name == "thumbnailfile" { &mut thumb } else { &mut preview };
+                if slot.is_some() {
+                    return Err(ApiError::invalid(&name, format!("send one {name} at most")));
+                }
+                *slot = Some(part.bytes(app.config.http.max_image_bytes, "the image").await?);
             } else {
-                let text = field.text().await.map_err(|e| rejection(e.status(), e.body_text()))?;
+                let text = part.text().await?;
                 update.set(&name, text).map_err(|f| ApiError::from(flotilla_app::Error::Validation(vec![f])))?;
             }
         }
-        (update, images)
+        (update, thumb, preview)
     } else {
         let Body(update) = Body::<flotilla_app::video::edit::VideoUpdate>::from_request(req, &app).await?;
-        (update, Vec::new())
+        (update, None, None)
     };
-    let (thumb, preview) = split_images(images);
     flotilla_app::video::edit::update(&app, &who, &id, update, thumb, preview).await?;
     Ok(StatusCode::NO_CONTENT)
 }

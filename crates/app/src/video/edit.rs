@@ -57,7 +57,14 @@ impl VideoUpdate {
             "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
             "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
             "waitTranscoding" => self.wait_transcoding = Some(boolean(&value)?),
-            f if f == "tags" || f.starts_with("tags[") => self.tags.get_or_insert_with(Vec::new).push(value),
+            // Counted as they arrive: a form cannot make us hold thousands of them.
+            f if f == "tags" || f.starts_with("tags[") => {
+                let tags = self.tags.get_or_insert_with(Vec::new);
+                if tags.len() >= 5 {
+                    return Err(FieldError { field: "tags".into(), msg: "at most 5 tags".into() });
+                }
+                tags.push(value)
+            }
             _ => {}
         }
         Ok(())

@@ -47,7 +47,10 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     if !input.exists() {
         return Err(Failure::Fail(format!("the uploaded file {} is missing", input.display())));
     }
+    // Absolute: ffmpeg runs in the staging directory.
+    let input = std::fs::canonicalize(&input).map_err(retry)?;
     let (probe, _) = flotilla_media::probe::probe(&input).await.map_err(media_failure)?;
+    probe.check(&app.config.upload.limits()).map_err(media_failure)?;
     let staging = app.data_path("tmp/transcode").join(&v.uuid);
     let _ = tokio::fs::remove_dir_all(&staging).await;
     tokio::fs::create_dir_all(&staging).await.map_err(retry)?;
@@ -63,7 +66,9 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let todo: Vec<_> = plan.iter().filter(|r| !done.contains(&i64::from(r.resolution))).cloned().collect();
     let duration = probe.duration.max(0.1);
     let total = duration * todo.len().max(1) as f64;
-    // Generous: slow machines transcode 1080p at a fraction of real time.
+    // Generous: slow machines transcode 1080p at a fraction of real time. The duration is the
+    // probe's, checked against `upload.max_duration_secs`, and ffmpeg stops there (`-t`): a file
+    // lying about its length cannot make a rendition run longer than this.
     let limit = Duration::from_secs((duration * 30.0) as u64 + 600);
     let threads = 1;
     let mut last_update = Instant::now();
@@ -72,7 +77,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     for (i, r) in todo.iter().enumerate() {
         let prefix = uuid::Uuid::new_v4().to_string();
         let (fragment, playlist) = hls::names(&prefix, r.resolution);
-        let args = hls::ffmpeg_args(&input, r, probe.has_audio, &fragment, &playlist, threads);
+        let args = hls::ffmpeg_args(&input, &probe, r, &fragment, &playlist, threads);
         let before = i as f64 * duration;
         let app2 = app.clone();
         hls::run_ffmpeg(&staging, &args, limit, |secs| {
@@ -217,7 +222,7 @@ async fn images(
 ) -> Result<(), Failure> {
     let png = if probe.has_video {
         let frame = staging.join("frame.png");
-        flotilla_media::hls::still_frame(input, probe.duration, &frame).await.map_err(media_failure)?;
+        flotilla_media::hls::still_frame(input, probe, &frame).await.map_err(media_failure)?;
         tokio::fs::read(&frame).await.map_err(retry)?
     } else {
         flotilla_media::image::audio_still()

@@ -62,8 +62,13 @@ impl UploadMeta {
             "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
             "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
             "waitTranscoding" => self.wait_transcoding = Some(boolean(&value)?),
-            "tags" | "tags[]" => self.tags.push(value),
-            f if f.starts_with("tags[") => self.tags.push(value),
+            // Counted as they arrive: a form cannot make us hold thousands of them.
+            f if f == "tags" || f.starts_with("tags[") => {
+                if self.tags.len() >= 5 {
+                    return Err(FieldError { field: "tags".into(), msg: "at most 5 tags".into() });
+                }
+                self.tags.push(value)
+            }
             _ => {}
         }
         Ok(())
@@ -188,7 +193,10 @@ async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) 
         return Err(Error::invalid("videofile", "the file is empty"));
     }
     check_size(app, who, size).await?;
-    let (probe, probe_json) = match flotilla_media::probe::probe(file).await {
+    let probed = flotilla_media::probe::probe(file)
+        .await
+        .and_then(|(p, json)| p.check(&app.config.upload.limits()).map(|()| (p, json)));
+    let (probe, probe_json) = match probed {
         Ok(p) => p,
         Err(flotilla_media::Error::Rejected(m)) => return Err(Error::bad_request("invalid_media", m)),
         Err(e) => return Err(Error::Internal(e.to_string())),
