@@ -67,7 +67,7 @@ start_flotilla() {
   shift 3
   mkdir -p "$data"
   env FLOTILLA_DATA_DIR="$data" FLOTILLA_LISTEN="127.0.0.1:$port" FLOTILLA_PUBLIC_URL="http://127.0.0.1:$port" \
-    FLOTILLA_ADMIN_PASSWORD=bench-password FLOTILLA_LOG_LEVEL=warn FLOTILLA_SIGNUP=open "$@" \
+    FLOTILLA_ADMIN_PASSWORD=bench-password FLOTILLA_LOG_LEVEL=warn FLOTILLA_SIGNUP=open FLOTILLA_RATE_LIMITS_ENABLED=false "$@" \
     "$BENCH_BIN" serve >>"$logfile" 2>&1 &
   FLOTILLA_PID=$!
   track_pid "$FLOTILLA_PID"

@@ -198,13 +198,15 @@ pub async fn nodeinfo(State(app): State<Arc<App>>) -> Result<Response, ApiError>
 /// `POST /inbox`, `/accounts/{name}/inbox`, `/video-channels/{name}/inbox`: a signed activity.
 pub async fn post_inbox(
     State(app): State<Arc<App>>,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| uri.path().to_string());
     let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let req = flotilla_app::federation::inbox::Incoming { method: "POST", path: &path, header: &lookup, body: &body };
+    let req =
+        flotilla_app::federation::inbox::Incoming { ip, method: "POST", path: &path, header: &lookup, body: &body };
     flotilla_app::federation::inbox::receive(&app, req).await?;
     Ok(axum::http::StatusCode::ACCEPTED)
 }

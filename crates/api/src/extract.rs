@@ -69,20 +69,24 @@ impl FromRequestParts<Arc<App>> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        if app.config.http.trust_proxy {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok());
-            if let Some(ip) = forwarded {
-                return Ok(ClientIp(ip));
-            }
-        }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Ok(ClientIp(peer.unwrap_or(IpAddr::from([127, 0, 0, 1]))))
+        Ok(ClientIp(client_ip(&parts.headers, &parts.extensions, app)))
     }
+}
+
+/// The client's address (see [`ClientIp`]), from a request's headers and extensions.
+pub fn client_ip(headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions, app: &App) -> IpAddr {
+    if app.config.http.trust_proxy {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    peer.unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 /// Parses a numeric id from the path, with PeerTube's `invalid-params` answer when it is not one.

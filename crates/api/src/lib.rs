@@ -42,7 +42,11 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE])
         .max_age(Duration::from_secs(3600));
-    let api = rest::router(&app).fallback(api_not_found).method_not_allowed_fallback(method_not_allowed).layer(cors);
+    let api = rest::router(&app)
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), limit_api))
+        .layer(cors);
     let tracker = tracker::start(&app);
     let tracker_for_metrics = tracker.clone();
     let metrics_for_route = metrics.clone();
@@ -100,6 +104,15 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .layer(middleware::from_fn(fetch_budget))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
+}
+
+/// The API as a whole, per client address (`rate_limits.api`): 429 with `Retry-After` past it.
+async fn limit_api(State(app): State<Arc<App>>, req: Request, next: middleware::Next) -> Response {
+    let ip = extract::client_ip(req.headers(), req.extensions(), &app);
+    match app.limits.check_ip(flotilla_app::limits::Kind::Api, ip) {
+        Ok(()) => next.run(req).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 fn prometheus(m: &Metrics, extra: &str) -> Response {

@@ -5,7 +5,6 @@ use flotilla_db::users;
 use flotilla_domain::Role;
 use rand::RngCore;
 
-use crate::auth::hash_password;
 use crate::user::{self, NewLocalUser};
 use crate::{App, Result};
 
@@ -28,7 +27,7 @@ pub async fn ensure_root(app: &App) -> Result<()> {
         NewLocalUser {
             username: "root".into(),
             email: format!("admin@{host}.invalid").replace("..", "."),
-            password_hash: hash_password(&password).await?,
+            password_hash: app.passwords.hash(&password).await?,
             role: Role::Admin,
             video_quota: -1,
             video_quota_daily: -1,

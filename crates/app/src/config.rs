@@ -40,6 +40,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub log: LogConfig,
     pub p2p: P2pConfig,
+    pub rate_limits: RateLimitsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -144,6 +145,45 @@ pub struct JobsConfig {
     pub lease_secs: u64,
 }
 
+/// Requests one client may make, as "N/period" (`15/5m`: a burst of 15, refilled over five
+/// minutes; periods in `s`, `m` or `h`) or `off`. Per client address (IPv6 by its /64), except
+/// `inbox`, per remote server. Answered `429 Too Many Requests` with `Retry-After`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Turns every limit on or off.
+    pub enabled: bool,
+    /// Every request under `/api/v1`.
+    pub api: String,
+    /// Logins with a password (PeerTube's default: 15 per 5 minutes).
+    pub login: String,
+    /// Sign-ups and registration requests.
+    pub registration: String,
+    /// Password changes.
+    pub password: String,
+    /// Uploads started (multipart, or a resumable upload's first request).
+    pub upload: String,
+    /// Searches (`/api/v1/search/…`), which may make this server fetch from others.
+    pub search: String,
+    /// Activities delivered to our inboxes by one remote server (PeerTube's: 500 per 10 s).
+    pub inbox: String,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            enabled: true,
+            api: "3000/1m".into(),
+            login: "15/5m".into(),
+            registration: "5/5m".into(),
+            password: "5/5m".into(),
+            upload: "30/5m".into(),
+            search: "120/1m".into(),
+            inbox: "500/10s".into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -172,6 +212,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             log: LogConfig::default(),
             p2p: P2pConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }
@@ -406,6 +447,18 @@ impl Config {
         }
         if !(1..=1000).contains(&self.upload.max_fps) {
             return Err(bad("upload.max_fps", "must be between 1 and 1000"));
+        }
+        let r = &self.rate_limits;
+        for (key, spec) in [
+            ("api", &r.api),
+            ("login", &r.login),
+            ("registration", &r.registration),
+            ("password", &r.password),
+            ("upload", &r.upload),
+            ("search", &r.search),
+            ("inbox", &r.inbox),
+        ] {
+            crate::limits::parse(spec).map_err(|m| bad(&format!("rate_limits.{key}"), m))?;
         }
         if !matches!(self.log.format.as_str(), "auto" | "pretty" | "json") {
             return Err(bad("log.format", "must be auto, pretty or json"));

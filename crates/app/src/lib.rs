@@ -22,6 +22,7 @@ pub mod image;
 pub mod instance;
 pub mod jobs;
 pub mod jobs_admin;
+pub mod limits;
 pub mod media_cache;
 pub mod registration;
 pub mod text;
@@ -39,6 +40,10 @@ pub struct App {
     pub public: PublicUrl,
     pub db: Db,
     pub logins: auth::LoginLimiter,
+    /// Requests per client address and per remote server (`limits`).
+    pub limits: limits::Limits,
+    /// Password hashing, a few at a time (`auth::Passwords`).
+    pub passwords: auth::Passwords,
     /// Hot media bytes and recent file-access decisions (`media_cache`).
     pub media_cache: media_cache::MediaCache,
     /// Limits how often a remote actor's key is fetched again after a failed signature.
@@ -76,6 +81,8 @@ impl App {
         let file_token_key = video::token::load_key(&db).await?;
         let app = App {
             logins: auth::LoginLimiter::new(&config.auth),
+            limits: limits::Limits::new(&config.rate_limits),
+            passwords: auth::Passwords::new(),
             jobs_wakeup: tokio::sync::Notify::new(),
             host_slots: Default::default(),
             uploads_busy: Default::default(),

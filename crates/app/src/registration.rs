@@ -7,7 +7,7 @@ use flotilla_domain::{Role, SignupMode, rules, time::now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{AuthUser, hash_password, verify_password};
+use crate::auth::AuthUser;
 use crate::user::{self, NewLocalUser, validate_new};
 use crate::{App, Error, Result, convert};
 
@@ -70,7 +70,7 @@ pub async fn register(app: &App, req: Register, require_reason: bool) -> Result<
     {
         return Err(Error::Conflict(format!("the channel name '{}' is already taken", c.name)));
     }
-    let hash = hash_password(&req.password).await?;
+    let hash = app.passwords.hash(&req.password).await?;
     match mode {
         SignupMode::Open => {
             let s = app.settings();
@@ -120,7 +120,7 @@ pub(crate) async fn login_state(app: &App, login: &str, password: &str) -> Resul
     let Some(r) = registrations::latest_for_login(&app.db, login).await? else {
         return Ok(None);
     };
-    if r.state == ACCEPTED || !verify_password(password, &r.password_hash).await {
+    if r.state == ACCEPTED || !app.passwords.verify(password, &r.password_hash).await {
         return Ok(None);
     }
     Ok(Some(if r.state == PENDING {

@@ -6,7 +6,7 @@ use flotilla_domain::{NsfwPolicy, Role, UserId, Validation, rules, time::now_ms}
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{AuthUser, hash_password, verify_password};
+use crate::auth::AuthUser;
 use crate::{App, Error, Result, account, channel, convert};
 
 /// A user to create. The password arrives already hashed (registrations store the hash while
@@ -176,7 +176,7 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
 
     if req.email.is_some() || req.password.is_some() {
         let current = req.current_password.as_deref().unwrap_or_default();
-        if !verify_password(current, &who.user.password_hash).await {
+        if !app.passwords.verify(current, &who.user.password_hash).await {
             return Err(Error::Unauthorized {
                 code: "invalid_current_password",
                 msg: "currentPassword is missing or wrong".into(),
@@ -189,7 +189,7 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
         return Err(Error::Conflict("a user with this email already exists".into()));
     }
     let password_hash = match &req.password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(app.passwords.hash(p).await?),
         None => None,
     };
     let now = now_ms();
@@ -258,7 +258,7 @@ pub async fn add(app: &App, who: &AuthUser, req: AddUser) -> Result<Created> {
         NewLocalUser {
             username: req.username,
             email: req.email,
-            password_hash: hash_password(&req.password).await?,
+            password_hash: app.passwords.hash(&req.password).await?,
             role: req.role,
             video_quota: req.video_quota.unwrap_or(settings.video_quota),
             video_quota_daily: req.video_quota_daily.unwrap_or(settings.video_quota_daily),
@@ -358,7 +358,7 @@ pub async fn update(app: &App, who: &AuthUser, id: UserId, req: UpdateUser) -> R
         return Err(Error::Conflict("a user with this email already exists".into()));
     }
     let password_hash = match &req.password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(app.passwords.hash(p).await?),
         None => None,
     };
     let patch = users::UserPatch {
@@ -444,7 +444,7 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
 pub async fn reset_password(app: &App, username: &str, password: &str) -> Result<()> {
     rules::password(password).map_err(|m| Error::invalid("password", m))?;
     let u = users::get_by_username(&app.db, username).await?.ok_or_else(|| Error::not_found("user"))?;
-    let patch = users::UserPatch { password_hash: Some(hash_password(password).await?), ..Default::default() };
+    let patch = users::UserPatch { password_hash: Some(app.passwords.hash(password).await?), ..Default::default() };
     let mut tx = app.db.begin().await?;
     users::update(&mut tx, u.user_id(), &patch, now_ms()).await?;
     tokens::delete_for_user(&mut tx, u.user_id()).await?;
@@ -469,7 +469,7 @@ pub async fn create_by_operator(app: &App, username: &str, email: &str, password
         NewLocalUser {
             username: username.into(),
             email: email.into(),
-            password_hash: hash_password(password).await?,
+            password_hash: app.passwords.hash(password).await?,
             role,
             video_quota: s.video_quota,
             video_quota_daily: s.video_quota_daily,

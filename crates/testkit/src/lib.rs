@@ -101,6 +101,8 @@ pub fn test_config(dir: &Path, database_url: String) -> Config {
     };
     c.federation.allow_private = true;
     c.log.level = "warn".into();
+    // Tests make many requests from 127.0.0.1; the limits have tests of their own.
+    c.rate_limits.enabled = false;
     c
 }
 
@@ -640,6 +642,8 @@ impl Process {
             .env("FLOTILLA_LISTEN", format!("127.0.0.1:{port}"))
             .env("FLOTILLA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("FLOTILLA_LOG_FORMAT", "json")
+            // Tests make many requests from 127.0.0.1; `vars` may turn the limits back on.
+            .env("FLOTILLA_RATE_LIMITS_ENABLED", "false")
             .stdout(out.try_clone().expect("log"))
             .stderr(out)
             .current_dir(dir);

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use flotilla_app::limits::Kind;
 use flotilla_app::registration::{self, Moderation, Outcome, Register};
 use flotilla_app::{App, image, page, user};
 use flotilla_domain::UserId;
@@ -13,12 +14,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::extract::{Auth, Body, OptionalBody, id};
+use crate::extract::{Auth, Body, ClientIp, OptionalBody, id};
 use crate::rest::{ListQuery, read_image};
 
 /// `POST /api/v1/users/register` — 204 when the account exists, 200 with the request when it
 /// waits for a moderator.
-pub async fn register_user(State(app): State<Arc<App>>, Body(req): Body<Register>) -> Result<Response, ApiError> {
+pub async fn register_user(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    Body(req): Body<Register>,
+) -> Result<Response, ApiError> {
+    app.limits.check_ip(Kind::Registration, ip)?;
     Ok(match registration::register(&app, req, false).await? {
         Outcome::Created(_) => StatusCode::NO_CONTENT.into_response(),
         Outcome::Pending(r) => Json(r).into_response(),
@@ -28,8 +34,10 @@ pub async fn register_user(State(app): State<Arc<App>>, Body(req): Body<Register
 /// `POST /api/v1/users/registrations/request` — only when the instance requires approval.
 pub async fn request_registration(
     State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
     Body(req): Body<Register>,
 ) -> Result<Response, ApiError> {
+    app.limits.check_ip(Kind::Registration, ip)?;
     if app.settings().signup != flotilla_domain::SignupMode::Approval {
         return Err(flotilla_app::Error::Forbidden(
             "this instance does not take registration requests: use POST /api/v1/users/register".into(),
@@ -92,8 +100,13 @@ pub async fn get_me(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json
 pub async fn update_me(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     Body(req): Body<user::UpdateMe>,
 ) -> Result<StatusCode, ApiError> {
+    // A password or email change checks the current password: a guess, limited like logins.
+    if req.password.is_some() || req.email.is_some() {
+        app.limits.check_ip(Kind::Password, ip)?;
+    }
     user::update_me(&app, &who, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flotilla_app::App;
+use flotilla_app::limits::Kind;
 use flotilla_app::video::resumable;
 use flotilla_app::video::upload::{self, UploadMeta};
 use flotilla_app::video::{self, labels};
@@ -15,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, rejection};
-use crate::extract::{Auth, Body, MaybeAuth};
+use crate::extract::{Auth, Body, ClientIp, MaybeAuth};
 use crate::rest::form::Form;
 
 /// `POST /api/v1/videos/upload` — multipart with `videofile` and the metadata fields. The file is
@@ -24,8 +25,10 @@ use crate::rest::form::Form;
 pub async fn upload_video(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     req: axum::extract::Request,
 ) -> Result<Json<Value>, ApiError> {
+    app.limits.check_ip(Kind::Upload, ip)?;
     let left = upload::quota_left(&app, &who).await?;
     let limit = match left {
         Some(l) if l <= 0 => {
@@ -162,9 +165,11 @@ fn upload_id(q: &UploadId) -> Result<&str, ApiError> {
 pub async fn init_resumable_upload(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Body(meta): Body<Value>,
 ) -> Result<Response, ApiError> {
+    app.limits.check_ip(Kind::Upload, ip)?;
     let total = header_str(&headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(
         || {
             ApiError::invalid(
@@ -249,7 +254,7 @@ pub struct ViewBody {
 pub async fn add_view(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
-    crate::extract::ClientIp(ip): crate::extract::ClientIp,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Body(body): Body<ViewBody>,
 ) -> Result<StatusCode, ApiError> {
@@ -301,8 +306,10 @@ pub async fn list_videos(
 pub async fn search_videos(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
+    ClientIp(ip): ClientIp,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    app.limits.check_ip(Kind::Search, ip)?;
     let params = list_params(q)?;
     if let Some(s) = params.search.as_deref().filter(|s| s.trim().starts_with("http")) {
         return Ok(Json(flotilla_app::federation::search::video_by_url(&app, who.as_ref(), s).await?));
@@ -321,8 +328,10 @@ pub struct ChannelSearch {
 pub async fn search_channels(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
+    ClientIp(ip): ClientIp,
     Query(q): Query<ChannelSearch>,
 ) -> Result<Json<Value>, ApiError> {
+    app.limits.check_ip(Kind::Search, ip)?;
     let search = q.search.unwrap_or_default();
     let page = flotilla_app::page(q.start, q.count);
     Ok(Json(flotilla_app::federation::search::channels(&app, who.as_ref(), &search, page).await?))

@@ -17,6 +17,8 @@ pub const MAX_ACTIVITY_BYTES: usize = 1024 * 1024;
 
 /// An incoming request as the inbox sees it.
 pub struct Incoming<'a> {
+    /// The client's address: with the host a signature claims, what the inbox limits by.
+    pub ip: std::net::IpAddr,
     pub method: &'a str,
     pub path: &'a str,
     pub header: &'a (dyn Fn(&str) -> Option<String> + Sync),
@@ -31,7 +33,9 @@ fn sig_error(e: SigError) -> Error {
     unsigned(e.to_string())
 }
 
-/// Checks the signature and returns the actor who signed.
+/// Checks the signature and returns the actor who signed. Nothing is written before the
+/// signature verifies: an unknown signer's document is fetched and its key tried first, and stored
+/// only when it verifies (an unsigned or forged POST leaves no actor, no job behind).
 pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
     let header = (req.header)("signature")
         .or_else(|| (req.header)("authorization").filter(|a| a.starts_with("Signature ")))
@@ -40,42 +44,51 @@ pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
     let sreq = signature::Request { method: req.method, path: req.path, header: req.header, body: req.body };
     let signing_string = signature::check(&sreq, &sig, now_ms() / 1000).map_err(sig_error)?;
     let actor_url = sig.key_id.split('#').next().unwrap_or_default().to_string();
-    if remote::host(&actor_url).is_none() {
+    let Some(signer_host) = remote::host(&actor_url) else {
         return Err(unsigned("keyId is not a URL"));
-    }
-    if remote::host(&actor_url).as_deref() == Some(app.public.host.as_str()) {
+    };
+    if signer_host == app.public.host {
         return Err(unsigned("keyId names one of our own actors"));
     }
-    let verify_with = |a: &RemoteActor| -> bool {
-        a.public_key_pem
-            .as_deref()
-            .and_then(|pem| flotilla_federation::keys::public_from_pem(pem).ok())
+    // Work per remote server is limited before any fetch or RSA verification: by the host the
+    // signature claims and the address it comes from (a forger claiming a server's name uses up
+    // only its own share, not that server's).
+    let bucket = format!("{signer_host} {}", crate::limits::address_key(req.ip));
+    app.limits.check(crate::limits::Kind::Inbox, &bucket)?;
+    let verifies = |pem: &str| -> bool {
+        flotilla_federation::keys::public_from_pem(pem)
+            .ok()
             .is_some_and(|k| signature::verify(&signing_string, &sig, &k).is_ok())
     };
-    let actor = match remote::actor(app, &actor_url).await {
-        Ok(a) => a,
+    if let Some(known) = flotilla_db::actors::get_by_url(&app.db, &actor_url).await? {
+        if known.public_key_pem.as_deref().is_some_and(verifies) {
+            remote::refresh_if_stale(app, &known).await;
+            return Ok(known);
+        }
+        // Its key may have changed since we stored it: fetch it again — but not again and again,
+        // or badly signed requests would make us hammer the actor's server.
+        if !app.key_refetches.allow(&actor_url) {
+            return Err(sig_error(SigError::BadSignature));
+        }
+    }
+    // Unknown (or refetched): its document is fetched, its key tried, and only then stored.
+    let doc = match remote::fetch_actor_document(app, &actor_url).await {
+        Ok(doc) => doc,
         // A keyId without a fragment may name a key document rather than its actor (GoToSocial's
         // `…/main-key`, `Key` objects); one with a fragment is the actor's own.
         Err(e) if sig.key_id.contains('#') => return Err(unsigned(format!("cannot get the signer's key: {e}"))),
         Err(e) => match key_owner(app, &sig.key_id).await {
-            Some(owner) if owner != actor_url => {
-                remote::actor(app, &owner).await.map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?
-            }
+            Some(owner) if owner != actor_url => remote::fetch_actor_document(app, &owner)
+                .await
+                .map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?,
             _ => return Err(unsigned(format!("cannot get the signer's key: {e}"))),
         },
     };
-    if verify_with(&actor) {
-        return Ok(actor);
-    }
-    // The key may have changed since we stored it: fetch once more — but not again and again, or
-    // badly signed requests would make us hammer the actor's server.
-    if !app.key_refetches.allow(&actor.url) {
+    let checked = remote::check_actor(app, &doc)?;
+    if !verifies(checked.public_key_pem) {
         return Err(sig_error(SigError::BadSignature));
     }
-    let fresh = remote::fetch_actor(app, &actor.url)
-        .await
-        .map_err(|e| unsigned(format!("cannot get the signer's key: {e}")))?;
-    if verify_with(&fresh) { Ok(fresh) } else { Err(sig_error(SigError::BadSignature)) }
+    remote::store_actor(app, &doc).await
 }
 
 /// The owner a key document names: a `Key` object's `owner`, or the `publicKey.owner` of the actor

@@ -41,13 +41,34 @@ pub fn id_of(v: &Value) -> Option<&str> {
 
 /// Fetches and stores the actor at `url`; the document must be an actor whose key belongs to it.
 pub async fn fetch_actor(app: &App, url: &str) -> Result<RemoteActor> {
-    let signer = super::instance_signer(app).await?;
-    let doc = app.fetcher.get_ap(url, Some(&signer)).await.map_err(fetch_error)?;
+    let doc = fetch_actor_document(app, url).await?;
     store_actor(app, &doc).await
 }
 
-/// Checks an actor document and stores it.
-pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
+/// Fetches the actor document at `url` and checks it ([`check_actor`]) without storing anything:
+/// the inbox stores a signer only once its signature verified with this key.
+pub async fn fetch_actor_document(app: &App, url: &str) -> Result<Value> {
+    let signer = super::instance_signer(app).await?;
+    let doc = app.fetcher.get_ap(url, Some(&signer)).await.map_err(fetch_error)?;
+    check_actor(app, &doc)?;
+    Ok(doc)
+}
+
+/// What a checked actor document says.
+pub struct CheckedActor<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub host: String,
+    pub name: &'a str,
+    pub inbox: &'a str,
+    pub shared_inbox: Option<&'a str>,
+    pub display: Option<String>,
+    pub public_key_pem: &'a str,
+}
+
+/// Checks an actor document: an actor type, on another server, its key its own, its inboxes on its
+/// own server, its fields within our limits.
+pub fn check_actor<'a>(app: &App, doc: &'a Value) -> Result<CheckedActor<'a>> {
     let invalid = |m: &str| Error::bad_request("remote_invalid", format!("invalid actor: {m}"));
     let id = doc.get("id").and_then(Value::as_str).ok_or_else(|| invalid("no id"))?;
     let kind = doc.get("type").and_then(Value::as_str).ok_or_else(|| invalid("no type"))?;
@@ -78,22 +99,28 @@ pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
     if name.chars().count() > 255 || name.chars().any(char::is_control) {
         return Err(invalid("preferredUsername is too long or has control characters"));
     }
-    if id.len() > 2048 || inbox.len() > 2048 {
+    if id.len() > 2048 || inbox.len() > 2048 || shared.is_some_and(|s| s.len() > 2048) {
         return Err(invalid("its URLs are too long"));
     }
-    let display: Option<String> =
+    let display =
         doc.get("name").and_then(Value::as_str).map(|n| n.chars().filter(|c| !invisible(*c)).take(120).collect());
+    Ok(CheckedActor { kind, id, host, name, inbox, shared_inbox: shared, display, public_key_pem: pem })
+}
+
+/// Checks an actor document and stores it.
+pub async fn store_actor(app: &App, doc: &Value) -> Result<RemoteActor> {
+    let c = check_actor(app, doc)?;
     let now = now_ms();
     let row = NewRemote {
-        kind,
-        name,
-        host: &host,
-        url: id,
-        inbox,
-        shared_inbox: shared,
-        followers_url: doc.get("followers").and_then(Value::as_str),
-        display_name: display.as_deref(),
-        public_key_pem: pem,
+        kind: c.kind,
+        name: c.name,
+        host: &c.host,
+        url: c.id,
+        inbox: c.inbox,
+        shared_inbox: c.shared_inbox,
+        followers_url: doc.get("followers").and_then(Value::as_str).filter(|u| u.len() <= 2048),
+        display_name: c.display.as_deref(),
+        public_key_pem: c.public_key_pem,
         now,
     };
     let actor_id = actors::upsert(&app.db, &row).await?;
