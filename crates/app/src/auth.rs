@@ -189,7 +189,8 @@ pub struct Tokens {
     pub refresh_token_expires_in: i64,
 }
 
-async fn issue(app: &App, user: UserId) -> Result<Tokens> {
+/// A new pair for `user`, of the login `family` (a new login: a new random family).
+async fn issue(app: &App, user: UserId, family: &str) -> Result<Tokens> {
     let now = now_ms();
     let (access, refresh) = (random_token(32), random_token(32));
     tokens::insert(
@@ -199,6 +200,7 @@ async fn issue(app: &App, user: UserId) -> Result<Tokens> {
         &token_hash(&refresh),
         now + ACCESS_TOKEN_LIFETIME_MS,
         now + REFRESH_TOKEN_LIFETIME_MS,
+        family,
         now,
     )
     .await?;
@@ -255,18 +257,31 @@ pub async fn login(
         return Err(Error::bad_request("user_blocked", "Your account is blocked"));
     }
     users::touch_login(&app.db, user.user_id(), now_ms()).await?;
-    issue(app, user.user_id()).await
+    issue(app, user.user_id(), &random_token(16)).await
 }
 
-/// `grant_type=refresh_token`: the old pair is revoked and a new one issued.
+/// `grant_type=refresh_token`: the old pair is retired and a new one of the same login issued. A
+/// refresh token used again after [`REFRESH_GRACE_MS`] was stolen or leaked (its owner already
+/// moved on to the next one): every pair of that login ends, the thief's and the owner's alike.
 pub async fn refresh(app: &App, client_id: &str, client_secret: &str, refresh_token: &str) -> Result<Tokens> {
     check_client(app, client_id, client_secret).await?;
     let Some(token) = tokens::get_by_refresh(&app.db, &token_hash(refresh_token)).await? else {
         return Err(invalid_grant("refresh token is invalid"));
     };
-    if token.refresh_expires_at < now_ms() {
+    let now = now_ms();
+    if token.refresh_expires_at < now {
         tokens::delete(&app.db, token.id).await?;
         return Err(invalid_grant("refresh token has expired"));
+    }
+    // Older pairs have no family: their own id stands for it.
+    let family = token.family.clone().unwrap_or_else(|| format!("pair-{}", token.id));
+    if token.rotated_at.is_some_and(|at| now - at > REFRESH_GRACE_MS) {
+        match &token.family {
+            Some(f) => tokens::delete_family(&app.db, f).await?,
+            None => u64::from(tokens::delete(&app.db, token.id).await?),
+        };
+        tracing::warn!(user = token.user_id, "a refresh token was used twice: every session of that login ended");
+        return Err(invalid_grant("refresh token was already used; log in again"));
     }
     let user = users::get(&app.db, UserId(token.user_id)).await?.ok_or_else(|| invalid_grant("user not found"))?;
     if user.blocked {
@@ -274,11 +289,11 @@ pub async fn refresh(app: &App, client_id: &str, client_secret: &str, refresh_to
     }
     // The old access token ends now; the old refresh token keeps working for a short grace, so a
     // page reloaded while its refresh was in flight (the browser never stored the new cookie) is
-    // not logged out. Replays never stretch the grace: a stolen old token dies with it.
-    if !tokens::retire(&app.db, token.id, now_ms() + REFRESH_GRACE_MS).await? {
+    // not logged out. Replays never stretch the grace: it counts from the first refresh.
+    if !tokens::retire(&app.db, token.id, now).await? {
         return Err(invalid_grant("refresh token is invalid"));
     }
-    issue(app, user.user_id()).await
+    issue(app, user.user_id(), &family).await
 }
 
 /// Removes tokens whose refresh token has expired; run periodically by the server.

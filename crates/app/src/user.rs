@@ -203,6 +203,10 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
         ..Default::default()
     };
     users::update(&mut tx, who.id(), &patch, now).await.map_err(conflict_as_taken)?;
+    // A new password ends every other session: whoever knew the old one is logged out.
+    if req.password.is_some() {
+        tokens::delete_for_user_except(&mut tx, who.id(), who.token_id).await?;
+    }
     let mut changed_actor = None;
     if req.display_name.is_some() || req.description.is_some() {
         let acc = accounts::get_by_user(&mut tx, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
@@ -344,8 +348,14 @@ pub async fn update(app: &App, who: &AuthUser, id: UserId, req: UpdateUser) -> R
         v.check("videoQuotaDaily", rules::quota(q));
     }
     v.finish()?;
+    // Nobody raises their own rights: a moderator changing their own quota or role through the
+    // admin route is refused (admins have every right already).
+    let own = target.id == who.user.id;
+    if own && who.role() != Role::Admin && (req.video_quota.is_some() || req.video_quota_daily.is_some()) {
+        return Err(Error::Forbidden("you cannot change your own video quota".into()));
+    }
     if let Some(role) = req.role {
-        if target.id == who.user.id && role != who.role() {
+        if own && role != who.role() {
             return Err(Error::Forbidden("you cannot change your own role".into()));
         }
         if !who.role().can_manage(role) {

@@ -225,6 +225,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0013_remote_image_sources.sql"),
         include_str!("../migrations/0013_remote_image_sources.sql"),
     ),
+    (
+        14,
+        "token_families",
+        include_str!("../migrations/0014_token_families.sql"),
+        include_str!("../migrations/0014_token_families.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -10,7 +10,13 @@ pub struct Token {
     pub user_id: i64,
     pub access_expires_at: i64,
     pub refresh_expires_at: i64,
+    /// The login this pair descends from (by refreshes); `None` for pairs older than families.
+    pub family: Option<String>,
+    /// When the pair was refreshed (its refresh token used); `None` while it is the current one.
+    pub rotated_at: Option<i64>,
 }
+
+const COLUMNS: &str = "id, user_id, access_expires_at, refresh_expires_at, family, rotated_at";
 
 /// The one local client `(client_id, client_secret)`, created on first use.
 pub async fn local_client(
@@ -36,6 +42,8 @@ pub async fn local_client(
     Ok((id, secret))
 }
 
+/// A new pair of `family` (a login's random id, kept by its refreshes).
+#[allow(clippy::too_many_arguments)]
 pub async fn insert(
     e: impl Into<Exec<'_>>,
     user: UserId,
@@ -43,18 +51,20 @@ pub async fn insert(
     refresh_hash: &str,
     access_expires_at: i64,
     refresh_expires_at: i64,
+    family: &str,
     now: i64,
 ) -> Result<()> {
     run!(e, |x| {
         sqlx::query(
-        "INSERT INTO oauth_tokens (user_id, access_hash, refresh_hash, access_expires_at, refresh_expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO oauth_tokens (user_id, access_hash, refresh_hash, access_expires_at, refresh_expires_at, family, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(user.0)
     .bind(access_hash)
     .bind(refresh_hash)
     .bind(access_expires_at)
     .bind(refresh_expires_at)
+    .bind(family)
     .bind(now)
     .execute(x).await.map(|r| r.rows_affected())
     })?;
@@ -62,21 +72,13 @@ pub async fn insert(
 }
 
 pub async fn get_by_access(e: impl Into<Exec<'_>>, access_hash: &str) -> Result<Option<Token>> {
-    Ok(run!(e, |x| sqlx::query_as::<_, Token>(
-        "SELECT id, user_id, access_expires_at, refresh_expires_at FROM oauth_tokens WHERE access_hash = $1"
-    )
-    .bind(access_hash)
-    .fetch_optional(x)
-    .await)?)
+    let sql = format!("SELECT {COLUMNS} FROM oauth_tokens WHERE access_hash = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Token>(&sql).bind(access_hash).fetch_optional(x).await)?)
 }
 
 pub async fn get_by_refresh(e: impl Into<Exec<'_>>, refresh_hash: &str) -> Result<Option<Token>> {
-    Ok(run!(e, |x| sqlx::query_as::<_, Token>(
-        "SELECT id, user_id, access_expires_at, refresh_expires_at FROM oauth_tokens WHERE refresh_hash = $1"
-    )
-    .bind(refresh_hash)
-    .fetch_optional(x)
-    .await)?)
+    let sql = format!("SELECT {COLUMNS} FROM oauth_tokens WHERE refresh_hash = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Token>(&sql).bind(refresh_hash).fetch_optional(x).await)?)
 }
 
 pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
@@ -88,19 +90,38 @@ pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
     Ok(r > 0)
 }
 
-/// Ends a pair's access token and shortens its refresh token's life to `refresh_until` (never
-/// lengthens it). False when the pair is gone.
-pub async fn retire(e: impl Into<Exec<'_>>, id: i64, refresh_until: i64) -> Result<bool> {
+/// Ends a pair's access token and marks it refreshed at `now` (the first time only: a replay
+/// within the grace period does not move it). False when the pair is gone.
+pub async fn retire(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<bool> {
     let r = run!(e, |x| sqlx::query(
-        "UPDATE oauth_tokens SET access_expires_at = 0, \
-         refresh_expires_at = CASE WHEN refresh_expires_at > $2 THEN $2 ELSE refresh_expires_at END WHERE id = $1"
+        "UPDATE oauth_tokens SET access_expires_at = 0, rotated_at = COALESCE(rotated_at, $2) WHERE id = $1"
     )
     .bind(id)
-    .bind(refresh_until)
+    .bind(now)
     .execute(x)
     .await
     .map(|r| r.rows_affected()))?;
     Ok(r > 0)
+}
+
+/// Ends every pair descended from one login.
+pub async fn delete_family(e: impl Into<Exec<'_>>, family: &str) -> Result<u64> {
+    Ok(run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE family = $1")
+        .bind(family)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// Ends every session of `user` but the one of the pair `keep` (its login's family).
+pub async fn delete_for_user_except(e: impl Into<Exec<'_>>, user: UserId, keep: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM oauth_tokens WHERE user_id = $1 AND id <> $2")
+        .bind(user.0)
+        .bind(keep)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub async fn delete_for_user(e: impl Into<Exec<'_>>, user: UserId) -> Result<()> {

@@ -9,6 +9,7 @@ db_tests!(
     login_with_the_right_password_returns_peertube_tokens,
     login_with_a_wrong_password_or_client_is_refused,
     refresh_rotates_the_tokens_and_revoke_ends_the_session,
+    changing_your_password_ends_your_other_sessions,
     repeated_failed_logins_get_429,
     api_routes_need_a_valid_bearer_token,
     expired_tokens_are_refused_and_cleaned_up,
@@ -97,33 +98,89 @@ async fn refresh_rotates_the_tokens_and_revoke_ends_the_session(backend: Backend
     let (status, again) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     let db = &t.instance.app.db;
-    let latest: i64 = flotilla_db::run!(db, |x| sqlx::query_scalar(
-        "SELECT MAX(refresh_expires_at) FROM oauth_tokens WHERE access_expires_at = 0"
-    )
-    .fetch_one(x)
-    .await)
-    .unwrap();
-    let now = flotilla_domain::time::now_ms();
-    assert!(latest <= now + flotilla_app::auth::REFRESH_GRACE_MS, "replays do not stretch the grace");
-    // ...and not after it.
+    let rotated = || async {
+        let at: Option<i64> = flotilla_db::run!(db, |x| sqlx::query_scalar(
+            "SELECT MIN(rotated_at) FROM oauth_tokens WHERE rotated_at IS NOT NULL"
+        )
+        .fetch_one(x)
+        .await)
+        .unwrap();
+        at.unwrap()
+    };
+    let first_refresh = rotated().await;
+    let (status, _) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rotated().await, first_refresh, "replays do not stretch the grace");
+
+    // ...and not after it: a refresh token used again later was stolen or leaked, and every pair
+    // of that login ends — the one it just got, and the ones its owner got before.
     flotilla_db::run!(db, |x| sqlx::query(
-        "UPDATE oauth_tokens SET refresh_expires_at = 1 WHERE access_expires_at = 0"
+        "UPDATE oauth_tokens SET rotated_at = rotated_at - 60000 WHERE rotated_at IS NOT NULL"
     )
     .execute(x)
     .await
     .map(|_| ()))
     .unwrap();
+    let (_, other_login) = t.api.token("root", ADMIN_PASSWORD).await;
     let (status, body) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "invalid_grant");
+    assert!(body["detail"].as_str().unwrap().contains("already used"), "{body}");
+    for (access, what) in
+        [(new_access, "the owner's newer token"), (again["access_token"].as_str().unwrap(), "the replay's")]
+    {
+        let (status, _) = t.api.get("/api/v1/users/me", Some(access)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} ended with its login");
+    }
+    let renew = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", second["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, _) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&renew)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the newer refresh token ended too");
 
-    let (status, _) = t.api.get("/api/v1/users/me", Some(new_access)).await;
+    // Another login of the same user is another family: untouched. Revoking ends it.
+    let other_access = other_login["access_token"].as_str().unwrap();
+    let (status, _) = t.api.get("/api/v1/users/me", Some(other_access)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = t.api.post("/api/v1/users/revoke-token", Some(new_access), json!({})).await;
+    let (status, _) = t.api.post("/api/v1/users/revoke-token", Some(other_access), json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = t.api.get("/api/v1/users/me", Some(new_access)).await;
+    let (status, body) = t.api.get("/api/v1/users/me", Some(other_access)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "invalid_token");
+    t.stop().await;
+}
+
+async fn changing_your_password_ends_your_other_sessions(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    t.user("pat").await;
+    let (_, here) = t.api.token("pat", "password-123").await;
+    let (_, there) = t.api.token("pat", "password-123").await;
+    let here_access = here["access_token"].as_str().unwrap();
+    let change = json!({ "currentPassword": "password-123", "password": "another-password-9" });
+    let (status, body) = t.api.put("/api/v1/users/me", Some(here_access), change).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = t.api.get("/api/v1/users/me", Some(here_access)).await;
+    assert_eq!(status, StatusCode::OK, "the session that changed it goes on");
+    let (status, _) = t.api.get("/api/v1/users/me", there["access_token"].as_str()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the other session ended");
+    let (id, secret) = t.api.client().await;
+    let renew = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", there["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, _) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&renew)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "and cannot be renewed");
+    // Other changes leave sessions alone.
+    let (_, third) = t.api.token("pat", "another-password-9").await;
+    let (status, _) = t.api.put("/api/v1/users/me", Some(here_access), json!({ "displayName": "Pat" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.api.get("/api/v1/users/me", third["access_token"].as_str()).await;
+    assert_eq!(status, StatusCode::OK);
     t.stop().await;
 }
 

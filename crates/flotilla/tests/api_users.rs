@@ -274,6 +274,22 @@ async fn role_checks_guard_every_admin_route(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = t.api.get("/api/v1/config/custom", Some(&moderator)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Nor raise their own quota or role through the admin route; another user's quota, yes.
+    let (_, before) = t.api.get("/api/v1/users/me", Some(&moderator)).await;
+    for change in [json!({ "videoQuota": -1 }), json!({ "videoQuotaDaily": -1 }), json!({ "role": 0 })] {
+        let (status, body) = t.api.put(&format!("/api/v1/users/{henry_id}"), Some(&moderator), change.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{change}: {body}");
+    }
+    let (_, after) = t.api.get("/api/v1/users/me", Some(&moderator)).await;
+    assert_eq!(
+        (&after["videoQuota"], &after["videoQuotaDaily"], &after["role"]),
+        (&before["videoQuota"], &before["videoQuotaDaily"], &before["role"])
+    );
+    let ines = t.user("ines").await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&ines)).await;
+    let (status, _) =
+        t.api.put(&format!("/api/v1/users/{}", me["id"]), Some(&moderator), json!({ "videoQuota": 5_000_000 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     // …and the admin may do all of it.
     let (status, _) = t.api.get("/api/v1/config/custom", Some(&admin)).await;
     assert_eq!(status, StatusCode::OK);
