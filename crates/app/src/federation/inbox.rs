@@ -281,3 +281,6 @@ async fn on_actor_update(app: &App, signer: &RemoteActor, object: &Value) -> Res
     remote::store_profile(app, object).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod props;

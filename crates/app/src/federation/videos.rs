@@ -550,3 +550,6 @@ pub async fn fetch_thumbnail(app: &Arc<App>, video_id: i64, url: &str) -> std::r
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod props;
