@@ -205,3 +205,6 @@ pub async fn set_images(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod props;
