@@ -380,3 +380,6 @@ mod tests {
         verify(&s, &parsed, &public).unwrap();
     }
 }
+
+#[cfg(test)]
+mod props;

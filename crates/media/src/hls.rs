@@ -229,7 +229,9 @@ pub async fn run_ffmpeg(
 }
 
 /// Byte ranges of the segments of a media playlist: `(file, offset, length)`, in order. The init
-/// section (`#EXT-X-MAP`) is not a segment and is left out, as PeerTube does.
+/// section (`#EXT-X-MAP`) is not a segment and is left out, as PeerTube does. Every range has at
+/// least one byte and ends within `u64`; a segment whose byte range does not (a missing or zero
+/// length, `18446744073709551615@18446744073709551615` in a corrupted file) is skipped.
 pub fn segment_ranges(playlist: &str) -> Vec<(String, u64, u64)> {
     let mut out = Vec::new();
     let mut pending: Option<(u64, u64)> = None;
@@ -238,10 +240,10 @@ pub fn segment_ranges(playlist: &str) -> Vec<(String, u64, u64)> {
         let line = line.trim();
         if let Some(spec) = line.strip_prefix("#EXT-X-BYTERANGE:") {
             let (len, off) = match spec.split_once('@') {
-                Some((l, o)) => (l.parse().unwrap_or(0), o.parse().unwrap_or(next_offset)),
-                None => (spec.parse().unwrap_or(0), next_offset),
+                Some((l, o)) => (l.parse::<u64>().ok(), o.parse().unwrap_or(next_offset)),
+                None => (spec.parse::<u64>().ok(), next_offset),
             };
-            pending = Some((off, len));
+            pending = len.filter(|&len| len > 0 && off.checked_add(len).is_some()).map(|len| (off, len));
         } else if !line.is_empty()
             && !line.starts_with('#')
             && let Some((off, len)) = pending.take()
@@ -273,6 +275,14 @@ pub fn segments_sha256(dir: &Path, playlists: &[String]) -> Result<serde_json::V
 fn read_range(path: &Path, off: u64, len: u64) -> Result<Vec<u8>, Error> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(path)?;
+    // Checked before allocating: a corrupted playlist may claim more bytes than memory holds.
+    let size = f.metadata()?.len();
+    if off.checked_add(len).is_none_or(|end| end > size) {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{}: bytes {off}+{len} are past its end ({size} bytes)", path.display()),
+        )));
+    }
     f.seek(SeekFrom::Start(off))?;
     let mut buf = vec![0u8; len as usize];
     f.read_exact(&mut buf)?;
@@ -280,6 +290,7 @@ fn read_range(path: &Path, off: u64, len: u64) -> Result<Vec<u8>, Error> {
 }
 
 /// One line of the master playlist.
+#[derive(Debug)]
 pub struct MasterEntry {
     pub bandwidth: u64,
     pub width: u32,
@@ -452,6 +463,31 @@ mod tests {
     }
 
     #[test]
+    fn a_byterange_that_overflows_is_skipped_not_a_panic() {
+        let playlist = "#EXTINF:4.0,\n#EXT-X-BYTERANGE:18446744073709551615@18446744073709551615\nx.mp4\n\
+                        #EXTINF:4.0,\n#EXT-X-BYTERANGE:1@18446744073709551615\nx.mp4\n\
+                        #EXTINF:4.0,\n#EXT-X-BYTERANGE:10\nx.mp4\n";
+        assert_eq!(segment_ranges(playlist), [("x.mp4".into(), 0, 10)]);
+    }
+
+    #[test]
+    fn a_byterange_without_a_length_names_no_segment() {
+        // Its last byte would be `off + 0 - 1`: an underflow when the hashes are keyed.
+        assert_eq!(segment_ranges("#EXT-X-BYTERANGE:\n\n 0"), []);
+        assert_eq!(segment_ranges("#EXT-X-BYTERANGE:0@5\nx.mp4\n#EXT-X-BYTERANGE:x@5\nx.mp4\n"), []);
+    }
+
+    #[test]
+    fn a_range_past_the_end_of_its_file_is_an_error_not_an_allocation() {
+        let file = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        let size = std::fs::metadata(file).unwrap().len();
+        assert_eq!(read_range(file, 0, 8).unwrap(), b"[package");
+        for (off, len) in [(0, u64::MAX), (u64::MAX, 1), (size - 1, 2)] {
+            assert!(matches!(read_range(file, off, len), Err(Error::Io(_))), "{len}@{off}");
+        }
+    }
+
+    #[test]
     fn the_master_playlist_lists_renditions_like_peertube() {
         let m = master_playlist(&[MasterEntry {
             bandwidth: 258124,
@@ -468,3 +504,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props;

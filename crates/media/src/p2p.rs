@@ -158,3 +158,6 @@ mod tests {
         assert_eq!(js_number("29.970").as_deref(), Some("29.97"));
     }
 }
+
+#[cfg(test)]
+mod props;

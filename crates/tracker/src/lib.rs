@@ -809,3 +809,6 @@ mod tests {
         assert_eq!(t.stats().swarms, 0);
     }
 }
+
+#[cfg(test)]
+mod props;

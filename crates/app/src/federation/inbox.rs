@@ -294,3 +294,6 @@ async fn on_actor_update(app: &App, signer: &RemoteActor, object: &Value) -> Res
     remote::store_profile(app, object).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod props;

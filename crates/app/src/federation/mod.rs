@@ -15,6 +15,9 @@ pub mod search;
 pub mod subscriptions;
 pub mod videos;
 
+#[cfg(test)]
+mod props;
+
 pub use flotilla_federation::fetch::with_budget as with_fetch_budget;
 
 /// The URL of a local actor.

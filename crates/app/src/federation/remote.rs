@@ -295,3 +295,6 @@ pub async fn actor_by_handle(app: &App, name: &str, host: &str) -> Result<Remote
     }
     actor(app, &href).await
 }
+
+#[cfg(test)]
+mod props;

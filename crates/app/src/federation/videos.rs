@@ -224,10 +224,29 @@ pub async fn remote_channel(app: &App, group_url: &str) -> Result<i64> {
     }
 }
 
-/// Stores or refreshes a remote video from its object, which comes from `signer`'s server.
-pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i64> {
+/// What a `Video` object says, read and checked without the database or the network: everything
+/// [`store`] keeps but the row of its channel.
+struct VideoObject<'a> {
+    id: &'a str,
+    uuid: uuid::Uuid,
+    name: &'a str,
+    duration: i64,
+    /// The channel (`Group`) it is attributed to.
+    group: &'a str,
+    width: i64,
+    height: i64,
+    /// Playback data at the origin, kept as the video's `remote_data`.
+    data: Value,
+    thumbnail: Option<String>,
+    tags: Vec<String>,
+}
+
+/// Reads a video object from `signer_host`: refused unless the object, its channel and its files
+/// are on that host and its fields are within our own videos' limits.
+fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a>> {
+    let on_signer = |url: &str| remote::host(url).as_deref() == Some(signer_host);
     let id = object["id"].as_str().ok_or_else(|| invalid("the video has no id"))?;
-    if remote::host(id) != Some(signer.host.clone()) {
+    if !on_signer(id) {
         return Err(Error::Forbidden("a server may only send its own videos".into()));
     }
     if object["type"] != "Video" {
@@ -253,10 +272,9 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
         .and_then(|a| a.iter().find(|x| x["type"] == "Group"))
         .and_then(remote::id_of)
         .ok_or_else(|| invalid("the video is attributed to no channel (Group)"))?;
-    if remote::host(group) != Some(signer.host.clone()) {
+    if !on_signer(group) {
         return Err(Error::Forbidden("the video's channel is on another server".into()));
     }
-    let channel_id = remote_channel(app, group).await?;
 
     // Playback data, all on the origin server.
     let urls = object["url"].as_array().cloned().unwrap_or_default();
@@ -284,7 +302,7 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
     }
     for u in [&playlist, &sha] {
         if let Some(s) = u.as_str()
-            && remote::host(s) != Some(signer.host.clone())
+            && !on_signer(s)
         {
             return Err(Error::Forbidden("the video's files must be on its own server".into()));
         }
@@ -313,11 +331,29 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
         .iter()
         .filter(|u| u["rel"].as_array().is_some_and(|r| r.iter().any(|x| x == "websocket")))
         .filter_map(|u| u["href"].as_str())
-        .filter(|h| (h.starts_with("wss://") || h.starts_with("ws://")) && remote::host(h) == Some(signer.host.clone()))
+        .filter(|h| (h.starts_with("wss://") || h.starts_with("ws://")) && on_signer(h))
         .take(2)
         .collect();
     let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "thumbnailUrl": thumbnail,
                        "infohashes": infohashes, "trackerUrls": trackers });
+    let tags: Vec<String> = object["tag"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "Hashtag")
+        .filter_map(|t| t["name"].as_str())
+        .map(|t| t.trim_start_matches('#').to_string())
+        .filter(|t| (2..=30).contains(&t.chars().count()))
+        .take(5)
+        .collect();
+    Ok(VideoObject { id, uuid, name, duration, group, width, height, data, thumbnail, tags })
+}
+
+/// Stores or refreshes a remote video from its object, which comes from `signer`'s server.
+pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i64> {
+    let VideoObject { id, uuid, name, duration, group, width, height, data, thumbnail, tags } =
+        read_video(object, &signer.host)?;
+    let channel_id = remote_channel(app, group).await?;
     let ident = |v: &Value| v["identifier"].as_str().and_then(|s| s.parse::<i64>().ok());
     let public = object["to"].as_array().is_some_and(|to| to.iter().any(|t| t == ap::PUBLIC || t == "as:Public"));
     let ts = |k: &str| {
@@ -359,16 +395,6 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
     }
     let mut tx = app.db.begin().await?;
     let video_id = videos::upsert_remote(&mut tx, &row, now).await?;
-    let tags: Vec<String> = object["tag"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| t["type"] == "Hashtag")
-        .filter_map(|t| t["name"].as_str())
-        .map(|t| t.trim_start_matches('#').to_string())
-        .filter(|t| (2..=30).contains(&t.chars().count()))
-        .take(5)
-        .collect();
     videos::set_tags(&mut tx, video_id, &tags).await?;
     videos::index_search(&mut tx, video_id).await?;
     if let Some(url) = &thumbnail {
@@ -524,3 +550,6 @@ pub async fn fetch_thumbnail(app: &Arc<App>, video_id: i64, url: &str) -> std::r
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod props;

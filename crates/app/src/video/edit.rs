@@ -212,3 +212,6 @@ pub async fn set_images(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod props;

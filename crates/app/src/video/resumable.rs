@@ -251,3 +251,6 @@ mod tests {
         assert!(parse_content_range("bytes a-b/c").is_none());
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -245,3 +245,6 @@ async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) 
     tracing::info!(video = %uuid, size, duration = probe.duration, "video uploaded");
     Ok(Created { id, uuid: uuid.to_string(), short_uuid: short })
 }
+
+#[cfg(test)]
+mod props;
