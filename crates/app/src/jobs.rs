@@ -2,6 +2,16 @@
 //! `run_until_idle` for tests. A job is a row written in the same transaction as the change that
 //! needs it, so nothing is lost on a crash; a worker holds it under a lease that its heartbeat
 //! renews, and a job whose heartbeat stops goes back to the queue and runs again.
+//!
+//! ```text
+//!  worker: claim (lease) ──> run the job ─┬─ done / retry / failed, fenced by the lease
+//!                            heartbeat ───┴─ lease lost: the job is dropped (ffmpeg killed)
+//!  sweeper: heartbeat older than the lease ──> queued again (the attempt counted),
+//!           or failed when it has no attempt left (a job that crashes its process stops)
+//! ```
+//!
+//! A job that panics is caught and retried like any failure; a worker whose loop panics is
+//! replaced, so the number of workers stays what the configuration says.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -124,6 +134,11 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
     ]
 }
 
+/// How many workers [`spawn_workers`] keeps alive.
+pub fn worker_count(app: &App) -> usize {
+    kinds(app).iter().map(|(_, n)| *n as usize).sum()
+}
+
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
 /// [`App::wake_jobs`].
 pub async fn enqueue(e: impl Into<flotilla_db::Exec<'_>>, job: &Job) -> Result<i64> {
@@ -212,59 +227,177 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
     }
 }
 
-/// Runs one claimed job to its end, renewing its lease meanwhile.
-pub async fn run_claimed(app: &Arc<App>, row: jobs::Job, worker: &str) {
+/// Why a running job stopped early.
+enum Stopped {
+    /// Its lease was taken (it was swept and claimed again): someone else owns it now.
+    LeaseLost,
+    /// The job panicked.
+    Panicked(String),
+}
+
+/// Renews the lease every quarter of it until the job's lease is lost (returns then).
+async fn keep_lease(app: &App, lease: &jobs::Lease, progress: &Progress) {
+    let every = Duration::from_millis((app.config.jobs.lease_secs * 1000 / 4).max(250));
+    loop {
+        tokio::time::sleep(every).await;
+        match jobs::heartbeat(&app.db, lease, Some(progress.get()), now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(id = lease.id, error = %e, "job heartbeat failed"),
+        }
+    }
+}
+
+/// Runs one claimed job to its end, renewing its lease meanwhile. A job whose lease is lost is
+/// dropped where it stands (its ffmpeg killed with it); a job that panics counts as a failure.
+pub async fn run_claimed(app: &Arc<App>, row: jobs::Job) {
+    use futures_util::FutureExt;
+    let lease = row.lease();
     let job = match Job::parse(&row.kind, &row.payload) {
         Ok(j) => j,
         Err(e) => {
             tracing::error!(id = row.id, kind = %row.kind, error = %e, "unreadable job; marking it failed");
-            let _ = jobs::fail(&app.db, row.id, &e, None, now_ms()).await;
+            let _ = jobs::fail_unreadable(&app.db, row.id, &e, now_ms()).await;
             return;
         }
     };
     let progress = Progress::default();
-    let beat = {
-        let (app, worker, progress) = (app.clone(), worker.to_string(), progress.clone());
-        let every = Duration::from_millis((app.config.jobs.lease_secs * 1000 / 4).max(250));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                match jobs::heartbeat(&app.db, row.id, &worker, Some(progress.get()), now_ms()).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => tracing::warn!(id = row.id, error = %e, "job heartbeat failed"),
-                }
-            }
-        })
-    };
     tracing::info!(id = row.id, kind = %row.kind, attempt = row.attempts, "job started");
-    let result = flotilla_federation::fetch::with_budget(FETCHES_PER_JOB, dispatch(app, &job, &progress)).await;
-    beat.abort();
+    let work = std::panic::AssertUnwindSafe(async {
+        app.failpoints.hit(&format!("job.{}", row.kind));
+        flotilla_federation::fetch::with_budget(FETCHES_PER_JOB, dispatch(app, &job, &progress)).await
+    })
+    .catch_unwind();
+    // One task for the job and its heartbeat: stopping the worker stops both, and a lost lease
+    // drops the job.
+    let result = tokio::select! {
+        r = work => r.map_err(|panic| Stopped::Panicked(panic_message(&panic))),
+        () = keep_lease(app, &lease, &progress) => Err(Stopped::LeaseLost),
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(Stopped::LeaseLost) => {
+            tracing::warn!(id = row.id, kind = %row.kind, "job lease lost (it runs elsewhere now); stopped here");
+            return;
+        }
+        Err(Stopped::Panicked(msg)) => {
+            tracing::error!(id = row.id, kind = %row.kind, panic = %msg, "job panicked");
+            Err(Failure::Retry(format!("the job panicked: {msg}")))
+        }
+    };
     let now = now_ms();
     let outcome = match result {
-        Ok(()) => jobs::complete(&app.db, row.id, now).await.map(|_| "done"),
+        Ok(()) => jobs::complete(&app.db, &lease, now).await.map(|held| (held, "done")),
         Err(Failure::Defer(after)) => {
-            jobs::defer(&app.db, row.id, now + after.as_millis() as i64, now).await.map(|_| "deferred")
+            jobs::defer(&app.db, &lease, now + after.as_millis() as i64, now).await.map(|held| (held, "deferred"))
         }
         Err(Failure::Retry(why)) if row.attempts < row.max_attempts => {
             tracing::warn!(id = row.id, kind = %row.kind, attempt = row.attempts, error = %why, "job failed; will retry");
-            jobs::fail(&app.db, row.id, &why, Some(now + backoff_ms(row.attempts)), now).await.map(|_| "retry")
+            jobs::fail(&app.db, &lease, &why, Some(now + backoff_ms(row.attempts)), now)
+                .await
+                .map(|held| (held, "retry"))
         }
         Err(Failure::Retry(why)) | Err(Failure::Fail(why)) => {
             tracing::warn!(id = row.id, kind = %row.kind, error = %why, "job failed for good");
-            gave_up(app, &job, &why).await;
-            jobs::fail(&app.db, row.id, &why, None, now).await.map(|_| "failed")
+            match jobs::fail(&app.db, &lease, &why, None, now).await {
+                Ok(true) => {
+                    gave_up(app, &job, &why).await;
+                    Ok((true, "failed"))
+                }
+                other => other.map(|held| (held, "failed")),
+            }
         }
     };
     match outcome {
-        Ok("deferred") => {}
-        Ok(state) => tracing::info!(id = row.id, kind = %row.kind, state, "job finished"),
+        Ok((false, _)) => tracing::warn!(id = row.id, kind = %row.kind, "job lease lost before its end was recorded"),
+        Ok((true, "deferred")) => {}
+        Ok((true, state)) => tracing::info!(id = row.id, kind = %row.kind, state, "job finished"),
         Err(e) => tracing::error!(id = row.id, error = %e, "cannot record the end of a job; it will run again"),
     }
 }
 
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 fn worker_id(n: usize) -> String {
     format!("{}-{}-{n}", std::process::id(), &crate::auth::random_token(4))
+}
+
+/// Claims the next due job of `kind` for `worker`, each claim under a lease token of its own.
+async fn claim(app: &App, kind: &str, worker: &str) -> Result<Option<jobs::Job>> {
+    Ok(jobs::claim(&app.db, kind, worker, &crate::auth::random_token(8), now_ms()).await?)
+}
+
+/// One worker's loop: claim, run, or sleep until woken.
+async fn work(app: Arc<App>, kind: &'static str, worker: String) {
+    loop {
+        app.failpoints.hit("jobs.worker");
+        match claim(&app, kind, &worker).await {
+            Ok(Some(row)) => run_claimed(&app, row).await,
+            Ok(None) => {
+                // Sleep until woken: a job committed, a host slot freed (a deferred delivery can
+                // go), or the next queued job is due.
+                let wait = match jobs::next_due(&app.db, kind).await {
+                    Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
+                    _ => Duration::from_secs(2),
+                };
+                tokio::select! {
+                    _ = app.jobs_wakeup.notified() => {}
+                    _ = app.host_slots.1.notified(), if kind == "deliver" => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim jobs; retrying");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
+/// Counts a worker as alive while it exists (its task may be aborted at any await).
+struct Alive<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs a worker, and a new one whenever it panics: the pool never shrinks.
+async fn supervise(app: Arc<App>, kind: &'static str, n: usize) {
+    loop {
+        let worker = worker_id(n);
+        let task = tokio::spawn({
+            let app = app.clone();
+            async move {
+                app.live_workers.fetch_add(1, Ordering::SeqCst);
+                let _alive = Alive(&app.live_workers);
+                work(app.clone(), kind, worker).await
+            }
+        });
+        let abort = task.abort_handle();
+        // Aborting the supervisor aborts its worker too.
+        struct AbortOnDrop(tokio::task::AbortHandle);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let _guard = AbortOnDrop(abort);
+        match task.await {
+            Err(e) if e.is_panic() => {
+                tracing::error!(kind, "a job worker panicked; starting another");
+                app.replaced_workers.fetch_add(1, Ordering::SeqCst);
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Starts the workers and the sweeper that returns dead workers' jobs to the queue.
@@ -272,50 +405,52 @@ pub fn spawn_workers(app: Arc<App>) -> Vec<JoinHandle<()>> {
     let mut handles = Vec::new();
     for (kind, count) in kinds(&app) {
         for n in 0..count as usize {
-            let (app, worker) = (app.clone(), worker_id(n));
-            handles.push(tokio::spawn(async move {
-                loop {
-                    match jobs::claim(&app.db, kind, &worker, now_ms()).await {
-                        Ok(Some(row)) => run_claimed(&app, row, &worker).await,
-                        Ok(None) => {
-                            // Sleep until woken: a job committed, a host slot freed (a deferred
-                            // delivery can go), or the next queued job is due.
-                            let wait = match jobs::next_due(&app.db, kind).await {
-                                Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
-                                _ => Duration::from_secs(2),
-                            };
-                            tokio::select! {
-                                _ = app.jobs_wakeup.notified() => {}
-                                _ = app.host_slots.1.notified(), if kind == "deliver" => {}
-                                _ = tokio::time::sleep(wait) => {}
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot claim jobs; retrying");
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                        }
-                    }
-                }
-            }));
+            handles.push(tokio::spawn(supervise(app.clone(), kind, n)));
         }
     }
     let sweeper = app.clone();
     handles.push(tokio::spawn(async move {
         let lease = sweeper.config.jobs.lease_secs as i64 * 1000;
         loop {
-            let now = now_ms();
-            match jobs::requeue_stale(&sweeper.db, now - lease, now).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::warn!(count = n, "jobs of a stopped worker returned to the queue");
-                    sweeper.jobs_wakeup.notify_waiters();
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot sweep stale jobs"),
+            if let Err(e) = sweep(&sweeper).await {
+                tracing::warn!(error = %e, "cannot sweep stale jobs");
             }
             tokio::time::sleep(Duration::from_millis((lease / 2).max(500) as u64)).await;
         }
     }));
     handles
+}
+
+/// Jobs whose heartbeat is older than the lease: their worker died with its process (or hangs).
+/// Each goes back to the queue, its attempt counted, or — with no attempt left — fails for good
+/// (a job that kills its process every time stops after `max_attempts`). Returns how many.
+pub async fn sweep(app: &Arc<App>) -> Result<usize> {
+    let now = now_ms();
+    let stale = jobs::stale(&app.db, now - app.config.jobs.lease_secs as i64 * 1000).await?;
+    let mut n = 0;
+    for row in stale {
+        let lease = row.lease();
+        if row.attempts >= row.max_attempts {
+            let why = format!(
+                "its worker stopped during each of {} attempts (the process was killed or crashed)",
+                row.attempts
+            );
+            if jobs::fail(&app.db, &lease, &why, None, now).await? {
+                tracing::warn!(id = row.id, kind = %row.kind, "job stopped its worker every time; failed for good");
+                if let Ok(job) = Job::parse(&row.kind, &row.payload) {
+                    gave_up(app, &job, &why).await;
+                }
+                n += 1;
+            }
+        } else if jobs::requeue(&app.db, &lease, now + backoff_ms(row.attempts - 1), now).await? {
+            tracing::warn!(id = row.id, kind = %row.kind, attempt = row.attempts, "job of a stopped worker returned to the queue");
+            n += 1;
+        }
+    }
+    if n > 0 {
+        app.wake_jobs();
+    }
+    Ok(n)
 }
 
 /// Runs jobs in this task until none is queued, due or running (tests: deterministic waits instead
@@ -326,8 +461,8 @@ pub async fn run_until_idle(app: &Arc<App>, limit: Duration) -> Result<()> {
     loop {
         let mut ran = false;
         for (kind, _) in kinds(app) {
-            if let Some(row) = jobs::claim(&app.db, kind, &worker, now_ms()).await? {
-                run_claimed(app, row, &worker).await;
+            if let Some(row) = claim(app, kind, &worker).await? {
+                run_claimed(app, row).await;
                 ran = true;
             }
         }

@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod channel;
 pub mod config;
 pub mod convert;
+pub mod failpoints;
 pub mod federation;
 pub mod image;
 pub mod instance;
@@ -58,6 +59,11 @@ pub struct App {
     pub file_token_key: Vec<u8>,
     /// Resumable upload sessions with a chunk being written.
     pub uploads_busy: video::resumable::Busy,
+    /// Places where tests make the process fail on purpose (`failpoints`; nothing in other builds).
+    pub failpoints: failpoints::Failpoints,
+    /// Job workers alive now, and how many were replaced after a panic (`jobs`).
+    pub live_workers: std::sync::atomic::AtomicUsize,
+    pub replaced_workers: std::sync::atomic::AtomicUsize,
     /// Wakes idle job workers when a job is enqueued.
     pub jobs_wakeup: tokio::sync::Notify,
     /// Deliveries in flight per remote host (`federation::delivery`).
@@ -84,6 +90,9 @@ impl App {
             limits: limits::Limits::new(&config.rate_limits),
             passwords: auth::Passwords::new(),
             jobs_wakeup: tokio::sync::Notify::new(),
+            failpoints: failpoints::Failpoints::from_env(),
+            live_workers: Default::default(),
+            replaced_workers: Default::default(),
             host_slots: Default::default(),
             uploads_busy: Default::default(),
             views_seen: Default::default(),

@@ -5,8 +5,12 @@
 //!  enqueue ──> queued ──claim──> running ──complete──> done
 //!                ▲                  │  └──fail(no retry)──> failed ──retry (admin)──> queued
 //!                └──fail(retry_at)──┘
-//!                └──heartbeat older than the lease (crashed worker)──┘
+//!                └──requeue: heartbeat older than the lease (crashed worker)──┘
 //! ```
+//!
+//! Every change of a running job is fenced by its [`Lease`] (`AND locked_by = … AND lease = …`):
+//! a worker whose job was swept and claimed again by another changes nothing, and learns it from
+//! the `false` it gets back.
 
 use crate::{Db, Exec, Page, Result, run};
 
@@ -26,10 +30,35 @@ pub struct Job {
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+    /// The token of the current claim (`None` unless running).
+    pub lease: Option<String>,
+}
+
+impl Job {
+    /// The lease of a claimed job.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            id: self.id,
+            worker: self.locked_by.clone().unwrap_or_default(),
+            token: self.lease.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Who holds a running job: its worker and the token of this claim (a worker that claims the same
+/// job again after losing it holds another token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub id: i64,
+    pub worker: String,
+    pub token: String,
 }
 
 const COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_at, locked_by, heartbeat_at, progress, \
-    last_error, created_at, updated_at, finished_at";
+    last_error, created_at, updated_at, finished_at, lease";
+
+/// The fence of every change to a running job.
+const FENCE: &str = "id = $1 AND locked_by = $2 AND lease = $3 AND state = 'running'";
 
 /// Adds a job. With a `unique_key`, a second job with the same key is not added while the first
 /// is queued or running (the existing id is returned); finished jobs release their key.
@@ -65,82 +94,97 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Takes the next due job of `kind` for `worker`, or `None`. PostgreSQL skips rows other
-/// processes hold; SQLite has a single writer, so the statement alone is atomic.
-pub async fn claim(db: &Db, kind: &str, worker: &str, now: i64) -> Result<Option<Job>> {
+/// Takes the next due job of `kind` for `worker` under the lease `token`, or `None`. PostgreSQL
+/// skips rows other processes hold; SQLite has a single writer, so the statement alone is atomic.
+/// The claim counts an attempt: a job whose worker dies with it has used one.
+pub async fn claim(db: &Db, kind: &str, worker: &str, token: &str, now: i64) -> Result<Option<Job>> {
     let lock = match db {
         Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
         Db::Sqlite(_) => "",
     };
     let sql = format!(
-        "UPDATE jobs SET state = 'running', locked_by = $1, heartbeat_at = $2, attempts = attempts + 1, \
+        "UPDATE jobs SET state = 'running', locked_by = $1, lease = $4, heartbeat_at = $2, attempts = attempts + 1, \
          progress = NULL, updated_at = $2 WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND kind = $3 \
          AND run_at <= $2 ORDER BY run_at, id LIMIT 1 {lock}) RETURNING {COLUMNS}"
     );
-    Ok(run!(db, |x| sqlx::query_as::<_, Job>(&sql).bind(worker).bind(now).bind(kind).fetch_optional(x).await)?)
+    Ok(run!(db, |x| sqlx::query_as::<_, Job>(&sql)
+        .bind(worker)
+        .bind(now)
+        .bind(kind)
+        .bind(token)
+        .fetch_optional(x)
+        .await)?)
 }
 
-/// Renews the lease; false when the job is no longer this worker's (it was returned to the queue).
-pub async fn heartbeat(e: impl Into<Exec<'_>>, id: i64, worker: &str, progress: Option<i64>, now: i64) -> Result<bool> {
-    let n = run!(e, |x| sqlx::query(
-        "UPDATE jobs SET heartbeat_at = $3, progress = COALESCE($4, progress), updated_at = $3 \
-         WHERE id = $1 AND locked_by = $2 AND state = 'running'"
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(now)
-    .bind(progress)
-    .execute(x)
-    .await
-    .map(|r| r.rows_affected()))?;
+/// Renews the lease; false when the job is no longer held under it (it was swept and maybe claimed
+/// again): the worker must stop.
+pub async fn heartbeat(e: impl Into<Exec<'_>>, lease: &Lease, progress: Option<i64>, now: i64) -> Result<bool> {
+    let sql =
+        format!("UPDATE jobs SET heartbeat_at = $4, progress = COALESCE($5, progress), updated_at = $4 WHERE {FENCE}");
+    let n = run!(e, |x| sqlx::query(&sql)
+        .bind(lease.id)
+        .bind(&lease.worker)
+        .bind(&lease.token)
+        .bind(now)
+        .bind(progress)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
-pub async fn complete(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<()> {
-    run!(e, |x| sqlx::query(
-        "UPDATE jobs SET state = 'done', locked_by = NULL, unique_key = NULL, progress = 100, finished_at = $2, \
-         updated_at = $2 WHERE id = $1"
-    )
-    .bind(id)
-    .bind(now)
-    .execute(x)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
+/// The job is done; false (and nothing changed) when the lease was lost.
+pub async fn complete(e: impl Into<Exec<'_>>, lease: &Lease, now: i64) -> Result<bool> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'done', locked_by = NULL, lease = NULL, unique_key = NULL, progress = 100, \
+         finished_at = $4, updated_at = $4 WHERE {FENCE}"
+    );
+    let n = run!(e, |x| sqlx::query(&sql)
+        .bind(lease.id)
+        .bind(&lease.worker)
+        .bind(&lease.token)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
-/// Records a failure: back to the queue at `retry_at`, or `failed` for good when `None`.
-pub async fn fail(e: impl Into<Exec<'_>>, id: i64, error: &str, retry_at: Option<i64>, now: i64) -> Result<()> {
-    let (state, run_at, finished) = match retry_at {
-        Some(t) => ("queued", Some(t), None),
-        None => ("failed", None, Some(now)),
+/// Records a failure: back to the queue at `retry_at`, or `failed` for good when `None`; false (and
+/// nothing changed) when the lease was lost.
+pub async fn fail(e: impl Into<Exec<'_>>, lease: &Lease, error: &str, retry_at: Option<i64>, now: i64) -> Result<bool> {
+    let (state, finished) = match retry_at {
+        Some(_) => ("queued", None),
+        None => ("failed", Some(now)),
     };
-    run!(e, |x| {
-        sqlx::query(
-        "UPDATE jobs SET state = $2, last_error = $3, run_at = COALESCE($4, run_at), finished_at = $5, \
-         locked_by = NULL, unique_key = CASE WHEN $4 IS NULL THEN NULL ELSE unique_key END, updated_at = $6 WHERE id = $1"
-    )
-    .bind(id)
-    .bind(state)
-    .bind(error)
-    .bind(run_at)
-    .bind(finished)
-    .bind(now)
-    .execute(x)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    Ok(())
+    let sql = format!(
+        "UPDATE jobs SET state = $4, last_error = $5, run_at = COALESCE($6, run_at), finished_at = $7, \
+         locked_by = NULL, lease = NULL, unique_key = CASE WHEN $6 IS NULL THEN NULL ELSE unique_key END, \
+         updated_at = $8 WHERE {FENCE}"
+    );
+    let n = run!(e, |x| sqlx::query(&sql)
+        .bind(lease.id)
+        .bind(&lease.worker)
+        .bind(&lease.token)
+        .bind(state)
+        .bind(error)
+        .bind(retry_at)
+        .bind(finished)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
-/// Puts a running job back in the queue until `run_at` without counting the attempt.
-pub async fn defer(e: impl Into<Exec<'_>>, id: i64, run_at: i64, now: i64) -> Result<()> {
+/// Fails a job whose claim could not be read (unknown kind, broken payload), whoever holds it.
+pub async fn fail_unreadable(e: impl Into<Exec<'_>>, id: i64, error: &str, now: i64) -> Result<()> {
     run!(e, |x| sqlx::query(
-        "UPDATE jobs SET state = 'queued', locked_by = NULL, attempts = attempts - 1, run_at = $2, updated_at = $3 \
-         WHERE id = $1"
+        "UPDATE jobs SET state = 'failed', last_error = $2, finished_at = $3, locked_by = NULL, lease = NULL, \
+         unique_key = NULL, updated_at = $3 WHERE id = $1"
     )
     .bind(id)
-    .bind(run_at)
+    .bind(error)
     .bind(now)
     .execute(x)
     .await
@@ -148,17 +192,48 @@ pub async fn defer(e: impl Into<Exec<'_>>, id: i64, run_at: i64, now: i64) -> Re
     Ok(())
 }
 
-/// Returns running jobs whose heartbeat is older than `cutoff` to the queue: their worker died.
-pub async fn requeue_stale(e: impl Into<Exec<'_>>, cutoff: i64, now: i64) -> Result<u64> {
-    Ok(run!(e, |x| sqlx::query(
-        "UPDATE jobs SET state = 'queued', locked_by = NULL, run_at = $2, updated_at = $2 \
-         WHERE state = 'running' AND heartbeat_at < $1"
-    )
-    .bind(cutoff)
-    .bind(now)
-    .execute(x)
-    .await
-    .map(|r| r.rows_affected()))?)
+/// Puts a running job back in the queue until `run_at` without counting the attempt; false when
+/// the lease was lost.
+pub async fn defer(e: impl Into<Exec<'_>>, lease: &Lease, run_at: i64, now: i64) -> Result<bool> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'queued', locked_by = NULL, lease = NULL, attempts = attempts - 1, run_at = $4, \
+         updated_at = $5 WHERE {FENCE}"
+    );
+    let n = run!(e, |x| sqlx::query(&sql)
+        .bind(lease.id)
+        .bind(&lease.worker)
+        .bind(&lease.token)
+        .bind(run_at)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Running jobs whose heartbeat is older than `cutoff`: their worker died (or hangs).
+pub async fn stale(e: impl Into<Exec<'_>>, cutoff: i64) -> Result<Vec<Job>> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE state = 'running' AND heartbeat_at < $1 ORDER BY id LIMIT 100");
+    Ok(run!(e, |x| sqlx::query_as::<_, Job>(&sql).bind(cutoff).fetch_all(x).await)?)
+}
+
+/// Returns a stale job to the queue, due at `run_at` (its attempt stays counted); false when it
+/// was meanwhile finished or renewed under this lease.
+pub async fn requeue(e: impl Into<Exec<'_>>, lease: &Lease, run_at: i64, now: i64) -> Result<bool> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'queued', locked_by = NULL, lease = NULL, run_at = $4, \
+         last_error = 'its worker stopped (the process was killed or crashed)', updated_at = $5 WHERE {FENCE}"
+    );
+    let n = run!(e, |x| sqlx::query(&sql)
+        .bind(lease.id)
+        .bind(&lease.worker)
+        .bind(&lease.token)
+        .bind(run_at)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// A failed job goes back to the queue with a fresh set of attempts (admin action).

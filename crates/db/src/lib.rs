@@ -231,6 +231,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0014_token_families.sql"),
         include_str!("../migrations/0014_token_families.sql"),
     ),
+    (
+        15,
+        "job_leases",
+        include_str!("../migrations/0015_job_leases.sql"),
+        include_str!("../migrations/0015_job_leases.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -43,7 +43,7 @@ pub async fn local_client(
 }
 
 /// A new pair of `family` (a login's random id, kept by its refreshes).
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one column each")]
 pub async fn insert(
     e: impl Into<Exec<'_>>,
     user: UserId,

@@ -8,7 +8,7 @@ use flotilla_app::Config;
 use toml::{Table, Value};
 
 /// Variables with our prefix that are not configuration keys.
-const NOT_KEYS: &[&str] = &["FLOTILLA_CONFIG", "FLOTILLA_TEST_PG_URL"];
+const NOT_KEYS: &[&str] = &["FLOTILLA_CONFIG", "FLOTILLA_TEST_PG_URL", "FLOTILLA_FAILPOINTS"];
 
 /// A configuration that could not be loaded; the message names the file, key or variable.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,8 @@ use flotilla_testkit::{Backend, TestInstance, db_tests};
 
 db_tests!(
     jobs_are_claimed_once_retried_when_due_and_swept_when_their_worker_dies,
+    a_worker_whose_lease_was_taken_changes_nothing,
+    two_workers_racing_for_one_job_run_it_once,
     abandoned_resumable_uploads_are_swept
 );
 
@@ -24,29 +26,35 @@ async fn jobs_are_claimed_once_retried_when_due_and_swept_when_their_worker_dies
     assert_eq!(a, again, "a unique key is not queued twice");
     let b = jobs::enqueue(db, KIND, r#"{"n":2}"#, None, 3, now + 1).await.unwrap();
 
-    let first = jobs::claim(db, KIND, "w1", now + 10).await.unwrap().unwrap();
+    let first = jobs::claim(db, KIND, "w1", "l1", now + 10).await.unwrap().unwrap();
     assert_eq!(first.id, a);
     assert_eq!(first.attempts, 1);
-    let second = jobs::claim(db, KIND, "w2", now + 10).await.unwrap().unwrap();
+    let second = jobs::claim(db, KIND, "w2", "l2", now + 10).await.unwrap().unwrap();
     assert_eq!(second.id, b, "a claimed job is not handed out twice");
-    assert!(jobs::claim(db, KIND, "w3", now + 10).await.unwrap().is_none());
+    assert!(jobs::claim(db, KIND, "w3", "l3", now + 10).await.unwrap().is_none());
 
     // A retry is not due before its time.
-    jobs::fail(db, a, "try later", Some(now + 60_000), now + 20).await.unwrap();
-    assert!(jobs::claim(db, KIND, "w1", now + 30).await.unwrap().is_none());
-    let retried = jobs::claim(db, KIND, "w1", now + 60_001).await.unwrap().unwrap();
+    assert!(jobs::fail(db, &first.lease(), "try later", Some(now + 60_000), now + 20).await.unwrap());
+    assert!(jobs::claim(db, KIND, "w1", "l4", now + 30).await.unwrap().is_none());
+    let retried = jobs::claim(db, KIND, "w1", "l5", now + 60_001).await.unwrap().unwrap();
     assert_eq!((retried.id, retried.attempts), (a, 2));
-    assert!(jobs::heartbeat(db, a, "w1", Some(50), now + 60_002).await.unwrap());
-    assert!(!jobs::heartbeat(db, a, "someone-else", None, now + 60_002).await.unwrap());
+    assert!(jobs::heartbeat(db, &retried.lease(), Some(50), now + 60_002).await.unwrap());
+    let mut other = retried.lease();
+    other.worker = "someone-else".into();
+    assert!(!jobs::heartbeat(db, &other, None, now + 60_002).await.unwrap());
+    let mut old_claim = retried.lease();
+    old_claim.token = "l1".into();
+    assert!(!jobs::heartbeat(db, &old_claim, None, now + 60_002).await.unwrap(), "an earlier claim's lease is over");
 
-    // w2 died holding b: the sweep gives it back; w1 is alive and keeps a.
-    let swept = jobs::requeue_stale(db, now + 30_000, now + 60_003).await.unwrap();
-    assert_eq!(swept, 1);
-    let back = jobs::claim(db, KIND, "w4", now + 60_004).await.unwrap().unwrap();
-    assert_eq!(back.id, b);
+    // w2 died holding b: the sweep's query finds it; w1 is alive and keeps a.
+    let stale = jobs::stale(db, now + 30_000).await.unwrap();
+    assert_eq!(stale.iter().map(|j| j.id).collect::<Vec<_>>(), [b]);
+    assert!(jobs::requeue(db, &stale[0].lease(), now + 60_003, now + 60_003).await.unwrap());
+    let back = jobs::claim(db, KIND, "w4", "l6", now + 60_004).await.unwrap().unwrap();
+    assert_eq!((back.id, back.attempts), (b, 2), "the dead worker's attempt counted");
 
-    jobs::fail(db, a, "broken for good", None, now + 60_005).await.unwrap();
-    jobs::complete(db, b, now + 60_006).await.unwrap();
+    assert!(jobs::fail(db, &retried.lease(), "broken for good", None, now + 60_005).await.unwrap());
+    assert!(jobs::complete(db, &back.lease(), now + 60_006).await.unwrap());
     let failed = jobs::get(db, a).await.unwrap().unwrap();
     assert_eq!((failed.state.as_str(), failed.last_error.as_deref()), ("failed", Some("broken for good")));
     // The key is free again once the job is over.
@@ -69,6 +77,63 @@ async fn jobs_are_claimed_once_retried_when_due_and_swept_when_their_worker_dies
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let requeued = jobs::get(db, a).await.unwrap().unwrap();
     assert_eq!((requeued.state.as_str(), requeued.attempts), ("queued", 0));
+    t.stop().await;
+}
+
+async fn a_worker_whose_lease_was_taken_changes_nothing(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let db = &t.instance.app.db;
+    let now = now_ms();
+    let id = jobs::enqueue(db, KIND, "{}", None, 5, now).await.unwrap();
+    // Worker A claims it, then stalls past its lease; the sweep hands it to worker B.
+    let a = jobs::claim(db, KIND, "worker-a", "lease-a", now).await.unwrap().unwrap();
+    assert!(jobs::requeue(db, &a.lease(), now, now).await.unwrap());
+    let b = jobs::claim(db, KIND, "worker-b", "lease-b", now + 1).await.unwrap().unwrap();
+    assert_eq!(b.id, id);
+    // A wakes up and tries to record every possible end: none lands.
+    assert!(!jobs::heartbeat(db, &a.lease(), Some(99), now + 2).await.unwrap());
+    assert!(!jobs::complete(db, &a.lease(), now + 2).await.unwrap());
+    assert!(!jobs::fail(db, &a.lease(), "A's failure", None, now + 2).await.unwrap());
+    assert!(!jobs::fail(db, &a.lease(), "A's retry", Some(now + 10), now + 2).await.unwrap());
+    assert!(!jobs::defer(db, &a.lease(), now + 10, now + 2).await.unwrap());
+    assert!(!jobs::requeue(db, &a.lease(), now + 10, now + 2).await.unwrap());
+    let row = jobs::get(db, id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.locked_by.as_deref(), row.lease.as_deref(), row.last_error.as_deref()),
+        ("running", Some("worker-b"), Some("lease-b"), Some("its worker stopped (the process was killed or crashed)")),
+        "B still owns it, and nothing A said was written"
+    );
+    // B's own end lands.
+    assert!(jobs::complete(db, &b.lease(), now + 3).await.unwrap());
+    assert_eq!(jobs::get(db, id).await.unwrap().unwrap().state, "done");
+    // The same worker claiming a job again holds a new lease: its old one stays dead.
+    let id2 = jobs::enqueue(db, KIND, "{}", None, 5, now).await.unwrap();
+    let first = jobs::claim(db, KIND, "worker-a", "lease-1", now).await.unwrap().unwrap();
+    assert!(jobs::requeue(db, &first.lease(), now, now).await.unwrap());
+    let again = jobs::claim(db, KIND, "worker-a", "lease-2", now).await.unwrap().unwrap();
+    assert_eq!(again.id, id2);
+    assert!(!jobs::complete(db, &first.lease(), now + 1).await.unwrap());
+    assert!(jobs::complete(db, &again.lease(), now + 1).await.unwrap());
+    t.stop().await;
+}
+
+async fn two_workers_racing_for_one_job_run_it_once(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let db = t.instance.app.db.clone();
+    let now = now_ms();
+    for round in 0..20 {
+        let id = jobs::enqueue(&db, KIND, "{}", None, 5, now).await.unwrap();
+        let claims = (0..8).map(|w| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                jobs::claim(&db, KIND, &format!("w{w}"), &format!("l{round}-{w}"), now).await.unwrap()
+            })
+        });
+        let won: Vec<_> = futures_util::future::join_all(claims).await.into_iter().filter_map(|r| r.unwrap()).collect();
+        assert_eq!(won.len(), 1, "round {round}: exactly one worker got the job");
+        assert_eq!(won[0].id, id);
+        assert!(jobs::complete(&db, &won[0].lease(), now).await.unwrap());
+    }
     t.stop().await;
 }
 
