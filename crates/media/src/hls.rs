@@ -220,12 +220,28 @@ pub async fn run_ffmpeg(
     };
     let stderr = err_task.await.unwrap_or_default();
     if status.success() {
-        Ok(())
-    } else {
-        let text = String::from_utf8_lossy(&stderr);
-        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        Err(Error::Rejected(format!("ffmpeg failed ({status}): {last}")))
+        return Ok(());
     }
+    let text = String::from_utf8_lossy(&stderr);
+    Err(classify_failure(status, &text))
+}
+
+/// Whose fault an ffmpeg failure is. The input's ([`Error::Rejected`]: a broken file fails its
+/// video for good) unless the machine is to blame ([`Error::Tool`]: tried again later): ffmpeg
+/// killed by a signal (out of memory, a shutdown), or a full disk.
+pub fn classify_failure(status: std::process::ExitStatus, stderr: &str) -> Error {
+    use std::os::unix::process::ExitStatusExt;
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+    if let Some(signal) = status.signal() {
+        return Error::Tool(format!("ffmpeg was killed (signal {signal}): {last}"));
+    }
+    if stderr.contains("No space left on device") {
+        return Error::Tool(format!("the disk is full: {last}"));
+    }
+    if stderr.contains("Cannot allocate memory") {
+        return Error::Tool(format!("out of memory: {last}"));
+    }
+    Error::Rejected(format!("ffmpeg failed ({status}): {last}"))
 }
 
 /// Byte ranges of the segments of a media playlist: `(file, offset, length)`, in order. The init
@@ -442,6 +458,18 @@ mod tests {
         let mut p = probe(0, 0, 0.0, 128_000);
         p.has_video = false;
         assert_eq!(plan(&p, &[360, 720])[0].resolution, 0);
+    }
+
+    #[test]
+    fn the_machine_s_faults_are_retried_and_the_input_s_are_not() {
+        use std::os::unix::process::ExitStatusExt;
+        let exit = |code: i32| std::process::ExitStatus::from_raw(code << 8);
+        let killed = std::process::ExitStatus::from_raw(9);
+        assert!(matches!(classify_failure(killed, ""), Error::Tool(m) if m.contains("signal 9")));
+        let full = "[hls @ 0x1] failed to write: No space left on device\nConversion failed!";
+        assert!(matches!(classify_failure(exit(1), full), Error::Tool(m) if m.contains("disk is full")));
+        let broken = "[mov,mp4 @ 0x1] moov atom not found\nin.mp4: Invalid data found when processing input";
+        assert!(matches!(classify_failure(exit(1), broken), Error::Rejected(m) if m.contains("Invalid data")));
     }
 
     #[test]

@@ -232,6 +232,10 @@ pub async fn probe(path: &Path) -> Result<(Probe, String), Error> {
         .map_err(|_| Error::Tool("ffprobe took more than 60 s".into()))?
         .map_err(|e| Error::Tool(format!("cannot run ffprobe (apt-get install ffmpeg): {e}")))?;
     if !out.status.success() {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = out.status.signal() {
+            return Err(Error::Tool(format!("ffprobe was killed (signal {signal})")));
+        }
         let why = String::from_utf8_lossy(&out.stderr);
         // `[hls @ 0x…] Format not on whitelist`: a playlist or a list of other files.
         if let Some(kind) = why

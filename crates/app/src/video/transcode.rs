@@ -54,6 +54,9 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let staging = app.data_path("tmp/transcode").join(&v.uuid);
     let _ = tokio::fs::remove_dir_all(&staging).await;
     tokio::fs::create_dir_all(&staging).await.map_err(retry)?;
+    // However this run ends — done, failed, or dropped when its lease is lost — its half-written
+    // files go (a full disk must not stay full of them).
+    let _cleanup = RemoveOnDrop(staging.clone());
     let out_dir = hls_dir(app, &v.uuid);
     tokio::fs::create_dir_all(&out_dir).await.map_err(retry)?;
 
@@ -130,10 +133,18 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
 
     videos::clear_input(&app.db, v.id).await.map_err(retry)?;
     let _ = tokio::fs::remove_file(&input).await;
-    let _ = tokio::fs::remove_dir_all(&staging).await;
     progress.set(100);
     tracing::info!(video = %v.uuid, "video published");
     Ok(())
+}
+
+/// Removes a directory when dropped.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Writes a new master playlist and `segments-sha256.json` for the renditions recorded so far,
