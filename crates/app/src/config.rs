@@ -133,6 +133,8 @@ pub struct UploadConfig {
     pub max_dimension: u32,
     /// Most frames per second accepted in an upload (the renditions have at most 60).
     pub max_fps: u32,
+    /// Resumable uploads one user may have in progress at once.
+    pub max_open_sessions: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -266,6 +268,7 @@ impl Default for UploadConfig {
             max_duration_secs: 6 * 3600,
             max_dimension: 8192,
             max_fps: 240,
+            max_open_sessions: 10,
         }
     }
 }
@@ -444,6 +447,9 @@ impl Config {
         }
         if !(144..=16384).contains(&self.upload.max_dimension) {
             return Err(bad("upload.max_dimension", "must be between 144 and 16384"));
+        }
+        if self.upload.max_open_sessions == 0 {
+            return Err(bad("upload.max_open_sessions", "must be at least 1"));
         }
         if !(1..=1000).contains(&self.upload.max_fps) {
             return Err(bad("upload.max_fps", "must be between 1 and 1000"));

@@ -13,6 +13,8 @@ pub enum Action {
     Panic,
     /// Panics the first time it is hit, then disarms itself.
     PanicOnce,
+    /// Makes [`Failpoints::fail`] return an error (a passing failure, such as a busy database).
+    Error,
     /// Ends the process at once, without unwinding or cleaning up: a crash.
     Abort,
 }
@@ -30,6 +32,7 @@ impl Failpoints {
             match item.trim().split_once('=') {
                 Some((name, "panic")) => f.arm(name.trim(), Action::Panic),
                 Some((name, "abort")) => f.arm(name.trim(), Action::Abort),
+                Some((name, "error")) => f.arm(name.trim(), Action::Error),
                 _ if item.trim().is_empty() => {}
                 _ => tracing::error!(item, "FLOTILLA_FAILPOINTS: expected name=panic or name=abort"),
             }
@@ -65,7 +68,18 @@ impl Failpoints {
                 tracing::error!(failpoint = name, "failpoint: aborting the process");
                 std::process::abort()
             }
-            None => {}
+            Some(Action::Error) | None => {}
+        }
+    }
+
+    /// An error here when `name` is armed with [`Action::Error`] (other actions as [`hit`]).
+    ///
+    /// [`hit`]: Failpoints::hit
+    pub fn fail(&self, name: &str) -> Result<(), String> {
+        self.hit(name);
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            Some(Action::Error) => Err(format!("failpoint {name}")),
+            _ => Ok(()),
         }
     }
 }
@@ -82,4 +96,9 @@ impl Failpoints {
 
     #[inline(always)]
     pub fn hit(&self, _name: &str) {}
+
+    #[inline(always)]
+    pub fn fail(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
 }

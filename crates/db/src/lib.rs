@@ -237,6 +237,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0015_job_leases.sql"),
         include_str!("../migrations/0015_job_leases.sql"),
     ),
+    (
+        16,
+        "upload_session_video",
+        include_str!("../migrations/0016_upload_session_video.sql"),
+        include_str!("../migrations/0016_upload_session_video.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -12,9 +12,11 @@ pub struct Session {
     pub path: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The video the upload became (its file is that video's input now).
+    pub video_id: Option<i64>,
 }
 
-const COLUMNS: &str = "id, user_id, meta, total_size, mime, path, created_at, updated_at";
+const COLUMNS: &str = "id, user_id, meta, total_size, mime, path, created_at, updated_at, video_id";
 
 pub async fn insert(e: impl Into<Exec<'_>>, s: &Session) -> Result<()> {
     run!(e, |x| sqlx::query(
@@ -63,4 +65,33 @@ pub async fn delete(e: impl Into<Exec<'_>>, id: &str) -> Result<()> {
 pub async fn list_stale(e: impl Into<Exec<'_>>, before: i64) -> Result<Vec<Session>> {
     let sql = format!("SELECT {COLUMNS} FROM upload_sessions WHERE updated_at < $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Session>(&sql).bind(before).fetch_all(x).await)?)
+}
+
+/// The upload became `video_id` (in the transaction that inserted the video).
+pub async fn finish(e: impl Into<Exec<'_>>, id: &str, video_id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE upload_sessions SET video_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(video_id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A user's uploads still in progress, but `except`: how many, and the bytes they announced.
+pub async fn open_for_user(e: impl Into<Exec<'_>>, user_id: i64, except: Option<&str>) -> Result<(i64, i64)> {
+    Ok(run!(e, |x| sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(total_size), 0) AS BIGINT) FROM upload_sessions \
+         WHERE user_id = $1 AND video_id IS NULL AND ($2 IS NULL OR id <> $2)"
+    )
+    .bind(user_id)
+    .bind(except)
+    .fetch_one(x)
+    .await)?)
+}
+
+/// The files of every session (finished or not).
+pub async fn paths(e: impl Into<Exec<'_>>) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = run!(e, |x| sqlx::query_as("SELECT path FROM upload_sessions").fetch_all(x).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }

@@ -104,6 +104,21 @@ pub async fn email_taken(e: impl Into<Exec<'_>>, email: &str, except: Option<Use
     Ok(n > 0)
 }
 
+/// Holds the user's row until the transaction ends, so that two transactions checking and using
+/// the same user's quota take turns (PostgreSQL; SQLite's transactions take the write lock at
+/// their start already).
+pub async fn lock(e: impl Into<Exec<'_>>, id: UserId) -> Result<()> {
+    let e = e.into();
+    if e.backend() == crate::Backend::Postgres {
+        run!(e, |x| sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
 pub async fn count(e: impl Into<Exec<'_>>) -> Result<i64> {
     let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(x).await)?;
     Ok(n)

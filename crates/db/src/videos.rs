@@ -170,12 +170,12 @@ pub async fn tags(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<String>> {
 }
 
 /// Bytes of uploads counted against a user's quota, in total and since `since`.
-pub async fn quota_used(e: impl Into<Exec<'_>> + Copy, user_id: i64, since: i64) -> Result<(i64, i64)> {
-    let sql = "SELECT CAST(COALESCE(SUM(v.input_size), 0) AS BIGINT) FROM videos v JOIN channels c ON c.id = v.channel_id \
-               JOIN accounts a ON a.id = c.account_id WHERE a.user_id = $1 AND v.created_at >= $2";
-    let (total,): (i64,) = run!(e, |x| sqlx::query_as(sql).bind(user_id).bind(i64::MIN).fetch_one(x).await)?;
-    let (daily,): (i64,) = run!(e, |x| sqlx::query_as(sql).bind(user_id).bind(since).fetch_one(x).await)?;
-    Ok((total, daily))
+pub async fn quota_used(e: impl Into<Exec<'_>>, user_id: i64, since: i64) -> Result<(i64, i64)> {
+    let sql = "SELECT CAST(COALESCE(SUM(v.input_size), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN v.created_at >= $2 THEN v.input_size ELSE 0 END), 0) AS BIGINT) \
+               FROM videos v JOIN channels c ON c.id = v.channel_id JOIN accounts a ON a.id = c.account_id \
+               WHERE a.user_id = $1";
+    Ok(run!(e, |x| sqlx::query_as(sql).bind(user_id).bind(since).fetch_one(x).await)?)
 }
 
 pub async fn set_state(e: impl Into<Exec<'_>>, id: i64, state: i64, error: Option<&str>, now: i64) -> Result<()> {
@@ -340,6 +340,13 @@ pub async fn update(e: impl Into<Exec<'_>>, id: i64, p: &VideoPatch, now: i64) -
     .await
     .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// The quarantined uploads videos still wait to be transcoded from.
+pub async fn input_paths(e: impl Into<Exec<'_>>) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        run!(e, |x| sqlx::query_as("SELECT input_path FROM videos WHERE input_path IS NOT NULL").fetch_all(x).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// The upload has been transcoded: forget the quarantined input.

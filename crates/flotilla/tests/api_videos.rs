@@ -450,9 +450,12 @@ async fn a_resumable_upload_in_chunks_survives_a_restart_and_is_published(backen
     assert_eq!(v["name"], "Chunked");
     assert_eq!(v["tags"], json!(["chunks"]));
     assert_eq!(v["duration"], 3);
-    // The session is over.
+    // The session is over: asking again (an answer lost on the way) gets the same video.
     let resp = put_chunk(&t.api, &token, &upload_id, &[], 0, total).await;
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["video"]["uuid"], uuid.as_str());
+    let (_, mine) = t.api.get("/api/v1/users/me/videos", Some(&token)).await;
+    assert_eq!(mine["total"], 1);
     t.stop().await;
 }
 

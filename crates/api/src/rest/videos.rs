@@ -61,7 +61,7 @@ pub async fn upload_video(
                     written += chunk.len() as u64;
                     if written > limit {
                         // Whichever limit is lower decides the message.
-                        upload::check_size(&app, &who, written).await?;
+                        upload::check_size(&app, &who, written, None).await?;
                         return Err(flotilla_app::Error::TooLarge {
                             code: "max_file_size_reached",
                             msg: format!("the file is larger than {limit} bytes"),

@@ -2,6 +2,12 @@
 //! quota before a byte is sent and opens a session; `PUT`s append chunks at the offset they say;
 //! the last one turns the file into a video. Sessions are rows, the bytes a file in quarantine, so
 //! an upload survives a restart of the server: the client asks where to resume and carries on.
+//!
+//! Nothing is lost or doubled at the end either: the session records its video in the transaction
+//! that inserts it, so a client whose answer was lost gets the same video again; a session whose
+//! bytes are all stored but which was not finalised (the server died, the database was busy) is
+//! finalised by the client's next request, whatever it is. Open sessions per user are capped, and
+//! the sizes they announced count against the quota until they end.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -58,13 +64,20 @@ pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str
         .map_err(|e| Error::bad_request("malformed_request", format!("invalid upload metadata: {e}")))?;
     parsed.validate()?;
     check_channel(app, who, parsed.channel_id.unwrap_or_default()).await?;
+    let (open, _) = uploads::open_for_user(&app.db, who.user.id, None).await?;
+    let cap = app.config.upload.max_open_sessions;
+    if open >= i64::from(cap) {
+        return Err(Error::Conflict(format!(
+            "you have {open} uploads in progress (at most {cap}): finish or cancel one first"
+        )));
+    }
     if !mime_ok(mime) {
         return Err(Error::UnsupportedMedia(format!("'{mime}' is not a video or audio type")));
     }
     if total == 0 {
         return Err(Error::invalid("X-Upload-Content-Length", "the announced size must be above 0"));
     }
-    check_size(app, who, total).await?;
+    check_size(app, who, total, None).await?;
     let id = random_token(16);
     let now = now_ms();
     let path = upload::quarantine_path(app);
@@ -80,6 +93,7 @@ pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str
             path: path.display().to_string(),
             created_at: now,
             updated_at: now,
+            video_id: None,
         },
     )
     .await?;
@@ -134,23 +148,31 @@ where
 {
     let s = session(app, who, id).await?;
     let _slot = app.uploads_busy.take(id)?;
+    // Already a video (the client did not get our answer): the same answer again.
+    if let Some(video_id) = s.video_id {
+        return finished(app, video_id).await;
+    }
     let path = Path::new(&s.path).to_path_buf();
     let total = s.total_size as u64;
     let have = stored(&path).await;
+    let total_claimed = match &range {
+        Some(Range::Query { total }) | Some(Range::Chunk { total, .. }) => Some(*total),
+        None => None,
+    };
+    if let Some(t) = total_claimed
+        && t != total
+    {
+        return Err(range_mismatch(have, format!("this upload is {total} bytes, not {t}")));
+    }
+    // Every byte is here but the upload was never turned into a video (the server stopped, or the
+    // finalisation failed for a passing reason): this request, whatever it is, finishes it.
+    if have == total {
+        return finalise(app, who, id, &s).await;
+    }
     let (start, end) = match range {
         None => return Err(Error::invalid("Content-Range", "Content-Range is required: bytes <first>-<last>/<total>")),
-        Some(Range::Query { total: t }) => {
-            if t != total {
-                return Err(range_mismatch(have, format!("this upload is {total} bytes, not {t}")));
-            }
-            return Ok(Status::Incomplete { stored: have });
-        }
-        Some(Range::Chunk { start, end, total: t }) => {
-            if t != total {
-                return Err(range_mismatch(have, format!("this upload is {total} bytes, not {t}")));
-            }
-            (start, end)
-        }
+        Some(Range::Query { .. }) => return Ok(Status::Incomplete { stored: have }),
+        Some(Range::Chunk { start, end, .. }) => (start, end),
     };
     if start != have {
         return Err(range_mismatch(
@@ -205,33 +227,87 @@ where
     if have < total {
         return Ok(Status::Incomplete { stored: have });
     }
+    finalise(app, who, id, &s).await
+}
+
+/// Turns a complete upload into its video. A refusal (bad metadata, not a video, over quota) ends
+/// the session; a passing failure keeps it and its bytes for the next request.
+async fn finalise(app: &App, who: &AuthUser, id: &str, s: &Session) -> Result<Status> {
     let meta: UploadMeta = serde_json::from_str(&s.meta).map_err(|e| Error::Internal(e.to_string()))?;
-    let created = upload::create(app, who, meta, &path).await;
-    // Whatever the outcome, the session is over: the file became a video or was refused (and deleted).
-    uploads::delete(&app.db, id).await?;
-    Ok(Status::Done(created?))
+    match upload::create_for_session(app, who, meta, Path::new(&s.path), id).await {
+        Ok(created) => Ok(Status::Done(created)),
+        Err(e) if upload::is_transient(&e) => {
+            tracing::warn!(session = %id, error = %e, "upload complete but not finalised; kept for the next request");
+            Err(e)
+        }
+        Err(e) => {
+            uploads::delete(&app.db, id).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The answer of a session that already became `video_id`.
+async fn finished(app: &App, video_id: i64) -> Result<Status> {
+    let v = flotilla_db::videos::get(&app.db, video_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("this upload's video was deleted since".into()))?;
+    Ok(Status::Done(Created { id: v.id, uuid: v.uuid, short_uuid: v.short_uuid }))
 }
 
 fn range_mismatch(stored: u64, msg: String) -> Error {
     Error::RangeMismatch { stored, msg }
 }
 
-/// `DELETE …?upload_id=`: abandons the upload and frees its space.
+/// `DELETE …?upload_id=`: abandons the upload and frees its space (a finished one's file is its
+/// video's now, and stays).
 pub async fn cancel(app: &App, who: &AuthUser, id: &str) -> Result<()> {
     let s = session(app, who, id).await?;
     uploads::delete(&app.db, id).await?;
-    let _ = tokio::fs::remove_file(&s.path).await;
+    if s.video_id.is_none() {
+        let _ = tokio::fs::remove_file(&s.path).await;
+    }
     Ok(())
 }
 
-/// Removes sessions untouched for a day, with their bytes.
+/// Files in quarantine older than this that nothing refers to are leftovers (a multipart upload
+/// cut by a crash, a deleted user's session): an upload in progress writes to its file all along.
+const LEFTOVER_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes sessions untouched for a day, with the bytes of unfinished ones, then every file in
+/// quarantine that no session or video refers to and that nobody wrote for an hour. Returns how
+/// many sessions and files went.
 pub async fn sweep(app: &App) -> Result<usize> {
     let stale = uploads::list_stale(&app.db, now_ms() - 24 * 3600 * 1000).await?;
     for s in &stale {
         uploads::delete(&app.db, &s.id).await?;
-        let _ = tokio::fs::remove_file(&s.path).await;
+        if s.video_id.is_none() {
+            let _ = tokio::fs::remove_file(&s.path).await;
+        }
     }
-    Ok(stale.len())
+    let mut known: HashSet<std::path::PathBuf> = uploads::paths(&app.db).await?.into_iter().map(Into::into).collect();
+    known.extend(flotilla_db::videos::input_paths(&app.db).await?.into_iter().map(Into::into));
+    let dir = app.data_path("tmp/uploads");
+    let mut leftovers = 0;
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(e) => e,
+        Err(_) => return Ok(stale.len()),
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > LEFTOVER_AFTER);
+        if old && !known.contains(&path) && tokio::fs::remove_file(&path).await.is_ok() {
+            tracing::info!(file = %path.display(), "leftover upload removed");
+            leftovers += 1;
+        }
+    }
+    Ok(stale.len() + leftovers)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use flotilla_db::{accounts, channels, users, videos};
-use flotilla_domain::{ChannelId, FieldError, Validation, time::now_ms};
+use flotilla_domain::{ChannelId, FieldError, UserId, Validation, time::now_ms};
 use serde::Deserialize;
 
 use crate::auth::AuthUser;
@@ -127,20 +127,36 @@ pub struct Created {
     pub short_uuid: String,
 }
 
-/// Bytes `who` may still upload now: the smaller of the total and daily remainders (None: no limit).
+/// Bytes `who` may still upload now: the smaller of the total and daily remainders (None: no
+/// limit). Uploads in progress count with the size they announced (all but `except`, the one
+/// asking), so parallel uploads cannot each claim the same room.
 pub async fn quota_left(app: &App, who: &AuthUser) -> Result<Option<i64>> {
-    let user = users::get(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("user"))?;
-    let (total, daily) = videos::quota_used(&app.db, user.id, now_ms() - 24 * 3600 * 1000).await?;
-    let left_total = (user.video_quota >= 0).then(|| user.video_quota - total);
-    let left_daily = (user.video_quota_daily >= 0).then(|| user.video_quota_daily - daily);
+    quota_left_in(&app.db, who.id(), None).await
+}
+
+async fn quota_left_in(e: impl Into<flotilla_db::Exec<'_>>, user: UserId, except: Option<&str>) -> Result<Option<i64>> {
+    let mut e = e.into();
+    let u = users::get(&mut e, user).await?.ok_or_else(|| Error::not_found("user"))?;
+    let (total, daily) = videos::quota_used(&mut e, u.id, now_ms() - 24 * 3600 * 1000).await?;
+    let (_, open) = flotilla_db::uploads::open_for_user(&mut e, u.id, except).await?;
+    let left_total = (u.video_quota >= 0).then(|| u.video_quota - total - open);
+    let left_daily = (u.video_quota_daily >= 0).then(|| u.video_quota_daily - daily - open);
     Ok(match (left_total, left_daily) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     })
 }
 
-/// Refuses `size` bytes that would go over the file size limit or the quota (413, as PeerTube).
-pub async fn check_size(app: &App, who: &AuthUser, size: u64) -> Result<()> {
+fn over_quota(left: i64, size: u64) -> Error {
+    Error::TooLarge {
+        code: "quota_reached",
+        msg: format!("this video would exceed your video quota: {} bytes left, the file has {size}", left.max(0)),
+    }
+}
+
+/// Refuses `size` bytes that would go over the file size limit or the quota (413, as PeerTube);
+/// `except` is the resumable upload asking, whose own announced size is not counted twice.
+pub async fn check_size(app: &App, who: &AuthUser, size: u64, except: Option<&str>) -> Result<()> {
     let max = app.config.upload.max_file_size;
     if size > max {
         return Err(Error::TooLarge {
@@ -148,13 +164,10 @@ pub async fn check_size(app: &App, who: &AuthUser, size: u64) -> Result<()> {
             msg: format!("the file is larger than this instance accepts ({max} bytes)"),
         });
     }
-    if let Some(left) = quota_left(app, who).await?
+    if let Some(left) = quota_left_in(&app.db, who.id(), except).await?
         && size as i64 > left
     {
-        return Err(Error::TooLarge {
-            code: "quota_reached",
-            msg: format!("this video would exceed your video quota: {} bytes left, the file has {size}", left.max(0)),
-        });
+        return Err(over_quota(left, size));
     }
     Ok(())
 }
@@ -176,23 +189,55 @@ pub fn quarantine_path(app: &App) -> PathBuf {
     app.data_path("tmp/uploads").join(format!("{}.upload", uuid::Uuid::new_v4()))
 }
 
-/// Turns a stored upload into a video. On any refusal the file is deleted.
+/// Turns a stored upload into a video. On any refusal or failure the file is deleted.
 pub async fn create(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) -> Result<Created> {
-    let result = create_inner(app, who, meta, file).await;
+    let result = create_inner(app, who, meta, file, None).await;
     if result.is_err() {
         let _ = tokio::fs::remove_file(file).await;
     }
     result
 }
 
-async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) -> Result<Created> {
+/// Whether an error at finalisation is the server's passing trouble (the database busy or down,
+/// ffprobe killed or timing out): the upload is kept to be finalised again, not refused.
+pub fn is_transient(e: &Error) -> bool {
+    matches!(e, Error::Internal(_) | Error::Db(flotilla_db::Error::Unavailable(_) | flotilla_db::Error::Other(_)))
+}
+
+/// [`create`] for the resumable upload `session`: the session records its video in the same
+/// transaction, and a transient failure keeps the file (the client's next request tries again);
+/// a refusal deletes it.
+pub async fn create_for_session(
+    app: &App,
+    who: &AuthUser,
+    meta: UploadMeta,
+    file: &Path,
+    session: &str,
+) -> Result<Created> {
+    let result = create_inner(app, who, meta, file, Some(session)).await;
+    if let Err(e) = &result
+        && !is_transient(e)
+    {
+        let _ = tokio::fs::remove_file(file).await;
+    }
+    result
+}
+
+async fn create_inner(
+    app: &App,
+    who: &AuthUser,
+    meta: UploadMeta,
+    file: &Path,
+    session: Option<&str>,
+) -> Result<Created> {
+    app.failpoints.fail("upload.finalise").map_err(Error::Internal)?;
     meta.validate()?;
     let channel = check_channel(app, who, meta.channel_id.unwrap_or_default()).await?;
     let size = tokio::fs::metadata(file).await.map_err(|e| Error::Internal(format!("upload vanished: {e}")))?.len();
     if size == 0 {
         return Err(Error::invalid("videofile", "the file is empty"));
     }
-    check_size(app, who, size).await?;
+    check_size(app, who, size, session).await?;
     let probed = flotilla_media::probe::probe(file)
         .await
         .and_then(|(p, json)| p.check(&app.config.upload.limits()).map(|()| (p, json)));
@@ -206,6 +251,14 @@ async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) 
     let now = now_ms();
     let tags: Vec<String> = meta.tags.iter().map(|t| t.trim().to_string()).collect();
     let mut tx = app.db.begin().await?;
+    // The quota again, now that this transaction holds the user: two uploads finishing at once
+    // cannot both take the last of it.
+    users::lock(&mut tx, who.id()).await?;
+    if let Some(left) = quota_left_in(&mut tx, who.id(), session).await?
+        && size as i64 > left
+    {
+        return Err(over_quota(left, size));
+    }
     let id = videos::insert(
         &mut tx,
         &videos::NewVideo {
@@ -240,6 +293,9 @@ async fn create_inner(app: &App, who: &AuthUser, meta: UploadMeta, file: &Path) 
     videos::set_tags(&mut tx, id, &tags).await?;
     videos::index_search(&mut tx, id).await?;
     jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
+    if let Some(session) = session {
+        flotilla_db::uploads::finish(&mut tx, session, id).await?;
+    }
     tx.commit().await?;
     app.wake_jobs();
     tracing::info!(video = %uuid, size, duration = probe.duration, "video uploaded");
