@@ -159,7 +159,9 @@ async fn a_panicking_job_is_retried_then_failed_and_the_workers_stay(backend: Ba
 }
 
 async fn a_job_that_keeps_killing_its_worker_is_failed_after_its_attempts(backend: Backend) {
-    let t = TestInstance::start_with(backend, |c| c.jobs.lease_secs = 2).await;
+    // A lease of an hour: the instance's own sweeper (every half lease) stays out of the way and
+    // this test's sweeps are the only ones; a heartbeat at 0 is stale all the same.
+    let t = TestInstance::start_with(backend, |c| c.jobs.lease_secs = 3600).await;
     let app = t.instance.app.clone();
     let db = &app.db;
     // A kind of its own, so that the instance's workers leave it to this test. Each attempt, the
