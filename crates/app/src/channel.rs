@@ -147,10 +147,11 @@ pub async fn update(app: &App, who: &AuthUser, handle: &str, req: UpdateChannel)
         description: req.description.as_ref().map(|d| d.as_deref()),
         support: req.support.as_ref().map(|s| s.as_deref()),
     };
-    channels::update(&app.db, c.channel_id(), &patch, now_ms()).await?;
-    if let Err(e) = crate::federation::delivery::actor_updated(app, c.actor_id).await {
-        tracing::warn!(error = %e, "cannot send the channel update to followers");
-    }
+    let mut tx = app.db.begin().await?;
+    channels::update(&mut tx, c.channel_id(), &patch, now_ms()).await?;
+    crate::events::record(&mut tx, crate::events::Event::ActorUpdated { actor_id: c.actor_id }).await?;
+    tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 
@@ -160,17 +161,20 @@ pub async fn delete(app: &App, who: &AuthUser, handle: &str) -> Result<()> {
     if channels::count_by_account(&app.db, c.owner()).await? <= 1 {
         return Err(Error::Conflict("cannot remove the last channel of this user".into()));
     }
-    crate::federation::videos::deleting_channels(app, &[c.id], false).await;
     let mut tx = app.db.begin().await?;
     if channels::count_by_account(&mut tx, c.owner()).await? <= 1 {
         return Err(Error::Conflict("cannot remove the last channel of this user".into()));
     }
     let files = images::filenames_for(&mut tx, &[c.actor_id]).await?;
     let videos = flotilla_db::videos::list_for_channels(&mut tx, &[c.id]).await?;
+    for v in &videos {
+        crate::video::deleting(&mut tx, app, v, false).await?;
+    }
     let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();
     flotilla_db::videos::delete_search_rows(&mut tx, &ids).await?;
     accounts::delete_actor(&mut tx, c.actor_id).await?;
     tx.commit().await?;
+    app.wake_jobs();
     crate::image::remove_files(app, &files).await;
     for v in &videos {
         crate::video::remove_files(app, v).await;

@@ -26,18 +26,18 @@ impl Kind {
 }
 
 /// Replaces the actor's avatar or banner with `bytes`; returns the new `avatars`/`banners` array.
+/// A new face is a profile change: followers get `Update(Person|Group)` (an event recorded with
+/// the new rows).
 pub async fn set(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<Value> {
-    let out = store(app, actor_id, kind, bytes).await?;
-    tell_followers(app, actor_id).await;
-    Ok(out)
+    store(app, actor_id, kind, bytes, true).await
 }
 
 /// Stores a copy of a remote actor's avatar or banner (re-encoded like ours; nobody to tell).
 pub async fn set_remote(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<()> {
-    store(app, actor_id, kind, bytes).await.map(|_| ())
+    store(app, actor_id, kind, bytes, false).await.map(|_| ())
 }
 
-async fn store(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<Value> {
+async fn store(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>, ours: bool) -> Result<Value> {
     let sizes = match kind {
         Kind::Avatar => AVATAR_SIZES,
         Kind::Banner => BANNER_SIZES,
@@ -65,7 +65,11 @@ async fn store(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<V
         for (e, name) in encoded.iter().zip(&written) {
             images::insert(&mut tx, actor_id, kind.as_str(), name, (e.width, e.height), now).await?;
         }
+        if ours {
+            crate::events::record(&mut tx, crate::events::Event::ActorUpdated { actor_id }).await?;
+        }
         tx.commit().await?;
+        app.wake_jobs();
         Ok(old)
     }
     .await;
@@ -80,20 +84,15 @@ async fn store(app: &App, actor_id: i64, kind: Kind, bytes: Vec<u8>) -> Result<V
     Ok(convert::images_to_api(app, actor_id, kind.as_str(), &rows))
 }
 
-/// Removes the actor's avatar or banner.
+/// Removes the actor's avatar or banner (a profile change for its followers, too).
 pub async fn delete(app: &App, actor_id: i64, kind: Kind) -> Result<()> {
-    let old = images::delete_kind(&app.db, actor_id, kind.as_str()).await?;
+    let mut tx = app.db.begin().await?;
+    let old = images::delete_kind(&mut tx, actor_id, kind.as_str()).await?;
+    crate::events::record(&mut tx, crate::events::Event::ActorUpdated { actor_id }).await?;
+    tx.commit().await?;
+    app.wake_jobs();
     remove_files(app, &old).await;
-    tell_followers(app, actor_id).await;
     Ok(())
-}
-
-/// A new face is a profile change: followers get `Update(Person|Group)` with the new icon. The
-/// image is saved either way; a failure to queue the deliveries is only logged.
-async fn tell_followers(app: &App, actor_id: i64) {
-    if let Err(e) = crate::federation::delivery::actor_updated(app, actor_id).await {
-        tracing::warn!(error = %e, "cannot send the new image to followers");
-    }
 }
 
 /// Deletes image files; a file already gone is not an error, another failure is logged.

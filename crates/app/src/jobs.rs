@@ -28,12 +28,38 @@ use crate::{App, Error, Result};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Job {
-    Transcode { video_id: i64 },
-    Deliver { actor_id: i64, inbox: String, activity: serde_json::Value },
-    FetchThumbnail { video_id: i64, url: String },
-    RefreshVideo { video_id: i64 },
-    RefreshActor { url: String },
-    FetchActorImage { actor_id: i64, kind: String, url: String },
+    Transcode {
+        video_id: i64,
+    },
+    Deliver {
+        actor_id: i64,
+        inbox: String,
+        activity: serde_json::Value,
+    },
+    FetchThumbnail {
+        video_id: i64,
+        url: String,
+    },
+    RefreshVideo {
+        video_id: i64,
+    },
+    RefreshActor {
+        url: String,
+    },
+    FetchActorImage {
+        actor_id: i64,
+        kind: String,
+        url: String,
+    },
+    /// Something that happened, for the parts that react to it (`events`).
+    Event {
+        event: crate::events::Event,
+    },
+    /// Replaced playlist files of a video, removed once their grace period is over.
+    PrunePlaylists {
+        video_id: i64,
+        files: Vec<String>,
+    },
 }
 
 impl Job {
@@ -45,6 +71,8 @@ impl Job {
             Job::RefreshVideo { .. } => "refresh-video",
             Job::RefreshActor { .. } => "refresh-actor",
             Job::FetchActorImage { .. } => "fetch-actor-image",
+            Job::Event { .. } => "event",
+            Job::PrunePlaylists { .. } => "prune-playlists",
         }
     }
 
@@ -55,6 +83,10 @@ impl Job {
             Job::Deliver { .. } => 40,
             Job::FetchThumbnail { .. } | Job::FetchActorImage { .. } => 5,
             Job::RefreshVideo { .. } | Job::RefreshActor { .. } => 3,
+            // What an event causes is queued in one transaction: retrying is safe, and a
+            // database that is down for a while must not lose it.
+            Job::Event { .. } => 20,
+            Job::PrunePlaylists { .. } => 5,
         }
     }
 
@@ -66,6 +98,7 @@ impl Job {
             Job::RefreshVideo { video_id } => Some(format!("refresh-video:{video_id}")),
             Job::RefreshActor { url } => Some(format!("refresh-actor:{url}")),
             Job::FetchActorImage { actor_id, kind, .. } => Some(format!("fetch-actor-image:{actor_id}:{kind}")),
+            Job::Event { .. } | Job::PrunePlaylists { .. } => None,
         }
     }
 
@@ -89,6 +122,15 @@ impl Job {
         #[derive(Deserialize)]
         struct ActorPayload {
             url: String,
+        }
+        #[derive(Deserialize)]
+        struct PrunePayload {
+            video_id: i64,
+            files: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        struct EventPayload {
+            event: crate::events::Event,
         }
         #[derive(Deserialize)]
         struct DeliverPayload {
@@ -115,6 +157,12 @@ impl Job {
             "deliver" => serde_json::from_str::<DeliverPayload>(payload)
                 .map(|p| Job::Deliver { actor_id: p.actor_id, inbox: p.inbox, activity: p.activity })
                 .map_err(|e| e.to_string()),
+            "event" => serde_json::from_str::<EventPayload>(payload)
+                .map(|p| Job::Event { event: p.event })
+                .map_err(|e| e.to_string()),
+            "prune-playlists" => serde_json::from_str::<PrunePayload>(payload)
+                .map(|p| Job::PrunePlaylists { video_id: p.video_id, files: p.files })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -131,6 +179,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("refresh-video", 1),
         ("refresh-actor", 1),
         ("fetch-actor-image", 1),
+        ("event", 1),
+        ("prune-playlists", 1),
     ]
 }
 
@@ -142,9 +192,14 @@ pub fn worker_count(app: &App) -> usize {
 /// Adds a job (inside the caller's transaction, as `e`). Workers are woken after the commit by
 /// [`App::wake_jobs`].
 pub async fn enqueue(e: impl Into<flotilla_db::Exec<'_>>, job: &Job) -> Result<i64> {
+    enqueue_at(e, job, now_ms()).await
+}
+
+/// [`enqueue`], due at `run_at` (ms since the epoch).
+pub async fn enqueue_at(e: impl Into<flotilla_db::Exec<'_>>, job: &Job, run_at: i64) -> Result<i64> {
     let payload = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
     let key = job.unique_key();
-    Ok(jobs::enqueue(e, job.kind(), &payload, key.as_deref(), job.max_attempts(), now_ms()).await?)
+    Ok(jobs::enqueue(e, job.kind(), &payload, key.as_deref(), job.max_attempts(), run_at).await?)
 }
 
 /// How a job ended.
@@ -210,6 +265,10 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::FetchActorImage { actor_id, kind, url } => {
             crate::federation::remote::fetch_image(app, *actor_id, kind, url).await
         }
+        Job::Event { event } => Ok(crate::federation::on_event(app, event).await?),
+        Job::PrunePlaylists { video_id, files } => {
+            crate::video::transcode::prune_playlists(app, *video_id, files).await
+        }
     }
 }
 
@@ -224,6 +283,10 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         }
         Job::RefreshActor { url } => tracing::warn!(actor = url, error = why, "remote actor not refreshed"),
         Job::FetchActorImage { url, .. } => tracing::warn!(url, error = why, "remote avatar or banner not fetched"),
+        Job::Event { event } => tracing::error!(?event, error = why, "an event's consequences were given up"),
+        Job::PrunePlaylists { video_id, .. } => {
+            tracing::warn!(video = video_id, error = why, "replaced playlists not removed")
+        }
     }
 }
 

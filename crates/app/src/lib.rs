@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod channel;
 pub mod config;
 pub mod convert;
+pub mod events;
 pub mod failpoints;
 pub mod federation;
 pub mod image;

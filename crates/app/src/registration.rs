@@ -155,7 +155,11 @@ async fn pending(app: &App, who: &AuthUser, id: i64) -> Result<registrations::Re
 pub async fn accept(app: &App, who: &AuthUser, id: i64, m: Moderation) -> Result<()> {
     let r = pending(app, who, id).await?;
     let s = app.settings();
-    let created = user::create(
+    // The user and the request's new state together: a crash between them would leave a user whose
+    // request still waits (and could be accepted twice).
+    let mut tx = app.db.begin().await?;
+    let created = user::create_in(
+        &mut tx,
         app,
         NewLocalUser {
             username: r.username.clone(),
@@ -171,8 +175,9 @@ pub async fn accept(app: &App, who: &AuthUser, id: i64, m: Moderation) -> Result
         },
     )
     .await?;
-    registrations::set_state(&app.db, id, ACCEPTED, m.moderation_response.as_deref(), Some(created.user.0), now_ms())
+    registrations::set_state(&mut tx, id, ACCEPTED, m.moderation_response.as_deref(), Some(created.user.0), now_ms())
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -59,16 +59,23 @@ pub fn validate_new(
 /// Creates the user, their account (`Person`) and their first channel (`Group`) in one
 /// transaction: either all three exist afterwards or none does.
 pub async fn create(app: &App, n: NewLocalUser) -> Result<Created> {
-    let now = now_ms();
     let mut tx = app.db.begin().await?;
-    if accounts::local_name_taken(&mut tx, &n.username).await? {
+    let created = create_in(&mut tx, app, n).await?;
+    tx.commit().await.map_err(conflict_as_taken)?;
+    Ok(created)
+}
+
+/// [`create`] inside the caller's transaction (the caller commits).
+pub async fn create_in(tx: &mut flotilla_db::Tx, app: &App, n: NewLocalUser) -> Result<Created> {
+    let now = now_ms();
+    if accounts::local_name_taken(&mut *tx, &n.username).await? {
         return Err(Error::Conflict(format!("the name '{}' is already taken", n.username)));
     }
-    if users::email_taken(&mut tx, &n.email, None).await? {
+    if users::email_taken(&mut *tx, &n.email, None).await? {
         return Err(Error::Conflict("a user with this email already exists".into()));
     }
     let user = users::insert(
-        &mut tx,
+        &mut *tx,
         &users::NewUser {
             username: &n.username,
             email: &n.email,
@@ -82,23 +89,24 @@ pub async fn create(app: &App, n: NewLocalUser) -> Result<Created> {
         },
     )
     .await?;
-    let actor = accounts::insert_actor(&mut tx, "Person", &n.username, now).await?;
+    let actor = accounts::insert_actor(&mut *tx, "Person", &n.username, now).await?;
     let display = n.display_name.as_deref().unwrap_or(&n.username);
-    let account = accounts::insert(&mut tx, actor, Some(user), display, now).await?;
+    let account = accounts::insert(&mut *tx, actor, Some(user), display, now).await?;
 
     let channel_name = match n.channel_name {
         Some(name) => {
-            if accounts::local_name_taken(&mut tx, &name).await? {
+            if accounts::local_name_taken(&mut *tx, &name).await? {
                 return Err(Error::Conflict(format!("the channel name '{name}' is already taken")));
             }
             name
         }
-        None => free_channel_name(&mut tx, &n.username).await?,
+        None => free_channel_name(&mut *tx, &n.username).await?,
     };
     let channel_display = n.channel_display_name.unwrap_or_else(|| format!("Main {} channel", n.username));
-    let channel_actor = accounts::insert_actor(&mut tx, "Group", &channel_name, now).await?;
-    let channel = channels::insert(&mut tx, channel_actor, account, &channel_display, None, None, now).await?;
-    tx.commit().await.map_err(conflict_as_taken)?;
+    let channel_actor = accounts::insert_actor(&mut *tx, "Group", &channel_name, now).await?;
+    let channel = channels::insert(&mut *tx, channel_actor, account, &channel_display, None, None, now)
+        .await
+        .map_err(conflict_as_taken)?;
     tracing::info!(user = %n.username, channel = %channel_name, "user created");
     Ok(Created { user, account, channel })
 }
@@ -207,19 +215,14 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
     if req.password.is_some() {
         tokens::delete_for_user_except(&mut tx, who.id(), who.token_id).await?;
     }
-    let mut changed_actor = None;
     if req.display_name.is_some() || req.description.is_some() {
         let acc = accounts::get_by_user(&mut tx, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
         let description = req.description.as_ref().map(|d| d.as_deref());
         accounts::update(&mut tx, acc.account_id(), req.display_name.as_deref(), description, now).await?;
-        changed_actor = Some(acc.actor_id);
+        crate::events::record(&mut tx, crate::events::Event::ActorUpdated { actor_id: acc.actor_id }).await?;
     }
     tx.commit().await?;
-    if let Some(actor) = changed_actor
-        && let Err(e) = crate::federation::delivery::actor_updated(app, actor).await
-    {
-        tracing::warn!(error = %e, "cannot send the profile update to followers");
-    }
+    app.wake_jobs();
     Ok(())
 }
 
@@ -420,10 +423,6 @@ pub async fn delete(app: &App, who: &AuthUser, id: UserId) -> Result<()> {
 /// Removes a user and everything that hangs off them, files last (after the commit, so a failed
 /// transaction never leaves rows pointing at deleted files).
 pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
-    if let Some(acc) = accounts::get_by_user(&app.db, target.user_id()).await? {
-        let ids: Vec<i64> = channels::list_by_account(&app.db, acc.account_id()).await?.iter().map(|c| c.id).collect();
-        crate::federation::videos::deleting_channels(app, &ids, true).await;
-    }
     let mut tx = app.db.begin().await?;
     let mut actors = Vec::new();
     let mut channel_ids = Vec::new();
@@ -435,6 +434,11 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
         }
     }
     let videos = flotilla_db::videos::list_for_channels(&mut tx, &channel_ids).await?;
+    // Its videos' followers hear of their deletion from the instance actor, whose key outlives the
+    // account.
+    for v in &videos {
+        crate::video::deleting(&mut tx, app, v, true).await?;
+    }
     let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();
     flotilla_db::videos::delete_search_rows(&mut tx, &ids).await?;
     let files = images::filenames_for(&mut tx, &actors).await?;
@@ -443,6 +447,7 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
     }
     users::delete(&mut tx, target.user_id()).await?;
     tx.commit().await?;
+    app.wake_jobs();
     crate::image::remove_files(app, &files).await;
     for v in &videos {
         crate::video::remove_files(app, v).await;

@@ -359,6 +359,7 @@ pub async fn clear_input(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Deletes a video's row and its search entry: two statements, so call it in a transaction.
 pub async fn delete(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
     let mut e = e.into();
     if e.backend() == Backend::Sqlite {

@@ -75,14 +75,20 @@ async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backen
     let db = &a.instance.app.db;
     let start_score = hosts::get(db, &masto.host).await.unwrap().expect("known after the Accept").score;
 
-    // A slow host: six updates, delivered by the workers, never more than two at once.
+    // A slow host: six updates, delivered by the workers, never more than two at once. (Each
+    // carries the profile as it is when its event runs: the last name reaches the follower.)
     masto.inbox.delay_ms.store(300, Ordering::SeqCst);
     for n in 1..=6 {
         rename(&a, &token, &format!("Name {n}")).await;
     }
-    for n in 1..=6 {
-        wait_for(&masto, &format!("Name {n}")).await;
+    wait_for(&masto, "Name 6").await;
+    for _ in 0..300 {
+        if received_names(&masto).await.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(received_names(&masto).await.len(), 6, "one Update per change");
     assert_eq!(masto.inbox.peak.load(Ordering::SeqCst), 2, "two at once, no more");
     settle(&a).await;
     let h = hosts::get(db, &masto.host).await.unwrap().unwrap();

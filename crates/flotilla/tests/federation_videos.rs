@@ -16,6 +16,7 @@ db_tests!(
     remote_accounts_are_read_by_handle,
     unlisted_videos_federate_only_when_configured,
     an_instance_follows_one_channel_by_handle,
+    followers_keep_a_working_playlist_as_renditions_are_added,
 );
 
 async fn settle(instances: &[&TestInstance]) {
@@ -526,6 +527,60 @@ async fn an_instance_follows_one_channel_by_handle(backend: Backend) {
     settle(&[&a, &b]).await;
     let (_, c) = a.api.get("/api/v1/video-channels/pia_channel", None).await;
     assert_eq!(c["followersCount"], 0, "{c}");
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn followers_keep_a_working_playlist_as_renditions_are_added(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144, 240]).await;
+    let b = TestInstance::start(backend).await;
+    follow(&b, &a).await;
+    let token = a.user("lada").await;
+    // The transcode stops after its first rendition (the video is published then) and goes on
+    // later: B hears of the video in between.
+    a.instance.app.failpoints.arm("transcode.rendition", flotilla_app::failpoints::Action::PanicOnce);
+    let (_, me) = a.api.get("/api/v1/users/me", Some(&token)).await;
+    let file = clip(a.dir.path(), "ladder.mp4", 426, 240, 2);
+    let form = multipart::Form::new()
+        .text("channelId", me["videoChannels"][0]["id"].to_string())
+        .text("name", "Ladder")
+        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("ladder.mp4"));
+    let (status, body) =
+        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(&token).multipart(form)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    settle(&[&a, &b]).await;
+    let playlist_on_b = || async {
+        let (_, details) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        details["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap_or_default().to_string()
+    };
+    let first = playlist_on_b().await;
+    let renditions = |url: String| {
+        let http = b.api.http.clone();
+        async move {
+            let resp = http.get(&url).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{url}");
+            resp.text().await.unwrap().matches("#EXT-X-STREAM-INF").count()
+        }
+    };
+    assert_eq!(renditions(first.clone()).await, 1, "published at its first rendition");
+
+    // The second rendition lands (the retry made due now): a new master playlist, and B follows.
+    let db = &a.instance.app.db;
+    flotilla_db::run!(db, |x| sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued' AND kind = 'transcode'")
+        .execute(x)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    settle(&[&a, &b]).await;
+    let latest = playlist_on_b().await;
+    assert_ne!(latest, first, "B learnt the new master playlist (an Update)");
+    let (_, origin) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(origin["streamingPlaylists"][0]["playlistUrl"].as_str(), Some(latest.as_str()));
+    assert_eq!(renditions(latest).await, 2, "B plays the whole ladder");
+    // The first one still answers during its grace period (players mid-video, followers that have
+    // not heard of the new one yet).
+    assert_eq!(renditions(first).await, 1);
     a.stop().await;
     b.stop().await;
 }

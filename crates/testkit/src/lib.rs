@@ -634,8 +634,12 @@ pub struct Process {
 impl Process {
     /// Starts `bin serve` with `vars` (plus a free loopback port) and waits until it answers.
     pub async fn spawn(bin: &Path, dir: &Path, vars: &[(&str, String)]) -> Process {
-        let port = free_port();
-        let log = dir.join(format!("serve-{port}.log"));
+        Self::spawn_on(bin, dir, free_port(), vars).await
+    }
+
+    /// [`Process::spawn`] on a given port (to start again where a stopped or crashed one was).
+    pub async fn spawn_on(bin: &Path, dir: &Path, port: u16, vars: &[(&str, String)]) -> Process {
+        let log = dir.join(format!("serve-{port}-{}.log", random_suffix()));
         let out = std::fs::File::create(&log).expect("log file");
         let mut cmd = std::process::Command::new(bin);
         cmd.arg("serve")
@@ -698,6 +702,10 @@ impl Drop for Process {
             let _ = self.child.wait();
         }
     }
+}
+
+fn random_suffix() -> String {
+    flotilla_app::auth::random_token(4)
 }
 
 /// A port that was free a moment ago (the child binds it itself).

@@ -20,6 +20,18 @@ mod props;
 
 pub use flotilla_federation::fetch::with_budget as with_fetch_budget;
 
+/// Federation's part in what happened (`events`): the activities each event sends, queued as
+/// deliveries in one transaction.
+pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
+    use crate::events::Event;
+    match event {
+        Event::VideoPublished { video_id } => videos::published(app, *video_id).await,
+        Event::VideoUpdated { video_id, was_federated } => videos::changed(app, *video_id, *was_federated).await,
+        Event::VideoDeleted(gone) => videos::send_delete(app, gone).await,
+        Event::ActorUpdated { actor_id } => delivery::actor_updated(app, *actor_id).await,
+    }
+}
+
 /// The URL of a local actor.
 pub async fn local_actor_url(app: &App, actor_id: i64) -> Result<String> {
     let (kind, name) = accounts::local_actor(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))?;

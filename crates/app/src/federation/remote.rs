@@ -246,13 +246,19 @@ pub async fn forget_actor(app: &App, actor: &RemoteActor) -> Result<()> {
     let channel_ids: Vec<i64> = owned.iter().map(|c| c.id).collect();
     let mut actor_ids: Vec<i64> = owned.iter().map(|c| c.actor_id).filter(|id| *id != actor.id).collect();
     actor_ids.push(actor.id);
-    let gone = videos::list_for_channels(&app.db, &channel_ids).await?;
-    let files = images::filenames_for(&app.db, &actor_ids).await?;
+    // Rows in one transaction, files after it: a failure leaves nothing half forgotten.
+    let mut tx = app.db.begin().await?;
+    let gone = videos::list_for_channels(&mut tx, &channel_ids).await?;
+    let files = images::filenames_for(&mut tx, &actor_ids).await?;
     for v in &gone {
-        crate::video::remove(app, v).await?;
+        videos::delete(&mut tx, v.id).await?;
     }
     for id in &actor_ids {
-        accounts::delete_actor(&app.db, *id).await?;
+        accounts::delete_actor(&mut tx, *id).await?;
+    }
+    tx.commit().await?;
+    for v in &gone {
+        crate::video::remove_files(app, v).await;
     }
     crate::image::remove_files(app, &files).await;
     tracing::info!(actor = %actor.url, videos = gone.len(), "remote actor deleted itself; forgotten");

@@ -29,15 +29,9 @@ async fn audience(app: &App, v: &videos::Video) -> Result<(i64, String, Vec<Stri
     Ok((a.actor_id, uris::account(app, &a.name), inboxes))
 }
 
-/// Sends `kind` about `v` from its account, or from the instance actor when `by_instance` (the
-/// account is about to be deleted, and receivers could no longer fetch its key to check the
-/// signature).
-async fn send(app: &App, v: &videos::Video, kind: &str, id: String, object: Value, by_instance: bool) -> Result<()> {
-    let (mut actor_id, mut actor_url, inboxes) = audience(app, v).await?;
-    if by_instance {
-        actor_id = ap::ensure_instance_actor(app).await?;
-        actor_url = uris::instance_actor(app);
-    }
+/// Sends `kind` about `v` from its account to the followers of its account, channel and instance.
+async fn send(app: &App, v: &videos::Video, kind: &str, id: String, object: Value) -> Result<()> {
+    let (actor_id, actor_url, inboxes) = audience(app, v).await?;
     if inboxes.is_empty() {
         return Ok(());
     }
@@ -133,27 +127,35 @@ pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()
         if !was_federated {
             return create_and_announce(app, &v, object).await;
         }
-        send(app, &v, "Update", format!("{url}/updates/{}", v.updated_at), object, false).await
+        send(app, &v, "Update", format!("{url}/updates/{}", now_ms()), object).await
     } else if was_federated {
-        send(app, &v, "Delete", format!("{url}/delete/{}", now_ms()), json!(url), false).await
+        send(app, &v, "Delete", format!("{url}/delete/{}", now_ms()), json!(url)).await
     } else {
         Ok(())
     }
 }
 
-/// A local video is about to be deleted: tell the followers who knew it.
-pub async fn deleting(app: &App, v: &videos::Video) -> Result<()> {
-    deleting_by(app, v, false).await
-}
-
-async fn deleting_by(app: &App, v: &videos::Video, by_instance: bool) -> Result<()> {
-    if !ap::federates(app, v) {
+/// A local video was deleted ([`crate::events::Event::VideoDeleted`]): its followers hear it from
+/// the actor the event names.
+pub async fn send_delete(app: &App, gone: &crate::events::VideoGone) -> Result<()> {
+    if gone.inboxes.is_empty() {
         return Ok(());
     }
-    let url = uris::video(app, &v.uuid);
-    // A server that misses the Delete learns it from the URL (410 and a Tombstone).
-    videos::insert_tombstone(&app.db, &url, "Video", now_ms()).await?;
-    send(app, v, "Delete", format!("{url}/delete"), json!(url), by_instance).await
+    let activity = json!({
+        "@context": ap::video_context(),
+        "type": "Delete",
+        "id": format!("{}/delete", gone.url),
+        "actor": gone.actor_url,
+        "to": if gone.public { json!([ap::PUBLIC]) } else { json!([]) },
+        "cc": [format!("{}/followers", gone.actor_url)],
+        "object": gone.url,
+    });
+    let mut tx = app.db.begin().await?;
+    delivery::enqueue(&mut tx, gone.actor_id, &activity, &gone.inboxes).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(video = %gone.url, inboxes = gone.inboxes.len(), "video deletion federated");
+    Ok(())
 }
 
 /// The Tombstone a deleted local video's URL answers with (410 Gone), if it was ever federated.
@@ -205,23 +207,27 @@ pub async fn remote_channel(app: &App, group_url: &str) -> Result<i64> {
     }
     let person = remote::actor(app, &owner_url).await?;
     let now = now_ms();
-    let account_id = match accounts::get_by_actor(&app.db, person.id).await? {
+    // The account and its channel together: a channel row never misses its account.
+    let mut tx = app.db.begin().await?;
+    let account_id = match accounts::get_by_actor(&mut tx, person.id).await? {
         Some(a) => a.id,
         None => {
-            accounts::insert(&app.db, person.id, None, person.display_name.as_deref().unwrap_or(&person.name), now)
+            accounts::insert(&mut tx, person.id, None, person.display_name.as_deref().unwrap_or(&person.name), now)
                 .await?
                 .0
         }
     };
-    match channels::get_by_actor(&app.db, group.id).await? {
-        Some(c) => Ok(c.id),
+    let channel_id = match channels::get_by_actor(&mut tx, group.id).await? {
+        Some(c) => c.id,
         None => {
             let display = group.display_name.clone().unwrap_or_else(|| group.name.clone());
-            Ok(channels::insert(&app.db, group.id, flotilla_domain::AccountId(account_id), &display, None, None, now)
+            channels::insert(&mut tx, group.id, flotilla_domain::AccountId(account_id), &display, None, None, now)
                 .await?
-                .0)
+                .0
         }
-    }
+    };
+    tx.commit().await?;
+    Ok(channel_id)
 }
 
 /// What a `Video` object says, read and checked without the database or the network: everything
@@ -433,18 +439,6 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
     }
     receive_fetched(app, &doc).await?;
     Ok(())
-}
-
-/// A channel (or a whole user, `user_too`) is about to be deleted: tell followers about each of
-/// its videos while the channel and account rows still say who they are. A user's Deletes come
-/// from the instance actor, whose key outlives the account.
-pub async fn deleting_channels(app: &App, channel_ids: &[i64], user_too: bool) {
-    let Ok(list) = videos::list_for_channels(&app.db, channel_ids).await else { return };
-    for v in &list {
-        if let Err(e) = deleting_by(app, v, user_too).await {
-            tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
-        }
-    }
 }
 
 /// A video document fetched from its own URL (search by address): stored as if its server had

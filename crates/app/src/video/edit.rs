@@ -172,12 +172,11 @@ pub async fn update(
         videos::set_tags(&mut tx, v.id, &tags).await?;
     }
     videos::index_search(&mut tx, v.id).await?;
+    crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated }).await?;
     tx.commit().await?;
+    app.wake_jobs();
     // A privacy change must reach the file server at once.
     app.media_cache.invalidate_access(&v.uuid);
-    if let Err(e) = crate::federation::videos::changed(app, v.id, was_federated).await {
-        tracing::warn!(video = %v.uuid, error = %e, "cannot send the change to followers");
-    }
     if thumbnail.is_some() || preview.is_some() {
         set_images(app, &v, thumbnail, preview).await?;
     }

@@ -336,10 +336,13 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
         }
         return Err(Error::not_found("video"));
     }
-    if let Err(e) = crate::federation::videos::deleting(app, &v).await {
-        tracing::warn!(video = %v.uuid, error = %e, "cannot tell followers about the deletion");
-    }
-    remove(app, &v).await?;
+    // The row, its tombstone and the news for its followers go in one transaction; the files after.
+    let mut tx = app.db.begin().await?;
+    deleting(&mut tx, app, &v, false).await?;
+    videos::delete(&mut tx, v.id).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    remove_files(app, &v).await;
     tracing::info!(video = %v.uuid, by = %who.user.username, "video deleted");
     Ok(())
 }
@@ -359,10 +362,25 @@ pub fn forget_files(app: &App, uuid: &str) {
 }
 
 /// Removes a video: its row first (with what cascades from it), then its files, so a failed
-/// delete never leaves a video pointing at missing files.
+/// delete never leaves a video pointing at missing files. (Followers of a local video are told by
+/// [`delete`]; this is for copies of remote videos and clean-ups.)
 pub async fn remove(app: &App, v: &videos::Video) -> Result<()> {
-    videos::delete(&app.db, v.id).await?;
+    let mut tx = app.db.begin().await?;
+    videos::delete(&mut tx, v.id).await?;
+    tx.commit().await?;
     remove_files(app, v).await;
+    Ok(())
+}
+
+/// In the transaction deleting a local video: when its followers knew it, its URL gets a
+/// tombstone (servers that missed the `Delete` learn it from a 410) and the deletion is recorded
+/// for them. `by_instance`: its account goes too, so the instance actor speaks.
+pub async fn deleting(tx: &mut flotilla_db::Tx, app: &App, v: &videos::Video, by_instance: bool) -> Result<()> {
+    if let Some(event) = crate::events::video_deleted(&mut *tx, app, v, by_instance).await? {
+        let url = crate::uris::video(app, &v.uuid);
+        videos::insert_tombstone(&mut *tx, &url, "Video", flotilla_domain::time::now_ms()).await?;
+        crate::events::record(tx, event).await?;
+    }
     Ok(())
 }
 

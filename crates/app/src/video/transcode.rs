@@ -20,7 +20,11 @@ use flotilla_db::videos;
 use flotilla_domain::time::now_ms;
 use flotilla_media::hls::{self, MasterEntry};
 
-use crate::jobs::{Failure, Progress};
+use crate::jobs::{self, Failure, Job, Progress};
+
+/// How long a replaced master playlist (and its segment hashes) keeps answering: players in the
+/// middle of the video and followers that missed the `Update` go on meanwhile.
+pub const PLAYLIST_GRACE_MS: i64 = 24 * 3600 * 1000;
 use crate::video::{STATE_TRANSCODING_FAILED, hls_dir};
 use crate::{App, Error};
 
@@ -126,6 +130,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         let publish = !v.wait_transcoding || last;
         write_playlists(app, v.id, &v.uuid, publish, &mut hashes).await?;
         tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
+        app.failpoints.hit("transcode.rendition");
     }
     if todo.is_empty() {
         write_playlists(app, v.id, &v.uuid, true, &mut hashes).await?;
@@ -199,18 +204,34 @@ async fn write_playlists(
     // The swarms players will announce: one per rendition, named after the master's URL.
     let swarm_id = crate::uris::absolute(app, &crate::uris::hls_file_path(uuid, &master_name));
     let hashes = flotilla_media::p2p::info_hashes(&swarm_id, &master);
+    let was_published = old.as_ref().is_some_and(|o| o.state == crate::video::STATE_PUBLISHED);
     let mut tx = app.db.begin().await.map_err(retry)?;
     videos::set_playlists(&mut tx, video_id, &master_name, &sha_name, publish, now_ms()).await.map_err(retry)?;
     videos::set_infohashes(&mut tx, video_id, &hashes).await.map_err(retry)?;
-    tx.commit().await.map_err(retry)?;
-    let first_publication = publish && old.as_ref().is_some_and(|o| o.state != crate::video::STATE_PUBLISHED);
-    if first_publication && let Err(e) = crate::federation::videos::published(app, video_id).await {
-        tracing::warn!(video_id, error = %e, "cannot announce the new video to followers");
-    }
-    if let Some(old) = old {
-        for name in [old.master_playlist, old.segments_sha256].into_iter().flatten() {
-            let _ = tokio::fs::remove_file(dir.join(name)).await;
+    // Its followers hear of it in the same transaction: the first publication is a `Create`; a new
+    // rendition (a new master playlist) an `Update`, so that they play the whole ladder.
+    let event = match &old {
+        _ if publish && !was_published => Some(crate::events::Event::VideoPublished { video_id }),
+        Some(o) if was_published => {
+            Some(crate::events::Event::VideoUpdated { video_id, was_federated: crate::ap::federates(app, o) })
         }
+        _ => None,
+    };
+    if let Some(e) = event.clone() {
+        crate::events::record(&mut tx, e).await.map_err(retry)?;
+    }
+    // The previous master playlist and hashes stay a while, for players in the middle of the video
+    // and followers that have not heard of the new ones yet.
+    let previous: Vec<String> =
+        old.iter().flat_map(|o| [o.master_playlist.clone(), o.segments_sha256.clone()]).flatten().collect();
+    if !previous.is_empty() {
+        let job = Job::PrunePlaylists { video_id, files: previous };
+        jobs::enqueue_at(&mut tx, &job, now_ms() + PLAYLIST_GRACE_MS).await.map_err(retry)?;
+    }
+    tx.commit().await.map_err(retry)?;
+    app.wake_jobs();
+    if matches!(event, Some(crate::events::Event::VideoPublished { .. })) {
+        app.failpoints.hit("video.published");
     }
     Ok(())
 }
@@ -270,6 +291,22 @@ pub async fn failed(app: &Arc<App>, video_id: i64, why: &str) {
     if let Err(e) = videos::set_state(&app.db, video_id, STATE_TRANSCODING_FAILED, Some(why), now_ms()).await {
         tracing::error!(video_id, error = %e, "cannot mark the video as failed");
     }
+}
+
+/// The job that removes replaced playlists after [`PLAYLIST_GRACE_MS`]: only names the video no
+/// longer points at (a re-run may have made one current again), only plain names in its directory.
+pub async fn prune_playlists(app: &Arc<App>, video_id: i64, files: &[String]) -> Result<(), Failure> {
+    let Some(v) = videos::get(&app.db, video_id).await.map_err(retry)? else { return Ok(()) };
+    let dir = hls_dir(app, &v.uuid);
+    for name in files {
+        let current = v.master_playlist.as_deref() == Some(name) || v.segments_sha256.as_deref() == Some(name);
+        let plain = !name.is_empty() && !name.contains(['/', '\\']) && !name.starts_with('.');
+        if !current && plain {
+            let _ = tokio::fs::remove_file(dir.join(name)).await;
+        }
+    }
+    app.media_cache.invalidate_dir(&dir);
+    Ok(())
 }
 
 impl From<Failure> for Error {

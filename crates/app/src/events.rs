@@ -1,0 +1,99 @@
+//! What happened: a use-case records an [`Event`] in the same transaction as its change
+//! ([`record`]), as a job of kind `event`; the parts that react to it (today: federation, in
+//! `federation::on_event`) run from that job. A change and what it causes are committed together
+//! or not at all: a crash right after the commit still delivers the `Create`, a crash before it
+//! leaves nothing half done.
+//!
+//! ```text
+//!  use-case: BEGIN ─ change ─ events::record(tx, Event) ─ COMMIT
+//!  worker:   job "event" ──> federation::on_event (deliveries, each its own job)
+//! ```
+//!
+//! Events carry what their subscribers need that the change removes: a deleted video's URL, who
+//! spoke for it and who heard of it, taken inside the transaction that deletes it.
+
+use flotilla_db::{Exec, Tx, accounts, channels, follows, videos};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{self, Job};
+use crate::{App, Error, Result, ap, uris};
+
+/// Something that happened that others react to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// A local video was published for the first time.
+    VideoPublished { video_id: i64 },
+    /// A local video changed (its metadata, its privacy, or its files: a new rendition, a new
+    /// master playlist); `was_federated`: its followers knew it before the change.
+    VideoUpdated { video_id: i64, was_federated: bool },
+    /// A local video its followers knew was deleted.
+    VideoDeleted(VideoGone),
+    /// A local actor's profile changed (names, description, avatar, banner).
+    ActorUpdated { actor_id: i64 },
+}
+
+/// What the followers of a deleted video must be told, taken before it went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VideoGone {
+    /// The video's URL (its ActivityPub id).
+    pub url: String,
+    /// The local actor that speaks for it (its account, or the instance actor when the account
+    /// is deleted with it), and that actor's URL.
+    pub actor_id: i64,
+    pub actor_url: String,
+    pub public: bool,
+    /// The inboxes of the followers of its account, channel and instance.
+    pub inboxes: Vec<String>,
+}
+
+/// Records `event` in the caller's transaction.
+pub async fn record(tx: &mut Tx, event: Event) -> Result<()> {
+    jobs::enqueue(&mut *tx, &Job::Event { event }).await?;
+    Ok(())
+}
+
+/// The [`Event::VideoDeleted`] of `v`, read in the deleting transaction `e` (before the rows go),
+/// or `None` when its followers never knew it. `by_instance`: the instance actor speaks, because
+/// the account is deleted too and receivers could no longer fetch its key.
+pub async fn video_deleted(
+    e: impl Into<Exec<'_>>,
+    app: &App,
+    v: &videos::Video,
+    by_instance: bool,
+) -> Result<Option<Event>> {
+    if !ap::federates(app, v) {
+        return Ok(None);
+    }
+    let mut e = e.into();
+    let c = channels::get(&mut e, flotilla_domain::ChannelId(v.channel_id))
+        .await?
+        .ok_or_else(|| Error::not_found("channel"))?;
+    let a = accounts::get(&mut e, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
+    let instance = accounts::local_actor_id(&mut e, "Application", ap::INSTANCE_ACTOR)
+        .await?
+        .ok_or_else(|| Error::not_found("instance actor"))?;
+    let inboxes = follows::follower_inboxes(&mut e, &[a.actor_id, c.actor_id, instance]).await?;
+    let (actor_id, actor_url) =
+        if by_instance { (instance, uris::instance_actor(app)) } else { (a.actor_id, uris::account(app, &a.name)) };
+    Ok(Some(Event::VideoDeleted(VideoGone {
+        url: uris::video(app, &v.uuid),
+        actor_id,
+        actor_url,
+        public: v.privacy == crate::video::PRIVACY_PUBLIC,
+        inboxes,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_stored_as_tagged_json_and_read_back() {
+        let e = Event::VideoUpdated { video_id: 7, was_federated: true };
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(s, r#"{"type":"VideoUpdated","video_id":7,"was_federated":true}"#);
+        assert_eq!(serde_json::from_str::<Event>(&s).unwrap(), e);
+    }
+}
