@@ -231,6 +231,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0014_token_families.sql"),
         include_str!("../migrations/0014_token_families.sql"),
     ),
+    (
+        16,
+        "inbox_seen_received_at",
+        include_str!("../migrations/0016_inbox_seen_received_at.sql"),
+        include_str!("../migrations/0016_inbox_seen_received_at.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -91,7 +91,8 @@ pub async fn start_with_routes(
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
 
-/// Periodic clean-up: expired OAuth tokens, resumable uploads untouched for a day. Failures are logged and retried at the next tick.
+/// Periodic clean-up: expired OAuth tokens, resumable uploads untouched for a day, inbox activity
+/// ids past their week. Failures are logged and retried at the next tick.
 async fn housekeeping(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -105,6 +106,12 @@ async fn housekeeping(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "abandoned resumable uploads removed"),
             Err(e) => tracing::warn!(error = %e, "cannot sweep abandoned uploads"),
+        }
+        let now = flotilla_domain::time::now_ms();
+        match flotilla_app::federation::inbox::prune_seen(&app, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "old inbox activity ids forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune inbox_seen"),
         }
     }
 }
