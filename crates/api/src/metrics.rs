@@ -1,6 +1,8 @@
 //! Prometheus metrics at `GET /metrics`: requests by method, route and status, and a latency
-//! histogram by route. Routes are the matched patterns (`/api/v1/users/{id}`), never raw paths,
-//! so the number of series stays bounded whatever clients request. Players report their playback
+//! histogram by route. Every label is one of a fixed set, so the number of series stays bounded
+//! whatever clients request: routes are the matched patterns (`/api/v1/users/{id}`, or `unmatched`),
+//! never raw paths; methods other than the seven we name are `OTHER` (any token is a valid HTTP
+//! method, so a client could otherwise mint a series per request); statuses are our own. Players report their playback
 //! (`POST /api/v1/metrics/playback`, PeerTube's fields): bytes from peers and over HTTP, bytes
 //! uploaded to peers, errors, as instance-wide counters. What the origin itself answered for HLS
 //! (segments, playlists, segment hashes) is counted by the server, so P2P offload can be read
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -166,10 +169,24 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+/// The method's label: the ones our routes and CORS answer, else `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware: times each request and counts it under its matched route.
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let file = (route.as_deref() == Some(HLS_ROUTE))
         .then(|| req.uri().path().rsplit('/').next().unwrap_or_default().to_string());
@@ -181,7 +198,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         let len = resp.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
         (f, len.and_then(|v| v.parse().ok()).unwrap_or(0))
     });
-    metrics.record(&method, route, resp.status().as_u16(), start.elapsed().as_secs_f64(), served);
+    metrics.record(method, route, resp.status().as_u16(), start.elapsed().as_secs_f64(), served);
     resp
 }
 
@@ -205,6 +222,20 @@ mod tests {
             text.contains("flotilla_http_request_duration_seconds_bucket{route=\"/api/v1/config\",le=\"0.005\"} 1")
         );
         assert!(text.contains("flotilla_http_request_duration_seconds_count{route=\"/api/v1/config\"} 2"));
+    }
+
+    #[test]
+    fn a_million_invented_methods_are_one_series() {
+        let m = super::Metrics::default();
+        for n in 0..1_000_000 {
+            let method = axum::http::Method::from_bytes(format!("X{n}").as_bytes()).unwrap();
+            m.record(super::method_label(&method), "unmatched", 405, 0.001, None);
+        }
+        m.record(super::method_label(&axum::http::Method::PATCH), "unmatched", 405, 0.001, None);
+        let inner = m.inner.lock().unwrap();
+        assert_eq!(inner.requests.len(), 2, "OTHER and PATCH");
+        assert_eq!(inner.requests[&("OTHER".to_string(), "unmatched".to_string(), 405)], 1_000_000);
+        assert_eq!(inner.latency.len(), 1);
     }
 }
 

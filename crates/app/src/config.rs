@@ -84,6 +84,17 @@ pub struct HttpConfig {
     /// A directory with the built web client to serve instead of the one embedded in the binary
     /// (empty: the embedded one, if the binary was built with it).
     pub web_dir: String,
+    /// Seconds a client has to send a request's headers, counted from the connection's start or
+    /// the end of its previous request (so it also closes idle keep-alive connections). A client
+    /// that trickles its headers (slowloris) is disconnected when they run out.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may send nothing before the request ends with 408. Counted between
+    /// reads, not in total: an upload of gigabytes takes as long as it needs while bytes flow.
+    pub body_idle_timeout_secs: u64,
+    /// Open connections at most, HTTP keep-alive and the tracker's WebSockets alike. A connection
+    /// past it is answered 503 and closed at once (never queued unanswered). Each viewer holds a
+    /// tracker WebSocket and one or more HTTP connections; the open-file limit must allow it.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -245,6 +256,9 @@ impl Default for HttpConfig {
             max_image_bytes: 8 * 1024 * 1024,
             media_cache_bytes: 64 * 1024 * 1024,
             web_dir: String::new(),
+            header_read_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            max_connections: 4096,
         }
     }
 }
@@ -423,6 +437,15 @@ impl Config {
         }
         if self.http.max_image_bytes < 1024 {
             return Err(bad("http.max_image_bytes", "must be at least 1024"));
+        }
+        if self.http.header_read_timeout_secs == 0 {
+            return Err(bad("http.header_read_timeout_secs", "must be at least 1"));
+        }
+        if self.http.body_idle_timeout_secs == 0 {
+            return Err(bad("http.body_idle_timeout_secs", "must be at least 1"));
+        }
+        if self.http.max_connections == 0 {
+            return Err(bad("http.max_connections", "must be at least 1"));
         }
         if self.auth.max_login_failures == 0 || self.auth.login_failure_window_secs == 0 {
             return Err(bad("auth.max_login_failures", "the limit and its window must be above 0"));

@@ -6,13 +6,18 @@
 //! Media files have random names that change whenever their content does, so cached bytes never go
 //! stale by being rewritten; entries are dropped when a video's files are removed or replaced
 //! (`invalidate_dir`) and access entries when its privacy or state changes (`invalidate_access`).
+//!
+//! Also the other small memories keyed by what clients send — list totals by filter, key refetches
+//! by actor — each an LRU with a fixed number of entries, so no request pattern grows them without
+//! bound.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use lru::LruCache;
 
 /// A cached piece of a file, with what the response headers need.
 #[derive(Clone)]
@@ -26,9 +31,9 @@ pub struct Cached {
 type Key = (PathBuf, u64, u64);
 
 struct Inner {
-    /// Each piece with the tick of its last use.
-    map: HashMap<Key, (Cached, u64)>,
-    tick: u64,
+    /// The pieces, least recently used first out.
+    map: LruCache<Key, Cached>,
+    /// What the pieces cost, as [`cost`] counts it.
     size: usize,
 }
 
@@ -37,30 +42,40 @@ pub struct MediaCache {
     /// Pieces larger than this are streamed from disk instead (the OS page cache still helps).
     pub max_entry: usize,
     inner: Mutex<Inner>,
-    access: Mutex<HashMap<String, (bool, Instant)>>,
+    access: Mutex<LruCache<String, (bool, Instant)>>,
 }
 
 /// How long "anyone may fetch this video's files" is trusted without asking the database. Privacy
 /// changes invalidate it at once; this bounds anything missed (another process sharing the database).
 const ACCESS_TTL: Duration = Duration::from_secs(10);
 
+/// Videos whose access is remembered at most. Only stored videos get an entry, so this is a
+/// backstop; the busiest ones stay.
+pub const MAX_ACCESS: usize = 50_000;
+
+/// What an entry costs besides its bytes, its path and its ETag: the key's numbers, the `Cached`
+/// fields, the LRU's links and hash slot, the allocations' headers (rounded up). A client picks
+/// the ranges it asks for, so a piece may be one byte: counting only the bytes would let a
+/// million one-byte ranges hold far more memory than the capacity.
+const ENTRY_OVERHEAD: usize = 192;
+
+fn cost(key: &Key, value: &Cached) -> usize {
+    value.bytes.len() + key.0.as_os_str().len() + value.etag.len() + ENTRY_OVERHEAD
+}
+
 impl MediaCache {
     pub fn new(capacity: usize) -> Self {
         MediaCache {
             capacity,
             max_entry: (capacity / 16).clamp(64 * 1024, 4 * 1024 * 1024),
-            inner: Mutex::new(Inner { map: HashMap::new(), tick: 0, size: 0 }),
-            access: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner { map: LruCache::unbounded(), size: 0 }),
+            access: Mutex::new(LruCache::new(NonZeroUsize::new(MAX_ACCESS).expect("> 0"))),
         }
     }
 
     pub fn get(&self, path: &Path, start: u64, len: u64) -> Option<Cached> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.tick += 1;
-        let tick = inner.tick;
-        let entry = inner.map.get_mut(&(path.to_path_buf(), start, len))?;
-        entry.1 = tick;
-        Some(entry.0.clone())
+        inner.map.get(&(path.to_path_buf(), start, len)).cloned()
     }
 
     pub fn put(&self, path: &Path, start: u64, len: u64, value: Cached) {
@@ -69,55 +84,169 @@ impl MediaCache {
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let key = (path.to_path_buf(), start, len);
-        if inner.map.contains_key(&key) {
+        if inner.map.contains(&key) {
             return;
         }
-        inner.tick += 1;
-        let tick = inner.tick;
-        inner.size += value.bytes.len();
-        inner.map.insert(key, (value, tick));
-        // Evicting scans for the least recently used piece: rare (only when full) and over pieces
-        // of at least a few hundred bytes, so the map stays modest.
+        inner.size += cost(&key, &value);
+        inner.map.put(key, value);
         while inner.size > self.capacity {
-            let Some(old) = inner.map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone()) else { break };
-            if let Some((v, _)) = inner.map.remove(&old) {
-                inner.size -= v.bytes.len();
-            }
+            let Some((k, v)) = inner.map.pop_lru() else { break };
+            inner.size -= cost(&k, &v);
         }
     }
 
     /// Drops every cached piece of the files under `dir`.
     pub fn invalidate_dir(&self, dir: &Path) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let gone: Vec<Key> = inner.map.keys().filter(|k| k.0.starts_with(dir)).cloned().collect();
+        let gone: Vec<Key> = inner.map.iter().map(|(k, _)| k).filter(|k| k.0.starts_with(dir)).cloned().collect();
         for k in gone {
-            if let Some((v, _)) = inner.map.remove(&k) {
-                inner.size -= v.bytes.len();
+            if let Some(v) = inner.map.pop(&k) {
+                inner.size -= cost(&k, &v);
             }
         }
     }
 
-    /// Bytes held now.
+    /// Memory held now, in bytes as [`cost`] counts it (never above the capacity).
     pub fn size(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).size
     }
 
+    /// Pieces held now.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// `Some(true)`: anyone may fetch the files of `uuid`, known recently; `None`: ask the database.
     pub fn public_access(&self, uuid: &str) -> Option<bool> {
-        let m = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.access.lock().unwrap_or_else(|p| p.into_inner());
         m.get(uuid).filter(|(_, at)| at.elapsed() < ACCESS_TTL).map(|(public, _)| *public)
     }
 
     pub fn remember_access(&self, uuid: &str, public: bool) {
         let mut m = self.access.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() > 50_000 {
-            m.retain(|_, (_, at)| at.elapsed() < ACCESS_TTL);
-        }
-        m.insert(uuid.to_string(), (public, Instant::now()));
+        m.put(uuid.to_string(), (public, Instant::now()));
     }
 
     pub fn invalidate_access(&self, uuid: &str) {
-        self.access.lock().unwrap_or_else(|p| p.into_inner()).remove(uuid);
+        self.access.lock().unwrap_or_else(|p| p.into_inner()).pop(uuid);
+    }
+
+    /// Videos whose access is remembered now.
+    pub fn access_len(&self) -> usize {
+        self.access.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Totals of video lists by filter, trusted for a few seconds. The filter comes from the query
+/// string (categories, languages, tags…), so the remembered filters are capped ([`MAX_TOTALS`],
+/// least recently used out) and an over-long one is not remembered at all.
+pub struct ListTotals(Mutex<LruCache<String, Total>>);
+
+impl Default for ListTotals {
+    fn default() -> Self {
+        ListTotals(Mutex::new(LruCache::new(NonZeroUsize::new(MAX_TOTALS).expect("> 0"))))
+    }
+}
+
+struct Total {
+    n: i64,
+    at: Instant,
+    /// When a caller took on counting again (the others keep the old total meanwhile).
+    recounting: Option<Instant>,
+}
+
+/// A total is fresh this long.
+const TOTALS_TTL: Duration = Duration::from_secs(5);
+/// A stale total is still answered (while one caller counts again) up to this age; older, the
+/// caller counts itself.
+const TOTALS_MAX_AGE: Duration = Duration::from_secs(60);
+/// Filters whose totals are remembered at most: the lists people actually browse are a few dozen.
+pub const MAX_TOTALS: usize = 1000;
+/// A filter written longer than this (hundreds of tags) is counted every time, never remembered,
+/// so the memory stays under `MAX_TOTALS` × this.
+pub const MAX_TOTALS_KEY: usize = 1024;
+
+impl ListTotals {
+    /// The total to answer with, and whether this caller should count again and [`put`] it. When a
+    /// total goes stale only one caller counts; the others answer the old total meanwhile, so a
+    /// burst of page views never counts 100,000 rows twenty times at once.
+    ///
+    /// [`put`]: ListTotals::put
+    pub fn lookup(&self, key: &str) -> (Option<i64>, bool) {
+        if key.len() > MAX_TOTALS_KEY {
+            return (None, false);
+        }
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(key) {
+            Some(t) if t.at.elapsed() < TOTALS_TTL => (Some(t.n), false),
+            Some(t) if t.at.elapsed() < TOTALS_MAX_AGE => {
+                if t.recounting.is_some_and(|r| r.elapsed() < TOTALS_TTL) {
+                    (Some(t.n), false)
+                } else {
+                    t.recounting = Some(Instant::now());
+                    (Some(t.n), true)
+                }
+            }
+            _ => (None, true),
+        }
+    }
+
+    pub fn put(&self, key: String, total: i64) {
+        if key.len() > MAX_TOTALS_KEY {
+            return;
+        }
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.put(key, Total { n: total, at: Instant::now(), recounting: None });
+    }
+
+    /// Filters remembered now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// When each remote actor's key was last fetched again after a failed signature: at most once per
+/// window, so forged requests cannot turn us into a fetch amplifier. Capped at [`MAX_REFETCHES`]
+/// actors, least recently refetched out: forgetting one only allows its next refetch early.
+pub struct RefetchLimiter(Mutex<LruCache<String, Instant>>);
+
+impl Default for RefetchLimiter {
+    fn default() -> Self {
+        RefetchLimiter(Mutex::new(LruCache::new(NonZeroUsize::new(MAX_REFETCHES).expect("> 0"))))
+    }
+}
+
+const REFETCH_WINDOW: Duration = Duration::from_secs(30);
+/// Actors whose last refetch is remembered at most.
+pub const MAX_REFETCHES: usize = 10_000;
+
+impl RefetchLimiter {
+    pub fn allow(&self, actor: &str) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get(actor) {
+            Some(at) if at.elapsed() < REFETCH_WINDOW => false,
+            _ => {
+                m.put(actor.to_string(), Instant::now());
+                true
+            }
+        }
+    }
+
+    /// Actors remembered now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -172,75 +301,68 @@ mod tests {
         c.invalidate_access("u");
         assert_eq!(c.public_access("u"), None);
     }
-}
 
-/// Totals of video lists by filter, trusted for a few seconds.
-#[derive(Default)]
-pub struct ListTotals(Mutex<HashMap<String, Total>>);
+    // A million distinct keys in each memory keyed by what clients send: the count stays at its
+    // cap, and the most recent keys are still there (the structure still does its job).
 
-struct Total {
-    n: i64,
-    at: Instant,
-    /// When a caller took on counting again (the others keep the old total meanwhile).
-    recounting: Option<Instant>,
-}
-
-/// A total is fresh this long.
-const TOTALS_TTL: Duration = Duration::from_secs(5);
-/// A stale total is still answered (while one caller counts again) up to this age; older, the
-/// caller counts itself.
-const TOTALS_MAX_AGE: Duration = Duration::from_secs(60);
-
-impl ListTotals {
-    /// The total to answer with, and whether this caller should count again and [`put`] it. When a
-    /// total goes stale only one caller counts; the others answer the old total meanwhile, so a
-    /// burst of page views never counts 100,000 rows twenty times at once.
-    ///
-    /// [`put`]: ListTotals::put
-    pub fn lookup(&self, key: &str) -> (Option<i64>, bool) {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match m.get_mut(key) {
-            Some(t) if t.at.elapsed() < TOTALS_TTL => (Some(t.n), false),
-            Some(t) if t.at.elapsed() < TOTALS_MAX_AGE => {
-                if t.recounting.is_some_and(|r| r.elapsed() < TOTALS_TTL) {
-                    (Some(t.n), false)
-                } else {
-                    t.recounting = Some(Instant::now());
-                    (Some(t.n), true)
-                }
-            }
-            _ => (None, true),
-        }
-    }
-
-    pub fn put(&self, key: String, total: i64) {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() > 1000 {
-            m.retain(|_, t| t.at.elapsed() < TOTALS_MAX_AGE);
-        }
-        m.insert(key, Total { n: total, at: Instant::now(), recounting: None });
-    }
-}
-
-/// When each remote actor's key was last fetched again after a failed signature: at most once per
-/// window, so forged requests cannot turn us into a fetch amplifier.
-#[derive(Default)]
-pub struct RefetchLimiter(Mutex<HashMap<String, Instant>>);
-
-const REFETCH_WINDOW: Duration = Duration::from_secs(30);
-
-impl RefetchLimiter {
-    pub fn allow(&self, actor: &str) -> bool {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() > 10_000 {
-            m.retain(|_, at| at.elapsed() < REFETCH_WINDOW);
-        }
-        match m.get(actor) {
-            Some(at) if at.elapsed() < REFETCH_WINDOW => false,
-            _ => {
-                m.insert(actor.to_string(), Instant::now());
-                true
+    #[test]
+    fn a_million_one_byte_ranges_keep_the_piece_cache_within_its_capacity() {
+        let capacity = 4 * 1024 * 1024;
+        let c = MediaCache::new(capacity);
+        let path = Path::new("/data/streaming-playlists/hls/0f3c/0f3c-720-fragmented.mp4");
+        for n in 0..1_000_000u64 {
+            c.put(path, n, n, piece(1));
+            if n % 10_000 == 0 {
+                assert!(c.size() <= capacity);
             }
         }
+        assert!(c.size() <= capacity);
+        let per_piece = 1 + path.as_os_str().len() + "\"e\"".len() + ENTRY_OVERHEAD;
+        assert_eq!(c.len(), capacity / per_piece, "as many pieces as their full cost allows");
+        for n in (1_000_000 - 100)..1_000_000u64 {
+            assert!(c.get(path, n, n).is_some(), "recent range {n} is kept");
+        }
+        assert!(c.get(path, 0, 0).is_none(), "the oldest went first");
+    }
+
+    #[test]
+    fn a_million_videos_keep_the_access_memory_at_its_cap() {
+        let c = MediaCache::new(0);
+        for n in 0..1_000_000 {
+            c.remember_access(&format!("video-{n}"), true);
+        }
+        assert_eq!(c.access_len(), MAX_ACCESS);
+        assert_eq!(c.public_access("video-999999"), Some(true));
+        assert_eq!(c.public_access(&format!("video-{}", 1_000_000 - MAX_ACCESS)), Some(true));
+        assert_eq!(c.public_access("video-0"), None, "forgotten: the database is asked again");
+    }
+
+    #[test]
+    fn a_million_list_filters_keep_the_totals_at_their_cap() {
+        let totals = ListTotals::default();
+        for n in 0..1_000_000 {
+            totals.put(format!("VideoFilter {{ tags_one_of: [\"t{n}\"] }}"), n);
+        }
+        assert_eq!(totals.len(), MAX_TOTALS);
+        assert_eq!(totals.lookup("VideoFilter { tags_one_of: [\"t999999\"] }"), (Some(999_999), false));
+        assert_eq!(totals.lookup("VideoFilter { tags_one_of: [\"t0\"] }"), (None, true), "forgotten: count");
+        // A filter too long to remember is counted by each caller and never stored.
+        let long = "x".repeat(MAX_TOTALS_KEY + 1);
+        assert_eq!(totals.lookup(&long), (None, false));
+        totals.put(long.clone(), 5);
+        assert_eq!(totals.lookup(&long), (None, false));
+        assert_eq!(totals.len(), MAX_TOTALS);
+    }
+
+    #[test]
+    fn a_million_actors_keep_the_refetch_limiter_at_its_cap() {
+        let limiter = RefetchLimiter::default();
+        for n in 0..1_000_000 {
+            assert!(limiter.allow(&format!("https://h{n}.example/actor")));
+        }
+        assert_eq!(limiter.len(), MAX_REFETCHES);
+        assert!(!limiter.allow("https://h999999.example/actor"), "refetched a moment ago: not again");
+        assert!(limiter.allow("https://h0.example/actor"), "forgotten: may be refetched");
+        assert_eq!(limiter.len(), MAX_REFETCHES);
     }
 }

@@ -157,6 +157,16 @@ pub async fn forget_seen(e: impl Into<Exec<'_>>, activity_id: &str) -> Result<()
     Ok(())
 }
 
+/// Forgets the activity ids first seen before `before` (ms since the epoch); how many.
+pub async fn prune_seen(e: impl Into<Exec<'_>>, before: i64) -> Result<u64> {
+    let n = run!(e, |x| sqlx::query("DELETE FROM inbox_seen WHERE received_at < $1")
+        .bind(before)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n)
+}
+
 pub async fn get_by_activity(e: impl Into<Exec<'_>>, activity_id: &str) -> Result<Option<Follow>> {
     let sql = format!("SELECT {COLUMNS} FROM follows WHERE activity_id = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Follow>(&sql).bind(activity_id).fetch_optional(x).await)?)

@@ -243,6 +243,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0016_upload_session_video.sql"),
         include_str!("../migrations/0016_upload_session_video.sql"),
     ),
+    (
+        17,
+        "inbox_seen_received_at",
+        include_str!("../migrations/0017_inbox_seen_received_at.sql"),
+        include_str!("../migrations/0017_inbox_seen_received_at.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use flotilla_api::Metrics;
 use flotilla_app::{App, Config};
 use tokio::net::TcpListener;
@@ -15,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub mod config;
 pub mod doctor;
+pub mod serve;
 
 /// An instance serving HTTP. Dropping it does not stop it; call [`RunningInstance::stop`].
 pub struct RunningInstance {
@@ -82,23 +82,17 @@ pub async fn start_with_routes(
     let addr = listener.local_addr().map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
     let router = flotilla_api::router_with(app.clone(), Arc::new(Metrics::default()), extra);
     let (tx, rx) = oneshot::channel::<()>();
-    // TCP_NODELAY: small API responses and playlists must not wait on Nagle (DESIGN §2).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let limits = serve::Limits::of(&app.config.http);
+    let server = tokio::spawn(serve::serve(listener, router, limits, async {
+        let _ = rx.await;
+    }));
     let mut background = vec![tokio::spawn(housekeeping(app.clone()))];
     background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
 
-/// Periodic clean-up: expired OAuth tokens, resumable uploads untouched for a day. Failures are logged and retried at the next tick.
+/// Periodic clean-up: expired OAuth tokens, resumable uploads untouched for a day, inbox activity
+/// ids past their week. Failures are logged and retried at the next tick.
 async fn housekeeping(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -112,6 +106,12 @@ async fn housekeeping(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "abandoned resumable uploads removed"),
             Err(e) => tracing::warn!(error = %e, "cannot sweep abandoned uploads"),
+        }
+        let now = flotilla_domain::time::now_ms();
+        match flotilla_app::federation::inbox::prune_seen(&app, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "old inbox activity ids forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune inbox_seen"),
         }
     }
 }

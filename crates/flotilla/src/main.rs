@@ -118,6 +118,7 @@ async fn serve(loaded: Loaded) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    flotilla::serve::check_open_file_limit(config.http.max_connections);
     let public = config.public_url.clone();
     let mut instance = match flotilla::start(config, listener).await {
         Ok(i) => i,

@@ -241,8 +241,16 @@ impl Tracker {
     /// The connection ended: it leaves every swarm it was in (a close is a `stopped`).
     pub fn disconnect(&self, conn: u64) {
         let Some(c) = lock(&self.conns).remove(&conn) else { return };
-        if let Some(n) = lock(&self.per_ip).get_mut(&c.ip) {
-            *n = n.saturating_sub(1);
+        {
+            // An address with no connection left is forgotten: kept at zero, every address that
+            // ever connected would stay in memory for good.
+            let mut per_ip = lock(&self.per_ip);
+            if let Some(n) = per_ip.get_mut(&c.ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    per_ip.remove(&c.ip);
+                }
+            }
         }
         for (video, ih, peer) in c.joined {
             self.leave(video, &ih, &peer, conn);
@@ -590,6 +598,23 @@ mod tests {
             v.push(serde_json::from_str(&f).unwrap());
         }
         v
+    }
+
+    #[test]
+    fn a_million_addresses_that_came_and_went_leave_nothing_behind() {
+        let t = tracker();
+        for n in 0..1_000_000u32 {
+            let (conn, _out) = t.connect(IpAddr::from(n.to_be_bytes())).unwrap();
+            t.disconnect(conn);
+        }
+        assert_eq!(lock(&t.per_ip).len(), 0);
+        // The count still works for addresses that stay.
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let held: Vec<u64> = (0..MAX_CONNECTIONS_PER_IP).map(|_| t.connect(ip).unwrap().0).collect();
+        assert!(t.connect(ip).is_err(), "the per-address limit holds");
+        t.disconnect(held[0]);
+        assert!(t.connect(ip).is_ok());
+        assert_eq!(lock(&t.per_ip).len(), 1);
     }
 
     #[tokio::test]

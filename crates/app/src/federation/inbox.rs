@@ -15,6 +15,17 @@ use crate::{App, Error, Result};
 /// The largest activity accepted (Mastodon's limit).
 pub const MAX_ACTIVITY_BYTES: usize = 1024 * 1024;
 
+/// How long an applied activity's id is remembered (`inbox_seen`), so that a sender's retry of it
+/// is not applied twice. Senders retry a delivery for a day or two (we do for a day and a half);
+/// a week covers them, and an old request cannot be replayed past it: signatures expire in hours.
+pub const SEEN_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Forgets the activity ids seen more than [`SEEN_WINDOW_MS`] before `now`, so the table holds a
+/// week of activities rather than every one ever received. Run by the hourly housekeeping.
+pub async fn prune_seen(app: &App, now: i64) -> Result<u64> {
+    Ok(follows::prune_seen(&app.db, now - SEEN_WINDOW_MS).await?)
+}
+
 /// An incoming request as the inbox sees it.
 pub struct Incoming<'a> {
     /// The client's address: with the host a signature claims, what the inbox limits by.

@@ -3,8 +3,8 @@
 //! kept in this process (a restart forgets it, as PeerTube's Redis-less setups do). Likes and
 //! dislikes (`rate`) are stored, one per user and video.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,23 +13,60 @@ use crate::{App, Error, Result};
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
-#[derive(Default)]
-pub struct Seen(Mutex<HashMap<(i64, String), Instant>>);
+/// (video, viewer) pairs remembered at most. The viewer is chosen by the client (any address it
+/// can send from), so the memory must be capped, not only aged: past the cap the least recently
+/// counted pairs are forgotten, and such a viewer's next view within the hour counts again. About
+/// 100 bytes a pair: 10 MB at the cap.
+pub const MAX_REMEMBERED: usize = 100_000;
+
+/// Who watched: a logged-in user, or else an address. Fixed size, so an entry's memory does not
+/// depend on what the client sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Viewer {
+    User(i64),
+    Ip(IpAddr),
+}
+
+pub struct Seen(Mutex<lru::LruCache<(i64, Viewer), Instant>>);
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen::new(MAX_REMEMBERED)
+    }
+}
 
 impl Seen {
+    pub fn new(capacity: usize) -> Seen {
+        Seen(Mutex::new(lru::LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN))))
+    }
+
     /// True when this viewer has not been counted for this video within the window.
-    fn first(&self, video: i64, viewer: String) -> bool {
+    pub fn first(&self, video: i64, viewer: Viewer) -> bool {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() > 100_000 {
-            m.retain(|_, at| at.elapsed() < WINDOW);
-        }
-        match m.get(&(video, viewer.clone())) {
-            Some(at) if at.elapsed() < WINDOW => false,
+        let now = Instant::now();
+        match m.get(&(video, viewer)) {
+            Some(at) if now.duration_since(*at) < WINDOW => false,
             _ => {
-                m.insert((video, viewer), Instant::now());
+                m.put((video, viewer), now);
                 true
             }
         }
+    }
+
+    /// Pairs remembered now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Changes the cap (the least recently counted pairs go first when it shrinks). Tests use it
+    /// to reach the cap with a few thousand requests.
+    pub fn set_capacity(&self, capacity: usize) {
+        let cap = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).resize(cap);
     }
 }
 
@@ -44,8 +81,8 @@ pub async fn add(app: &App, who: Option<&AuthUser>, ip: IpAddr, key: &str, curre
         return Err(Error::not_found("video"));
     }
     let viewer = match who {
-        Some(w) => format!("user:{}", w.user.id),
-        None => format!("ip:{ip}"),
+        Some(w) => Viewer::User(w.user.id),
+        None => Viewer::Ip(ip),
     };
     if !app.views_seen.first(v.id, viewer) {
         return Ok(false);
@@ -80,4 +117,31 @@ pub async fn my_rating(app: &App, who: &AuthUser, key: &str) -> Result<serde_jso
     }
     let rating = flotilla_db::rates::get(&app.db, who.user.id, v.id).await?;
     Ok(serde_json::json!({ "videoId": v.id, "rating": rating.as_deref().unwrap_or("none") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_million_distinct_viewers_keep_the_memory_at_its_cap_and_recent_ones_are_remembered() {
+        let seen = Seen::default();
+        let viewer = |n: u32| Viewer::Ip(IpAddr::from(n.to_be_bytes()));
+        for n in 0..1_000_000u32 {
+            assert!(seen.first(7, viewer(n)), "a new viewer counts");
+        }
+        assert_eq!(seen.len(), MAX_REMEMBERED);
+        // The most recent viewers are still known: their second view within the hour does not count.
+        for n in (1_000_000 - 1000)..1_000_000u32 {
+            assert!(!seen.first(7, viewer(n)), "viewer {n} was counted a moment ago");
+        }
+        assert!(!seen.first(7, viewer(1_000_000 - MAX_REMEMBERED as u32)), "the oldest one still kept");
+        // The oldest were forgotten to make room, and count again.
+        assert!(seen.first(7, viewer(0)));
+        assert_eq!(seen.len(), MAX_REMEMBERED);
+        // A user and an address are different viewers; so are two videos.
+        assert!(seen.first(7, Viewer::User(1)));
+        assert!(seen.first(8, Viewer::User(1)));
+        assert!(!seen.first(8, Viewer::User(1)));
+    }
 }
