@@ -13,13 +13,14 @@ run:
 
 ## Everything CI checks: formatting, clippy, the web client's type check, linter and size budget,
 ## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium, and
-## the P2P test (three Chromiums sharing a video) inside a loopback-only network namespace.
+## the P2P test (three Chromiums sharing a video) inside a loopback-only network namespace, against
+## a build of the client with test hooks (web/build-test-hooks; web/build must carry none).
 test:
 	scripts/ensure-deps test
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/build-web
-	cd web && npm run --silent check && npm run --silent lint && npm run --silent size
+	cd web && npm run --silent check && npm run --silent lint && npm run --silent size && npm run --silent check:build
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) build -p flotilla
 	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:browser

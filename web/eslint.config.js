@@ -5,13 +5,14 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['build/', '.svelte-kit/', 'node_modules/'] },
+  { ignores: ['build/', 'build-test-hooks/', '.svelte-kit/', '.svelte-kit-test-hooks/', 'node_modules/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,
   {
     languageOptions: {
-      globals: { ...globals.browser, ...globals.node },
+      // __FLOTILLA_TEST_HOOKS__: a build-time constant (vite.config.ts `define`, typed in src/app.d.ts).
+      globals: { ...globals.browser, ...globals.node, __FLOTILLA_TEST_HOOKS__: 'readonly' },
     },
   },
   {

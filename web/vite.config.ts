@@ -1,5 +1,6 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
+import { TEST_HOOKS } from './test-hooks.js';
 
 // In development, API and media requests go to a running instance (FLOTILLA_DEV_URL).
 const target = process.env.FLOTILLA_DEV_URL ?? 'http://127.0.0.1:9000';
@@ -29,6 +30,13 @@ function patchP2PMediaLoader(): Plugin {
 
 export default defineConfig({
   plugins: [patchP2PMediaLoader(), sveltekit()],
+  define: {
+    // Test hooks (the P2P test's corrupting peer) are compiled in only by `npm run
+    // build:test-hooks` (into build-test-hooks/, see svelte.config.js); in every other build the
+    // constant is false and their code is dropped from the bundle, so no URL or storage value can
+    // turn them on in production.
+    __FLOTILLA_TEST_HOOKS__: JSON.stringify(TEST_HOOKS),
+  },
   // Served unbundled in development so the patch above applies there too.
   optimizeDeps: { exclude: ['p2p-media-loader-core', 'p2p-media-loader-hlsjs'] },
   resolve: {

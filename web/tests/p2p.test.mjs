@@ -2,7 +2,8 @@
 // a few seconds apart, and the later ones get most segment bytes from the earlier ones; the segment
 // bytes the server itself answered stay far below what the three watched, and its /metrics agrees
 // with what the players counted; a viewer that sends damaged data (the player's
-// test-only `?p2pCorrupt=1` hook) is caught by the others' SHA-256 check and they still play.
+// test-only `?p2pCorrupt=1` hook, compiled only into the test-hooks build this test serves:
+// `npm run test:p2p` makes it) is caught by the others' SHA-256 check and they still play.
 //
 // Must run in a loopback-only network namespace (`npm run test:p2p` does `unshare -n`): WebRTC
 // gathers candidates on every interface once media permission is granted, so only a namespace whose
@@ -16,7 +17,7 @@ import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { adminToken, uploadAndWait } from './support/api.mjs';
 import { SCREENSHOTS } from './support/browser.mjs';
-import { CHROMIUM, makeClip, startInstance } from './support/instance.mjs';
+import { CHROMIUM, TEST_HOOKS_BUILD_DIR, makeClip, startInstance } from './support/instance.mjs';
 
 const MAIN_SECONDS = 60;
 const CORRUPT_SECONDS = 30;
@@ -41,7 +42,7 @@ before(async () => {
   assertLoopbackOnly();
   workDir = mkdtempSync(join(tmpdir(), 'flotilla-p2p-'));
   // One rendition (240p from a 240p source) so every viewer is in the same swarm.
-  instance = await startInstance({ FLOTILLA_TRANSCODING_RESOLUTIONS: '240' });
+  instance = await startInstance({ FLOTILLA_TRANSCODING_RESOLUTIONS: '240' }, { webDir: TEST_HOOKS_BUILD_DIR });
 });
 
 after(async () => {

@@ -1,6 +1,6 @@
 //! Serving media files: byte ranges (206), ETags (304), long cache headers for files whose names
-//! change with their content, CORS for players and peers, and `nosniff`. Large files stream from
-//! disk; nothing is read whole into memory.
+//! change with their content, CORS for players and peers, `nosniff` and a sandboxing CSP. Large
+//! files stream from disk; nothing is read whole into memory.
 
 use std::path::Path;
 
@@ -60,6 +60,13 @@ fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
+/// The Content-Security-Policy of every file users put here (videos, playlists, thumbnails,
+/// avatars): opened directly in a browser, such a file is a document with no origin, no script,
+/// no plugin, nothing loaded (PeerTube CVE-2021-3780: an uploaded file ran script on the
+/// instance's origin). Players fetch these files with XHR or a media element, where a response's
+/// CSP has no effect.
+pub const USER_FILE_CSP: &str = "default-src 'none'; sandbox";
+
 /// Key under which a whole file is cached.
 const WHOLE: (u64, u64) = (0, u64::MAX);
 
@@ -71,6 +78,7 @@ fn headers_for(content_type: &'static str, cache: &'static str, etag: &str) -> H
     out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range, ETag"));
     out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    out.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(USER_FILE_CSP));
     if let Ok(v) = HeaderValue::from_str(etag) {
         out.insert(header::ETAG, v);
     }

@@ -177,7 +177,8 @@ async fn log_request(req: Request, next: middleware::Next) -> Response {
 }
 
 /// `GET /lazy-static/{avatars,banners}/{file}`: stored images, with long cache headers (names
-/// change whenever the image does).
+/// change whenever the image does), and the headers of every user-supplied file: never sniffed as
+/// another type, sandboxed if opened as a page.
 async fn get_image(State(app): State<Arc<App>>, Path(file): Path<String>) -> Result<Response, ApiError> {
     let path = flotilla_app::image::file_path(&app, &file).ok_or_else(|| ApiError::not_found("image not found"))?;
     match tokio::fs::read(&path).await {
@@ -186,6 +187,8 @@ async fn get_image(State(app): State<Arc<App>>, Path(file): Path<String>) -> Res
                 (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
                 (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
                 (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(files::USER_FILE_CSP)),
             ],
             bytes,
         )

@@ -101,24 +101,25 @@ pub fn sign(
 ) -> Result<Signed, String> {
     let date = http_date(now);
     let digest = body.map(digest);
-    let mut names = vec!["(request-target)", "host", "date"];
-    let mut lines = vec![
-        format!("(request-target): {} {}", method.to_ascii_lowercase(), path),
-        format!("host: {host}"),
-        format!("date: {date}"),
-    ];
+    let target = format!("{} {path}", method.to_ascii_lowercase());
+    let mut covered = vec![("(request-target)", target.as_str()), ("host", host), ("date", date.as_str())];
     if let Some(d) = &digest {
-        names.push("digest");
-        lines.push(format!("digest: {d}"));
+        covered.push(("digest", d));
     }
-    let signing_string = lines.join("\n");
-    let sig = key.pkcs1v15_sign::<Sha256>(signing_string.as_bytes()).map_err(|e| e.to_string())?;
-    let signature = format!(
-        "keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"{}\",signature=\"{}\"",
-        names.join(" "),
-        B64.encode(sig)
-    );
+    let signature = sign_with(&covered, key_id, key)?;
     Ok(Signed { date, digest, signature })
+}
+
+/// The `Signature` header over exactly `covered`: (lower-case name, value) pairs in signing order,
+/// `(request-target)`'s value being `<method> <path>` with the method in lower case. [`sign`] uses
+/// it with the full list; tests use it to make a signature that verifies over what they choose (a
+/// list leaving a header out, an old date, a digest in another algorithm), so that a refusal can
+/// only come from the rule they test.
+pub fn sign_with(covered: &[(&str, &str)], key_id: &str, key: &PrivateKey) -> Result<String, String> {
+    let signing_string = covered.iter().map(|(name, value)| format!("{name}: {value}")).collect::<Vec<_>>().join("\n");
+    let sig = key.pkcs1v15_sign::<Sha256>(signing_string.as_bytes()).map_err(|e| e.to_string())?;
+    let names = covered.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(" ");
+    Ok(format!("keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"{names}\",signature=\"{}\"", B64.encode(sig)))
 }
 
 /// A parsed `Signature` header.

@@ -20,6 +20,7 @@ db_tests!(
     owners_edit_their_videos_and_pick_their_own_images,
     lists_filter_sort_and_search_and_views_count_once_per_viewer,
     likes_and_dislikes_count_once_per_user,
+    every_user_supplied_file_is_served_unsniffed_and_sandboxed,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -790,5 +791,73 @@ async fn likes_and_dislikes_count_once_per_user(backend: Backend) {
     let (status, _) = t.api.put(&format!("/api/v1/videos/{id}"), Some(&owner), json!({ "privacy": 3 })).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(rate(fan.clone(), "like").await, StatusCode::NOT_FOUND, "a private video is not there for others");
+    t.stop().await;
+}
+
+/// Every file users put on the instance (avatars, banners, thumbnails, previews, playlists, segment
+/// hashes, video files) is served with `nosniff` and a sandboxing CSP, whatever the answer (whole,
+/// range, from the cache, 304, 416): opened in a browser, none can run script on our origin
+/// (PeerTube CVE-2021-3780).
+async fn every_user_supplied_file_is_served_unsniffed_and_sandboxed(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let token = t.user("sandy").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "c.mp4", 426, 240, 2);
+    let (status, body) =
+        upload(&t.api, &token, &file, &[("channelId", channel.to_string()), ("name", "Files".into())]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    let pick = |path: &'static str, field: &'static str, png: Vec<u8>| {
+        let form = multipart::Form::new().part(field, multipart::Part::bytes(png).file_name("i.png"));
+        t.api.send(t.api.http.post(t.api.url(path)).bearer_auth(&token).multipart(form))
+    };
+    let (status, avatar) = pick("/api/v1/users/me/avatar/pick", "avatarfile", flotilla_testkit::png(64, 64)).await;
+    assert_eq!(status, StatusCode::OK, "{avatar}");
+    let (status, banner) =
+        pick("/api/v1/video-channels/sandy_channel/banner/pick", "bannerfile", flotilla_testkit::png(1200, 200)).await;
+    assert_eq!(status, StatusCode::OK, "{banner}");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{}", body["video"]["uuid"].as_str().unwrap()), None).await;
+    let playlist = &v["streamingPlaylists"][0];
+    let absolute = |p: &Value| t.api.url(p.as_str().unwrap_or_else(|| panic!("no path: {v}")));
+    let urls = [
+        absolute(&avatar["avatars"][0]["path"]),
+        absolute(&banner["banners"][0]["path"]),
+        absolute(&v["thumbnailPath"]),
+        absolute(&v["previewPath"]),
+        playlist["playlistUrl"].as_str().unwrap().to_string(),
+        playlist["files"][0]["playlistUrl"].as_str().unwrap().to_string(),
+        playlist["segmentsSha256Url"].as_str().unwrap().to_string(),
+        playlist["files"][0]["fileUrl"].as_str().unwrap().to_string(),
+    ];
+    for url in &urls {
+        let first = t.api.http.get(url).send().await.unwrap();
+        let etag = first.headers().get("etag").cloned();
+        let mut answers = vec![first];
+        // Again (from the media cache), a range, a range past the end and a revalidation.
+        answers.push(t.api.http.get(url).send().await.unwrap());
+        answers.push(t.api.http.get(url).header("Range", "bytes=0-9").send().await.unwrap());
+        answers.push(t.api.http.get(url).header("Range", "bytes=999999999-").send().await.unwrap());
+        if let Some(etag) = etag {
+            answers.push(t.api.http.get(url).header("If-None-Match", etag).send().await.unwrap());
+        }
+        for resp in answers {
+            let status = resp.status();
+            assert!(
+                status.is_success() || status.is_redirection() || status == StatusCode::RANGE_NOT_SATISFIABLE,
+                "{url}: {status}"
+            );
+            let h = resp.headers();
+            assert_eq!(
+                h.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+                Some("nosniff"),
+                "{url} ({status})"
+            );
+            assert_eq!(
+                h.get("content-security-policy").map(|v| v.to_str().unwrap()),
+                Some("default-src 'none'; sandbox"),
+                "{url} ({status})"
+            );
+        }
+    }
     t.stop().await;
 }

@@ -1,9 +1,11 @@
 //! Two real instances on 127.0.0.1 follow each other through signed ActivityPub: Follow, Accept,
 //! Undo; and the inbox refuses what is unsigned, tampered with or forged, changing nothing.
 
+use base64::Engine;
 use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
 use flotilla_testkit::{Backend, TestInstance, db_tests};
+use md5::Digest;
 
 db_tests!(
     an_instance_follows_another_and_unfollows,
@@ -77,55 +79,99 @@ async fn an_instance_follows_another_and_unfollows(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["code"], "remote_unreachable");
 
-    // With private addresses not allowed (the default), loopback is refused before any request.
+    // With private addresses not allowed (the default), loopback is refused by the address rule,
+    // before any connection: no port in these hosts, so the explicit-port rule has no say, and a
+    // connection attempt would have failed as `remote_unreachable` ("cannot reach").
     let c = TestInstance::start_with(backend, |cfg| cfg.federation.allow_private = false).await;
     let c_admin = c.admin_token().await;
-    for host in [a_host.clone(), "localhost:9".to_string(), "[::1]:9".to_string()] {
+    for host in ["127.0.0.1", "localhost", "[::1]"] {
         let (status, body) = c.api.post("/api/v1/server/following", Some(&c_admin), json!({ "hosts": [host] })).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{host}: {body}");
         assert_eq!(body["code"], "remote_refused", "{host}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("private or reserved address"), "{host}: refused for another reason: {detail}");
     }
-    let (_, followers) = a.api.get("/api/v1/server/followers", None).await;
-    assert_eq!(followers["total"], 0, "A never heard from C");
+    let (_, following) = c.api.get("/api/v1/server/following", None).await;
+    assert_eq!(following["total"], 0, "C follows nobody");
     a.stop().await;
     b.stop().await;
     c.stop().await;
 }
 
-async fn signed_post(
+/// How B's instance actor POSTs to A's `/inbox`; the defaults are a correct delivery. Each field
+/// is chosen *before* signing and the signature covers what is sent, so a refusal can only come
+/// from the rule a case changes, never from a signature broken by editing signed material.
+struct Signing {
+    /// The request-target that is signed (the request always goes to `/inbox`).
+    signed_path: String,
+    /// The Host header, sent and signed.
+    host: String,
+    date: time::OffsetDateTime,
+    /// The Digest header, sent and signed; `None`: the SHA-256 of the body.
+    digest: Option<String>,
+    /// The headers the signature covers, in order.
+    covered: Vec<&'static str>,
+    /// A body sent instead of the one signed (changed after signing).
+    sent_body: Option<String>,
+}
+
+/// Sends `body` from B to A as `how` says; the status and the JSON answer (`{}` when none).
+async fn post_signed(
     b: &TestInstance,
     a: &TestInstance,
-    path: &str,
     body: &str,
-    tamper: impl FnOnce(&mut Vec<(String, String)>, &mut String),
-) -> StatusCode {
+    how: impl FnOnce(&mut Signing),
+) -> (StatusCode, Value) {
+    use flotilla_federation::signature;
     let app = &b.instance.app;
     let actor = flotilla_db::accounts::local_actor_id(&app.db, "Application", "peertube").await.unwrap().unwrap();
     let signer = flotilla_app::federation::signer(app, actor).await.unwrap();
-    let host = a.instance.addr.to_string();
-    let signed = flotilla_federation::signature::sign(
-        "POST",
-        path,
-        &host,
-        Some(body.as_bytes()),
-        &signer.key_id,
-        &signer.key,
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    let mut headers = vec![
-        ("Date".to_string(), signed.date),
-        ("Digest".to_string(), signed.digest.unwrap()),
-        ("Signature".to_string(), signed.signature),
-        ("Content-Type".to_string(), "application/activity+json".to_string()),
-    ];
-    let mut body = body.to_string();
-    tamper(&mut headers, &mut body);
-    let mut req = a.api.http.post(a.api.url(path)).body(body);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    req.send().await.unwrap().status()
+    let mut s = Signing {
+        signed_path: "/inbox".into(),
+        host: a.instance.addr.to_string(),
+        date: time::OffsetDateTime::now_utc(),
+        digest: None,
+        covered: vec!["(request-target)", "host", "date", "digest"],
+        sent_body: None,
+    };
+    how(&mut s);
+    let date = signature::http_date(s.date);
+    let digest = s.digest.clone().unwrap_or_else(|| signature::digest(body.as_bytes()));
+    let target = format!("post {}", s.signed_path);
+    let value = |name: &str| match name {
+        "(request-target)" => target.as_str(),
+        "host" => s.host.as_str(),
+        "date" => date.as_str(),
+        "digest" => digest.as_str(),
+        other => panic!("no value for {other}"),
+    };
+    let covered: Vec<(&str, &str)> = s.covered.iter().map(|n| (*n, value(n))).collect();
+    let sig = signature::sign_with(&covered, &signer.key_id, &signer.key).unwrap();
+    let resp = a
+        .api
+        .http
+        .post(a.api.url("/inbox"))
+        .header("Host", &s.host)
+        .header("Date", &date)
+        .header("Digest", &digest)
+        .header("Signature", sig)
+        .header("Content-Type", "application/activity+json")
+        .body(s.sent_body.clone().unwrap_or_else(|| body.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(json!({})))
+}
+
+/// Asserts a 401 whose detail names `rule`.
+#[track_caller]
+fn refused_for(answer: (StatusCode, Value), rule: &str) {
+    let (status, body) = answer;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{rule}: {body}");
+    assert_eq!(body["code"], "invalid_signature", "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(rule), "refused, but not for '{rule}': {detail}");
 }
 
 async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Backend) {
@@ -141,53 +187,47 @@ async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Back
         let api = a.api.clone();
         async move { api.get("/api/v1/server/followers", None).await.1["total"].as_i64().unwrap() }
     };
+    let ok = follow("6", &b_actor);
 
     // No signature at all.
-    let resp = a.api.http.post(a.api.url("/inbox")).body(follow("1", &b_actor)).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    // The body changed after signing.
-    let status =
-        signed_post(&b, &a, "/inbox", &follow("2", &b_actor), |_, body| *body = body.replace("Follow", "Undo")).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // A date from 2015.
-    let status = signed_post(&b, &a, "/inbox", &follow("3", &b_actor), |h, _| {
-        h.retain(|(k, _)| k != "Date");
-        h.push(("Date".into(), "Wed, 21 Oct 2015 07:28:00 GMT".into()));
-    })
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // Signed for another path.
-    let status = signed_post(&b, &a, "/inbox", &follow("4", &b_actor), |h, _| {
-        let sig = h.iter_mut().find(|(k, _)| k == "Signature").unwrap();
-        sig.1 = sig.1.replace("headers=\"(request-target) host date digest\"", "headers=\"host date digest\"");
-    })
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // A digest in an algorithm we do not take (only SHA-256 is), and a signature that leaves
-    // out the host or the date.
-    let status = signed_post(&b, &a, "/inbox", &follow("3b", &b_actor), |h, _| {
-        h.retain(|(k, _)| k != "Digest");
-        h.push(("Digest".into(), "MD5=rL0Y20zC+Fzt72VPzMSk2A==".into()));
-    })
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    for left_out in ["(request-target) date digest", "(request-target) host digest"] {
-        let status = signed_post(&b, &a, "/inbox", &follow("3c", &b_actor), |h, _| {
-            let sig = h.iter_mut().find(|(k, _)| k == "Signature").unwrap();
-            sig.1 = sig.1.replace("(request-target) host date digest", left_out);
-        })
-        .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{left_out}");
+    let resp = a.api.http.post(a.api.url("/inbox")).body(ok.clone()).send().await.unwrap();
+    let answer = (resp.status(), resp.json::<Value>().await.unwrap());
+    refused_for(answer, "not signed");
+    // The body changed after signing (the signature and the digest are the original body's).
+    let changed = ok.replace("Follow", "Undo");
+    refused_for(post_signed(&b, &a, &ok, |s| s.sent_body = Some(changed)).await, "Digest header does not match");
+    // A date from 2015, signed.
+    let y2015 = time::macros::datetime!(2015-10-21 07:28:00 UTC);
+    refused_for(post_signed(&b, &a, &ok, |s| s.date = y2015).await, "date is outside the accepted window");
+    // Signed for another path than the one it is sent to.
+    refused_for(
+        post_signed(&b, &a, &ok, |s| s.signed_path = "/accounts/peertube/inbox".into()).await,
+        "does not verify with the actor's key",
+    );
+    // A digest in an algorithm we do not take (only SHA-256 is), signed.
+    let md5 = format!("MD5={}", base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(ok.as_bytes())));
+    refused_for(post_signed(&b, &a, &ok, |s| s.digest = Some(md5)).await, "unsupported Digest algorithm");
+    // Signatures that leave out the target, the host or the date (each over the rest).
+    for (left_out, rule) in [
+        ("(request-target)", "must cover (request-target)"),
+        ("host", "must cover host"),
+        ("date", "must cover date or (created)"),
+    ] {
+        refused_for(post_signed(&b, &a, &ok, |s| s.covered.retain(|h| *h != left_out)).await, rule);
     }
+    // Signed for another server, and replayed here with the Host header it was signed with.
+    refused_for(post_signed(&b, &a, &ok, |s| s.host = "other.example".into()).await, "not this server");
+    // Nothing of all that was stored: not even the signer.
+    assert!(flotilla_db::actors::get_by_url(&a.instance.app.db, &b_actor).await.unwrap().is_none());
     // B signs, but claims to be another actor (of A's own server).
-    let status = signed_post(&b, &a, "/inbox", &follow("5", &format!("{}/accounts/root", a.api.base)), |_, _| {}).await;
+    let (status, _) = post_signed(&b, &a, &follow("5", &format!("{}/accounts/root", a.api.base)), |_| {}).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(followers(&a).await, 0, "nothing changed");
 
-    // A correct one is accepted; sent twice, applied once.
-    let status = signed_post(&b, &a, "/inbox", &follow("6", &b_actor), |_, _| {}).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    let status = signed_post(&b, &a, "/inbox", &follow("6", &b_actor), |_, _| {}).await;
+    // The activity refused above, signed for A's host, is accepted; sent twice, applied once.
+    let (status, body) = post_signed(&b, &a, &ok, |_| {}).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, _) = post_signed(&b, &a, &ok, |_| {}).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(followers(&a).await, 1);
     let db = &a.instance.app.db;
@@ -201,9 +241,9 @@ async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Back
     // Unknown types are accepted and ignored.
     let like =
         json!({ "type": "Like", "id": format!("{b_base}/likes/1"), "actor": b_actor, "object": "x" }).to_string();
-    assert_eq!(signed_post(&b, &a, "/inbox", &like, |_, _| {}).await, StatusCode::ACCEPTED);
+    assert_eq!(post_signed(&b, &a, &like, |_| {}).await.0, StatusCode::ACCEPTED);
     // Not JSON.
-    assert_eq!(signed_post(&b, &a, "/inbox", "{{{", |_, _| {}).await, StatusCode::BAD_REQUEST);
+    assert_eq!(post_signed(&b, &a, "{{{", |_| {}).await.0, StatusCode::BAD_REQUEST);
     // The server still answers.
     let (status, _) = a.api.get("/api/v1/config", None).await;
     assert_eq!(status, StatusCode::OK);

@@ -11,6 +11,7 @@ db_tests!(
     peertube_shaped_videos_are_stored_with_or_without_optional_fields,
     hostile_peers_change_nothing,
     a_rotated_key_is_fetched_again_and_the_old_one_refused,
+    urls_of_a_remote_video_off_its_origin_or_in_other_schemes_are_dropped,
 );
 
 async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
@@ -492,5 +493,98 @@ async fn a_rotated_key_is_fetched_again_and_the_old_one_refused(backend: Backend
     assert_eq!(fetched(&masto), 2, "bad signatures do not make A fetch the actor again and again");
     let (_, acc) = a.api.get("/api/v1/accounts/kai", None).await;
     assert_eq!(acc["followersCount"], 0);
+    a.stop().await;
+}
+
+/// Every URL taken from a remote video must be on its origin, over https (http here: test
+/// instances have the local-testing switch on). Files, thumbnails and trackers on another server
+/// or in another scheme are dropped, the rest of the video kept, and nothing is ever fetched from
+/// them; a playlist or segment-hash URL that breaks the rule refuses the whole video.
+async fn urls_of_a_remote_video_off_its_origin_or_in_other_schemes_are_dropped(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let admin = a.admin_token().await;
+    let pt = FakeServer::start().await;
+    let other = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&pt);
+    let inbox = format!("{}/inbox", a.api.base);
+    let uuid = "8d0e1f2a-3b4c-4d5e-8f60-718293a4b5c6";
+    let hls = format!("{}/static/streaming-playlists/hls/{uuid}", pt.base);
+    let good_file = format!("{hls}/f-720-fragmented.mp4");
+    let good_tracker = format!("ws://{}/tracker/socket", pt.host);
+    let hostile = [
+        format!("{}/static/streaming-playlists/hls/{uuid}/f-1080.mp4", other.base),
+        "file:///etc/passwd".to_string(),
+        format!("ftp://{}/static/f-480.mp4", pt.host),
+        "javascript:alert(document.cookie)".to_string(),
+        format!("data://{}/f-240.mp4", pt.host),
+    ];
+    let mp4 = |href: &str, height: i64| json!({ "type": "Link", "mediaType": "video/mp4", "href": href, "height": height, "width": height * 16 / 9, "size": 1000, "fps": 25 });
+    let jpeg =
+        |url: &str| json!({ "type": "Image", "url": url, "mediaType": "image/jpeg", "width": 280, "height": 157 });
+    let mut video = peertube_video(&pt, &account, &channel, uuid, true);
+    let mut tags: Vec<Value> = video["url"][2]["tag"].as_array().unwrap()[..2].to_vec();
+    tags.push(mp4(&good_file, 720));
+    tags.extend(hostile.iter().zip([1080, 480, 360, 240]).map(|(h, height)| mp4(h, height)));
+    video["url"][2]["tag"] = json!(tags);
+    video["icon"] = hostile.iter().map(|h| jpeg(&h.replace(".mp4", ".jpg"))).collect();
+    let tracker = |href: &str| json!({ "type": "Link", "name": "tracker-websocket", "rel": ["tracker", "websocket"], "href": href });
+    video["url"][3] = tracker(&format!("ws://{}/tracker/socket", other.host));
+    video["url"].as_array_mut().unwrap().push(tracker("javascript://x/tracker/socket"));
+    video["url"].as_array_mut().unwrap().push(tracker(&good_tracker));
+    let create = json!({ "type": "Create", "id": format!("{}/activity", video["id"].as_str().unwrap()),
+                         "actor": account, "object": video });
+    let (status, body) = pt.send_full(&inbox, &account, &create).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "the video is kept without those URLs: {body}");
+
+    let (status, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let files = v["streamingPlaylists"][0]["files"].as_array().unwrap();
+    let urls: Vec<&str> = files.iter().map(|f| f["fileUrl"].as_str().unwrap()).collect();
+    assert_eq!(urls, [good_file.as_str()], "only the file at the origin: {v}");
+    assert_eq!(files[0]["resolution"]["id"], 720);
+    assert_eq!(v["streamingPlaylists"][0]["playlistUrl"], format!("{hls}/m-master.m3u8"));
+    assert_eq!(v["trackerUrls"], json!([good_tracker]));
+    assert_eq!(v["thumbnailPath"], Value::Null, "no thumbnail: every icon was elsewhere");
+    let text = v.to_string();
+    for h in &hostile {
+        assert!(!text.contains(h.as_str()), "{h} is in the answer: {v}");
+    }
+    assert!(!text.contains(&other.host), "{v}");
+    let thumbnail_jobs = || async { a.api.get("/api/v1/jobs/all?jobType=fetch-thumbnail", Some(&admin)).await.1 };
+    let jobs = thumbnail_jobs().await;
+    assert_eq!(jobs["total"], 0, "no job fetches an icon that is elsewhere: {jobs}");
+    a.run_jobs().await;
+    assert_eq!(other.gets.lock().unwrap().len(), 0, "nothing was asked of the other server");
+
+    // The same check lets an icon at the origin through: its copy is queued.
+    let mut update = create.clone();
+    update["type"] = json!("Update");
+    update["id"] = json!(format!("{}/updates/1", video["id"].as_str().unwrap()));
+    let origin_icon = format!("{}/lazy-static/thumbnails/t.jpg", pt.base);
+    update["object"]["icon"] = json!([jpeg(&format!("{}/t.jpg", other.base)), jpeg(&origin_icon)]);
+    assert_eq!(pt.send(&inbox, &account, &update).await, StatusCode::ACCEPTED);
+    let jobs = thumbnail_jobs().await;
+    assert_eq!(jobs["total"], 1, "{jobs}");
+    assert_eq!(jobs["data"][0]["data"]["url"], origin_icon.as_str(), "{jobs}");
+
+    // A playlist or segment-hash URL elsewhere or in another scheme: the whole video is refused.
+    let refused = [
+        ("a playlist elsewhere", "/url/2/href", format!("{}/static/m-master.m3u8", other.base)),
+        ("a playlist over ftp", "/url/2/href", format!("ftp://{}/static/m-master.m3u8", pt.host)),
+        ("segment hashes elsewhere", "/url/2/tag/1/href", format!("{}/static/s-sha256.json", other.base)),
+    ];
+    for (n, (why, pointer, url)) in refused.into_iter().enumerate() {
+        let uuid = format!("9e1f2a3b-4c5d-4e6f-8a70-8293a4b5c6d{n}");
+        let mut video = peertube_video(&pt, &account, &channel, &uuid, true);
+        *video.pointer_mut(pointer).unwrap() = json!(url);
+        let create = json!({ "type": "Create", "id": format!("{}/activity", video["id"].as_str().unwrap()),
+                             "actor": account, "object": video });
+        let (status, body) = pt.send_full(&inbox, &account, &create).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{why}: {body}");
+        assert!(body.contains("playlist and segment hashes must be on its own server"), "{why}: {body}");
+        let (status, _) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{why}: nothing stored");
+    }
+    assert_eq!(other.gets.lock().unwrap().len(), 0, "nothing was asked of the other server");
     a.stop().await;
 }

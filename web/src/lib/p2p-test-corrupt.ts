@@ -1,4 +1,5 @@
-// TEST-ONLY hook (loaded only when `corruptUploadsRequested()`): a segment storage for
+// TEST-ONLY hook, compiled in only by `npm run build:test-hooks` (`__FLOTILLA_TEST_HOOKS__`) and
+// loaded only when `corruptUploadsRequested()`: a segment storage for
 // p2p-media-loader that hands damaged copies of segments to the upload path, so the browser tests
 // can check that the other viewers detect bad peer data (their SHA-256 check) and still play.
 // It only changes what this viewer *sends*: its own player reads the real bytes.

@@ -167,9 +167,10 @@ export function segmentValidator(sha256Url: string, onReject: () => void) {
 /**
  * Test-only: `?p2pCorrupt=1` in the page URL, or `localStorage['flotilla.p2pCorrupt'] = '1'`, makes
  * this viewer send damaged segment data to its peers (see `p2p-test-corrupt.ts`). Its own playback
- * and what it receives are not affected.
+ * and what it receives are not affected. Always false outside a test-hooks build.
  */
 export function corruptUploadsRequested(): boolean {
+  if (!__FLOTILLA_TEST_HOOKS__) return false;
   try {
     if (new URLSearchParams(location.search).get('p2pCorrupt') === '1') return true;
     return localStorage.getItem('flotilla.p2pCorrupt') === '1';

@@ -11,11 +11,13 @@ import { fileURLToPath } from 'node:url';
 
 export const WEB_DIR = fileURLToPath(new URL('../../', import.meta.url));
 export const BUILD_DIR = join(WEB_DIR, 'build');
+/** The client built with test hooks (`npm run build:test-hooks`), for tests that need one. */
+export const TEST_HOOKS_BUILD_DIR = join(WEB_DIR, 'build-test-hooks');
 export const ADMIN_PASSWORD = 'secret-root-pw';
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
 /** Fails with the command that installs what is missing (never skips). */
-export function requireTools() {
+export function requireTools(webDir = BUILD_DIR) {
   const bin = process.env.FLOTILLA_BIN ?? '/tmp/flotilla-bin/flotilla';
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get install chromium\``);
@@ -26,8 +28,9 @@ export function requireTools() {
   if (!existsSync(bin)) {
     throw new Error(`the Flotilla binary is missing at ${bin}: build it (cargo build --release) or set FLOTILLA_BIN`);
   }
-  if (!existsSync(join(BUILD_DIR, 'index.html'))) {
-    throw new Error(`the web client is not built (${BUILD_DIR}/index.html): run \`npm run build\` in web/`);
+  if (!existsSync(join(webDir, 'index.html'))) {
+    const build = webDir === BUILD_DIR ? 'npm run build' : 'npm run build:test-hooks';
+    throw new Error(`the web client is not built (${webDir}/index.html): run \`${build}\` in web/`);
   }
   return bin;
 }
@@ -113,10 +116,11 @@ function startProxy(port, target) {
 
 /**
  * `env` overrides the instance's environment (e.g. `FLOTILLA_TRANSCODING_RESOLUTIONS`). With
- * `proxy`, the instance is reached through a proxy the test can break (`instance.proxy`).
+ * `proxy`, the instance is reached through a proxy the test can break (`instance.proxy`); `webDir`
+ * is the client build it serves (`TEST_HOOKS_BUILD_DIR` for a test that needs the test hooks).
  */
-export async function startInstance(env = {}, { proxy = false } = {}) {
-  const bin = requireTools();
+export async function startInstance(env = {}, { proxy = false, webDir = BUILD_DIR } = {}) {
+  const bin = requireTools(webDir);
   const port = await freePort();
   const listen = proxy ? await freePort() : port;
   const url = `http://127.0.0.1:${port}`;
@@ -132,7 +136,7 @@ export async function startInstance(env = {}, { proxy = false } = {}) {
       FLOTILLA_ADMIN_PASSWORD: ADMIN_PASSWORD,
       FLOTILLA_SIGNUP: 'open',
       FLOTILLA_FEDERATION_ALLOW_PRIVATE: 'true',
-      FLOTILLA_HTTP_WEB_DIR: BUILD_DIR,
+      FLOTILLA_HTTP_WEB_DIR: webDir,
       FLOTILLA_TRANSCODING_RESOLUTIONS: '240,360',
       // The suite drives many users from 127.0.0.1; the limits are tested in the Rust suite.
       FLOTILLA_RATE_LIMITS_ENABLED: 'false',
@@ -168,7 +172,7 @@ export async function startInstance(env = {}, { proxy = false } = {}) {
   const html = await home.text();
   if (!html.includes('/_app/immutable/')) {
     child.kill('SIGTERM');
-    throw new Error(`the server does not serve the web client at / (FLOTILLA_HTTP_WEB_DIR=${BUILD_DIR}); it answered ${home.status}`);
+    throw new Error(`the server does not serve the web client at / (FLOTILLA_HTTP_WEB_DIR=${webDir}); it answered ${home.status}`);
   }
 
   return {

@@ -54,6 +54,15 @@ pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
     let sig = signature::parse_header(&header).map_err(sig_error)?;
     let sreq = signature::Request { method: req.method, path: req.path, header: req.header, body: req.body };
     let signing_string = signature::check(&sreq, &sig, now_ms() / 1000).map_err(sig_error)?;
+    // `check` made sure `host` is signed. It must name us: a request signed for another server
+    // and replayed here with the Host header it was signed with verifies, but was never sent to us.
+    let host = (req.header)("host").unwrap_or_default();
+    if !names_us(&app.public, &host) {
+        return Err(unsigned(format!(
+            "the signature is for host '{host}', not this server ({}): requests signed for another server are refused",
+            app.public.host
+        )));
+    }
     let actor_url = sig.key_id.split('#').next().unwrap_or_default().to_string();
     let Some(signer_host) = remote::host(&actor_url) else {
         return Err(unsigned("keyId is not a URL"));
@@ -100,6 +109,12 @@ pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
         return Err(sig_error(SigError::BadSignature));
     }
     remote::store_actor(app, &doc).await
+}
+
+/// Whether a Host header names this server: its public host, written as browsers and servers may
+/// (any case, the scheme's default port or none).
+fn names_us(public: &crate::PublicUrl, host: &str) -> bool {
+    crate::PublicUrl::parse(&format!("{}://{}", public.scheme, host.trim())).is_ok_and(|u| u.host == public.host)
 }
 
 /// The owner a key document names: a `Key` object's `owner`, or the `publicKey.owner` of the actor
@@ -308,3 +323,29 @@ async fn on_actor_update(app: &App, signer: &RemoteActor, object: &Value) -> Res
 
 #[cfg(test)]
 mod props;
+
+#[cfg(test)]
+mod tests {
+    use super::names_us;
+    use crate::PublicUrl;
+
+    #[test]
+    fn only_our_own_host_is_ours_however_it_is_written() {
+        let us = PublicUrl::parse("https://video.example").unwrap();
+        for ours in ["video.example", "VIDEO.example", "video.example:443", " video.example "] {
+            assert!(names_us(&us, ours), "{ours}");
+        }
+        for other in
+            ["other.example", "video.example:8443", "video.example.evil", "video.example/x", "", "evil@video.example"]
+        {
+            assert!(!names_us(&us, other), "{other}");
+        }
+        let local = PublicUrl::parse("http://127.0.0.1:9000").unwrap();
+        assert!(names_us(&local, "127.0.0.1:9000"));
+        assert!(
+            !names_us(&local, "127.0.0.1")
+                && !names_us(&local, "127.0.0.1:9001")
+                && !names_us(&local, "localhost:9000")
+        );
+    }
+}

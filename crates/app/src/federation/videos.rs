@@ -247,13 +247,36 @@ struct VideoObject<'a> {
     tags: Vec<String>,
 }
 
-/// Reads a video object from `signer_host`: refused unless the object, its channel and its files
-/// are on that host and its fields are within our own videos' limits.
-fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a>> {
-    let on_signer = |url: &str| remote::host(url).as_deref() == Some(signer_host);
+/// The one rule for every URL taken from a remote video (security-cases 6, 15, 21): it names the
+/// object's own server (`origin`, the signer's host) over https — plain http only under
+/// `federation.allow_private`, the local-testing switch — with no credentials; `websocket` asks
+/// for `wss` (`ws`) instead, for trackers. Another host, `file:`, `ftp:`, `javascript:`, `data:`
+/// fail it: such a URL would be handed to players and fetched by our jobs as if the origin had
+/// vouched for it. Returns the URL as parsed (what is stored is exactly what was checked, not a
+/// text that other parsers might read differently), `None` when it fails.
+fn origin_url(url: &str, origin: &str, allow_private: bool, websocket: bool) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let scheme = match (u.scheme(), websocket) {
+        ("https", false) | ("wss", true) => true,
+        ("http", false) | ("ws", true) => allow_private,
+        _ => false,
+    };
+    let ok = scheme
+        && u.username().is_empty()
+        && u.password().is_none()
+        && remote::host(u.as_str()).as_deref() == Some(origin);
+    ok.then(|| u.to_string())
+}
+
+/// Reads a video object from `signer_host`: refused unless the object, its channel, its playlist
+/// and its segment hashes are on that host and its fields are within our own videos' limits. Its
+/// other URLs (files, thumbnail, trackers) that break [`origin_url`]'s rule are dropped, the rest
+/// of the video kept.
+fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> Result<VideoObject<'a>> {
+    let on_signer = |url: &str| origin_url(url, signer_host, allow_private, false);
     let id = object["id"].as_str().ok_or_else(|| invalid("the video has no id"))?;
-    if !on_signer(id) {
-        return Err(Error::Forbidden("a server may only send its own videos".into()));
+    if on_signer(id).is_none() {
+        return Err(Error::Forbidden("a server may only send its own videos, at https URLs".into()));
     }
     if object["type"] != "Video" {
         return Err(invalid("not a Video"));
@@ -278,7 +301,7 @@ fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a
         .and_then(|a| a.iter().find(|x| x["type"] == "Group"))
         .and_then(remote::id_of)
         .ok_or_else(|| invalid("the video is attributed to no channel (Group)"))?;
-    if !on_signer(group) {
+    if on_signer(group).is_none() {
         return Err(Error::Forbidden("the video's channel is on another server".into()));
     }
 
@@ -287,12 +310,18 @@ fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a
     let hls = urls.iter().find(|u| u["mediaType"] == "application/x-mpegURL");
     let (mut files, mut sha, mut playlist) = (Vec::new(), Value::Null, Value::Null);
     let (mut width, mut height) = (0, 0);
+    let mut dropped = 0;
     if let Some(h) = hls {
         playlist = h["href"].clone();
         for t in h["tag"].as_array().into_iter().flatten() {
             if t["name"] == "sha256" {
                 sha = t["href"].clone();
             } else if t["mediaType"] == "video/mp4" && t["height"].is_i64() {
+                // A rendition elsewhere (or not http) is left out; the others still play.
+                let Some(href) = t["href"].as_str().and_then(on_signer) else {
+                    dropped += 1;
+                    continue;
+                };
                 let res = t["height"].as_i64().unwrap_or(0).min(t["width"].as_i64().unwrap_or(i64::MAX));
                 if t["height"].as_i64().unwrap_or(0) > height {
                     height = t["height"].as_i64().unwrap_or(0);
@@ -301,28 +330,39 @@ fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a
                 files.push(json!({
                     "resolution": { "id": res, "label": format!("{res}p") },
                     "width": t["width"], "height": t["height"], "size": t["size"], "fps": t["fps"],
-                    "fileUrl": t["href"],
+                    "fileUrl": href,
                 }));
             }
         }
     }
-    for u in [&playlist, &sha] {
-        if let Some(s) = u.as_str()
-            && !on_signer(s)
-        {
-            return Err(Error::Forbidden("the video's files must be on its own server".into()));
+    // The playlist and the segment hashes are what every viewer loads and checks peers' data
+    // against: a video whose origin hands those out from elsewhere is refused whole.
+    for u in [&mut playlist, &mut sha] {
+        if u.is_null() {
+            continue;
+        }
+        match u.as_str().and_then(on_signer) {
+            Some(checked) => *u = Value::String(checked),
+            None => {
+                return Err(Error::Forbidden(
+                    "the video's playlist and segment hashes must be on its own server, at https URLs".into(),
+                ));
+            }
         }
     }
-    let thumbnail = object["icon"]
-        .as_array()
-        .and_then(|icons| {
-            icons
-                .iter()
-                .filter(|i| i["mediaType"] == "image/jpeg")
-                .min_by_key(|i| i["width"].as_i64().unwrap_or(i64::MAX))
-        })
-        .and_then(|i| i["url"].as_str())
-        .map(str::to_string);
+    // The smallest JPEG among the icons that pass the rule (one that fails is never fetched).
+    let icons = object["icon"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let jpegs: Vec<(&Value, Option<String>)> = icons
+        .iter()
+        .filter(|i| i["mediaType"] == "image/jpeg")
+        .map(|i| (i, i["url"].as_str().and_then(on_signer)))
+        .collect();
+    dropped += jpegs.iter().filter(|(_, url)| url.is_none()).count();
+    let thumbnail = jpegs
+        .into_iter()
+        .filter_map(|(i, url)| Some((i["width"].as_i64().unwrap_or(i64::MAX), url?)))
+        .min_by_key(|(width, _)| *width)
+        .map(|(_, url)| url);
     // P2P: viewers of a remote video share through its origin's tracker, in the origin's swarms.
     let infohashes: Vec<&str> = hls
         .and_then(|h| h["tag"].as_array())
@@ -333,13 +373,16 @@ fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a
         .filter(|n| n.len() <= 64)
         .take(20)
         .collect();
-    let trackers: Vec<&str> = urls
+    let trackers: Vec<String> = urls
         .iter()
         .filter(|u| u["rel"].as_array().is_some_and(|r| r.iter().any(|x| x == "websocket")))
         .filter_map(|u| u["href"].as_str())
-        .filter(|h| (h.starts_with("wss://") || h.starts_with("ws://")) && on_signer(h))
+        .filter_map(|h| origin_url(h, signer_host, allow_private, true))
         .take(2)
         .collect();
+    if dropped > 0 {
+        tracing::info!(video = id, dropped, "URLs off the video's origin or not https dropped");
+    }
     let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "thumbnailUrl": thumbnail,
                        "infohashes": infohashes, "trackerUrls": trackers });
     let tags: Vec<String> = object["tag"]
@@ -358,7 +401,7 @@ fn read_video<'a>(object: &'a Value, signer_host: &str) -> Result<VideoObject<'a
 /// Stores or refreshes a remote video from its object, which comes from `signer`'s server.
 pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i64> {
     let VideoObject { id, uuid, name, duration, group, width, height, data, thumbnail, tags } =
-        read_video(object, &signer.host)?;
+        read_video(object, &signer.host, app.config.federation.allow_private)?;
     let channel_id = remote_channel(app, group).await?;
     let ident = |v: &Value| v["identifier"].as_str().and_then(|s| s.parse::<i64>().ok());
     let public = object["to"].as_array().is_some_and(|to| to.iter().any(|t| t == ap::PUBLIC || t == "as:Public"));
