@@ -44,10 +44,14 @@ trap 'exit 130' INT TERM
 mkdir -p "$mnt"
 fill=()
 if [ "$(id -u)" = 0 ]; then
-  mount -t tmpfs -o "size=${SOAK_DISK_MB:-1024}m,mode=0755" "flotilla-soak-$kind" "$mnt"
-  mounted=1
-  fill=(--fill-dir "$mnt")
-  log "soak/$kind: data directory on a ${SOAK_DISK_MB:-1024} MiB tmpfs at $mnt"
+  if mount -t tmpfs -o "size=${SOAK_DISK_MB:-1024}m,mode=0755" "flotilla-soak-$kind" "$mnt"; then
+    mounted=1
+    fill=(--fill-dir "$mnt")
+    log "soak/$kind: data directory on a ${SOAK_DISK_MB:-1024} MiB tmpfs at $mnt"
+  else
+    fill=(--no-fill-reason "mounting a tmpfs failed: the disk fill was skipped")
+    log "soak/$kind: cannot mount a tmpfs: the disk fill is skipped"
+  fi
 else
   fill=(--no-fill-reason "not root: no tmpfs to fill, the disk fill was skipped")
   log "soak/$kind: not root: the data directory is on the scratch disk and the disk fill is skipped"
