@@ -412,6 +412,10 @@ def soak(rows, info, table, notes, details):
                            f"{mib(u['rss_kib']) if u else '?'} ({u.get('fds', '?')} fds), before its kill "
                            f"{mib(b['rss_kib']) if b.get('rss_kib') else '—'} ({b.get('fds', '—')} fds), peak "
                            f"{mib(lf['peak_rss_kib']) if lf.get('peak_rss_kib') else '?'}, {lf.get('peak_fds')} fds at most")
+        tl = last.get("timeline") or []
+        if tl:
+            details.append(f"  - server process {last.get('n')}, RSS every ~20 s: "
+                           + ", ".join(f"t={x[0]:.0f} s {x[1] / 1024:.1f} MiB" for x in tl))
         if end:
             details.append(f"  - after settling (t={end.get('t')} s): RSS {mib(end['rss_kib']) if end.get('rss_kib') else '?'}, "
                            f"{end.get('fds')} fds")

@@ -99,6 +99,9 @@ class Server:
             "FLOTILLA_PUBLIC_URL": f"http://127.0.0.1:{a.port}", "FLOTILLA_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "FLOTILLA_SIGNUP": "open", "FLOTILLA_LOG_LEVEL": "warn",
             "FLOTILLA_TRANSCODING_RESOLUTIONS": a.resolutions, "FLOTILLA_JOBS_LEASE_SECS": str(a.lease),
+            # A small media cache is full within the warm-up: its filling (64 MiB by default) would
+            # otherwise pass for growth in the RSS comparison; evictions are exercised as well.
+            "FLOTILLA_HTTP_MEDIA_CACHE_BYTES": str(a.media_cache_bytes),
         })
         if a.database_url:
             self.env["FLOTILLA_DATABASE_URL"] = a.database_url
@@ -732,6 +735,7 @@ def main():
     ap.add_argument("--no-fill-reason", default="")
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--kill-every", type=float, default=90)
+    ap.add_argument("--kill-at", default="", help="diagnostics: kill at these seconds (comma list) instead")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--upload-every", type=float, default=20)
     ap.add_argument("--cancel-share", type=float, default=0.2)
@@ -742,6 +746,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=30)
     ap.add_argument("--lease", type=int, default=5)
     ap.add_argument("--resolutions", default="240")
+    ap.add_argument("--media-cache-bytes", type=int, default=4 * 1024 * 1024)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     with open(a.clip, "rb") as f:
@@ -752,7 +757,7 @@ def main():
     stats = Stats(server)
     result = {"uplink_bytes_per_s": a.uplink, "db": a.db, "seconds": a.seconds, "kill_every": a.kill_every, "clients": a.clients,
               "upload_every": a.upload_every, "clip_bytes": len(a.clip_bytes), "lease_secs": a.lease,
-              "resolutions": a.resolutions}
+              "resolutions": a.resolutions, "media_cache_bytes": a.media_cache_bytes}
     server.start()
     root = login_root(a)
     stop_sampler = threading.Event()
@@ -767,6 +772,8 @@ def main():
 
     # The fault injector: kills at K, 2K, … before the end; the disk filled once, mid-run, between kills.
     kills = [k * a.kill_every for k in range(1, int(a.seconds // a.kill_every) + 1) if k * a.kill_every < a.seconds - 1]
+    if a.kill_at:
+        kills = sorted(float(x) for x in a.kill_at.split(","))
     fill_at = None
     if a.fill_dir:
         base = (a.seconds / 2) // a.kill_every * a.kill_every
@@ -873,7 +880,9 @@ def main():
                "last_under_load": ({"t": under_load[-1][0], "rss_kib": under_load[-1][1], "fds": under_load[-1][2]}
                                    if under_load else None),
                "before_end": life.get("before_end"),
-               "peak_rss_kib": max((x[1] for x in s), default=None), "peak_fds": max((x[2] or 0 for x in s), default=None)}
+               "peak_rss_kib": max((x[1] for x in s), default=None), "peak_fds": max((x[2] or 0 for x in s), default=None),
+               # (t, RSS KiB, fds) about every 20 s, to see whether memory levels off
+               "timeline": [list(x) for x in s[::10]] + ([list(s[-1])] if s and (len(s) - 1) % 10 else [])}
         lifetimes.append(out)
     result["lifetimes"] = lifetimes
     result["end"] = end

@@ -11,7 +11,8 @@
 #
 # Needs BENCH_WORK, BENCH_BIN and SOAK_CLIP from scripts/bench; SOAK_SECONDS (600), SOAK_KILL_EVERY
 # (90), SOAK_CLIENTS (20), SOAK_UPLOAD_EVERY (seconds between a client's uploads), SOAK_SETTLE
-# (300), SOAK_FILL_SECONDS (20), SOAK_DISK_MB (the tmpfs, 1024). Appends one `kind: soak` line to
+# (300), SOAK_FILL_SECONDS (20), SOAK_DISK_MB (the tmpfs, 1024), SOAK_MEDIA_CACHE_BYTES (the
+# server's in-memory media cache, 4 MiB: full within the warm-up, see bench/README.md). Appends one `kind: soak` line to
 # $BENCH_WORK/results.jsonl (or `soak_error`).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -76,7 +77,7 @@ python3 "$bench_lib/soak.py" --db "$kind" --bin "$BENCH_BIN" --data "$data" --lo
   --clip "$SOAK_CLIP" --pidfile "$BENCH_PIDFILE" --port "$port" "${db[@]}" "${fill[@]}" \
   --seconds "${SOAK_SECONDS:-600}" --kill-every "${SOAK_KILL_EVERY:-90}" --clients "${SOAK_CLIENTS:-20}" \
   --upload-every "${SOAK_UPLOAD_EVERY:-20}" --settle "${SOAK_SETTLE:-300}" \
-  --fill-seconds "${SOAK_FILL_SECONDS:-20}" >"$dir/soak.json" &
+  --fill-seconds "${SOAK_FILL_SECONDS:-20}" --media-cache-bytes "${SOAK_MEDIA_CACHE_BYTES:-4194304}" >"$dir/soak.json" &
 py=$!
 track_pid "$py"
 wait "$py" || rc=$?
