@@ -281,6 +281,152 @@ def offload(rows, table, notes):
                       f"{r['origin_ratio']:.2f}×", "(figure)", "figure"))
 
 
+def soak(rows, info, table, notes, details):
+    """9. Soak: clients uploading (resumable, some cancelled), watching and reading while the server is
+    kill -9'd every SOAK_KILL_EVERY s and the disk fills once; then the checks."""
+    for r in rows:
+        if r.get("kind") == "soak_error":
+            notes.append(f"soak test on {r.get('db')}: FAILED: {r.get('message')}")
+    if "soak_settings" in info:
+        details.append(f"- soak settings: {info['soak_settings']}")
+    for r in (r for r in rows if r.get("kind") == "soak"):
+        db = "SQLite" if r["db"] == "sqlite" else "PostgreSQL"
+        req, up, chk, jobs = r["requests"], r["uploads"], r["check"], r["jobs"]
+        kills = sum(1 for x in r.get("restarts", []) if x.get("kind") == "kill -9")
+        fill = r.get("disk_fill", {})
+        fill_txt = (f"disk full {fill.get('seconds', '?'):.0f} s" if "filler_bytes" in fill
+                    else f"no disk fill ({fill.get('skipped') or fill.get('error', '?')})")
+        what = (f"{r['seconds']:.0f} s, {r['clients']} clients, {kills}× kill -9 (every {r['kill_every']:.0f} s), "
+                f"{fill_txt}")
+        errs = ", ".join(f"{k}×{v}" for k, v in req["errors_by_status"].items()) or "none"
+        table.append((f"9. soak, {db} ({what}): requests answered 2xx/3xx; HTTP errors by status; connections that "
+                      "failed (while restarting / while up)",
+                      f"{num(req['served'])} served; errors: {errs}; {num(req['failed_connections'])} failed connections "
+                      f"({req['failed_while_restarting']} / {req['failed_while_up']})", "—", "—", "(figure)", "figure"))
+        bad = chk["lost"] + chk["doubled"] + chk["wrong_uuid"] + chk["not_published"] + chk["failed_without_reason"]
+        outcomes = up["by_outcome"]
+        other = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if k not in ("finished", "cancelled"))
+        table.append((f"9. soak, {db}: uploads finished of started; every finished one is one video, published or "
+                      "failed with a reason; videos no client saw finish (orphans)",
+                      f"{chk['finished']} of {up['started']} ({outcomes.get('cancelled', 0)} cancelled"
+                      f"{', ' + other if other else ''}); {chk['published']} published, {chk['failed_with_reason']} "
+                      f"failed with a reason; lost {chk['lost']}, doubled {chk['doubled']}, not published "
+                      f"{chk['not_published'] + chk['failed_without_reason']}, orphans {chk['orphans']}",
+                      "—", "—", "0 lost, 0 doubled, 0 orphans", verdict(bad == 0 and chk["orphans"] == 0)))
+        stuck_up = sum(v for k, v in outcomes.items() if k in ("unfinalisable", "session lost", "abandoned")
+                       or k.startswith("where to resume"))
+        table.append((f"9. soak, {db}: uploads cut by a kill -9 that resumed after the restart and finished; "
+                      "uploads that could not finish (every byte stored but never finalised, session lost, given up)",
+                      f"{up['interrupted_finished']} of {up['interrupted']} cut finished"
+                      f"{' (' + str(up['interrupted_cancelled']) + ' cancelled as planned)' if up['interrupted_cancelled'] else ''}; "
+                      f"{up['with_errors_finished']} of {up['with_errors']} hit by HTTP errors finished; "
+                      f"{outcomes.get('unfinalisable', 0)} unfinalisable, {outcomes.get('session lost', 0)} session "
+                      f"lost, {outcomes.get('abandoned', 0)} given up, {outcomes.get('answer lost', 0)} answer lost",
+                      "—", "—", "0 that cannot finish", verdict(stuck_up == 0)))
+        if not up["interrupted"]:
+            notes.append(f"soak {db}: no upload was cut by a kill -9: the resume after a restart was not exercised")
+        st = r.get("settle", {})
+        table.append((f"9. soak, {db}: jobs stuck (running or queued) after settling",
+                      f"{jobs['stuck']} ({jobs['stuck_running']} running, {jobs['stuck_queued_due']} queued, "
+                      f"{jobs['stuck_queued_later']} waiting for a retry); {jobs['failed']} failed, {jobs['retried']} "
+                      f"retried; settled in {st.get('seconds', '?')} s" + ("" if st.get("settled") else
+                                                                          f" (NOT settled within {st.get('limit')} s)"),
+                      "—", "—", "0", verdict(jobs["stuck"] == 0)))
+        lives = r.get("lifetimes", [])
+        last = lives[-1] if lives else {}
+        warm, end = last.get("warm"), r.get("end", {})
+        if warm and end.get("rss_kib"):
+            ratio = end["rss_kib"] / warm["rss_kib"]
+            table.append((f"9. soak, {db}: RSS of the last server process, after warm-up (t={warm['t']:.0f} s, under "
+                          "load) → after settling", f"{mib(warm['rss_kib'])} → {mib(end['rss_kib'])}", "—",
+                          f"{ratio:.2f}×", "≤ 1.20×", verdict(ratio <= 1.2)))
+            if warm.get("fds") and end.get("fds") is not None:
+                fr = end["fds"] / warm["fds"]
+                table.append((f"9. soak, {db}: open file descriptors of the last server process, after warm-up → after "
+                              "settling", f"{warm['fds']} → {end['fds']}", "—", f"{fr:.2f}×", "≤ 1.20×",
+                              verdict(fr <= 1.2)))
+        # Warnings: what the server did that it should not have.
+        if end.get("rss_kib"):
+            for lf in lives:
+                if lf.get("peak_rss_kib") and lf["peak_rss_kib"] > 2 * end["rss_kib"]:
+                    notes.append(f"soak {db}: server process {lf['n']} (t={lf['started_t']}–{lf.get('ended_t')} s) "
+                                 f"reached {mib(lf['peak_rss_kib'])} RSS, against {mib(end['rss_kib'])} for the last "
+                                 "one after settling")
+        for c in r.get("crashes", []):
+            notes.append(f"soak {db}: the server {c['how']} at t={c['t']} s (lifetime {c['lifetime']})")
+        for k in ("client_errors",):
+            for e in r.get(k, []):
+                notes.append(f"soak {db}: {e}")
+        if r.get("clients_still_running"):
+            notes.append(f"soak {db}: {r['clients_still_running']} clients were still busy when the checks began")
+        if req["failed_while_up"]:
+            notes.append(f"soak {db}: {req['failed_while_up']} connections failed while the server was up, e.g. "
+                         + "; ".join(req.get("failed_while_up_examples", [])[:3]))
+        for k, a in r.get("anomalies", {}).items():
+            notes.append(f"soak {db}: {k} ×{a['count']}, e.g. {'; '.join(a['examples'][:2])}")
+        for e in chk.get("examples", [])[:12]:
+            notes.append(f"soak {db}: {e}")
+        for e in jobs.get("stuck_examples", [])[:5]:
+            notes.append(f"soak {db}: stuck: {e}")
+        if r["log"].get("panics"):
+            notes.append(f"soak {db}: {r['log']['panics']} panics in the server's log")
+        lo = r.get("leftovers", {})
+        if lo.get("upload_sessions") or lo.get("quarantine_files_unreferenced") or lo.get("hls_dirs_without_video"):
+            notes.append(f"soak {db}: left over: {lo.get('upload_sessions')} upload sessions "
+                         f"({lo.get('upload_sessions_complete')} with every byte stored), "
+                         f"{lo.get('quarantine_files_unreferenced')} quarantined files no session or video refers to, "
+                         f"{lo.get('hls_dirs_without_video')} HLS directories without a video")
+        if r.get("videos_to_transcode_at_end"):
+            notes.append(f"soak {db}: {r['videos_to_transcode_at_end']} videos still 'to transcode' at the end")
+        # Details.
+        details.append(f"- soak {db}: {req['answers']} answers ({num(req['answers'] / max(r['seconds'], 1))}/s); by "
+                       f"status {json.dumps(req['by_status'])}; by phase {json.dumps(req['by_phase'])}; failed "
+                       f"connections {json.dumps(req['failed_connections_by_kind'])}")
+        details.append(f"- soak {db}: requests by route {json.dumps(req['by_route'])}")
+        if req["errors_by_route"]:
+            details.append(f"- soak {db}: HTTP errors by route {json.dumps(req['errors_by_route'])}")
+        details.append(f"- soak {db}: uploads by outcome {json.dumps(up['by_outcome'])}; {up['cancel_planned']} meant "
+                       f"to be cancelled halfway; {up['interrupted']} cut by a restart ({up['interrupted_finished']} of them "
+                       f"finished), {up['with_errors']} hit by HTTP errors ({up['with_errors_finished']} finished), "
+                       f"{up['resumed']} asked where to resume; "
+                       f"{chk['videos_in_db']} soak videos in the database; each owner's /users/me/videos totals "
+                       f"{r.get('api_my_videos_total')}; orphans by what their client saw "
+                       f"{json.dumps(chk.get('orphans_by_client_outcome', {}))}; re-logins {r.get('relogins')}")
+        for e in up.get("examples", [])[:10]:
+            details.append(f"  - upload {e}")
+        details.append(f"- soak {db}: jobs by kind/state {json.dumps(jobs['by_kind_state'])}; settling: "
+                       f"{json.dumps(r.get('settle', {}))}")
+        for e in jobs.get("failed_examples", [])[:5]:
+            details.append(f"  - failed {e}")
+        rs = r.get("restarts", [])
+        if rs:
+            dt = sorted(x["downtime_seconds"] for x in rs)
+            details.append(f"- soak {db}: {len(rs)} restarts, down for {dt[len(dt) // 2]:.2f} s (median), "
+                           f"{dt[-1]:.2f} s at most; drain {r.get('drain_seconds')} s; stop at the end: "
+                           f"{r.get('server_stop')}")
+        for lf in lives:
+            w, b, u = lf.get("warm") or {}, lf.get("before_end") or {}, lf.get("last_under_load") or {}
+            details.append(f"  - server process {lf['n']} (t={lf['started_t']}–{lf.get('ended_t')} s, answering after "
+                           f"{lf.get('ready_seconds')} s, ended by {lf.get('end')}): RSS after warm-up "
+                           f"{mib(w['rss_kib']) if w else '?'} ({w.get('fds', '?')} fds), last under load "
+                           f"{mib(u['rss_kib']) if u else '?'} ({u.get('fds', '?')} fds), before its kill "
+                           f"{mib(b['rss_kib']) if b.get('rss_kib') else '—'} ({b.get('fds', '—')} fds), peak "
+                           f"{mib(lf['peak_rss_kib']) if lf.get('peak_rss_kib') else '?'}, {lf.get('peak_fds')} fds at most")
+        tl = last.get("timeline") or []
+        if tl:
+            details.append(f"  - server process {last.get('n')}, RSS every ~20 s: "
+                           + ", ".join(f"t={x[0]:.0f} s {x[1] / 1024:.1f} MiB" for x in tl))
+        if end:
+            details.append(f"  - after settling (t={end.get('t')} s): RSS {mib(end['rss_kib']) if end.get('rss_kib') else '?'}, "
+                           f"{end.get('fds')} fds")
+        details.append(f"- soak {db}: disk fill {json.dumps(fill)}")
+        details.append(f"- soak {db}: left over {json.dumps(lo)}")
+        details.append(f"- soak {db}: server log: {r['log']['errors']} ERROR, {r['log']['warnings']} WARN, "
+                       f"{r['log']['panics']} panics; most frequent:")
+        for e in r["log"].get("top", [])[:10]:
+            details.append(f"  - {e}")
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -405,6 +551,7 @@ def main():
     tracker(rows, info, table, notes, details, busy_note)
     web(rows, table, notes)
     offload(rows, table, notes)
+    soak(rows, info, table, notes, details)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")
