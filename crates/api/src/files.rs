@@ -135,6 +135,31 @@ fn respond(mut out: HeaderMap, req: &HeaderMap, c: &Cached, whole: bool) -> Resp
     }
 }
 
+/// Opens a file we wrote, for reading: `None` when it is missing, a symbolic link or not a regular
+/// file. The names are ours, but a link planted in the storage tree must not serve what it points
+/// to (security case 20), and a FIFO or device would block a task or stream without end.
+/// Directories on the way may be links: an admin moving `streaming-playlists` to another disk is
+/// an ordinary set-up.
+async fn open_regular(path: &Path) -> std::io::Result<Option<(tokio::fs::File, std::fs::Metadata)>> {
+    let opened = tokio::fs::OpenOptions::new()
+        .read(true)
+        // O_NONBLOCK: opening a FIFO with no writer would otherwise wait; no effect on files.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .await;
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            tracing::warn!(path = %path.display(), "a symbolic link in the storage tree is not served");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata().await?;
+    Ok(meta.is_file().then_some((file, meta)))
+}
+
 /// Answers a GET for `path` (already checked to be ours) with ranges, ETag and caching. Small files
 /// and explicit ranges up to the cache's piece size are kept in memory; larger ones stream from disk.
 pub async fn serve(
@@ -156,12 +181,9 @@ pub async fn serve(
     let internal = |e: std::io::Error| {
         ApiError::from(flotilla_app::Error::Internal(format!("cannot read {}: {e}", path.display())))
     };
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::not_found("file not found")),
-        Err(e) => return Err(internal(e)),
+    let Some((mut file, meta)) = open_regular(path).await.map_err(internal)? else {
+        return Err(ApiError::not_found("file not found"));
     };
-    let meta = file.metadata().await.map_err(internal)?;
     let len = meta.len();
     let mtime =
         meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
@@ -229,6 +251,32 @@ mod tests {
         assert_eq!(range(&h("bytes=5-1"), 1000), Err(()));
         assert_eq!(range(&h("bytes=0-1,5-6"), 1000), Ok(None));
         assert_eq!(range(&HeaderMap::new(), 1000), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn links_fifos_and_directories_in_the_storage_tree_are_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret.mp4");
+        std::fs::write(&secret, b"another user's private video").unwrap();
+        let root = dir.path().join("streaming-playlists/hls/4fbbe031-8b81-41f7-b378-f50407b01481");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("a-master.m3u8"), b"#EXTM3U\n").unwrap();
+        std::os::unix::fs::symlink(&secret, root.join("b-720-fragmented.mp4")).unwrap();
+        std::fs::create_dir(root.join("c-master.m3u8")).unwrap();
+        let mkfifo = std::process::Command::new("mkfifo").arg(root.join("d-master.m3u8")).status().unwrap();
+        assert!(mkfifo.success(), "mkfifo");
+        let cache = MediaCache::new(1 << 20);
+        let get = |name: &str| {
+            let path = root.join(name);
+            let cache = &cache;
+            async move { serve(cache, &path, &HeaderMap::new(), "video/mp4", "no-cache").await.map(|r| r.status()) }
+        };
+        assert_eq!(get("a-master.m3u8").await.unwrap(), StatusCode::OK, "a file we wrote is served");
+        for name in ["b-720-fragmented.mp4", "c-master.m3u8", "d-master.m3u8", "e-master.m3u8"] {
+            let e = get(name).await.expect_err(name);
+            assert_eq!(e.into_response().status(), StatusCode::NOT_FOUND, "{name}");
+        }
     }
 
     #[test]
