@@ -74,6 +74,8 @@ async fn uploads_that_name_other_files_are_refused_and_nothing_is_published(back
     let (_, public) = t.api.get("/api/v1/videos", None).await;
     assert_eq!(public["total"], 0, "nothing was published");
     assert_eq!(quarantine(&t), ["victim.mp4"], "the refused uploads were deleted");
+    let (_, quota) = t.api.get("/api/v1/users/me/video-quota-used", Some(&token)).await;
+    assert_eq!(quota["videoQuotaUsed"], 0, "refused uploads take no quota: {quota}");
     assert!(std::fs::read_dir(data.join("streaming-playlists/hls")).unwrap().next().is_none(), "no HLS was written");
     t.stop().await;
 }

@@ -472,6 +472,38 @@ mod tests {
         assert!(matches!(classify_failure(exit(1), broken), Error::Rejected(m) if m.contains("Invalid data")));
     }
 
+    #[tokio::test]
+    async fn an_ffmpeg_past_its_time_limit_is_stopped_and_retried_later() {
+        // An endless source: only the limit ends this run.
+        let args: Vec<String> =
+            ["-hide_banner", "-nostats", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=25", "-f", "null", "-"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let started = std::time::Instant::now();
+        let r = run_ffmpeg(Path::new("/tmp"), &args, Duration::from_secs(1), |_| {}).await;
+        assert!(matches!(&r, Err(Error::Tool(m)) if m.contains("did not finish within 1 s")), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(20), "stopped at the limit");
+    }
+
+    #[tokio::test]
+    async fn an_input_ffmpeg_cannot_read_fails_for_good() {
+        let dir = std::env::temp_dir().join(format!("flotilla-hls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("in.upload");
+        // Not a transport stream at all: a probe would have refused it; ffmpeg must fail on it too,
+        // and the failure is the input's (state 7), not the machine's (retried).
+        std::fs::write(&input, vec![0x47u8; 7]).unwrap();
+        let args: Vec<String> = ["-hide_banner", "-protocol_whitelist", "file", "-f", "mpegts", "-i"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([format!("file:{}", input.display()), "-f".into(), "null".into(), "-".into()])
+            .collect();
+        let r = run_ffmpeg(&dir, &args, Duration::from_secs(60), |_| {}).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(&r, Err(Error::Rejected(m)) if m.starts_with("ffmpeg failed")), "{r:?}");
+    }
+
     #[test]
     fn ffmpeg_reads_the_upload_with_the_probed_demuxer_and_stops_at_its_duration() {
         let p = probe(1280, 720, 30.0, 0);
