@@ -245,19 +245,25 @@ impl AsyncWrite for Counted {
     }
 }
 
-/// Warns when the process may not open `max_connections` sockets: past the open-file limit,
-/// `accept` fails before the cap is reached. Linux only (`/proc/self/limits`); silent elsewhere.
-pub fn check_open_file_limit(max_connections: usize) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/limits") else { return };
-    let soft = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Max open files"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse::<usize>().ok());
-    // The database, data files and outgoing requests need descriptors too.
-    const SPARE: usize = 256;
-    if let Some(soft) = soft
-        && soft < max_connections + SPARE
+/// Raises the soft open-file limit to the hard one (as Go's runtime does: the soft limit of a
+/// login shell, 1024, is far below what a server with thousands of viewers needs, while the hard
+/// limit is usually much higher), then warns when it is still too low for `max_connections`
+/// sockets: past the limit, `accept` fails before the cap is reached. Returns the soft limit now
+/// in force, if known.
+pub fn check_open_file_limit(max_connections: usize) -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => limit = getrlimit(Resource::Nofile),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit to its maximum"),
+        }
+    }
+    // The database, data files, ffmpeg's pipes and outgoing requests need descriptors too.
+    const SPARE: u64 = 256;
+    if let Some(soft) = limit.current
+        && soft < max_connections as u64 + SPARE
     {
         tracing::warn!(
             open_file_limit = soft,
@@ -266,6 +272,7 @@ pub fn check_open_file_limit(max_connections: usize) {
              lower http.max_connections"
         );
     }
+    limit.current
 }
 
 #[cfg(test)]
