@@ -245,6 +245,8 @@ pub struct FakeServer {
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     /// The paths of every GET it answered, in order (how often a document was fetched).
     pub gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The paths of every POST it was sent, in order (which inbox a delivery went to).
+    pub posts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// How the inbox behaves: the status it answers (202; 503 plays a server that is down) and
     /// how long it takes; `inbox_peak` is the most requests it ever had in flight at once.
     pub inbox: std::sync::Arc<FakeInbox>,
@@ -275,6 +277,7 @@ impl FakeServer {
         let docs: Docs = Default::default();
         let received: Inbox = Default::default();
         let gets: Gets = Default::default();
+        let posts: Gets = Default::default();
         let inbox: Behaviour = std::sync::Arc::new(FakeInbox {
             status: 202.into(),
             delay_ms: 0.into(),
@@ -282,7 +285,7 @@ impl FakeServer {
             peak: 0.into(),
         });
         async fn get_doc(
-            AxState((docs, _, _, gets)): AxState<(Docs, Inbox, Behaviour, Gets)>,
+            AxState((docs, _, _, gets, _)): AxState<(Docs, Inbox, Behaviour, Gets, Gets)>,
             OriginalUri(uri): OriginalUri,
         ) -> axum::response::Response {
             gets.lock().unwrap().push(uri.path().to_string());
@@ -292,9 +295,11 @@ impl FakeServer {
             }
         }
         async fn post_inbox(
-            AxState((_, inbox, how, _)): AxState<(Docs, Inbox, Behaviour, Gets)>,
+            AxState((_, inbox, how, _, posts)): AxState<(Docs, Inbox, Behaviour, Gets, Gets)>,
+            OriginalUri(uri): OriginalUri,
             body: axum::body::Bytes,
         ) -> axum::http::StatusCode {
+            posts.lock().unwrap().push(uri.path().to_string());
             let now = how.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             how.peak.fetch_max(now, Ordering::SeqCst);
             let delay = how.delay_ms.load(Ordering::SeqCst);
@@ -315,6 +320,7 @@ impl FakeServer {
             received.clone(),
             inbox.clone(),
             gets.clone(),
+            posts.clone(),
         ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -327,6 +333,7 @@ impl FakeServer {
             docs,
             received,
             gets,
+            posts,
             inbox,
             task,
         }
@@ -400,8 +407,9 @@ impl FakeServer {
         self.send_raw_with(inbox_url, actor_url, activity.to_string(), private_pem).await
     }
 
-    /// Signs and POSTs `body` as it is (bodies no JSON value can hold: deep nesting, broken JSON).
-    pub async fn send_raw(&self, inbox_url: &str, actor_url: &str, body: String) -> (StatusCode, String) {
+    /// Signs and POSTs `body` as it is (bodies no JSON value can hold: deep nesting, broken JSON,
+    /// bytes that are not UTF-8).
+    pub async fn send_raw(&self, inbox_url: &str, actor_url: &str, body: impl Into<Vec<u8>>) -> (StatusCode, String) {
         self.send_raw_with(inbox_url, actor_url, body, &self.private_pem.clone()).await
     }
 
@@ -409,7 +417,7 @@ impl FakeServer {
         &self,
         inbox_url: &str,
         actor_url: &str,
-        body: String,
+        body: impl Into<Vec<u8>>,
         private_pem: &str,
     ) -> (StatusCode, String) {
         self.send_with_key_id(inbox_url, &format!("{actor_url}#main-key"), body, private_pem).await
@@ -421,9 +429,10 @@ impl FakeServer {
         &self,
         inbox_url: &str,
         key_id: &str,
-        body: String,
+        body: impl Into<Vec<u8>>,
         private_pem: &str,
     ) -> (StatusCode, String) {
+        let body: Vec<u8> = body.into();
         let u = reqwest::Url::parse(inbox_url).unwrap();
         let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
         let key = flotilla_federation::keys::private_from_pem(private_pem).unwrap();
@@ -431,7 +440,7 @@ impl FakeServer {
             "POST",
             u.path(),
             &host,
-            Some(body.as_bytes()),
+            Some(&body),
             key_id,
             &key,
             time::OffsetDateTime::now_utc(),
