@@ -19,6 +19,7 @@ db_tests!(
     quotes_and_sql_in_actor_fields_are_kept_verbatim_and_deliveries_go_to_that_inbox,
     an_activity_that_is_not_utf8_is_refused_and_stores_nothing,
     federated_fields_over_their_limits_are_refused_and_store_nothing,
+    thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting,
 );
 
 /// What must not move when another server attacks a video: its privacy, its playlist and its
@@ -965,5 +966,64 @@ async fn federated_fields_over_their_limits_are_refused_and_store_nothing(backen
     }
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
     assert_eq!(list["total"], 2, "{list}");
+    a.stop().await;
+}
+
+/// Case 13: the jobs that copy a remote thumbnail and a remote avatar or banner, given an address
+/// on this machine while the local-testing switch is off (as in production), fail for good
+/// ("private or reserved", not retried) and never connect: the listener there sees nothing.
+async fn thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting(backend: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let a = TestInstance::start_with(backend, |c| {
+        c.federation.allow_private = false;
+        c.transcoding.resolutions = vec![144];
+    })
+    .await;
+    let admin = a.admin_token().await;
+    let token = a.user("tia").await;
+    let uuid = publish(&a, &token, "Its own thumbnail").await;
+    a.run_jobs().await;
+    let (_, before) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let actor_id = flotilla_db::accounts::local_actor_id(&a.instance.app.db, "Person", "tia").await.unwrap().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let server = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let thumbnail = format!("https://127.0.0.1:{port}/lazy-static/thumbnails/t.jpg");
+    let avatar = format!("https://127.0.0.1:{port}/lazy-static/avatars/a.png");
+    let banner = format!("https://[::ffff:127.0.0.1]:{port}/lazy-static/banners/b.png");
+    use flotilla_app::jobs::{Job, enqueue};
+    let db = &a.instance.app.db;
+    enqueue(db, &Job::FetchThumbnail { video_id: before["id"].as_i64().unwrap(), url: thumbnail.clone() })
+        .await
+        .unwrap();
+    enqueue(db, &Job::FetchActorImage { actor_id, kind: "avatar".into(), url: avatar.clone() }).await.unwrap();
+    enqueue(db, &Job::FetchActorImage { actor_id, kind: "banner".into(), url: banner.clone() }).await.unwrap();
+    a.run_jobs().await;
+    let (_, jobs) = a.api.get("/api/v1/jobs/all?count=100", Some(&admin)).await;
+    for url in [&thumbnail, &avatar, &banner] {
+        let job = jobs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["data"]["url"] == url.as_str())
+            .unwrap_or_else(|| panic!("a job for {url}: {jobs}"));
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["attempts"], 1, "refused for good, not retried: {job}");
+        assert!(job["error"].as_str().is_some_and(|e| e.contains("private or reserved address")), "{job}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection was made");
+    let (_, after) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(after["thumbnailPath"], before["thumbnailPath"]);
+    let (_, acc) = a.api.get("/api/v1/accounts/tia", None).await;
+    assert_eq!(acc["avatars"], json!([]), "{acc}");
+    server.abort();
     a.stop().await;
 }
