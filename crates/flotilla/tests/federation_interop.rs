@@ -17,7 +17,7 @@ db_tests!(
     an_actor_update_naming_one_of_our_actors_is_refused,
     json_ld_keywords_at_the_top_of_an_activity_change_nothing,
     quotes_and_sql_in_actor_fields_are_kept_verbatim_and_deliveries_go_to_that_inbox,
-    an_activity_that_is_not_utf8_is_refused_and_stores_nothing,
+    activities_and_actor_documents_that_are_not_utf8_are_refused_and_store_nothing,
     federated_fields_over_their_limits_are_refused_and_store_nothing,
     thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting,
 );
@@ -871,8 +871,8 @@ async fn quotes_and_sql_in_actor_fields_are_kept_verbatim_and_deliveries_go_to_t
 }
 
 /// Case 11: bytes that are not UTF-8 inside a string of a (validly signed) activity: 400, and
-/// nothing of it is stored.
-async fn an_activity_that_is_not_utf8_is_refused_and_stores_nothing(backend: Backend) {
+/// nothing of it is stored. In the signer's fetched actor document: 401, no actor stored.
+async fn activities_and_actor_documents_that_are_not_utf8_are_refused_and_store_nothing(backend: Backend) {
     let a = TestInstance::start(backend).await;
     let evil = FakeServer::start().await;
     let (account, channel) = peertube_actors(&evil);
@@ -889,6 +889,7 @@ async fn an_activity_that_is_not_utf8_is_refused_and_stores_nothing(backend: Bac
         assert!(std::str::from_utf8(&body).is_err());
         let (status, answer) = evil.send_raw(&inbox, &account, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {answer}");
+        assert!(answer.contains("not JSON"), "{bad:?}: {answer}");
     }
     let (status, _) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -897,6 +898,18 @@ async fn an_activity_that_is_not_utf8_is_refused_and_stores_nothing(backend: Bac
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(v["name"], "café");
+    // An actor document with such bytes in its name: the signer cannot be had, nothing is stored.
+    let url = evil.actor("Person", "latin1", json!({ "name": "NAME" }));
+    let doc = evil.document("/users/latin1").unwrap().to_string().replacen("NAME", "caf\u{1}", 1).into_bytes();
+    let at = doc.iter().position(|b| *b == 1).unwrap();
+    evil.serve_bytes("/users/latin1", [&doc[..at], b"\xe9", &doc[at + 1..]].concat());
+    let target = format!("{}/accounts/root", a.api.base);
+    let follow = json!({ "type": "Follow", "id": format!("{}/f/latin1", evil.base), "actor": url, "object": target });
+    let (status, body) = evil.send_full(&inbox, &url, &follow).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("cannot get the signer's key") && body.contains("unicode"), "{body}");
+    assert!(flotilla_db::actors::get_by_url(&a.instance.app.db, &url).await.unwrap().is_none());
+    assert!(evil.gets.lock().unwrap().iter().any(|p| p == "/users/latin1"), "the document was fetched");
     a.stop().await;
 }
 

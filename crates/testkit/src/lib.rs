@@ -242,6 +242,7 @@ pub struct FakeServer {
     pub private_pem: String,
     pub public_pem: String,
     docs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
+    raw: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     /// The paths of every GET it answered, in order (how often a document was fetched).
     pub gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -271,10 +272,12 @@ impl FakeServer {
         type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
         type Behaviour = std::sync::Arc<FakeInbox>;
         type Gets = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+        type Raw = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (private_pem, public_pem) = flotilla_federation::keys::generate().expect("keys");
         let docs: Docs = Default::default();
+        let raw: Raw = Default::default();
         let received: Inbox = Default::default();
         let gets: Gets = Default::default();
         let posts: Gets = Default::default();
@@ -285,17 +288,20 @@ impl FakeServer {
             peak: 0.into(),
         });
         async fn get_doc(
-            AxState((docs, _, _, gets, _)): AxState<(Docs, Inbox, Behaviour, Gets, Gets)>,
+            AxState((docs, _, _, gets, _, raw)): AxState<(Docs, Inbox, Behaviour, Gets, Gets, Raw)>,
             OriginalUri(uri): OriginalUri,
         ) -> axum::response::Response {
             gets.lock().unwrap().push(uri.path().to_string());
+            if let Some(bytes) = raw.lock().unwrap().get(uri.path()).cloned() {
+                return ([("content-type", "application/activity+json")], bytes).into_response();
+            }
             match docs.lock().unwrap().get(uri.path()).cloned() {
                 Some(d) => ([("content-type", "application/activity+json")], d.to_string()).into_response(),
                 None => (axum::http::StatusCode::NOT_FOUND, "no such document").into_response(),
             }
         }
         async fn post_inbox(
-            AxState((_, inbox, how, _, posts)): AxState<(Docs, Inbox, Behaviour, Gets, Gets)>,
+            AxState((_, inbox, how, _, posts, _)): AxState<(Docs, Inbox, Behaviour, Gets, Gets, Raw)>,
             OriginalUri(uri): OriginalUri,
             body: axum::body::Bytes,
         ) -> axum::http::StatusCode {
@@ -321,6 +327,7 @@ impl FakeServer {
             inbox.clone(),
             gets.clone(),
             posts.clone(),
+            raw.clone(),
         ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -331,6 +338,7 @@ impl FakeServer {
             private_pem,
             public_pem,
             docs,
+            raw,
             received,
             gets,
             posts,
@@ -342,6 +350,17 @@ impl FakeServer {
     /// Serves `doc` at `path` (as `application/activity+json`).
     pub fn serve(&self, path: &str, doc: Value) {
         self.docs.lock().unwrap().insert(path.to_string(), doc);
+    }
+
+    /// The document served at `path`, if any.
+    pub fn document(&self, path: &str) -> Option<Value> {
+        self.docs.lock().unwrap().get(path).cloned()
+    }
+
+    /// Serves `bytes` at `path` as they are, as `application/activity+json` (documents no JSON
+    /// value can hold: bytes that are not UTF-8).
+    pub fn serve_bytes(&self, path: &str, bytes: Vec<u8>) {
+        self.raw.lock().unwrap().insert(path.to_string(), bytes);
     }
 
     /// An actor document of `kind` at `/users/{name}` with this server's key, in Mastodon's shape;
