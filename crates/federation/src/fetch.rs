@@ -157,11 +157,7 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
     if !u.username().is_empty() || u.password().is_some() {
         return Err(refused("credentials in URLs are not allowed"));
     }
-    // An explicit port would let a peer point us at any service of any host (port scans
-    // through us); real servers answer on the scheme's own port.
-    if !allow_private && u.port().is_some() {
-        return Err(refused("explicit ports are not allowed"));
-    }
+    // The address first: a private one is the reason to give, whatever else is wrong.
     match u.host() {
         None => return Err(refused("no host")),
         Some(url::Host::Ipv4(ip)) if !ip_is_allowed(IpAddr::V4(ip), allow_private) => {
@@ -171,6 +167,11 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
             return Err(refused("private or reserved address"));
         }
         _ => {}
+    }
+    // An explicit port would let a peer point us at any service of any host (port scans
+    // through us); real servers answer on the scheme's own port.
+    if !allow_private && u.port().is_some() {
+        return Err(refused("explicit ports are not allowed"));
     }
     Ok(u)
 }
@@ -226,11 +227,21 @@ impl Fetcher {
 
     /// With a custom resolver (tests of the address checks never touch a private network).
     pub fn with_lookup(allow_private: bool, user_agent: &str, lookup: Lookup) -> Fetcher {
+        Self::build(allow_private, user_agent, lookup, false)
+    }
+
+    /// `loopback_tripwire` (tests only): after our own checks pass, a redirect to anything but a
+    /// loopback address fails with "tripwire" instead of being followed, so that a test of those
+    /// checks can never open a connection off this machine, even when the checks are broken.
+    fn build(allow_private: bool, user_agent: &str, lookup: Lookup, loopback_tripwire: bool) -> Fetcher {
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 3 {
                 return attempt.error("too many redirects");
             }
             match check_url(attempt.url().as_str(), allow_private) {
+                Ok(u) if loopback_tripwire && !is_loopback_literal(&u) => {
+                    attempt.error(format!("tripwire: a redirect to {u} passed the checks"))
+                }
                 Ok(_) => attempt.follow(),
                 Err(e) => attempt.error(e.to_string()),
             }
@@ -420,6 +431,15 @@ impl Fetcher {
     }
 }
 
+/// Whether a URL names a loopback address literally (the test tripwire's one allowed target).
+fn is_loopback_literal(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        _ => false,
+    }
+}
+
 fn strip_fragment(u: &str) -> &str {
     u.split('#').next().unwrap_or(u)
 }
@@ -591,27 +611,126 @@ mod tests {
         }
     }
 
+    /// What the guarded resolver gives a connection for a name when the lookup answers `ips`:
+    /// the addresses, or the refusal. No client and no socket: a broken guard makes this test
+    /// fail, never connect to the private addresses it is fed.
+    async fn guarded(ips: &'static [&'static str], allow_private: bool) -> Result<Vec<SocketAddr>, String> {
+        let lookup: Lookup =
+            Arc::new(move |_host| Box::pin(async move { Ok(ips.iter().map(|i| i.parse().unwrap()).collect()) }));
+        let resolver = GuardedResolver { lookup, allow_private };
+        match resolver.resolve("evil.example".parse().unwrap()).await {
+            Ok(addrs) => Ok(addrs.collect()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     #[tokio::test]
     async fn names_resolving_to_private_addresses_are_refused_before_connecting() {
-        // The injected resolver answers a private address; no socket is ever opened to it.
-        let lookup: Lookup = Arc::new(|_host| Box::pin(async { Ok(vec!["10.0.0.7".parse().unwrap()]) }));
+        let refused = |r: Result<Vec<SocketAddr>, String>, bad: &str| {
+            let why = r.expect_err("refused");
+            assert!(why.contains("private or reserved") && why.contains(bad), "{why}");
+        };
+        refused(guarded(&["10.0.0.7"], false).await, "10.0.0.7");
+        // Every answer is checked: a private one beside a documentation-range one leaves nothing.
+        refused(guarded(&["192.0.2.1", "10.0.0.7"], false).await, "192.0.2.1");
+        // One private address among public ones refuses the name, whichever a client would pick.
+        refused(guarded(&["1.1.1.1", "10.0.0.7"], false).await, "10.0.0.7");
+        refused(guarded(&["1.1.1.1", "::1"], false).await, "::1");
+        // With the local-testing switch on, a name resolving to a private network is still refused.
+        refused(guarded(&["192.168.0.10"], true).await, "192.168.0.10");
+        refused(guarded(&["127.0.0.1", "169.254.169.254"], true).await, "169.254.169.254");
+        let none = guarded(&[], false).await.expect_err("no address");
+        assert!(none.contains("no public address"), "{none}");
+        // What passes is what the connection gets: exactly the addresses that were checked.
+        let ok = guarded(&["1.1.1.1", "2606:4700::1111"], false).await.unwrap();
+        assert_eq!(ok, ["1.1.1.1:0".parse().unwrap(), "[2606:4700::1111]:0".parse().unwrap()]);
+        assert_eq!(guarded(&["127.0.0.1"], true).await.unwrap(), ["127.0.0.1:0".parse().unwrap()]);
+        refused(guarded(&["127.0.0.1"], false).await, "127.0.0.1");
+        // End to end, the fetcher refuses such a name before connecting. Fed loopback only: were the
+        // guard broken, the connection would stay on this machine.
+        let lookup: Lookup = Arc::new(|_host| Box::pin(async { Ok(vec!["127.0.0.1".parse().unwrap()]) }));
         let f = Fetcher::with_lookup(false, "test", lookup);
         let err = f.get_ap("https://evil.example/actor", None).await.unwrap_err();
-        assert!(matches!(err, FetchError::Refused(..)), "{err}");
-        // Every answer is checked: a private one beside a documentation-range one leaves nothing.
-        let lookup: Lookup =
-            Arc::new(|_host| Box::pin(async { Ok(vec!["10.0.0.7".parse().unwrap(), "192.0.2.1".parse().unwrap()]) }));
-        let f = Fetcher::with_lookup(false, "test", lookup);
-        assert!(matches!(f.get_ap("https://mixed.example/actor", None).await.unwrap_err(), FetchError::Refused(..)));
-        // One private address among public ones refuses the name, before any connection.
-        let lookup: Lookup =
-            Arc::new(|_host| Box::pin(async { Ok(vec!["1.1.1.1".parse().unwrap(), "10.0.0.7".parse().unwrap()]) }));
-        let f = Fetcher::with_lookup(false, "test", lookup);
-        let err = f.get_ap("https://half.example/actor", None).await.unwrap_err();
         assert!(matches!(&err, FetchError::Refused(_, why) if why.contains("private or reserved")), "{err}");
-        // With the local-testing switch on, a name resolving to a private network is still refused.
-        let lookup: Lookup = Arc::new(|_host| Box::pin(async { Ok(vec!["192.168.0.10".parse().unwrap()]) }));
-        let f = Fetcher::with_lookup(true, "test", lookup);
-        assert!(matches!(f.get_ap("http://lan.example/actor", None).await.unwrap_err(), FetchError::Refused(..)));
+    }
+
+    #[tokio::test]
+    async fn redirects_to_private_addresses_are_refused_even_with_the_switch_on() {
+        const AS: &str = "Content-Type: application/activity+json\r\n";
+        let port = raw_server(|path, port| {
+            let to = |target: String| ("302 Found", format!("Location: {target}\r\n"), String::new());
+            match path {
+                "/to-lan" => to("http://10.0.0.7/x".into()),
+                "/to-metadata" => to("http://169.254.169.254/".into()),
+                "/to-metadata-mapped" => to("http://[::ffff:169.254.169.254]/latest/meta-data".into()),
+                "/to-public" => to("http://1.1.1.1/x".into()),
+                "/to-loopback" => to(format!("http://127.0.0.1:{port}/actor")),
+                "/actor" => ("200 OK", AS.into(), format!("{{\"id\": \"http://127.0.0.1:{port}/to-loopback\"}}")),
+                _ => ("404 Not Found", String::new(), String::new()),
+            }
+        })
+        .await;
+        let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+        // The switch on, as in tests; the tripwire turns any redirect our checks let through to
+        // an address off this machine into an error instead of a connection.
+        let f = Fetcher::build(true, "test", system_lookup(), true);
+        assert!(f.get_ap(&url("/to-loopback"), None).await.is_ok(), "a redirect to loopback is followed");
+        for path in ["/to-lan", "/to-metadata", "/to-metadata-mapped"] {
+            for err in [
+                f.get_ap(&url(path), None).await.unwrap_err(),
+                f.get_image(&url(path), 1024).await.unwrap_err(),
+                f.get_json(&url(path)).await.unwrap_err(),
+            ] {
+                assert!(
+                    matches!(&err, FetchError::Refused(_, why) if why.contains("private or reserved")),
+                    "{path}: {err}"
+                );
+            }
+        }
+        // The tripwire itself: a public address passes our checks, and the redirect stops there.
+        let err = f.get_ap(&url("/to-public"), None).await.unwrap_err();
+        assert!(matches!(&err, FetchError::Network(_, why) if why.contains("tripwire")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn images_json_and_deliveries_at_refused_addresses_make_no_connection() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        let server = tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let (private, _) = crate::keys::generate().unwrap();
+        let signer = Signer {
+            key_id: "https://us.example/actor#main-key".into(),
+            key: crate::keys::private_from_pem(&private).unwrap(),
+        };
+        // The switch off, as in production: loopback is as refused as any private network.
+        let f = Fetcher::new(false, "test");
+        for base in [format!("https://127.0.0.1:{port}"), format!("https://[::ffff:127.0.0.1]:{port}")] {
+            let image = f.get_image(&format!("{base}/lazy-static/thumbnails/t.jpg"), 1 << 20).await.unwrap_err();
+            let avatar = f.get_image(&format!("{base}/lazy-static/avatars/a.png"), 1 << 20).await.unwrap_err();
+            let webfinger = f.get_json(&format!("{base}/.well-known/webfinger?resource=acct:a@x")).await.unwrap_err();
+            let actor = f.get_ap(&format!("{base}/users/a"), Some(&signer)).await.unwrap_err();
+            let delivery = f.post_signed(&format!("{base}/inbox"), b"{}", &signer).await.unwrap_err();
+            for err in [image, avatar, webfinger, actor, delivery] {
+                assert!(matches!(&err, FetchError::Refused(_, why) if why.contains("private or reserved")), "{err}");
+            }
+        }
+        // The same fetcher does connect to that listener once allowed to: the count above is
+        // not zero for want of a listener.
+        let open = Fetcher::new(true, "test");
+        let _ = tokio::time::timeout(
+            Duration::from_millis(300),
+            open.get_image(&format!("http://127.0.0.1:{port}/t.jpg"), 1024),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "only the allowed fetch reached the listener");
+        server.abort();
     }
 }

@@ -12,7 +12,26 @@ db_tests!(
     hostile_peers_change_nothing,
     a_rotated_key_is_fetched_again_and_the_old_one_refused,
     urls_of_a_remote_video_off_its_origin_or_in_other_schemes_are_dropped,
+    a_third_server_can_neither_delete_nor_rewrite_another_servers_video,
+    a_create_reusing_the_uuid_of_one_of_our_videos_is_refused,
+    an_actor_update_naming_one_of_our_actors_is_refused,
+    json_ld_keywords_at_the_top_of_an_activity_change_nothing,
+    quotes_and_sql_in_actor_fields_are_kept_verbatim_and_deliveries_go_to_that_inbox,
+    activities_and_actor_documents_that_are_not_utf8_are_refused_and_store_nothing,
+    federated_fields_over_their_limits_are_refused_and_store_nothing,
+    thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting,
 );
+
+/// What must not move when another server attacks a video: its privacy, its playlist and its
+/// file URLs.
+fn playback(v: &Value) -> (Value, Value, Vec<Value>) {
+    let files = v["streamingPlaylists"][0]["files"].as_array().cloned().unwrap_or_default();
+    (
+        v["privacy"]["id"].clone(),
+        v["streamingPlaylists"][0]["playlistUrl"].clone(),
+        files.iter().map(|f| f["fileUrl"].clone()).collect(),
+    )
+}
 
 async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
     let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
@@ -304,10 +323,16 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     let inbox = format!("{}/inbox", a.api.base);
     let mine = format!("{}/videos/watch/{uuid}", a.api.base);
 
-    // Update of A's own video by another server (PeerTube's CVE-2026-73090).
+    let (_, before) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let (privacy, playlist, files) = playback(&before);
+    assert_eq!(privacy, 1, "{before}");
+    assert!(playlist.as_str().is_some_and(|p| p.contains(&uuid)) && !files.is_empty(), "{before}");
+    // Update of A's own video by another server (PeerTube's CVE-2026-73090), with the evil
+    // server's playlist and files, and no public audience (it would turn unlisted).
     let mut forged = peertube_video(&evil, &account, &channel, &uuid, true);
     forged["id"] = json!(mine);
     forged["name"] = json!("Hijacked");
+    forged["to"] = json!([]);
     let update = json!({ "type": "Update", "id": format!("{}/u/1", evil.base), "actor": account, "object": forged });
     assert_eq!(evil.send(&inbox, &account, &update).await, StatusCode::FORBIDDEN);
     // Delete of A's video by another server.
@@ -454,6 +479,7 @@ async fn hostile_peers_change_nothing(backend: Backend) {
     let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(v["name"], "Mine", "nothing changed");
     assert_eq!(v["isLocal"], true);
+    assert_eq!(playback(&v), (privacy, playlist, files), "privacy, playlist and files unchanged");
     let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
     assert_eq!(list["total"], 2 + i64::from(tagged_kept), "only the legitimate videos of the other servers");
     let (_, c) = a.api.get("/api/v1/accounts/vic", None).await;
@@ -586,5 +612,431 @@ async fn urls_of_a_remote_video_off_its_origin_or_in_other_schemes_are_dropped(b
         assert_eq!(status, StatusCode::NOT_FOUND, "{why}: nothing stored");
     }
     assert_eq!(other.gets.lock().unwrap().len(), 0, "nothing was asked of the other server");
+    a.stop().await;
+}
+
+/// Case 6 (a): a video stored from its origin X; a third server Y can neither delete it nor
+/// change it. Y's `Update` makes us fetch the video from X, and X's version is what stays.
+async fn a_third_server_can_neither_delete_nor_rewrite_another_servers_video(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let x = FakeServer::start().await;
+    let y = FakeServer::start().await;
+    let (x_account, x_channel) = peertube_actors(&x);
+    let (y_account, y_channel) = peertube_actors(&y);
+    let inbox = format!("{}/inbox", a.api.base);
+    let uuid = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
+    let video = peertube_video(&x, &x_account, &x_channel, uuid, true);
+    let id = video["id"].as_str().unwrap().to_string();
+    x.serve(&format!("/videos/watch/{uuid}"), video.clone());
+    let create = json!({ "type": "Create", "id": format!("{id}/activity"), "actor": x_account, "object": video });
+    assert_eq!(x.send(&inbox, &x_account, &create).await, StatusCode::ACCEPTED);
+    let path = format!("/api/v1/videos/{uuid}");
+    let (status, stored) = a.api.get(&path, None).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    let origin = (stored["name"].clone(), stored["channel"]["host"].clone(), playback(&stored));
+    assert_eq!(origin.1, x.host.as_str());
+    assert!(!origin.2.2.is_empty(), "{stored}");
+
+    // Y deletes X's video, by URL and as a Tombstone.
+    for (n, object) in
+        [json!(id), json!({ "type": "Tombstone", "id": id, "formerType": "Video" })].into_iter().enumerate()
+    {
+        let delete =
+            json!({ "type": "Delete", "id": format!("{}/d/{n}", y.base), "actor": y_account, "object": object });
+        let (status, body) = y.send_full(&inbox, &y_account, &delete).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, _) = a.api.get(&path, None).await;
+        assert_eq!(status, StatusCode::OK, "the video is kept");
+    }
+    // Y sends X's video with another name, its own playlist and files, and no public audience:
+    // A asks X, and X's version is stored again.
+    let mut forged = peertube_video(&y, &y_account, &y_channel, uuid, true);
+    forged["id"] = json!(id);
+    forged["name"] = json!("Rewritten by Y");
+    forged["to"] = json!([]);
+    let fetched = || x.gets.lock().unwrap().iter().filter(|p| p.ends_with(uuid)).count();
+    let update = json!({ "type": "Update", "id": format!("{}/u/1", y.base), "actor": y_account, "object": forged });
+    let (status, body) = y.send_full(&inbox, &y_account, &update).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "taken as news that the video changed: {body}");
+    assert_eq!(fetched(), 1, "the origin was asked for its video");
+    // The same under Y's own id (so only the UUID names X's video): refused.
+    let mut squatter = peertube_video(&y, &y_account, &y_channel, uuid, true);
+    squatter["name"] = json!("Rewritten by Y");
+    let update = json!({ "type": "Update", "id": format!("{}/u/2", y.base), "actor": y_account, "object": squatter });
+    let (status, body) = y.send_full(&inbox, &y_account, &update).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("this UUID belongs to another video"), "{body}");
+
+    let (_, after) = a.api.get(&path, None).await;
+    assert_eq!((after["name"].clone(), after["channel"]["host"].clone(), playback(&after)), origin, "{after}");
+    assert!(!after.to_string().contains(&y.host), "nothing of Y's: {after}");
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    assert_eq!(list["total"], 1, "{list}");
+    a.stop().await;
+}
+
+/// Case 6 (c): another server's video, under its own id, with the UUID of one of ours.
+async fn a_create_reusing_the_uuid_of_one_of_our_videos_is_refused(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = a.user("una").await;
+    let uuid = publish(&a, &token, "Ours").await;
+    a.run_jobs().await;
+    let path = format!("/api/v1/videos/{uuid}");
+    let (_, before) = a.api.get(&path, None).await;
+    assert!(!playback(&before).2.is_empty(), "{before}");
+    let evil = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&evil);
+    let inbox = format!("{}/inbox", a.api.base);
+    let mut squatter = peertube_video(&evil, &account, &channel, &uuid, true);
+    squatter["name"] = json!("Squatted");
+    squatter["to"] = json!([]);
+    for kind in ["Create", "Update"] {
+        let activity =
+            json!({ "type": kind, "id": format!("{}/{kind}/1", evil.base), "actor": account, "object": squatter });
+        let (status, body) = evil.send_full(&inbox, &account, &activity).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{kind}: {body}");
+        assert!(body.contains("this UUID belongs to another video"), "{kind}: {body}");
+    }
+    let (_, after) = a.api.get(&path, None).await;
+    assert_eq!(after["name"], "Ours");
+    assert_eq!(after["isLocal"], true);
+    assert_eq!(after["channel"]["name"], "una_channel");
+    assert_eq!(playback(&after), playback(&before), "{after}");
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    assert_eq!(list["total"], 0, "{list}");
+    a.stop().await;
+}
+
+/// Case 7: an `Update` of an actor whose `id` is on our host — one of our accounts, our channel,
+/// our instance actor — is refused, and ours stays as it is.
+async fn an_actor_update_naming_one_of_our_actors_is_refused(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    a.user("ivy").await;
+    let evil = FakeServer::start().await;
+    let (account, _) = peertube_actors(&evil);
+    let inbox = format!("{}/inbox", a.api.base);
+    let ap_get = |url: String| {
+        let api = a.api.clone();
+        async move {
+            let req = api.http.get(url).header("Accept", "application/activity+json");
+            let (status, mut doc) = api.send(req).await;
+            assert_eq!(status, StatusCode::OK, "{doc}");
+            // The instance actor's `published` is the time of the request (`ap.rs`), not stored.
+            doc.as_object_mut().unwrap().remove("published");
+            doc
+        }
+    };
+    let ours = [
+        ("Person", format!("{}/accounts/ivy", a.api.base)),
+        ("Group", format!("{}/video-channels/ivy_channel", a.api.base)),
+        ("Application", format!("{}/accounts/peertube", a.api.base)),
+    ];
+    let (_, acc_before) = a.api.get("/api/v1/accounts/ivy", None).await;
+    let (_, chan_before) = a.api.get("/api/v1/video-channels/ivy_channel", None).await;
+    for (n, (kind, url)) in ours.iter().enumerate() {
+        let before = ap_get(url.clone()).await;
+        assert_eq!(before["id"], url.as_str(), "{before}");
+        // The signer's key, so only the id is wrong with it.
+        let object = json!({ "type": kind, "id": url, "preferredUsername": "ivy", "name": "Taken over",
+                             "inbox": format!("{}/users/bob/inbox", evil.base),
+                             "publicKey": { "id": format!("{url}#main-key"), "owner": url, "publicKeyPem": evil.public_pem } });
+        let update =
+            json!({ "type": "Update", "id": format!("{}/u/{n}", evil.base), "actor": account, "object": object });
+        let (status, body) = evil.send_full(&inbox, &account, &update).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {body}");
+        assert_eq!(ap_get(url.clone()).await, before, "{url} unchanged");
+        let row = flotilla_db::actors::get_by_url(&a.instance.app.db, url).await.unwrap();
+        assert!(row.is_none(), "no remote actor stored under our URL {url}");
+    }
+    let (_, acc) = a.api.get("/api/v1/accounts/ivy", None).await;
+    assert_eq!(acc["displayName"], acc_before["displayName"]);
+    assert_eq!(acc, acc_before);
+    let (_, chan) = a.api.get("/api/v1/video-channels/ivy_channel", None).await;
+    assert_eq!(chan, chan_before);
+    a.stop().await;
+}
+
+/// Case 10: JSON-LD keywords at the top of the activity (not only inside `object`) are plain keys
+/// to us: what they hold is never applied.
+async fn json_ld_keywords_at_the_top_of_an_activity_change_nothing(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let evil = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&evil);
+    let inbox = format!("{}/inbox", a.api.base);
+    let kept = peertube_video(&evil, &account, &channel, "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", false);
+    let create = json!({ "type": "Create", "id": format!("{}/c/kept", evil.base), "actor": account, "object": kept });
+    assert_eq!(evil.send(&inbox, &account, &create).await, StatusCode::ACCEPTED);
+    let hidden = peertube_video(&evil, &account, &channel, "c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f", false);
+    let hidden_create =
+        json!({ "type": "Create", "id": format!("{}/c/hidden", evil.base), "actor": account, "object": hidden });
+    let mut renamed = kept.clone();
+    renamed["name"] = json!("Renamed from the graph");
+    let kept_id = kept["id"].as_str().unwrap();
+    let update =
+        json!({ "type": "Update", "id": format!("{}/u/graph", evil.base), "actor": account, "object": renamed });
+    let delete =
+        json!({ "type": "Delete", "id": format!("{}/d/graph", evil.base), "actor": account, "object": kept_id });
+    let id = |n: usize| format!("{}/ld/{n}", evil.base);
+    let activities = [
+        // A document that is only a graph of activities (what an expanding processor would apply).
+        json!({ "@context": "https://www.w3.org/ns/activitystreams", "@graph": [hidden_create, update, delete] }),
+        json!({ "id": id(1), "actor": account, "@graph": [hidden_create, update, delete] }),
+        // A Create without an object, its video in `@included` or reversed onto it.
+        json!({ "type": "Create", "id": id(2), "actor": account, "@included": [hidden] }),
+        json!({ "type": "Create", "id": id(3), "actor": account, "@reverse": { "object": hidden } }),
+        // Keywords for type and id, and a context that aliases them.
+        json!({ "@type": "Create", "@id": id(4), "actor": account, "object": hidden }),
+        json!({ "@context": { "kind": "@type", "obj": "https://www.w3.org/ns/activitystreams#object" },
+                "kind": "Create", "id": id(5), "actor": account, "obj": hidden }),
+        // A plain Create of the kept video, carrying an Update and a Delete of it beside.
+        json!({ "type": "Create", "id": id(6), "actor": account, "object": kept,
+                "@included": [update, delete], "@graph": [update, delete], "@reverse": { "object": delete } }),
+    ];
+    for (n, activity) in activities.iter().enumerate() {
+        let (status, body) = evil.send_full(&inbox, &account, activity).await;
+        assert!(
+            status == StatusCode::ACCEPTED || status == StatusCode::BAD_REQUEST,
+            "{n}: refused or ignored, not {status}: {body}"
+        );
+    }
+    let (status, _) = a.api.get("/api/v1/videos/c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the hidden video is not stored");
+    let (status, v) = a.api.get("/api/v1/videos/b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", None).await;
+    assert_eq!(status, StatusCode::OK, "the kept video is not deleted: {v}");
+    assert_eq!(v["name"], "A PeerTube video", "nor renamed");
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    assert_eq!(list["total"], 1, "{list}");
+    a.stop().await;
+}
+
+/// Case 11: quotes and SQL in a remote actor's fields. Each is stored and read back byte for byte
+/// (bound parameters), and what we deliver goes to exactly the inbox it gave.
+async fn quotes_and_sql_in_actor_fields_are_kept_verbatim_and_deliveries_go_to_that_inbox(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = a.user("ada").await;
+    let q = FakeServer::start().await;
+    let username = "o'hara'; DROP TABLE actors; -- ' OR 1=1 --";
+    let display = "Robert'); DROP TABLE accounts;-- \" ' OR '1'='1";
+    // Within a URL the characters must survive parsing as they are (no spaces to escape).
+    let inbox_path = "/inbox/o'hara;--'OR'1'='1;DROP/**/TABLE/**/follows;--";
+    let profile = format!("{}/@o'hara;--'OR'1'='1", q.base);
+    let person = q.actor(
+        "Person",
+        "o'hara;--",
+        json!({ "preferredUsername": username, "name": display, "url": profile,
+                "inbox": format!("{}{inbox_path}", q.base), "endpoints": {} }),
+    );
+    assert!(person.ends_with("/users/o'hara;--"), "{person}");
+    // Its channel, so that it gets an account here (readable through the API).
+    let group = q.actor(
+        "Group",
+        "o'hara_channel;--",
+        json!({ "attributedTo": [{ "type": "Person", "id": person }], "endpoints": {},
+                "inbox": format!("{}{inbox_path}", q.base) }),
+    );
+    let uuid = "d4e5f6a7-b8c9-4d0e-8f2a-3b4c5d6e7f80";
+    let video = peertube_video(&q, &person, &group, uuid, false);
+    let inbox = format!("{}/inbox", a.api.base);
+    let create = json!({ "type": "Create", "id": format!("{}/c/1", q.base), "actor": person, "object": video });
+    let (status, body) = q.send_full(&inbox, &person, &create).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let row = flotilla_db::actors::get_by_url(&a.instance.app.db, &person).await.unwrap().expect("stored");
+    assert_eq!(row.name, username);
+    assert_eq!(row.display_name.as_deref(), Some(display));
+    assert_eq!(row.inbox, format!("{}{inbox_path}", q.base));
+    let mut url = flotilla_testkit::reqwest::Url::parse(&a.api.url("/api/v1/accounts/")).unwrap();
+    url.path_segments_mut().unwrap().pop_if_empty().push(&format!("{username}@{}", q.host));
+    let (status, acc) = a.api.send(a.api.http.get(url)).await;
+    assert_eq!(status, StatusCode::OK, "{acc}");
+    assert_eq!(acc["name"], username);
+    assert_eq!(acc["displayName"], display);
+    assert_eq!(acc["url"], person.as_str(), "the actor's id, as it is; its profile `url` is not kept");
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["account"]["name"], username, "{v}");
+
+    // It follows one of ours: the Accept, and then a new video, go to that inbox exactly.
+    let follow = json!({ "type": "Follow", "id": format!("{}/f/1", q.base), "actor": person,
+                         "object": format!("{}/accounts/ada", a.api.base) });
+    assert_eq!(q.send(&inbox, &person, &follow).await, StatusCode::ACCEPTED);
+    publish(&a, &token, "For o'hara").await;
+    a.run_jobs().await;
+    let posts = q.posts.lock().unwrap().clone();
+    assert_eq!(posts, [inbox_path, inbox_path], "the Accept and the Create, there and nowhere else");
+    let received = q.received.lock().unwrap().clone();
+    let kinds: Vec<&str> = received.iter().filter_map(|v| v["type"].as_str()).collect();
+    assert_eq!(kinds, ["Accept", "Create"], "{received:?}");
+    let (_, acc) = a.api.get("/api/v1/accounts/ada", None).await;
+    assert_eq!(acc["followersCount"], 1);
+    a.stop().await;
+}
+
+/// Case 11: bytes that are not UTF-8 inside a string of a (validly signed) activity: 400, and
+/// nothing of it is stored. In the signer's fetched actor document: 401, no actor stored.
+async fn activities_and_actor_documents_that_are_not_utf8_are_refused_and_store_nothing(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let evil = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&evil);
+    let inbox = format!("{}/inbox", a.api.base);
+    let uuid = "e5f6a7b8-c9d0-4e1f-8a3b-4c5d6e7f8091";
+    let mut video = peertube_video(&evil, &account, &channel, uuid, false);
+    video["name"] = json!("NAME");
+    let create = json!({ "type": "Create", "id": format!("{}/c/1", evil.base), "actor": account, "object": video });
+    let text = create.to_string();
+    for bad in [&b"\xff\xfe"[..], b"caf\xe9", b"\xed\xa0\x80", b"\xc0\xaf"] {
+        let body = text.replacen("NAME", "\u{1}", 1).into_bytes();
+        let at = body.iter().position(|b| *b == 1).unwrap();
+        let body = [&body[..at], bad, &body[at + 1..]].concat();
+        assert!(std::str::from_utf8(&body).is_err());
+        let (status, answer) = evil.send_raw(&inbox, &account, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {answer}");
+        assert!(answer.contains("not JSON"), "{bad:?}: {answer}");
+    }
+    let (status, _) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The same activity in UTF-8 is applied: the refusals were about the bytes.
+    let (status, body) = evil.send_raw(&inbox, &account, text.replacen("NAME", "café", 1)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "café");
+    // An actor document with such bytes in its name: the signer cannot be had, nothing is stored.
+    let url = evil.actor("Person", "latin1", json!({ "name": "NAME" }));
+    let doc = evil.document("/users/latin1").unwrap().to_string().replacen("NAME", "caf\u{1}", 1).into_bytes();
+    let at = doc.iter().position(|b| *b == 1).unwrap();
+    evil.serve_bytes("/users/latin1", [&doc[..at], b"\xe9", &doc[at + 1..]].concat());
+    let target = format!("{}/accounts/root", a.api.base);
+    let follow = json!({ "type": "Follow", "id": format!("{}/f/latin1", evil.base), "actor": url, "object": target });
+    let (status, body) = evil.send_full(&inbox, &url, &follow).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("cannot get the signer's key") && body.contains("unicode"), "{body}");
+    assert!(flotilla_db::actors::get_by_url(&a.instance.app.db, &url).await.unwrap().is_none());
+    assert!(evil.gets.lock().unwrap().iter().any(|p| p == "/users/latin1"), "the document was fetched");
+    a.stop().await;
+}
+
+/// Case 27: federated fields get our own limits — `preferredUsername` 255 characters, actor URLs
+/// 2048 bytes, a video's `content` 10,000 and `support` 1,000 characters. One past each is
+/// refused and nothing is stored; at the limit it is accepted.
+async fn federated_fields_over_their_limits_are_refused_and_store_nothing(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    a.user("lee").await;
+    let evil = FakeServer::start().await;
+    let inbox = format!("{}/inbox", a.api.base);
+    let target = format!("{}/accounts/lee", a.api.base);
+    let stored = |url: String| {
+        let db = a.instance.app.db.clone();
+        async move { flotilla_db::actors::get_by_url(&db, &url).await.unwrap().is_some() }
+    };
+    let follow = |actor: &str, n: &str| json!({ "type": "Follow", "id": format!("{}/f/{n}", evil.base), "actor": actor, "object": target });
+    // preferredUsername: 255 characters pass, 256 do not (characters, not bytes: é is two bytes).
+    let at_limit = evil.actor("Person", "u255", json!({ "preferredUsername": "é".repeat(255) }));
+    assert_eq!(evil.send(&inbox, &at_limit, &follow(&at_limit, "u255")).await, StatusCode::ACCEPTED);
+    assert!(stored(at_limit).await);
+    let over = evil.actor("Person", "u256", json!({ "preferredUsername": "é".repeat(256) }));
+    let (status, body) = evil.send_full(&inbox, &over, &follow(&over, "u256")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("preferredUsername is too long"), "{body}");
+    assert!(!stored(over).await);
+    // An inbox on the actor's own server: 2048 bytes pass, 2049 do not.
+    let inbox_of = |len: usize| {
+        let head = format!("{}/users/long/inbox/", evil.base);
+        format!("{head}{}", "x".repeat(len - head.len()))
+    };
+    let at_limit = evil.actor("Person", "i2048", json!({ "inbox": inbox_of(2048) }));
+    assert_eq!(evil.send(&inbox, &at_limit, &follow(&at_limit, "i2048")).await, StatusCode::ACCEPTED);
+    assert!(stored(at_limit).await);
+    let over = evil.actor("Person", "i2049", json!({ "inbox": inbox_of(2049), "endpoints": {} }));
+    let (status, body) = evil.send_full(&inbox, &over, &follow(&over, "i2049")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("URLs are too long"), "{body}");
+    assert!(!stored(over).await);
+    let (_, acc) = a.api.get("/api/v1/accounts/lee", None).await;
+    assert_eq!(acc["followersCount"], 2, "only the actors within the limits follow");
+
+    // A video's description and support text.
+    let (account, channel) = peertube_actors(&evil);
+    let cases = [
+        ("content", 10_000, StatusCode::ACCEPTED),
+        ("content", 10_001, StatusCode::BAD_REQUEST),
+        ("support", 1_000, StatusCode::ACCEPTED),
+        ("support", 1_001, StatusCode::BAD_REQUEST),
+    ];
+    for (n, (field, len, expected)) in cases.into_iter().enumerate() {
+        let uuid = format!("f6a7b8c9-d0e1-4f2a-8b4c-5d6e7f8091a{n}");
+        let mut video = peertube_video(&evil, &account, &channel, &uuid, false);
+        video[field] = json!("ü".repeat(len));
+        let create =
+            json!({ "type": "Create", "id": format!("{}/c/{n}", evil.base), "actor": account, "object": video });
+        let (status, body) = evil.send_full(&inbox, &account, &create).await;
+        assert_eq!(status, expected, "{field} of {len}: {body}");
+        let (status, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        if expected.is_success() {
+            assert_eq!(status, StatusCode::OK, "{v}");
+            let shown = if field == "content" { &v["description"] } else { &v["support"] };
+            assert_eq!(shown.as_str().map(|s| s.chars().count()), Some(len), "{field} kept whole");
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{field} of {len}: nothing stored");
+        }
+    }
+    let (_, list) = a.api.get("/api/v1/videos?isLocal=false", None).await;
+    assert_eq!(list["total"], 2, "{list}");
+    a.stop().await;
+}
+
+/// Case 13: the jobs that copy a remote thumbnail and a remote avatar or banner, given an address
+/// on this machine while the local-testing switch is off (as in production), fail for good
+/// ("private or reserved", not retried) and never connect: the listener there sees nothing.
+async fn thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting(backend: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let a = TestInstance::start_with(backend, |c| {
+        c.federation.allow_private = false;
+        c.transcoding.resolutions = vec![144];
+    })
+    .await;
+    let admin = a.admin_token().await;
+    let token = a.user("tia").await;
+    let uuid = publish(&a, &token, "Its own thumbnail").await;
+    a.run_jobs().await;
+    let (_, before) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let actor_id = flotilla_db::accounts::local_actor_id(&a.instance.app.db, "Person", "tia").await.unwrap().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let server = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let thumbnail = format!("https://127.0.0.1:{port}/lazy-static/thumbnails/t.jpg");
+    let avatar = format!("https://127.0.0.1:{port}/lazy-static/avatars/a.png");
+    let banner = format!("https://[::ffff:127.0.0.1]:{port}/lazy-static/banners/b.png");
+    use flotilla_app::jobs::{Job, enqueue};
+    let db = &a.instance.app.db;
+    enqueue(db, &Job::FetchThumbnail { video_id: before["id"].as_i64().unwrap(), url: thumbnail.clone() })
+        .await
+        .unwrap();
+    enqueue(db, &Job::FetchActorImage { actor_id, kind: "avatar".into(), url: avatar.clone() }).await.unwrap();
+    enqueue(db, &Job::FetchActorImage { actor_id, kind: "banner".into(), url: banner.clone() }).await.unwrap();
+    a.run_jobs().await;
+    let (_, jobs) = a.api.get("/api/v1/jobs/all?count=100", Some(&admin)).await;
+    for url in [&thumbnail, &avatar, &banner] {
+        let job = jobs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["data"]["url"] == url.as_str())
+            .unwrap_or_else(|| panic!("a job for {url}: {jobs}"));
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["attempts"], 1, "refused for good, not retried: {job}");
+        assert!(job["error"].as_str().is_some_and(|e| e.contains("private or reserved address")), "{job}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection was made");
+    let (_, after) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(after["thumbnailPath"], before["thumbnailPath"]);
+    let (_, acc) = a.api.get("/api/v1/accounts/tia", None).await;
+    assert_eq!(acc["avatars"], json!([]), "{acc}");
+    server.abort();
     a.stop().await;
 }

@@ -242,9 +242,12 @@ pub struct FakeServer {
     pub private_pem: String,
     pub public_pem: String,
     docs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
+    raw: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     /// The paths of every GET it answered, in order (how often a document was fetched).
     pub gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The paths of every POST it was sent, in order (which inbox a delivery went to).
+    pub posts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// How the inbox behaves: the status it answers (202; 503 plays a server that is down) and
     /// how long it takes; `inbox_peak` is the most requests it ever had in flight at once.
     pub inbox: std::sync::Arc<FakeInbox>,
@@ -269,12 +272,15 @@ impl FakeServer {
         type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
         type Behaviour = std::sync::Arc<FakeInbox>;
         type Gets = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+        type Raw = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (private_pem, public_pem) = flotilla_federation::keys::generate().expect("keys");
         let docs: Docs = Default::default();
+        let raw: Raw = Default::default();
         let received: Inbox = Default::default();
         let gets: Gets = Default::default();
+        let posts: Gets = Default::default();
         let inbox: Behaviour = std::sync::Arc::new(FakeInbox {
             status: 202.into(),
             delay_ms: 0.into(),
@@ -282,19 +288,24 @@ impl FakeServer {
             peak: 0.into(),
         });
         async fn get_doc(
-            AxState((docs, _, _, gets)): AxState<(Docs, Inbox, Behaviour, Gets)>,
+            AxState((docs, _, _, gets, _, raw)): AxState<(Docs, Inbox, Behaviour, Gets, Gets, Raw)>,
             OriginalUri(uri): OriginalUri,
         ) -> axum::response::Response {
             gets.lock().unwrap().push(uri.path().to_string());
+            if let Some(bytes) = raw.lock().unwrap().get(uri.path()).cloned() {
+                return ([("content-type", "application/activity+json")], bytes).into_response();
+            }
             match docs.lock().unwrap().get(uri.path()).cloned() {
                 Some(d) => ([("content-type", "application/activity+json")], d.to_string()).into_response(),
                 None => (axum::http::StatusCode::NOT_FOUND, "no such document").into_response(),
             }
         }
         async fn post_inbox(
-            AxState((_, inbox, how, _)): AxState<(Docs, Inbox, Behaviour, Gets)>,
+            AxState((_, inbox, how, _, posts, _)): AxState<(Docs, Inbox, Behaviour, Gets, Gets, Raw)>,
+            OriginalUri(uri): OriginalUri,
             body: axum::body::Bytes,
         ) -> axum::http::StatusCode {
+            posts.lock().unwrap().push(uri.path().to_string());
             let now = how.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             how.peak.fetch_max(now, Ordering::SeqCst);
             let delay = how.delay_ms.load(Ordering::SeqCst);
@@ -315,6 +326,8 @@ impl FakeServer {
             received.clone(),
             inbox.clone(),
             gets.clone(),
+            posts.clone(),
+            raw.clone(),
         ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -325,8 +338,10 @@ impl FakeServer {
             private_pem,
             public_pem,
             docs,
+            raw,
             received,
             gets,
+            posts,
             inbox,
             task,
         }
@@ -335,6 +350,17 @@ impl FakeServer {
     /// Serves `doc` at `path` (as `application/activity+json`).
     pub fn serve(&self, path: &str, doc: Value) {
         self.docs.lock().unwrap().insert(path.to_string(), doc);
+    }
+
+    /// The document served at `path`, if any.
+    pub fn document(&self, path: &str) -> Option<Value> {
+        self.docs.lock().unwrap().get(path).cloned()
+    }
+
+    /// Serves `bytes` at `path` as they are, as `application/activity+json` (documents no JSON
+    /// value can hold: bytes that are not UTF-8).
+    pub fn serve_bytes(&self, path: &str, bytes: Vec<u8>) {
+        self.raw.lock().unwrap().insert(path.to_string(), bytes);
     }
 
     /// An actor document of `kind` at `/users/{name}` with this server's key, in Mastodon's shape;
@@ -400,8 +426,9 @@ impl FakeServer {
         self.send_raw_with(inbox_url, actor_url, activity.to_string(), private_pem).await
     }
 
-    /// Signs and POSTs `body` as it is (bodies no JSON value can hold: deep nesting, broken JSON).
-    pub async fn send_raw(&self, inbox_url: &str, actor_url: &str, body: String) -> (StatusCode, String) {
+    /// Signs and POSTs `body` as it is (bodies no JSON value can hold: deep nesting, broken JSON,
+    /// bytes that are not UTF-8).
+    pub async fn send_raw(&self, inbox_url: &str, actor_url: &str, body: impl Into<Vec<u8>>) -> (StatusCode, String) {
         self.send_raw_with(inbox_url, actor_url, body, &self.private_pem.clone()).await
     }
 
@@ -409,7 +436,7 @@ impl FakeServer {
         &self,
         inbox_url: &str,
         actor_url: &str,
-        body: String,
+        body: impl Into<Vec<u8>>,
         private_pem: &str,
     ) -> (StatusCode, String) {
         self.send_with_key_id(inbox_url, &format!("{actor_url}#main-key"), body, private_pem).await
@@ -421,9 +448,10 @@ impl FakeServer {
         &self,
         inbox_url: &str,
         key_id: &str,
-        body: String,
+        body: impl Into<Vec<u8>>,
         private_pem: &str,
     ) -> (StatusCode, String) {
+        let body: Vec<u8> = body.into();
         let u = reqwest::Url::parse(inbox_url).unwrap();
         let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
         let key = flotilla_federation::keys::private_from_pem(private_pem).unwrap();
@@ -431,7 +459,7 @@ impl FakeServer {
             "POST",
             u.path(),
             &host,
-            Some(body.as_bytes()),
+            Some(&body),
             key_id,
             &key,
             time::OffsetDateTime::now_utc(),
