@@ -181,7 +181,9 @@ pub async fn instance_to_ap(app: &App) -> Result<Value> {
     let id = ensure_instance_actor(app).await?;
     let (_, public) = actor_keys(app, id).await?;
     let url = uris::instance_actor(app);
-    Ok(actor_base(app, "Application", &url, INSTANCE_ACTOR, INSTANCE_ACTOR, &public, now_ms()))
+    // Its creation, not the time of asking: receivers compare documents fetched at different times.
+    let published = accounts::actor_created_at(&app.db, id).await?.unwrap_or_else(now_ms);
+    Ok(actor_base(app, "Application", &url, INSTANCE_ACTOR, INSTANCE_ACTOR, &public, published))
 }
 
 /// Whether a video is given out over ActivityPub: published and public, or unlisted when the

@@ -161,6 +161,15 @@ pub async fn local_actor_id(e: impl Into<Exec<'_>>, kind: &str, name: &str) -> R
     Ok(row.map(|r| r.0))
 }
 
+/// When an actor was created (its `published` date); `None` for an unknown id.
+pub async fn actor_created_at(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<i64>> {
+    let row: Option<(i64,)> = run!(e, |x| sqlx::query_as("SELECT created_at FROM actors WHERE id = $1")
+        .bind(actor_id)
+        .fetch_optional(x)
+        .await)?;
+    Ok(row.map(|r| r.0))
+}
+
 /// `(kind, name)` of a local actor.
 pub async fn local_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<(String, String)>> {
     Ok(run!(e, |x| sqlx::query_as("SELECT kind, name FROM actors WHERE id = $1 AND host = ''")
