@@ -20,7 +20,7 @@ test:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/build-web
-	cd web && npm run --silent check && npm run --silent lint && npm run --silent size && npm run --silent check:build
+	cd web && npm run --silent check && npm run --silent lint && npm run --silent size && npm run --silent check:build && npm run --silent test:unit
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) build -p flotilla
 	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:browser

@@ -47,5 +47,34 @@ mod tests {
         assert!(!out.contains("href=\"javascript"), "{out}");
         assert!(!out.contains("<img"), "{out}");
         assert!(out.contains("<b>hi</b>"), "{out}");
+
+        // Other ways in (security-cases 17): a data: link, handlers on SVG and on an image whose
+        // source fails, a CSS expression, and a tag left open to swallow what follows.
+        let cases = [
+            ("[x](data:text/html,<script>alert(1)</script>)", "data link"),
+            ("<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>", "data href"),
+            ("<svg onload=\"alert(1)\"><circle r=\"1\"/></svg>", "svg onload"),
+            ("<img src=x onerror=\"alert(1)\">", "img onerror"),
+            ("<p style=\"background:expression(alert(1))\">styled</p>", "css expression"),
+            ("<b>unclosed\n\n<i onmouseover=\"alert(1)\">after</i>", "unclosed tag"),
+        ];
+        for (src, what) in cases {
+            let out = markdown_to_html(src);
+            let lower = out.to_ascii_lowercase();
+            for bad in ["<script", "<svg", "<img", "<iframe", "<object", "<embed", "<style", "style=", "expression("] {
+                assert!(!lower.contains(bad), "{what}: {bad} survives in {out}");
+            }
+            for bad in ["href=\"data:", "src=", "javascript:"] {
+                assert!(!lower.contains(bad), "{what}: {bad} survives in {out}");
+            }
+            // No event handler attribute of any name: ` on…=` inside a tag.
+            let in_tags: String =
+                out.split('<').skip(1).filter_map(|t| t.split('>').next()).collect::<Vec<_>>().join(" ");
+            assert!(!in_tags.to_ascii_lowercase().contains(" on"), "{what}: a handler survives in {out}");
+        }
+        // The unclosed tag is closed by the sanitizer: the bold text is kept and ends.
+        let out = markdown_to_html("<b>unclosed\n\nafter");
+        assert_eq!(out.matches("<b>").count(), out.matches("</b>").count(), "{out}");
+        assert!(out.contains("unclosed") && out.contains("after"), "{out}");
     }
 }

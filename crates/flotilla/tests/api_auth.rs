@@ -13,6 +13,8 @@ db_tests!(
     repeated_failed_logins_get_429,
     api_routes_need_a_valid_bearer_token,
     expired_tokens_are_refused_and_cleaned_up,
+    tokens_are_stored_only_as_hashes,
+    users_cannot_mark_their_own_email_verified,
 );
 
 async fn login_with_the_right_password_returns_peertube_tokens(backend: Backend) {
@@ -263,5 +265,81 @@ async fn expired_tokens_are_refused_and_cleaned_up(backend: Backend) {
     assert_eq!(flotilla_app::auth::delete_expired_tokens(&t.instance.app).await.unwrap(), 0);
     let (status, _) = t.api.get("/api/v1/users/me", Some(&fresh)).await;
     assert_eq!(status, StatusCode::OK, "other sessions are untouched");
+    t.stop().await;
+}
+
+/// A copy of the database does not log anyone in (security-cases 25): after a login and a
+/// refresh, no column of `oauth_tokens` holds an issued access or refresh token, nor a piece of
+/// one long enough to guess the rest.
+async fn tokens_are_stored_only_as_hashes(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    t.user("hashy").await;
+    let (status, first) = t.api.token("hashy", "password-123").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (client_id, secret) = t.api.client().await;
+    let form = [
+        ("client_id", client_id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", first["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, second) = t.api.send(t.api.http.post(t.api.url("/api/v1/users/token")).form(&form)).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let issued: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|b| {
+            [b["access_token"].as_str().unwrap().to_string(), b["refresh_token"].as_str().unwrap().to_string()]
+        })
+        .collect();
+    assert!(issued.iter().all(|s| s.len() >= 20), "{issued:?}");
+
+    // Every column, read as text (the list is the table's: a column added later is read too).
+    let db = &t.instance.app.db;
+    let columns: Vec<String> = match backend {
+        Backend::Sqlite => flotilla_db::run!(db, |x| sqlx::query_scalar(
+            "SELECT name FROM pragma_table_info('oauth_tokens') ORDER BY cid"
+        )
+        .fetch_all(x)
+        .await),
+        Backend::Postgres => flotilla_db::run!(db, |x| sqlx::query_scalar(
+            "SELECT column_name::TEXT FROM information_schema.columns WHERE table_name = 'oauth_tokens' ORDER BY ordinal_position"
+        )
+        .fetch_all(x)
+        .await),
+    }
+    .unwrap();
+    assert!(columns.contains(&"access_hash".to_string()) && columns.len() >= 7, "{columns:?}");
+    let cells =
+        columns.iter().map(|c| format!("COALESCE(CAST({c} AS TEXT), '')")).collect::<Vec<_>>().join(" || '|' || ");
+    let rows: Vec<String> =
+        flotilla_db::run!(db, |x| sqlx::query_scalar(&format!("SELECT {cells} FROM oauth_tokens")).fetch_all(x).await)
+            .unwrap();
+    assert!(rows.len() >= 2, "both pairs are stored: {rows:?}");
+    for row in &rows {
+        for token in &issued {
+            // Whole, or any 16-character piece of it.
+            let pieces: Vec<&str> = (0..=token.len() - 16).map(|i| &token[i..i + 16]).collect();
+            assert!(!pieces.iter().any(|p| row.contains(p)), "a token is stored in clear: {row}");
+        }
+    }
+    t.stop().await;
+}
+
+/// Only a moderator marks an email verified (security-cases 25): a user who sends
+/// `emailVerified: true` to `PUT /users/me` changes nothing.
+async fn users_cannot_mark_their_own_email_verified(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("unverified").await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    assert_eq!(me["emailVerified"], false, "{me}");
+    let (status, body) =
+        t.api.put("/api/v1/users/me", Some(&token), json!({ "emailVerified": true, "displayName": "Still me" })).await;
+    assert!(status == StatusCode::NO_CONTENT || status == StatusCode::BAD_REQUEST, "{status} {body}");
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    assert_eq!(me["emailVerified"], false, "{me}");
+    // The admin's view says the same.
+    let admin = t.admin_token().await;
+    let (_, user) = t.api.get(&format!("/api/v1/users/{}", me["id"]), Some(&admin)).await;
+    assert_eq!(user["emailVerified"], false, "{user}");
     t.stop().await;
 }

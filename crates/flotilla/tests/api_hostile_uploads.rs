@@ -4,14 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
-use flotilla_testkit::serde_json::Value;
+use flotilla_testkit::reqwest::{self, StatusCode, multipart};
+use flotilla_testkit::serde_json::{Value, json};
 use flotilla_testkit::{Api, Backend, TestInstance, clip, db_tests, peak_rss_kib, post_streamed};
 
 db_tests!(
     uploads_that_name_other_files_are_refused_and_nothing_is_published,
     claims_beyond_the_size_duration_and_frame_rate_limits_are_refused,
     forms_built_to_exhaust_memory_are_refused_and_memory_stays_bounded,
+    disguised_images_are_refused_and_nothing_is_stored,
+    upload_file_names_never_choose_where_files_are_written,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -217,5 +219,225 @@ async fn forms_built_to_exhaust_memory_are_refused_and_memory_stays_bounded(back
     assert_eq!(status, StatusCode::OK);
     let peak = peak_rss_kib();
     assert!(peak < 100 * 1024, "peak resident memory {} MiB (server and test client together)", peak / 1024);
+    t.stop().await;
+}
+
+/// Every file under `dir`, recursively (empty when it does not exist).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
+
+/// Images that are not what they say (security-cases 18, PeerTube CVE-2021-3780): an SVG with a
+/// script, and a PNG signature followed by HTML, sent as avatar, banner, and as a video's
+/// thumbnail and preview (on upload and on edit). Each is refused with 400 `invalid_image` and
+/// nothing is written: no image file, no video, no change to the video edited. A real PNG with
+/// HTML appended is accepted only as a re-encoded JPEG in which the HTML is gone.
+async fn disguised_images_are_refused_and_nothing_is_stored(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let token = t.user("disguise").await;
+    let channel = channel_id(&t.api, &token).await;
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><script>alert(1)</script></svg>".to_vec();
+    let html = b"<html><body><script>alert(document.domain)</script></body></html>";
+    let magic_then_html = [b"\x89PNG\r\n\x1a\n".as_slice(), html].concat();
+    let png_then_html = [flotilla_testkit::png(64, 64), html.to_vec()].concat();
+    let send = |method: reqwest::Method, path: String, form: multipart::Form| {
+        t.api.send(t.api.http.request(method, t.api.url(&path)).bearer_auth(&token).multipart(form))
+    };
+    let image = |field: &'static str, bytes: &[u8], name: &'static str| {
+        multipart::Form::new().part(field, multipart::Part::bytes(bytes.to_vec()).file_name(name))
+    };
+
+    // A video to edit, with the images its transcode made.
+    let clip_file = clip(t.dir.path(), "d.mp4", 320, 240, 2);
+    let (status, body) = upload(&t.api, &token, &clip_file, channel).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    t.run_jobs().await;
+    let (_, before) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    let stored = |t: &TestInstance| {
+        ["images", "thumbnails", "previews"]
+            .iter()
+            .flat_map(|d| files_under(&t.config.data_dir.join(d)))
+            .collect::<Vec<_>>()
+    };
+    let files_before = stored(&t);
+
+    for (bytes, what) in [(&svg, "an SVG"), (&magic_then_html, "PNG magic bytes followed by HTML")] {
+        let name = if what.starts_with("an SVG") { "a.svg" } else { "a.png" };
+        let attempts = [
+            (reqwest::Method::POST, "/api/v1/users/me/avatar/pick".to_string(), image("avatarfile", bytes, name)),
+            (
+                reqwest::Method::POST,
+                "/api/v1/video-channels/disguise_channel/banner/pick".to_string(),
+                image("bannerfile", bytes, name),
+            ),
+            (
+                reqwest::Method::PUT,
+                format!("/api/v1/videos/{uuid}"),
+                image("thumbnailfile", bytes, name).text("name", "Renamed"),
+            ),
+            (
+                reqwest::Method::PUT,
+                format!("/api/v1/videos/{uuid}"),
+                image("previewfile", bytes, name).text("name", "Renamed"),
+            ),
+        ];
+        for (method, path, form) in attempts {
+            let (status, body) = send(method.clone(), path.clone(), form).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what} as {method} {path}: {body}");
+            assert_eq!(body["code"], "invalid_image", "{what} as {method} {path}: {body}");
+        }
+        // A new video whose thumbnail or preview is no image is not created at all.
+        for field in ["thumbnailfile", "previewfile"] {
+            let form = image(field, bytes, name)
+                .text("channelId", channel.to_string())
+                .text("name", "Disguised")
+                .part("videofile", multipart::Part::bytes(std::fs::read(&clip_file).unwrap()).file_name("d.mp4"));
+            let (status, body) = send(reqwest::Method::POST, "/api/v1/videos/upload".into(), form).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what} as {field} of an upload: {body}");
+            assert_eq!(body["code"], "invalid_image", "{body}");
+        }
+    }
+    assert_eq!(stored(&t), files_before, "no image file was written");
+    assert_eq!(my_video_count(&t.api, &token).await, 1, "no video was created by a refused upload");
+    assert!(quarantine(&t).is_empty(), "the refused uploads were deleted");
+    let (_, acc) = t.api.get("/api/v1/accounts/disguise", None).await;
+    assert_eq!(acc["avatars"], json!([]), "{acc}");
+    let (_, ch) = t.api.get("/api/v1/video-channels/disguise_channel", None).await;
+    assert_eq!(ch["banners"], json!([]), "{ch}");
+    let (_, after) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    for key in ["name", "thumbnailPath", "previewPath"] {
+        assert_eq!(after[key], before[key], "{key} of the edited video is unchanged");
+    }
+
+    // A real PNG with HTML after its end: decoded, and only its pixels are kept.
+    let accepted = [
+        (
+            reqwest::Method::POST,
+            "/api/v1/users/me/avatar/pick".to_string(),
+            image("avatarfile", &png_then_html, "p.png"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/video-channels/disguise_channel/banner/pick".to_string(),
+            image("bannerfile", &png_then_html, "p.png"),
+        ),
+        (reqwest::Method::PUT, format!("/api/v1/videos/{uuid}"), image("thumbnailfile", &png_then_html, "p.png")),
+        (reqwest::Method::PUT, format!("/api/v1/videos/{uuid}"), image("previewfile", &png_then_html, "p.png")),
+    ];
+    for (method, path, form) in accepted {
+        let (status, body) = send(method.clone(), path.clone(), form).await;
+        assert!(status.is_success(), "a PNG with HTML appended as {method} {path}: {status} {body}");
+    }
+    let (_, acc) = t.api.get("/api/v1/accounts/disguise", None).await;
+    let (_, ch) = t.api.get("/api/v1/video-channels/disguise_channel", None).await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_ne!(v["thumbnailPath"], before["thumbnailPath"]);
+    assert_ne!(v["previewPath"], before["previewPath"]);
+    let mut paths: Vec<String> = [&acc["avatars"], &ch["banners"]]
+        .iter()
+        .flat_map(|l| l.as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap().to_string()))
+        .collect();
+    paths.push(v["thumbnailPath"].as_str().unwrap().to_string());
+    paths.push(v["previewPath"].as_str().unwrap().to_string());
+    assert!(paths.len() >= 4, "{paths:?}");
+    for path in &paths {
+        let resp = t.api.http.get(t.api.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()["content-type"], "image/jpeg", "{path}");
+        let bytes = resp.bytes().await.unwrap();
+        assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF], "{path} is a JPEG");
+        assert!(!bytes.windows(7).any(|w| w.eq_ignore_ascii_case(b"<script")), "{path} still carries the HTML");
+        image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{path} decodes: {e}"));
+    }
+    t.stop().await;
+}
+
+/// The name a client gives its file decides nothing on disk (security-cases 20): uploads named
+/// with `..`, an absolute path, a NUL byte, backslashes or 1,000 characters are stored under a
+/// generated `<uuid>.upload` in `tmp/uploads` only, nothing appears outside the data directory or
+/// under the given name, and no answer carries a server path or echoes the name.
+async fn upload_file_names_never_choose_where_files_are_written(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let token = t.user("pathy").await;
+    let channel = channel_id(&t.api, &token).await;
+    let video = std::fs::read(clip(t.dir.path(), "ok.mp4", 320, 240, 2)).unwrap();
+    let long = format!("{}.mp4", "n".repeat(996));
+    let names: Vec<&str> = vec!["../../../etc/x.mp4", "/abs/x.mp4", "a\u{0}b.mp4", "..\\..\\x.mp4", &long];
+    let data = t.config.data_dir.clone();
+    let b = "pathBoundary3";
+    let mut accepted = 0;
+    for name in &names {
+        let body = [
+            part(b, "channelId", None, channel.to_string().as_bytes()),
+            part(b, "name", None, b"Named upload"),
+            part(b, "videofile", Some(name), &video),
+            format!("--{b}--\r\n").into_bytes(),
+        ]
+        .concat();
+        let req = t
+            .api
+            .http
+            .post(t.api.url("/api/v1/videos/upload"))
+            .bearer_auth(&token)
+            .header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(body);
+        let (status, answer) = t.api.send(req).await;
+        let shown = name.escape_debug();
+        // The parser may refuse a NUL in a header; anything else is a normal upload.
+        if status == StatusCode::OK {
+            accepted += 1;
+        } else {
+            assert!(name.contains('\0') && status == StatusCode::BAD_REQUEST, "{shown}: {status} {answer}");
+        }
+        let text = answer.to_string();
+        assert!(!text.contains(&data.display().to_string()), "{shown}: a server path in {text}");
+        assert!(!text.contains("x.mp4") && !text.contains("nnnnnnnn"), "{shown}: the name is echoed in {text}");
+        // A resumable upload names its file in the metadata: the same rule.
+        let init = t
+            .api
+            .http
+            .post(t.api.url("/api/v1/videos/upload-resumable"))
+            .bearer_auth(&token)
+            .header("x-upload-content-length", video.len().to_string())
+            .header("x-upload-content-type", "video/mp4")
+            .json(&json!({ "channelId": channel, "name": "Named resumable", "filename": name }));
+        let resp = init.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED, "{shown}");
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        assert!(!location.contains("x.mp4") && !location.contains("nnnnnnnn"), "{shown}: {location}");
+    }
+    assert!(accepted >= names.len() - 1, "only the NUL name may be refused ({accepted} accepted)");
+    // Quarantine holds generated names only, and nothing else was written anywhere near.
+    let generated = |n: &str| {
+        n.strip_suffix(".upload").is_some_and(|u| u.len() == 36 && u.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+    };
+    for n in quarantine(&t) {
+        assert!(generated(&n), "tmp/uploads holds {n:?}");
+    }
+    for f in files_under(t.dir.path()) {
+        let n = f.file_name().unwrap().to_string_lossy().to_string();
+        assert!(!n.contains("x.mp4") && !n.contains("b.mp4") && !n.contains("nnnnnnnn"), "{} was written", f.display());
+    }
+    let outside = data.parent().unwrap();
+    for p in [
+        outside.join("x.mp4"),
+        outside.join("etc/x.mp4"),
+        data.join("etc/x.mp4"),
+        "/abs/x.mp4".into(),
+        "/etc/x.mp4".into(),
+    ] {
+        assert!(!p.exists(), "{} was written", p.display());
+    }
+    // The uploads are ordinary videos, transcoded from their generated names.
+    t.run_jobs().await;
+    assert_eq!(my_video_count(&t.api, &token).await, accepted as i64);
     t.stop().await;
 }

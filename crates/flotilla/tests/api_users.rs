@@ -2,7 +2,7 @@
 
 use flotilla_domain::SignupMode;
 use flotilla_testkit::reqwest::StatusCode;
-use flotilla_testkit::serde_json::json;
+use flotilla_testkit::serde_json::{Value, json};
 use flotilla_testkit::{Backend, TestInstance, db_tests};
 
 db_tests!(
@@ -13,6 +13,7 @@ db_tests!(
     users_change_their_own_settings,
     role_checks_guard_every_admin_route,
     admins_create_update_block_and_delete_users,
+    text_one_character_over_its_limit_is_refused_by_name,
 );
 
 async fn open_registration_creates_the_user_their_account_and_channel(backend: Backend) {
@@ -359,5 +360,84 @@ async fn admins_create_update_block_and_delete_users(backend: Backend) {
     // The admin cannot delete themself.
     let (status, _) = t.api.delete("/api/v1/users/1", Some(&admin)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    t.stop().await;
+}
+
+/// Each limited text is accepted at its limit and refused one character over it (security-cases
+/// 27), with a 400 naming the field and nothing changed: account display name (120) and
+/// description (1000), channel display name (120), description and support (1000), the
+/// registration reason (3000) and the email (254 bytes, RFC 5321's path limit). Limits count
+/// characters, so two-byte characters are used where the limit is in characters.
+async fn text_one_character_over_its_limit_is_refused_by_name(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("limits").await;
+    let chars = |n: usize| "é".repeat(n);
+    let refused = |status: StatusCode, body: &Value, field: &str, what: &str| {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert!(body["invalid-params"][field].is_object(), "{what}: {field} not named in {body}");
+    };
+
+    // The account, through PUT /users/me.
+    for (field, max) in [("displayName", 120), ("description", 1000)] {
+        let (status, body) = t.api.put("/api/v1/users/me", Some(&token), json!({ field: chars(max + 1) })).await;
+        refused(status, &body, field, &format!("account {field} of {}", max + 1));
+        let (_, acc) = t.api.get("/api/v1/accounts/limits", None).await;
+        assert_ne!(acc[field].as_str().map(|s| s.chars().count()), Some(max + 1), "unchanged: {acc}");
+        let (status, body) = t.api.put("/api/v1/users/me", Some(&token), json!({ field: chars(max) })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "account {field} of {max}: {body}");
+        let (_, acc) = t.api.get("/api/v1/accounts/limits", None).await;
+        assert_eq!(acc[field], chars(max), "stored at the limit");
+    }
+
+    // The channel, through PUT /video-channels/:handle and at creation.
+    for (field, max) in [("displayName", 120), ("description", 1000), ("support", 1000)] {
+        let (_, before) = t.api.get("/api/v1/video-channels/limits_channel", None).await;
+        let (status, body) =
+            t.api.put("/api/v1/video-channels/limits_channel", Some(&token), json!({ field: chars(max + 1) })).await;
+        refused(status, &body, field, &format!("channel {field} of {}", max + 1));
+        let (_, after) = t.api.get("/api/v1/video-channels/limits_channel", None).await;
+        assert_eq!(after[field], before[field], "channel {field} unchanged");
+        let (status, body) =
+            t.api.put("/api/v1/video-channels/limits_channel", Some(&token), json!({ field: chars(max) })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "channel {field} of {max}: {body}");
+
+        let mut create = json!({ "name": "limits_second", "displayName": "Second" });
+        create[field] = json!(chars(max + 1));
+        let (status, body) = t.api.post("/api/v1/video-channels", Some(&token), create).await;
+        refused(status, &body, field, &format!("new channel with {field} of {}", max + 1));
+        let (status, _) = t.api.get("/api/v1/video-channels/limits_second", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "no channel was created");
+    }
+
+    // The registration reason and the email, at sign-up.
+    let register = |username: &str, email: String, reason: String| {
+        t.api.post(
+            "/api/v1/users/register",
+            None,
+            json!({ "username": username, "password": "password-123", "email": email, "registrationReason": reason }),
+        )
+    };
+    let email = |len: usize| format!("{}@example.org", "a".repeat(len - "@example.org".len()));
+    let (status, body) = register("reason_over", email(40), chars(3001)).await;
+    refused(status, &body, "registrationReason", "a reason of 3001");
+    let (status, body) = register("email_over", email(255), "why".into()).await;
+    refused(status, &body, "email", "an email of 255");
+    for name in ["reason_over", "email_over"] {
+        let (status, _) = t.api.get(&format!("/api/v1/accounts/{name}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name} was not created");
+    }
+    let (status, body) = register("reason_max", email(40), chars(3000)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "a reason of 3000: {body}");
+    let (status, body) = register("email_max", email(254), "why".into()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "an email of 254: {body}");
+
+    // The email again, changed by its owner.
+    let (status, body) = t
+        .api
+        .put("/api/v1/users/me", Some(&token), json!({ "email": email(255), "currentPassword": "password-123" }))
+        .await;
+    refused(status, &body, "email", "a new email of 255");
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    assert_eq!(me["email"], "limits@example.org");
     t.stop().await;
 }

@@ -21,6 +21,7 @@ db_tests!(
     lists_filter_sort_and_search_and_views_count_once_per_viewer,
     likes_and_dislikes_count_once_per_user,
     every_user_supplied_file_is_served_unsniffed_and_sandboxed,
+    who_may_see_change_and_delete_a_video_by_its_privacy,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -819,17 +820,18 @@ async fn every_user_supplied_file_is_served_unsniffed_and_sandboxed(backend: Bac
     let (_, v) = t.api.get(&format!("/api/v1/videos/{}", body["video"]["uuid"].as_str().unwrap()), None).await;
     let playlist = &v["streamingPlaylists"][0];
     let absolute = |p: &Value| t.api.url(p.as_str().unwrap_or_else(|| panic!("no path: {v}")));
+    // Each with the one type its kind has, decided by the server and never by the file.
     let urls = [
-        absolute(&avatar["avatars"][0]["path"]),
-        absolute(&banner["banners"][0]["path"]),
-        absolute(&v["thumbnailPath"]),
-        absolute(&v["previewPath"]),
-        playlist["playlistUrl"].as_str().unwrap().to_string(),
-        playlist["files"][0]["playlistUrl"].as_str().unwrap().to_string(),
-        playlist["segmentsSha256Url"].as_str().unwrap().to_string(),
-        playlist["files"][0]["fileUrl"].as_str().unwrap().to_string(),
+        (absolute(&avatar["avatars"][0]["path"]), "image/jpeg"),
+        (absolute(&banner["banners"][0]["path"]), "image/jpeg"),
+        (absolute(&v["thumbnailPath"]), "image/jpeg"),
+        (absolute(&v["previewPath"]), "image/jpeg"),
+        (playlist["playlistUrl"].as_str().unwrap().to_string(), "application/vnd.apple.mpegurl"),
+        (playlist["files"][0]["playlistUrl"].as_str().unwrap().to_string(), "application/vnd.apple.mpegurl"),
+        (playlist["segmentsSha256Url"].as_str().unwrap().to_string(), "application/json"),
+        (playlist["files"][0]["fileUrl"].as_str().unwrap().to_string(), "video/mp4"),
     ];
-    for url in &urls {
+    for (url, content_type) in &urls {
         let first = t.api.http.get(url).send().await.unwrap();
         let etag = first.headers().get("etag").cloned();
         let mut answers = vec![first];
@@ -857,7 +859,134 @@ async fn every_user_supplied_file_is_served_unsniffed_and_sandboxed(backend: Bac
                 Some("default-src 'none'; sandbox"),
                 "{url} ({status})"
             );
+            let given = h.get("content-type").map(|v| v.to_str().unwrap());
+            if status.is_success() {
+                assert_eq!(given, Some(*content_type), "{url} ({status})");
+            } else {
+                // A 304 or 416 may leave the type out, but never names another.
+                assert!(given.is_none_or(|g| g == *content_type), "{url} ({status}): {given:?}");
+            }
         }
     }
+    t.stop().await;
+}
+
+/// The access-control matrix of a video (security-cases 23), in our conventions
+/// (docs/API-CONVENTIONS.md): what a caller may not see answers 404, as if it did not exist; what
+/// they may see but not change answers 403; and a refusal changes nothing.
+/// - internal (4): 404 for anonymous callers on the API, the files and the file token; 200 for any
+///   logged-in user;
+/// - unlisted (2): 200 by its uuid to anyone, but absent from the list and from search;
+/// - private (3): a moderator reads it; another user's PUT and DELETE answer 404;
+/// - public (1): another user's PUT and DELETE answer 403;
+/// - someone else's resumable upload session: PUT and DELETE answer 404 and the session goes on.
+async fn who_may_see_change_and_delete_a_video_by_its_privacy(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![240]).await;
+    let owner = t.user("owen").await;
+    let other = t.user("otto").await;
+    let moderator = t.user("mona").await;
+    let admin = t.admin_token().await;
+    let (_, mona) = t.api.get("/api/v1/users/me", Some(&moderator)).await;
+    let (status, _) = t.api.put(&format!("/api/v1/users/{}", mona["id"]), Some(&admin), json!({ "role": 1 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let channel = channel_id(&t.api, &owner).await;
+    let file = clip(t.dir.path(), "m.mp4", 320, 240, 2);
+    let mut uuids = std::collections::HashMap::new();
+    for (privacy, name) in [(1, "Public zebra"), (2, "Unlisted zebra"), (3, "Private zebra"), (4, "Internal zebra")] {
+        let fields = [("channelId", channel.to_string()), ("name", name.to_string()), ("privacy", privacy.to_string())];
+        let (status, body) = upload(&t.api, &owner, &file, &fields).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        uuids.insert(privacy, body["video"]["uuid"].as_str().unwrap().to_string());
+    }
+    t.run_jobs().await;
+    let video = |p: i64| format!("/api/v1/videos/{}", uuids[&p]);
+
+    // Internal: not there for anonymous callers, anywhere; there for any logged-in user.
+    let (status, _) = t.api.get(&video(4), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "internal video, anonymous");
+    let (status, _) = t.api.post(&format!("{}/token", video(4)), None, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "internal video's file token, anonymous");
+    let (status, v) = t.api.get(&video(4), Some(&other)).await;
+    assert_eq!(status, StatusCode::OK, "internal video, another logged-in user: {v}");
+    assert_eq!(v["privacy"]["id"], 4);
+    let master = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string();
+    let segment = v["streamingPlaylists"][0]["files"][0]["fileUrl"].as_str().unwrap().to_string();
+    for url in [&master, &segment] {
+        assert_eq!(fetch(&t.api, url).await.0, StatusCode::NOT_FOUND, "{url}, anonymous");
+        let resp = t.api.http.get(url).bearer_auth(&other).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{url}, a logged-in user");
+    }
+    let (status, issued) = t.api.post(&format!("{}/token", video(4)), Some(&other), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+
+    // Unlisted: by its uuid only.
+    let (status, _) = t.api.get(&video(2), None).await;
+    assert_eq!(status, StatusCode::OK, "unlisted by uuid");
+    for caller in [None, Some(other.as_str())] {
+        let (_, list) = t.api.get("/api/v1/videos?count=100", caller).await;
+        let names: Vec<&str> = list["data"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"Public zebra"), "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("Unlisted") || n.starts_with("Private")), "listed: {names:?}");
+        if caller.is_none() {
+            assert!(!names.contains(&"Internal zebra"), "internal listed for anonymous: {names:?}");
+        }
+        let (_, found) = t.api.get("/api/v1/search/videos?search=zebra", caller).await;
+        let names: Vec<&str> = found["data"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"Public zebra"), "search works: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("Unlisted") || n.starts_with("Private")), "found: {names:?}");
+        if caller.is_none() {
+            assert!(!names.contains(&"Internal zebra"), "internal found by anonymous: {names:?}");
+        }
+    }
+
+    // Private: a moderator reads it; another user learns nothing and changes nothing.
+    let (status, v) = t.api.get(&video(3), Some(&moderator)).await;
+    assert_eq!((status, v["name"].as_str()), (StatusCode::OK, Some("Private zebra")));
+    for (privacy, expected) in [(3, StatusCode::NOT_FOUND), (1, StatusCode::FORBIDDEN)] {
+        let (status, body) = t.api.put(&video(privacy), Some(&other), json!({ "name": "Taken over" })).await;
+        assert_eq!(status, expected, "another user's PUT on privacy {privacy}: {body}");
+        let form = multipart::Form::new().text("name", "Taken over");
+        let (status, body) =
+            t.api.send(t.api.http.put(t.api.url(&video(privacy))).bearer_auth(&other).multipart(form)).await;
+        assert_eq!(status, expected, "another user's multipart PUT on privacy {privacy}: {body}");
+        let (status, body) = t.api.delete(&video(privacy), Some(&other)).await;
+        assert_eq!(status, expected, "another user's DELETE on privacy {privacy}: {body}");
+        if expected == StatusCode::NOT_FOUND {
+            assert_eq!(body["code"], "not_found", "{body}");
+            assert!(!body.to_string().contains("not yours"), "the 404 does not tell it exists: {body}");
+        }
+        let (status, v) = t.api.get(&video(privacy), Some(&owner)).await;
+        assert_eq!(status, StatusCode::OK, "still there");
+        assert!(v["name"].as_str().unwrap().ends_with("zebra"), "unchanged: {}", v["name"]);
+    }
+
+    // Someone else's resumable upload session.
+    let bytes = std::fs::read(&file).unwrap();
+    let total = bytes.len() as u64;
+    let resp =
+        init_resumable(&t.api, &owner, json!({ "channelId": channel, "name": "Resumed zebra" }), total, "video/mp4")
+            .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let upload_id = resp.headers()["location"].to_str().unwrap().rsplit("upload_id=").next().unwrap().to_string();
+    let half = bytes.len() / 2;
+    let resp = put_chunk(&t.api, &owner, &upload_id, &bytes[..half], 0, total).await;
+    assert_eq!(resp.status().as_u16(), 308);
+    let session = flotilla_db::uploads::get(&t.instance.app.db, &upload_id).await.unwrap().expect("the session");
+    let resp = put_chunk(&t.api, &other, &upload_id, &bytes[half..], half as u64, total).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "another user's PUT on the session");
+    let resp = t
+        .api
+        .http
+        .delete(t.api.url(&format!("/api/v1/videos/upload-resumable?upload_id={upload_id}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "another user's DELETE on the session");
+    let after = flotilla_db::uploads::get(&t.instance.app.db, &upload_id).await.unwrap().expect("the session is kept");
+    assert_eq!((after.user_id, after.video_id, &after.path), (session.user_id, session.video_id, &session.path));
+    assert_eq!(std::fs::metadata(&after.path).unwrap().len(), half as u64, "its file is untouched");
+    let resp = put_chunk(&t.api, &owner, &upload_id, &bytes[half..], half as u64, total).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the owner finishes it");
     t.stop().await;
 }

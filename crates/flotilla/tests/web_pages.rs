@@ -10,7 +10,11 @@ use flotilla_testkit::serde_json::Value;
 use flotilla_testkit::{Backend, TestInstance, clip, db_tests};
 use sha2::{Digest, Sha256};
 
-db_tests!(the_client_is_served_with_metadata_and_a_strict_policy, the_refresh_token_can_live_in_an_httponly_cookie);
+db_tests!(
+    the_client_is_served_with_metadata_and_a_strict_policy,
+    the_refresh_token_can_live_in_an_httponly_cookie,
+    an_https_instance_marks_the_refresh_cookie_secure,
+);
 
 const ANNOUNCER_STYLE: &str = "position: absolute; left: 0; top: 0; width: 1px; height: 1px";
 const SHELL_SCRIPT: &str = "\n\t\t\t{ import(\"/_app/immutable/entry/start.js\"); }\n\t\t";
@@ -304,5 +308,57 @@ async fn the_refresh_token_can_live_in_an_httponly_cookie(backend: Backend) {
     assert!(resp.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let resp = send_refresh(Some(rotated)).await.unwrap();
     assert_ne!(resp.status(), StatusCode::OK);
+    t.stop().await;
+}
+
+/// Behind TLS (`public_url = "https://…"`) the refresh cookie is `Secure` as well as `HttpOnly` and
+/// `SameSite=Strict` (security-cases 19): a browser never sends it over plain HTTP. Each cookie
+/// the instance sets carries the three: at login, at refresh and when revoking.
+async fn an_https_instance_marks_the_refresh_cookie_secure(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.public_url = "https://video.example".into()).await;
+    assert_eq!(t.config.public_url, "https://video.example");
+    t.user("tess").await;
+    let (id, secret) = t.api.client().await;
+    let attributes = |cookie: &str| {
+        let parts: Vec<String> = cookie.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect();
+        for want in ["secure", "httponly", "samesite=strict", "path=/api/v1/users"] {
+            assert!(parts.iter().any(|p| p == want), "{want} missing in {cookie}");
+        }
+    };
+    let login = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "password"),
+        ("username", "tess"),
+        ("password", "password-123"),
+    ];
+    let token_url = t.api.url("/api/v1/users/token");
+    let resp = t.api.http.post(&token_url).header("x-token-cookie", "1").form(&login).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("flotilla_rt="), "{cookie}");
+    attributes(&cookie);
+
+    let refresh = [("client_id", id.as_str()), ("client_secret", secret.as_str()), ("grant_type", "refresh_token")];
+    let value = cookie.split(';').next().unwrap().to_string();
+    let resp = t
+        .api
+        .http
+        .post(&token_url)
+        .header("x-token-cookie", "1")
+        .header("cookie", value)
+        .form(&refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    attributes(resp.headers()["set-cookie"].to_str().unwrap());
+    let access = resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+
+    let resp = t.api.http.post(t.api.url("/api/v1/users/revoke-token")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cleared = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    attributes(&cleared);
     t.stop().await;
 }

@@ -100,10 +100,19 @@ pub async fn upload_video(
         meta.validate()?;
         return Err(ApiError::invalid("videofile", "the video file (field videofile) is missing"));
     }
+    // Images that are no pictures refuse the whole upload before a video exists.
+    let has_images = thumbnail.is_some() || preview.is_some();
+    let images = match flotilla_app::video::edit::encode_images(thumbnail, preview).await {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e.into());
+        }
+    };
     let created = upload::create(&app, &who, meta, &path).await?;
-    if thumbnail.is_some() || preview.is_some() {
+    if has_images {
         let v = flotilla_app::video::edit::editable(&app, &who, &created.uuid).await?;
-        flotilla_app::video::edit::set_images(&app, &v, thumbnail, preview).await?;
+        flotilla_app::video::edit::set_images(&app, &v, images).await?;
     }
     Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } })))
 }

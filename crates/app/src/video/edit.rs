@@ -145,6 +145,9 @@ pub async fn update(
 ) -> Result<()> {
     let v = editable(app, who, key).await?;
     u.validate()?;
+    // Images are decoded before anything is written: a file that is no image leaves the video
+    // as it was, metadata included.
+    let images = encode_images(thumbnail, preview).await?;
     if let Some(c) = u.channel_id
         && c != v.channel_id
     {
@@ -177,27 +180,37 @@ pub async fn update(
     app.wake_jobs();
     // A privacy change must reach the file server at once.
     app.media_cache.invalidate_access(&v.uuid);
-    if thumbnail.is_some() || preview.is_some() {
-        set_images(app, &v, thumbnail, preview).await?;
-    }
+    set_images(app, &v, images).await?;
     Ok(())
 }
 
-/// Replaces the thumbnail and/or preview with the owner's own images, re-encoded at PeerTube's
-/// sizes (280×157 and 850×480).
-pub async fn set_images(
-    app: &App,
-    v: &videos::Video,
+/// A thumbnail and/or preview of the owner's, decoded and re-encoded as JPEG at PeerTube's sizes
+/// (280×157 and 850×480), not stored yet.
+#[derive(Default)]
+pub struct VideoImages {
     thumbnail: Option<Vec<u8>>,
     preview: Option<Vec<u8>>,
-) -> Result<()> {
-    for (bytes, dir, size) in [(thumbnail, "thumbnails", (280, 157)), (preview, "previews", (850, 480))] {
-        let Some(bytes) = bytes else { continue };
-        let encoded = tokio::task::spawn_blocking(move || flotilla_media::image::resize_all(&bytes, &[size]))
+}
+
+/// Decodes and re-encodes the images a form carried. Refuses (`invalid_image`) anything that is
+/// not a PNG, JPEG, GIF or WebP picture, so callers can check them before they write anything.
+pub async fn encode_images(thumbnail: Option<Vec<u8>>, preview: Option<Vec<u8>>) -> Result<VideoImages> {
+    let encode = |bytes: Option<Vec<u8>>, size: (u32, u32)| async move {
+        let Some(bytes) = bytes else { return Ok(None) };
+        let mut encoded = tokio::task::spawn_blocking(move || flotilla_media::image::resize_all(&bytes, &[size]))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
+        Ok::<_, Error>(encoded.pop().map(|e| e.jpeg))
+    };
+    Ok(VideoImages { thumbnail: encode(thumbnail, (280, 157)).await?, preview: encode(preview, (850, 480)).await? })
+}
+
+/// Replaces the thumbnail and/or preview with the owner's own images (see [`encode_images`]).
+pub async fn set_images(app: &App, v: &videos::Video, images: VideoImages) -> Result<()> {
+    for (jpeg, dir) in [(images.thumbnail, "thumbnails"), (images.preview, "previews")] {
+        let Some(jpeg) = jpeg else { continue };
         let name = format!("{}.jpg", uuid::Uuid::new_v4());
-        tokio::fs::write(app.data_path(dir).join(&name), &encoded[0].jpeg)
+        tokio::fs::write(app.data_path(dir).join(&name), &jpeg)
             .await
             .map_err(|e| Error::Internal(format!("cannot write the image: {e}")))?;
         let old = if dir == "thumbnails" {
