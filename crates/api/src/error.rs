@@ -48,6 +48,7 @@ impl From<Error> for ApiError {
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeMismatch { .. } => StatusCode::CONFLICT,
+            Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, "Internal server error");
@@ -64,6 +65,10 @@ impl From<Error> for ApiError {
             }
             Error::TooManyRequests { retry_after_secs } => out.retry_after = Some(retry_after_secs),
             Error::RangeMismatch { stored, .. } => out.stored = Some(stored),
+            Error::StorageFull(msg) => {
+                tracing::error!(error = %msg, "disk full");
+                out.retry_after = Some(60);
+            }
             _ => {}
         }
         out

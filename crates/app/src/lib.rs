@@ -174,6 +174,9 @@ pub enum Error {
     /// A resumable upload's chunk does not continue what is stored; `stored` bytes are kept.
     #[error("{msg}")]
     RangeMismatch { stored: u64, msg: String },
+    /// The disk is full: nothing of the request was kept; worth another try later.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -192,6 +195,17 @@ impl Error {
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::UnsupportedMedia(_) => "unsupported_media_type",
             Error::RangeMismatch { .. } => "upload_range_mismatch",
+            Error::StorageFull(_) => "insufficient_storage",
+        }
+    }
+
+    /// A failed write of `what`: a full disk is said so (507, try again later), anything else is
+    /// an internal error.
+    pub fn write(what: &str, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Error::StorageFull(format!("the server's disk is full: {what} could not be stored; try again later"))
+        } else {
+            Error::Internal(format!("cannot write {what}: {e}"))
         }
     }
 

@@ -53,9 +53,8 @@ pub async fn upload_video(
                 if got_file {
                     return Err(ApiError::invalid("videofile", "send one video file (videofile) per upload"));
                 }
-                let mut file = tokio::fs::File::create(&path)
-                    .await
-                    .map_err(|e| flotilla_app::Error::Internal(format!("cannot store the upload: {e}")))?;
+                let mut file =
+                    tokio::fs::File::create(&path).await.map_err(|e| flotilla_app::Error::write("the upload", e))?;
                 let mut written = 0u64;
                 while let Some(chunk) = part.chunk().await? {
                     written += chunk.len() as u64;
@@ -68,11 +67,9 @@ pub async fn upload_video(
                         }
                         .into());
                     }
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| flotilla_app::Error::Internal(format!("cannot store the upload: {e}")))?;
+                    file.write_all(&chunk).await.map_err(|e| flotilla_app::Error::write("the upload", e))?;
                 }
-                file.flush().await.map_err(|e| flotilla_app::Error::Internal(e.to_string()))?;
+                file.flush().await.map_err(|e| flotilla_app::Error::write("the upload", e))?;
                 got_file = true;
             } else if name == "thumbnailfile" || name == "previewfile" {
                 let slot = if name == "thumbnailfile" { &mut thumbnail } else { &mut preview };

@@ -210,9 +210,7 @@ pub async fn set_images(app: &App, v: &videos::Video, images: VideoImages) -> Re
     for (jpeg, dir) in [(images.thumbnail, "thumbnails"), (images.preview, "previews")] {
         let Some(jpeg) = jpeg else { continue };
         let name = format!("{}.jpg", uuid::Uuid::new_v4());
-        tokio::fs::write(app.data_path(dir).join(&name), &jpeg)
-            .await
-            .map_err(|e| Error::Internal(format!("cannot write the image: {e}")))?;
+        tokio::fs::write(app.data_path(dir).join(&name), &jpeg).await.map_err(|e| Error::write("the image", e))?;
         let old = if dir == "thumbnails" {
             videos::replace_thumbnail(&app.db, v.id, &name).await?
         } else {

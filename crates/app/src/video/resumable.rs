@@ -188,6 +188,7 @@ where
         .map_err(|e| Error::Internal(format!("cannot open the upload file: {e}")))?;
     let mut written = 0u64;
     let mut failed = None;
+    let mut failed_write: Option<std::io::Error> = None;
     while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -208,12 +209,30 @@ where
             }
             break;
         }
-        file.write_all(&chunk).await.map_err(|e| Error::Internal(format!("cannot write the upload: {e}")))?;
+        if let Err(e) = file.write_all(&chunk).await {
+            failed_write = Some(e);
+            break;
+        }
         written += chunk.len() as u64;
     }
-    file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
-    file.sync_data().await.map_err(|e| Error::Internal(e.to_string()))?;
+    if failed_write.is_none()
+        && let Err(e) = async {
+            file.flush().await?;
+            file.sync_data().await
+        }
+        .await
+    {
+        failed_write = Some(e);
+    }
     drop(file);
+    if let Some(e) = failed_write {
+        // A full disk (or another write error): keep only the whole chunks stored before this
+        // one, so that the client's next attempt resumes where the stored bytes really end.
+        if let Ok(f) = tokio::fs::OpenOptions::new().write(true).open(&path).await {
+            let _ = f.set_len(start).await;
+        }
+        return Err(Error::write("the upload", e));
+    }
     if failed.is_some() || written != expected {
         // Keep only whole chunks: cut back to where this one started, so the client resends it.
         let f =
