@@ -36,7 +36,7 @@ pub async fn get_by_handle(app: &App, handle: &str) -> Result<Channel> {
                 .into_iter()
                 .find(|a| a.kind == "Group" && a.name == name)
                 .ok_or_else(not_found)?;
-            crate::federation::remote::refresh_if_stale(app, &actor).await;
+            crate::events::seen(app, crate::events::Seen::Actor(&actor)).await;
             channels::get_by_actor(&app.db, actor.id).await?.ok_or_else(not_found)
         }
     }

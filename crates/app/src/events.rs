@@ -11,6 +11,9 @@
 //!
 //! Events carry what their subscribers need that the change removes: a deleted video's URL, who
 //! spoke for it and who heard of it, taken inside the transaction that deletes it.
+//!
+//! Reads change nothing, so what they cause has no transaction to join: a use-case that reads a
+//! copy of a remote object tells [`seen`], and federation decides whether to refresh it (a job).
 
 use flotilla_db::{Exec, Tx, accounts, channels, follows, videos};
 use serde::{Deserialize, Serialize};
@@ -45,6 +48,18 @@ pub struct VideoGone {
     pub public: bool,
     /// The inboxes of the followers of its account, channel and instance.
     pub inboxes: Vec<String>,
+}
+
+/// A copy of something remote that a use-case just read.
+pub enum Seen<'a> {
+    Video(&'a videos::Video),
+    Actor(&'a flotilla_db::actors::RemoteActor),
+}
+
+/// Tells the subscribers that a remote copy was read (federation refreshes stale ones from their
+/// origin in the background). Never fails the read.
+pub async fn seen(app: &App, what: Seen<'_>) {
+    crate::federation::on_seen(app, what).await
 }
 
 /// Records `event` in the caller's transaction.

@@ -32,6 +32,16 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
     }
 }
 
+/// Federation's part when a remote copy is read (`events::seen`): refreshed from its origin when
+/// it is older than two days.
+pub async fn on_seen(app: &App, what: crate::events::Seen<'_>) {
+    use crate::events::Seen;
+    match what {
+        Seen::Video(v) => videos::refresh_if_stale(app, v).await,
+        Seen::Actor(a) => remote::refresh_if_stale(app, a).await,
+    }
+}
+
 /// The URL of a local actor.
 pub async fn local_actor_url(app: &App, actor_id: i64) -> Result<String> {
     let (kind, name) = accounts::local_actor(&app.db, actor_id).await?.ok_or_else(|| Error::not_found("actor"))?;

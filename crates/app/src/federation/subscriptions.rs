@@ -131,8 +131,3 @@ pub async fn exist(app: &App, who: &AuthUser, uris: &[String]) -> Result<Value> 
     }
     Ok(Value::Object(out))
 }
-
-/// The account actor of the caller, for the subscription feed.
-pub async fn feed_actor(app: &App, who: &AuthUser) -> Result<i64> {
-    Ok(my_account(app, who).await?.actor_id)
-}

@@ -113,7 +113,7 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
         None => false,
     };
     // Someone watches a copy of a remote video: keep it true to its origin (in the background).
-    crate::federation::videos::refresh_if_stale(app, &v).await;
+    crate::events::seen(app, crate::events::Seen::Video(&v)).await;
     view(app, &v, true, owner).await
 }
 
@@ -283,7 +283,8 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         }
         Scope::Subscriptions => {
             let who = who.ok_or_else(|| Error::Unauthorized { code: "missing_token", msg: "log in first".into() })?;
-            f.subscriptions_of = Some(crate::federation::subscriptions::feed_actor(app, who).await?);
+            let acc = accounts::get_by_user(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
+            f.subscriptions_of = Some(acc.actor_id);
         }
     }
     if !p.privacy_one_of.is_empty() {
