@@ -100,6 +100,36 @@ pub async fn get_video_object(
     }
 }
 
+/// `GET /videos/watch/{uuid}/{likes,dislikes,announces,comments}` — the collections a `Video`
+/// names, as PeerTube answers them (ActivityPub only: there is no page for them).
+pub async fn get_video_collection(
+    State(app): State<Arc<App>>,
+    Path((uuid, which)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let which = ap::VideoCollection::parse(&which).ok_or_else(|| ApiError::not_found("collection not found"))?;
+    let v = flotilla_app::video::get_federated(&app, &uuid).await?;
+    Ok(ap_response(ap::video_collection(&app, &v, which, q.page).await?))
+}
+
+/// `GET /accounts/{name}/{likes,dislikes}/{uuid}` — the `Like` or `Dislike` a local account gave
+/// a video (the ids listed in the video's `likes` and `dislikes`).
+pub async fn get_rate(
+    State(app): State<Arc<App>>,
+    Path((name, kind, uuid)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let rating = match kind.as_str() {
+        "likes" => "like",
+        "dislikes" => "dislike",
+        _ => return Err(ApiError::not_found("not found")),
+    };
+    let account = flotilla_app::account::get_local(&app, &name).await?;
+    let v = flotilla_app::video::get_federated(&app, &uuid).await?;
+    let activity =
+        ap::rate_activity(&app, &account, &v, rating).await?.ok_or_else(|| ApiError::not_found("rating not found"))?;
+    Ok(ap_response(activity))
+}
+
 /// `GET /accounts/{name}/outbox`
 pub async fn get_account_outbox(
     State(app): State<Arc<App>>,

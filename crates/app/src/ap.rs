@@ -350,6 +350,87 @@ pub fn collection(id: &str, total: i64, page: Option<i64>, items: Vec<Value>, pa
     }
 }
 
+/// The collections a `Video` names (`likes`, `dislikes`, `shares`, `comments`), as PeerTube
+/// answers them: totals, and pages of activity ids.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum VideoCollection {
+    Likes,
+    Dislikes,
+    Announces,
+    Comments,
+}
+
+impl VideoCollection {
+    pub fn parse(s: &str) -> Option<VideoCollection> {
+        Some(match s {
+            "likes" => VideoCollection::Likes,
+            "dislikes" => VideoCollection::Dislikes,
+            "announces" => VideoCollection::Announces,
+            "comments" => VideoCollection::Comments,
+            _ => return None,
+        })
+    }
+}
+
+/// The URL of the `Like` (or `Dislike`) a local account gave a video.
+pub fn rate_url(app: &App, account: &str, rating: &str, uuid: &str) -> String {
+    let kind = if rating == "like" { "likes" } else { "dislikes" };
+    format!("{}/{kind}/{uuid}", uris::account(app, account))
+}
+
+/// One of the collections of a federated local video `v` (see [`VideoCollection`]).
+pub async fn video_collection(
+    app: &App,
+    v: &videos::Video,
+    which: VideoCollection,
+    page: Option<i64>,
+) -> Result<Value> {
+    let video_url = uris::video(app, &v.uuid);
+    let p = page.unwrap_or(1).max(1);
+    let (id, total, items) = match which {
+        VideoCollection::Likes | VideoCollection::Dislikes => {
+            let (rating, name) =
+                if which == VideoCollection::Likes { ("like", "likes") } else { ("dislike", "dislikes") };
+            let (names, total) =
+                flotilla_db::rates::raters(&app.db, v.id, rating, (p - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+            let items = names.iter().map(|n| json!(rate_url(app, n, rating, &v.uuid))).collect();
+            (format!("{video_url}/{name}"), total, items)
+        }
+        VideoCollection::Announces => {
+            // The channel's and the instance's `Announce`s, sent when the video was published.
+            let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
+                .await?
+                .ok_or_else(|| Error::not_found("channel"))?;
+            let instance = ensure_instance_actor(app).await?;
+            let all = [c.actor_id, instance].map(|a| json!(format!("{video_url}/announces/{a}")));
+            let items = if p == 1 { all.to_vec() } else { Vec::new() };
+            (format!("{video_url}/announces"), all.len() as i64, items)
+        }
+        // Comments do not exist yet: an empty collection, rather than the web client's HTML.
+        VideoCollection::Comments => (format!("{video_url}/comments"), 0, Vec::new()),
+    };
+    Ok(collection(&id, total, page.map(|_| p), if page.is_some() { items } else { Vec::new() }, PAGE_SIZE))
+}
+
+/// The `Like` or `Dislike` of a local account for a federated local video, as PeerTube sends it;
+/// `None` when the account did not give that rating.
+pub async fn rate_activity(app: &App, account: &Account, v: &videos::Video, rating: &str) -> Result<Option<Value>> {
+    let user = account.user_id.ok_or_else(|| Error::not_found("rating"))?;
+    if flotilla_db::rates::get(&app.db, user, v.id).await?.as_deref() != Some(rating) {
+        return Ok(None);
+    }
+    let actor = uris::account(app, &account.name);
+    Ok(Some(json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "to": [PUBLIC],
+        "cc": [format!("{actor}/followers")],
+        "id": rate_url(app, &account.name, rating, &v.uuid),
+        "type": if rating == "like" { "Like" } else { "Dislike" },
+        "actor": actor,
+        "object": uris::video(app, &v.uuid),
+    })))
+}
+
 /// Items per page of our collections.
 pub const PAGE_SIZE: i64 = 10;
 

@@ -52,3 +52,34 @@ pub async fn set(tx: &mut Tx, user_id: i64, video_id: i64, rating: Option<&str>,
     .map(|_| ()))?;
     Ok(())
 }
+
+/// The local accounts (names) that gave `video_id` the `rating`, newest first, and how many did.
+pub async fn raters(
+    e: impl Into<Exec<'_>>,
+    video_id: i64,
+    rating: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<String>, i64)> {
+    let mut x: Exec<'_> = e.into();
+    let rows: Vec<(String,)> = run!(&mut x, |x| sqlx::query_as(
+        "SELECT ac.name FROM video_rates r JOIN accounts a ON a.user_id = r.user_id \
+         JOIN actors ac ON ac.id = a.actor_id WHERE r.video_id = $1 AND r.rating = $2 \
+         ORDER BY r.created_at DESC, ac.name LIMIT $3 OFFSET $4"
+    )
+    .bind(video_id)
+    .bind(rating)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(x)
+    .await)?;
+    let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
+        "SELECT COUNT(*) FROM video_rates r JOIN accounts a ON a.user_id = r.user_id \
+         WHERE r.video_id = $1 AND r.rating = $2"
+    )
+    .bind(video_id)
+    .bind(rating)
+    .fetch_one(x)
+    .await)?;
+    Ok((rows.into_iter().map(|(n,)| n).collect(), total))
+}

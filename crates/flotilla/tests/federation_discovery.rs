@@ -8,7 +8,8 @@ use flotilla_testkit::{Api, Backend, TestInstance, clip, db_tests};
 db_tests!(
     webfinger_and_nodeinfo_describe_the_instance,
     actors_publish_keys_and_collections,
-    videos_are_peertube_video_objects
+    videos_are_peertube_video_objects,
+    a_videos_likes_dislikes_shares_and_comments_are_collections
 );
 
 async fn ap_get(api: &Api, path: &str) -> (StatusCode, Value, String) {
@@ -233,5 +234,99 @@ async fn videos_are_peertube_video_objects(backend: Backend) {
     assert_eq!(create["object"]["id"], v["id"]);
     let (_, info) = t.api.get("/nodeinfo/2.0.json", None).await;
     assert_eq!(info["usage"]["localPosts"], 1);
+    t.stop().await;
+}
+
+/// The `likes`, `dislikes`, `shares` and `comments` URLs a `Video` names answer their collections
+/// in PeerTube's shape (`peertube-samples/ap-video-likes-collection*.json`), with totals, and each
+/// listed `Like` answers too; a private video's answer nothing.
+async fn a_videos_likes_dislikes_shares_and_comments_are_collections(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let base = t.api.base.clone();
+    let token = t.user("tia").await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
+    let channel = me["videoChannels"][0]["id"].as_i64().unwrap();
+    let file = clip(t.dir.path(), "v.mp4", 256, 144, 1);
+    let mut uuids = Vec::new();
+    for privacy in ["1", "3"] {
+        let form = multipart::Form::new()
+            .text("channelId", channel.to_string())
+            .text("name", "Rated clip")
+            .text("privacy", privacy)
+            .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("v.mp4"));
+        let (status, body) =
+            t.api.send(t.api.http.post(t.api.url("/api/v1/videos/upload")).bearer_auth(&token).multipart(form)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        uuids.push(body["video"]["uuid"].as_str().unwrap().to_string());
+    }
+    t.run_jobs().await;
+    let uuid = &uuids[0];
+    for (user, rating) in [("una", "like"), ("vic", "like"), ("wes", "dislike")] {
+        let tok = t.user(user).await;
+        let (status, body) = t
+            .api
+            .put(&format!("/api/v1/videos/{uuid}/rate"), Some(&tok), serde_json::json!({ "rating": rating }))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (_, video, _) = ap_get(&t.api, &format!("/videos/watch/{uuid}")).await;
+    let video_url = format!("{base}/videos/watch/{uuid}");
+    assert_eq!(video["likes"], format!("{video_url}/likes"));
+
+    // The collection: its total and its first page, nothing else.
+    let (status, likes, ct) = ap_get(&t.api, &format!("/videos/watch/{uuid}/likes")).await;
+    assert_eq!(status, StatusCode::OK, "{likes}");
+    assert!(ct.starts_with("application/activity+json"), "{ct}");
+    assert_eq!(likes["type"], "OrderedCollection");
+    assert_eq!(likes["id"], format!("{video_url}/likes"));
+    assert_eq!(likes["totalItems"], 2);
+    assert_eq!(likes["first"], format!("{video_url}/likes?page=1"));
+    // The page: the likes' ids (newest first; two in the same millisecond may come either way).
+    let (_, page, _) = ap_get(&t.api, &format!("/videos/watch/{uuid}/likes?page=1")).await;
+    assert_eq!(page["type"], "OrderedCollectionPage");
+    assert_eq!(page["partOf"], format!("{video_url}/likes"));
+    assert_eq!(page["totalItems"], 2);
+    let mut items: Vec<&str> = page["orderedItems"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    items.sort();
+    assert_eq!(items, [format!("{base}/accounts/una/likes/{uuid}"), format!("{base}/accounts/vic/likes/{uuid}")]);
+    // Each id answers the Like, as PeerTube sends it.
+    let (status, like, _) = ap_get(&t.api, &items[0].replace(&base, "")).await;
+    assert_eq!(status, StatusCode::OK, "{like}");
+    assert_eq!(like["type"], "Like");
+    assert_eq!(like["id"], items[0]);
+    assert_eq!(like["actor"], format!("{base}/accounts/una"));
+    assert_eq!(like["object"], video_url);
+    assert_eq!(like["cc"][0], format!("{base}/accounts/una/followers"));
+    // Una gave no dislike; Wes's dislike is one.
+    let (status, _, _) = ap_get(&t.api, &format!("/accounts/una/dislikes/{uuid}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, dislikes, _) = ap_get(&t.api, &format!("/videos/watch/{uuid}/dislikes?page=1")).await;
+    assert_eq!(dislikes["totalItems"], 1);
+    assert_eq!(dislikes["orderedItems"][0], format!("{base}/accounts/wes/dislikes/{uuid}"));
+    let (_, dislike, _) = ap_get(&t.api, &format!("/accounts/wes/dislikes/{uuid}")).await;
+    assert_eq!(dislike["type"], "Dislike");
+    // Shares: the channel's and the instance's Announces. Comments: none yet, but a collection.
+    let (_, shares, _) = ap_get(&t.api, &format!("/videos/watch/{uuid}/announces?page=1")).await;
+    assert_eq!(shares["totalItems"], 2, "{shares}");
+    let (status, comments, _) = ap_get(&t.api, &format!("/videos/watch/{uuid}/comments")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(comments["type"], "OrderedCollection");
+    assert_eq!(comments["totalItems"], 0);
+
+    // A private video's collections and likes are not there; nor are made-up collections.
+    let private = &uuids[1];
+    let tok = t.user("xan").await;
+    let (status, _) =
+        t.api.put(&format!("/api/v1/videos/{private}/rate"), Some(&tok), serde_json::json!({ "rating": "like" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a stranger cannot rate a private video");
+    for path in [
+        format!("/videos/watch/{private}/likes"),
+        format!("/videos/watch/{private}/comments"),
+        format!("/videos/watch/{uuid}/followers"),
+        format!("/accounts/tia/likes/{private}"),
+    ] {
+        let (status, _, _) = ap_get(&t.api, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     t.stop().await;
 }
