@@ -20,6 +20,7 @@ db_tests!(
     activities_and_actor_documents_that_are_not_utf8_are_refused_and_store_nothing,
     federated_fields_over_their_limits_are_refused_and_store_nothing,
     thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting,
+    script_in_a_federated_description_is_stored_but_never_reaches_description_html,
 );
 
 /// What must not move when another server attacks a video: its privacy, its playlist and its
@@ -1037,5 +1038,33 @@ async fn thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connectin
     let (_, acc) = a.api.get("/api/v1/accounts/tia", None).await;
     assert_eq!(acc["avatars"], json!([]), "{acc}");
     server.abort();
+    a.stop().await;
+}
+
+/// Case 17: a federated video's `content` carrying a script, an image with an error handler and a
+/// `javascript:` link is stored as sent (its owner's words), and the `descriptionHtml` the web
+/// client inserts into the watch page holds none of them; the harmless text around them stays.
+async fn script_in_a_federated_description_is_stored_but_never_reaches_description_html(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let pt = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&pt);
+    let uuid = "8d0a0c24-ef1b-4b10-a2c3-0e1f2a3b4c5d";
+    let content =
+        "Before\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\nAfter";
+    let mut video = peertube_video(&pt, &account, &channel, uuid, false);
+    video["mediaType"] = json!("text/markdown");
+    video["content"] = json!(content);
+    let create = json!({ "type": "Create", "id": format!("{}/activity", video["id"].as_str().unwrap()),
+                         "actor": account, "to": video["to"], "object": video });
+    assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &account, &create).await, StatusCode::ACCEPTED);
+    let (status, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["description"], content, "stored as it was sent");
+    let html = v["descriptionHtml"].as_str().unwrap_or_else(|| panic!("a descriptionHtml: {v}"));
+    let lower = html.to_ascii_lowercase();
+    for bad in ["<script", "onerror", "javascript:"] {
+        assert!(!lower.contains(bad), "{bad} reaches descriptionHtml: {html}");
+    }
+    assert!(html.contains("Before") && html.contains("After"), "the rest of the text is kept: {html}");
     a.stop().await;
 }
