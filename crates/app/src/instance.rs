@@ -12,6 +12,14 @@ use crate::{App, Config, Error, Result};
 
 const KEY: &str = "custom_config";
 
+/// `instance.name`: 1 to this many characters (PeerTube's display-name limit).
+pub const MAX_NAME: usize = 120;
+/// `instance.shortDescription`: at most this many characters (PeerTube's admin form limit).
+pub const MAX_SHORT_DESCRIPTION: usize = 250;
+/// `instance.description` and `instance.terms`: at most this many characters (as a video's
+/// description).
+pub const MAX_LONG_TEXT: usize = 10_000;
+
 /// What an admin can change without editing the file. Saved as JSON under `custom_config`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
@@ -260,18 +268,29 @@ pub async fn update_custom(app: &App, who: &AuthUser, c: CustomConfig) -> Result
     let mut s = (*app.settings()).clone();
     let mut v = flotilla_domain::Validation::new();
     if let Some(n) = c.instance.name {
-        if n.trim().is_empty() || n.chars().count() > 120 {
-            v.fail("instance.name", "must be 1 to 120 characters long");
+        if n.trim().is_empty() || n.chars().count() > MAX_NAME {
+            v.fail("instance.name", format!("must be 1 to {MAX_NAME} characters long"));
         }
         s.name = n;
     }
+    // These texts had no limit: an admin token (or a stolen one) could store megabytes that every
+    // `GET /api/v1/config` and `/config/about` then served to every visitor.
     if let Some(x) = c.instance.short_description {
+        if x.chars().count() > MAX_SHORT_DESCRIPTION {
+            v.fail("instance.shortDescription", format!("must be at most {MAX_SHORT_DESCRIPTION} characters long"));
+        }
         s.short_description = x;
     }
     if let Some(x) = c.instance.description {
+        if x.chars().count() > MAX_LONG_TEXT {
+            v.fail("instance.description", format!("must be at most {MAX_LONG_TEXT} characters long"));
+        }
         s.description = x;
     }
     if let Some(x) = c.instance.terms {
+        if x.chars().count() > MAX_LONG_TEXT {
+            v.fail("instance.terms", format!("must be at most {MAX_LONG_TEXT} characters long"));
+        }
         s.terms = x;
     }
     if let Some(x) = c.instance.is_nsfw {

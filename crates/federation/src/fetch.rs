@@ -733,4 +733,55 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "only the allowed fetch reached the listener");
         server.abort();
     }
+
+    /// Security-cases 15, no second resolution between the check and the connection (DNS
+    /// rebinding): a lookup that answers loopback (allowed with the switch on) the first time and
+    /// `0.0.0.0` (refused; were it used anyway, it would still only reach this machine) every time
+    /// after. The first request succeeds at the listener on 127.0.0.1 after exactly one lookup: had
+    /// the client resolved again to connect, it would have been given `0.0.0.0` and failed. The
+    /// server closes each connection, so the second request needs a new one: one more lookup, its
+    /// answer refused, and no new connection at the listener.
+    #[tokio::test]
+    async fn the_connection_goes_to_the_address_checked_and_each_connection_resolves_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let body = "{\"checked\": true}";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(format!("{head}{body}").as_bytes()).await;
+            }
+        });
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let seen = lookups.clone();
+        let lookup: Lookup = Arc::new(move |host| {
+            assert_eq!(host, "rebind.example");
+            let first = seen.fetch_add(1, Ordering::SeqCst) == 0;
+            Box::pin(async move { Ok(vec![if first { "127.0.0.1" } else { "0.0.0.0" }.parse().unwrap()]) })
+        });
+        let f = Fetcher::with_lookup(true, "test", lookup);
+        let url = format!("http://rebind.example:{port}/.well-known/nodeinfo");
+
+        let doc = f.get_json(&url).await.expect("the first answer, checked, is the one connected to");
+        assert_eq!(doc["checked"], true);
+        assert_eq!(lookups.load(Ordering::SeqCst), 1, "one lookup for the connection");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+        let err = f.get_json(&url).await.unwrap_err();
+        assert!(matches!(&err, FetchError::Refused(_, why) if why.contains("0.0.0.0")), "{err}");
+        assert_eq!(lookups.load(Ordering::SeqCst), 2, "a new connection, a new lookup, checked again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the refused answer reached nothing");
+        server.abort();
+    }
 }

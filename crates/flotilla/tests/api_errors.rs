@@ -15,6 +15,7 @@ db_tests!(
     unknown_routes_and_methods_are_json_errors,
     a_panicking_handler_is_a_json_500_and_the_server_lives_on,
     instance_config_is_public_and_custom_config_is_saved,
+    instance_texts_one_character_over_their_limit_are_refused_by_name,
     metrics_count_requests_by_route,
 );
 
@@ -171,6 +172,39 @@ async fn instance_config_is_public_and_custom_config_is_saved(backend: Backend) 
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, config) = t.api.get("/api/v1/config", None).await;
     assert_eq!(config["instance"]["name"], "Flotilla");
+    t.stop().await;
+}
+
+/// Case 27: each instance text is stored at its limit and refused one character over it, with the
+/// field named in `invalid-params` and nothing of the request applied (not even its valid fields).
+/// Counted in characters: "é" is two bytes, so a byte count would refuse at the limit.
+async fn instance_texts_one_character_over_their_limit_are_refused_by_name(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let admin = t.admin_token().await;
+    let chars = |n: usize| "é".repeat(n);
+    for (field, max) in [("name", 120), ("shortDescription", 250), ("description", 10_000), ("terms", 10_000)] {
+        let (_, before) = t.api.get("/api/v1/config/about", None).await;
+        let (status, body) = t
+            .api
+            .put(
+                "/api/v1/config/custom",
+                Some(&admin),
+                json!({ "instance": { field: chars(max + 1) }, "user": { "videoQuota": 12345 } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field} of {}: {body}", max + 1);
+        assert!(body["invalid-params"][format!("instance.{field}")].is_object(), "{field} not named in {body}");
+        let (_, after) = t.api.get("/api/v1/config/about", None).await;
+        assert_eq!(after["instance"], before["instance"], "{field}: a refused update changes nothing");
+        let (_, config) = t.api.get("/api/v1/config", None).await;
+        assert_ne!(config["user"]["videoQuota"], 12345, "{field}: the valid part of a refused update is not applied");
+
+        let (status, body) =
+            t.api.put("/api/v1/config/custom", Some(&admin), json!({ "instance": { field: chars(max) } })).await;
+        assert_eq!(status, StatusCode::OK, "{field} of {max}: {body}");
+        let (_, about) = t.api.get("/api/v1/config/about", None).await;
+        assert_eq!(about["instance"][field], chars(max), "{field} stored whole at the limit");
+    }
     t.stop().await;
 }
 

@@ -20,6 +20,8 @@ db_tests!(
     activities_and_actor_documents_that_are_not_utf8_are_refused_and_store_nothing,
     federated_fields_over_their_limits_are_refused_and_store_nothing,
     thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting,
+    script_in_a_federated_description_is_stored_but_never_reaches_description_html,
+    svg_and_html_posing_as_thumbnails_or_avatars_store_no_file_and_keep_the_video_and_actor,
 );
 
 /// What must not move when another server attacks a video: its privacy, its playlist and its
@@ -1037,5 +1039,143 @@ async fn thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connectin
     let (_, acc) = a.api.get("/api/v1/accounts/tia", None).await;
     assert_eq!(acc["avatars"], json!([]), "{acc}");
     server.abort();
+    a.stop().await;
+}
+
+/// Case 17: a federated video's `content` carrying a script, an image with an error handler and a
+/// `javascript:` link is stored as sent (its owner's words), and the `descriptionHtml` the web
+/// client inserts into the watch page holds none of them; the harmless text around them stays.
+async fn script_in_a_federated_description_is_stored_but_never_reaches_description_html(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let pt = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&pt);
+    let uuid = "8d0a0c24-ef1b-4b10-a2c3-0e1f2a3b4c5d";
+    let content =
+        "Before\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\nAfter";
+    let mut video = peertube_video(&pt, &account, &channel, uuid, false);
+    video["mediaType"] = json!("text/markdown");
+    video["content"] = json!(content);
+    let create = json!({ "type": "Create", "id": format!("{}/activity", video["id"].as_str().unwrap()),
+                         "actor": account, "to": video["to"], "object": video });
+    assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &account, &create).await, StatusCode::ACCEPTED);
+    let (status, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["description"], content, "stored as it was sent");
+    let html = v["descriptionHtml"].as_str().unwrap_or_else(|| panic!("a descriptionHtml: {v}"));
+    let lower = html.to_ascii_lowercase();
+    for bad in ["<script", "onerror", "javascript:"] {
+        assert!(!lower.contains(bad), "{bad} reaches descriptionHtml: {html}");
+    }
+    assert!(html.contains("Before") && html.contains("After"), "the rest of the text is kept: {html}");
+    a.stop().await;
+}
+
+/// Case 18: images that are not what they claim — an SVG with a script (served as
+/// `image/svg+xml`) and an HTML page served as `image/png` — as a remote video's thumbnail and as
+/// a remote account's and channel's avatars. Each copy job fails for good (not retried), no file
+/// appears under `thumbnails/` or `images/`, and the video and actors are kept. A real PNG from
+/// the same server, as another video's thumbnail and another actor's avatar, is copied: the empty
+/// directories are the refusal's doing, not a copy path that never runs.
+async fn svg_and_html_posing_as_thumbnails_or_avatars_store_no_file_and_keep_the_video_and_actor(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let admin = a.admin_token().await;
+    let pt = FakeServer::start().await;
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>"#;
+    let html = b"<!doctype html><html><body><script>alert(1)</script></body></html>";
+    pt.serve_typed("/lazy-static/thumbnails/svg.jpg", "image/svg+xml", svg.to_vec());
+    pt.serve_typed("/lazy-static/thumbnails/html.jpg", "image/png", html.to_vec());
+    pt.serve_typed("/lazy-static/thumbnails/real.jpg", "image/png", flotilla_testkit::png(400, 300));
+    pt.serve_typed("/lazy-static/avatars/svg.png", "image/svg+xml", svg.to_vec());
+    pt.serve_typed("/lazy-static/avatars/html.png", "image/png", html.to_vec());
+    pt.serve_typed("/lazy-static/avatars/real.png", "image/png", flotilla_testkit::png(300, 300));
+    let icon = |path: &str| json!({ "type": "Image", "url": format!("{}{path}", pt.base), "mediaType": "image/png", "width": 120, "height": 120 });
+    let account = pt.actor("Person", "bob", json!({ "icon": icon("/lazy-static/avatars/svg.png") }));
+    let channel = pt.actor(
+        "Group",
+        "bob_channel",
+        json!({ "attributedTo": [{ "type": "Person", "id": account }], "icon": icon("/lazy-static/avatars/html.png") }),
+    );
+    let carol = pt.actor("Person", "carol", json!({ "icon": icon("/lazy-static/avatars/real.png") }));
+    let carol_channel = pt.actor(
+        "Group",
+        "carol_channel",
+        json!({ "attributedTo": [{ "type": "Person", "id": carol }], "icon": icon("/lazy-static/avatars/real.png") }),
+    );
+
+    let videos = [
+        ("9e1b1d35-f02c-4c21-b3d4-1f2a3b4c5d6e", &account, &channel, "/lazy-static/thumbnails/svg.jpg"),
+        ("af2c2e46-013d-4d32-84e5-2a3b4c5d6e7f", &account, &channel, "/lazy-static/thumbnails/html.jpg"),
+        ("b03d3f57-124e-4e43-95f6-3b4c5d6e7f80", &carol, &carol_channel, "/lazy-static/thumbnails/real.jpg"),
+    ];
+    for (uuid, by, group, thumb) in videos {
+        let mut video = peertube_video(&pt, by, group, uuid, false);
+        video["icon"] = json!([{ "type": "Image", "url": format!("{}{thumb}", pt.base), "mediaType": "image/jpeg", "width": 280, "height": 157 }]);
+        let create = json!({ "type": "Create", "id": format!("{}/activity", video["id"].as_str().unwrap()),
+                             "actor": by, "to": video["to"], "object": video });
+        assert_eq!(pt.send(&format!("{}/inbox", a.api.base), by, &create).await, StatusCode::ACCEPTED, "{uuid}");
+    }
+    a.run_jobs().await;
+
+    let (_, jobs) = a.api.get("/api/v1/jobs/all?count=100", Some(&admin)).await;
+    for path in [
+        "/lazy-static/thumbnails/svg.jpg",
+        "/lazy-static/thumbnails/html.jpg",
+        "/lazy-static/avatars/svg.png",
+        "/lazy-static/avatars/html.png",
+    ] {
+        let url = format!("{}{path}", pt.base);
+        let job = jobs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["data"]["url"] == url.as_str())
+            .unwrap_or_else(|| panic!("a job for {url}: {jobs}"));
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["attempts"], 1, "refused for good, not retried: {job}");
+        assert!(
+            job["error"].as_str().is_some_and(|e| e.contains("not a PNG, JPEG, GIF or WebP image")),
+            "refused for what it is: {job}"
+        );
+        assert!(pt.gets.lock().unwrap().iter().any(|g| g == path), "{path} was fetched, then refused");
+    }
+
+    // The files on disk: the control's thumbnail and avatars, nothing else.
+    let app = &a.instance.app;
+    let files = |dir: std::path::PathBuf| -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    let (_, control) = a.api.get("/api/v1/videos/b03d3f57-124e-4e43-95f6-3b4c5d6e7f80", None).await;
+    let control_thumb = control["thumbnailPath"].as_str().unwrap_or_else(|| panic!("the PNG is copied: {control}"));
+    let thumbs = files(app.data_path("thumbnails"));
+    assert_eq!(thumbs.len(), 1, "only the real image's thumbnail is stored: {thumbs:?}");
+    assert!(control_thumb.ends_with(&thumbs[0]), "{control_thumb} vs {thumbs:?}");
+    let (_, carol_acc) = a.api.get(&format!("/api/v1/accounts/carol@{}", pt.host), None).await;
+    let (_, carol_ch) = a.api.get(&format!("/api/v1/video-channels/carol_channel@{}", pt.host), None).await;
+    let mut copied: Vec<String> = [&carol_acc, &carol_ch]
+        .iter()
+        .flat_map(|x| x["avatars"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i["path"].as_str().and_then(|p| p.rsplit('/').next()).map(String::from))
+        .collect();
+    assert!(!copied.is_empty(), "the real avatars are copied: {carol_acc} {carol_ch}");
+    let mut images = files(app.images_dir());
+    copied.sort();
+    images.sort();
+    assert_eq!(images, copied, "images/ holds the real avatars and nothing of the SVG or HTML");
+
+    // The video and the actors whose images were refused are kept, without images.
+    for uuid in ["9e1b1d35-f02c-4c21-b3d4-1f2a3b4c5d6e", "af2c2e46-013d-4d32-84e5-2a3b4c5d6e7f"] {
+        let (status, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["name"], "A PeerTube video");
+        assert_eq!(v["thumbnailPath"], Value::Null, "{v}");
+    }
+    let (status, acc) = a.api.get(&format!("/api/v1/accounts/bob@{}", pt.host), None).await;
+    assert_eq!(status, StatusCode::OK, "{acc}");
+    assert_eq!(acc["avatars"], json!([]), "{acc}");
+    let (status, ch) = a.api.get(&format!("/api/v1/video-channels/bob_channel@{}", pt.host), None).await;
+    assert_eq!(status, StatusCode::OK, "{ch}");
+    assert_eq!(ch["avatars"], json!([]), "{ch}");
     a.stop().await;
 }

@@ -106,6 +106,9 @@ pub fn ffmpeg_args(
     let has_audio = probe.has_audio;
     let mut a: Vec<String> =
         vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error"].into_iter().map(String::from).collect();
+    // The decoder too gets `threads` (before `-i`): left to itself it starts a thread per core,
+    // each holding frames, and at 8192×8192 (100 MB a frame) memory grew with the machine's cores.
+    a.extend(["-threads".to_string(), threads.to_string()]);
     a.extend(crate::probe::input_args(probe.demuxer, input));
     a.extend(["-t".to_string(), format!("{:.3}", probe.duration + 1.0)]);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -371,26 +374,35 @@ pub async fn codecs(file: &Path) -> Result<String, Error> {
     Ok(parts.join(","))
 }
 
+/// The still frame's largest side: enough for the 850×480 preview, and what bounds the memory of
+/// the `thumbnail` filter (it holds its 50 frames) and of decoding the PNG in our own process.
+const STILL_MAX_SIDE: u32 = 1280;
+
 /// A representative frame of the video as PNG bytes: ffmpeg's `thumbnail` filter picks the most
 /// typical of 50 frames around a third of the way in (past intros and black openings).
 pub async fn still_frame(input: &Path, probe: &Probe, out_png: &Path) -> Result<(), Error> {
     let at = format!("{:.3}", (probe.duration / 3.0).clamp(0.0, 60.0));
-    let args: Vec<String> = vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", &at]
+    // Scaled down *before* `thumbnail`: it keeps the frames it compares, and 50 frames at the
+    // allowed 8192×8192 took 4.7 GB for a 200 KB upload (security-cases 22). One decoder thread,
+    // as in the transcode, so that memory does not grow with the machine's cores.
+    let fit =
+        format!("scale=w='min(iw,{STILL_MAX_SIDE})':h='min(ih,{STILL_MAX_SIDE})':force_original_aspect_ratio=decrease");
+    let args: Vec<String> = vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", &at, "-threads", "1"]
         .into_iter()
         .map(String::from)
         .chain(crate::probe::input_args(probe.demuxer, input))
-        .chain(["-map", "0:v:0", "-vf", "thumbnail=50", "-frames:v", "1"].into_iter().map(String::from))
+        .chain(["-map", "0:v:0", "-vf", &format!("{fit},thumbnail=50"), "-frames:v", "1"].into_iter().map(String::from))
         .chain([out_png.display().to_string()])
         .collect();
     let dir = out_png.parent().unwrap_or(Path::new("."));
     run_ffmpeg(dir, &args, Duration::from_secs(120), |_| {}).await?;
     if std::fs::metadata(out_png).map(|m| m.len()).unwrap_or(0) == 0 {
         // Seeking past the end of a very short clip yields nothing: take the first frame instead.
-        let args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+        let args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-threads", "1"]
             .into_iter()
             .map(String::from)
             .chain(crate::probe::input_args(probe.demuxer, input))
-            .chain(["-map", "0:v:0", "-frames:v", "1"].into_iter().map(String::from))
+            .chain(["-map", "0:v:0", "-vf", &fit, "-frames:v", "1"].into_iter().map(String::from))
             .chain([out_png.display().to_string()])
             .collect();
         run_ffmpeg(dir, &args, Duration::from_secs(120), |_| {}).await?;
@@ -511,6 +523,10 @@ mod tests {
         let a = ffmpeg_args(Path::new("/d/in.upload"), &p, r, "f.mp4", "p.m3u8", 1).join(" ");
         assert!(a.contains("-protocol_whitelist file -format_whitelist mov,"), "{a}");
         assert!(a.contains("-f mov -i file:/d/in.upload -t 11.000 "), "{a}");
+        assert!(
+            a.starts_with("-hide_banner -nostdin -y -loglevel error -threads 1 -protocol_whitelist"),
+            "one decoder thread: {a}"
+        );
     }
 
     #[test]

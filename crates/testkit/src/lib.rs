@@ -233,6 +233,9 @@ impl Stopped {
     }
 }
 
+/// Bytes a [`FakeServer`] serves as they are, by path: `(Content-Type, body)`.
+type RawFiles = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, Vec<u8>)>>>;
+
 /// A stand-in for another fediverse server on 127.0.0.1: it serves actor documents shaped the way
 /// the test says (a Mastodon `Person`, a PeerTube `Group`…) with keys of its own, records what is
 /// delivered to its inbox, and signs what the test sends from it.
@@ -242,7 +245,7 @@ pub struct FakeServer {
     pub private_pem: String,
     pub public_pem: String,
     docs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
-    raw: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    raw: RawFiles,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     /// The paths of every GET it answered, in order (how often a document was fetched).
     pub gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -272,7 +275,7 @@ impl FakeServer {
         type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
         type Behaviour = std::sync::Arc<FakeInbox>;
         type Gets = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-        type Raw = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
+        type Raw = RawFiles;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (private_pem, public_pem) = flotilla_federation::keys::generate().expect("keys");
@@ -292,8 +295,8 @@ impl FakeServer {
             OriginalUri(uri): OriginalUri,
         ) -> axum::response::Response {
             gets.lock().unwrap().push(uri.path().to_string());
-            if let Some(bytes) = raw.lock().unwrap().get(uri.path()).cloned() {
-                return ([("content-type", "application/activity+json")], bytes).into_response();
+            if let Some((content_type, bytes)) = raw.lock().unwrap().get(uri.path()).cloned() {
+                return ([("content-type", content_type)], bytes).into_response();
             }
             match docs.lock().unwrap().get(uri.path()).cloned() {
                 Some(d) => ([("content-type", "application/activity+json")], d.to_string()).into_response(),
@@ -360,7 +363,13 @@ impl FakeServer {
     /// Serves `bytes` at `path` as they are, as `application/activity+json` (documents no JSON
     /// value can hold: bytes that are not UTF-8).
     pub fn serve_bytes(&self, path: &str, bytes: Vec<u8>) {
-        self.raw.lock().unwrap().insert(path.to_string(), bytes);
+        self.serve_typed(path, "application/activity+json", bytes);
+    }
+
+    /// Serves `bytes` at `path` with the `Content-Type` given, true or not (an HTML page that
+    /// says it is `image/png`).
+    pub fn serve_typed(&self, path: &str, content_type: &str, bytes: Vec<u8>) {
+        self.raw.lock().unwrap().insert(path.to_string(), (content_type.to_string(), bytes));
     }
 
     /// An actor document of `kind` at `/users/{name}` with this server's key, in Mastodon's shape;
