@@ -140,7 +140,8 @@ pub struct UploadConfig {
     /// Longest video or audio accepted, in seconds (what the file claims, checked before
     /// transcoding; transcoding never goes past it).
     pub max_duration_secs: u64,
-    /// Largest picture accepted, in pixels on its longer side (8192: 8K).
+    /// Largest picture accepted, in pixels on its longer side (4096: 4K; the top rendition is made
+    /// at the source's size, and x264's memory grows with it: about 1.3 GB at 4096², 4.5 GB at 8192²).
     pub max_dimension: u32,
     /// Most frames per second accepted in an upload (the renditions have at most 60).
     pub max_fps: u32,
@@ -280,7 +281,7 @@ impl Default for UploadConfig {
         UploadConfig {
             max_file_size: 8 * 1024 * 1024 * 1024,
             max_duration_secs: 6 * 3600,
-            max_dimension: 8192,
+            max_dimension: 4096,
             max_fps: 240,
             max_open_sessions: 10,
         }

@@ -487,15 +487,15 @@ fn sample_children_peaks(
 /// Every check on what the file claims passes, so it comes down to what decoding costs. This
 /// proves that the upload is published (or refused with 400 `invalid_media`, also acceptable)
 /// within a bounded time; that the API answers within seconds all the while; that the still
-/// frame's ffmpeg stays under 512 MiB (it took 1.5 GB here, and 4.7 GB at the default 8192:
+/// frame's ffmpeg stays under 512 MiB (it took 1.5 GB here, and 4.7 GB at 8192:
 /// the `thumbnail` filter held 50 full-size frames) and each ffprobe too; that this process,
 /// which hosts the instance, grows by less than 40 MiB (it decoded a full-size PNG of the still
 /// frame: 50 MB here, 200 MB at 8192); and that the data directory stays small.
 ///
 /// What it does not bound: the rendition at the source's own size (the plan always keeps it) is
-/// x264 encoding 4096×4096, 1.3 GB, asserted only under 2 GiB; at the default 8192 that run
-/// takes 4.5 GB whatever the file's size. That is the price of the declared limit, measured, not
-/// a bomb's multiplier; the test uses 4096 so the suite does not need 5 GB.
+/// x264 encoding 4096×4096, 1.3 GB, asserted only under 2 GiB; at 8192 that run takes 4.5 GB
+/// whatever the file's size. That is the price of the declared limit, measured, not a bomb's
+/// multiplier, and why the default `max_dimension` is 4096.
 /// One backend: the database plays no part.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_upload_decoding_to_huge_frames_within_the_limits_keeps_memory_time_and_disk_bounded() {
