@@ -249,6 +249,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0017_inbox_seen_received_at.sql"),
         include_str!("../migrations/0017_inbox_seen_received_at.sql"),
     ),
+    (
+        18,
+        "remote_rates",
+        include_str!("../migrations/0018_remote_rates.sql"),
+        include_str!("../migrations/0018_remote_rates.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -38,7 +38,12 @@ pub async fn set(tx: &mut Tx, user_id: i64, video_id: i64, rating: Option<&str>,
         .await
         .map(|_| ()))?;
     }
-    let delta = |which: &str| i64::from(rating == Some(which)) - i64::from(old.as_deref() == Some(which));
+    move_counts(tx, video_id, old.as_deref(), rating).await
+}
+
+/// Moves a video's counts from the `old` rating to the `new` one.
+async fn move_counts(tx: &mut Tx, video_id: i64, old: Option<&str>, new: Option<&str>) -> Result<()> {
+    let delta = |which: &str| i64::from(new == Some(which)) - i64::from(old == Some(which));
     let (likes, dislikes) = (delta("like"), delta("dislike"));
     run!(&mut *tx, |x| sqlx::query(
         "UPDATE videos SET likes = CASE WHEN likes + $2 < 0 THEN 0 ELSE likes + $2 END, \
@@ -82,4 +87,56 @@ pub async fn raters(
     .fetch_one(x)
     .await)?;
     Ok((rows.into_iter().map(|(n,)| n).collect(), total))
+}
+
+/// Sets (or with `None` removes) the rating another server's actor gave a local video, known by
+/// its activity's `url`, and moves the video's counts. Returns whether anything changed.
+pub async fn set_remote(
+    tx: &mut Tx,
+    actor_id: i64,
+    video_id: i64,
+    rating: Option<(&str, &str)>,
+    now: i64,
+) -> Result<bool> {
+    let old: Option<(String,)> =
+        run!(&mut *tx, |x| sqlx::query_as("SELECT rating FROM remote_rates WHERE actor_id = $1 AND video_id = $2")
+            .bind(actor_id)
+            .bind(video_id)
+            .fetch_optional(x)
+            .await)?;
+    let old = old.map(|(r,)| r);
+    let new = rating.map(|(r, _)| r);
+    if old.as_deref() == new {
+        return Ok(false);
+    }
+    run!(&mut *tx, |x| sqlx::query("DELETE FROM remote_rates WHERE actor_id = $1 AND video_id = $2")
+        .bind(actor_id)
+        .bind(video_id)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    if let Some((r, url)) = rating {
+        run!(&mut *tx, |x| sqlx::query(
+            "INSERT INTO remote_rates (actor_id, video_id, rating, url, created_at) VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(actor_id)
+        .bind(video_id)
+        .bind(r)
+        .bind(url)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    }
+    move_counts(tx, video_id, old.as_deref(), new).await?;
+    Ok(true)
+}
+
+/// The `(video_id, rating)` of the remote rating an actor gave by the activity `url`.
+pub async fn remote_by_url(e: impl Into<Exec<'_>>, actor_id: i64, url: &str) -> Result<Option<(i64, String)>> {
+    Ok(run!(e, |x| sqlx::query_as("SELECT video_id, rating FROM remote_rates WHERE actor_id = $1 AND url = $2")
+        .bind(actor_id)
+        .bind(url)
+        .fetch_optional(x)
+        .await)?)
 }

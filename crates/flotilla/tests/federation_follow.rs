@@ -239,9 +239,9 @@ async fn the_inbox_refuses_unsigned_tampered_and_forged_activities(backend: Back
     .unwrap();
     assert_eq!(accepts, 1, "one Accept for the Follow sent twice");
     // Unknown types are accepted and ignored.
-    let like =
-        json!({ "type": "Like", "id": format!("{b_base}/likes/1"), "actor": b_actor, "object": "x" }).to_string();
-    assert_eq!(post_signed(&b, &a, &like, |_| {}).await.0, StatusCode::ACCEPTED);
+    let arrive =
+        json!({ "type": "Arrive", "id": format!("{b_base}/arrive/1"), "actor": b_actor, "object": "x" }).to_string();
+    assert_eq!(post_signed(&b, &a, &arrive, |_| {}).await.0, StatusCode::ACCEPTED);
     // Not JSON.
     assert_eq!(post_signed(&b, &a, "{{{", |_| {}).await.0, StatusCode::BAD_REQUEST);
     // The server still answers.

@@ -22,6 +22,7 @@ db_tests!(
     thumbnail_and_avatar_copies_at_refused_addresses_fail_without_connecting,
     script_in_a_federated_description_is_stored_but_never_reaches_description_html,
     svg_and_html_posing_as_thumbnails_or_avatars_store_no_file_and_keep_the_video_and_actor,
+    likes_and_dislikes_from_other_servers_count_once_per_actor_and_only_their_giver_undoes_them,
 );
 
 /// What must not move when another server attacks a video: its privacy, its playlist and its
@@ -1177,5 +1178,74 @@ async fn svg_and_html_posing_as_thumbnails_or_avatars_store_no_file_and_keep_the
     let (status, ch) = a.api.get(&format!("/api/v1/video-channels/bob_channel@{}", pt.host), None).await;
     assert_eq!(status, StatusCode::OK, "{ch}");
     assert_eq!(ch["avatars"], json!([]), "{ch}");
+    a.stop().await;
+}
+
+/// PeerTube's `Like`, `Dislike` and `Undo` (`peertube-samples/ap-like-activity.json`,
+/// `ap-dislike-activity.json`, `ap-sent-undo-like.json`) received for one of our videos: counted
+/// with the local ratings, one per remote actor (the latest wins), undone only by who gave it;
+/// a private video cannot be rated from outside, and a like of another server's video changes
+/// nothing here.
+async fn likes_and_dislikes_from_other_servers_count_once_per_actor_and_only_their_giver_undoes_them(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = a.user("lia").await;
+    let uuid = publish(&a, &token, "Rated from afar").await;
+    let private = publish(&a, &token, "Private").await;
+    let (status, _) = a.api.put(&format!("/api/v1/videos/{private}"), Some(&token), json!({ "privacy": 3 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    a.run_jobs().await;
+    // A local like first: remote ones count with it.
+    let kim = a.user("kim").await;
+    let (status, _) = a.api.put(&format!("/api/v1/videos/{uuid}/rate"), Some(&kim), json!({ "rating": "like" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let pt = FakeServer::start().await;
+    let (bob, _) = peertube_actors(&pt);
+    let carol = pt.actor("Person", "carol", json!({}));
+    let inbox = format!("{}/inbox", a.api.base);
+    let video = format!("{}/videos/watch/{uuid}", a.api.base);
+    let rate = |actor: &str, kind: &str, n: u32, object: &str| {
+        json!({
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "cc": [format!("{actor}/followers")],
+            "id": format!("{actor}/{}/{n}", if kind == "Like" { "likes" } else { "dislikes" }),
+            "type": kind,
+            "actor": actor,
+            "object": object,
+        })
+    };
+    let undo = |actor: &str, n: u32, rated: Value| json!({ "type": "Undo", "id": format!("{actor}/undo/{n}"), "actor": actor, "object": rated });
+    let counts = || async {
+        let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        (v["likes"].as_i64().unwrap(), v["dislikes"].as_i64().unwrap())
+    };
+    assert_eq!(counts().await, (1, 0));
+
+    assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 1, &video)).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (2, 0), "Bob's like counts with Kim's");
+    // The same actor liking again (another activity id): still one like of his.
+    assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 2, &video)).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (2, 0), "one rating per actor");
+    assert_eq!(pt.send(&inbox, &carol, &rate(&carol, "Dislike", 1, &video)).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (2, 1));
+    // Bob changes his mind: his like becomes a dislike.
+    let bobs_dislike = rate(&bob, "Dislike", 3, &video);
+    assert_eq!(pt.send(&inbox, &bob, &bobs_dislike).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (1, 2));
+    // Carol undoes Bob's dislike (its id, embedded as PeerTube sends it): hers to undo only.
+    assert_eq!(pt.send(&inbox, &carol, &undo(&carol, 1, bobs_dislike.clone())).await, StatusCode::FORBIDDEN);
+    assert_eq!(counts().await, (1, 2), "nobody undoes another's rating");
+    // Bob undoes it himself.
+    assert_eq!(pt.send(&inbox, &bob, &undo(&bob, 1, bobs_dislike)).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (1, 1));
+
+    // A private video cannot be rated from outside; a like of a video that is not ours is ignored.
+    let private_url = format!("{}/videos/watch/{private}", a.api.base);
+    let status = pt.send(&inbox, &bob, &rate(&bob, "Like", 4, &private_url)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, p) = a.api.get(&format!("/api/v1/videos/{private}"), Some(&token)).await;
+    assert_eq!(p["likes"], 0, "{p}");
+    let elsewhere = format!("{}/videos/watch/{uuid}", pt.base);
+    assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 5, &elsewhere)).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (1, 1));
     a.stop().await;
 }

@@ -173,6 +173,7 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Undo" => on_undo(app, signer, object).await,
         "Create" | "Update" | "Announce" if is_video(object) => super::videos::receive(app, signer, object).await,
         "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
+        "Like" | "Dislike" => on_rate(app, signer, kind, activity, object).await,
         // An actor deleting itself (an account closed on its server).
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,
         "Delete" => super::videos::delete(app, signer, object).await,
@@ -272,8 +273,63 @@ async fn on_reject(app: &App, signer: &RemoteActor, object: &Value) -> Result<()
     Ok(())
 }
 
+/// Our video a remote activity names: local, published and federated, or not found (a private
+/// or unknown video is not there for other servers).
+async fn our_video(app: &App, url: &str) -> Result<flotilla_db::videos::Video> {
+    let prefix = crate::uris::video(app, "");
+    let uuid = url.strip_prefix(&prefix).filter(|u| !u.is_empty() && !u.contains('/'));
+    crate::video::get_federated(app, uuid.ok_or_else(|| Error::not_found("video"))?).await
+}
+
+/// Another server's actor likes or dislikes one of our videos (PeerTube's `Like` and `Dislike`):
+/// one rating per actor and video, the latest wins, counted with the local ones. A private or
+/// unknown video of ours is not found; a like of anything else is ignored.
+async fn on_rate(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, object: &Value) -> Result<()> {
+    let url = remote::id_of(object).ok_or_else(|| Error::invalid("object", "a Like needs the video it likes"))?;
+    if !url.starts_with(&crate::uris::video(app, "")) {
+        // A like of something else (another server's video, an actor, a post): not ours to count.
+        tracing::debug!(object = url, from = %signer.url, "rating of something not a video of ours; ignored");
+        return Ok(());
+    }
+    let v = our_video(app, url).await?;
+    let id = activity.get("id").and_then(Value::as_str).unwrap_or_default();
+    let rating = if kind == "Like" { "like" } else { "dislike" };
+    let mut tx = app.db.begin().await?;
+    flotilla_db::rates::set_remote(&mut tx, signer.id, v.id, Some((rating, id)), now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `Undo` of a `Like` or `Dislike`: the signer's own rating, named by its id (or, embedded, by the
+/// video it rated), is removed; anyone else's is out of reach.
+async fn on_undo_rate(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    // An embedded rating that is not the signer's (its actor, or its id on another server) names
+    // someone else's: nothing of the signer's is undone by it.
+    let actor = object.get("actor").and_then(remote::id_of);
+    let id_host = remote::id_of(object).and_then(remote::host);
+    if actor.is_some_and(|a| a != signer.url) || id_host.is_some_and(|h| h != signer.host) {
+        return Err(Error::Forbidden("only who gave a rating can undo it".into()));
+    }
+    let found = match remote::id_of(object) {
+        Some(id) => flotilla_db::rates::remote_by_url(&app.db, signer.id, id).await?.map(|(v, _)| v),
+        None => None,
+    };
+    let video = match (found, object.get("object").and_then(remote::id_of)) {
+        (Some(v), _) => Some(v),
+        (None, Some(url)) => our_video(app, url).await.ok().map(|v| v.id),
+        (None, None) => None,
+    };
+    if let Some(video) = video {
+        let mut tx = app.db.begin().await?;
+        flotilla_db::rates::set_remote(&mut tx, signer.id, video, None, now_ms()).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 async fn on_undo(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
     match object.get("type").and_then(Value::as_str) {
+        Some("Like" | "Dislike") => on_undo_rate(app, signer, object).await,
         Some("Follow") | None => {
             let target = match object.get("object").and_then(remote::id_of) {
                 Some(u) => local_actor_by_url(app, u).await?,
