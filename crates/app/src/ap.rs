@@ -391,9 +391,15 @@ pub async fn video_collection(
         VideoCollection::Likes | VideoCollection::Dislikes => {
             let (rating, name) =
                 if which == VideoCollection::Likes { ("like", "likes") } else { ("dislike", "dislikes") };
-            let (names, total) =
+            let (raters, total) =
                 flotilla_db::rates::raters(&app.db, v.id, rating, (p - 1) * PAGE_SIZE, PAGE_SIZE).await?;
-            let items = names.iter().map(|n| json!(rate_url(app, n, rating, &v.uuid))).collect();
+            let items = raters
+                .iter()
+                .map(|r| match r {
+                    flotilla_db::rates::Rater::Local(name) => json!(rate_url(app, name, rating, &v.uuid)),
+                    flotilla_db::rates::Rater::Remote(url) => json!(url),
+                })
+                .collect();
             (format!("{video_url}/{name}"), total, items)
         }
         VideoCollection::Announces => {

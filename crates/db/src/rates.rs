@@ -58,19 +58,24 @@ async fn move_counts(tx: &mut Tx, video_id: i64, old: Option<&str>, new: Option<
     Ok(())
 }
 
-/// The local accounts (names) that gave `video_id` the `rating`, newest first, and how many did.
+/// Who gave `video_id` the `rating`, newest first: a local account's name, or the id of a remote
+/// actor's activity; and how many did, local and remote.
 pub async fn raters(
     e: impl Into<Exec<'_>>,
     video_id: i64,
     rating: &str,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<String>, i64)> {
+) -> Result<(Vec<Rater>, i64)> {
     let mut x: Exec<'_> = e.into();
-    let rows: Vec<(String,)> = run!(&mut x, |x| sqlx::query_as(
-        "SELECT ac.name FROM video_rates r JOIN accounts a ON a.user_id = r.user_id \
-         JOIN actors ac ON ac.id = a.actor_id WHERE r.video_id = $1 AND r.rating = $2 \
-         ORDER BY r.created_at DESC, ac.name LIMIT $3 OFFSET $4"
+    let rows: Vec<(Option<String>, Option<String>)> = run!(&mut x, |x| sqlx::query_as(
+        "SELECT name, url FROM (\
+           SELECT ac.name AS name, CAST(NULL AS TEXT) AS url, r.created_at AS at FROM video_rates r \
+           JOIN accounts a ON a.user_id = r.user_id JOIN actors ac ON ac.id = a.actor_id \
+           WHERE r.video_id = $1 AND r.rating = $2 \
+           UNION ALL SELECT CAST(NULL AS TEXT), rr.url, rr.created_at FROM remote_rates rr \
+           WHERE rr.video_id = $1 AND rr.rating = $2\
+         ) AS t ORDER BY at DESC, name, url LIMIT $3 OFFSET $4"
     )
     .bind(video_id)
     .bind(rating)
@@ -79,14 +84,30 @@ pub async fn raters(
     .fetch_all(x)
     .await)?;
     let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
-        "SELECT COUNT(*) FROM video_rates r JOIN accounts a ON a.user_id = r.user_id \
-         WHERE r.video_id = $1 AND r.rating = $2"
+        "SELECT (SELECT COUNT(*) FROM video_rates r JOIN accounts a ON a.user_id = r.user_id \
+         WHERE r.video_id = $1 AND r.rating = $2) + \
+         (SELECT COUNT(*) FROM remote_rates WHERE video_id = $1 AND rating = $2)"
     )
     .bind(video_id)
     .bind(rating)
     .fetch_one(x)
     .await)?;
-    Ok((rows.into_iter().map(|(n,)| n).collect(), total))
+    let raters = rows
+        .into_iter()
+        .filter_map(|(name, url)| match (name, url) {
+            (Some(n), _) => Some(Rater::Local(n)),
+            (None, Some(u)) => Some(Rater::Remote(u)),
+            (None, None) => None,
+        })
+        .collect();
+    Ok((raters, total))
+}
+
+/// One who rated a video: a local account (by name) or a remote actor (by its activity's id).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rater {
+    Local(String),
+    Remote(String),
 }
 
 /// Sets (or with `None` removes) the rating another server's actor gave a local video, known by

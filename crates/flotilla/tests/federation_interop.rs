@@ -1222,6 +1222,14 @@ async fn likes_and_dislikes_from_other_servers_count_once_per_actor_and_only_the
 
     assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 1, &video)).await, StatusCode::ACCEPTED);
     assert_eq!(counts().await, (2, 0), "Bob's like counts with Kim's");
+    // And the video's `likes` collection lists it with Kim's.
+    let likes_page = format!("/videos/watch/{uuid}/likes?page=1");
+    let req = a.api.http.get(a.api.url(&likes_page)).header("Accept", "application/activity+json");
+    let (_, likes) = a.api.send(req).await;
+    assert_eq!(likes["totalItems"], 2, "{likes}");
+    let items = likes["orderedItems"].as_array().unwrap();
+    assert!(items.contains(&json!(format!("{bob}/likes/1"))), "{likes}");
+    assert!(items.contains(&json!(format!("{}/accounts/kim/likes/{uuid}", a.api.base))), "{likes}");
     // The same actor liking again (another activity id): still one like of his.
     assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 2, &video)).await, StatusCode::ACCEPTED);
     assert_eq!(counts().await, (2, 0), "one rating per actor");
