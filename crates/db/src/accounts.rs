@@ -49,8 +49,23 @@ pub async fn local_name_taken(e: impl Into<Exec<'_>>, name: &str) -> Result<bool
     Ok(n > 0)
 }
 
+/// Deletes an actor and what hangs off it; the likes and dislikes it gave our videos (which go
+/// with it) are taken off the videos' counts first.
 pub async fn delete_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<()> {
-    run!(e, |x| sqlx::query("DELETE FROM actors WHERE id = $1")
+    let mut e: Exec<'_> = e.into();
+    run!(&mut e, |x| sqlx::query(
+        "UPDATE videos SET \
+         likes = likes - (SELECT COUNT(*) FROM remote_rates r WHERE r.video_id = videos.id AND r.actor_id = $1 \
+           AND r.rating = 'like'), \
+         dislikes = dislikes - (SELECT COUNT(*) FROM remote_rates r WHERE r.video_id = videos.id \
+           AND r.actor_id = $1 AND r.rating = 'dislike') \
+         WHERE id IN (SELECT video_id FROM remote_rates WHERE actor_id = $1)"
+    )
+    .bind(actor_id)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    run!(&mut e, |x| sqlx::query("DELETE FROM actors WHERE id = $1")
         .bind(actor_id)
         .execute(x)
         .await

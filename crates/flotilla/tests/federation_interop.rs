@@ -1255,5 +1255,10 @@ async fn likes_and_dislikes_from_other_servers_count_once_per_actor_and_only_the
     let elsewhere = format!("{}/videos/watch/{uuid}", pt.base);
     assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 5, &elsewhere)).await, StatusCode::ACCEPTED);
     assert_eq!(counts().await, (1, 1));
+
+    // Carol's account is closed on its server (a Delete of herself): her dislike goes with her.
+    let gone = json!({ "type": "Delete", "id": format!("{carol}#delete"), "actor": carol, "object": carol });
+    assert_eq!(pt.send(&inbox, &carol, &gone).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (1, 0), "a forgotten actor's ratings are not counted");
     a.stop().await;
 }
