@@ -46,6 +46,25 @@ async fn queued_deliveries(a: &TestInstance) -> i64 {
     jobs::list(&a.instance.app.db, Some("queued"), Some("deliver"), Page { start: 0, count: 100 }).await.unwrap().1
 }
 
+/// A change's deliveries are queued by its event's job, a moment after the request: a test that
+/// reads the queue waits until no event is left to run.
+async fn events_done(a: &TestInstance) {
+    for _ in 0..100 {
+        let mut left = 0;
+        for state in ["queued", "running"] {
+            left += jobs::list(&a.instance.app.db, Some(state), Some("event"), Page { start: 0, count: 1 })
+                .await
+                .unwrap()
+                .1;
+        }
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("events still waiting after 5 s");
+}
+
 /// The fake inbox has the activity before our worker has the answer and records the outcome, so a
 /// test reading scores or queues first waits for the workers to finish what they hold.
 async fn settle(a: &TestInstance) {
@@ -118,6 +137,7 @@ async fn deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead(backen
     hosts::succeeded(db, &masto.host, day_ago).await.unwrap();
     hosts::failed(db, &masto.host, "down", day_ago).await.unwrap();
     rename(&a, &token, "Nobody hears this").await;
+    events_done(&a).await;
     assert_eq!(queued_deliveries(&a).await, 1, "nothing new queued for a dead host");
 
     // It talks to us again (any valid signed activity): deliveries resume.
