@@ -112,6 +112,22 @@ pub async fn get_video_collection(
     Ok(ap_response(ap::video_collection(&app, &v, which, q.page).await?))
 }
 
+/// `GET /videos/watch/{uuid}/comments/{id}` — a local comment's `Note` (or `Tombstone` once
+/// deleted) to ActivityPub clients; the web client's page to browsers.
+pub async fn get_comment_object(
+    State(app): State<Arc<App>>,
+    Path((uuid, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Extension(web): Extension<Web>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    if !wants_ap(&headers) {
+        return Ok(web::page(&app, &web, uri.path()).await);
+    }
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("comment not found"))?;
+    Ok(ap_response(flotilla_app::federation::comments::note_document(&app, &uuid, id).await?))
+}
+
 /// `GET /accounts/{name}/{likes,dislikes}/{uuid}` — the `Like` or `Dislike` a local account gave
 /// a video (the ids listed in the video's `likes` and `dislikes`).
 pub async fn get_rate(

@@ -291,7 +291,7 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         "state": v.state,
         "commentsEnabled": v.comments_enabled,
         "canReply": null,
-        "commentsPolicy": if v.comments_enabled { 1 } else { 2 },
+        "commentsPolicy": crate::video::comments_policy_of(v),
         "downloadEnabled": v.download_enabled,
         "published": iso8601(published),
         "originallyPublishedAt": v.originally_published_at.map(iso8601),
@@ -412,8 +412,12 @@ pub async fn video_collection(
             let items = if p == 1 { all.to_vec() } else { Vec::new() };
             (format!("{video_url}/announces"), all.len() as i64, items)
         }
-        // Comments do not exist yet: an empty collection, rather than the web client's HTML.
-        VideoCollection::Comments => (format!("{video_url}/comments"), 0, Vec::new()),
+        // Every comment that is not held, replies and tombstones included (PeerTube's shape).
+        VideoCollection::Comments => {
+            let (list, total) = flotilla_db::comments::of_video(&app.db, v.id, (p - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+            let items = list.iter().map(|c| json!(crate::comment::url(app, v, c))).collect();
+            (format!("{video_url}/comments"), total, items)
+        }
     };
     Ok(collection(&id, total, page.map(|_| p), if page.is_some() { items } else { Vec::new() }, PAGE_SIZE))
 }

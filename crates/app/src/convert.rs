@@ -260,10 +260,10 @@ pub fn video_to_api(
         out["descriptionPath"] = json!(format!("/api/v1/videos/{}/description", v.uuid));
         out["tags"] = json!(tags);
         out["commentsEnabled"] = json!(v.comments_enabled);
-        out["commentsPolicy"] = if v.comments_enabled {
-            json!({ "id": 1, "label": "Enabled" })
-        } else {
-            json!({ "id": 2, "label": "Disabled" })
+        out["commentsPolicy"] = match crate::video::comments_policy_of(v) {
+            1 => json!({ "id": 1, "label": "Enabled" }),
+            2 => json!({ "id": 2, "label": "Disabled" }),
+            _ => json!({ "id": 3, "label": "Requires approval" }),
         };
         out["downloadEnabled"] = json!(v.download_enabled);
         out["waitTranscoding"] = json!(v.wait_transcoding);

@@ -34,6 +34,11 @@ pub enum Event {
     VideoDeleted(VideoGone),
     /// A local actor's profile changed (names, description, avatar, banner).
     ActorUpdated { actor_id: i64 },
+    /// A comment by one of our accounts is there for others to see (posted, or approved).
+    CommentCreated { comment_id: i64 },
+    /// A comment was deleted (its row is a tombstone now): `url` is its ActivityPub id, `actor_id`
+    /// the local actor that removed it (its author, the video's owner or a moderator).
+    CommentDeleted { comment_id: i64, url: String, actor_id: i64 },
 }
 
 /// What the followers of a deleted video must be told, taken before it went.

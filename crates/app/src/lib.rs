@@ -15,6 +15,7 @@ pub mod ap;
 pub mod auth;
 pub mod bootstrap;
 pub mod channel;
+pub mod comment;
 pub mod config;
 pub mod convert;
 pub mod events;

@@ -27,9 +27,46 @@ pub fn markdown_to_html(src: &str) -> String {
     sanitizer().clean(&raw).to_string()
 }
 
+/// HTML from another server (a Mastodon or Misskey post) → plain text: paragraphs and line
+/// breaks become new lines, every tag goes, the text of links and mentions stays (`@name`),
+/// entities are decoded. Parsed by html5ever (through ammonia), never by hand.
+pub fn html_to_text(src: &str) -> String {
+    static B: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    let b = B.get_or_init(|| {
+        let mut b = ammonia::Builder::empty();
+        // Keeps the text of every tag but these, whose content is not text to read.
+        b.clean_content_tags(["script", "style", "template"].into_iter().collect());
+        b
+    });
+    // Line breaks and paragraph ends become markers the cleaner keeps as text.
+    let marked = src
+        .replace("<br>", "\u{E000}")
+        .replace("<br/>", "\u{E000}")
+        .replace("<br />", "\u{E000}")
+        .replace("</p>", "</p>\u{E000}\u{E000}");
+    let cleaned = b.clean(&marked).to_string();
+    let text = cleaned
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .replace('\u{E000}', "\n");
+    text.trim().to_string()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::markdown_to_html;
+    use super::{html_to_text, markdown_to_html};
+
+    #[test]
+    fn html_from_other_servers_becomes_plain_text() {
+        let mastodon = r#"<p><span class="h-card" translate="no"><a href="https://v.example/accounts/root" class="u-url mention">@<span>root</span></a></span> Nice &amp; short<br>second line</p><p>Next <a href="https://x.example/p?a=1&amp;b=2">link</a> 🎉</p>"#;
+        assert_eq!(html_to_text(mastodon), "@root Nice & short\nsecond line\n\nNext link 🎉");
+        assert_eq!(html_to_text("<script>alert(1)</script>hi <b>&lt;b&gt;</b>"), "hi <b>");
+        assert_eq!(html_to_text("plain"), "plain");
+    }
 
     #[test]
     fn markdown_is_rendered() {

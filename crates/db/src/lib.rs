@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 pub mod accounts;
 pub mod actors;
 pub mod channels;
+pub mod comments;
 pub mod follows;
 pub mod hosts;
 pub mod images;
@@ -255,6 +256,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0018_remote_rates.sql"),
         include_str!("../migrations/0018_remote_rates.sql"),
     ),
+    (19, "comments", include_str!("../migrations/0019_comments.sql"), include_str!("../migrations/0019_comments.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -20,6 +20,8 @@ pub struct Video {
     pub language: Option<String>,
     pub nsfw: bool,
     pub comments_enabled: bool,
+    /// Comments by others wait for the owner's approval (PeerTube's `commentsPolicy` 3).
+    pub comments_held: bool,
     pub download_enabled: bool,
     pub wait_transcoding: bool,
     pub duration: i64,
@@ -55,8 +57,8 @@ impl Video {
 }
 
 const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
-    language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, has_audio, \
-    has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
+    language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
+    has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
     views, likes, dislikes, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data";
 
 pub struct NewVideo<'a> {
@@ -73,6 +75,7 @@ pub struct NewVideo<'a> {
     pub language: Option<&'a str>,
     pub nsfw: bool,
     pub comments_enabled: bool,
+    pub comments_held: bool,
     pub download_enabled: bool,
     pub wait_transcoding: bool,
     pub duration: i64,
@@ -88,12 +91,13 @@ pub struct NewVideo<'a> {
 }
 
 pub async fn insert(e: impl Into<Exec<'_>>, v: &NewVideo<'_>) -> Result<i64> {
-    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+    let (id,): (i64,) = run!(e, |x| {
+        sqlx::query_as(
         "INSERT INTO videos (uuid, short_uuid, channel_id, name, description, support, privacy, state, category, \
          licence, language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, \
-         has_audio, has_video, input_size, input_path, probe, transcode_progress, created_at, updated_at) \
+         has_audio, has_video, input_size, input_path, probe, transcode_progress, created_at, updated_at, comments_held) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23, $24, 0, $25, $25) RETURNING id"
+         $23, $24, 0, $25, $25, $26) RETURNING id"
     )
     .bind(v.uuid)
     .bind(v.short_uuid)
@@ -120,8 +124,10 @@ pub async fn insert(e: impl Into<Exec<'_>>, v: &NewVideo<'_>) -> Result<i64> {
     .bind(v.input_path)
     .bind(v.probe)
     .bind(v.now)
+    .bind(v.comments_held)
     .fetch_one(x)
-    .await)?;
+    .await
+    })?;
     Ok(id)
 }
 
@@ -300,6 +306,7 @@ pub struct VideoPatch {
     pub language: Option<Option<String>>,
     pub nsfw: Option<bool>,
     pub comments_enabled: Option<bool>,
+    pub comments_held: Option<bool>,
     pub download_enabled: Option<bool>,
     pub wait_transcoding: Option<bool>,
 }
@@ -315,7 +322,7 @@ pub async fn update(e: impl Into<Exec<'_>>, id: i64, p: &VideoPatch, now: i64) -
          language = CASE WHEN $13 THEN $14 ELSE language END, \
          nsfw = COALESCE($15, nsfw), comments_enabled = COALESCE($16, comments_enabled), \
          download_enabled = COALESCE($17, download_enabled), wait_transcoding = COALESCE($18, wait_transcoding), \
-         updated_at = $19 WHERE id = $1"
+         comments_held = COALESCE($20, comments_held), updated_at = $19 WHERE id = $1"
     )
     .bind(id)
     .bind(p.channel_id)
@@ -336,6 +343,7 @@ pub async fn update(e: impl Into<Exec<'_>>, id: i64, p: &VideoPatch, now: i64) -
     .bind(p.download_enabled)
     .bind(p.wait_transcoding)
     .bind(now)
+    .bind(p.comments_held)
     .execute(x)
     .await
     .map(|r| r.rows_affected()))?;

@@ -12,6 +12,7 @@ use crate::error::{ApiError, rejection};
 
 pub mod accounts;
 pub mod channels;
+pub mod comments;
 pub mod config;
 pub mod form;
 pub mod jobs;
@@ -104,6 +105,11 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/videos/{id}/views", post(videos::add_view))
         .route("/videos/{id}/rate", axum::routing::put(videos::rate_video))
+        .route("/videos/{id}/comment-threads", get(comments::list_threads).post(comments::create_thread))
+        .route("/videos/{id}/comment-threads/{thread}", get(comments::get_thread))
+        .route("/videos/{id}/comments/{comment}", post(comments::reply).delete(comments::delete))
+        .route("/videos/{id}/comments/{comment}/approve", post(comments::approve))
+        .route("/users/me/videos/comments", get(comments::on_my_videos))
         .route("/metrics/playback", post(crate::metrics::post_playback))
         .route("/users/me/videos/{id}/rating", get(videos::get_my_rating))
         .route("/server/following", get(server::list_following).post(server::follow_instances))

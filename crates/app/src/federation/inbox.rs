@@ -143,11 +143,15 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
         activity.get("id").and_then(Value::as_str).ok_or_else(|| Error::invalid("id", "an activity needs an id"))?;
     // The signer speaks for itself only (FEP-fe34): the activity's actor and id are on its server.
     let actor = activity.get("actor").and_then(remote::id_of).unwrap_or_default();
-    if actor != signer.url {
+    // A comment's activity passed on by another server (PeerTube forwards those on its videos):
+    // not taken on the forwarder's word; the comment is looked up at its origin.
+    let forwarded = actor != signer.url && is_forwarded_comment(&kind, &activity);
+    if actor != signer.url && !forwarded {
         return Err(Error::Forbidden(format!("the activity's actor {actor} is not the signer {}", signer.url)));
     }
-    if remote::host(id) != Some(signer.host.clone()) {
-        return Err(Error::Forbidden("the activity's id is not on the signer's server".into()));
+    let id_host = if forwarded { remote::host(actor) } else { Some(signer.host.clone()) };
+    if remote::host(id) != id_host {
+        return Err(Error::Forbidden("the activity's id is not on its actor's server".into()));
     }
     // It talks to us: deliveries to it are worth trying again.
     flotilla_db::hosts::revived(&app.db, &signer.host, now_ms()).await?;
@@ -156,7 +160,11 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
         return Ok(());
     }
     let object = activity.get("object").cloned().unwrap_or(Value::Null);
-    let applied = apply(app, &signer, &kind, &activity, &object).await;
+    let applied = if forwarded {
+        super::comments::check_at_origin(app, &kind, &activity).await
+    } else {
+        apply(app, &signer, &kind, &activity, &object).await
+    };
     if applied.is_err() {
         // Not applied (a refusal, or a failure the sender will retry): the same id may come again
         // and must then be looked at again, not ignored as a duplicate.
@@ -172,11 +180,17 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Reject" => on_reject(app, signer, object).await,
         "Undo" => on_undo(app, signer, object).await,
         "Create" | "Update" | "Announce" if is_video(object) => super::videos::receive(app, signer, object).await,
+        "Create" | "Update" if super::comments::is_note(object) => {
+            super::comments::receive(app, signer, kind, object, Some(activity)).await
+        }
         "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
         "Like" | "Dislike" => on_rate(app, signer, kind, activity, object).await,
         // An actor deleting itself (an account closed on its server).
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,
-        "Delete" => super::videos::delete(app, signer, object).await,
+        "Delete" => match remote::id_of(object) {
+            Some(url) if super::comments::delete(app, signer, url, Some(activity)).await? => Ok(()),
+            _ => super::videos::delete(app, signer, object).await,
+        },
         other => {
             tracing::debug!(kind = other, from = %signer.url, "activity type not handled; ignored");
             Ok(())
@@ -346,6 +360,17 @@ async fn on_undo(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> 
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// Whether an activity signed by someone other than its actor may be a comment passed on by the
+/// server of the video it is under: a `Create`/`Update` of a `Note`, or a `Delete`.
+fn is_forwarded_comment(kind: &str, activity: &Value) -> bool {
+    let object = activity.get("object").unwrap_or(&Value::Null);
+    match kind {
+        "Create" | "Update" => super::comments::is_note(object),
+        "Delete" => remote::id_of(object).is_some(),
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@ use flotilla_federation::fetch::Signer;
 
 use crate::{App, Error, Result, ap, uris};
 
+pub mod comments;
 pub mod delivery;
 pub mod follow;
 pub mod inbox;
@@ -29,6 +30,10 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
         Event::VideoUpdated { video_id, was_federated } => videos::changed(app, *video_id, *was_federated).await,
         Event::VideoDeleted(gone) => videos::send_delete(app, gone).await,
         Event::ActorUpdated { actor_id } => delivery::actor_updated(app, *actor_id).await,
+        Event::CommentCreated { comment_id } => comments::created(app, *comment_id).await,
+        Event::CommentDeleted { comment_id, url, actor_id } => {
+            comments::deleted(app, *comment_id, url, *actor_id).await
+        }
     }
 }
 

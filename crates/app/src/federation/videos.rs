@@ -426,7 +426,11 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
         licence: ident(&object["licence"]),
         language: object["language"]["identifier"].as_str(),
         nsfw: object["sensitive"].as_bool().unwrap_or(false),
-        comments_enabled: object["commentsEnabled"].as_bool().unwrap_or(true),
+        // PeerTube 6.3 says `commentsPolicy` (2: disabled), older servers `commentsEnabled`.
+        comments_enabled: match object["commentsPolicy"].as_i64() {
+            Some(p) => p != 2,
+            None => object["commentsEnabled"].as_bool().unwrap_or(true),
+        },
         download_enabled: object["downloadEnabled"].as_bool().unwrap_or(true),
         duration,
         width,

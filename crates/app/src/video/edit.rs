@@ -27,6 +27,8 @@ pub struct VideoUpdate {
     pub language: Option<Option<String>>,
     pub nsfw: Option<bool>,
     pub comments_enabled: Option<bool>,
+    /// PeerTube's `commentsPolicy`: 1 enabled, 2 disabled, 3 held for the owner's approval.
+    pub comments_policy: Option<i64>,
     pub download_enabled: Option<bool>,
     pub wait_transcoding: Option<bool>,
     pub tags: Option<Vec<String>>,
@@ -55,6 +57,7 @@ impl VideoUpdate {
             "language" => self.language = Some(opt_text(value)),
             "nsfw" => self.nsfw = Some(boolean(&value)?),
             "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
+            "commentsPolicy" => self.comments_policy = Some(int(&value)?),
             "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
             "waitTranscoding" => self.wait_transcoding = Some(boolean(&value)?),
             // Counted as they arrive: a form cannot make us hold thousands of them.
@@ -153,6 +156,7 @@ pub async fn update(
     {
         check_channel(app, who, c).await?;
     }
+    let (comments_enabled, comments_held) = crate::video::comments_policy(u.comments_policy, u.comments_enabled)?;
     let patch = videos::VideoPatch {
         channel_id: u.channel_id,
         name: u.name.map(|n| n.trim().to_string()),
@@ -163,7 +167,8 @@ pub async fn update(
         licence: u.licence,
         language: u.language,
         nsfw: u.nsfw,
-        comments_enabled: u.comments_enabled,
+        comments_enabled,
+        comments_held,
         download_enabled: u.download_enabled,
         wait_transcoding: u.wait_transcoding,
     };

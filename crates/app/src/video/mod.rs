@@ -67,6 +67,28 @@ pub fn short_uuid(uuid: &uuid::Uuid) -> String {
     String::from_utf8(out).expect("ascii")
 }
 
+/// The `(comments_enabled, comments_held)` columns for PeerTube's `commentsPolicy` (1 enabled,
+/// 2 disabled, 3 held for approval) or its older `commentsEnabled`; `None` leaves a column as is.
+pub fn comments_policy(policy: Option<i64>, enabled: Option<bool>) -> Result<(Option<bool>, Option<bool>)> {
+    Ok(match (policy, enabled) {
+        (Some(1), _) => (Some(true), Some(false)),
+        (Some(2), _) => (Some(false), Some(false)),
+        (Some(3), _) => (Some(true), Some(true)),
+        (Some(_), _) => return Err(Error::invalid("commentsPolicy", "commentsPolicy must be 1, 2 or 3")),
+        (None, Some(e)) => (Some(e), Some(false)),
+        (None, None) => (None, None),
+    })
+}
+
+/// PeerTube's `commentsPolicy` of a video.
+pub fn comments_policy_of(v: &videos::Video) -> i64 {
+    match (v.comments_enabled, v.comments_held) {
+        (false, _) => 2,
+        (true, true) => 3,
+        (true, false) => 1,
+    }
+}
+
 /// Who owns the video (its channel's account's user).
 pub async fn owner_user(app: &App, v: &videos::Video) -> Result<Option<i64>> {
     let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?;

@@ -27,6 +27,8 @@ pub struct UploadMeta {
     pub language: Option<String>,
     pub nsfw: Option<bool>,
     pub comments_enabled: Option<bool>,
+    /// PeerTube's `commentsPolicy`: 1 enabled, 2 disabled, 3 held for the owner's approval.
+    pub comments_policy: Option<i64>,
     pub download_enabled: Option<bool>,
     pub wait_transcoding: Option<bool>,
     #[serde(default)]
@@ -60,6 +62,7 @@ impl UploadMeta {
             "language" => self.language = Some(value),
             "nsfw" => self.nsfw = Some(boolean(&value)?),
             "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
+            "commentsPolicy" => self.comments_policy = Some(int(&value)?),
             "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
             "waitTranscoding" => self.wait_transcoding = Some(boolean(&value)?),
             // Counted as they arrive: a form cannot make us hold thousands of them.
@@ -232,6 +235,7 @@ async fn create_inner(
 ) -> Result<Created> {
     app.failpoints.fail("upload.finalise").map_err(Error::Internal)?;
     meta.validate()?;
+    let (comments_enabled, comments_held) = crate::video::comments_policy(meta.comments_policy, meta.comments_enabled)?;
     let channel = check_channel(app, who, meta.channel_id.unwrap_or_default()).await?;
     let size = tokio::fs::metadata(file).await.map_err(|e| Error::Internal(format!("upload vanished: {e}")))?.len();
     if size == 0 {
@@ -274,7 +278,8 @@ async fn create_inner(
             licence: meta.licence,
             language: meta.language.as_deref(),
             nsfw: meta.nsfw.unwrap_or(false),
-            comments_enabled: meta.comments_enabled.unwrap_or(true),
+            comments_enabled: comments_enabled.unwrap_or(true),
+            comments_held: comments_held.unwrap_or(false),
             download_enabled: meta.download_enabled.unwrap_or(true),
             wait_transcoding: meta.wait_transcoding.unwrap_or(false),
             duration: probe.duration.round() as i64,

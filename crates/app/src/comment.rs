@@ -1,0 +1,398 @@
+//! Comments under videos, as PeerTube's API has them: threads, replies, the tree of a thread,
+//! deletion (a tombstone keeps a deleted comment's place among its replies), comments held for
+//! the owner's approval (`commentsPolicy` 3), and the owner's view of the comments on their
+//! videos. Each change records what happened (`CommentCreated`, `CommentDeleted`) in its
+//! transaction; federation sends what it means to other servers.
+
+use std::collections::HashMap;
+
+use flotilla_db::comments::{self, Comment, Held, NewComment};
+use flotilla_db::{accounts, images, videos};
+use flotilla_domain::time::{iso8601, now_ms};
+use serde_json::{Value, json};
+
+use crate::auth::AuthUser;
+use crate::events::{self, Event};
+use crate::{App, Error, Result, convert, uris};
+
+/// The longest comment, in characters (PeerTube's limit).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// The most comments of one thread an answer holds: a thread of ten thousand replies is answered
+/// with its first thousand (and its true total).
+pub const MAX_TREE: i64 = 1_000;
+
+/// The most mentions of one comment that are resolved and told.
+pub const MAX_MENTIONS: usize = 20;
+
+/// The URL (ActivityPub id) of a comment: its origin's for a remote one, ours under the video's
+/// URL for a local one (PeerTube's shape).
+pub fn url(app: &App, v: &videos::Video, c: &Comment) -> String {
+    c.url.clone().unwrap_or_else(|| format!("{}/comments/{}", uris::video(app, &v.uuid), c.id))
+}
+
+/// The handles a text mentions (`@name` or `@name@host`), each once, at most [`MAX_MENTIONS`].
+pub fn mentions(text: &str) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let bytes = text.as_bytes();
+    let handle_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':');
+    let mut i = 0;
+    while i < bytes.len() && out.len() < MAX_MENTIONS {
+        let starts = bytes[i] == b'@' && (i == 0 || !handle_char(text[..i].chars().next_back().unwrap_or(' ')));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let rest = &text[i + 1..];
+        let end = rest.find(|c: char| !(handle_char(c) || c == '@')).unwrap_or(rest.len());
+        let handle = rest[..end].trim_end_matches(['.', ':', '-']);
+        i += 1 + end.max(1);
+        let (name, host) = match handle.split_once('@') {
+            Some((n, h)) if !h.is_empty() && !h.contains('@') => (n, Some(h.to_ascii_lowercase())),
+            Some(_) => continue,
+            None => (handle, None),
+        };
+        if name.is_empty() || name.len() > 100 || name.contains(':') {
+            continue;
+        }
+        let m = (name.to_string(), host);
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Checks a comment's text: not blank, not over [`MAX_TEXT_CHARS`], no control characters but
+/// line breaks and tabs.
+pub fn check_text(text: &str) -> Result<String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(Error::invalid("text", "a comment cannot be empty"));
+    }
+    if t.chars().count() > MAX_TEXT_CHARS {
+        return Err(Error::invalid("text", format!("a comment is at most {MAX_TEXT_CHARS} characters")));
+    }
+    if t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(Error::invalid("text", "a comment cannot hold control characters"));
+    }
+    Ok(t.replace("\r\n", "\n"))
+}
+
+fn is_moderator(who: Option<&AuthUser>) -> bool {
+    who.is_some_and(|w| matches!(w.role(), flotilla_domain::Role::Admin | flotilla_domain::Role::Moderator))
+}
+
+/// A video the caller may see, by any of its ids.
+async fn visible_video(app: &App, who: Option<&AuthUser>, key: &str) -> Result<videos::Video> {
+    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
+    if !crate::video::can_see(app, who, &v).await? {
+        return Err(Error::not_found("video"));
+    }
+    Ok(v)
+}
+
+/// Whether `who` manages the comments of `v`: its owner or a moderator.
+async fn manages(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Result<bool> {
+    if is_moderator(who) {
+        return Ok(true);
+    }
+    Ok(match who {
+        Some(w) => crate::video::owner_user(app, v).await? == Some(w.user.id),
+        None => false,
+    })
+}
+
+/// The caller's account (every user has one).
+async fn account_of(app: &App, who: &AuthUser) -> Result<accounts::Account> {
+    accounts::get_by_user(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("account"))
+}
+
+/// Which held comments `who` sees under `v`.
+async fn held_for(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Result<Held> {
+    if manages(app, who, v).await? {
+        return Ok(Held::Shown);
+    }
+    Ok(match who {
+        Some(w) => match accounts::get_by_user(&app.db, w.id()).await? {
+            Some(a) => Held::OfAuthor(a.id),
+            None => Held::Hidden,
+        },
+        None => Held::Hidden,
+    })
+}
+
+/// The account of the video's channel (its author).
+async fn video_author(app: &App, v: &videos::Video) -> Result<Option<i64>> {
+    Ok(flotilla_db::channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?.map(|c| c.owner().0))
+}
+
+/// Renders comments as PeerTube's API does, with their authors and reply counts.
+async fn views(app: &App, v: &videos::Video, list: &[Comment], counts: bool) -> Result<Vec<Value>> {
+    let ids: Vec<i64> = list.iter().filter_map(|c| c.account_id).collect();
+    let accs = accounts::get_many(&app.db, &ids).await?;
+    let imgs = images::list_for(&app.db, &accs.iter().map(|a| a.actor_id).collect::<Vec<_>>()).await?;
+    let by_id: HashMap<i64, Value> = accs
+        .iter()
+        .map(|a| {
+            let mine: Vec<_> = imgs.iter().filter(|i| i.actor_id == a.actor_id).cloned().collect();
+            (a.id, convert::account_to_api(app, a, &mine))
+        })
+        .collect();
+    let mut replies: HashMap<i64, (i64, i64)> = HashMap::new();
+    if counts {
+        let threads: Vec<i64> = list.iter().filter(|c| c.thread_id.is_none()).map(|c| c.id).collect();
+        for (t, n, by_author) in comments::reply_counts(&app.db, &threads, video_author(app, v).await?).await? {
+            replies.insert(t, (n, by_author));
+        }
+    }
+    Ok(list
+        .iter()
+        .map(|c| {
+            let (total, by_author) = replies.get(&c.id).copied().unwrap_or((0, 0));
+            json!({
+                "id": c.id,
+                "url": url(app, v, c),
+                "text": c.text,
+                "threadId": c.thread(),
+                "inReplyToCommentId": c.in_reply_to,
+                "videoId": v.id,
+                "createdAt": iso8601(c.created_at),
+                "updatedAt": iso8601(c.updated_at),
+                "deletedAt": c.deleted_at.map(iso8601),
+                "heldForReview": c.held,
+                "isDeleted": c.deleted_at.is_some(),
+                "totalRepliesFromVideoAuthor": by_author,
+                "totalReplies": total,
+                "account": c.account_id.and_then(|a| by_id.get(&a).cloned()),
+            })
+        })
+        .collect())
+}
+
+fn page(pairs: &[(String, String)]) -> Result<(i64, i64)> {
+    let num = |k: &str, d: i64| -> Result<i64> {
+        match pairs.iter().rev().find(|(n, _)| n == k) {
+            Some((_, v)) => {
+                v.trim().parse::<i64>().map_err(|_| Error::invalid(k, format!("{k} must be a whole number")))
+            }
+            None => Ok(d),
+        }
+    };
+    Ok((num("start", 0)?.max(0), num("count", 15)?.clamp(1, 100)))
+}
+
+/// `GET /api/v1/videos/{id}/comment-threads`: a page of threads (`start`, `count`, `sort`
+/// `-createdAt` (default), `createdAt`, `-totalReplies`, `totalReplies`).
+pub async fn list_threads(app: &App, who: Option<&AuthUser>, key: &str, pairs: &[(String, String)]) -> Result<Value> {
+    let v = visible_video(app, who, key).await?;
+    if !v.comments_enabled {
+        return Ok(json!({ "total": 0, "totalNotDeletedComments": 0, "data": [] }));
+    }
+    let (start, count) = page(pairs)?;
+    let sort = pairs.iter().rev().find(|(n, _)| n == "sort").map(|(_, s)| s.as_str());
+    let order = flotilla_db::order_by(sort, comments::THREAD_ORDERS, "c.created_at DESC");
+    let held = held_for(app, who, &v).await?;
+    let (list, total) = comments::threads(&app.db, v.id, held, &order, start, count).await?;
+    let data = views(app, &v, &list, true).await?;
+    let not_deleted = comments::count_visible(&app.db, v.id).await?;
+    crate::events::seen(app, crate::events::Seen::Video(&v)).await;
+    Ok(json!({ "total": total, "totalNotDeletedComments": not_deleted, "data": data }))
+}
+
+/// `GET /api/v1/videos/{id}/comment-threads/{threadId}`: the thread as a tree.
+pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64) -> Result<Value> {
+    let v = visible_video(app, who, key).await?;
+    let root = comments::get(&app.db, thread_id)
+        .await?
+        .filter(|c| c.video_id == v.id && c.thread_id.is_none() && v.comments_enabled)
+        .ok_or_else(|| Error::not_found("comment thread"))?;
+    let held = held_for(app, who, &v).await?;
+    let visible = |c: &Comment| match held {
+        Held::Shown => true,
+        Held::OfAuthor(a) => !c.held || c.account_id == Some(a),
+        Held::Hidden => !c.held,
+    };
+    if !visible(&root) {
+        return Err(Error::not_found("comment thread"));
+    }
+    let (replies, _) = comments::replies(&app.db, root.id, held, MAX_TREE).await?;
+    let mut all = vec![root.clone()];
+    all.extend(replies);
+    let rendered = views(app, &v, &all, true).await?;
+    // Replies of replies: each comment's children, in the order they came.
+    let mut children: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, c) in all.iter().enumerate().skip(1) {
+        children.entry(c.in_reply_to.unwrap_or(root.id)).or_default().push(i);
+    }
+    let total_of_thread =
+        comments::reply_counts(&app.db, &[root.id], video_author(app, &v).await?).await?.first().map(|r| r.1);
+    fn tree(i: usize, all: &[Comment], rendered: &[Value], children: &HashMap<i64, Vec<usize>>, depth: u32) -> Value {
+        let kids = if depth > 200 { Vec::new() } else { children.get(&all[i].id).cloned().unwrap_or_default() };
+        json!({
+            "comment": rendered[i],
+            "children": kids.into_iter().map(|k| tree(k, all, rendered, children, depth + 1)).collect::<Vec<_>>(),
+        })
+    }
+    let mut out = tree(0, &all, &rendered, &children, 0);
+    if let Some(n) = total_of_thread {
+        out["comment"]["totalReplies"] = json!(n);
+    }
+    Ok(out)
+}
+
+/// `POST /api/v1/videos/{id}/comment-threads` (`parent` `None`) and
+/// `POST /api/v1/videos/{id}/comments/{commentId}` (a reply).
+pub async fn create(app: &App, who: &AuthUser, key: &str, parent: Option<i64>, text: &str) -> Result<Value> {
+    let v = visible_video(app, Some(who), key).await?;
+    let text = check_text(text)?;
+    if !v.comments_enabled {
+        return Err(Error::Conflict("comments are disabled for this video".into()));
+    }
+    let parent = match parent {
+        Some(id) => Some(
+            comments::get(&app.db, id)
+                .await?
+                .filter(|c| c.video_id == v.id && !c.held)
+                .ok_or_else(|| Error::not_found("comment"))?,
+        ),
+        None => None,
+    };
+    if parent.as_ref().is_some_and(|p| p.deleted_at.is_some()) {
+        return Err(Error::Conflict("this comment was deleted: it cannot be answered".into()));
+    }
+    let author = account_of(app, who).await?;
+    // Held for the owner's approval when the video asks it, unless the owner or a moderator speaks.
+    let held = v.is_local() && v.comments_held && !manages(app, Some(who), &v).await?;
+    let now = now_ms();
+    let mut tx = app.db.begin().await?;
+    let id = comments::insert(
+        &mut tx,
+        &NewComment {
+            video_id: v.id,
+            thread_id: parent.as_ref().map(Comment::thread),
+            in_reply_to: parent.as_ref().map(|p| p.id),
+            account_id: author.id,
+            url: None,
+            text: &text,
+            held,
+            created_at: now,
+            now,
+        },
+    )
+    .await?;
+    if !held {
+        events::record(&mut tx, Event::CommentCreated { comment_id: id }).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    let c = comments::get(&app.db, id).await?.ok_or_else(|| Error::not_found("comment"))?;
+    let view = views(app, &v, std::slice::from_ref(&c), true).await?.pop().unwrap_or_default();
+    Ok(json!({ "comment": view }))
+}
+
+/// `DELETE /api/v1/videos/{id}/comments/{commentId}`: by its author, the video's owner or a
+/// moderator. The comment becomes a tombstone; its replies stay.
+pub async fn delete(app: &App, who: &AuthUser, key: &str, comment_id: i64) -> Result<()> {
+    let v = visible_video(app, Some(who), key).await?;
+    let c = comments::get(&app.db, comment_id)
+        .await?
+        .filter(|c| c.video_id == v.id && c.deleted_at.is_none())
+        .ok_or_else(|| Error::not_found("comment"))?;
+    let me = account_of(app, who).await?;
+    let manager = manages(app, Some(who), &v).await?;
+    if c.account_id != Some(me.id) && !manager {
+        return Err(Error::Forbidden("only its author, the video's owner or a moderator can delete a comment".into()));
+    }
+    // Another server's comment on another server's video is theirs to remove, not ours.
+    if c.url.is_some() && !v.is_local() && !is_moderator(Some(who)) {
+        return Err(Error::Forbidden("this comment belongs to another server".into()));
+    }
+    let mut tx = app.db.begin().await?;
+    comments::mark_deleted(&mut tx, c.id, now_ms()).await?;
+    if !c.held {
+        // Who removed it tells: its author, or the video's owner or a moderator (as PeerTube does).
+        events::record(
+            &mut tx,
+            Event::CommentDeleted { comment_id: c.id, url: url(app, &v, &c), actor_id: me.actor_id },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}
+
+/// `POST /api/v1/videos/{id}/comments/{commentId}/approve`: the owner (or a moderator) lets a
+/// held comment show; it is sent to other servers then.
+pub async fn approve(app: &App, who: &AuthUser, key: &str, comment_id: i64) -> Result<()> {
+    let v = visible_video(app, Some(who), key).await?;
+    if !manages(app, Some(who), &v).await? {
+        return Err(Error::Forbidden("only the video's owner or a moderator can approve a comment".into()));
+    }
+    let c = comments::get(&app.db, comment_id)
+        .await?
+        .filter(|c| c.video_id == v.id && c.deleted_at.is_none())
+        .ok_or_else(|| Error::not_found("comment"))?;
+    let mut tx = app.db.begin().await?;
+    if comments::approve(&mut tx, c.id, now_ms()).await? && c.url.is_none() {
+        events::record(&mut tx, Event::CommentCreated { comment_id: c.id }).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}
+
+/// `GET /api/v1/users/me/videos/comments`: the comments on the caller's videos, newest first
+/// (`isHeldForReview`, `videoId`, `start`, `count`), each with its video.
+pub async fn on_my_videos(app: &App, who: &AuthUser, pairs: &[(String, String)]) -> Result<Value> {
+    let me = account_of(app, who).await?;
+    let (start, count) = page(pairs)?;
+    let get = |k: &str| pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+    let held_only = match get("isHeldForReview") {
+        None | Some("false" | "0" | "") => false,
+        Some("true" | "1") => true,
+        Some(_) => return Err(Error::invalid("isHeldForReview", "isHeldForReview must be true or false")),
+    };
+    let video = match get("videoId").filter(|s| !s.is_empty()) {
+        Some(k) => Some(videos::get_by_any_id(&app.db, k).await?.ok_or_else(|| Error::not_found("video"))?.id),
+        None => None,
+    };
+    let (list, total) = comments::on_videos_of(&app.db, me.id, held_only, video, start, count).await?;
+    let mut data = Vec::with_capacity(list.len());
+    for c in &list {
+        let Some(v) = videos::get(&app.db, c.video_id).await? else { continue };
+        let mut view = views(app, &v, std::slice::from_ref(c), false).await?.pop().unwrap_or_default();
+        view["video"] = json!({ "id": v.id, "uuid": v.uuid, "name": v.name });
+        data.push(view);
+    }
+    Ok(json!({ "total": total, "data": data }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_found_once_with_their_hosts() {
+        let m = mentions("@root hi @bob@Example.org, and @root again; mail a@b.c @x@y@z @ alone @zoe.");
+        assert_eq!(
+            m,
+            vec![
+                ("root".to_string(), None),
+                ("bob".to_string(), Some("example.org".to_string())),
+                ("zoe".to_string(), None),
+            ]
+        );
+        let many: String = (0..1000).map(|n| format!("@u{n} ")).collect();
+        assert_eq!(mentions(&many).len(), MAX_MENTIONS);
+    }
+
+    #[test]
+    fn texts_are_checked() {
+        assert!(check_text("  ").is_err());
+        assert!(check_text(&"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert!(check_text("bell \u{7}").is_err());
+        assert_eq!(check_text(" a\r\nb ").unwrap(), "a\nb");
+    }
+}

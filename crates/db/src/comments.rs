@@ -1,0 +1,310 @@
+//! Comments under videos (`video_comments`): threads and their replies, local and from other
+//! servers, tombstones of deleted ones, and those held for the owner's approval.
+
+use crate::{Exec, Result, run};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Comment {
+    pub id: i64,
+    pub video_id: i64,
+    /// The thread's first comment; `None` for that comment itself.
+    pub thread_id: Option<i64>,
+    pub in_reply_to: Option<i64>,
+    /// The author's account; `None` once deleted.
+    pub account_id: Option<i64>,
+    /// The ActivityPub id of a comment from another server (`None` for ours).
+    pub url: Option<String>,
+    pub text: String,
+    pub held: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+impl Comment {
+    /// The id of its thread (its own when it starts one).
+    pub fn thread(&self) -> i64 {
+        self.thread_id.unwrap_or(self.id)
+    }
+}
+
+const COLUMNS: &str =
+    "id, video_id, thread_id, in_reply_to, account_id, url, text, held, created_at, updated_at, deleted_at";
+
+pub struct NewComment<'a> {
+    pub video_id: i64,
+    pub thread_id: Option<i64>,
+    pub in_reply_to: Option<i64>,
+    pub account_id: i64,
+    pub url: Option<&'a str>,
+    pub text: &'a str,
+    pub held: bool,
+    pub created_at: i64,
+    pub now: i64,
+}
+
+pub async fn insert(e: impl Into<Exec<'_>>, c: &NewComment<'_>) -> Result<i64> {
+    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+        "INSERT INTO video_comments (video_id, thread_id, in_reply_to, account_id, url, text, held, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+    )
+    .bind(c.video_id)
+    .bind(c.thread_id)
+    .bind(c.in_reply_to)
+    .bind(c.account_id)
+    .bind(c.url)
+    .bind(c.text)
+    .bind(c.held)
+    .bind(c.created_at)
+    .bind(c.now)
+    .fetch_one(x)
+    .await)?;
+    Ok(id)
+}
+
+pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<Comment>> {
+    let sql = format!("SELECT {COLUMNS} FROM video_comments WHERE id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Comment>(&sql).bind(id).fetch_optional(x).await)?)
+}
+
+pub async fn get_by_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<Comment>> {
+    let sql = format!("SELECT {COLUMNS} FROM video_comments WHERE url = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Comment>(&sql).bind(url).fetch_optional(x).await)?)
+}
+
+/// Who sees held comments in a list: nobody (everyone else), their author, or everyone (the
+/// video's owner and moderators).
+#[derive(Clone, Copy, Debug)]
+pub enum Held {
+    Hidden,
+    OfAuthor(i64),
+    Shown,
+}
+
+impl Held {
+    /// `(show all, author whose held ones show)`, as bound parameters.
+    fn binds(self) -> (bool, i64) {
+        match self {
+            Held::Hidden => (false, -1),
+            Held::OfAuthor(a) => (false, a),
+            Held::Shown => (true, -1),
+        }
+    }
+}
+
+/// The threads of a video (first comments, deleted ones included as tombstones), a page of them
+/// in `order` (one of [`THREAD_ORDERS`]), and how many there are.
+pub async fn threads(
+    e: impl Into<Exec<'_>>,
+    video_id: i64,
+    held: Held,
+    order: &str,
+    start: i64,
+    count: i64,
+) -> Result<(Vec<Comment>, i64)> {
+    let mut x: Exec<'_> = e.into();
+    let (all, author) = held.binds();
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM video_comments c WHERE c.video_id = $1 AND c.thread_id IS NULL \
+         AND (c.held = FALSE OR $2 OR c.account_id = $3) ORDER BY {order}, c.id DESC LIMIT $4 OFFSET $5"
+    );
+    let rows = run!(&mut x, |x| sqlx::query_as::<_, Comment>(&sql)
+        .bind(video_id)
+        .bind(all)
+        .bind(author)
+        .bind(count)
+        .bind(start)
+        .fetch_all(x)
+        .await)?;
+    let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
+        "SELECT COUNT(*) FROM video_comments c WHERE c.video_id = $1 AND c.thread_id IS NULL \
+         AND (c.held = FALSE OR $2 OR c.account_id = $3)"
+    )
+    .bind(video_id)
+    .bind(all)
+    .bind(author)
+    .fetch_one(x)
+    .await)?;
+    Ok((rows, total))
+}
+
+/// The orders a list of threads may take: PeerTube's sort keys onto SQL.
+pub const THREAD_ORDERS: &[(&str, &str)] = &[
+    ("createdAt", "c.created_at"),
+    (
+        "totalReplies",
+        "(SELECT COUNT(*) FROM video_comments r WHERE r.thread_id = c.id AND r.deleted_at IS NULL AND r.held = FALSE)",
+    ),
+];
+
+/// The comments of a thread after its first, oldest first, at most `limit`, and how many there
+/// are (a thread of ten thousand replies is answered in part).
+pub async fn replies(e: impl Into<Exec<'_>>, thread_id: i64, held: Held, limit: i64) -> Result<(Vec<Comment>, i64)> {
+    let mut x: Exec<'_> = e.into();
+    let (all, author) = held.binds();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM video_comments WHERE thread_id = $1 AND (held = FALSE OR $2 OR account_id = $3) \
+         ORDER BY created_at, id LIMIT $4"
+    );
+    let rows = run!(&mut x, |x| sqlx::query_as::<_, Comment>(&sql)
+        .bind(thread_id)
+        .bind(all)
+        .bind(author)
+        .bind(limit)
+        .fetch_all(x)
+        .await)?;
+    let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
+        "SELECT COUNT(*) FROM video_comments WHERE thread_id = $1 AND (held = FALSE OR $2 OR account_id = $3)"
+    )
+    .bind(thread_id)
+    .bind(all)
+    .bind(author)
+    .fetch_one(x)
+    .await)?;
+    Ok((rows, total))
+}
+
+/// Per thread of `ids`: its replies that are neither deleted nor held, and those of them by
+/// `video_author` (an account id).
+pub async fn reply_counts(
+    e: impl Into<Exec<'_>>,
+    ids: &[i64],
+    video_author: Option<i64>,
+) -> Result<Vec<(i64, i64, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::id_list(ids);
+    let sql = format!(
+        "SELECT thread_id, COUNT(*), SUM(CASE WHEN account_id = $1 THEN 1 ELSE 0 END) FROM video_comments \
+         WHERE thread_id IN ({list}) AND deleted_at IS NULL AND held = FALSE GROUP BY thread_id"
+    );
+    let rows: Vec<(i64, i64, Option<i64>)> =
+        run!(e, |x| sqlx::query_as(&sql).bind(video_author.unwrap_or(-1)).fetch_all(x).await)?;
+    Ok(rows.into_iter().map(|(t, n, a)| (t, n, a.unwrap_or(0))).collect())
+}
+
+/// How many comments of a video are neither deleted nor held.
+pub async fn count_visible(e: impl Into<Exec<'_>>, video_id: i64) -> Result<i64> {
+    let (n,): (i64,) = run!(e, |x| sqlx::query_as(
+        "SELECT COUNT(*) FROM video_comments WHERE video_id = $1 AND deleted_at IS NULL AND held = FALSE"
+    )
+    .bind(video_id)
+    .fetch_one(x)
+    .await)?;
+    Ok(n)
+}
+
+/// A page of a video's comments that are not held (tombstones included), oldest first, and how
+/// many there are: its ActivityPub `comments` collection.
+pub async fn of_video(e: impl Into<Exec<'_>>, video_id: i64, start: i64, count: i64) -> Result<(Vec<Comment>, i64)> {
+    let mut x: Exec<'_> = e.into();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM video_comments WHERE video_id = $1 AND held = FALSE ORDER BY created_at, id \
+         LIMIT $2 OFFSET $3"
+    );
+    let rows =
+        run!(&mut x, |x| sqlx::query_as::<_, Comment>(&sql).bind(video_id).bind(count).bind(start).fetch_all(x).await)?;
+    let (total,): (i64,) =
+        run!(&mut x, |x| sqlx::query_as("SELECT COUNT(*) FROM video_comments WHERE video_id = $1 AND held = FALSE")
+            .bind(video_id)
+            .fetch_one(x)
+            .await)?;
+    Ok((rows, total))
+}
+
+/// The comments on the videos of the channels of `owner` (an account id), newest first, only the
+/// held ones when `held_only`, of one video when `video_id`, and how many there are.
+pub async fn on_videos_of(
+    e: impl Into<Exec<'_>>,
+    owner: i64,
+    held_only: bool,
+    video_id: Option<i64>,
+    start: i64,
+    count: i64,
+) -> Result<(Vec<Comment>, i64)> {
+    let mut x: Exec<'_> = e.into();
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM video_comments c JOIN videos v ON v.id = c.video_id \
+         JOIN channels ch ON ch.id = v.channel_id WHERE ch.account_id = $1 AND c.deleted_at IS NULL \
+         AND (c.held OR NOT $2) AND ($3 < 0 OR c.video_id = $3) ORDER BY c.created_at DESC, c.id DESC \
+         LIMIT $4 OFFSET $5"
+    );
+    let rows = run!(&mut x, |x| sqlx::query_as::<_, Comment>(&sql)
+        .bind(owner)
+        .bind(held_only)
+        .bind(video_id.unwrap_or(-1))
+        .bind(count)
+        .bind(start)
+        .fetch_all(x)
+        .await)?;
+    let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
+        "SELECT COUNT(*) FROM video_comments c JOIN videos v ON v.id = c.video_id \
+         JOIN channels ch ON ch.id = v.channel_id WHERE ch.account_id = $1 AND c.deleted_at IS NULL \
+         AND (c.held OR NOT $2) AND ($3 < 0 OR c.video_id = $3)"
+    )
+    .bind(owner)
+    .bind(held_only)
+    .bind(video_id.unwrap_or(-1))
+    .fetch_one(x)
+    .await)?;
+    Ok((rows, total))
+}
+
+/// Makes a comment a tombstone: no author, no text, its place in the thread kept.
+pub async fn mark_deleted(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE video_comments SET text = '', account_id = NULL, held = FALSE, deleted_at = $2, updated_at = $2 \
+         WHERE id = $1 AND deleted_at IS NULL"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Releases a held comment; whether it was held.
+pub async fn approve(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<bool> {
+    let n = run!(e, |x| sqlx::query("UPDATE video_comments SET held = FALSE, updated_at = $2 WHERE id = $1 AND held")
+        .bind(id)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// A remote comment's new text (an `Update(Note)` from its author).
+pub async fn set_text(e: impl Into<Exec<'_>>, id: i64, text: &str, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE video_comments SET text = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL"
+    )
+    .bind(id)
+    .bind(text)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// The comments from the root of a thread down to `id` (ids and authors), at most `limit`
+/// levels: whom a reply concerns.
+pub async fn ancestors(e: impl Into<Exec<'_>>, id: i64, limit: usize) -> Result<Vec<Comment>> {
+    let mut x: Exec<'_> = e.into();
+    let mut out = Vec::new();
+    let mut next = Some(id);
+    while let Some(n) = next {
+        if out.len() >= limit {
+            break;
+        }
+        let Some(c) = get(&mut x, n).await? else { break };
+        next = c.in_reply_to;
+        out.push(c);
+    }
+    Ok(out)
+}
