@@ -108,7 +108,6 @@ pub struct AuthConfig {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-#[derive(Default)]
 pub struct FederationConfig {
     /// Local testing: allow loopback addresses (127.0.0.0/8, ::1), plain http and explicit ports.
     /// Private networks, link-local and other reserved addresses stay refused.
@@ -123,6 +122,22 @@ pub struct FederationConfig {
     /// Let visitors who are not logged in search other servers by address (a video URL, a channel
     /// handle), which makes this server fetch what they name. Logged-in users always may.
     pub remote_search_anonymous: bool,
+    /// How long the new likes and dislikes of one of our videos are gathered before followers are
+    /// sent its counts (one `Update` for a burst of ratings), in seconds.
+    pub counts_batch_secs: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            allow_private: false,
+            manual_approval: false,
+            auto_follow_back: false,
+            federate_unlisted: false,
+            remote_search_anonymous: false,
+            counts_batch_secs: 10,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

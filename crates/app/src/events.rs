@@ -34,6 +34,9 @@ pub enum Event {
     VideoDeleted(VideoGone),
     /// A local actor's profile changed (names, description, avatar, banner).
     ActorUpdated { actor_id: i64 },
+    /// A local user rated a video (`like`, `dislike`; `None` for no rating): `old` is the rating
+    /// replaced, with when it was given (its activity's id is made from it).
+    VideoRated { user_id: i64, video_id: i64, old: Option<(String, i64)>, new: Option<(String, i64)> },
     /// A comment by one of our accounts is there for others to see (posted, or approved).
     CommentCreated { comment_id: i64 },
     /// A comment was deleted (its row is a tombstone now): `url` is its ActivityPub id, `actor_id`

@@ -60,6 +60,17 @@ pub enum Job {
         video_id: i64,
         files: Vec<String>,
     },
+    /// The likes and dislikes of one of our videos changed: its followers get its counts (one job
+    /// gathers a burst of ratings).
+    VideoCounts {
+        video_id: i64,
+    },
+    /// A remote video's likes and dislikes, read from its origin's collections.
+    FetchVideoRates {
+        video_id: i64,
+        likes: String,
+        dislikes: String,
+    },
 }
 
 impl Job {
@@ -73,6 +84,8 @@ impl Job {
             Job::FetchActorImage { .. } => "fetch-actor-image",
             Job::Event { .. } => "event",
             Job::PrunePlaylists { .. } => "prune-playlists",
+            Job::VideoCounts { .. } => "video-counts",
+            Job::FetchVideoRates { .. } => "fetch-video-rates",
         }
     }
 
@@ -87,6 +100,8 @@ impl Job {
             // database that is down for a while must not lose it.
             Job::Event { .. } => 20,
             Job::PrunePlaylists { .. } => 5,
+            Job::VideoCounts { .. } => 10,
+            Job::FetchVideoRates { .. } => 3,
         }
     }
 
@@ -99,6 +114,8 @@ impl Job {
             Job::RefreshActor { url } => Some(format!("refresh-actor:{url}")),
             Job::FetchActorImage { actor_id, kind, .. } => Some(format!("fetch-actor-image:{actor_id}:{kind}")),
             Job::Event { .. } | Job::PrunePlaylists { .. } => None,
+            Job::VideoCounts { video_id } => Some(format!("video-counts:{video_id}")),
+            Job::FetchVideoRates { video_id, .. } => Some(format!("fetch-video-rates:{video_id}")),
         }
     }
 
@@ -133,6 +150,12 @@ impl Job {
             event: crate::events::Event,
         }
         #[derive(Deserialize)]
+        struct RatesPayload {
+            video_id: i64,
+            likes: String,
+            dislikes: String,
+        }
+        #[derive(Deserialize)]
         struct DeliverPayload {
             actor_id: i64,
             inbox: String,
@@ -163,6 +186,12 @@ impl Job {
             "prune-playlists" => serde_json::from_str::<PrunePayload>(payload)
                 .map(|p| Job::PrunePlaylists { video_id: p.video_id, files: p.files })
                 .map_err(|e| e.to_string()),
+            "video-counts" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::VideoCounts { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
+            "fetch-video-rates" => serde_json::from_str::<RatesPayload>(payload)
+                .map(|p| Job::FetchVideoRates { video_id: p.video_id, likes: p.likes, dislikes: p.dislikes })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -181,6 +210,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-actor-image", 1),
         ("event", 1),
         ("prune-playlists", 1),
+        ("video-counts", 1),
+        ("fetch-video-rates", 1),
     ]
 }
 
@@ -269,6 +300,10 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::PrunePlaylists { video_id, files } => {
             crate::video::transcode::prune_playlists(app, *video_id, files).await
         }
+        Job::VideoCounts { video_id } => crate::federation::rates::send_counts(app, *video_id).await,
+        Job::FetchVideoRates { video_id, likes, dislikes } => {
+            crate::federation::rates::fetch_counts(app, *video_id, likes, dislikes).await
+        }
     }
 }
 
@@ -286,6 +321,12 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::Event { event } => tracing::error!(?event, error = why, "an event's consequences were given up"),
         Job::PrunePlaylists { video_id, .. } => {
             tracing::warn!(video = video_id, error = why, "replaced playlists not removed")
+        }
+        Job::VideoCounts { video_id } => {
+            tracing::warn!(video = video_id, error = why, "a video's new counts not sent")
+        }
+        Job::FetchVideoRates { video_id, .. } => {
+            tracing::warn!(video = video_id, error = why, "a remote video's counts not read")
         }
     }
 }

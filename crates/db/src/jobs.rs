@@ -94,6 +94,17 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// Lets a new job take `key` while the one holding it runs: a job that reads the state it sends
+/// (a video's counts) releases its key as it starts, so a change after that read queues another.
+pub async fn release_key(e: impl Into<Exec<'_>>, key: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE jobs SET unique_key = NULL WHERE unique_key = $1 AND state = 'running'")
+        .bind(key)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Takes the next due job of `kind` for `worker` under the lease `token`, or `None`. PostgreSQL
 /// skips rows other processes hold; SQLite has a single writer, so the statement alone is atomic.
 /// The claim counts an attempt: a job whose worker dies with it has used one.

@@ -15,10 +15,24 @@ pub async fn get(e: impl Into<Exec<'_>>, user_id: i64, video_id: i64) -> Result<
 }
 
 /// Sets (or with `None` removes) a rating and moves the video's counts by the difference.
-pub async fn set(tx: &mut Tx, user_id: i64, video_id: i64, rating: Option<&str>, now: i64) -> Result<()> {
-    let old = get(&mut *tx, user_id, video_id).await?;
+/// Returns the rating it replaced, with when it was given, or `None` when nothing changed.
+pub async fn set(
+    tx: &mut Tx,
+    user_id: i64,
+    video_id: i64,
+    rating: Option<&str>,
+    now: i64,
+) -> Result<Option<Option<(String, i64)>>> {
+    let before: Option<(String, i64)> = run!(&mut *tx, |x| sqlx::query_as(
+        "SELECT rating, created_at FROM video_rates WHERE user_id = $1 AND video_id = $2"
+    )
+    .bind(user_id)
+    .bind(video_id)
+    .fetch_optional(x)
+    .await)?;
+    let old = before.as_ref().map(|(r, _)| r.clone());
     if old.as_deref() == rating {
-        return Ok(());
+        return Ok(None);
     }
     run!(&mut *tx, |x| sqlx::query("DELETE FROM video_rates WHERE user_id = $1 AND video_id = $2")
         .bind(user_id)
@@ -38,7 +52,8 @@ pub async fn set(tx: &mut Tx, user_id: i64, video_id: i64, rating: Option<&str>,
         .await
         .map(|_| ()))?;
     }
-    move_counts(tx, video_id, old.as_deref(), rating).await
+    move_counts(tx, video_id, old.as_deref(), rating).await?;
+    Ok(Some(before))
 }
 
 /// Moves a video's counts from the `old` rating to the `new` one.
@@ -111,7 +126,9 @@ pub enum Rater {
 }
 
 /// Sets (or with `None` removes) the rating another server's actor gave a local video, known by
-/// its activity's `url`, and moves the video's counts. Returns whether anything changed.
+/// its activity's `url`, and moves the video's counts. Returns whether the counts changed. The
+/// rating replaced is the one the statement deleted (not one read before it), so two activities
+/// of one actor applied at once cannot both move the counts for the same rating.
 pub async fn set_remote(
     tx: &mut Tx,
     actor_id: i64,
@@ -119,23 +136,15 @@ pub async fn set_remote(
     rating: Option<(&str, &str)>,
     now: i64,
 ) -> Result<bool> {
-    let old: Option<(String,)> =
-        run!(&mut *tx, |x| sqlx::query_as("SELECT rating FROM remote_rates WHERE actor_id = $1 AND video_id = $2")
-            .bind(actor_id)
-            .bind(video_id)
-            .fetch_optional(x)
-            .await)?;
+    let old: Option<(String,)> = run!(&mut *tx, |x| sqlx::query_as(
+        "DELETE FROM remote_rates WHERE actor_id = $1 AND video_id = $2 RETURNING rating"
+    )
+    .bind(actor_id)
+    .bind(video_id)
+    .fetch_optional(x)
+    .await)?;
     let old = old.map(|(r,)| r);
     let new = rating.map(|(r, _)| r);
-    if old.as_deref() == new {
-        return Ok(false);
-    }
-    run!(&mut *tx, |x| sqlx::query("DELETE FROM remote_rates WHERE actor_id = $1 AND video_id = $2")
-        .bind(actor_id)
-        .bind(video_id)
-        .execute(x)
-        .await
-        .map(|_| ()))?;
     if let Some((r, url)) = rating {
         run!(&mut *tx, |x| sqlx::query(
             "INSERT INTO remote_rates (actor_id, video_id, rating, url, created_at) VALUES ($1, $2, $3, $4, $5)"
@@ -149,15 +158,35 @@ pub async fn set_remote(
         .await
         .map(|_| ()))?;
     }
+    if old.as_deref() == new {
+        return Ok(false);
+    }
     move_counts(tx, video_id, old.as_deref(), new).await?;
     Ok(true)
 }
 
-/// The `(video_id, rating)` of the remote rating an actor gave by the activity `url`.
-pub async fn remote_by_url(e: impl Into<Exec<'_>>, actor_id: i64, url: &str) -> Result<Option<(i64, String)>> {
-    Ok(run!(e, |x| sqlx::query_as("SELECT video_id, rating FROM remote_rates WHERE actor_id = $1 AND url = $2")
-        .bind(actor_id)
-        .bind(url)
-        .fetch_optional(x)
-        .await)?)
+/// Removes the rating an actor gave by the activity `url` (its `Undo`), if it is still there, and
+/// moves the counts; returns the video whose counts changed.
+pub async fn remove_remote_by_url(tx: &mut Tx, actor_id: i64, url: &str) -> Result<Option<i64>> {
+    let gone: Option<(i64, String)> = run!(&mut *tx, |x| sqlx::query_as(
+        "DELETE FROM remote_rates WHERE actor_id = $1 AND url = $2 RETURNING video_id, rating"
+    )
+    .bind(actor_id)
+    .bind(url)
+    .fetch_optional(x)
+    .await)?;
+    let Some((video_id, rating)) = gone else { return Ok(None) };
+    move_counts(tx, video_id, Some(&rating), None).await?;
+    Ok(Some(video_id))
+}
+
+/// The rating a remote actor gave a local video, if any.
+pub async fn remote_get(e: impl Into<Exec<'_>>, actor_id: i64, video_id: i64) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        run!(e, |x| sqlx::query_as("SELECT rating FROM remote_rates WHERE actor_id = $1 AND video_id = $2")
+            .bind(actor_id)
+            .bind(video_id)
+            .fetch_optional(x)
+            .await)?;
+    Ok(row.map(|(r,)| r))
 }

@@ -769,6 +769,18 @@ pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64
     Ok(id)
 }
 
+/// A remote video's likes and dislikes as its origin counts them.
+pub async fn set_rates(e: impl Into<Exec<'_>>, id: i64, likes: i64, dislikes: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET likes = $2, dislikes = $3 WHERE id = $1 AND remote_url IS NOT NULL")
+        .bind(id)
+        .bind(likes)
+        .bind(dislikes)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Replaces a video's P2P info hashes (its master playlist was written anew).
 pub async fn set_infohashes(tx: &mut crate::Tx, video_id: i64, hashes: &[String]) -> Result<()> {
     run!(&mut *tx, |x| sqlx::query("DELETE FROM video_infohashes WHERE video_id = $1")

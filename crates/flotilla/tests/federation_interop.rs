@@ -1256,6 +1256,17 @@ async fn likes_and_dislikes_from_other_servers_count_once_per_actor_and_only_the
     assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Like", 5, &elsewhere)).await, StatusCode::ACCEPTED);
     assert_eq!(counts().await, (1, 1));
 
+    // A like that became a dislike, the Undo of the like arriving after the dislike (deliveries
+    // race): the dislike stays.
+    let late_like = rate(&bob, "Like", 6, &video);
+    assert_eq!(pt.send(&inbox, &bob, &late_like).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (2, 1));
+    assert_eq!(pt.send(&inbox, &bob, &rate(&bob, "Dislike", 7, &video)).await, StatusCode::ACCEPTED);
+    assert_eq!(pt.send(&inbox, &bob, &undo(&bob, 2, late_like)).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (1, 2), "the late Undo of the like leaves the dislike");
+    assert_eq!(pt.send(&inbox, &bob, &undo(&bob, 3, rate(&bob, "Dislike", 7, &video))).await, StatusCode::ACCEPTED);
+    assert_eq!(counts().await, (1, 1));
+
     // Carol's account is closed on its server (a Delete of herself): her dislike goes with her.
     let gone = json!({ "type": "Delete", "id": format!("{carol}#delete"), "actor": carol, "object": carol });
     assert_eq!(pt.send(&inbox, &carol, &gone).await, StatusCode::ACCEPTED);

@@ -139,11 +139,12 @@ async fn a_panicking_job_is_retried_then_failed_and_the_workers_stay(backend: Ba
     assert_eq!(v["state"]["id"], 7, "the owner sees the failure: {v}");
     assert_eq!(live(), workers, "no worker was lost");
 
-    // A worker whose own loop panics (outside any job) is replaced.
-    app.failpoints.arm("jobs.worker", flotilla_app::failpoints::Action::PanicOnce);
-    app.wake_jobs();
+    // A worker whose own loop panics (outside any job) is replaced. (Counted before arming: an
+    // idle worker may hit the failpoint as soon as it is armed.)
     let replaced = || app.replaced_workers.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(replaced(), 0);
+    app.failpoints.arm("jobs.worker", flotilla_app::failpoints::Action::PanicOnce);
+    app.wake_jobs();
     until("the panicked worker was replaced", || async { !app.failpoints.armed("jobs.worker") && replaced() == 1 })
         .await;
     until("the pool is whole again", || async { live() == workers }).await;

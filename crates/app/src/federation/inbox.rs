@@ -309,8 +309,11 @@ async fn on_rate(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, 
     let id = activity.get("id").and_then(Value::as_str).unwrap_or_default();
     let rating = if kind == "Like" { "like" } else { "dislike" };
     let mut tx = app.db.begin().await?;
-    flotilla_db::rates::set_remote(&mut tx, signer.id, v.id, Some((rating, id)), now_ms()).await?;
+    if flotilla_db::rates::set_remote(&mut tx, signer.id, v.id, Some((rating, id)), now_ms()).await? {
+        super::rates::counts_changed(app, &mut tx, v.id).await?;
+    }
     tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 
@@ -324,20 +327,36 @@ async fn on_undo_rate(app: &App, signer: &RemoteActor, object: &Value) -> Result
     if actor.is_some_and(|a| a != signer.url) || id_host.is_some_and(|h| h != signer.host) {
         return Err(Error::Forbidden("only who gave a rating can undo it".into()));
     }
-    let found = match remote::id_of(object) {
-        Some(id) => flotilla_db::rates::remote_by_url(&app.db, signer.id, id).await?.map(|(v, _)| v),
-        None => None,
+    // By its id: that rating only, if it is still there (one the signer has replaced since, a
+    // like that became a dislike whose `Undo` arrives after the dislike, is gone already, and the
+    // newer one stays). Without an id: the signer's rating of the video named, if of that kind.
+    let mut tx = app.db.begin().await?;
+    let changed = match remote::id_of(object) {
+        Some(id) => flotilla_db::rates::remove_remote_by_url(&mut tx, signer.id, id).await?,
+        None => match object.get("object").and_then(remote::id_of) {
+            Some(url) => match our_video(app, url).await.ok() {
+                Some(v) => {
+                    let kind =
+                        if object.get("type").and_then(Value::as_str) == Some("Like") { "like" } else { "dislike" };
+                    let current = flotilla_db::rates::remote_get(&mut tx, signer.id, v.id).await?;
+                    if current.is_some_and(|r| r == kind)
+                        && flotilla_db::rates::set_remote(&mut tx, signer.id, v.id, None, now_ms()).await?
+                    {
+                        Some(v.id)
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            },
+            None => None,
+        },
     };
-    let video = match (found, object.get("object").and_then(remote::id_of)) {
-        (Some(v), _) => Some(v),
-        (None, Some(url)) => our_video(app, url).await.ok().map(|v| v.id),
-        (None, None) => None,
-    };
-    if let Some(video) = video {
-        let mut tx = app.db.begin().await?;
-        flotilla_db::rates::set_remote(&mut tx, signer.id, video, None, now_ms()).await?;
-        tx.commit().await?;
+    if let Some(video) = changed {
+        super::rates::counts_changed(app, &mut tx, video).await?;
     }
+    tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 

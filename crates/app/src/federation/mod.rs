@@ -11,6 +11,7 @@ pub mod comments;
 pub mod delivery;
 pub mod follow;
 pub mod inbox;
+pub mod rates;
 pub mod remote;
 pub mod search;
 pub mod subscriptions;
@@ -30,6 +31,9 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
         Event::VideoUpdated { video_id, was_federated } => videos::changed(app, *video_id, *was_federated).await,
         Event::VideoDeleted(gone) => videos::send_delete(app, gone).await,
         Event::ActorUpdated { actor_id } => delivery::actor_updated(app, *actor_id).await,
+        Event::VideoRated { user_id, video_id, old, new } => {
+            rates::rated(app, *user_id, *video_id, old.as_ref(), new.as_ref()).await
+        }
         Event::CommentCreated { comment_id } => comments::created(app, *comment_id).await,
         Event::CommentDeleted { comment_id, url, actor_id } => {
             comments::deleted(app, *comment_id, url, *actor_id).await

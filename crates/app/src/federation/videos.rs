@@ -453,6 +453,11 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
     if let Some(url) = &thumbnail {
         jobs::enqueue(&mut tx, &Job::FetchThumbnail { video_id, url: url.clone() }).await?;
     }
+    // Its likes and dislikes as its origin counts them (PeerTube's objects carry only the
+    // collections' URLs).
+    if let Some((likes, dislikes)) = super::rates::collections(object) {
+        jobs::enqueue(&mut tx, &Job::FetchVideoRates { video_id, likes, dislikes }).await?;
+    }
     tx.commit().await?;
     app.wake_jobs();
     tracing::info!(video = id, "remote video stored");

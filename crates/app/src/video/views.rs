@@ -103,9 +103,19 @@ pub async fn rate(app: &App, who: &AuthUser, key: &str, rating: Option<&str>) ->
     if !crate::video::can_see(app, Some(who), &v).await? {
         return Err(Error::not_found("video"));
     }
+    let now = flotilla_domain::time::now_ms();
     let mut tx = app.db.begin().await?;
-    flotilla_db::rates::set(&mut tx, who.user.id, v.id, rating, flotilla_domain::time::now_ms()).await?;
+    if let Some(old) = flotilla_db::rates::set(&mut tx, who.user.id, v.id, rating, now).await? {
+        let event = crate::events::Event::VideoRated {
+            user_id: who.user.id,
+            video_id: v.id,
+            old,
+            new: rating.map(|r| (r.to_string(), now)),
+        };
+        crate::events::record(&mut tx, event).await?;
+    }
     tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 
