@@ -154,7 +154,7 @@ pub async fn get_account_outbox(
 ) -> Result<Response, ApiError> {
     let id = format!("{}/outbox", flotilla_app::uris::account(&app, &name));
     if name == ap::INSTANCE_ACTOR {
-        return Ok(ap_response(ap::collection(&id, 0, q.page, Vec::new(), ap::PAGE_SIZE)));
+        return Ok(ap_response(ap::instance_outbox(&app, &id, q.page).await?));
     }
     let acc = flotilla_app::account::get_local(&app, &name).await?;
     Ok(ap_response(ap::outbox(&app, Some(acc.id), None, &id, q.page).await?))

@@ -445,6 +445,34 @@ pub async fn rate_activity(app: &App, account: &Account, v: &videos::Video, rati
 pub const PAGE_SIZE: i64 = 10;
 
 /// The outbox of an account or a channel: a `Create` per public video, newest first.
+/// The instance actor's outbox, as PeerTube's: the `Announce` it sent of each local public video
+/// (what an instance that follows this one crawls to get its past), newest first.
+pub async fn instance_outbox(app: &App, id: &str, page: Option<i64>) -> Result<Value> {
+    let filter = videos::VideoFilter { public_only: true, is_local: Some(true), ..Default::default() };
+    let p = page.unwrap_or(1).max(1);
+    let (rows, total) = videos::list(&app.db, &filter, "v.published_at DESC", (p - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let instance = ensure_instance_actor(app).await?;
+    let actor = uris::instance_actor(app);
+    let items = if page.is_some() {
+        rows.iter()
+            .map(|v| {
+                let video_url = uris::video(app, &v.uuid);
+                json!({
+                    "to": [PUBLIC, format!("{actor}/followers")],
+                    "cc": [],
+                    "type": "Announce",
+                    "id": format!("{video_url}/announces/{instance}"),
+                    "actor": actor,
+                    "object": video_url,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(collection(id, total, page.map(|_| p), items, PAGE_SIZE))
+}
+
 pub async fn outbox(
     app: &App,
     account_id: Option<i64>,

@@ -71,6 +71,18 @@ pub enum Job {
         likes: String,
         dislikes: String,
     },
+    /// One page of a followed actor's outbox (`page` `None`: its first), and what is left of the
+    /// crawl's bounds.
+    FetchOutbox {
+        actor_id: i64,
+        page: Option<String>,
+        pages_left: i64,
+        items_left: i64,
+    },
+    /// A video of another server, fetched from its origin by URL.
+    FetchVideo {
+        url: String,
+    },
 }
 
 impl Job {
@@ -86,6 +98,8 @@ impl Job {
             Job::PrunePlaylists { .. } => "prune-playlists",
             Job::VideoCounts { .. } => "video-counts",
             Job::FetchVideoRates { .. } => "fetch-video-rates",
+            Job::FetchOutbox { .. } => "fetch-outbox",
+            Job::FetchVideo { .. } => "fetch-video",
         }
     }
 
@@ -102,6 +116,7 @@ impl Job {
             Job::PrunePlaylists { .. } => 5,
             Job::VideoCounts { .. } => 10,
             Job::FetchVideoRates { .. } => 3,
+            Job::FetchOutbox { .. } | Job::FetchVideo { .. } => 5,
         }
     }
 
@@ -116,6 +131,9 @@ impl Job {
             Job::Event { .. } | Job::PrunePlaylists { .. } => None,
             Job::VideoCounts { video_id } => Some(format!("video-counts:{video_id}")),
             Job::FetchVideoRates { video_id, .. } => Some(format!("fetch-video-rates:{video_id}")),
+            Job::FetchOutbox { actor_id, page: None, .. } => Some(format!("fetch-outbox:{actor_id}")),
+            Job::FetchOutbox { .. } => None,
+            Job::FetchVideo { url } => Some(format!("fetch-video:{url}")),
         }
     }
 
@@ -156,6 +174,13 @@ impl Job {
             dislikes: String,
         }
         #[derive(Deserialize)]
+        struct OutboxPayload {
+            actor_id: i64,
+            page: Option<String>,
+            pages_left: i64,
+            items_left: i64,
+        }
+        #[derive(Deserialize)]
         struct DeliverPayload {
             actor_id: i64,
             inbox: String,
@@ -192,6 +217,17 @@ impl Job {
             "fetch-video-rates" => serde_json::from_str::<RatesPayload>(payload)
                 .map(|p| Job::FetchVideoRates { video_id: p.video_id, likes: p.likes, dislikes: p.dislikes })
                 .map_err(|e| e.to_string()),
+            "fetch-outbox" => serde_json::from_str::<OutboxPayload>(payload)
+                .map(|p| Job::FetchOutbox {
+                    actor_id: p.actor_id,
+                    page: p.page,
+                    pages_left: p.pages_left,
+                    items_left: p.items_left,
+                })
+                .map_err(|e| e.to_string()),
+            "fetch-video" => serde_json::from_str::<ActorPayload>(payload)
+                .map(|p| Job::FetchVideo { url: p.url })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -212,6 +248,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("prune-playlists", 1),
         ("video-counts", 1),
         ("fetch-video-rates", 1),
+        ("fetch-outbox", 1),
+        ("fetch-video", 2),
     ]
 }
 
@@ -304,6 +342,10 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::FetchVideoRates { video_id, likes, dislikes } => {
             crate::federation::rates::fetch_counts(app, *video_id, likes, dislikes).await
         }
+        Job::FetchOutbox { actor_id, page, pages_left, items_left } => {
+            crate::federation::backfill::fetch_page(app, *actor_id, page.as_deref(), *pages_left, *items_left).await
+        }
+        Job::FetchVideo { url } => crate::federation::backfill::fetch_video(app, url).await,
     }
 }
 
@@ -328,6 +370,10 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::FetchVideoRates { video_id, .. } => {
             tracing::warn!(video = video_id, error = why, "a remote video's counts not read")
         }
+        Job::FetchOutbox { actor_id, page, .. } => {
+            tracing::warn!(actor = actor_id, ?page, error = why, "a followed actor's outbox not crawled")
+        }
+        Job::FetchVideo { url } => tracing::warn!(url, error = why, "a remote video not fetched"),
     }
 }
 

@@ -298,7 +298,13 @@ impl FakeServer {
             if let Some((content_type, bytes)) = raw.lock().unwrap().get(uri.path()).cloned() {
                 return ([("content-type", content_type)], bytes).into_response();
             }
-            match docs.lock().unwrap().get(uri.path()).cloned() {
+            // A document served for this path and query (`?resource=…`) first, else for the path.
+            let with_query = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let found = {
+                let docs = docs.lock().unwrap();
+                docs.get(&with_query).or_else(|| docs.get(uri.path())).cloned()
+            };
+            match found {
                 Some(d) => ([("content-type", "application/activity+json")], d.to_string()).into_response(),
                 None => (axum::http::StatusCode::NOT_FOUND, "no such document").into_response(),
             }
@@ -350,7 +356,8 @@ impl FakeServer {
         }
     }
 
-    /// Serves `doc` at `path` (as `application/activity+json`).
+    /// Serves `doc` at `path` (as `application/activity+json`); a `path` with a query answers only
+    /// that query, and comes before the same path without one.
     pub fn serve(&self, path: &str, doc: Value) {
         self.docs.lock().unwrap().insert(path.to_string(), doc);
     }

@@ -268,7 +268,15 @@ async fn on_accept(app: &App, signer: &RemoteActor, object: &Value) -> Result<()
     if f.target_id != signer.id {
         return Err(Error::Forbidden("only the followed actor can accept a follow".into()));
     }
-    follows::set_state(&app.db, f.id, "accepted", now_ms()).await?;
+    if f.state == "accepted" {
+        return Ok(());
+    }
+    // Accepted: its past comes too (its outbox, crawled in the background).
+    let mut tx = app.db.begin().await?;
+    follows::set_state(&mut tx, f.id, "accepted", now_ms()).await?;
+    super::backfill::queue(&mut tx, signer.id).await?;
+    tx.commit().await?;
+    app.wake_jobs();
     tracing::info!(target = %signer.url, "follow accepted");
     Ok(())
 }

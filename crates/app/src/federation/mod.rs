@@ -7,6 +7,7 @@ use flotilla_federation::fetch::Signer;
 
 use crate::{App, Error, Result, ap, uris};
 
+pub mod backfill;
 pub mod comments;
 pub mod delivery;
 pub mod follow;
