@@ -281,9 +281,7 @@ pub async fn create(app: &App, who: &AuthUser, key: &str, parent: Option<i64>, t
         },
     )
     .await?;
-    if !held {
-        events::record(&mut tx, Event::CommentCreated { comment_id: id }).await?;
-    }
+    events::record(&mut tx, Event::CommentCreated { comment_id: id }).await?;
     tx.commit().await?;
     app.wake_jobs();
     let c = comments::get(&app.db, id).await?.ok_or_else(|| Error::not_found("comment"))?;
@@ -335,8 +333,8 @@ pub async fn approve(app: &App, who: &AuthUser, key: &str, comment_id: i64) -> R
         .filter(|c| c.video_id == v.id && c.deleted_at.is_none())
         .ok_or_else(|| Error::not_found("comment"))?;
     let mut tx = app.db.begin().await?;
-    if comments::approve(&mut tx, c.id, now_ms()).await? && c.url.is_none() {
-        events::record(&mut tx, Event::CommentCreated { comment_id: c.id }).await?;
+    if comments::approve(&mut tx, c.id, now_ms()).await? {
+        events::record(&mut tx, Event::CommentApproved { comment_id: c.id }).await?;
     }
     tx.commit().await?;
     app.wake_jobs();

@@ -1,6 +1,6 @@
 //! What happened: a use-case records an [`Event`] in the same transaction as its change
 //! ([`record`]), as a job of kind `event`; the parts that react to it (today: federation, in
-//! `federation::on_event`) run from that job. A change and what it causes are committed together
+//! `federation::on_event`, and notifications, in `notification::on_event`) run from that job. A change and what it causes are committed together
 //! or not at all: a crash right after the commit still delivers the `Create`, a crash before it
 //! leaves nothing half done.
 //!
@@ -37,8 +37,14 @@ pub enum Event {
     /// A local user rated a video (`like`, `dislike`; `None` for no rating): `old` is the rating
     /// replaced, with when it was given (its activity's id is made from it).
     VideoRated { user_id: i64, video_id: i64, old: Option<(String, i64)>, new: Option<(String, i64)> },
-    /// A comment by one of our accounts is there for others to see (posted, or approved).
+    /// A comment was posted here or received (held ones too).
     CommentCreated { comment_id: i64 },
+    /// A held comment was approved by the video's owner.
+    CommentApproved { comment_id: i64 },
+    /// A video of another server reached us for the first time through its server's activity.
+    RemoteVideoPublished { video_id: i64 },
+    /// Someone (local or remote) follows one of our channels or accounts (accepted).
+    ActorFollowed { follow_id: i64 },
     /// A comment was deleted (its row is a tombstone now): `url` is its ActivityPub id, `actor_id`
     /// the local actor that removed it (its author, the video's owner or a moderator).
     CommentDeleted { comment_id: i64, url: String, actor_id: i64 },

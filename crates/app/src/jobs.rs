@@ -334,7 +334,12 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::FetchActorImage { actor_id, kind, url } => {
             crate::federation::remote::fetch_image(app, *actor_id, kind, url).await
         }
-        Job::Event { event } => Ok(crate::federation::on_event(app, event).await?),
+        // Each subscriber's part is safe to run again: deliveries are queued in one transaction,
+        // notifications are stored once per subject.
+        Job::Event { event } => {
+            crate::federation::on_event(app, event).await?;
+            Ok(crate::notification::on_event(app, event).await?)
+        }
         Job::PrunePlaylists { video_id, files } => {
             crate::video::transcode::prune_playlists(app, *video_id, files).await
         }

@@ -27,6 +27,7 @@ pub mod jobs;
 pub mod jobs_admin;
 pub mod limits;
 pub mod media_cache;
+pub mod notification;
 pub mod registration;
 pub mod text;
 pub mod uris;
@@ -70,6 +71,11 @@ pub struct App {
     pub jobs_wakeup: tokio::sync::Notify,
     /// Deliveries in flight per remote host (`federation::delivery`).
     pub host_slots: federation::delivery::HostSlots,
+    /// New notifications, `(user id, notification id)`, for the live streams (`notification`).
+    pub notifications: tokio::sync::broadcast::Sender<(i64, i64)>,
+    /// `true` once the server stops: long-lived responses (the notification stream) end then, so
+    /// a graceful shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -109,6 +115,9 @@ impl App {
             config: Arc::new(config),
             public,
             db,
+            // A listener more than 256 behind misses some and reloads the list (`Lagged`).
+            notifications: tokio::sync::broadcast::channel(256).0,
+            stopping: tokio::sync::watch::channel(false).0,
             settings: RwLock::new(Arc::new(settings)),
         };
         ap::ensure_instance_actor(&app).await?;

@@ -136,6 +136,14 @@ fn conflict_as_taken(e: flotilla_db::Error) -> Error {
 }
 
 /// The full view of a user: `GET /users/me`, admin `GET /users/:id`.
+/// `GET /api/v1/users/me`: the user, with their notification settings (PeerTube has no other
+/// way to read them).
+pub async fn me(app: &App, who: &AuthUser) -> Result<Value> {
+    let mut out = view(app, &who.user).await?;
+    out["notificationSettings"] = crate::notification::settings(app, who.user.id).await?;
+    Ok(out)
+}
+
 pub async fn view(app: &App, u: &users::User) -> Result<Value> {
     let acc = accounts::get_by_user(&app.db, u.user_id()).await?.ok_or_else(|| Error::not_found("account"))?;
     let account_json = account::view(app, &acc).await?;

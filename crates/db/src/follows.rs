@@ -41,6 +41,23 @@ pub async fn upsert(
     Ok(id)
 }
 
+pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<Follow>> {
+    let sql = format!("SELECT {COLUMNS} FROM follows WHERE id = $1");
+    Ok(run!(e, |x| sqlx::query_as::<_, Follow>(&sql).bind(id).fetch_optional(x).await)?)
+}
+
+/// The users whose accounts follow `target` (a channel's local subscribers), accepted.
+pub async fn local_follower_users(e: impl Into<Exec<'_>>, target: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = run!(e, |x| sqlx::query_as(
+        "SELECT a.user_id FROM follows f JOIN accounts a ON a.actor_id = f.follower_id \
+         WHERE f.target_id = $1 AND f.state = 'accepted' AND a.user_id IS NOT NULL"
+    )
+    .bind(target)
+    .fetch_all(x)
+    .await)?;
+    Ok(rows.into_iter().map(|(u,)| u).collect())
+}
+
 pub async fn get_pair(e: impl Into<Exec<'_>>, follower: i64, target: i64) -> Result<Option<Follow>> {
     let sql = format!("SELECT {COLUMNS} FROM follows WHERE follower_id = $1 AND target_id = $2");
     Ok(run!(e, |x| sqlx::query_as::<_, Follow>(&sql).bind(follower).bind(target).fetch_optional(x).await)?)

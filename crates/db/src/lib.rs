@@ -21,6 +21,7 @@ pub mod follows;
 pub mod hosts;
 pub mod images;
 pub mod jobs;
+pub mod notifications;
 pub mod rates;
 pub mod registrations;
 pub mod settings;
@@ -257,6 +258,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0018_remote_rates.sql"),
     ),
     (19, "comments", include_str!("../migrations/0019_comments.sql"), include_str!("../migrations/0019_comments.sql")),
+    (
+        20,
+        "notifications",
+        include_str!("../migrations/0020_notifications.sql"),
+        include_str!("../migrations/0020_notifications.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

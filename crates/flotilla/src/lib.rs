@@ -34,6 +34,7 @@ impl RunningInstance {
     /// Stops accepting connections, lets in-flight requests finish (up to `grace`), closes the
     /// database.
     pub async fn stop_within(mut self, grace: Duration) {
+        self.app.stopping.send_replace(true);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -16,6 +16,7 @@ pub mod comments;
 pub mod config;
 pub mod form;
 pub mod jobs;
+pub mod notifications;
 pub mod oauth;
 pub mod server;
 pub mod subscriptions;
@@ -110,6 +111,11 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/{id}/comments/{comment}", post(comments::reply).delete(comments::delete))
         .route("/videos/{id}/comments/{comment}/approve", post(comments::approve))
         .route("/users/me/videos/comments", get(comments::on_my_videos))
+        .route("/users/me/notifications", get(notifications::list))
+        .route("/users/me/notifications/read", post(notifications::read))
+        .route("/users/me/notifications/read-all", post(notifications::read_all))
+        .route("/users/me/notifications/stream", get(notifications::stream))
+        .route("/users/me/notification-settings", axum::routing::put(notifications::update_settings))
         .route("/metrics/playback", post(crate::metrics::post_playback))
         .route("/users/me/videos/{id}/rating", get(videos::get_my_rating))
         .route("/server/following", get(server::list_following).post(server::follow_instances))

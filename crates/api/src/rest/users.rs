@@ -93,7 +93,7 @@ pub async fn delete_registration(
 
 /// `GET /api/v1/users/me`
 pub async fn get_me(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
-    Ok(Json(user::view(&app, &who.user).await?))
+    Ok(Json(user::me(&app, &who).await?))
 }
 
 /// `PUT /api/v1/users/me`

@@ -89,7 +89,7 @@ pub async fn fetch_page(
             continue;
         }
         let embedded_here = object.is_object() && remote::host(url).as_deref() == Some(actor.host.as_str());
-        if embedded_here && super::videos::store(app, &actor, object).await.is_ok() {
+        if embedded_here && super::videos::store(app, &actor, object, false).await.is_ok() {
             stored += 1;
             continue;
         }
@@ -122,6 +122,6 @@ pub async fn fetch_video(app: &Arc<App>, url: &str) -> std::result::Result<(), F
     if doc["type"] != "Video" {
         return Err(Failure::Fail(format!("{url} is not a video")));
     }
-    super::videos::receive_fetched(app, &doc).await?;
+    super::videos::receive_fetched(app, &doc, false).await?;
     Ok(())
 }

@@ -403,12 +403,13 @@ pub async fn receive(
         },
     )
     .await;
-    match inserted {
-        Ok(_) => {}
+    let comment_id = match inserted {
+        Ok(id) => id,
         // The same comment from two deliveries at once: the other one stored it.
         Err(flotilla_db::Error::Conflict(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
-    }
+    };
+    crate::events::record(&mut tx, crate::events::Event::CommentCreated { comment_id }).await?;
     if !held && let Some(activity) = forward {
         forward_in(app, &mut tx, &v, activity).await?;
     }

@@ -222,7 +222,11 @@ async fn on_follow(app: &App, signer: &RemoteActor, activity: &Value, object: &V
         tracing::warn!(host = %signer.host, error = %e, "cannot follow back");
     }
     let mut tx = app.db.begin().await?;
+    let before = follows::get_pair(&mut tx, signer.id, target).await?;
     let row = follows::upsert(&mut tx, signer.id, target, "accepted", follow_id, now_ms()).await?;
+    if before.is_none_or(|f| f.state != "accepted") {
+        crate::events::record(&mut tx, crate::events::Event::ActorFollowed { follow_id: row }).await?;
+    }
     let accept = json!({
         "@context": "https://www.w3.org/ns/activitystreams",
         "type": "Accept",

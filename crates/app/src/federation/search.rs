@@ -48,7 +48,7 @@ pub async fn video_by_url(app: &App, who: Option<&AuthUser>, url: &str) -> Resul
     if doc["type"] != "Video" {
         return Ok(empty);
     }
-    let id = videos::receive_fetched(app, &doc).await?;
+    let id = videos::receive_fetched(app, &doc, false).await?;
     let v = flotilla_db::videos::get(&app.db, id).await?.ok_or_else(|| Error::not_found("video"))?;
     Ok(json!({ "total": 1, "data": [crate::video::view(app, &v, false, false).await?] }))
 }

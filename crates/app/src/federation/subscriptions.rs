@@ -35,7 +35,14 @@ pub async fn subscribe(app: &App, who: &AuthUser, uri: &str) -> Result<()> {
         None => {
             let c =
                 channels::get_local_by_name(&app.db, &name).await?.ok_or_else(|| Error::not_found("video channel"))?;
-            follows::upsert(&app.db, me.actor_id, c.actor_id, "accepted", None, now_ms()).await?;
+            let mut tx = app.db.begin().await?;
+            let before = follows::get_pair(&mut tx, me.actor_id, c.actor_id).await?;
+            let row = follows::upsert(&mut tx, me.actor_id, c.actor_id, "accepted", None, now_ms()).await?;
+            if before.is_none() {
+                crate::events::record(&mut tx, crate::events::Event::ActorFollowed { follow_id: row }).await?;
+            }
+            tx.commit().await?;
+            app.wake_jobs();
         }
         Some(host) => {
             let actor = remote::actor_by_handle(app, &name, &host).await?;

@@ -399,7 +399,9 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
 }
 
 /// Stores or refreshes a remote video from its object, which comes from `signer`'s server.
-pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i64> {
+/// `news`: it came in its server's activity (not a crawl, a search or a refresh), so a video new
+/// here is news for those who follow its channel (`RemoteVideoPublished`).
+pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) -> Result<i64> {
     let VideoObject { id, uuid, name, duration, group, width, height, data, thumbnail, tags } =
         read_video(object, &signer.host, app.config.federation.allow_private)?;
     let channel_id = remote_channel(app, group).await?;
@@ -447,7 +449,11 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value) -> Result<i6
         return Err(Error::Forbidden("this UUID belongs to another video".into()));
     }
     let mut tx = app.db.begin().await?;
+    let known = videos::get_by_remote_url(&mut tx, id).await?.is_some();
     let video_id = videos::upsert_remote(&mut tx, &row, now).await?;
+    if news && !known {
+        crate::events::record(&mut tx, crate::events::Event::RemoteVideoPublished { video_id }).await?;
+    }
     videos::set_tags(&mut tx, video_id, &tags).await?;
     videos::index_search(&mut tx, video_id).await?;
     if let Some(url) = &thumbnail {
@@ -473,7 +479,7 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
         return Err(Error::Forbidden("our own videos are ours to change".into()));
     }
     if embedded && remote::host(url) == Some(signer.host.clone()) {
-        store(app, signer, object).await?;
+        store(app, signer, object, true).await?;
         return Ok(());
     }
     // The Announce that follows a Create we just stored (PeerTube sends both): nothing to fetch.
@@ -489,13 +495,13 @@ pub async fn receive(app: &App, signer: &RemoteActor, object: &Value) -> Result<
     if doc["type"] != "Video" {
         return Ok(());
     }
-    receive_fetched(app, &doc).await?;
+    receive_fetched(app, &doc, true).await?;
     Ok(())
 }
 
 /// A video document fetched from its own URL (search by address): stored as if its server had
 /// sent it. Returns its local id.
-pub async fn receive_fetched(app: &App, doc: &Value) -> Result<i64> {
+pub async fn receive_fetched(app: &App, doc: &Value, news: bool) -> Result<i64> {
     let url = doc["id"].as_str().ok_or_else(|| invalid("no id"))?;
     if remote::host(url).as_deref() == Some(app.public.host.as_str()) {
         return Err(Error::Forbidden("our own videos are ours".into()));
@@ -506,7 +512,7 @@ pub async fn receive_fetched(app: &App, doc: &Value) -> Result<i64> {
         .and_then(remote::id_of)
         .unwrap_or_default();
     let origin = remote::actor(app, channel).await?;
-    store(app, &origin, doc).await
+    store(app, &origin, doc, news).await
 }
 
 /// `Delete` of a video: only its own server may.
@@ -546,7 +552,7 @@ pub async fn refresh(app: &Arc<App>, video_id: i64) -> std::result::Result<(), F
     let signer = super::instance_signer(app).await?;
     let gone = match app.fetcher.get_ap(&url, Some(&signer)).await {
         Ok(doc) if doc["type"] == "Video" => {
-            receive_fetched(app, &doc).await?;
+            receive_fetched(app, &doc, false).await?;
             tracing::info!(video = url, "remote video refreshed");
             return Ok(());
         }

@@ -1,0 +1,331 @@
+//! Notifications: what concerns a user, in PeerTube's shapes and type numbers. A subscriber of
+//! the events (`on_event`, run by the event's job beside federation's part): a new video of a
+//! channel one follows (1), a comment on one's video (2, held ones too), a reply to one's comment
+//! or a mention (11), a new follower of one's channel or account (10), one's video published (6).
+//! Each is stored once per user, type and subject (an event's job that runs twice tells once),
+//! only when the user's setting for its type has the web bit (e-mail is kept as a setting, inert
+//! until there is a mailer), and announced on `App::notifications` for the live stream.
+
+use flotilla_db::notifications::{self, Notification};
+use flotilla_db::{accounts, channels, comments, follows, videos};
+use flotilla_domain::time::{iso8601, now_ms};
+use serde_json::{Map, Value, json};
+
+use crate::auth::AuthUser;
+use crate::events::Event;
+use crate::{App, Error, Result};
+
+pub const NEW_VIDEO_FROM_SUBSCRIPTION: i64 = 1;
+pub const NEW_COMMENT_ON_MY_VIDEO: i64 = 2;
+pub const MY_VIDEO_PUBLISHED: i64 = 6;
+pub const NEW_FOLLOW: i64 = 10;
+pub const COMMENT_MENTION: i64 = 11;
+
+/// PeerTube's settings, with its defaults (1 web, 2 e-mail, 3 both), and the type each governs
+/// (`None`: a type this instance never produces yet, kept so clients can set it).
+const SETTINGS: &[(&str, i64, Option<i64>)] = &[
+    ("newVideoFromSubscription", 1, Some(NEW_VIDEO_FROM_SUBSCRIPTION)),
+    ("newCommentOnMyVideo", 1, Some(NEW_COMMENT_ON_MY_VIDEO)),
+    ("abuseAsModerator", 3, None),
+    ("videoAutoBlacklistAsModerator", 3, None),
+    ("blacklistOnMyVideo", 3, None),
+    ("myVideoPublished", 1, Some(MY_VIDEO_PUBLISHED)),
+    ("myVideoImportFinished", 1, None),
+    ("newUserRegistration", 1, None),
+    ("commentMention", 1, Some(COMMENT_MENTION)),
+    ("newFollow", 1, Some(NEW_FOLLOW)),
+    ("newInstanceFollower", 1, None),
+    ("autoInstanceFollowing", 1, None),
+    ("abuseNewMessage", 3, None),
+    ("abuseStateChange", 3, None),
+    ("newPeerTubeVersion", 3, None),
+    ("myVideoStudioEditionFinished", 1, None),
+    ("myVideoTranscriptionGenerated", 1, None),
+    ("newPluginVersion", 1, None),
+];
+
+/// A user's settings: the defaults, with what they changed.
+pub async fn settings(app: &App, user_id: i64) -> Result<Value> {
+    let stored: Map<String, Value> = match notifications::settings(&app.db, user_id).await? {
+        Some(s) => serde_json::from_str(&s).unwrap_or_default(),
+        None => Map::new(),
+    };
+    let mut out = Map::new();
+    for (key, default, _) in SETTINGS {
+        let v = stored.get(*key).and_then(Value::as_i64).filter(|v| (0..=3).contains(v)).unwrap_or(*default);
+        out.insert(key.to_string(), json!(v));
+    }
+    Ok(Value::Object(out))
+}
+
+/// `PUT /api/v1/users/me/notification-settings`: any of PeerTube's keys, each 0 to 3.
+pub async fn update_settings(app: &App, who: &AuthUser, body: &Value) -> Result<()> {
+    let Some(fields) = body.as_object() else {
+        return Err(Error::invalid("body", "the settings are a JSON object"));
+    };
+    let mut now = match settings(app, who.user.id).await? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut errors = Vec::new();
+    for (k, v) in fields {
+        if !SETTINGS.iter().any(|(key, _, _)| key == k) {
+            errors.push(flotilla_domain::FieldError { field: k.clone(), msg: "not a notification setting".into() });
+            continue;
+        }
+        match v.as_i64().filter(|v| (0..=3).contains(v)) {
+            Some(v) => {
+                now.insert(k.clone(), json!(v));
+            }
+            None => errors.push(flotilla_domain::FieldError {
+                field: k.clone(),
+                msg: "must be 0 (none), 1 (web), 2 (e-mail) or 3 (both)".into(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    notifications::set_settings(&app.db, who.user.id, &Value::Object(now).to_string(), now_ms()).await?;
+    Ok(())
+}
+
+/// Whether `user_id` wants notifications of `kind` on the web.
+async fn wants(app: &App, user_id: i64, kind: i64) -> Result<bool> {
+    let s = settings(app, user_id).await?;
+    let key = SETTINGS.iter().find(|(_, _, t)| *t == Some(kind)).map(|(k, _, _)| *k);
+    Ok(key.and_then(|k| s[k].as_i64()).is_some_and(|v| v & 1 == 1))
+}
+
+/// Tells `user_id` about `subject`, once.
+async fn notify(app: &App, user_id: i64, kind: i64, subject: &str, payload: Value) -> Result<()> {
+    if !wants(app, user_id, kind).await? {
+        return Ok(());
+    }
+    if let Some(id) = notifications::insert(&app.db, user_id, kind, subject, &payload.to_string(), now_ms()).await? {
+        // Nobody listening is fine: the stream only spares the web client a reload.
+        let _ = app.notifications.send((user_id, id));
+    }
+    Ok(())
+}
+
+/// A video as notifications show it.
+async fn video_payload(app: &App, v: &videos::Video) -> Result<Value> {
+    let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?;
+    let channel = match c {
+        Some(c) => {
+            let host = if c.host.is_empty() { app.public.host.clone() } else { c.host.clone() };
+            json!({ "id": c.id, "name": c.name, "displayName": c.display_name, "host": host, "avatars": [] })
+        }
+        None => Value::Null,
+    };
+    Ok(json!({ "id": v.id, "uuid": v.uuid, "shortUUID": v.short_uuid, "name": v.name, "channel": channel }))
+}
+
+fn account_payload(app: &App, a: &accounts::Account) -> Value {
+    let host = if a.host.is_empty() { app.public.host.clone() } else { a.host.clone() };
+    json!({ "id": a.id, "displayName": a.display_name, "name": a.name, "host": host, "avatars": [] })
+}
+
+/// The local users following actor `actor_id` (a channel's subscribers).
+async fn local_followers(app: &App, actor_id: i64) -> Result<Vec<i64>> {
+    Ok(follows::local_follower_users(&app.db, actor_id).await?)
+}
+
+/// The notifications' part in what happened.
+pub async fn on_event(app: &App, event: &Event) -> Result<()> {
+    match event {
+        Event::VideoPublished { video_id } => {
+            let Some(v) = videos::get(&app.db, *video_id).await? else { return Ok(()) };
+            let payload = json!({ "video": video_payload(app, &v).await? });
+            if let Some(owner) = crate::video::owner_user(app, &v).await? {
+                notify(app, owner, MY_VIDEO_PUBLISHED, &format!("video:{}", v.id), payload.clone()).await?;
+            }
+            if v.privacy == crate::video::PRIVACY_PUBLIC {
+                new_video_for_subscribers(app, &v, payload).await?;
+            }
+            Ok(())
+        }
+        Event::RemoteVideoPublished { video_id } => {
+            let Some(v) = videos::get(&app.db, *video_id).await? else { return Ok(()) };
+            let payload = json!({ "video": video_payload(app, &v).await? });
+            new_video_for_subscribers(app, &v, payload).await
+        }
+        Event::CommentCreated { comment_id } => comment_created(app, *comment_id, false).await,
+        Event::CommentApproved { comment_id } => comment_created(app, *comment_id, true).await,
+        Event::ActorFollowed { follow_id } => followed(app, *follow_id).await,
+        Event::VideoUpdated { .. }
+        | Event::VideoDeleted(_)
+        | Event::ActorUpdated { .. }
+        | Event::VideoRated { .. }
+        | Event::CommentDeleted { .. } => Ok(()),
+    }
+}
+
+async fn new_video_for_subscribers(app: &App, v: &videos::Video, payload: Value) -> Result<()> {
+    let Some(c) = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await? else { return Ok(()) };
+    let owner = crate::video::owner_user(app, v).await?;
+    for user in local_followers(app, c.actor_id).await? {
+        if Some(user) != owner {
+            notify(app, user, NEW_VIDEO_FROM_SUBSCRIPTION, &format!("video:{}", v.id), payload.clone()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A comment appeared (`approved`: a held one was let through): its video's owner hears of it
+/// (held ones too: they wait for them); the author of the comment it answers and the local
+/// accounts it mentions hear of it once it is visible.
+async fn comment_created(app: &App, comment_id: i64, approved: bool) -> Result<()> {
+    let Some(c) = comments::get(&app.db, comment_id).await? else { return Ok(()) };
+    if c.deleted_at.is_some() {
+        return Ok(());
+    }
+    let Some(v) = videos::get(&app.db, c.video_id).await? else { return Ok(()) };
+    let author = match c.account_id {
+        Some(a) => accounts::get(&app.db, flotilla_domain::AccountId(a)).await?,
+        None => None,
+    };
+    let Some(author) = author else { return Ok(()) };
+    let mut video = video_payload(app, &v).await?;
+    video.as_object_mut().map(|o| o.remove("channel"));
+    let payload = json!({ "comment": {
+        "id": c.id, "threadId": c.thread(), "account": account_payload(app, &author), "video": video,
+        "heldForReview": c.held,
+    }});
+    let subject = format!("comment:{}", c.id);
+    let owner = crate::video::owner_user(app, &v).await?;
+    let mut told: Vec<i64> = author.user_id.into_iter().collect();
+    if !approved
+        && let Some(owner) = owner
+        && !told.contains(&owner)
+    {
+        notify(app, owner, NEW_COMMENT_ON_MY_VIDEO, &subject, payload.clone()).await?;
+        told.push(owner);
+    }
+    if c.held {
+        return Ok(());
+    }
+    let mut concerned = Vec::new();
+    if let Some(parent) = c.in_reply_to
+        && let Some(p) = comments::get(&app.db, parent).await?
+        && let Some(a) = p.account_id
+        && let Some(acc) = accounts::get(&app.db, flotilla_domain::AccountId(a)).await?
+        && let Some(u) = acc.user_id
+    {
+        concerned.push(u);
+    }
+    for (name, host) in crate::comment::mentions(&c.text) {
+        if host.as_deref().is_some_and(|h| h != app.public.host) {
+            continue;
+        }
+        if let Some(acc) = accounts::get_local_by_name(&app.db, &name).await?
+            && let Some(u) = acc.user_id
+        {
+            concerned.push(u);
+        }
+    }
+    for user in concerned {
+        if !told.contains(&user) {
+            notify(app, user, COMMENT_MENTION, &subject, payload.clone()).await?;
+            told.push(user);
+        }
+    }
+    Ok(())
+}
+
+/// Someone follows one of our channels or accounts: its owner hears of it.
+async fn followed(app: &App, follow_id: i64) -> Result<()> {
+    let Some(f) = follows::get(&app.db, follow_id).await? else { return Ok(()) };
+    let Some((kind, name)) = accounts::local_actor(&app.db, f.target_id).await? else { return Ok(()) };
+    let (owner, following) = match kind.as_str() {
+        "Group" => {
+            let Some(c) = channels::get_by_actor(&app.db, f.target_id).await? else { return Ok(()) };
+            let user = accounts::get(&app.db, c.owner()).await?.and_then(|a| a.user_id);
+            (user, json!({ "type": "channel", "displayName": c.display_name, "name": name, "host": app.public.host }))
+        }
+        "Person" => {
+            let Some(a) = accounts::get_by_actor(&app.db, f.target_id).await? else { return Ok(()) };
+            (
+                a.user_id,
+                json!({ "type": "account", "displayName": a.display_name, "name": name, "host": app.public.host }),
+            )
+        }
+        _ => return Ok(()),
+    };
+    let Some(owner) = owner else { return Ok(()) };
+    let follower = match accounts::get_by_actor(&app.db, f.follower_id).await? {
+        Some(a) => account_payload(app, &a),
+        None => match flotilla_db::actors::get(&app.db, f.follower_id).await? {
+            Some(r) => {
+                json!({ "displayName": r.display_name.unwrap_or(r.name.clone()), "name": r.name, "host": r.host, "avatars": [] })
+            }
+            None => return Ok(()),
+        },
+    };
+    if accounts::get_by_actor(&app.db, f.follower_id).await?.is_some_and(|a| a.user_id == Some(owner)) {
+        return Ok(());
+    }
+    let payload =
+        json!({ "actorFollow": { "id": f.id, "state": f.state, "follower": follower, "following": following } });
+    notify(app, owner, NEW_FOLLOW, &format!("follow:{}", f.id), payload).await
+}
+
+/// A notification as PeerTube's API shows it.
+pub fn view(n: &Notification) -> Value {
+    let mut out = json!({
+        "id": n.id,
+        "type": n.kind,
+        "read": n.is_read,
+        "createdAt": iso8601(n.created_at),
+        "updatedAt": iso8601(n.updated_at),
+    });
+    if let (Some(o), Ok(Value::Object(p))) = (out.as_object_mut(), serde_json::from_str::<Value>(&n.payload)) {
+        for (k, v) in p {
+            o.insert(k, v);
+        }
+    }
+    out
+}
+
+/// `GET /api/v1/users/me/notifications` (`start`, `count`, `sort` `-createdAt`/`createdAt`,
+/// `unread`).
+pub async fn list(app: &App, who: &AuthUser, pairs: &[(String, String)]) -> Result<Value> {
+    let get = |k: &str| pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+    let num = |k: &str, d: i64| -> Result<i64> {
+        match get(k) {
+            Some(v) => v.parse::<i64>().map_err(|_| Error::invalid(k, format!("{k} must be a whole number"))),
+            None => Ok(d),
+        }
+    };
+    let (start, count) = (num("start", 0)?.max(0), num("count", 15)?.clamp(1, 100));
+    let unread = matches!(get("unread"), Some("true" | "1"));
+    let oldest_first = get("sort") == Some("createdAt");
+    let (rows, total) = notifications::list(&app.db, who.user.id, unread, oldest_first, start, count).await?;
+    Ok(json!({ "total": total, "data": rows.iter().map(view).collect::<Vec<_>>() }))
+}
+
+/// `POST /api/v1/users/me/notifications/read` (`{"ids": [...]}`).
+pub async fn mark_read(app: &App, who: &AuthUser, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() || ids.len() > 500 {
+        return Err(Error::invalid("ids", "give between 1 and 500 notification ids"));
+    }
+    notifications::mark_read(&app.db, who.user.id, ids, now_ms()).await?;
+    Ok(())
+}
+
+/// `POST /api/v1/users/me/notifications/read-all`.
+pub async fn mark_all_read(app: &App, who: &AuthUser) -> Result<()> {
+    notifications::mark_all_read(&app.db, who.user.id, now_ms()).await?;
+    Ok(())
+}
+
+/// A notification for the live stream, if it is `user_id`'s.
+pub async fn for_stream(app: &App, user_id: i64, id: i64) -> Result<Option<Value>> {
+    Ok(notifications::get(&app.db, id).await?.filter(|n| n.user_id == user_id).map(|n| view(&n)))
+}
+
+/// How many unread notifications a user has (the bell's count).
+pub async fn unread_count(app: &App, user_id: i64) -> Result<i64> {
+    Ok(notifications::list(&app.db, user_id, true, false, 0, 1).await?.1)
+}
