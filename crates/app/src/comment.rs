@@ -127,8 +127,9 @@ async fn video_author(app: &App, v: &videos::Video) -> Result<Option<i64>> {
     Ok(flotilla_db::channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?.map(|c| c.owner().0))
 }
 
-/// Renders comments as PeerTube's API does, with their authors and reply counts.
-async fn views(app: &App, v: &videos::Video, list: &[Comment], counts: bool) -> Result<Vec<Value>> {
+/// Renders comments as PeerTube's API does, with their authors and reply counts (`held`: which
+/// held replies the viewer sees, and counts).
+async fn views(app: &App, v: &videos::Video, list: &[Comment], counts: bool, held: Held) -> Result<Vec<Value>> {
     let ids: Vec<i64> = list.iter().filter_map(|c| c.account_id).collect();
     let accs = accounts::get_many(&app.db, &ids).await?;
     let imgs = images::list_for(&app.db, &accs.iter().map(|a| a.actor_id).collect::<Vec<_>>()).await?;
@@ -142,7 +143,7 @@ async fn views(app: &App, v: &videos::Video, list: &[Comment], counts: bool) -> 
     let mut replies: HashMap<i64, (i64, i64)> = HashMap::new();
     if counts {
         let threads: Vec<i64> = list.iter().filter(|c| c.thread_id.is_none()).map(|c| c.id).collect();
-        for (t, n, by_author) in comments::reply_counts(&app.db, &threads, video_author(app, v).await?).await? {
+        for (t, n, by_author) in comments::reply_counts(&app.db, &threads, video_author(app, v).await?, held).await? {
             replies.insert(t, (n, by_author));
         }
     }
@@ -194,8 +195,8 @@ pub async fn list_threads(app: &App, who: Option<&AuthUser>, key: &str, pairs: &
     let order = flotilla_db::order_by(sort, comments::THREAD_ORDERS, "c.created_at DESC");
     let held = held_for(app, who, &v).await?;
     let (list, total) = comments::threads(&app.db, v.id, held, &order, start, count).await?;
-    let data = views(app, &v, &list, true).await?;
-    let not_deleted = comments::count_visible(&app.db, v.id).await?;
+    let data = views(app, &v, &list, true, held).await?;
+    let not_deleted = comments::count_visible(&app.db, v.id, held).await?;
     crate::events::seen(app, crate::events::Seen::Video(&v)).await;
     Ok(json!({ "total": total, "totalNotDeletedComments": not_deleted, "data": data }))
 }
@@ -219,14 +220,14 @@ pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64
     let (replies, _) = comments::replies(&app.db, root.id, held, MAX_TREE).await?;
     let mut all = vec![root.clone()];
     all.extend(replies);
-    let rendered = views(app, &v, &all, true).await?;
+    let rendered = views(app, &v, &all, true, held).await?;
     // Replies of replies: each comment's children, in the order they came.
     let mut children: HashMap<i64, Vec<usize>> = HashMap::new();
     for (i, c) in all.iter().enumerate().skip(1) {
         children.entry(c.in_reply_to.unwrap_or(root.id)).or_default().push(i);
     }
     let total_of_thread =
-        comments::reply_counts(&app.db, &[root.id], video_author(app, &v).await?).await?.first().map(|r| r.1);
+        comments::reply_counts(&app.db, &[root.id], video_author(app, &v).await?, held).await?.first().map(|r| r.1);
     fn tree(i: usize, all: &[Comment], rendered: &[Value], children: &HashMap<i64, Vec<usize>>, depth: u32) -> Value {
         let kids = if depth > 200 { Vec::new() } else { children.get(&all[i].id).cloned().unwrap_or_default() };
         json!({
@@ -285,7 +286,7 @@ pub async fn create(app: &App, who: &AuthUser, key: &str, parent: Option<i64>, t
     tx.commit().await?;
     app.wake_jobs();
     let c = comments::get(&app.db, id).await?.ok_or_else(|| Error::not_found("comment"))?;
-    let view = views(app, &v, std::slice::from_ref(&c), true).await?.pop().unwrap_or_default();
+    let view = views(app, &v, std::slice::from_ref(&c), true, Held::Shown).await?.pop().unwrap_or_default();
     Ok(json!({ "comment": view }))
 }
 
@@ -360,7 +361,7 @@ pub async fn on_my_videos(app: &App, who: &AuthUser, pairs: &[(String, String)])
     let mut data = Vec::with_capacity(list.len());
     for c in &list {
         let Some(v) = videos::get(&app.db, c.video_id).await? else { continue };
-        let mut view = views(app, &v, std::slice::from_ref(c), false).await?.pop().unwrap_or_default();
+        let mut view = views(app, &v, std::slice::from_ref(c), false, Held::Shown).await?.pop().unwrap_or_default();
         view["video"] = json!({ "id": v.id, "uuid": v.uuid, "name": v.name });
         data.push(view);
     }

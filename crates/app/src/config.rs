@@ -125,6 +125,9 @@ pub struct FederationConfig {
     /// How long the new likes and dislikes of one of our videos are gathered before followers are
     /// sent its counts (one `Update` for a burst of ratings), in seconds.
     pub counts_batch_secs: u64,
+    /// How long views are gathered before they are told: to the server of a remote video (one
+    /// `View` each), and, for ours, the new total to followers (one `Update`), in seconds.
+    pub views_batch_secs: u64,
 }
 
 impl Default for FederationConfig {
@@ -136,6 +139,7 @@ impl Default for FederationConfig {
             federate_unlisted: false,
             remote_search_anonymous: false,
             counts_batch_secs: 10,
+            views_batch_secs: 300,
         }
     }
 }

@@ -83,6 +83,10 @@ pub enum Job {
     FetchVideo {
         url: String,
     },
+    /// Views of another server's video counted here, told to its server (`View`s).
+    SendViews {
+        video_id: i64,
+    },
 }
 
 impl Job {
@@ -100,6 +104,7 @@ impl Job {
             Job::FetchVideoRates { .. } => "fetch-video-rates",
             Job::FetchOutbox { .. } => "fetch-outbox",
             Job::FetchVideo { .. } => "fetch-video",
+            Job::SendViews { .. } => "send-views",
         }
     }
 
@@ -117,6 +122,7 @@ impl Job {
             Job::VideoCounts { .. } => 10,
             Job::FetchVideoRates { .. } => 3,
             Job::FetchOutbox { .. } | Job::FetchVideo { .. } => 5,
+            Job::SendViews { .. } => 10,
         }
     }
 
@@ -134,6 +140,7 @@ impl Job {
             Job::FetchOutbox { actor_id, page: None, .. } => Some(format!("fetch-outbox:{actor_id}")),
             Job::FetchOutbox { .. } => None,
             Job::FetchVideo { url } => Some(format!("fetch-video:{url}")),
+            Job::SendViews { video_id } => Some(format!("send-views:{video_id}")),
         }
     }
 
@@ -228,6 +235,9 @@ impl Job {
             "fetch-video" => serde_json::from_str::<ActorPayload>(payload)
                 .map(|p| Job::FetchVideo { url: p.url })
                 .map_err(|e| e.to_string()),
+            "send-views" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::SendViews { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -250,6 +260,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-video-rates", 1),
         ("fetch-outbox", 1),
         ("fetch-video", 2),
+        ("send-views", 1),
     ]
 }
 
@@ -351,6 +362,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
             crate::federation::backfill::fetch_page(app, *actor_id, page.as_deref(), *pages_left, *items_left).await
         }
         Job::FetchVideo { url } => crate::federation::backfill::fetch_video(app, url).await,
+        Job::SendViews { video_id } => crate::federation::views::send(app, *video_id).await,
     }
 }
 
@@ -379,6 +391,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
             tracing::warn!(actor = actor_id, ?page, error = why, "a followed actor's outbox not crawled")
         }
         Job::FetchVideo { url } => tracing::warn!(url, error = why, "a remote video not fetched"),
+        Job::SendViews { video_id } => tracing::warn!(video = video_id, error = why, "views not told to their server"),
     }
 }
 

@@ -165,32 +165,39 @@ pub async fn replies(e: impl Into<Exec<'_>>, thread_id: i64, held: Held, limit: 
     Ok((rows, total))
 }
 
-/// Per thread of `ids`: its replies that are neither deleted nor held, and those of them by
-/// `video_author` (an account id).
+/// Per thread of `ids`: its replies that are not deleted and that the viewer sees (`held`), and
+/// those of them by `video_author` (an account id).
 pub async fn reply_counts(
     e: impl Into<Exec<'_>>,
     ids: &[i64],
     video_author: Option<i64>,
+    held: Held,
 ) -> Result<Vec<(i64, i64, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let (all, author) = held.binds();
     let list = crate::id_list(ids);
     let sql = format!(
         "SELECT thread_id, COUNT(*), SUM(CASE WHEN account_id = $1 THEN 1 ELSE 0 END) FROM video_comments \
-         WHERE thread_id IN ({list}) AND deleted_at IS NULL AND held = FALSE GROUP BY thread_id"
+         WHERE thread_id IN ({list}) AND deleted_at IS NULL AND (held = FALSE OR $2 OR account_id = $3) \
+         GROUP BY thread_id"
     );
     let rows: Vec<(i64, i64, Option<i64>)> =
-        run!(e, |x| sqlx::query_as(&sql).bind(video_author.unwrap_or(-1)).fetch_all(x).await)?;
+        run!(e, |x| sqlx::query_as(&sql).bind(video_author.unwrap_or(-1)).bind(all).bind(author).fetch_all(x).await)?;
     Ok(rows.into_iter().map(|(t, n, a)| (t, n, a.unwrap_or(0))).collect())
 }
 
-/// How many comments of a video are neither deleted nor held.
-pub async fn count_visible(e: impl Into<Exec<'_>>, video_id: i64) -> Result<i64> {
+/// How many comments of a video are not deleted, of those the viewer sees (`held`).
+pub async fn count_visible(e: impl Into<Exec<'_>>, video_id: i64, held: Held) -> Result<i64> {
+    let (all, author) = held.binds();
     let (n,): (i64,) = run!(e, |x| sqlx::query_as(
-        "SELECT COUNT(*) FROM video_comments WHERE video_id = $1 AND deleted_at IS NULL AND held = FALSE"
+        "SELECT COUNT(*) FROM video_comments WHERE video_id = $1 AND deleted_at IS NULL \
+         AND (held = FALSE OR $2 OR account_id = $3)"
     )
     .bind(video_id)
+    .bind(all)
+    .bind(author)
     .fetch_one(x)
     .await)?;
     Ok(n)

@@ -264,6 +264,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0020_notifications.sql"),
         include_str!("../migrations/0020_notifications.sql"),
     ),
+    (21, "views", include_str!("../migrations/0021_views.sql"), include_str!("../migrations/0021_views.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

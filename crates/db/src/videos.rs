@@ -258,13 +258,70 @@ pub async fn count_published_local(e: impl Into<Exec<'_>>) -> Result<i64> {
     Ok(n)
 }
 
-pub async fn add_view(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
-    run!(e, |x| sqlx::query("UPDATE videos SET views = views + 1 WHERE id = $1")
+/// Counts `n` views of a video at `now` (its total and its day's); `pending`: they are views of
+/// another server's video, to be told to it (`pending_views`).
+pub async fn add_views(tx: &mut crate::Tx, id: i64, n: i64, now: i64, pending: bool) -> Result<()> {
+    let day = now.div_euclid(86_400_000);
+    run!(&mut *tx, |x| sqlx::query("UPDATE videos SET views = views + $2 WHERE id = $1")
         .bind(id)
+        .bind(n)
         .execute(x)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|_| ()))?;
+    run!(&mut *tx, |x| {
+        sqlx::query(
+        "INSERT INTO video_views_daily (video_id, day, views) VALUES ($1, $2, $3)          ON CONFLICT (video_id, day) DO UPDATE SET views = video_views_daily.views + excluded.views"
+    )
+    .bind(id)
+    .bind(day)
+    .bind(n)
+    .execute(x)
+    .await
+    .map(|_| ())
+    })?;
+    if pending {
+        run!(&mut *tx, |x| {
+            sqlx::query(
+            "INSERT INTO pending_views (video_id, views) VALUES ($1, $2)              ON CONFLICT (video_id) DO UPDATE SET views = pending_views.views + excluded.views"
+        )
+        .bind(id)
+        .bind(n)
+        .execute(x)
+        .await
+        .map(|_| ())
+        })?;
+    }
     Ok(())
+}
+
+/// Takes up to `max` of a video's views waiting to be told to its server (the rest wait for
+/// the next batch); how many were taken.
+pub async fn take_pending_views(tx: &mut crate::Tx, id: i64, max: i64) -> Result<i64> {
+    let row: Option<(i64,)> =
+        run!(&mut *tx, |x| sqlx::query_as("DELETE FROM pending_views WHERE video_id = $1 RETURNING views")
+            .bind(id)
+            .fetch_optional(x)
+            .await)?;
+    let n = row.map(|(n,)| n).unwrap_or(0);
+    if n > max {
+        run!(&mut *tx, |x| sqlx::query("INSERT INTO pending_views (video_id, views) VALUES ($1, $2)")
+            .bind(id)
+            .bind(n - max)
+            .execute(x)
+            .await
+            .map(|_| ()))?;
+        return Ok(max);
+    }
+    Ok(n)
+}
+
+/// Forgets the daily views older than `before_day` (the trending sort reads a week).
+pub async fn prune_daily_views(e: impl Into<Exec<'_>>, before_day: i64) -> Result<u64> {
+    Ok(run!(e, |x| sqlx::query("DELETE FROM video_views_daily WHERE day < $1")
+        .bind(before_day)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?)
 }
 
 /// Sets the thumbnail, returning the previous file name.

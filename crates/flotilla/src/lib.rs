@@ -109,6 +109,11 @@ async fn housekeeping(app: Arc<App>) {
             Err(e) => tracing::warn!(error = %e, "cannot sweep abandoned uploads"),
         }
         let now = flotilla_domain::time::now_ms();
+        match flotilla_app::video::views::prune(&app, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "daily view counts past the trending week forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune daily views"),
+        }
         match flotilla_app::federation::inbox::prune_seen(&app, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "old inbox activity ids forgotten"),

@@ -189,6 +189,8 @@ async fn disabled_comments_are_refused_and_held_ones_wait_for_the_owner(backend:
     assert_eq!(ids(&author), vec![mine, held]);
     let (_, by_owner) = a.api.get(&path, Some(&owner)).await;
     assert_eq!(ids(&by_owner), vec![mine, held]);
+    assert_eq!(by_owner["totalNotDeletedComments"], 2, "the held one counts for the owner");
+    assert_eq!(anon["totalNotDeletedComments"], 1);
     let (status, _) = a.api.get(&format!("{path}/{held}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a held thread is not shown");
     // Nobody replies to a held comment.
@@ -214,6 +216,20 @@ async fn disabled_comments_are_refused_and_held_ones_wait_for_the_owner(backend:
     assert_eq!(ids(&anon), vec![mine, held], "approved: shown to all");
     let (_, held_left) = a.api.get("/api/v1/users/me/videos/comments?isHeldForReview=true", Some(&owner)).await;
     assert_eq!(held_left["total"], 0);
+    // A held reply counts for those who see it (the owner reaches it from the thread), not others.
+    let (status, body) = comment(&a, &pat, &closed, Some(mine), "A reply to hold").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let replies_of_mine = |list: &Value| {
+        list["data"].as_array().unwrap().iter().find(|c| c["id"] == mine).map(|c| c["totalReplies"].clone()).unwrap()
+    };
+    let (_, anon) = a.api.get(&path, None).await;
+    assert_eq!(replies_of_mine(&anon), 0);
+    assert_eq!(anon["totalNotDeletedComments"], 2);
+    let (_, by_owner) = a.api.get(&path, Some(&owner)).await;
+    assert_eq!(replies_of_mine(&by_owner), 1);
+    assert_eq!(by_owner["totalNotDeletedComments"], 3);
+    let (_, t) = a.api.get(&format!("{path}/{mine}"), Some(&owner)).await;
+    assert_eq!(t["children"][0]["comment"]["heldForReview"], true, "{t}");
     a.stop().await;
 }
 

@@ -17,6 +17,7 @@ pub mod remote;
 pub mod search;
 pub mod subscriptions;
 pub mod videos;
+pub mod views;
 
 #[cfg(test)]
 mod props;

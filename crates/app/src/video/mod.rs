@@ -275,9 +275,10 @@ const SORTS: &[(&str, &str)] = &[
     ("views", "v.views"),
     ("likes", "v.likes"),
     ("duration", "v.duration"),
-    // Until view history is kept, "trending" and "hot" rank by views and "best" by likes.
-    ("trending", "v.views"),
-    ("hot", "v.views"),
+    // "trending" and "hot" rank by the views of the last week (the daily counts older than that
+    // are pruned every hour: `video::views::prune`), "best" by likes.
+    ("trending", "(SELECT COALESCE(SUM(d.views), 0) FROM video_views_daily d WHERE d.video_id = v.id)"),
+    ("hot", "(SELECT COALESCE(SUM(d.views), 0) FROM video_views_daily d WHERE d.video_id = v.id)"),
     ("best", "v.likes"),
 ];
 

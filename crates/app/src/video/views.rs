@@ -87,8 +87,30 @@ pub async fn add(app: &App, who: Option<&AuthUser>, ip: IpAddr, key: &str, curre
     if !app.views_seen.first(v.id, viewer) {
         return Ok(false);
     }
-    flotilla_db::videos::add_view(&app.db, v.id).await?;
+    // Counted here (its total and its day's, for "trending"); a remote video's view is also
+    // kept for its server, told in batches (`send-views`); followers of ours get new totals in
+    // batches too (`video-counts`).
+    let now = flotilla_domain::time::now_ms();
+    let due = now + app.config.federation.views_batch_secs as i64 * 1000;
+    let mut tx = app.db.begin().await?;
+    flotilla_db::videos::add_views(&mut tx, v.id, 1, now, !v.is_local()).await?;
+    let job = if v.is_local() {
+        crate::jobs::Job::VideoCounts { video_id: v.id }
+    } else {
+        crate::jobs::Job::SendViews { video_id: v.id }
+    };
+    crate::jobs::enqueue_at(&mut tx, &job, due).await?;
+    tx.commit().await?;
     Ok(true)
+}
+
+/// Days of daily view counts kept for the "trending" and "hot" sorts.
+pub const TRENDING_DAYS: i64 = 7;
+
+/// Forgets the daily view counts older than [`TRENDING_DAYS`] (hourly housekeeping).
+pub async fn prune(app: &App, now: i64) -> Result<u64> {
+    let today = now.div_euclid(86_400_000);
+    Ok(flotilla_db::videos::prune_daily_views(&app.db, today - (TRENDING_DAYS - 1)).await?)
 }
 
 /// `PUT /api/v1/videos/:id/rate`: `like`, `dislike` or `none`, by a user who can see the video.
