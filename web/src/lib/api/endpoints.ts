@@ -4,6 +4,8 @@ import { api, type Query } from './client';
 import type {
   Account,
   Channel,
+  CommentThreadList,
+  CommentTree,
   CustomConfig,
   Follow,
   Image,
@@ -12,6 +14,7 @@ import type {
   ServerConfig,
   User,
   Video,
+  VideoComment,
   VideoDetails,
 } from './types';
 
@@ -72,6 +75,21 @@ export const sendPlaybackMetric = (body: PlaybackMetric, keepalive = false) =>
   api('/metrics/playback', { method: 'POST', json: body, keepalive });
 export const addView = (id: string | number, currentTime: number) =>
   api(`/videos/${id}/views`, { method: 'POST', json: { currentTime: Math.floor(currentTime) } });
+
+export type CommentSort = '-createdAt' | '-totalReplies';
+export const listCommentThreads = (videoId: string | number, q: { start: number; count: number; sort: CommentSort }) =>
+  api<CommentThreadList>(`/videos/${videoId}/comment-threads`, { query: q });
+export const getCommentThread = (videoId: string | number, threadId: number) =>
+  api<CommentTree>(`/videos/${videoId}/comment-threads/${threadId}`);
+export const addCommentThread = (videoId: string | number, text: string) =>
+  api<{ comment: VideoComment }>(`/videos/${videoId}/comment-threads`, { method: 'POST', json: { text } });
+export const addCommentReply = (videoId: string | number, commentId: number, text: string) =>
+  api<{ comment: VideoComment }>(`/videos/${videoId}/comments/${commentId}`, { method: 'POST', json: { text } });
+/** Leaves a tombstone: the replies stay. */
+export const deleteComment = (videoId: string | number, commentId: number) =>
+  api(`/videos/${videoId}/comments/${commentId}`, { method: 'DELETE' });
+export const approveComment = (videoId: string | number, commentId: number) =>
+  api(`/videos/${videoId}/comments/${commentId}/approve`, { method: 'POST' });
 
 export const getChannel = (handle: string) => api<Channel>(`/video-channels/${encodeURIComponent(handle)}`);
 export const createChannel = (body: { name: string; displayName: string; description?: string; support?: string }) =>

@@ -126,6 +126,8 @@ export interface VideoDetails extends Video {
   support: string | null;
   tags: string[];
   commentsEnabled?: boolean;
+  /** PeerTube 6.2+: 1 enabled, 2 disabled, 3 held for the owner's approval (`CommentsPolicy`). */
+  commentsPolicy?: IdLabel;
   downloadEnabled: boolean;
   waitTranscoding: boolean;
   files: VideoFile[];
@@ -135,6 +137,46 @@ export interface VideoDetails extends Video {
   transcodingProgress?: number | null;
   /** Ours, for the owner and moderators: why transcoding failed. */
   stateError?: string | null;
+}
+
+export const CommentsPolicy = {
+  Enabled: 1,
+  Disabled: 2,
+  RequiresApproval: 3,
+} as const;
+
+/**
+ * A comment (PeerTube's `VideoComment`). `text` is plain text, never HTML. A deleted comment stays
+ * as a tombstone: `isDeleted`, empty `text`, `account` null, its replies kept.
+ */
+export interface VideoComment {
+  id: number;
+  url: string;
+  text: string;
+  threadId: number;
+  inReplyToCommentId: number | null;
+  videoId: number;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+  /** Shown only to its author, the video's owner and moderators until approved. */
+  heldForReview: boolean;
+  isDeleted: boolean;
+  totalRepliesFromVideoAuthor: number;
+  /** On a thread's first comment: every reply in the thread, at any depth. */
+  totalReplies: number;
+  account: Account | null;
+}
+
+export interface CommentThreadList extends ListResult<VideoComment> {
+  /** The comments of every thread, replies included, that are not deleted. */
+  totalNotDeletedComments: number;
+}
+
+/** `GET /videos/:id/comment-threads/:threadId`: a thread's first comment and its replies as a tree. */
+export interface CommentTree {
+  comment: VideoComment;
+  children: CommentTree[];
 }
 
 export interface Role {
