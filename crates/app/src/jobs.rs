@@ -87,6 +87,16 @@ pub enum Job {
     SendViews {
         video_id: i64,
     },
+    /// A page of a remote video's `comments` collection (`page` `None`: the collection itself).
+    FetchComments {
+        video_id: i64,
+        url: String,
+        items_left: i64,
+    },
+    /// A comment of another server, fetched from its origin by URL.
+    FetchComment {
+        url: String,
+    },
 }
 
 impl Job {
@@ -105,6 +115,8 @@ impl Job {
             Job::FetchOutbox { .. } => "fetch-outbox",
             Job::FetchVideo { .. } => "fetch-video",
             Job::SendViews { .. } => "send-views",
+            Job::FetchComments { .. } => "fetch-comments",
+            Job::FetchComment { .. } => "fetch-comment",
         }
     }
 
@@ -123,6 +135,7 @@ impl Job {
             Job::FetchVideoRates { .. } => 3,
             Job::FetchOutbox { .. } | Job::FetchVideo { .. } => 5,
             Job::SendViews { .. } => 10,
+            Job::FetchComments { .. } | Job::FetchComment { .. } => 3,
         }
     }
 
@@ -141,6 +154,8 @@ impl Job {
             Job::FetchOutbox { .. } => None,
             Job::FetchVideo { url } => Some(format!("fetch-video:{url}")),
             Job::SendViews { video_id } => Some(format!("send-views:{video_id}")),
+            Job::FetchComments { url, .. } => Some(format!("fetch-comments:{url}")),
+            Job::FetchComment { url } => Some(format!("fetch-comment:{url}")),
         }
     }
 
@@ -185,6 +200,12 @@ impl Job {
             actor_id: i64,
             page: Option<String>,
             pages_left: i64,
+            items_left: i64,
+        }
+        #[derive(Deserialize)]
+        struct CommentsPayload {
+            video_id: i64,
+            url: String,
             items_left: i64,
         }
         #[derive(Deserialize)]
@@ -238,6 +259,12 @@ impl Job {
             "send-views" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::SendViews { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "fetch-comments" => serde_json::from_str::<CommentsPayload>(payload)
+                .map(|p| Job::FetchComments { video_id: p.video_id, url: p.url, items_left: p.items_left })
+                .map_err(|e| e.to_string()),
+            "fetch-comment" => serde_json::from_str::<ActorPayload>(payload)
+                .map(|p| Job::FetchComment { url: p.url })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -261,6 +288,9 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-outbox", 1),
         ("fetch-video", 2),
         ("send-views", 1),
+        ("fetch-comments", 1),
+        // One worker: a thread's comments are stored in the order they were queued, parents first.
+        ("fetch-comment", 1),
     ]
 }
 
@@ -363,6 +393,10 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         }
         Job::FetchVideo { url } => crate::federation::backfill::fetch_video(app, url).await,
         Job::SendViews { video_id } => crate::federation::views::send(app, *video_id).await,
+        Job::FetchComments { video_id, url, items_left } => {
+            crate::federation::backfill::fetch_comments(app, *video_id, url, *items_left).await
+        }
+        Job::FetchComment { url } => crate::federation::backfill::fetch_comment(app, url).await,
     }
 }
 
@@ -392,6 +426,8 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         }
         Job::FetchVideo { url } => tracing::warn!(url, error = why, "a remote video not fetched"),
         Job::SendViews { video_id } => tracing::warn!(video = video_id, error = why, "views not told to their server"),
+        Job::FetchComments { url, .. } => tracing::warn!(url, error = why, "a remote video's comments not read"),
+        Job::FetchComment { url } => tracing::warn!(url, error = why, "a remote comment not fetched"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! A follow brings the past: following an instance (a stand-in PeerTube with 120 videos in its
 //! outbox, over three pages, some embedded and some announced by URL) stores all of them, each
-//! once; following one of its channels afterwards fetches none of them again; and between real
+//! once, with their comments; following one of its channels afterwards fetches none of them again; and between real
 //! instances, the videos published before the follow arrive.
 
 use flotilla_testkit::reqwest::{StatusCode, multipart};
@@ -92,7 +92,31 @@ async fn following_an_instance_brings_its_past_once(backend: Backend) {
     webfinger(&pt, "peertube", &instance);
     webfinger(&pt, "bob_channel", &channel);
     // 120 videos: the first hundred embedded in Creates, the last twenty announced by URL.
-    let videos: Vec<Value> = (0..120).map(|n| video(&pt, &account, &channel, n)).collect();
+    let mut videos: Vec<Value> = (0..120).map(|n| video(&pt, &account, &channel, n)).collect();
+    // The first has three comments, one a reply, in its `comments` collection (PeerTube's shape).
+    let first_id = videos[0]["id"].as_str().unwrap().to_string();
+    let first_path = &first_id[pt.base.len()..];
+    videos[0]["comments"] = json!(format!("{first_id}/comments"));
+    let note = |n: u32, reply_to: &str| {
+        let id = format!("{first_id}/comments/{n}");
+        json!({ "type": "Note", "id": id, "url": id, "content": format!("Old comment {n}"), "mediaType": "text/markdown",
+                "inReplyTo": reply_to, "attributedTo": account, "to": [PUBLIC], "cc": [],
+                "published": "2026-01-01T00:00:00.000Z", "tag": [] })
+    };
+    let notes = [note(1, &first_id), note(2, &format!("{first_id}/comments/1")), note(3, &first_id)];
+    for (n, doc) in notes.iter().enumerate() {
+        pt.serve(&format!("{first_path}/comments/{}", n + 1), doc.clone());
+    }
+    pt.serve(
+        &format!("{first_path}/comments"),
+        json!({ "id": format!("{first_id}/comments"), "type": "OrderedCollection", "totalItems": 3,
+                "first": format!("{first_id}/comments?page=1") }),
+    );
+    pt.serve(
+        &format!("{first_path}/comments?page=1"),
+        json!({ "id": format!("{first_id}/comments?page=1"), "type": "OrderedCollectionPage", "totalItems": 3,
+                "partOf": format!("{first_id}/comments"), "orderedItems": notes.iter().map(|n| n["id"].clone()).collect::<Vec<_>>() }),
+    );
     let items: Vec<Value> = videos
         .iter()
         .enumerate()
@@ -124,10 +148,21 @@ async fn following_an_instance_brings_its_past_once(backend: Backend) {
     got.sort();
     got.dedup();
     assert_eq!(got.len(), 120, "each once");
-    let video_gets = || pt.gets.lock().unwrap().iter().filter(|p| p.starts_with("/videos/watch/")).count();
+    let video_gets = || {
+        pt.gets.lock().unwrap().iter().filter(|p| p.starts_with("/videos/watch/") && !p.contains("/comments")).count()
+    };
     assert_eq!(video_gets(), 20, "only the announced ones were fetched");
     let page_gets = || pt.gets.lock().unwrap().iter().filter(|p| p.contains("/outbox/page/")).count();
     assert_eq!(page_gets(), 3, "three pages");
+    // The first video's comments came with it, the reply under its parent.
+    let uuid0 = videos[0]["uuid"].as_str().unwrap();
+    let (_, threads) = a.api.get(&format!("/api/v1/videos/{uuid0}/comment-threads?sort=createdAt"), None).await;
+    assert_eq!(threads["total"], 2, "{threads}");
+    assert_eq!(threads["totalNotDeletedComments"], 3);
+    let parent =
+        threads["data"].as_array().unwrap().iter().find(|c| c["text"] == "Old comment 1").unwrap()["id"].clone();
+    let (_, tree) = a.api.get(&format!("/api/v1/videos/{uuid0}/comment-threads/{parent}"), None).await;
+    assert_eq!(tree["children"][0]["comment"]["text"], "Old comment 2", "{tree}");
 
     // Following one of its channels too: its outbox is crawled, nothing is fetched or stored twice.
     let (status, body) = a

@@ -22,6 +22,9 @@ pub const MAX_PAGES: i64 = 100;
 /// The most items of one outbox looked at after a follow (PeerTube's crawl stops at 2,000 too).
 pub const MAX_ITEMS: i64 = 2_000;
 
+/// The most comments of one video read from its server when the video comes from the past.
+pub const MAX_COMMENTS: i64 = 500;
+
 /// Queues the crawl of `actor_id`'s outbox (its first page), in the caller's transaction.
 pub async fn queue(tx: &mut flotilla_db::Tx, actor_id: i64) -> Result<()> {
     jobs::enqueue(&mut *tx, &Job::FetchOutbox { actor_id, page: None, pages_left: MAX_PAGES, items_left: MAX_ITEMS })
@@ -108,6 +111,88 @@ pub async fn fetch_page(
     }
     app.wake_jobs();
     tracing::info!(actor = %actor.url, stored, queued, "outbox page crawled");
+    Ok(())
+}
+
+/// The `fetch-comments` job: one page of a remote video's `comments` collection (the collection
+/// itself first: its first page is followed). Each comment we do not have becomes a
+/// `fetch-comment` job, in the collection's order (oldest first: parents before their replies).
+pub async fn fetch_comments(
+    app: &Arc<App>,
+    video_id: i64,
+    url: &str,
+    items_left: i64,
+) -> std::result::Result<(), Failure> {
+    if videos::get(&app.db, video_id).await?.is_none() {
+        return Ok(());
+    }
+    let host = remote::host(url).unwrap_or_default();
+    let signer = super::instance_signer(app).await?;
+    let mut doc = app.fetcher.get_ap(url, Some(&signer)).await.map_err(fail)?;
+    if doc["type"] == "OrderedCollection" || doc["type"] == "Collection" {
+        doc = match &doc["first"] {
+            Value::Object(_) => doc["first"].clone(),
+            Value::String(first) if remote::host(first).as_deref() == Some(host.as_str()) => {
+                app.fetcher.get_ap(first, Some(&signer)).await.map_err(fail)?
+            }
+            _ => doc,
+        };
+    }
+    let items = doc["orderedItems"].as_array().or_else(|| doc["items"].as_array()).cloned().unwrap_or_default();
+    let mut seen = 0;
+    let mut tx = app.db.begin().await?;
+    for item in items.iter().take(items_left.max(0) as usize) {
+        seen += 1;
+        let Some(c) = remote::id_of(item).filter(|u| u.len() <= 2048 && remote::host(u).is_some()) else { continue };
+        if flotilla_db::comments::get_by_url(&mut tx, c).await?.is_none() {
+            jobs::enqueue(&mut tx, &Job::FetchComment { url: c.to_string() }).await?;
+        }
+    }
+    let left = items_left - seen;
+    if let Some(next) = on_host(&doc["next"], &host).filter(|n| *n != url && left > 0) {
+        jobs::enqueue(&mut tx, &Job::FetchComments { video_id, url: next.to_string(), items_left: left }).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}
+
+/// The `fetch-comment` job: a comment from its own server, stored as if its author had sent it
+/// (every check of a received one applies: its id and author on one server, what it answers known).
+/// A reply whose parent we do not have yet (jobs run side by side) fetches its parent first, a few
+/// levels up at most.
+pub async fn fetch_comment(app: &Arc<App>, url: &str) -> std::result::Result<(), Failure> {
+    fetch_comment_within(app, url, 0).await
+}
+
+/// How far up a thread a fetched reply looks for its missing parents.
+const MAX_PARENTS: u32 = 4;
+
+async fn fetch_comment_within(app: &Arc<App>, url: &str, depth: u32) -> std::result::Result<(), Failure> {
+    if flotilla_db::comments::get_by_url(&app.db, url).await?.is_some() {
+        return Ok(());
+    }
+    let signer = super::instance_signer(app).await?;
+    let doc = app.fetcher.get_ap(url, Some(&signer)).await.map_err(fail)?;
+    if !super::comments::is_note(&doc) {
+        return Ok(());
+    }
+    let Some(by) = doc.get("attributedTo").and_then(remote::id_of).filter(|b| remote::host(b) == remote::host(url))
+    else {
+        return Err(Failure::Fail(format!("{url}: its author is not on its server")));
+    };
+    if let Some(parent) = doc.get("inReplyTo").and_then(remote::id_of).filter(|p| p.len() <= 2048)
+        && depth < MAX_PARENTS
+        && remote::host(parent).is_some_and(|h| h != app.public.host)
+        && videos::get_by_remote_url(&app.db, parent).await?.is_none()
+        && flotilla_db::comments::get_by_url(&app.db, parent).await?.is_none()
+    {
+        let parent = parent.to_string();
+        // Its parent first; if that fails, the reply is stored only if its parent is there by now.
+        let _ = Box::pin(fetch_comment_within(app, &parent, depth + 1)).await;
+    }
+    let author = remote::actor(app, by).await?;
+    super::comments::receive(app, &author, "Create", &doc, None).await?;
     Ok(())
 }
 

@@ -206,6 +206,18 @@ pub async fn remote_channel(app: &App, group_url: &str) -> Result<i64> {
         return Err(invalid("the channel's account is on another server"));
     }
     let person = remote::actor(app, &owner_url).await?;
+    match make_channel_rows(app, &group, &person).await {
+        // Another task (two videos of a new channel fetched at once) made them first: theirs.
+        Err(Error::Db(flotilla_db::Error::Conflict(_))) => channels::get_by_actor(&app.db, group.id)
+            .await?
+            .map(|c| c.id)
+            .ok_or_else(|| invalid("the channel could not be stored")),
+        other => other,
+    }
+}
+
+/// The account and channel rows of a remote channel and its owner, made if missing.
+async fn make_channel_rows(app: &App, group: &RemoteActor, person: &RemoteActor) -> Result<i64> {
     let now = now_ms();
     // The account and its channel together: a channel row never misses its account.
     let mut tx = app.db.begin().await?;
@@ -453,6 +465,16 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     let video_id = videos::upsert_remote(&mut tx, &row, now).await?;
     if news && !known {
         crate::events::record(&mut tx, crate::events::Event::RemoteVideoPublished { video_id }).await?;
+    }
+    // A video from the past (a crawl, a search, a fetch) comes with its comments, read in the
+    // background; a new one has none yet.
+    if !news
+        && !known
+        && let Some(url) =
+            object["comments"].as_str().filter(|u| u.len() <= 2048 && remote::host(u) == remote::host(id))
+    {
+        let job = Job::FetchComments { video_id, url: url.to_string(), items_left: super::backfill::MAX_COMMENTS };
+        jobs::enqueue(&mut tx, &job).await?;
     }
     videos::set_tags(&mut tx, video_id, &tags).await?;
     videos::index_search(&mut tx, video_id).await?;
