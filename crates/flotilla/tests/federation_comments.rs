@@ -1,5 +1,5 @@
 //! Comments between servers: three real instances talking under one video; stand-in servers
-//! sending replies, edits and deletions in Mastodon's, Misskey's and PeerTube's shapes (fixtures
+//! sending replies, edits and deletions in Mastodon's, Misskey's, Lemmy's and PeerTube's shapes (fixtures
 //! written by us from their documentation and PeerTube's samples); what we send checked against
 //! what Mastodon needs; and the forged, misdirected and oversized ones, which change nothing.
 
@@ -273,6 +273,24 @@ async fn mastodon_misskey_and_peertube_replies_become_comments(backend: Backend)
     assert_eq!(list["total"], 2);
     assert_eq!(list["data"][0]["text"], "A **bold** take <not html>");
 
+    // Lemmy: a comment is a Note with HTML content and its Markdown source beside.
+    let lemmy = FakeServer::start().await;
+    let lu = lemmy.actor("Person", "lu", json!({}));
+    let lnote = json!({
+        "type": "Note", "id": format!("{}/comment/31", lemmy.base), "attributedTo": lu,
+        "to": [PUBLIC], "cc": [], "audience": format!("{}/c/videos", lemmy.base),
+        "content": "<p>Seen on <strong>Lemmy</strong> &gt; here</p>\n", "mediaType": "text/html",
+        "source": { "content": "Seen on **Lemmy** > here", "mediaType": "text/markdown" },
+        "inReplyTo": video, "published": "2026-12-01T13:00:00.000000+00:00", "distinguished": false,
+    });
+    let lcreate = json!({ "type": "Create", "id": format!("{}/activities/create/1", lemmy.base), "actor": lu,
+                          "to": [PUBLIC], "cc": [], "object": lnote });
+    assert_eq!(lemmy.send(&inbox, &lu, &lcreate).await, StatusCode::ACCEPTED);
+    let list = threads(&a, &uuid).await;
+    assert_eq!(list["total"], 3);
+    assert_eq!(list["data"][0]["text"], "Seen on Lemmy > here");
+    assert_eq!(list["data"][0]["createdAt"], "2026-12-01T13:00:00.000Z");
+
     // Zoe edits hers (Update), then deletes it (Delete of a Tombstone, as Mastodon sends).
     let mut edited = zoes.clone();
     edited["content"] = json!("<p>Edited, still calm</p>");
@@ -327,7 +345,7 @@ async fn mastodon_misskey_and_peertube_replies_become_comments(backend: Backend)
     assert_eq!(t["comment"]["isDeleted"], true, "{t}");
     assert_eq!(t["children"].as_array().unwrap().len(), 1, "Mika's reply stays");
     let (_, coll) = ap_get(&a, &format!("{video}/comments")).await;
-    assert_eq!(coll["totalItems"], 4, "{coll}");
+    assert_eq!(coll["totalItems"], 5, "{coll}");
     a.stop().await;
 }
 
