@@ -2,9 +2,9 @@
 //! deletion that leaves a tombstone among the replies, who may delete, the comments policy
 //! (disabled, held for approval), the owner's view, and a thread too long to answer whole.
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
-use flotilla_testkit::{Backend, TestInstance, clip, db_tests};
+use flotilla_testkit::{Backend, TestInstance, db_tests};
 
 db_tests!(
     threads_replies_trees_and_tombstones,
@@ -13,19 +13,7 @@ db_tests!(
 );
 
 async fn publish(a: &TestInstance, token: &str, name: &str, extra: &[(&str, &str)]) -> String {
-    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
-    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
-    let mut form = multipart::Form::new()
-        .text("channelId", me["videoChannels"][0]["id"].to_string())
-        .text("name", name.to_string())
-        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
-    for (k, v) in extra {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    let (status, body) =
-        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    let uuid = a.publish(token, name, extra).await;
     a.run_jobs().await;
     uuid
 }

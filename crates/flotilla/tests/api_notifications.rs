@@ -5,24 +5,16 @@
 
 use std::time::Duration;
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
-use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests};
 
 db_tests!(each_kind_is_told_once_and_settings_are_respected, the_stream_tells_a_new_notification_at_once);
 
 async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
-    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
-    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
-    let form = multipart::Form::new()
-        .text("channelId", me["videoChannels"][0]["id"].to_string())
-        .text("name", name.to_string())
-        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
-    let (status, body) =
-        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let uuid = a.publish(token, name, &[]).await;
     a.run_jobs().await;
-    body["video"]["uuid"].as_str().unwrap().to_string()
+    uuid
 }
 
 async fn comment(a: &TestInstance, token: &str, uuid: &str, parent: Option<i64>, text: &str) -> i64 {

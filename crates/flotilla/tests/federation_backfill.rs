@@ -3,9 +3,9 @@
 //! once, with their comments; following one of its channels afterwards fetches none of them again; and between real
 //! instances, the videos published before the follow arrive.
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
-use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests};
 
 db_tests!(following_an_instance_brings_its_past_once, following_a_flotilla_instance_brings_its_earlier_videos);
 
@@ -188,18 +188,9 @@ async fn following_a_flotilla_instance_brings_its_earlier_videos(backend: Backen
     let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
     let b = TestInstance::start(backend).await;
     let token = a.user("olga").await;
-    let (_, me) = a.api.get("/api/v1/users/me", Some(&token)).await;
     let mut uuids = Vec::new();
     for name in ["Before the follow 1", "Before the follow 2"] {
-        let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
-        let form = multipart::Form::new()
-            .text("channelId", me["videoChannels"][0]["id"].to_string())
-            .text("name", name.to_string())
-            .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
-        let (status, body) =
-            a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(&token).multipart(form)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        uuids.push(body["video"]["uuid"].as_str().unwrap().to_string());
+        uuids.push(a.publish(&token, name, &[]).await);
     }
     a.run_jobs().await;
     // The instance actor's outbox announces them, as PeerTube's does.
@@ -209,14 +200,7 @@ async fn following_a_flotilla_instance_brings_its_earlier_videos(backend: Backen
     assert_eq!(page["totalItems"], 2, "{page}");
     assert_eq!(page["orderedItems"][0]["type"], "Announce");
 
-    let admin = b.admin_token().await;
-    let (status, body) =
-        b.api.post("/api/v1/server/following", Some(&admin), json!({ "hosts": [a.instance.addr.to_string()] })).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    for _ in 0..4 {
-        a.run_jobs().await;
-        b.run_jobs().await;
-    }
+    b.follow_instance(&a).await;
     let mut got = remote_uuids(&b).await;
     got.sort();
     uuids.sort();

@@ -3,9 +3,9 @@
 //! written by us from their documentation and PeerTube's samples); what we send checked against
 //! what Mastodon needs; and the forged, misdirected and oversized ones, which change nothing.
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
-use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests, settle};
 
 db_tests!(
     three_instances_talk_under_one_video,
@@ -14,38 +14,6 @@ db_tests!(
 );
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
-
-async fn settle(instances: &[&TestInstance]) {
-    for _ in 0..4 {
-        for i in instances {
-            i.run_jobs().await;
-        }
-    }
-}
-
-async fn follow(b: &TestInstance, a: &TestInstance) {
-    let admin = b.admin_token().await;
-    let (status, body) =
-        b.api.post("/api/v1/server/following", Some(&admin), json!({ "hosts": [a.instance.addr.to_string()] })).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    settle(&[a, b]).await;
-}
-
-async fn publish(a: &TestInstance, token: &str, name: &str, extra: &[(&str, &str)]) -> String {
-    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
-    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
-    let mut form = multipart::Form::new()
-        .text("channelId", me["videoChannels"][0]["id"].to_string())
-        .text("name", name.to_string())
-        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
-    for (k, v) in extra {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    let (status, body) =
-        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["video"]["uuid"].as_str().unwrap().to_string()
-}
 
 async fn posted(a: &TestInstance, token: &str, uuid: &str, parent: Option<i64>, text: &str) -> i64 {
     let path = match parent {
@@ -77,10 +45,10 @@ async fn three_instances_talk_under_one_video(backend: Backend) {
     let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
     let b = TestInstance::start(backend).await;
     let c = TestInstance::start(backend).await;
-    follow(&b, &a).await;
-    follow(&c, &a).await;
+    b.follow_instance(&a).await;
+    c.follow_instance(&a).await;
     let ava = a.user("ava").await;
-    let uuid = publish(&a, &ava, "Under discussion", &[]).await;
+    let uuid = a.publish(&ava, "Under discussion", &[]).await;
     settle(&[&a, &b, &c]).await;
     assert_eq!(threads(&b, &uuid).await["total"], 0, "B has the video");
 
@@ -184,7 +152,7 @@ fn create_of(note: &Value) -> Value {
 async fn mastodon_misskey_and_peertube_replies_become_comments(backend: Backend) {
     let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
     let lia = a.user("lia").await;
-    let uuid = publish(&a, &lia, "Seen from everywhere", &[]).await;
+    let uuid = a.publish(&lia, "Seen from everywhere", &[]).await;
     a.run_jobs().await;
     let video = format!("{}/videos/watch/{uuid}", a.api.base);
     let inbox = format!("{}/inbox", a.api.base);
@@ -352,9 +320,9 @@ async fn mastodon_misskey_and_peertube_replies_become_comments(backend: Backend)
 async fn hostile_comments_change_nothing(backend: Backend) {
     let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
     let vic = a.user("vic").await;
-    let open = publish(&a, &vic, "Open", &[]).await;
-    let private = publish(&a, &vic, "Private", &[("privacy", "3")]).await;
-    let closed = publish(&a, &vic, "Closed", &[("commentsPolicy", "2")]).await;
+    let open = a.publish(&vic, "Open", &[]).await;
+    let private = a.publish(&vic, "Private", &[("privacy", "3")]).await;
+    let closed = a.publish(&vic, "Closed", &[("commentsPolicy", "2")]).await;
     a.run_jobs().await;
     let inbox = format!("{}/inbox", a.api.base);
     let video = |uuid: &str| format!("{}/videos/watch/{uuid}", a.api.base);

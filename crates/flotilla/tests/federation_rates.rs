@@ -4,40 +4,11 @@
 
 use std::time::Duration;
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::json;
-use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests, settle};
 
 db_tests!(likes_reach_the_origin_and_its_counts_reach_the_followers, a_burst_of_ratings_sends_followers_one_update,);
-
-async fn settle(instances: &[&TestInstance]) {
-    for _ in 0..4 {
-        for i in instances {
-            i.run_jobs().await;
-        }
-    }
-}
-
-async fn follow(b: &TestInstance, a: &TestInstance) {
-    let admin = b.admin_token().await;
-    let (status, body) =
-        b.api.post("/api/v1/server/following", Some(&admin), json!({ "hosts": [a.instance.addr.to_string()] })).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    settle(&[a, b]).await;
-}
-
-async fn publish(a: &TestInstance, token: &str, name: &str) -> String {
-    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
-    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
-    let form = multipart::Form::new()
-        .text("channelId", me["videoChannels"][0]["id"].to_string())
-        .text("name", name.to_string())
-        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
-    let (status, body) =
-        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["video"]["uuid"].as_str().unwrap().to_string()
-}
 
 async fn counts(i: &TestInstance, uuid: &str) -> (i64, i64) {
     let (status, v) = i.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
@@ -59,10 +30,10 @@ async fn likes_reach_the_origin_and_its_counts_reach_the_followers(backend: Back
     .await;
     let b = TestInstance::start(backend).await;
     let c = TestInstance::start(backend).await;
-    follow(&b, &a).await;
-    follow(&c, &a).await;
+    b.follow_instance(&a).await;
+    c.follow_instance(&a).await;
     let ava = a.user("ava").await;
-    let uuid = publish(&a, &ava, "Liked from afar").await;
+    let uuid = a.publish(&ava, "Liked from afar", &[]).await;
     settle(&[&a, &b, &c]).await;
     assert_eq!(counts(&b, &uuid).await, (0, 0));
     let all = [&a, &b, &c];
@@ -140,7 +111,7 @@ async fn a_burst_of_ratings_sends_followers_one_update(backend: Backend) {
     let follow =
         json!({ "type": "Follow", "id": format!("{}/follows/1", masto.base), "actor": zoe, "object": channel });
     assert_eq!(masto.send(&format!("{channel}/inbox"), &zoe, &follow).await, StatusCode::ACCEPTED);
-    let uuid = publish(&a, &lia, "Popular").await;
+    let uuid = a.publish(&lia, "Popular", &[]).await;
     a.run_jobs().await;
     assert_eq!(updates(&masto), 0);
 

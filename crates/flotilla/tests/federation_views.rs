@@ -2,41 +2,11 @@
 //! which counts them and gives its followers the new total; live-viewer `View`s and views of a
 //! private video change nothing; "trending" ranks by the views of the last week.
 
-use flotilla_testkit::reqwest::{StatusCode, multipart};
+use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::json;
-use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
+use flotilla_testkit::{Backend, FakeServer, TestInstance, db_tests, settle};
 
 db_tests!(views_reach_the_origin_and_its_total_reaches_the_followers, trending_ranks_by_the_views_of_the_last_week);
-
-async fn settle(instances: &[&TestInstance]) {
-    for _ in 0..4 {
-        for i in instances {
-            i.run_jobs().await;
-        }
-    }
-}
-
-async fn follow(b: &TestInstance, a: &TestInstance) {
-    let admin = b.admin_token().await;
-    let (status, body) =
-        b.api.post("/api/v1/server/following", Some(&admin), json!({ "hosts": [a.instance.addr.to_string()] })).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    settle(&[a, b]).await;
-}
-
-async fn publish(a: &TestInstance, token: &str, name: &str, privacy: &str) -> String {
-    let (_, me) = a.api.get("/api/v1/users/me", Some(token)).await;
-    let file = clip(a.dir.path(), "f.mp4", 256, 144, 1);
-    let form = multipart::Form::new()
-        .text("channelId", me["videoChannels"][0]["id"].to_string())
-        .text("name", name.to_string())
-        .text("privacy", privacy.to_string())
-        .part("videofile", multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
-    let (status, body) =
-        a.api.send(a.api.http.post(a.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["video"]["uuid"].as_str().unwrap().to_string()
-}
 
 async fn views(i: &TestInstance, uuid: &str) -> i64 {
     let (status, v) = i.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
@@ -52,10 +22,10 @@ async fn views_reach_the_origin_and_its_total_reaches_the_followers(backend: Bac
     let a = TestInstance::start_with(backend, quick).await;
     let b = TestInstance::start_with(backend, quick).await;
     let c = TestInstance::start_with(backend, quick).await;
-    follow(&b, &a).await;
-    follow(&c, &a).await;
+    b.follow_instance(&a).await;
+    c.follow_instance(&a).await;
     let ana = a.user("ana").await;
-    let uuid = publish(&a, &ana, "Watched from afar", "1").await;
+    let uuid = a.publish(&ana, "Watched from afar", &[("privacy", "1")]).await;
     settle(&[&a, &b, &c]).await;
 
     // Three viewers on B, one of them twice within the hour.
@@ -83,7 +53,7 @@ async fn views_reach_the_origin_and_its_total_reaches_the_followers(backend: Bac
     let viewers = json!({ "type": "View", "id": format!("{pt_instance}/views/1"), "actor": pt_instance, "object": video,
                           "expires": "2030-01-01T00:00:00.000Z" });
     assert_eq!(pt.send(&format!("{}/inbox", a.api.base), &pt_instance, &viewers).await, StatusCode::ACCEPTED);
-    let private = publish(&a, &ana, "Private", "3").await;
+    let private = a.publish(&ana, "Private", &[("privacy", "3")]).await;
     a.run_jobs().await;
     let hidden = json!({ "type": "View", "id": format!("{pt_instance}/views/2"), "actor": pt_instance,
                          "object": format!("{}/videos/watch/{private}", a.api.base) });
@@ -103,8 +73,8 @@ async fn views_reach_the_origin_and_its_total_reaches_the_followers(backend: Bac
 async fn trending_ranks_by_the_views_of_the_last_week(backend: Backend) {
     let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
     let t = a.user("tia").await;
-    let old = publish(&a, &t, "Watched long ago", "1").await;
-    let new = publish(&a, &t, "Watched now", "1").await;
+    let old = a.publish(&t, "Watched long ago", &[("privacy", "1")]).await;
+    let new = a.publish(&t, "Watched now", &[("privacy", "1")]).await;
     a.run_jobs().await;
     let db = &a.instance.app.db;
     let id = |uuid: String| async move { flotilla_db::videos::get_by_uuid(db, &uuid).await.unwrap().unwrap().id };

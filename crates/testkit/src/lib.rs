@@ -204,6 +204,43 @@ impl TestInstance {
         assert_eq!(status, StatusCode::NO_CONTENT, "register {username}: {body}");
         self.api.login(username, "password-123").await
     }
+
+    /// Uploads a one-second clip to the user's first channel as `name`, with `extra` form fields
+    /// (`privacy`, `commentsPolicy`…); returns its UUID. Transcoding is left to the caller.
+    pub async fn publish(&self, token: &str, name: &str, extra: &[(&str, &str)]) -> String {
+        let (_, me) = self.api.get("/api/v1/users/me", Some(token)).await;
+        let file = clip(self.dir.path(), "f.mp4", 256, 144, 1);
+        let mut form = reqwest::multipart::Form::new()
+            .text("channelId", me["videoChannels"][0]["id"].to_string())
+            .text("name", name.to_string())
+            .part("videofile", reqwest::multipart::Part::bytes(std::fs::read(&file).unwrap()).file_name("f.mp4"));
+        for (k, v) in extra {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let req = self.api.http.post(self.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form);
+        let (status, body) = self.api.send(req).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["video"]["uuid"].as_str().unwrap().to_string()
+    }
+
+    /// This instance's admin follows `other` (the whole instance), and both run their jobs.
+    pub async fn follow_instance(&self, other: &TestInstance) {
+        let admin = self.admin_token().await;
+        let hosts = json!({ "hosts": [other.instance.addr.to_string()] });
+        let (status, body) = self.api.post("/api/v1/server/following", Some(&admin), hosts).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        settle(&[self, other]).await;
+    }
+}
+
+/// Runs the jobs of several instances in turn, four rounds: what one sends, the next receives and
+/// answers.
+pub async fn settle(instances: &[&TestInstance]) {
+    for _ in 0..4 {
+        for i in instances {
+            i.run_jobs().await;
+        }
+    }
 }
 
 /// An instance that was stopped, ready to start again where it was.
