@@ -394,105 +394,155 @@ def r3(x):
 
 # --- Fan-out ----------------------------------------------------------------------------------------
 
+class Followed:
+    """The fan-out set-up of benchmark 5a: the stand-in's 200 actors on 20 hosts, a
+    user `bench` created by root, and the actors following its channel (all Accepts received).
+    `close()` stops the stand-in."""
+
+    def __init__(self, base, root_token, cache_dir, deadline):
+        self.base = base
+        self.c = c = Client(base)
+        fhost = urllib.parse.urlsplit(base).netloc
+        t = time.monotonic()
+        keys = load_keys(cache_dir, KEYS)
+        self.keygen = time.monotonic() - t
+        self.standin = standin = Standin(HOSTS)
+        try:
+            self.actors = actors = []  # (actor URL, key, inbox URL)
+            for hi, port in enumerate(standin.ports):
+                hbase = f"http://127.0.0.1:{port}"
+                for ai in range(ACTORS_PER_HOST):
+                    key = keys[hi * ACTORS_PER_HOST + ai]
+                    name = f"u{ai}"
+                    doc = mastodon_person(hbase, name, key)
+                    standin.serve(port, f"/users/{name}", doc)
+                    standin.add_inbox(port, f"/users/{name}/inbox", doc["id"])
+                    actors.append((doc["id"], key, doc["inbox"]))
+            log(f"fanout: {len(actors)} stand-in actors on {HOSTS} hosts (127.0.0.1:{min(standin.ports)}…)")
+
+            # The user whose channel they follow.
+            check(*c.api("POST", "/api/v1/users", root_token, {
+                "username": "bench", "password": "bench-password", "email": "bench@example.org", "role": 2,
+                "videoQuota": -1, "videoQuotaDaily": -1}), "POST /api/v1/users")
+            self.token = token = login(c, "bench", "bench-password")
+            me = check(*c.api("GET", "/api/v1/users/me", token), "GET /api/v1/users/me")
+            self.channel = channel = me["videoChannels"][0]
+            channel_url = f"{base}/video-channels/{channel['name']}"
+
+            # 200 Follows to Flotilla's shared inbox (4 senders), then their 200 Accepts.
+            follow_ms, bad, lock = [], [], threading.Lock()
+            queue = list(actors)
+
+            def follower():
+                fc = Client(base)
+                while True:
+                    with lock:
+                        if not queue or time.monotonic() > deadline:
+                            return
+                        actor, key, _ = queue.pop()
+                    a_host = urllib.parse.urlsplit(actor).netloc
+                    follow = {"@context": "https://www.w3.org/ns/activitystreams",
+                              "id": f"http://{a_host}/{uuidlib.uuid4()}", "type": "Follow",
+                              "actor": actor, "object": channel_url}
+                    body = json.dumps(follow).encode()
+                    headers = signed_headers(key, f"{actor}#main-key", "/inbox", fhost, body)
+                    s = time.monotonic()
+                    status, raw = fc.request("POST", "/inbox", body, headers)
+                    with lock:
+                        follow_ms.append((time.monotonic() - s) * 1000)
+                        if status != 202:
+                            bad.append(f"POST /inbox Follow from {actor}: HTTP {status} {raw[:300].decode(errors='replace')}")
+
+            t_follow = time.monotonic()
+            threads = [threading.Thread(target=follower) for _ in range(4)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(max(1, deadline - time.monotonic()))
+            self.follows_sent = time.monotonic() - t_follow
+            if bad:
+                raise SystemExit(f"{len(bad)} Follows were not accepted; the first: {bad[0]}")
+            self.inboxes = inboxes = {a[2] for a in actors}
+
+            def accepted():
+                return {a["inbox"] for a in standin.arrivals if a["type"] == "Accept"} >= inboxes
+            if not standin.wait_for(accepted, 120):
+                got = len({a["inbox"] for a in standin.arrivals if a["type"] == "Accept"})
+                raise SystemExit(f"only {got} of {len(inboxes)} Accepts arrived within 120 s after the Follows "
+                                 f"(signature failures: {standin.failures[:3]})")
+            self.accepts_s = time.monotonic() - t_follow
+            self.follow_ms = follow_ms
+            self.ch = check(*c.api("GET", f"/api/v1/video-channels/{channel['name']}"), "GET the channel")
+            log(f"fanout: {len(actors)} follows sent in {self.follows_sent:.1f} s, all accepted after "
+                f"{self.accepts_s:.1f} s (followersCount {self.ch.get('followersCount')})")
+        except BaseException:
+            standin.close()
+            raise
+
+    def close(self):
+        self.standin.close()
+
+    def upload(self, clip, name, privacy):
+        """Uploads `clip` to the channel and waits until it is transcoded (state 1); returns the
+        upload's `video` ({id, uuid, shortUUID}) and the seconds the transcode took."""
+        up = subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "120",
+                             "-H", f"Authorization: Bearer {self.token}", "-F", f"channelId={self.channel['id']}",
+                             "-F", f"name={name}", "-F", f"privacy={privacy}", "-F", f"videofile=@{clip}",
+                             f"{self.base}/api/v1/videos/upload"], capture_output=True, timeout=180)
+        if up.returncode != 0:
+            raise SystemExit(f"upload failed: {up.stdout.decode(errors='replace')} {up.stderr.decode(errors='replace')}")
+        vid = json.loads(up.stdout)["video"]
+        t_up = time.monotonic()
+        v = None
+        while time.monotonic() - t_up < 300:
+            v = check(*self.c.api("GET", f"/api/v1/videos/{vid['uuid']}", self.token), "GET the video")
+            state = (v.get("state") or {}).get("id")
+            if state == 1:
+                break
+            if state not in (2, 3):
+                raise SystemExit(f"transcoding did not succeed: {json.dumps(v.get('state'))} {v.get('stateError')}")
+            time.sleep(0.1)
+        else:
+            raise SystemExit(f"the clip was not transcoded within 300 s: {json.dumps(v)[:500]}")
+        return vid, time.monotonic() - t_up
+
+    def setup_summary(self):
+        """The set-up's figures (and every signature failure so far), for the JSON output."""
+        with self.standin.cond:
+            failures = list(self.standin.failures)
+        return {
+            "actors": len(self.actors), "hosts": HOSTS, "keygen_seconds": r3(self.keygen),
+            "follows_sent_seconds": r3(self.follows_sent), "accepts_seconds": r3(self.accepts_s),
+            "follow_p50_ms": r3(pct(self.follow_ms, 50)), "follow_p99_ms": r3(pct(self.follow_ms, 99)),
+            "followers_count": self.ch.get("followersCount"), "key_fetches": self.standin.key_fetches,
+            "sig_failures": len(failures), "failure_examples": failures[:3],
+        }
+
+
+def spread(got, t0):
+    """How the arrivals `got` ({inbox: monotonic time}) spread after t0: the last, p50, p95, the
+    first, how many came before t0, and per host when its 1st, 2nd, … arrived (the median over the
+    hosts), which shows how the deliveries to one host follow each other."""
+    rel = sorted(t - t0 for t in got.values())
+    per_host = {}
+    for inbox_url, t in got.items():
+        per_host.setdefault(urllib.parse.urlsplit(inbox_url).netloc, []).append(t - t0)
+    ranks = [r3(pct([sorted(v)[k] for v in per_host.values() if len(v) > k], 50))
+             for k in range(max((len(v) for v in per_host.values()), default=0))]
+    return {"last": rel[-1] if rel else None, "p50_seconds": r3(pct(rel, 50)), "p95_seconds": r3(pct(rel, 95)),
+            "first_seconds": r3(rel[0]) if rel else None, "before_answer": sum(1 for x in rel if x < 0),
+            "per_host_rank_seconds": ranks}
+
+
 def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
     deadline = time.monotonic() + 600 + rounds * 900  # the driver's timeout is a little longer
-    c = Client(base)
-    fhost = urllib.parse.urlsplit(base).netloc
-    t = time.monotonic()
-    keys = load_keys(cache_dir, KEYS)
-    keygen = time.monotonic() - t
-    standin = Standin(HOSTS)
+    f = Followed(base, root_token, cache_dir, deadline)
+    standin, inboxes, c, token = f.standin, f.inboxes, f.c, f.token
     try:
-        actors = []  # (actor URL, key, inbox URL)
-        for hi, port in enumerate(standin.ports):
-            hbase = f"http://127.0.0.1:{port}"
-            for ai in range(ACTORS_PER_HOST):
-                key = keys[hi * ACTORS_PER_HOST + ai]
-                name = f"u{ai}"
-                doc = mastodon_person(hbase, name, key)
-                standin.serve(port, f"/users/{name}", doc)
-                standin.add_inbox(port, f"/users/{name}/inbox", doc["id"])
-                actors.append((doc["id"], key, doc["inbox"]))
-        log(f"fanout: {len(actors)} stand-in actors on {HOSTS} hosts (127.0.0.1:{min(standin.ports)}…)")
-
-        # The user whose channel they follow.
-        check(*c.api("POST", "/api/v1/users", root_token, {
-            "username": "bench", "password": "bench-password", "email": "bench@example.org", "role": 2,
-            "videoQuota": -1, "videoQuotaDaily": -1}), "POST /api/v1/users")
-        token = login(c, "bench", "bench-password")
-        me = check(*c.api("GET", "/api/v1/users/me", token), "GET /api/v1/users/me")
-        channel = me["videoChannels"][0]
-        channel_url = f"{base}/video-channels/{channel['name']}"
-
-        # 200 Follows to Flotilla's shared inbox (4 senders), then their 200 Accepts.
-        follow_ms, bad, lock = [], [], threading.Lock()
-        queue = list(actors)
-
-        def follower():
-            fc = Client(base)
-            while True:
-                with lock:
-                    if not queue or time.monotonic() > deadline:
-                        return
-                    actor, key, _ = queue.pop()
-                a_host = urllib.parse.urlsplit(actor).netloc
-                follow = {"@context": "https://www.w3.org/ns/activitystreams",
-                          "id": f"http://{a_host}/{uuidlib.uuid4()}", "type": "Follow",
-                          "actor": actor, "object": channel_url}
-                body = json.dumps(follow).encode()
-                headers = signed_headers(key, f"{actor}#main-key", "/inbox", fhost, body)
-                s = time.monotonic()
-                status, raw = fc.request("POST", "/inbox", body, headers)
-                with lock:
-                    follow_ms.append((time.monotonic() - s) * 1000)
-                    if status != 202:
-                        bad.append(f"POST /inbox Follow from {actor}: HTTP {status} {raw[:300].decode(errors='replace')}")
-
-        t_follow = time.monotonic()
-        threads = [threading.Thread(target=follower) for _ in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(max(1, deadline - time.monotonic()))
-        follows_sent = time.monotonic() - t_follow
-        if bad:
-            raise SystemExit(f"{len(bad)} Follows were not accepted; the first: {bad[0]}")
-        inboxes = {a[2] for a in actors}
-
-        def accepted():
-            return {a["inbox"] for a in standin.arrivals if a["type"] == "Accept"} >= inboxes
-        if not standin.wait_for(accepted, 120):
-            got = len({a["inbox"] for a in standin.arrivals if a["type"] == "Accept"})
-            raise SystemExit(f"only {got} of {len(inboxes)} Accepts arrived within 120 s after the Follows "
-                             f"(signature failures: {standin.failures[:3]})")
-        accepts_s = time.monotonic() - t_follow
-        ch = check(*c.api("GET", f"/api/v1/video-channels/{channel['name']}"), "GET the channel")
-        log(f"fanout: {len(actors)} follows sent in {follows_sent:.1f} s, all accepted after {accepts_s:.1f} s "
-            f"(followersCount {ch.get('followersCount')})")
-
         out_rounds = []
         for rnd in range(1, rounds + 1):
             # Upload as private (no federation yet), wait for the transcode.
-            up = subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "120",
-                                 "-H", f"Authorization: Bearer {token}", "-F", f"channelId={channel['id']}",
-                                 "-F", f"name=Fan-out {rnd}", "-F", "privacy=3", "-F", f"videofile=@{clip}",
-                                 f"{base}/api/v1/videos/upload"], capture_output=True, timeout=180)
-            if up.returncode != 0:
-                raise SystemExit(f"upload failed: {up.stdout.decode(errors='replace')} {up.stderr.decode(errors='replace')}")
-            vid = json.loads(up.stdout)["video"]
-            t_up = time.monotonic()
-            v = None
-            while time.monotonic() - t_up < 300:
-                v = check(*c.api("GET", f"/api/v1/videos/{vid['uuid']}", token), "GET the video")
-                state = (v.get("state") or {}).get("id")
-                if state == 1:
-                    break
-                if state not in (2, 3):
-                    raise SystemExit(f"transcoding did not succeed: {json.dumps(v.get('state'))} {v.get('stateError')}")
-                time.sleep(0.1)
-            else:
-                raise SystemExit(f"the clip was not transcoded within 300 s: {json.dumps(v)[:500]}")
-            transcode_s = time.monotonic() - t_up
+            vid, transcode_s = f.upload(clip, f"Fan-out {rnd}", 3)
             video_url = f"{base}/videos/watch/{vid['uuid']}"
             with standin.cond:
                 before, fail_before = len(standin.arrivals), len(standin.failures)
@@ -518,25 +568,16 @@ def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
                                       >= len(inboxes), 30)
             with standin.cond:
                 announces = [a["t"] for a in standin.arrivals if a["type"] == "Announce" and a["object"] == video_url]
-                failures = [f for f in standin.failures]
-            rel = sorted(t - t0 for t in got.values())
-            # Per host, when its 1st, 2nd, … Create arrived (the median over the hosts): shows how
-            # the deliveries to one host follow each other.
-            per_host = {}
-            for inbox_url, t in got.items():
-                per_host.setdefault(urllib.parse.urlsplit(inbox_url).netloc, []).append(t - t0)
-            ranks = [r3(pct([sorted(v)[k] for v in per_host.values() if len(v) > k], 50))
-                     for k in range(max((len(v) for v in per_host.values()), default=0))]
-            with open(os.path.join(work_dir, f"fanout-round-{rnd}.json"), "w") as f:
-                json.dump([{**a, "t": r3(a["t"] - t0)} for a in standin.arrivals[before:]], f)
+                failures = list(standin.failures)
+            sp = spread(got, t0)
+            last = sp.pop("last")
+            with open(os.path.join(work_dir, f"fanout-round-{rnd}.json"), "w") as fh:
+                json.dump([{**a, "t": r3(a["t"] - t0)} for a in standin.arrivals[before:]], fh)
             res = {
                 "round": rnd, "uuid": vid["uuid"], "inboxes": len(inboxes), "delivered": len(got),
-                "seconds": r3(rel[-1]) if all_in and rel else None,
-                "p50_seconds": r3(pct(rel, 50)), "p95_seconds": r3(pct(rel, 95)),
-                "first_seconds": r3(rel[0]) if rel else None,
-                "before_answer": sum(1 for x in rel if x < 0),
-                "put_ms": round((t0 - t_put) * 1000, 1), "per_host_rank_seconds": ranks,
-                "from_request_seconds": r3(rel[-1] + (t0 - t_put)) if all_in and rel else None,
+                "seconds": r3(last) if all_in and got else None, **sp,
+                "put_ms": round((t0 - t_put) * 1000, 1),
+                "from_request_seconds": r3(last + (t0 - t_put)) if all_in and got else None,
                 "announces": len(announces), "announces_seconds": r3(max(announces) - t0) if ann_ok else None,
                 "waited_seconds": r3(t_all - t0), "transcode_seconds": r3(transcode_s),
                 "other_cpu": others, "sig_failures": len(failures) - fail_before,
@@ -549,17 +590,9 @@ def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
             out_rounds.append(res)
             if not all_in:
                 break  # the figure is already a miss; the report says how many arrived
-        with standin.cond:
-            failures = list(standin.failures)
-        print(json.dumps({
-            "actors": len(actors), "hosts": HOSTS, "keygen_seconds": r3(keygen),
-            "follows_sent_seconds": r3(follows_sent), "accepts_seconds": r3(accepts_s),
-            "follow_p50_ms": r3(pct(follow_ms, 50)), "follow_p99_ms": r3(pct(follow_ms, 99)),
-            "followers_count": ch.get("followersCount"), "key_fetches": standin.key_fetches,
-            "sig_failures": len(failures), "failure_examples": failures[:3], "rounds": out_rounds,
-        }))
+        print(json.dumps({**f.setup_summary(), "rounds": out_rounds}))
     finally:
-        standin.close()
+        f.close()
 
 
 # --- Inbox latency ----------------------------------------------------------------------------------
