@@ -427,6 +427,48 @@ def soak(rows, info, table, notes, details):
             details.append(f"  - {e}")
 
 
+def comments(rows, info, table, notes, details, busy_note):
+    """10. A video's comment threads under load (SQLite and PostgreSQL)."""
+    api = [r for r in rows if r.get("kind") == "comments_api"]
+    for db in ("sqlite", "postgres"):
+        dbname = "SQLite" if db == "sqlite" else "PostgreSQL"
+        for r in (r for r in api if r["db"] == db):
+            sort = r["endpoint"] == "threads_by_replies"
+            what = f"comment threads{' by replies' if sort else ''} on {db}"
+            busy_note(r, what)
+            bad = r.get("non2xx") or r.get("socket_errors")
+            if bad:
+                notes.append(f"{what}: {r.get('non2xx', 0)} non-2xx answers, {r.get('socket_errors', 0)} socket errors.")
+            p99 = r.get("p99_ms")
+            fl = f"{num(r['rps'])} req/s, p99 {p99:.1f} ms" if isinstance(p99, (int, float)) else "no answer"
+            if r.get("requests") and isinstance(r.get("server_cpu_s"), (int, float)):
+                # The CPU time per request hardly moves with the machine's load, unlike the latency.
+                cpu_ms = 1000 * (r["server_cpu_s"] + (r.get("db_cpu_s") or 0)) / r["requests"]
+                fl += f" ({cpu_ms:.1f} ms CPU a request{' with PostgreSQL' if 'db_cpu_s' in r else ''})"
+            if not sort:
+                label = (f"10. `GET /api/v1/videos/:id/comment-threads?count=20`, {dbname}, a video with "
+                         f"{num(r['comments'])} comments ({num(r['threads'])} threads)")
+                if isinstance(p99, (int, float)):
+                    table.append((label, fl, "—", f"p99 {p99 / 20:.2f} of target", "p99 < 20 ms",
+                                  verdict(p99 < 20 and not bad)))
+                else:
+                    table.append((label, fl, "—", "—", "p99 < 20 ms", verdict(False)))
+            cpu = ""
+            if r.get("requests") and isinstance(r.get("server_cpu_s"), (int, float)):
+                cpu = f"; CPU per request: Flotilla {1000 * r['server_cpu_s'] / r['requests']:.2f} ms"
+                if isinstance(r.get("db_cpu_s"), (int, float)):
+                    cpu += f", PostgreSQL {1000 * r['db_cpu_s'] / r['requests']:.2f} ms"
+            details.append(f"- {'`&sort=-totalReplies`' if sort else 'comment threads'} on {db} "
+                           f"({num(r['comments'])} comments, {r.get('page_bytes', '?')} B a page): "
+                           f"{num(r['rps'])} req/s; one request alone {r.get('single_ms', 0):.1f} ms; under load p50 "
+                           f"{ms(r.get('p50_ms'))}, p99 {ms(p99)}, {r.get('requests', 0)} requests{cpu}; "
+                           f"others' CPU {r.get('other_cpu', '?')}%")
+    for r in rows:
+        if r.get("kind") == "comments_rss":
+            details.append(f"- RSS after the {r['db']} comment runs: {mib(r['rss_kib'])} (peak {mib(r['hwm_kib'])}); "
+                           f"seeding took {r.get('seed_seconds', '?')} s; {r.get('authors', '?')} authors")
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -552,6 +594,7 @@ def main():
     web(rows, table, notes)
     offload(rows, table, notes)
     soak(rows, info, table, notes, details)
+    comments(rows, info, table, notes, details, busy_note)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")
