@@ -8,6 +8,12 @@
       (`PUT /api/v1/videos/:id {"privacy":1}`), its first appearance, which sends `Create` to the 200
       inboxes. Reports the time from the PUT's answer until all 200 `Create`s arrived.
 
+  fanout.py comments BASE_URL ROOT_TOKEN CLIP ROUNDS CACHE_DIR WORK_DIR
+      The same 200 followers of `bench`'s channel; a 2 s clip is uploaded as public (its Creates
+      and Announces arrive first), then a user `commenter` of the instance comments on it through
+      the API, ROUNDS times (a new thread, then replies to the previous comment). Reports the time
+      from the POST's answer until all 200 `Create`s of that `Note` arrived.
+
   fanout.py inbox BASE_URL N CACHE_DIR WORK_DIR
       One PeerTube-shaped remote server (a `Person` account and its `Group` channel) POSTs N signed
       `Create`s, each of a new PeerTube-shaped `Video`, to Flotilla's `/inbox`, one at a time, then N
@@ -194,9 +200,10 @@ class Standin:
                     return self.answer(401, "text/plain", str(e).encode())
                 obj = activity.get("object")
                 obj_id = obj.get("id") if isinstance(obj, dict) else obj
+                obj_type = obj.get("type") if isinstance(obj, dict) else None
                 with standin.cond:
                     standin.arrivals.append({"inbox": inbox, "type": activity.get("type"), "object": obj_id,
-                                             "actor": activity.get("actor"), "t": t})
+                                             "object_type": obj_type, "actor": activity.get("actor"), "t": t})
                     standin.cond.notify_all()
                 self.answer(202)
 
@@ -395,7 +402,7 @@ def r3(x):
 # --- Fan-out ----------------------------------------------------------------------------------------
 
 class Followed:
-    """The fan-out set-up of benchmark 5a: the stand-in's 200 actors on 20 hosts, a
+    """The fan-out set-up shared by benchmarks 5a and 11: the stand-in's 200 actors on 20 hosts, a
     user `bench` created by root, and the actors following its channel (all Accepts received).
     `close()` stops the stand-in."""
 
@@ -591,6 +598,98 @@ def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
             if not all_in:
                 break  # the figure is already a miss; the report says how many arrived
         print(json.dumps({**f.setup_summary(), "rounds": out_rounds}))
+    finally:
+        f.close()
+
+
+def comment_fanout(base, root_token, clip, rounds, cache_dir, work_dir):
+    """Benchmark 11: a comment on a video whose channel the 200 stand-in actors follow, posted
+    through the API by another user of the instance, reaches them as `Create(Note)`. Round 1 starts
+    a thread, the next rounds reply to the previous round's comment."""
+    deadline = time.monotonic() + 600 + rounds * 300
+    f = Followed(base, root_token, cache_dir, deadline)
+    standin, inboxes, c = f.standin, f.inboxes, f.c
+    try:
+        # The video, public from its upload: its Create and Announce go out first, and the
+        # measurement waits until they have all arrived.
+        vid, transcode_s = f.upload(clip, "Comment fan-out", 1)
+        video_url = f"{base}/videos/watch/{vid['uuid']}"
+        t = time.monotonic()
+        video_in = standin.wait_for(lambda: len({(a["inbox"], a["type"]) for a in standin.arrivals
+                                                 if a["object"] == video_url and a["type"] in ("Create", "Announce")})
+                                    >= 2 * len(inboxes), 120)
+        video_s = time.monotonic() - t
+        if not video_in:
+            raise SystemExit("the video's Creates and Announces did not all arrive within 120 s of its transcode")
+        # The commenter: another user of the instance, with no followers of their own. Reading
+        # their actor document once makes their key pair (made on first need), so that its
+        # generation is not counted in the first round.
+        check(*c.api("POST", "/api/v1/users", root_token, {
+            "username": "commenter", "password": "bench-password", "email": "commenter@example.org", "role": 2,
+            "videoQuota": -1, "videoQuotaDaily": -1}), "POST /api/v1/users (commenter)")
+        token = login(c, "commenter", "bench-password")
+        t = time.monotonic()
+        status, raw = c.request("GET", "/accounts/commenter", headers={"Accept": AP})
+        if status != 200:
+            raise SystemExit(f"GET /accounts/commenter: HTTP {status}")
+        actor_doc_ms = (time.monotonic() - t) * 1000
+        out_rounds = []
+        parent = None
+        for rnd in range(1, rounds + 1):
+            with standin.cond:
+                before, fail_before = len(standin.arrivals), len(standin.failures)
+            wait_quiet()
+            mark = cpu.mark()
+            text = (f"Round {rnd} of the comment benchmark: does this reach all {len(inboxes)} followers "
+                    f"of the channel in time?")
+            path = (f"/api/v1/videos/{vid['uuid']}/comment-threads" if parent is None
+                    else f"/api/v1/videos/{vid['uuid']}/comments/{parent}")
+            t_post = time.monotonic()
+            status, body = c.api("POST", path, token, {"text": text})
+            t0 = time.monotonic()
+            comment = check(status, body, f"POST {path}")["comment"]
+            note_url = comment["url"]
+
+            def notes():
+                return {a["inbox"]: a["t"] for a in standin.arrivals[before:]
+                        if a["type"] == "Create" and a.get("object_type") == "Note" and a["object"] == note_url}
+
+            all_in = standin.wait_for(lambda: len(notes()) >= len(inboxes), 120)
+            t_all = time.monotonic()
+            others = other_cpu(mark)
+            time.sleep(1)  # late duplicates or other activities, if any
+            with standin.cond:
+                got = notes()
+                arrivals = standin.arrivals[before:]
+                failures = standin.failures[fail_before:]
+            sp = spread(got, t0)
+            last = sp.pop("last")
+            with open(os.path.join(work_dir, f"comment-fanout-round-{rnd}.json"), "w") as fh:
+                json.dump([{**a, "t": r3(a["t"] - t0)} for a in arrivals], fh)
+            kinds = {}
+            for a in arrivals:
+                k = f"{a['type']}({a.get('object_type') or 'id'})"
+                kinds[k] = kinds.get(k, 0) + 1
+            res = {
+                "round": rnd, "what": "thread" if parent is None else "reply", "comment_url": note_url,
+                "inboxes": len(inboxes), "delivered": len(got),
+                "seconds": r3(last) if all_in and got else None, **sp,
+                "post_ms": round((t0 - t_post) * 1000, 1),
+                "from_request_seconds": r3(last + (t0 - t_post)) if all_in and got else None,
+                "waited_seconds": r3(t_all - t0), "other_cpu": others, "sig_failures": len(failures),
+                "duplicates": sum(1 for a in arrivals if a["type"] == "Create" and a["object"] == note_url) - len(got),
+                "arrivals_by_kind": kinds,
+            }
+            log(f"comment fan-out round {rnd} ({res['what']}): {len(got)}/{len(inboxes)} Create(Note)s, all after "
+                f"{res['seconds']} s (p50 {res['p50_seconds']} s, p95 {res['p95_seconds']} s); "
+                f"signature failures {len(failures)}")
+            out_rounds.append(res)
+            parent = comment["id"]
+            if not all_in:
+                break  # the figure is already a miss; the report says how many arrived
+        print(json.dumps({**f.setup_summary(), "rounds": out_rounds, "video_uuid": vid["uuid"],
+                          "transcode_seconds": r3(transcode_s), "video_deliveries_seconds": r3(video_s),
+                          "actor_document_ms": round(actor_doc_ms, 1)}))
     finally:
         f.close()
 
@@ -809,6 +908,8 @@ def main():
     try:
         if cmd == "fanout" and len(sys.argv) == 8:
             fanout(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], sys.argv[7])
+        elif cmd == "comments" and len(sys.argv) == 8:
+            comment_fanout(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], sys.argv[7])
         elif cmd == "inbox" and len(sys.argv) == 6:
             inbox(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         else:
