@@ -131,7 +131,10 @@ EOF
 
 # run_wrk LABEL URL DURATION CONNECTIONS [wrk options...] [-- script arguments...]: a short
 # warm-up ($BENCH_WARMUP), then the measured run with 2 threads; prints wrk's figures as JSON (see
-# wrkparse.py) with other_cpu (cpu.py). Raw output is kept in $BENCH_WORK/wrk/LABEL.txt.
+# wrkparse.py) with other_cpu (cpu.py); when $WRK_SERVER_PIDS is set, also server_cpu_s, the CPU
+# time those processes (and their descendants) used during the measured run, and the same as
+# db_cpu_s for $WRK_DB_PIDS (PostgreSQL's postmaster). Raw output is kept in
+# $BENCH_WORK/wrk/LABEL.txt.
 run_wrk() {
   local label=$1 url=$2 dur=$3 conns=$4
   shift 4
@@ -143,9 +146,13 @@ run_wrk() {
   mkdir -p "$BENCH_WORK/wrk"
   wait_quiet
   timeout 60 wrk -t2 -c"$conns" -d"$BENCH_WARMUP" "${opts[@]}" "$url" "${rest[@]}" >/dev/null 2>&1 || true
-  local mark
+  local mark srv0="" db0="" extra=()
+  [ -z "${WRK_SERVER_PIDS:-}" ] || srv0=$(python3 "$bench_lib/cpu.py" seconds $WRK_SERVER_PIDS)
+  [ -z "${WRK_DB_PIDS:-}" ] || db0=$(python3 "$bench_lib/cpu.py" seconds $WRK_DB_PIDS)
   mark=$(cpu_mark)
   timeout $((${dur%s} + 60)) wrk -t2 -c"$conns" -d"$dur" --latency "${opts[@]}" "$url" "${rest[@]}" \
     >"$BENCH_WORK/wrk/$label.txt" 2>&1 || log "wrk $label failed: $(tail -n 3 "$BENCH_WORK/wrk/$label.txt")"
-  python3 "$bench_lib/wrkparse.py" other_cpu="$(cpu_other "$mark")" <"$BENCH_WORK/wrk/$label.txt"
+  [ -z "$srv0" ] || extra+=(server_cpu_s="$(awk -v a="$srv0" -v b="$(python3 "$bench_lib/cpu.py" seconds $WRK_SERVER_PIDS)" 'BEGIN {print b - a}')")
+  [ -z "$db0" ] || extra+=(db_cpu_s="$(awk -v a="$db0" -v b="$(python3 "$bench_lib/cpu.py" seconds $WRK_DB_PIDS)" 'BEGIN {print b - a}')")
+  python3 "$bench_lib/wrkparse.py" other_cpu="$(cpu_other "$mark")" "${extra[@]}" <"$BENCH_WORK/wrk/$label.txt"
 }

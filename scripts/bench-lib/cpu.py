@@ -4,6 +4,8 @@
   cpu.py mark                 prints a mark (JSON): the machine's busy CPU time, and ours
   cpu.py other MARK           prints the share (0–100 %) of the machine's CPU capacity that
                               programs other than ours used since MARK
+  cpu.py seconds PID...       prints the CPU time (user + system, seconds) the processes PID and
+                              their descendants used so far (a server's own cost per request)
 
 "Ours" is the process tree of $BENCH_ROOT_PID (the entry script: Flotilla, nginx, ffmpeg, wrk,
 the helpers; a live process counts its own time and that of its waited-for children, so finished
@@ -80,6 +82,8 @@ def main():
         capacity = (b["t"] - a["t"]) * hz * (os.cpu_count() or 1)
         other = (b["busy"] - a["busy"]) - (b["ours"] - a["ours"])
         print(round(max(0.0, 100.0 * other / capacity), 1) if capacity > 0 else 0.0)
+    elif sys.argv[1] == "seconds":
+        print(tree_ticks({int(p) for p in sys.argv[2:]}) / os.sysconf("SC_CLK_TCK"))
     else:
         raise SystemExit(__doc__)
 

@@ -8,6 +8,12 @@
       (`PUT /api/v1/videos/:id {"privacy":1}`), its first appearance, which sends `Create` to the 200
       inboxes. Reports the time from the PUT's answer until all 200 `Create`s arrived.
 
+  fanout.py comments BASE_URL ROOT_TOKEN CLIP ROUNDS CACHE_DIR WORK_DIR
+      The same 200 followers of `bench`'s channel; a 2 s clip is uploaded as public (its Creates
+      and Announces arrive first), then a user `commenter` of the instance comments on it through
+      the API, ROUNDS times (a new thread, then replies to the previous comment). Reports the time
+      from the POST's answer until all 200 `Create`s of that `Note` arrived.
+
   fanout.py inbox BASE_URL N CACHE_DIR WORK_DIR
       One PeerTube-shaped remote server (a `Person` account and its `Group` channel) POSTs N signed
       `Create`s, each of a new PeerTube-shaped `Video`, to Flotilla's `/inbox`, one at a time, then N
@@ -194,9 +200,10 @@ class Standin:
                     return self.answer(401, "text/plain", str(e).encode())
                 obj = activity.get("object")
                 obj_id = obj.get("id") if isinstance(obj, dict) else obj
+                obj_type = obj.get("type") if isinstance(obj, dict) else None
                 with standin.cond:
                     standin.arrivals.append({"inbox": inbox, "type": activity.get("type"), "object": obj_id,
-                                             "actor": activity.get("actor"), "t": t})
+                                             "object_type": obj_type, "actor": activity.get("actor"), "t": t})
                     standin.cond.notify_all()
                 self.answer(202)
 
@@ -394,105 +401,155 @@ def r3(x):
 
 # --- Fan-out ----------------------------------------------------------------------------------------
 
+class Followed:
+    """The fan-out set-up shared by benchmarks 5a and 11: the stand-in's 200 actors on 20 hosts, a
+    user `bench` created by root, and the actors following its channel (all Accepts received).
+    `close()` stops the stand-in."""
+
+    def __init__(self, base, root_token, cache_dir, deadline):
+        self.base = base
+        self.c = c = Client(base)
+        fhost = urllib.parse.urlsplit(base).netloc
+        t = time.monotonic()
+        keys = load_keys(cache_dir, KEYS)
+        self.keygen = time.monotonic() - t
+        self.standin = standin = Standin(HOSTS)
+        try:
+            self.actors = actors = []  # (actor URL, key, inbox URL)
+            for hi, port in enumerate(standin.ports):
+                hbase = f"http://127.0.0.1:{port}"
+                for ai in range(ACTORS_PER_HOST):
+                    key = keys[hi * ACTORS_PER_HOST + ai]
+                    name = f"u{ai}"
+                    doc = mastodon_person(hbase, name, key)
+                    standin.serve(port, f"/users/{name}", doc)
+                    standin.add_inbox(port, f"/users/{name}/inbox", doc["id"])
+                    actors.append((doc["id"], key, doc["inbox"]))
+            log(f"fanout: {len(actors)} stand-in actors on {HOSTS} hosts (127.0.0.1:{min(standin.ports)}…)")
+
+            # The user whose channel they follow.
+            check(*c.api("POST", "/api/v1/users", root_token, {
+                "username": "bench", "password": "bench-password", "email": "bench@example.org", "role": 2,
+                "videoQuota": -1, "videoQuotaDaily": -1}), "POST /api/v1/users")
+            self.token = token = login(c, "bench", "bench-password")
+            me = check(*c.api("GET", "/api/v1/users/me", token), "GET /api/v1/users/me")
+            self.channel = channel = me["videoChannels"][0]
+            channel_url = f"{base}/video-channels/{channel['name']}"
+
+            # 200 Follows to Flotilla's shared inbox (4 senders), then their 200 Accepts.
+            follow_ms, bad, lock = [], [], threading.Lock()
+            queue = list(actors)
+
+            def follower():
+                fc = Client(base)
+                while True:
+                    with lock:
+                        if not queue or time.monotonic() > deadline:
+                            return
+                        actor, key, _ = queue.pop()
+                    a_host = urllib.parse.urlsplit(actor).netloc
+                    follow = {"@context": "https://www.w3.org/ns/activitystreams",
+                              "id": f"http://{a_host}/{uuidlib.uuid4()}", "type": "Follow",
+                              "actor": actor, "object": channel_url}
+                    body = json.dumps(follow).encode()
+                    headers = signed_headers(key, f"{actor}#main-key", "/inbox", fhost, body)
+                    s = time.monotonic()
+                    status, raw = fc.request("POST", "/inbox", body, headers)
+                    with lock:
+                        follow_ms.append((time.monotonic() - s) * 1000)
+                        if status != 202:
+                            bad.append(f"POST /inbox Follow from {actor}: HTTP {status} {raw[:300].decode(errors='replace')}")
+
+            t_follow = time.monotonic()
+            threads = [threading.Thread(target=follower) for _ in range(4)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(max(1, deadline - time.monotonic()))
+            self.follows_sent = time.monotonic() - t_follow
+            if bad:
+                raise SystemExit(f"{len(bad)} Follows were not accepted; the first: {bad[0]}")
+            self.inboxes = inboxes = {a[2] for a in actors}
+
+            def accepted():
+                return {a["inbox"] for a in standin.arrivals if a["type"] == "Accept"} >= inboxes
+            if not standin.wait_for(accepted, 120):
+                got = len({a["inbox"] for a in standin.arrivals if a["type"] == "Accept"})
+                raise SystemExit(f"only {got} of {len(inboxes)} Accepts arrived within 120 s after the Follows "
+                                 f"(signature failures: {standin.failures[:3]})")
+            self.accepts_s = time.monotonic() - t_follow
+            self.follow_ms = follow_ms
+            self.ch = check(*c.api("GET", f"/api/v1/video-channels/{channel['name']}"), "GET the channel")
+            log(f"fanout: {len(actors)} follows sent in {self.follows_sent:.1f} s, all accepted after "
+                f"{self.accepts_s:.1f} s (followersCount {self.ch.get('followersCount')})")
+        except BaseException:
+            standin.close()
+            raise
+
+    def close(self):
+        self.standin.close()
+
+    def upload(self, clip, name, privacy):
+        """Uploads `clip` to the channel and waits until it is transcoded (state 1); returns the
+        upload's `video` ({id, uuid, shortUUID}) and the seconds the transcode took."""
+        up = subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "120",
+                             "-H", f"Authorization: Bearer {self.token}", "-F", f"channelId={self.channel['id']}",
+                             "-F", f"name={name}", "-F", f"privacy={privacy}", "-F", f"videofile=@{clip}",
+                             f"{self.base}/api/v1/videos/upload"], capture_output=True, timeout=180)
+        if up.returncode != 0:
+            raise SystemExit(f"upload failed: {up.stdout.decode(errors='replace')} {up.stderr.decode(errors='replace')}")
+        vid = json.loads(up.stdout)["video"]
+        t_up = time.monotonic()
+        v = None
+        while time.monotonic() - t_up < 300:
+            v = check(*self.c.api("GET", f"/api/v1/videos/{vid['uuid']}", self.token), "GET the video")
+            state = (v.get("state") or {}).get("id")
+            if state == 1:
+                break
+            if state not in (2, 3):
+                raise SystemExit(f"transcoding did not succeed: {json.dumps(v.get('state'))} {v.get('stateError')}")
+            time.sleep(0.1)
+        else:
+            raise SystemExit(f"the clip was not transcoded within 300 s: {json.dumps(v)[:500]}")
+        return vid, time.monotonic() - t_up
+
+    def setup_summary(self):
+        """The set-up's figures (and every signature failure so far), for the JSON output."""
+        with self.standin.cond:
+            failures = list(self.standin.failures)
+        return {
+            "actors": len(self.actors), "hosts": HOSTS, "keygen_seconds": r3(self.keygen),
+            "follows_sent_seconds": r3(self.follows_sent), "accepts_seconds": r3(self.accepts_s),
+            "follow_p50_ms": r3(pct(self.follow_ms, 50)), "follow_p99_ms": r3(pct(self.follow_ms, 99)),
+            "followers_count": self.ch.get("followersCount"), "key_fetches": self.standin.key_fetches,
+            "sig_failures": len(failures), "failure_examples": failures[:3],
+        }
+
+
+def spread(got, t0):
+    """How the arrivals `got` ({inbox: monotonic time}) spread after t0: the last, p50, p95, the
+    first, how many came before t0, and per host when its 1st, 2nd, … arrived (the median over the
+    hosts), which shows how the deliveries to one host follow each other."""
+    rel = sorted(t - t0 for t in got.values())
+    per_host = {}
+    for inbox_url, t in got.items():
+        per_host.setdefault(urllib.parse.urlsplit(inbox_url).netloc, []).append(t - t0)
+    ranks = [r3(pct([sorted(v)[k] for v in per_host.values() if len(v) > k], 50))
+             for k in range(max((len(v) for v in per_host.values()), default=0))]
+    return {"last": rel[-1] if rel else None, "p50_seconds": r3(pct(rel, 50)), "p95_seconds": r3(pct(rel, 95)),
+            "first_seconds": r3(rel[0]) if rel else None, "before_answer": sum(1 for x in rel if x < 0),
+            "per_host_rank_seconds": ranks}
+
+
 def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
     deadline = time.monotonic() + 600 + rounds * 900  # the driver's timeout is a little longer
-    c = Client(base)
-    fhost = urllib.parse.urlsplit(base).netloc
-    t = time.monotonic()
-    keys = load_keys(cache_dir, KEYS)
-    keygen = time.monotonic() - t
-    standin = Standin(HOSTS)
+    f = Followed(base, root_token, cache_dir, deadline)
+    standin, inboxes, c, token = f.standin, f.inboxes, f.c, f.token
     try:
-        actors = []  # (actor URL, key, inbox URL)
-        for hi, port in enumerate(standin.ports):
-            hbase = f"http://127.0.0.1:{port}"
-            for ai in range(ACTORS_PER_HOST):
-                key = keys[hi * ACTORS_PER_HOST + ai]
-                name = f"u{ai}"
-                doc = mastodon_person(hbase, name, key)
-                standin.serve(port, f"/users/{name}", doc)
-                standin.add_inbox(port, f"/users/{name}/inbox", doc["id"])
-                actors.append((doc["id"], key, doc["inbox"]))
-        log(f"fanout: {len(actors)} stand-in actors on {HOSTS} hosts (127.0.0.1:{min(standin.ports)}…)")
-
-        # The user whose channel they follow.
-        check(*c.api("POST", "/api/v1/users", root_token, {
-            "username": "bench", "password": "bench-password", "email": "bench@example.org", "role": 2,
-            "videoQuota": -1, "videoQuotaDaily": -1}), "POST /api/v1/users")
-        token = login(c, "bench", "bench-password")
-        me = check(*c.api("GET", "/api/v1/users/me", token), "GET /api/v1/users/me")
-        channel = me["videoChannels"][0]
-        channel_url = f"{base}/video-channels/{channel['name']}"
-
-        # 200 Follows to Flotilla's shared inbox (4 senders), then their 200 Accepts.
-        follow_ms, bad, lock = [], [], threading.Lock()
-        queue = list(actors)
-
-        def follower():
-            fc = Client(base)
-            while True:
-                with lock:
-                    if not queue or time.monotonic() > deadline:
-                        return
-                    actor, key, _ = queue.pop()
-                a_host = urllib.parse.urlsplit(actor).netloc
-                follow = {"@context": "https://www.w3.org/ns/activitystreams",
-                          "id": f"http://{a_host}/{uuidlib.uuid4()}", "type": "Follow",
-                          "actor": actor, "object": channel_url}
-                body = json.dumps(follow).encode()
-                headers = signed_headers(key, f"{actor}#main-key", "/inbox", fhost, body)
-                s = time.monotonic()
-                status, raw = fc.request("POST", "/inbox", body, headers)
-                with lock:
-                    follow_ms.append((time.monotonic() - s) * 1000)
-                    if status != 202:
-                        bad.append(f"POST /inbox Follow from {actor}: HTTP {status} {raw[:300].decode(errors='replace')}")
-
-        t_follow = time.monotonic()
-        threads = [threading.Thread(target=follower) for _ in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(max(1, deadline - time.monotonic()))
-        follows_sent = time.monotonic() - t_follow
-        if bad:
-            raise SystemExit(f"{len(bad)} Follows were not accepted; the first: {bad[0]}")
-        inboxes = {a[2] for a in actors}
-
-        def accepted():
-            return {a["inbox"] for a in standin.arrivals if a["type"] == "Accept"} >= inboxes
-        if not standin.wait_for(accepted, 120):
-            got = len({a["inbox"] for a in standin.arrivals if a["type"] == "Accept"})
-            raise SystemExit(f"only {got} of {len(inboxes)} Accepts arrived within 120 s after the Follows "
-                             f"(signature failures: {standin.failures[:3]})")
-        accepts_s = time.monotonic() - t_follow
-        ch = check(*c.api("GET", f"/api/v1/video-channels/{channel['name']}"), "GET the channel")
-        log(f"fanout: {len(actors)} follows sent in {follows_sent:.1f} s, all accepted after {accepts_s:.1f} s "
-            f"(followersCount {ch.get('followersCount')})")
-
         out_rounds = []
         for rnd in range(1, rounds + 1):
             # Upload as private (no federation yet), wait for the transcode.
-            up = subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "120",
-                                 "-H", f"Authorization: Bearer {token}", "-F", f"channelId={channel['id']}",
-                                 "-F", f"name=Fan-out {rnd}", "-F", "privacy=3", "-F", f"videofile=@{clip}",
-                                 f"{base}/api/v1/videos/upload"], capture_output=True, timeout=180)
-            if up.returncode != 0:
-                raise SystemExit(f"upload failed: {up.stdout.decode(errors='replace')} {up.stderr.decode(errors='replace')}")
-            vid = json.loads(up.stdout)["video"]
-            t_up = time.monotonic()
-            v = None
-            while time.monotonic() - t_up < 300:
-                v = check(*c.api("GET", f"/api/v1/videos/{vid['uuid']}", token), "GET the video")
-                state = (v.get("state") or {}).get("id")
-                if state == 1:
-                    break
-                if state not in (2, 3):
-                    raise SystemExit(f"transcoding did not succeed: {json.dumps(v.get('state'))} {v.get('stateError')}")
-                time.sleep(0.1)
-            else:
-                raise SystemExit(f"the clip was not transcoded within 300 s: {json.dumps(v)[:500]}")
-            transcode_s = time.monotonic() - t_up
+            vid, transcode_s = f.upload(clip, f"Fan-out {rnd}", 3)
             video_url = f"{base}/videos/watch/{vid['uuid']}"
             with standin.cond:
                 before, fail_before = len(standin.arrivals), len(standin.failures)
@@ -518,25 +575,16 @@ def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
                                       >= len(inboxes), 30)
             with standin.cond:
                 announces = [a["t"] for a in standin.arrivals if a["type"] == "Announce" and a["object"] == video_url]
-                failures = [f for f in standin.failures]
-            rel = sorted(t - t0 for t in got.values())
-            # Per host, when its 1st, 2nd, … Create arrived (the median over the hosts): shows how
-            # the deliveries to one host follow each other.
-            per_host = {}
-            for inbox_url, t in got.items():
-                per_host.setdefault(urllib.parse.urlsplit(inbox_url).netloc, []).append(t - t0)
-            ranks = [r3(pct([sorted(v)[k] for v in per_host.values() if len(v) > k], 50))
-                     for k in range(max((len(v) for v in per_host.values()), default=0))]
-            with open(os.path.join(work_dir, f"fanout-round-{rnd}.json"), "w") as f:
-                json.dump([{**a, "t": r3(a["t"] - t0)} for a in standin.arrivals[before:]], f)
+                failures = list(standin.failures)
+            sp = spread(got, t0)
+            last = sp.pop("last")
+            with open(os.path.join(work_dir, f"fanout-round-{rnd}.json"), "w") as fh:
+                json.dump([{**a, "t": r3(a["t"] - t0)} for a in standin.arrivals[before:]], fh)
             res = {
                 "round": rnd, "uuid": vid["uuid"], "inboxes": len(inboxes), "delivered": len(got),
-                "seconds": r3(rel[-1]) if all_in and rel else None,
-                "p50_seconds": r3(pct(rel, 50)), "p95_seconds": r3(pct(rel, 95)),
-                "first_seconds": r3(rel[0]) if rel else None,
-                "before_answer": sum(1 for x in rel if x < 0),
-                "put_ms": round((t0 - t_put) * 1000, 1), "per_host_rank_seconds": ranks,
-                "from_request_seconds": r3(rel[-1] + (t0 - t_put)) if all_in and rel else None,
+                "seconds": r3(last) if all_in and got else None, **sp,
+                "put_ms": round((t0 - t_put) * 1000, 1),
+                "from_request_seconds": r3(last + (t0 - t_put)) if all_in and got else None,
                 "announces": len(announces), "announces_seconds": r3(max(announces) - t0) if ann_ok else None,
                 "waited_seconds": r3(t_all - t0), "transcode_seconds": r3(transcode_s),
                 "other_cpu": others, "sig_failures": len(failures) - fail_before,
@@ -549,17 +597,101 @@ def fanout(base, root_token, clip, rounds, cache_dir, work_dir):
             out_rounds.append(res)
             if not all_in:
                 break  # the figure is already a miss; the report says how many arrived
-        with standin.cond:
-            failures = list(standin.failures)
-        print(json.dumps({
-            "actors": len(actors), "hosts": HOSTS, "keygen_seconds": r3(keygen),
-            "follows_sent_seconds": r3(follows_sent), "accepts_seconds": r3(accepts_s),
-            "follow_p50_ms": r3(pct(follow_ms, 50)), "follow_p99_ms": r3(pct(follow_ms, 99)),
-            "followers_count": ch.get("followersCount"), "key_fetches": standin.key_fetches,
-            "sig_failures": len(failures), "failure_examples": failures[:3], "rounds": out_rounds,
-        }))
+        print(json.dumps({**f.setup_summary(), "rounds": out_rounds}))
     finally:
-        standin.close()
+        f.close()
+
+
+def comment_fanout(base, root_token, clip, rounds, cache_dir, work_dir):
+    """Benchmark 11: a comment on a video whose channel the 200 stand-in actors follow, posted
+    through the API by another user of the instance, reaches them as `Create(Note)`. Round 1 starts
+    a thread, the next rounds reply to the previous round's comment."""
+    deadline = time.monotonic() + 600 + rounds * 300
+    f = Followed(base, root_token, cache_dir, deadline)
+    standin, inboxes, c = f.standin, f.inboxes, f.c
+    try:
+        # The video, public from its upload: its Create and Announce go out first, and the
+        # measurement waits until they have all arrived.
+        vid, transcode_s = f.upload(clip, "Comment fan-out", 1)
+        video_url = f"{base}/videos/watch/{vid['uuid']}"
+        t = time.monotonic()
+        video_in = standin.wait_for(lambda: len({(a["inbox"], a["type"]) for a in standin.arrivals
+                                                 if a["object"] == video_url and a["type"] in ("Create", "Announce")})
+                                    >= 2 * len(inboxes), 120)
+        video_s = time.monotonic() - t
+        if not video_in:
+            raise SystemExit("the video's Creates and Announces did not all arrive within 120 s of its transcode")
+        # The commenter: another user of the instance, with no followers of their own. Reading
+        # their actor document once makes their key pair (made on first need), so that its
+        # generation is not counted in the first round.
+        check(*c.api("POST", "/api/v1/users", root_token, {
+            "username": "commenter", "password": "bench-password", "email": "commenter@example.org", "role": 2,
+            "videoQuota": -1, "videoQuotaDaily": -1}), "POST /api/v1/users (commenter)")
+        token = login(c, "commenter", "bench-password")
+        t = time.monotonic()
+        status, raw = c.request("GET", "/accounts/commenter", headers={"Accept": AP})
+        if status != 200:
+            raise SystemExit(f"GET /accounts/commenter: HTTP {status}")
+        actor_doc_ms = (time.monotonic() - t) * 1000
+        out_rounds = []
+        parent = None
+        for rnd in range(1, rounds + 1):
+            with standin.cond:
+                before, fail_before = len(standin.arrivals), len(standin.failures)
+            wait_quiet()
+            mark = cpu.mark()
+            text = (f"Round {rnd} of the comment benchmark: does this reach all {len(inboxes)} followers "
+                    f"of the channel in time?")
+            path = (f"/api/v1/videos/{vid['uuid']}/comment-threads" if parent is None
+                    else f"/api/v1/videos/{vid['uuid']}/comments/{parent}")
+            t_post = time.monotonic()
+            status, body = c.api("POST", path, token, {"text": text})
+            t0 = time.monotonic()
+            comment = check(status, body, f"POST {path}")["comment"]
+            note_url = comment["url"]
+
+            def notes():
+                return {a["inbox"]: a["t"] for a in standin.arrivals[before:]
+                        if a["type"] == "Create" and a.get("object_type") == "Note" and a["object"] == note_url}
+
+            all_in = standin.wait_for(lambda: len(notes()) >= len(inboxes), 120)
+            t_all = time.monotonic()
+            others = other_cpu(mark)
+            time.sleep(1)  # late duplicates or other activities, if any
+            with standin.cond:
+                got = notes()
+                arrivals = standin.arrivals[before:]
+                failures = standin.failures[fail_before:]
+            sp = spread(got, t0)
+            last = sp.pop("last")
+            with open(os.path.join(work_dir, f"comment-fanout-round-{rnd}.json"), "w") as fh:
+                json.dump([{**a, "t": r3(a["t"] - t0)} for a in arrivals], fh)
+            kinds = {}
+            for a in arrivals:
+                k = f"{a['type']}({a.get('object_type') or 'id'})"
+                kinds[k] = kinds.get(k, 0) + 1
+            res = {
+                "round": rnd, "what": "thread" if parent is None else "reply", "comment_url": note_url,
+                "inboxes": len(inboxes), "delivered": len(got),
+                "seconds": r3(last) if all_in and got else None, **sp,
+                "post_ms": round((t0 - t_post) * 1000, 1),
+                "from_request_seconds": r3(last + (t0 - t_post)) if all_in and got else None,
+                "waited_seconds": r3(t_all - t0), "other_cpu": others, "sig_failures": len(failures),
+                "duplicates": sum(1 for a in arrivals if a["type"] == "Create" and a["object"] == note_url) - len(got),
+                "arrivals_by_kind": kinds,
+            }
+            log(f"comment fan-out round {rnd} ({res['what']}): {len(got)}/{len(inboxes)} Create(Note)s, all after "
+                f"{res['seconds']} s (p50 {res['p50_seconds']} s, p95 {res['p95_seconds']} s); "
+                f"signature failures {len(failures)}")
+            out_rounds.append(res)
+            parent = comment["id"]
+            if not all_in:
+                break  # the figure is already a miss; the report says how many arrived
+        print(json.dumps({**f.setup_summary(), "rounds": out_rounds, "video_uuid": vid["uuid"],
+                          "transcode_seconds": r3(transcode_s), "video_deliveries_seconds": r3(video_s),
+                          "actor_document_ms": round(actor_doc_ms, 1)}))
+    finally:
+        f.close()
 
 
 # --- Inbox latency ----------------------------------------------------------------------------------
@@ -776,6 +908,8 @@ def main():
     try:
         if cmd == "fanout" and len(sys.argv) == 8:
             fanout(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], sys.argv[7])
+        elif cmd == "comments" and len(sys.argv) == 8:
+            comment_fanout(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], sys.argv[7])
         elif cmd == "inbox" and len(sys.argv) == 6:
             inbox(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         else:

@@ -427,6 +427,109 @@ def soak(rows, info, table, notes, details):
             details.append(f"  - {e}")
 
 
+def comments(rows, info, table, notes, details, busy_note):
+    """10. A video's comment threads under load (SQLite and PostgreSQL); 11. a new comment's
+    `Create(Note)` to the 200 follower inboxes of the video's channel."""
+    api = [r for r in rows if r.get("kind") == "comments_api"]
+    for db in ("sqlite", "postgres"):
+        dbname = "SQLite" if db == "sqlite" else "PostgreSQL"
+        for r in (r for r in api if r["db"] == db):
+            sort = r["endpoint"] == "threads_by_replies"
+            what = f"comment threads{' by replies' if sort else ''} on {db}"
+            busy_note(r, what)
+            bad = r.get("non2xx") or r.get("socket_errors")
+            if bad:
+                notes.append(f"{what}: {r.get('non2xx', 0)} non-2xx answers, {r.get('socket_errors', 0)} socket errors.")
+            p99 = r.get("p99_ms")
+            fl = f"{num(r['rps'])} req/s, p99 {p99:.1f} ms" if isinstance(p99, (int, float)) else "no answer"
+            if r.get("requests") and isinstance(r.get("server_cpu_s"), (int, float)):
+                # The CPU time per request hardly moves with the machine's load, unlike the latency.
+                cpu_ms = 1000 * (r["server_cpu_s"] + (r.get("db_cpu_s") or 0)) / r["requests"]
+                fl += f" ({cpu_ms:.1f} ms CPU a request{' with PostgreSQL' if 'db_cpu_s' in r else ''})"
+            if not sort:
+                label = (f"10. `GET /api/v1/videos/:id/comment-threads?count=20`, {dbname}, a video with "
+                         f"{num(r['comments'])} comments ({num(r['threads'])} threads)")
+                if isinstance(p99, (int, float)):
+                    table.append((label, fl, "—", f"p99 {p99 / 20:.2f} of target", "p99 < 20 ms",
+                                  verdict(p99 < 20 and not bad)))
+                else:
+                    table.append((label, fl, "—", "—", "p99 < 20 ms", verdict(False)))
+            cpu = ""
+            if r.get("requests") and isinstance(r.get("server_cpu_s"), (int, float)):
+                cpu = f"; CPU per request: Flotilla {1000 * r['server_cpu_s'] / r['requests']:.2f} ms"
+                if isinstance(r.get("db_cpu_s"), (int, float)):
+                    cpu += f", PostgreSQL {1000 * r['db_cpu_s'] / r['requests']:.2f} ms"
+            details.append(f"- {'`&sort=-totalReplies`' if sort else 'comment threads'} on {db} "
+                           f"({num(r['comments'])} comments, {r.get('page_bytes', '?')} B a page): "
+                           f"{num(r['rps'])} req/s; one request alone {r.get('single_ms', 0):.1f} ms; under load p50 "
+                           f"{ms(r.get('p50_ms'))}, p99 {ms(p99)}, {r.get('requests', 0)} requests{cpu}; "
+                           f"others' CPU {r.get('other_cpu', '?')}%")
+    for r in rows:
+        if r.get("kind") == "comments_rss":
+            details.append(f"- RSS after the {r['db']} comment runs: {mib(r['rss_kib'])} (peak {mib(r['hwm_kib'])}); "
+                           f"seeding took {r.get('seed_seconds', '?')} s; {r.get('authors', '?')} authors")
+    setup = next((r for r in rows if r.get("kind") == "comment_fanout_setup"), None)
+    fan = [r for r in rows if r.get("kind") == "comment_fanout"]
+    failed = [r for r in rows if r.get("kind") == "federation_error" and r.get("step") == "comments"]
+    label = "11. comment fan-out: a comment posted through the API, its `Create(Note)` to the {n} follower " \
+            "inboxes of the video's channel on {h} hosts (loopback, signatures verified), until the last arrived"
+    if setup:
+        details.append(f"- comment fan-out set-up: {setup['actors']} follower actors of the channel on "
+                       f"{setup['hosts']} stand-in hosts; Follows sent in {seconds(setup.get('follows_sent_seconds'))} "
+                       f"(POST p50 {ms(setup.get('follow_p50_ms'))}, p99 {ms(setup.get('follow_p99_ms'))}), all "
+                       f"Accepts after {seconds(setup.get('accepts_seconds'))}; followersCount "
+                       f"{setup.get('followers_count')}; the video transcoded in "
+                       f"{seconds(setup.get('transcode_seconds'))}, its Creates and Announces all arrived "
+                       f"{seconds(setup.get('video_deliveries_seconds'))} after; the commenter's actor document "
+                       f"(its key pair made) answered in {setup.get('actor_document_ms')} ms; Flotilla's keys "
+                       f"fetched by the stand-in: {setup.get('key_fetches')}")
+        if setup.get("sig_failures"):
+            notes.append(f"comment fan-out: {setup['sig_failures']} deliveries failed the stand-in's signature "
+                         f"check, e.g. {json.dumps(setup.get('failure_examples', [])[:1])}")
+    if fan:
+        worst = max(fan, key=lambda r: r["seconds"] if isinstance(r.get("seconds"), (int, float)) else float("inf"))
+        n = worst.get("inboxes", 200)
+        sig = setup["sig_failures"] if setup else sum(r.get("sig_failures", 0) for r in fan)
+        complete = all(r.get("delivered") == r.get("inboxes") for r in fan)
+        t = worst.get("seconds")
+        if isinstance(t, (int, float)):
+            fig = f"{t:.2f} s (p50 {worst['p50_seconds']:.2f} s, p95 {worst['p95_seconds']:.2f} s)"
+            ratio = f"{t / 5:.2f} of target"
+        else:
+            fig = f"{worst.get('delivered')} of {n} delivered in {worst.get('waited_seconds')} s"
+            ratio = "—"
+        table.append((label.format(n=n, h=setup["hosts"] if setup else 20) +
+                      (f" (slower of {len(fan)} rounds)" if len(fan) > 1 else ""),
+                      fig + (f", {sig} bad signatures" if sig else ""), "—", ratio, "< 5 s",
+                      verdict(complete and sig == 0 and isinstance(t, (int, float)) and t < 5)))
+        for r in fan:
+            busy_note(r, f"comment fan-out round {r['round']}")
+            if r.get("delivered") != r.get("inboxes"):
+                notes.append(f"comment fan-out round {r['round']}: only {r.get('delivered')} of {r.get('inboxes')} "
+                             f"Create(Note)s arrived within {r.get('waited_seconds')} s")
+            if r.get("duplicates"):
+                notes.append(f"comment fan-out round {r['round']}: {r['duplicates']} inboxes got the Create(Note) "
+                             "more than once")
+            details.append(
+                f"- comment fan-out round {r['round']} (a {r.get('what')}): {r.get('delivered')}/{r.get('inboxes')} "
+                f"Create(Note)s, the last {seconds(r.get('seconds'))} after the POST's answer "
+                f"({seconds(r.get('from_request_seconds'))} after its request; the POST took {r.get('post_ms')} ms, "
+                f"{r.get('before_answer', 0)} arrived before its answer), first {seconds(r.get('first_seconds'))}, "
+                f"p50 {seconds(r.get('p50_seconds'))}, p95 {seconds(r.get('p95_seconds'))}; duplicates "
+                f"{r.get('duplicates', 0)}; bad signatures {r.get('sig_failures', 0)}; everything the inboxes got "
+                f"{json.dumps(r.get('arrivals_by_kind', {}))}; others' CPU {r.get('other_cpu', '?')}%")
+            if r.get("per_host_rank_seconds"):
+                details.append(f"- comment fan-out round {r['round']}, per host: the 1st, 2nd, … Create(Note) to a "
+                               f"host arrived after {', '.join(f'{x:.2f}' for x in r['per_host_rank_seconds'])} s "
+                               "(medians over the hosts)")
+    elif failed:
+        table.append((label.format(n=200, h=20), "failed (see Warnings)", "—", "—", "< 5 s", verdict(False)))
+    rss = next((r for r in rows if r.get("kind") == "comment_fanout_rss"), None)
+    if rss:
+        details.append(f"- RSS of the comment fan-out instance at the end: {mib(rss['rss_kib'])} "
+                       f"(peak {mib(rss['hwm_kib'])})")
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -552,6 +655,7 @@ def main():
     web(rows, table, notes)
     offload(rows, table, notes)
     soak(rows, info, table, notes, details)
+    comments(rows, info, table, notes, details, busy_note)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")
