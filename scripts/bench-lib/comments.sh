@@ -82,6 +82,7 @@ EOF
   python3 "$bench_lib/comments-seed.py" copy "$video_id" "$threads" "$replies" "$accounts" |
     "${psql_db[@]}" -c "\\copy video_comments ($cols) FROM STDIN"
   "${psql_db[@]}" -c "SELECT setval(pg_get_serial_sequence('video_comments', 'id'), (SELECT MAX(id) FROM video_comments))" >/dev/null
+  python3 "$bench_lib/comments-seed.py" recount-sql | "${psql_db[@]}" -v ON_ERROR_STOP=1 >/dev/null
   "${psql_db[@]}" -c "ANALYZE video_comments; ANALYZE videos"
   seeded=$("${psql_db[@]}" -At -c "SELECT json_build_object('first_id', MIN(id), 'last_id', MAX(id), 'count', COUNT(*)) FROM video_comments")
 fi

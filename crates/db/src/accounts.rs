@@ -65,11 +65,23 @@ pub async fn delete_actor(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<()> {
     .execute(x)
     .await
     .map(|_| ()))?;
+    // Its comments go with its account (and their replies with them): the videos they were under
+    // are counted again after.
+    let touched: Vec<(i64,)> = run!(&mut e, |x| sqlx::query_as(
+        "SELECT DISTINCT c.video_id FROM video_comments c JOIN accounts a ON a.id = c.account_id \
+         WHERE a.actor_id = $1"
+    )
+    .bind(actor_id)
+    .fetch_all(x)
+    .await)?;
     run!(&mut e, |x| sqlx::query("DELETE FROM actors WHERE id = $1")
         .bind(actor_id)
         .execute(x)
         .await
         .map(|r| r.rows_affected()))?;
+    for (video,) in touched {
+        crate::comments::recount(&mut e, video).await?;
+    }
     Ok(())
 }
 

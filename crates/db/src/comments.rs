@@ -19,6 +19,8 @@ pub struct Comment {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Of a thread's first comment: its replies that are neither deleted nor held.
+    pub total_replies: i64,
 }
 
 impl Comment {
@@ -28,8 +30,8 @@ impl Comment {
     }
 }
 
-const COLUMNS: &str =
-    "id, video_id, thread_id, in_reply_to, account_id, url, text, held, created_at, updated_at, deleted_at";
+const COLUMNS: &str = "id, video_id, thread_id, in_reply_to, account_id, url, text, held, created_at, updated_at, \
+    deleted_at, total_replies";
 
 pub struct NewComment<'a> {
     pub video_id: i64,
@@ -43,8 +45,9 @@ pub struct NewComment<'a> {
     pub now: i64,
 }
 
-pub async fn insert(e: impl Into<Exec<'_>>, c: &NewComment<'_>) -> Result<i64> {
-    let (id,): (i64,) = run!(e, |x| sqlx::query_as(
+/// Adds a comment, and counts it (in the caller's transaction) unless it is held.
+pub async fn insert(tx: &mut crate::Tx, c: &NewComment<'_>) -> Result<i64> {
+    let (id,): (i64,) = run!(&mut *tx, |x| sqlx::query_as(
         "INSERT INTO video_comments (video_id, thread_id, in_reply_to, account_id, url, text, held, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
     )
@@ -59,7 +62,58 @@ pub async fn insert(e: impl Into<Exec<'_>>, c: &NewComment<'_>) -> Result<i64> {
     .bind(c.now)
     .fetch_one(x)
     .await)?;
+    if !c.held {
+        counted(tx, c.video_id, c.thread_id, 1, c.thread_id.is_none()).await?;
+    }
     Ok(id)
+}
+
+/// Moves the counts of a video (its comments by `delta`, its threads by one when `new_thread`)
+/// and of the thread a reply is in (`thread`).
+async fn counted(tx: &mut crate::Tx, video_id: i64, thread: Option<i64>, delta: i64, new_thread: bool) -> Result<()> {
+    run!(&mut *tx, |x| sqlx::query(
+        "UPDATE videos SET comments_count = comments_count + $2, \
+         comment_threads = comment_threads + CASE WHEN $3 THEN 1 ELSE 0 END WHERE id = $1"
+    )
+    .bind(video_id)
+    .bind(delta)
+    .bind(new_thread)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    if let Some(t) = thread {
+        run!(&mut *tx, |x| sqlx::query("UPDATE video_comments SET total_replies = total_replies + $2 WHERE id = $1")
+            .bind(t)
+            .bind(delta)
+            .execute(x)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Counts a video's comments again from the rows (after some went by cascade).
+pub async fn recount(e: impl Into<Exec<'_>>, video_id: i64) -> Result<()> {
+    let mut e: Exec<'_> = e.into();
+    run!(&mut e, |x| sqlx::query(
+        "UPDATE videos SET comments_count = (SELECT COUNT(*) FROM video_comments c WHERE c.video_id = videos.id \
+         AND c.deleted_at IS NULL AND c.held = FALSE), comment_threads = (SELECT COUNT(*) FROM video_comments c \
+         WHERE c.video_id = videos.id AND c.thread_id IS NULL AND c.held = FALSE) WHERE id = $1"
+    )
+    .bind(video_id)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    run!(&mut e, |x| sqlx::query(
+        "UPDATE video_comments SET total_replies = (SELECT COUNT(*) FROM video_comments r \
+         WHERE r.thread_id = video_comments.id AND r.deleted_at IS NULL AND r.held = FALSE) \
+         WHERE video_id = $1 AND thread_id IS NULL"
+    )
+    .bind(video_id)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }
 
 pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<Comment>> {
@@ -117,26 +171,27 @@ pub async fn threads(
         .bind(start)
         .fetch_all(x)
         .await)?;
-    let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
-        "SELECT COUNT(*) FROM video_comments c WHERE c.video_id = $1 AND c.thread_id IS NULL \
-         AND (c.held = FALSE OR $2 OR c.account_id = $3)"
-    )
-    .bind(video_id)
-    .bind(all)
-    .bind(author)
-    .fetch_one(x)
-    .await)?;
+    // What everyone sees is counted already; what the owner or an author sees besides, here.
+    let (total,): (i64,) = match held {
+        Held::Hidden => run!(&mut x, |x| sqlx::query_as("SELECT comment_threads FROM videos WHERE id = $1")
+            .bind(video_id)
+            .fetch_one(x)
+            .await)?,
+        _ => run!(&mut x, |x| sqlx::query_as(
+            "SELECT COUNT(*) FROM video_comments c WHERE c.video_id = $1 AND c.thread_id IS NULL \
+             AND (c.held = FALSE OR $2 OR c.account_id = $3)"
+        )
+        .bind(video_id)
+        .bind(all)
+        .bind(author)
+        .fetch_one(x)
+        .await)?,
+    };
     Ok((rows, total))
 }
 
 /// The orders a list of threads may take: PeerTube's sort keys onto SQL.
-pub const THREAD_ORDERS: &[(&str, &str)] = &[
-    ("createdAt", "c.created_at"),
-    (
-        "totalReplies",
-        "(SELECT COUNT(*) FROM video_comments r WHERE r.thread_id = c.id AND r.deleted_at IS NULL AND r.held = FALSE)",
-    ),
-];
+pub const THREAD_ORDERS: &[(&str, &str)] = &[("createdAt", "c.created_at"), ("totalReplies", "c.total_replies")];
 
 /// The comments of a thread after its first, oldest first, at most `limit`, and how many there
 /// are (a thread of ten thousand replies is answered in part).
@@ -176,8 +231,17 @@ pub async fn reply_counts(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let (all, author) = held.binds();
     let list = crate::id_list(ids);
+    if let Held::Hidden = held {
+        // What everyone sees is counted on the threads already; the video author's replies are few.
+        let sql = format!(
+            "SELECT c.id, c.total_replies, (SELECT COUNT(*) FROM video_comments r WHERE r.account_id = $1 \
+             AND r.thread_id = c.id AND r.deleted_at IS NULL AND r.held = FALSE) FROM video_comments c \
+             WHERE c.id IN ({list})"
+        );
+        return Ok(run!(e, |x| sqlx::query_as(&sql).bind(video_author.unwrap_or(-1)).fetch_all(x).await)?);
+    }
+    let (all, author) = held.binds();
     let sql = format!(
         "SELECT thread_id, COUNT(*), SUM(CASE WHEN account_id = $1 THEN 1 ELSE 0 END) FROM video_comments \
          WHERE thread_id IN ({list}) AND deleted_at IS NULL AND (held = FALSE OR $2 OR account_id = $3) \
@@ -190,6 +254,13 @@ pub async fn reply_counts(
 
 /// How many comments of a video are not deleted, of those the viewer sees (`held`).
 pub async fn count_visible(e: impl Into<Exec<'_>>, video_id: i64, held: Held) -> Result<i64> {
+    if let Held::Hidden = held {
+        let (n,): (i64,) = run!(e, |x| sqlx::query_as("SELECT comments_count FROM videos WHERE id = $1")
+            .bind(video_id)
+            .fetch_one(x)
+            .await)?;
+        return Ok(n);
+    }
     let (all, author) = held.binds();
     let (n,): (i64,) = run!(e, |x| sqlx::query_as(
         "SELECT COUNT(*) FROM video_comments WHERE video_id = $1 AND deleted_at IS NULL \
@@ -260,9 +331,11 @@ pub async fn on_videos_of(
     Ok((rows, total))
 }
 
-/// Makes a comment a tombstone: no author, no text, its place in the thread kept.
-pub async fn mark_deleted(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<()> {
-    run!(e, |x| sqlx::query(
+/// Makes a comment a tombstone: no author, no text, its place in the thread kept; the counts
+/// move with it (a held one was not counted; as a tombstone, a held thread is listed from now on).
+pub async fn mark_deleted(tx: &mut crate::Tx, id: i64, now: i64) -> Result<()> {
+    let Some(c) = get(&mut *tx, id).await?.filter(|c| c.deleted_at.is_none()) else { return Ok(()) };
+    run!(&mut *tx, |x| sqlx::query(
         "UPDATE video_comments SET text = '', account_id = NULL, held = FALSE, deleted_at = $2, updated_at = $2 \
          WHERE id = $1 AND deleted_at IS NULL"
     )
@@ -271,17 +344,31 @@ pub async fn mark_deleted(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<(
     .execute(x)
     .await
     .map(|_| ()))?;
+    if c.held {
+        if c.thread_id.is_none() {
+            counted(tx, c.video_id, None, 0, true).await?;
+        }
+    } else {
+        counted(tx, c.video_id, c.thread_id, -1, false).await?;
+    }
     Ok(())
 }
 
-/// Releases a held comment; whether it was held.
-pub async fn approve(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<bool> {
-    let n = run!(e, |x| sqlx::query("UPDATE video_comments SET held = FALSE, updated_at = $2 WHERE id = $1 AND held")
-        .bind(id)
-        .bind(now)
-        .execute(x)
-        .await
-        .map(|r| r.rows_affected()))?;
+/// Releases a held comment, and counts it; whether it was held.
+pub async fn approve(tx: &mut crate::Tx, id: i64, now: i64) -> Result<bool> {
+    let n = run!(&mut *tx, |x| sqlx::query(
+        "UPDATE video_comments SET held = FALSE, updated_at = $2 WHERE id = $1 AND held AND deleted_at IS NULL"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n > 0
+        && let Some(c) = get(&mut *tx, id).await?
+    {
+        counted(tx, c.video_id, c.thread_id, 1, c.thread_id.is_none()).await?;
+    }
     Ok(n > 0)
 }
 

@@ -265,6 +265,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0020_notifications.sql"),
     ),
     (21, "views", include_str!("../migrations/0021_views.sql"), include_str!("../migrations/0021_views.sql")),
+    (
+        22,
+        "comment_counts",
+        include_str!("../migrations/0022_comment_counts.sql"),
+        include_str!("../migrations/0022_comment_counts.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

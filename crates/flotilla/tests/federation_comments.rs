@@ -424,5 +424,13 @@ async fn hostile_comments_change_nothing(backend: Backend) {
         json!({ "type": "Delete", "id": format!("{zoe}/statuses/12#delete"), "actor": zoe, "object": true_note["id"] });
     assert_eq!(evil.send(&inbox, &eve, &delete).await, StatusCode::ACCEPTED);
     assert_eq!(stored().await, 3);
+    // Zoe's account is closed on her server: her comments go, and the counts everyone reads
+    // (kept with the comments) follow.
+    assert_eq!(threads(&a, &open).await["totalNotDeletedComments"], 3);
+    let gone = json!({ "type": "Delete", "id": format!("{zoe}#delete"), "actor": zoe, "object": zoe });
+    assert_eq!(send(&zoe, gone).await, StatusCode::ACCEPTED);
+    let after = threads(&a, &open).await;
+    assert_eq!(after["totalNotDeletedComments"], 0, "{after}");
+    assert_eq!(after["total"], 0);
     a.stop().await;
 }
