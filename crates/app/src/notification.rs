@@ -310,13 +310,18 @@ pub async fn mark_read(app: &App, who: &AuthUser, ids: &[i64]) -> Result<()> {
     if ids.is_empty() || ids.len() > 500 {
         return Err(Error::invalid("ids", "give between 1 and 500 notification ids"));
     }
-    notifications::mark_read(&app.db, who.user.id, ids, now_ms()).await?;
+    if notifications::mark_read(&app.db, who.user.id, ids, now_ms()).await? > 0 {
+        // Id 0 names no notification: the streams send the new unread count.
+        let _ = app.notifications.send((who.user.id, 0));
+    }
     Ok(())
 }
 
 /// `POST /api/v1/users/me/notifications/read-all`.
 pub async fn mark_all_read(app: &App, who: &AuthUser) -> Result<()> {
-    notifications::mark_all_read(&app.db, who.user.id, now_ms()).await?;
+    if notifications::mark_all_read(&app.db, who.user.id, now_ms()).await? > 0 {
+        let _ = app.notifications.send((who.user.id, 0));
+    }
     Ok(())
 }
 

@@ -180,7 +180,35 @@ async fn the_stream_tells_a_new_notification_at_once(backend: Backend) {
     assert_eq!(n["type"], 2, "{n}");
     assert_eq!(n["comment"]["account"]["name"], "jon");
     assert_eq!(n["read"], false);
-    // Stopping the server ends the stream rather than waiting for it (30 s of grace otherwise).
+    assert_eq!(resp.headers()["x-accel-buffering"], "no");
+    // Reading them is told too (other tabs and devices update their count).
+    let (status, _) = a.api.post("/api/v1/users/me/notifications/read-all", Some(&ivy), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(next_event(&mut resp, &mut buf, "unread").await, json!({ "unread": 0 }));
+
+    // Her token is revoked (a logout elsewhere): the stream ends instead of telling the next one.
+    let (status, _) = a.api.post("/api/v1/users/revoke-token", Some(&ivy), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) =
+        a.api.post(&format!("/api/v1/videos/{uuid}/comment-threads"), Some(&jon), json!({ "text": "Again" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => buf.push_str(&String::from_utf8_lossy(&c)),
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream went on after its token was revoked");
+    assert!(!buf.contains("event: notification"), "nothing more was told: {buf}");
+
+    // Stopping the server ends an open stream rather than waiting for it (30 s of grace otherwise).
+    let mut open =
+        a.api.http.get(a.api.url("/api/v1/users/me/notifications/stream")).bearer_auth(&jon).send().await.unwrap();
+    let mut jon_buf = String::new();
+    next_event(&mut open, &mut jon_buf, "unread").await;
     let stopped = tokio::time::timeout(Duration::from_secs(20), a.stop()).await;
     assert!(stopped.is_ok(), "the open stream held up the shutdown");
 }

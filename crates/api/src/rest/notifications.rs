@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use flotilla_app::{App, notification};
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -58,39 +58,70 @@ pub async fn update_settings(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/users/me/notifications/stream` — server-sent events: `unread` first (`{"unread": n}`),
-/// then each new `notification` as the list shows it; `lagged` when some were missed (the client
-/// reloads its list). Ends when the server stops.
+/// How often an open stream checks that its token still holds (revoked, expired, user blocked:
+/// the stream ends). It checks before each event too.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `GET /api/v1/users/me/notifications/stream` — server-sent events: `unread` first (`{"unread": n}`)
+/// and again whenever notifications are read; each new `notification` as the list shows it;
+/// `lagged` when some were missed (the client reloads its list). Ends when the server stops, or
+/// when the token it was opened with no longer holds.
 pub async fn stream(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     let user = who.user.id;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .unwrap_or_default()
+        .to_string();
     let unread = notification::unread_count(&app, user).await?;
     let first = Event::default().event("unread").data(json!({ "unread": unread }).to_string());
     let rx = app.notifications.subscribe();
     let stopping = app.stopping.subscribe();
     let state = (app, rx, stopping, Some(first));
-    let events = futures_util::stream::unfold(state, move |(app, mut rx, mut stopping, first)| async move {
-        if let Some(f) = first {
-            return Some((Ok(f), (app, rx, stopping, None)));
-        }
-        loop {
-            let next = tokio::select! {
-                n = rx.recv() => n,
-                _ = stopping.wait_for(|s| *s) => return None,
+    let events = futures_util::stream::unfold(state, move |(app, mut rx, mut stopping, first)| {
+        let bearer = bearer.clone();
+        async move {
+            if let Some(f) = first {
+                return Some((Ok(f), (app, rx, stopping, None)));
+            }
+            let still_valid = |app: Arc<App>, bearer: String| async move {
+                flotilla_app::auth::authenticate(&app, &bearer).await.is_ok_and(|w| w.user.id == user)
             };
-            let event = match next {
-                Ok((u, id)) if u == user => match notification::for_stream(&app, user, id).await {
-                    Ok(Some(n)) => Event::default().event("notification").data(n.to_string()),
-                    _ => continue,
-                },
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::default().event("lagged").data("{}"),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), (app, rx, stopping, None)));
+            loop {
+                let next = tokio::select! {
+                    n = rx.recv() => Some(n),
+                    _ = tokio::time::sleep(RECHECK) => None,
+                    _ = stopping.wait_for(|s| *s) => return None,
+                };
+                if !still_valid(app.clone(), bearer.clone()).await {
+                    return None;
+                }
+                let event = match next {
+                    None => continue,
+                    // Notifications were read: the new count.
+                    Some(Ok((u, 0))) if u == user => match notification::unread_count(&app, user).await {
+                        Ok(n) => Event::default().event("unread").data(json!({ "unread": n }).to_string()),
+                        Err(_) => continue,
+                    },
+                    Some(Ok((u, id))) if u == user => match notification::for_stream(&app, user, id).await {
+                        Ok(Some(n)) => Event::default().event("notification").data(n.to_string()),
+                        _ => continue,
+                    },
+                    Some(Ok(_)) => continue,
+                    Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                        Event::default().event("lagged").data("{}")
+                    }
+                    Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                };
+                return Some((Ok::<_, Infallible>(event), (app, rx, stopping, None)));
+            }
         }
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    // Proxies that buffer responses (nginx by default) would hold the events back.
+    Ok(([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::default())))
 }
