@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, registerUser, token, uploadVideo, waitPublished } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, networkQuiet, newPerson, shot } from './support/browser.mjs';
 import { login, playUntil } from './support/flows.mjs';
 import { ADMIN_PASSWORD, makeClip, startInstance } from './support/instance.mjs';
 
@@ -268,7 +268,7 @@ test('at 360 px wide no page scrolls sideways, and the users table keeps its con
   for (const [page, path, ready] of pages) {
     await page.goto(path);
     await ready().waitFor();
-    await page.waitForLoadState('networkidle').catch(() => undefined);
+    await networkQuiet(page);
     const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
     if (scroll > inner) wide.push(`${path}: ${scroll}px in ${inner}px`);
   }

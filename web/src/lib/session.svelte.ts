@@ -25,6 +25,8 @@ class Session {
   user = $state<User | null>(null);
   /** True once the first attempt to restore the session has finished. */
   ready = $state(false);
+  /** Counts the access tokens kept (log in, each refresh): what holds one open reconnects on a change. */
+  tokenVersion = $state(0);
 
   get loggedIn(): boolean {
     return this.user !== null;
@@ -74,6 +76,7 @@ async function tokenRequest(fields: Record<string, string>): Promise<Token> {
 function keep(token: Token): void {
   accessToken = token.access_token;
   refreshToken = token.refresh_token ?? null;
+  session.tokenVersion += 1;
   try {
     localStorage.setItem(HINT_KEY, '1');
   } catch {

@@ -43,6 +43,7 @@ export async function newPerson(browser, device, baseURL) {
   });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
+  trackRequests(page);
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
@@ -51,9 +52,44 @@ export async function newPerson(browser, device, baseURL) {
   return { context, page, problems };
 }
 
+/** Requests in flight per page (see networkQuiet). */
+const inflight = new WeakMap();
+/** The notification stream stays open as long as a user is signed in: never "in flight". */
+const LONG_LIVED = /\/api\/v1\/users\/me\/notifications\/stream$/;
+
+function trackRequests(page) {
+  const pending = new Set();
+  page.on('request', (r) => {
+    if (!LONG_LIVED.test(new URL(r.url()).pathname)) pending.add(r);
+  });
+  page.on('requestfinished', (r) => pending.delete(r));
+  page.on('requestfailed', (r) => pending.delete(r));
+  inflight.set(page, pending);
+}
+
+/**
+ * Waits until the page is loaded and no request has been in flight for `quietMs` (giving up
+ * after `timeout`): Playwright's 'networkidle', which never comes while a fetch() stays open
+ * (only EventSource is left out of it), but blind to the notification stream. Pages not made by
+ * newPerson() fall back to 'networkidle'.
+ */
+export async function networkQuiet(page, { quietMs = 500, timeout = 15_000 } = {}) {
+  const pending = inflight.get(page);
+  if (!pending) return page.waitForLoadState('networkidle', { timeout }).catch(() => undefined);
+  const deadline = Date.now() + timeout;
+  await page.waitForLoadState('load', { timeout }).catch(() => undefined);
+  let quietSince = null;
+  while (Date.now() < deadline) {
+    if (pending.size > 0) quietSince = null;
+    else if (quietSince === null) quietSince = Date.now();
+    else if (Date.now() - quietSince >= quietMs) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Saves a screenshot as target/screenshots/<name>-<device>.png. */
 export async function shot(page, device, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.waitForLoadState('networkidle').catch(() => undefined);
+  await networkQuiet(page);
   await page.screenshot({ path: `${SCREENSHOTS}${name}-${device.name}.png`, fullPage: device.name === 'desktop' });
 }

@@ -105,6 +105,10 @@ function startProxy(port, target) {
         heal() {
           refusal = null;
         },
+        /** Cuts every open connection (a long-lived stream included); new ones are served. */
+        dropConnections() {
+          server.closeAllConnections();
+        },
         close: () => new Promise((r) => {
           server.closeAllConnections();
           server.close(() => r());

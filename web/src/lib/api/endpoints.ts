@@ -11,8 +11,10 @@ import type {
   Image,
   Job,
   ListResult,
+  NotificationSettings,
   ServerConfig,
   User,
+  UserNotification,
   Video,
   VideoComment,
   VideoDetails,
@@ -128,6 +130,22 @@ export function pickMyAvatar(file: File) {
   return api<{ avatars: Image[] }>('/users/me/avatar/pick', { method: 'POST', multipart: form });
 }
 export const deleteMyAvatar = () => api('/users/me/avatar', { method: 'DELETE' });
+
+export interface NotificationListQuery extends Query {
+  start?: number;
+  count?: number;
+  sort?: '-createdAt' | 'createdAt';
+  /** Only the unread ones (the server reads `unread=true`; false is sent as nothing). */
+  unread?: boolean;
+}
+export const listNotifications = (q: NotificationListQuery) =>
+  api<ListResult<UserNotification>>('/users/me/notifications', { query: { ...q, unread: q.unread ? true : undefined } });
+export const markNotificationsRead = (ids: number[]) =>
+  api('/users/me/notifications/read', { method: 'POST', json: { ids } });
+export const markAllNotificationsRead = () => api('/users/me/notifications/read-all', { method: 'POST' });
+/** Any subset of the keys; each value 0–3 (see `NotificationSettingValue`). */
+export const updateNotificationSettings = (settings: NotificationSettings) =>
+  api('/users/me/notification-settings', { method: 'PUT', json: settings });
 
 export const listUsers = (q: Query) => api<ListResult<User>>('/users', { query: q });
 export const addUser = (body: Record<string, unknown>) =>

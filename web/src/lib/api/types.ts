@@ -205,6 +205,66 @@ export interface User {
   createdAt: string;
   lastLoginDate?: string | null;
   videoQuotaUsed?: number;
+  /** What to be told of, per kind (PeerTube's keys); only on `GET /users/me`. */
+  notificationSettings?: NotificationSettings;
+}
+
+/** PeerTube's `UserNotificationType` values this client knows how to say in words. */
+export const NotificationType = {
+  NewVideoFromSubscription: 1,
+  NewCommentOnMyVideo: 2,
+  MyVideoPublished: 6,
+  NewFollow: 10,
+  CommentMention: 11,
+} as const;
+
+/** A bit set per kind: 1 shown in the web client, 2 sent by e-mail (3 both, 0 neither). */
+export const NotificationSettingValue = { None: 0, Web: 1, Email: 2 } as const;
+
+/** PeerTube's `UserNotificationSetting`: key → 0–3. Servers may add keys; unknown ones are kept. */
+export type NotificationSettings = Record<string, number>;
+
+/** An actor as a notification names it (PeerTube's `ActorInfo`). */
+export interface NotificationActor {
+  id?: number;
+  name: string;
+  displayName: string;
+  host: string;
+  avatars?: Image[];
+}
+
+export interface NotificationVideo {
+  id: number;
+  uuid: string;
+  shortUUID?: string;
+  name: string;
+  channel?: NotificationActor;
+}
+
+/**
+ * One notification (PeerTube's `UserNotification`). Which of `video`, `comment`, `actorFollow`
+ * is present depends on `type`; other kinds carry other fields, shown generically.
+ */
+export interface UserNotification {
+  id: number;
+  type: number;
+  read: boolean;
+  createdAt: string;
+  updatedAt: string;
+  video?: NotificationVideo | null;
+  comment?: {
+    id: number;
+    threadId: number;
+    heldForReview?: boolean;
+    account: NotificationActor;
+    video: NotificationVideo;
+  } | null;
+  actorFollow?: {
+    id: number;
+    state: string;
+    follower: NotificationActor;
+    following: { type: 'channel' | 'account' | string; name: string; displayName: string; host: string };
+  } | null;
 }
 
 export interface ServerConfig {
