@@ -10,7 +10,10 @@ by the given local accounts in turn. The same rows for both databases:
       prints them for PostgreSQL's `COPY video_comments (COLUMNS) FROM STDIN` (text format); the
       caller sets the id sequence after (`setval`) and runs ANALYZE
 
-Columns follow crates/db/migrations/0019_comments.sql (times in milliseconds). The ids are given
+Columns follow crates/db/migrations/0019_comments.sql (times in milliseconds). The counts the server
+keeps with the comments (0022_comment_counts.sql: `videos.comments_count`, `comment_threads`,
+`video_comments.total_replies`) are set after from the rows, with RECOUNT (the same SQL for both
+databases; `comments-seed.py recount-sql` prints it for the PostgreSQL caller, after its COPY). The ids are given
 (the table must hold no comments yet), so that the replies can name their thread: thread t's first
 comment is 10·t + 1 for 10 comments a thread, its replies the ids after it. A thread's first
 comment has no `thread_id` and no `in_reply_to`; reply k answers the first comment when k is 1,
@@ -30,6 +33,17 @@ COLUMNS = ("id", "video_id", "thread_id", "in_reply_to", "account_id", "url", "t
 WORDS = ("the", "video", "great", "thanks", "sound", "at", "minute", "I", "think", "this", "part", "is", "really",
          "nice", "could", "you", "share", "settings", "agree", "with", "above", "not", "sure", "about", "that",
          "encoder", "bitrate", "peer", "tube", "federation", "works", "well", "here", "again", "later")
+
+
+RECOUNT = """
+UPDATE videos SET comments_count = (SELECT COUNT(*) FROM video_comments c WHERE c.video_id = videos.id
+    AND c.deleted_at IS NULL AND c.held = FALSE),
+  comment_threads = (SELECT COUNT(*) FROM video_comments c WHERE c.video_id = videos.id
+    AND c.thread_id IS NULL AND c.held = FALSE);
+UPDATE video_comments SET total_replies = (SELECT COUNT(*) FROM video_comments r
+    WHERE r.thread_id = video_comments.id AND r.deleted_at IS NULL AND r.held = FALSE)
+    WHERE thread_id IS NULL;
+"""
 
 
 def rows(video_id, threads, replies, accounts):
@@ -54,6 +68,9 @@ def rows(video_id, threads, replies, accounts):
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "recount-sql":
+        print(RECOUNT)
+        return
     if mode == "sqlite" and len(sys.argv) == 7:
         db, video, threads, replies, accounts = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     elif mode == "copy" and len(sys.argv) == 6:
@@ -78,6 +95,9 @@ def main():
     with con:  # one transaction
         con.executemany(f"INSERT INTO video_comments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                         data)
+        for statement in RECOUNT.split(";"):
+            if statement.strip():
+                con.execute(statement)
     (first, last, count) = con.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM video_comments").fetchone()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
