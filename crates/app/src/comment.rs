@@ -226,8 +226,6 @@ pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64
     for (i, c) in all.iter().enumerate().skip(1) {
         children.entry(c.in_reply_to.unwrap_or(root.id)).or_default().push(i);
     }
-    let total_of_thread =
-        comments::reply_counts(&app.db, &[root.id], video_author(app, &v).await?, held).await?.first().map(|r| r.1);
     fn tree(i: usize, all: &[Comment], rendered: &[Value], children: &HashMap<i64, Vec<usize>>, depth: u32) -> Value {
         let kids = if depth > 200 { Vec::new() } else { children.get(&all[i].id).cloned().unwrap_or_default() };
         json!({
@@ -235,11 +233,8 @@ pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64
             "children": kids.into_iter().map(|k| tree(k, all, rendered, children, depth + 1)).collect::<Vec<_>>(),
         })
     }
-    let mut out = tree(0, &all, &rendered, &children, 0);
-    if let Some(n) = total_of_thread {
-        out["comment"]["totalReplies"] = json!(n);
-    }
-    Ok(out)
+    // The root's `totalReplies` is the true count (`views` counts it), past the replies shown.
+    Ok(tree(0, &all, &rendered, &children, 0))
 }
 
 /// `POST /api/v1/videos/{id}/comment-threads` (`parent` `None`) and

@@ -12,5 +12,5 @@ UPDATE videos SET comment_threads = (SELECT COUNT(*) FROM video_comments c WHERE
 UPDATE video_comments SET total_replies = (SELECT COUNT(*) FROM video_comments r
     WHERE r.thread_id = video_comments.id AND r.deleted_at IS NULL AND r.held = FALSE)
     WHERE thread_id IS NULL;
-CREATE INDEX video_comments_threads ON video_comments (video_id, created_at) WHERE thread_id IS NULL;
-CREATE INDEX video_comments_threads_replies ON video_comments (video_id, total_replies) WHERE thread_id IS NULL;
+CREATE INDEX video_comments_threads ON video_comments (video_id, created_at, id) WHERE thread_id IS NULL;
+CREATE INDEX video_comments_threads_replies ON video_comments (video_id, total_replies, id) WHERE thread_id IS NULL;

@@ -82,12 +82,14 @@ pub async fn stream(
     let first = Event::default().event("unread").data(json!({ "unread": unread }).to_string());
     let rx = app.notifications.subscribe();
     let stopping = app.stopping.subscribe();
-    let state = (app, rx, stopping, Some(first));
-    let events = futures_util::stream::unfold(state, move |(app, mut rx, mut stopping, first)| {
+    // The next check of the token is due at `check`, whatever else wakes the stream meanwhile.
+    let check = tokio::time::Instant::now() + RECHECK;
+    let state = (app, rx, stopping, check, Some(first));
+    let events = futures_util::stream::unfold(state, move |(app, mut rx, mut stopping, mut check, first)| {
         let bearer = bearer.clone();
         async move {
             if let Some(f) = first {
-                return Some((Ok(f), (app, rx, stopping, None)));
+                return Some((Ok(f), (app, rx, stopping, check, None)));
             }
             let still_valid = |app: Arc<App>, bearer: String| async move {
                 flotilla_app::auth::authenticate(&app, &bearer).await.is_ok_and(|w| w.user.id == user)
@@ -95,12 +97,17 @@ pub async fn stream(
             loop {
                 let next = tokio::select! {
                     n = rx.recv() => Some(n),
-                    _ = tokio::time::sleep(RECHECK) => None,
+                    _ = tokio::time::sleep_until(check) => None,
                     _ = stopping.wait_for(|s| *s) => return None,
                 };
+                // Others' news wakes every stream: only this user's (and the timer) cost a check.
+                if matches!(next, Some(Ok((u, _))) if u != user) {
+                    continue;
+                }
                 if !still_valid(app.clone(), bearer.clone()).await {
                     return None;
                 }
+                check = tokio::time::Instant::now() + RECHECK;
                 let event = match next {
                     None => continue,
                     // Notifications were read: the new count.
@@ -118,7 +125,7 @@ pub async fn stream(
                     }
                     Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
                 };
-                return Some((Ok::<_, Infallible>(event), (app, rx, stopping, None)));
+                return Some((Ok::<_, Infallible>(event), (app, rx, stopping, check, None)));
             }
         }
     });

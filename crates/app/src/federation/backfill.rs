@@ -74,7 +74,7 @@ pub async fn fetch_page(
     let items = doc["orderedItems"].as_array().or_else(|| doc["items"].as_array()).cloned().unwrap_or_default();
     let mut seen = 0i64;
     let mut stored = 0usize;
-    let mut queued = 0usize;
+    let mut to_fetch = Vec::new();
     for item in items.iter().take(items_left.max(0) as usize) {
         seen += 1;
         let (kind, object) = (item["type"].as_str().unwrap_or_default(), &item["object"]);
@@ -97,20 +97,21 @@ pub async fn fetch_page(
             continue;
         }
         // Fetched from its origin by a job of its own (its own budget of fetches).
-        let mut tx = app.db.begin().await?;
-        jobs::enqueue(&mut tx, &Job::FetchVideo { url: url.to_string() }).await?;
-        tx.commit().await?;
-        queued += 1;
+        to_fetch.push(url.to_string());
     }
     let next = on_host(&doc["next"], &actor.host).map(str::to_string);
     let (pages_left, items_left) = (pages_left - 1, items_left - seen);
-    if let Some(next) = next.filter(|n| Some(n.as_str()) != page && pages_left > 0 && items_left > 0) {
-        let mut tx = app.db.begin().await?;
-        jobs::enqueue(&mut tx, &Job::FetchOutbox { actor_id, page: Some(next), pages_left, items_left }).await?;
-        tx.commit().await?;
+    // The page's fetches and the next page, queued together.
+    let mut tx = app.db.begin().await?;
+    for url in &to_fetch {
+        jobs::enqueue(&mut tx, &Job::FetchVideo { url: url.clone() }).await?;
     }
+    if let Some(next) = next.filter(|n| Some(n.as_str()) != page && pages_left > 0 && items_left > 0) {
+        jobs::enqueue(&mut tx, &Job::FetchOutbox { actor_id, page: Some(next), pages_left, items_left }).await?;
+    }
+    tx.commit().await?;
     app.wake_jobs();
-    tracing::info!(actor = %actor.url, stored, queued, "outbox page crawled");
+    tracing::info!(actor = %actor.url, stored, queued = to_fetch.len(), "outbox page crawled");
     Ok(())
 }
 

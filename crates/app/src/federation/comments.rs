@@ -354,8 +354,17 @@ pub async fn receive(
         }
         if kind == "Update" {
             let text = note_text(object)?;
-            comments::set_text(&app.db, existing.id, &text, now_ms()).await?;
-            forward_if_ours(app, existing.video_id, forward).await?;
+            // The edit and its forward to our video's followers, together.
+            let mut tx = app.db.begin().await?;
+            comments::set_text(&mut tx, existing.id, &text, now_ms()).await?;
+            if !existing.held
+                && let Some(activity) = forward
+                && let Some(v) = videos::get(&mut tx, existing.video_id).await?
+            {
+                forward_in(app, &mut tx, &v, activity).await?;
+            }
+            tx.commit().await?;
+            app.wake_jobs();
         }
         return Ok(());
     }
@@ -437,15 +446,6 @@ async fn forward_in(app: &App, tx: &mut flotilla_db::Tx, v: &videos::Video, acti
         .filter(|i| remote::host(i) != sender)
         .collect();
     delivery::enqueue(tx, instance, activity, &inboxes).await
-}
-
-async fn forward_if_ours(app: &App, video_id: i64, forward: Option<&Value>) -> Result<()> {
-    let (Some(activity), Some(v)) = (forward, videos::get(&app.db, video_id).await?) else { return Ok(()) };
-    let mut tx = app.db.begin().await?;
-    forward_in(app, &mut tx, &v, activity).await?;
-    tx.commit().await?;
-    app.wake_jobs();
-    Ok(())
 }
 
 /// `Delete` of a comment we have, by URL: by its author, or by the server of the video it is
