@@ -71,6 +71,7 @@ pub struct App {
     pub jobs_wakeup: tokio::sync::Notify,
     /// Deliveries in flight per remote host (`federation::delivery`).
     pub host_slots: federation::delivery::HostSlots,
+    pub ld_signatures: federation::delivery::LdSignatures,
     /// New notifications, `(user id, notification id)`, for the live streams (`notification`).
     pub notifications: tokio::sync::broadcast::Sender<(i64, i64)>,
     /// `true` once the server stops: long-lived responses (the notification stream) end then, so
@@ -102,6 +103,7 @@ impl App {
             live_workers: Default::default(),
             replaced_workers: Default::default(),
             host_slots: Default::default(),
+            ld_signatures: Default::default(),
             uploads_busy: Default::default(),
             views_seen: Default::default(),
             list_totals: Default::default(),

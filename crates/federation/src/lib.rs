@@ -4,4 +4,5 @@
 
 pub mod fetch;
 pub mod keys;
+pub mod ld_signature;
 pub mod signature;

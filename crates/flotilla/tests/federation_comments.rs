@@ -273,6 +273,8 @@ async fn mastodon_misskey_and_peertube_replies_become_comments(backend: Backend)
     a.run_jobs().await;
     a.run_jobs().await;
     let my_url = format!("{video}/comments/{mine}");
+    let (_, lia_actor) = ap_get(&a, &lia_url).await;
+    let lia_key = lia_actor["publicKey"]["publicKeyPem"].as_str().expect("Lia's key").to_string();
     for (server, who) in [(&misskey, &mika), (&masto, &zoe)] {
         let got = server.received.lock().unwrap().clone();
         let create = got
@@ -298,6 +300,14 @@ async fn mastodon_misskey_and_peertube_replies_become_comments(backend: Backend)
             .collect();
         assert!(mentions.contains(&mika.as_str()) && mentions.contains(&zoe.as_str()), "{note}");
         assert!(note["published"].as_str().is_some_and(|p| p.ends_with('Z')));
+        // Signed in its body too, so that a server may pass it on: jsonld.js, hashing as PeerTube
+        // and as Mastodon do, accepts it with Lia's key, and refuses it once changed.
+        assert_eq!(create["signature"]["type"], "RsaSignature2017", "{create}");
+        assert_eq!(create["signature"]["creator"], format!("{lia_url}#main-key"));
+        assert_eq!(flotilla_testkit::ld_signature_verdicts(&create, &lia_key), (true, true), "{create}");
+        let mut forged = create.clone();
+        forged["object"]["content"] = json!("thanks, and send me your password");
+        assert_eq!(flotilla_testkit::ld_signature_verdicts(&forged, &lia_key), (false, false));
     }
     // Its URL answers the same Note to servers that look.
     let (status, served) = ap_get(&a, &my_url).await;

@@ -825,6 +825,31 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Checks a document's Linked-Data signature (`RsaSignature2017`) with jsonld.js, the library
+/// PeerTube verifies with, the way PeerTube and Mastodon each hash it
+/// (`web/tests/tools/verify-ld-signature.mjs`): `(PeerTube accepts, Mastodon accepts)`.
+pub fn ld_signature_verdicts(doc: &Value, public_key_pem: &str) -> (bool, bool) {
+    use std::io::Write;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("web/tests/tools/verify-ld-signature.mjs");
+    assert!(
+        root.join("web/node_modules/jsonld").is_dir(),
+        "jsonld.js is missing: run `npm ci` in web/ (scripts/build-web and `make test` do)"
+    );
+    let mut child = std::process::Command::new("node")
+        .arg(&script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is needed to check Linked-Data signatures: scripts/ensure-deps test installs it");
+    let input = json!({ "document": doc, "publicKeyPem": public_key_pem });
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write to node");
+    let out = child.wait_with_output().expect("node ran");
+    assert!(out.status.success(), "the verifier failed on {doc}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the verifier's answer is JSON");
+    (v["peertube"] == true, v["mastodon"] == true)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

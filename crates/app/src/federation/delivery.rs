@@ -3,12 +3,18 @@
 //! [`PER_HOST`] deliveries to one host run at once (a slow server cannot take every worker), and a
 //! host that has failed every delivery for [`DEAD_AFTER_MS`] is dead: nothing more is queued for it,
 //! and its queued deliveries are dropped, until it sends us a valid activity again.
+//!
+//! An activity written by the sending actor also carries its Linked-Data signature
+//! (`RsaSignature2017`, made once per activity and kept in [`LdSignatures`] for the other inboxes of
+//! its fan-out), so that a server it reaches can pass it on: PeerTube forwards a comment on its
+//! video to its followers only with it. Activities we forward (written by others) go as received.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use flotilla_db::hosts;
 use flotilla_domain::time::now_ms;
+use flotilla_federation::fetch::Signer;
 use serde_json::Value;
 
 use crate::jobs::{self, Failure, Job};
@@ -24,6 +30,54 @@ pub const DEAD_AFTER_MS: i64 = 24 * 3600 * 1000;
 /// slot is given back (without it they would sleep until their next poll).
 #[derive(Default)]
 pub struct HostSlots(Mutex<HashMap<String, usize>>, pub tokio::sync::Notify);
+
+/// Linked-Data signatures made lately, by (actor, activity id): a fan-out to many inboxes signs
+/// once. Bounded; a signature that fell out is made again (with a new `created`).
+pub struct LdSignatures(Mutex<lru::LruCache<(i64, String), Value>>);
+
+/// Signatures kept.
+const LD_SIGNATURES_KEPT: usize = 256;
+
+impl Default for LdSignatures {
+    fn default() -> Self {
+        LdSignatures(Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(LD_SIGNATURES_KEPT).expect("> 0"))))
+    }
+}
+
+/// `activity` with its author's Linked-Data signature, when the signer is its author and it has
+/// none yet; otherwise as it is (a forward keeps its author's signature, or goes without one).
+async fn ld_signed(app: &App, actor_id: i64, signer: &Signer, activity: Value) -> Result<Value> {
+    let actor = activity.get("actor").and_then(Value::as_str).unwrap_or_default();
+    let id = activity.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    if activity.get("signature").is_some() || id.is_empty() || crate::uris::key_id(actor) != signer.key_id {
+        return Ok(activity);
+    }
+    let key = (actor_id, id);
+    let cached = app.ld_signatures.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+    let signature = match cached {
+        Some(s) => s,
+        None => {
+            let (doc, creator, private) = (activity.clone(), signer.key_id.clone(), signer.key.clone());
+            let created = time::OffsetDateTime::now_utc()
+                .replace_millisecond(0)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default();
+            // Canonicalization and RSA are CPU work: off the async threads.
+            let s = tokio::task::spawn_blocking(move || {
+                flotilla_federation::ld_signature::sign(&doc, &creator, &created, &private)
+            })
+            .await
+            .map_err(|e| crate::Error::Internal(e.to_string()))?
+            .map_err(|e| crate::Error::Internal(format!("cannot sign {}: {e}", key.1)))?;
+            app.ld_signatures.0.lock().unwrap_or_else(|p| p.into_inner()).put(key, s.clone());
+            s
+        }
+    };
+    let mut activity = activity;
+    activity["signature"] = signature;
+    Ok(activity)
+}
 
 /// A taken slot, given back when dropped.
 pub struct Slot<'a> {
@@ -91,17 +145,18 @@ pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -
     }
     // An actor deleted since (a user removed with their videos) can no longer sign: the instance
     // actor, of the same origin, speaks for it.
-    let (signer, body) = match super::signer(app, actor_id).await {
-        Ok(signer) => (signer, serde_json::to_vec(activity)),
+    let (signer, activity) = match super::signer(app, actor_id).await {
+        Ok(signer) => (signer, activity.clone()),
         Err(crate::Error::NotFound(_)) => {
             let signer = super::instance_signer(app).await.map_err(|e| Failure::Retry(e.to_string()))?;
             let mut activity = activity.clone();
             activity["actor"] = Value::String(crate::uris::instance_actor(app));
-            (signer, serde_json::to_vec(&activity))
+            (signer, activity)
         }
         Err(e) => return Err(Failure::Retry(e.to_string())),
     };
-    let body = body.map_err(|e| Failure::Fail(e.to_string()))?;
+    let activity = ld_signed(app, actor_id, &signer, activity).await.map_err(|e| Failure::Fail(e.to_string()))?;
+    let body = serde_json::to_vec(&activity).map_err(|e| Failure::Fail(e.to_string()))?;
     match app.fetcher.post_signed(inbox, &body, &signer).await {
         Ok(()) => {
             hosts::succeeded(&app.db, host, now_ms()).await.map_err(crate::Error::from)?;
