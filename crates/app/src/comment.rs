@@ -6,8 +6,10 @@
 
 use std::collections::HashMap;
 
+use serde_json::value::RawValue;
+
 use flotilla_db::comments::{self, Comment, Held, NewComment};
-use flotilla_db::{accounts, images, videos};
+use flotilla_db::{accounts, videos};
 use flotilla_domain::time::{iso8601, now_ms};
 use serde_json::{Value, json};
 
@@ -123,53 +125,94 @@ async fn held_for(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Resul
     })
 }
 
-/// The account of the video's channel (its author).
-async fn video_author(app: &App, v: &videos::Video) -> Result<Option<i64>> {
-    Ok(flotilla_db::channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?.map(|c| c.owner().0))
+/// One comment as PeerTube's API shows it. Serialized straight to the answer (a page of threads is
+/// the hot path of a watch page): no `Value` tree per comment, each author's JSON made once.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentView<'a> {
+    id: i64,
+    url: String,
+    text: &'a str,
+    thread_id: i64,
+    in_reply_to_comment_id: Option<i64>,
+    video_id: i64,
+    created_at: String,
+    updated_at: String,
+    deleted_at: Option<String>,
+    held_for_review: bool,
+    is_deleted: bool,
+    total_replies_from_video_author: i64,
+    total_replies: i64,
+    account: Option<&'a RawValue>,
+}
+
+/// The authors of `list`, each rendered once (PeerTube's account shape, with avatars).
+async fn authors(app: &App, list: &[Comment]) -> Result<HashMap<i64, Box<RawValue>>> {
+    let ids: Vec<i64> = list.iter().filter_map(|c| c.account_id).collect();
+    let (accs, imgs) = accounts::get_many_with_images(&app.db, &ids).await?;
+    accs.iter()
+        .map(|a| {
+            let mine: Vec<_> = imgs.iter().filter(|i| i.actor_id == a.actor_id).cloned().collect();
+            let raw = serde_json::value::to_raw_value(&convert::account_to_api(app, a, &mine))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            Ok((a.id, raw))
+        })
+        .collect()
+}
+
+/// The reply counts of the threads among `list`, by thread (none when not `counts`).
+async fn counted(
+    app: &App,
+    v: &videos::Video,
+    list: &[Comment],
+    counts: bool,
+    held: Held,
+) -> Result<HashMap<i64, (i64, i64)>> {
+    if !counts {
+        return Ok(HashMap::new());
+    }
+    let threads: Vec<i64> = list.iter().filter(|c| c.thread_id.is_none()).map(|c| c.id).collect();
+    Ok(comments::reply_counts(&app.db, &threads, v.channel_id, held)
+        .await?
+        .into_iter()
+        .map(|(t, n, by_author)| (t, (n, by_author)))
+        .collect())
+}
+
+fn view<'a>(
+    app: &App,
+    v: &videos::Video,
+    c: &'a Comment,
+    replies: &HashMap<i64, (i64, i64)>,
+    authors: &'a HashMap<i64, Box<RawValue>>,
+) -> CommentView<'a> {
+    let (total, by_author) = replies.get(&c.id).copied().unwrap_or((0, 0));
+    CommentView {
+        id: c.id,
+        url: url(app, v, c),
+        text: &c.text,
+        thread_id: c.thread(),
+        in_reply_to_comment_id: c.in_reply_to,
+        video_id: v.id,
+        created_at: iso8601(c.created_at),
+        updated_at: iso8601(c.updated_at),
+        deleted_at: c.deleted_at.map(iso8601),
+        held_for_review: c.held,
+        is_deleted: c.deleted_at.is_some(),
+        total_replies_from_video_author: by_author,
+        total_replies: total,
+        account: c.account_id.and_then(|a| authors.get(&a)).map(|r| &**r),
+    }
 }
 
 /// Renders comments as PeerTube's API does, with their authors and reply counts (`held`: which
-/// held replies the viewer sees, and counts).
+/// held replies the viewer sees, and counts), as values to build on.
 async fn views(app: &App, v: &videos::Video, list: &[Comment], counts: bool, held: Held) -> Result<Vec<Value>> {
-    let ids: Vec<i64> = list.iter().filter_map(|c| c.account_id).collect();
-    let accs = accounts::get_many(&app.db, &ids).await?;
-    let imgs = images::list_for(&app.db, &accs.iter().map(|a| a.actor_id).collect::<Vec<_>>()).await?;
-    let by_id: HashMap<i64, Value> = accs
-        .iter()
-        .map(|a| {
-            let mine: Vec<_> = imgs.iter().filter(|i| i.actor_id == a.actor_id).cloned().collect();
-            (a.id, convert::account_to_api(app, a, &mine))
-        })
-        .collect();
-    let mut replies: HashMap<i64, (i64, i64)> = HashMap::new();
-    if counts {
-        let threads: Vec<i64> = list.iter().filter(|c| c.thread_id.is_none()).map(|c| c.id).collect();
-        for (t, n, by_author) in comments::reply_counts(&app.db, &threads, video_author(app, v).await?, held).await? {
-            replies.insert(t, (n, by_author));
-        }
-    }
-    Ok(list
-        .iter()
-        .map(|c| {
-            let (total, by_author) = replies.get(&c.id).copied().unwrap_or((0, 0));
-            json!({
-                "id": c.id,
-                "url": url(app, v, c),
-                "text": c.text,
-                "threadId": c.thread(),
-                "inReplyToCommentId": c.in_reply_to,
-                "videoId": v.id,
-                "createdAt": iso8601(c.created_at),
-                "updatedAt": iso8601(c.updated_at),
-                "deletedAt": c.deleted_at.map(iso8601),
-                "heldForReview": c.held,
-                "isDeleted": c.deleted_at.is_some(),
-                "totalRepliesFromVideoAuthor": by_author,
-                "totalReplies": total,
-                "account": c.account_id.and_then(|a| by_id.get(&a).cloned()),
-            })
-        })
-        .collect())
+    let authors = authors(app, list).await?;
+    let replies = counted(app, v, list, counts, held).await?;
+    list.iter()
+        .map(|c| serde_json::to_value(view(app, v, c, &replies, &authors)).map_err(|e| Error::Internal(e.to_string())))
+        .collect()
 }
 
 fn page(pairs: &[(String, String)]) -> Result<(i64, i64)> {
@@ -186,20 +229,40 @@ fn page(pairs: &[(String, String)]) -> Result<(i64, i64)> {
 
 /// `GET /api/v1/videos/{id}/comment-threads`: a page of threads (`start`, `count`, `sort`
 /// `-createdAt` (default), `createdAt`, `-totalReplies`, `totalReplies`).
-pub async fn list_threads(app: &App, who: Option<&AuthUser>, key: &str, pairs: &[(String, String)]) -> Result<Value> {
+pub async fn list_threads(
+    app: &App,
+    who: Option<&AuthUser>,
+    key: &str,
+    pairs: &[(String, String)],
+) -> Result<Box<RawValue>> {
     let v = visible_video(app, who, key).await?;
     if !v.comments_enabled {
-        return Ok(json!({ "total": 0, "totalNotDeletedComments": 0, "data": [] }));
+        return serde_json::value::to_raw_value(&json!({ "total": 0, "totalNotDeletedComments": 0, "data": [] }))
+            .map_err(|e| Error::Internal(e.to_string()));
     }
     let (start, count) = page(pairs)?;
     let sort = pairs.iter().rev().find(|(n, _)| n == "sort").map(|(_, s)| s.as_str());
     let order = flotilla_db::order_by(sort, comments::THREAD_ORDERS, "c.created_at DESC");
     let held = held_for(app, who, &v).await?;
-    let (list, total) = comments::threads(&app.db, v.id, held, &order, start, count).await?;
-    let data = views(app, &v, &list, true, held).await?;
-    let not_deleted = comments::count_visible(&app.db, v.id, held).await?;
+    let page = comments::threads(&app.db, v.id, v.channel_id, held, &order, start, count).await?;
+    let replies: HashMap<i64, (i64, i64)> = page.iter().map(|(c, n, a)| (c.id, (*n, *a))).collect();
+    let list: Vec<Comment> = page.into_iter().map(|(c, _, _)| c).collect();
+    let authors = authors(app, &list).await?;
+    let (total, not_deleted) = match held {
+        Held::Hidden => (v.comment_threads, v.comments_count),
+        _ => comments::count_seen(&app.db, v.id, held).await?,
+    };
     crate::events::seen(app, crate::events::Seen::Video(&v)).await;
-    Ok(json!({ "total": total, "totalNotDeletedComments": not_deleted, "data": data }))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page<'a> {
+        total: i64,
+        total_not_deleted_comments: i64,
+        data: Vec<CommentView<'a>>,
+    }
+    let data = list.iter().map(|c| view(app, &v, c, &replies, &authors)).collect();
+    serde_json::value::to_raw_value(&Page { total, total_not_deleted_comments: not_deleted, data })
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// `GET /api/v1/videos/{id}/comment-threads/{threadId}`: the thread as a tree.

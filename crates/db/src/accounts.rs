@@ -121,6 +121,58 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Account
     Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).fetch_all(x).await)?)
 }
 
+/// Accounts by id with their actors' images (smallest first), in one query: a page of comments
+/// shows each author with an avatar.
+pub async fn get_many_with_images(
+    e: impl Into<Exec<'_>>,
+    ids: &[i64],
+) -> Result<(Vec<Account>, Vec<crate::images::Image>)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        account: Account,
+        image_id: Option<i64>,
+        image_kind: Option<String>,
+        image_filename: Option<String>,
+        image_width: Option<i64>,
+        image_height: Option<i64>,
+        image_created_at: Option<i64>,
+    }
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let list = crate::id_list(ids);
+    let sql = format!(
+        "SELECT a.id, a.actor_id, a.user_id, ac.name, ac.host, ac.url, a.display_name, a.description, \
+         a.created_at, a.updated_at, i.id AS image_id, i.kind AS image_kind, i.filename AS image_filename, \
+         i.width AS image_width, i.height AS image_height, i.created_at AS image_created_at \
+         FROM accounts a JOIN actors ac ON ac.id = a.actor_id LEFT JOIN actor_images i ON i.actor_id = a.actor_id \
+         WHERE a.id IN ({list}) ORDER BY i.width, i.id"
+    );
+    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).fetch_all(x).await)?;
+    let mut accounts: Vec<Account> = Vec::new();
+    let mut images = Vec::new();
+    for r in rows {
+        if let (Some(id), Some(kind), Some(filename), Some(width), Some(height), Some(created_at)) =
+            (r.image_id, r.image_kind, r.image_filename, r.image_width, r.image_height, r.image_created_at)
+        {
+            images.push(crate::images::Image {
+                id,
+                actor_id: r.account.actor_id,
+                kind,
+                filename,
+                width,
+                height,
+                created_at,
+            });
+        }
+        if !accounts.iter().any(|a| a.id == r.account.id) {
+            accounts.push(r.account);
+        }
+    }
+    Ok((accounts, images))
+}
+
 pub async fn get_by_user(e: impl Into<Exec<'_>>, user: UserId) -> Result<Option<Account>> {
     let sql = format!("{SELECT} WHERE a.user_id = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(user.0).fetch_optional(x).await)?)

@@ -271,6 +271,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0022_comment_counts.sql"),
         include_str!("../migrations/0022_comment_counts.sql"),
     ),
+    (
+        23,
+        "comment_held_activity",
+        include_str!("../migrations/0023_comment_held_activity.sql"),
+        include_str!("../migrations/0023_comment_held_activity.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -41,6 +41,10 @@ pub struct Video {
     pub views: i64,
     pub likes: i64,
     pub dislikes: i64,
+    /// Comments not deleted nor held, and threads not held (tombstones included): what everyone
+    /// sees, kept by the comment writes (`comments::recount`).
+    pub comments_count: i64,
+    pub comment_threads: i64,
     pub created_at: i64,
     pub updated_at: i64,
     pub published_at: Option<i64>,
@@ -59,7 +63,7 @@ impl Video {
 const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
     language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
     has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
-    views, likes, dislikes, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data";
+    views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data";
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,

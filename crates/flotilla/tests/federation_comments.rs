@@ -11,6 +11,7 @@ db_tests!(
     three_instances_talk_under_one_video,
     mastodon_misskey_and_peertube_replies_become_comments,
     hostile_comments_change_nothing,
+    held_comments_travel_once_approved,
 );
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -443,4 +444,94 @@ async fn hostile_comments_change_nothing(backend: Backend) {
     assert_eq!(after["totalNotDeletedComments"], 0, "{after}");
     assert_eq!(after["total"], 0);
     a.stop().await;
+}
+
+/// How many activities of this id `t`'s inbox took.
+async fn seen(t: &TestInstance, activity_id: &str) -> i64 {
+    let db = &t.instance.app.db;
+    flotilla_db::run!(db, |x| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM inbox_seen WHERE activity_id = $1")
+        .bind(activity_id)
+        .fetch_one(x)
+        .await)
+    .unwrap()
+}
+
+/// A video whose comments wait for approval: comments from other servers are held at its origin
+/// and reach its followers only once approved, passed on as they came in; their authors' servers
+/// hear PeerTube's `ApproveReply`, and a Flotilla author's server sends the comment again with
+/// `replyApproval` (as PeerTube's do), which changes nothing twice. Only the video's server may
+/// approve.
+async fn held_comments_travel_once_approved(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    let c = TestInstance::start(backend).await;
+    b.follow_instance(&a).await;
+    c.follow_instance(&a).await;
+    let ava = a.user("ava").await;
+    let uuid = a.publish(&ava, "Moderated", &[("commentsPolicy", "3")]).await;
+    settle(&[&a, &b, &c]).await;
+    let video = format!("{}/videos/watch/{uuid}", a.api.base);
+
+    // From B (Flotilla) and from a Mastodon-shaped server: both held at A, unseen at C.
+    let bea = b.user("bea").await;
+    let on_b = posted(&b, &bea, &uuid, None, "Held, then approved").await;
+    let bea_note = format!("{}/videos/watch/{uuid}/comments/{on_b}", b.api.base);
+    let masto = FakeServer::start().await;
+    let zoe = masto.actor("Person", "zoe", json!({}));
+    let zoes = mastodon_note(&masto, &zoe, 1, &video, "<p>Zoe waits too</p>", json!([]));
+    masto.serve("/users/zoe/statuses/1", zoes.clone());
+    assert_eq!(masto.send(&format!("{}/inbox", a.api.base), &zoe, &create_of(&zoes)).await, StatusCode::ACCEPTED);
+    settle(&[&a, &b, &c]).await;
+    settle(&[&a, &b, &c]).await;
+    assert_eq!(threads(&a, &uuid).await["total"], 0, "held at A");
+    assert_eq!(threads(&c, &uuid).await["total"], 0, "nothing passed on while held");
+    let (status, mine) =
+        a.api.get(&format!("/api/v1/users/me/videos/comments?isHeldForReview=true&videoId={uuid}"), Some(&ava)).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["total"], 2, "{mine}");
+
+    // Ava approves both.
+    for held in mine["data"].as_array().unwrap() {
+        let id = held["id"].as_i64().unwrap();
+        let (status, body) =
+            a.api.post(&format!("/api/v1/videos/{uuid}/comments/{id}/approve"), Some(&ava), json!({})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    settle(&[&a, &b, &c]).await;
+    settle(&[&a, &b, &c]).await;
+    settle(&[&a, &b, &c]).await;
+    let at_a = threads(&a, &uuid).await;
+    assert_eq!(at_a["total"], 2, "{at_a}");
+    let at_c = threads(&c, &uuid).await;
+    assert_eq!(at_c["total"], 2, "C got both, once each: {at_c}");
+    let mut urls: Vec<&str> = at_c["data"].as_array().unwrap().iter().filter_map(|t| t["url"].as_str()).collect();
+    urls.sort();
+    let mut want = vec![bea_note.as_str(), zoes["id"].as_str().unwrap()];
+    want.sort();
+    assert_eq!(urls, want);
+
+    // Zoe's server was told, in PeerTube's shape, by the video's account.
+    let got = masto.received.lock().unwrap().clone();
+    let approve = got.iter().find(|v| v["type"] == "ApproveReply").unwrap_or_else(|| panic!("{got:?}")).clone();
+    assert_eq!(approve["actor"], format!("{}/accounts/ava", a.api.base));
+    assert_eq!(approve["object"], zoes["id"]);
+    assert_eq!(approve["inReplyTo"], video.as_str());
+    assert!(approve["id"].as_str().unwrap().starts_with(&format!("{video}/comments/")), "{approve}");
+    // B sent Bea's comment again with the approval; A took it once, and nothing doubled.
+    assert_eq!(seen(&a, &format!("{bea_note}/activity/approved")).await, 1);
+    assert_eq!(threads(&a, &uuid).await["total"], 2);
+
+    // Someone other than the video's server cannot approve Bea's comment (nor make B send it).
+    let forged = json!({ "type": "ApproveReply", "id": format!("{}/approvals/1", masto.base), "actor": zoe,
+                         "inReplyTo": video, "object": bea_note });
+    assert_eq!(masto.send(&format!("{}/inbox", b.api.base), &zoe, &forged).await, StatusCode::FORBIDDEN);
+    let elsewhere = json!({ "type": "ApproveReply", "id": "https://elsewhere.example/approvals/1", "actor": zoe,
+                            "inReplyTo": video, "object": bea_note });
+    assert_eq!(masto.send(&format!("{}/inbox", b.api.base), &zoe, &elsewhere).await, StatusCode::FORBIDDEN);
+    settle(&[&a, &b, &c]).await;
+    assert_eq!(seen(&a, &format!("{bea_note}/activity/approved")).await, 1);
+    assert_eq!(threads(&c, &uuid).await["total"], 2);
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
 }

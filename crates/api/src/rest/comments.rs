@@ -37,7 +37,7 @@ pub async fn list_threads(
     MaybeAuth(who): MaybeAuth,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<serde_json::value::RawValue>>, ApiError> {
     Ok(Json(comment::list_threads(&app, who.as_ref(), &id, &pairs(q)?).await?))
 }
 

@@ -189,26 +189,43 @@ pub async fn created(app: &App, comment_id: i64) -> Result<()> {
         return Ok(());
     }
     let Some(v) = videos::get(&app.db, c.video_id).await? else { return Ok(()) };
-    if v.is_local() && !ap::federates(app, &v) {
+    send_create(app, &v, &c, None).await
+}
+
+/// The `Create(Note)` of local comment `c` on `v`, to the video's audience, the authors up its
+/// thread, the actors it mentions and its author's followers. `approval`: the URL of the
+/// `ApproveReply` of the video's server, sent again with it (PeerTube passes a held comment on to
+/// its followers only then).
+async fn send_create(app: &App, v: &videos::Video, c: &Comment, approval: Option<&str>) -> Result<()> {
+    if v.is_local() && !ap::federates(app, v) {
         return Ok(());
     }
     let Some(author) = c.account_id else { return Ok(()) };
     let Some(author) = accounts::get(&app.db, flotilla_domain::AccountId(author)).await? else { return Ok(()) };
     let mentioned = resolve_mentions(app, &c.text, true).await;
-    let mut object = note(app, &v, &c, &mentioned).await?;
+    let mut object = note(app, v, c, &mentioned).await?;
     object.as_object_mut().map(|o| o.remove("@context"));
-    let mut inboxes = audience(app, &v, &c).await?;
+    let mut inboxes = audience(app, v, c).await?;
     inboxes.extend(mentioned.iter().filter_map(|m| m.inbox.clone()));
     inboxes.extend(follows::follower_inboxes(&app.db, &[author.actor_id]).await?);
     if inboxes.is_empty() {
         return Ok(());
+    }
+    let note_id = object["id"].as_str().unwrap_or_default().to_string();
+    // Sent again after an approval: another activity (its receivers keep the first one's id as seen).
+    let id = match approval {
+        Some(_) => format!("{note_id}/activity/approved"),
+        None => format!("{note_id}/activity"),
+    };
+    if let Some(approval) = approval {
+        object["replyApproval"] = json!(approval);
     }
     let activity = json!({
         "@context": note_context(),
         "to": object["to"],
         "cc": object["cc"],
         "type": "Create",
-        "id": format!("{}/activity", object["id"].as_str().unwrap_or_default()),
+        "id": id,
         "actor": object["attributedTo"],
         "object": object,
     });
@@ -218,6 +235,88 @@ pub async fn created(app: &App, comment_id: i64) -> Result<()> {
     app.wake_jobs();
     tracing::info!(comment = c.id, inboxes = inboxes.len(), "comment federated");
     Ok(())
+}
+
+/// [`crate::events::Event::CommentApproved`]. A local comment goes out as a new one. A remote
+/// comment on our video is passed on to the video's followers as it came in, and its author's
+/// server is told with PeerTube's `ApproveReply` (from the video's account), in one transaction.
+pub async fn approved(app: &App, comment_id: i64) -> Result<()> {
+    let Some(c) = comments::get(&app.db, comment_id).await? else { return Ok(()) };
+    if c.url.is_none() {
+        return created(app, comment_id).await;
+    }
+    if c.deleted_at.is_some() || c.held {
+        return Ok(());
+    }
+    let Some(v) = videos::get(&app.db, c.video_id).await? else { return Ok(()) };
+    if !v.is_local() || !ap::federates(app, &v) {
+        return Ok(());
+    }
+    let channel = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
+        .await?
+        .ok_or_else(|| Error::not_found("channel"))?;
+    let owner = accounts::get(&app.db, channel.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
+    let owner_url = super::local_actor_url(app, owner.actor_id).await?;
+    let author_inbox = match c.account_id {
+        Some(a) => match accounts::get(&app.db, flotilla_domain::AccountId(a)).await? {
+            Some(acc) if acc.user_id.is_none() => actors::get(&app.db, acc.actor_id).await?.map(|a| a.inbox),
+            _ => None,
+        },
+        None => None,
+    };
+    let in_reply_to = match c.in_reply_to {
+        Some(p) => match comments::get(&app.db, p).await? {
+            Some(parent) => crate::comment::url(app, &v, &parent),
+            None => uris::video(app, &v.uuid),
+        },
+        None => uris::video(app, &v.uuid),
+    };
+    let approve = json!({
+        "@context": note_context(),
+        "type": "ApproveReply",
+        "id": format!("{}/comments/{}/approve-reply", uris::video(app, &v.uuid), c.id),
+        "actor": owner_url,
+        "inReplyTo": in_reply_to,
+        "object": crate::comment::url(app, &v, &c),
+    });
+    let mut tx = app.db.begin().await?;
+    if let Some(activity) = comments::take_held_activity(&mut tx, c.id).await? {
+        match serde_json::from_str::<Value>(&activity) {
+            Ok(activity) => forward_in(app, &mut tx, &v, &activity).await?,
+            Err(e) => {
+                tracing::warn!(comment = c.id, error = %e, "a held comment's activity is not JSON; not passed on")
+            }
+        }
+    }
+    if let Some(inbox) = author_inbox {
+        delivery::enqueue(&mut tx, owner.actor_id, &approve, &[inbox]).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(comment = c.id, "remote comment approved and passed on");
+    Ok(())
+}
+
+/// PeerTube's `ApproveReply`: the server of a video approved a comment of ours under it (held
+/// there, the video asking for approval). The comment is sent again with `replyApproval`, as
+/// PeerTube's own servers do, for the video's server to pass on to its followers. Only the
+/// video's server may approve; anything else about our comments is refused.
+pub async fn on_approve_reply(app: &App, signer: &RemoteActor, activity: &Value) -> Result<()> {
+    let object =
+        activity.get("object").and_then(remote::id_of).ok_or_else(|| invalid("ApproveReply needs an object"))?;
+    let approval = activity.get("id").and_then(Value::as_str).ok_or_else(|| invalid("ApproveReply needs an id"))?;
+    if remote::host(approval).as_deref() != Some(signer.host.as_str()) {
+        return Err(Error::Forbidden("an approval's id must be on its sender's server".into()));
+    }
+    let Some(Target::Comment(v, c)) = target(app, object).await.ok().flatten() else {
+        tracing::debug!(object, "an approval of a comment we do not have; ignored");
+        return Ok(());
+    };
+    let video_server = v.remote_url.as_deref().and_then(remote::host);
+    if c.url.is_some() || video_server.as_deref() != Some(signer.host.as_str()) {
+        return Err(Error::Forbidden("only the video's server approves a comment of ours".into()));
+    }
+    send_create(app, &v, &c, Some(approval)).await
 }
 
 /// [`crate::events::Event::CommentDeleted`]: the `Delete` of a comment's URL, from the local actor
@@ -419,8 +518,13 @@ pub async fn receive(
         Err(e) => return Err(e.into()),
     };
     crate::events::record(&mut tx, crate::events::Event::CommentCreated { comment_id }).await?;
-    if !held && let Some(activity) = forward {
-        forward_in(app, &mut tx, &v, activity).await?;
+    if let Some(activity) = forward {
+        if held {
+            // Passed on when the owner approves it (`approved`).
+            comments::set_held_activity(&mut tx, comment_id, &activity.to_string()).await?;
+        } else {
+            forward_in(app, &mut tx, &v, activity).await?;
+        }
     }
     tx.commit().await?;
     app.wake_jobs();

@@ -185,6 +185,7 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         }
         "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
         "Like" | "Dislike" => on_rate(app, signer, kind, activity, object).await,
+        "ApproveReply" => super::comments::on_approve_reply(app, signer, activity).await,
         "View" => super::views::received(app, activity, object).await,
         // An actor deleting itself (an account closed on its server).
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,

@@ -36,9 +36,8 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
         Event::VideoRated { user_id, video_id, old, new } => {
             rates::rated(app, *user_id, *video_id, old.as_ref(), new.as_ref()).await
         }
-        Event::CommentCreated { comment_id } | Event::CommentApproved { comment_id } => {
-            comments::created(app, *comment_id).await
-        }
+        Event::CommentCreated { comment_id } => comments::created(app, *comment_id).await,
+        Event::CommentApproved { comment_id } => comments::approved(app, *comment_id).await,
         Event::RemoteVideoPublished { .. } | Event::ActorFollowed { .. } => Ok(()),
         Event::CommentDeleted { comment_id, url, actor_id } => {
             comments::deleted(app, *comment_id, url, *actor_id).await
