@@ -48,6 +48,19 @@ pub enum Event {
     /// A comment was deleted (its row is a tombstone now): `url` is its ActivityPub id, `actor_id`
     /// the local actor that removed it (its author, the video's owner or a moderator).
     CommentDeleted { comment_id: i64, url: String, actor_id: i64 },
+    /// A local actor (a user's account or channel) was deleted with its user.
+    ActorDeleted(ActorGone),
+}
+
+/// Who must hear that a local actor is gone, taken before it went. Its key is kept a few days
+/// (`retired_keys`) to sign its own `Delete`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActorGone {
+    /// Its id while it was (for the delivery jobs) and its URL.
+    pub actor_id: i64,
+    pub actor_url: String,
+    /// Its followers, and the servers that may hold what it left (see [`actor_deleted`]).
+    pub inboxes: Vec<String>,
 }
 
 /// What the followers of a deleted video must be told, taken before it went.
@@ -80,6 +93,29 @@ pub async fn seen(app: &App, what: Seen<'_>) {
 pub async fn record(tx: &mut Tx, event: Event) -> Result<()> {
     jobs::enqueue(&mut *tx, &Job::Event { event }).await?;
     Ok(())
+}
+
+/// The [`Event::ActorDeleted`] of local actor `actor_id`, read in the deleting transaction `tx`
+/// (before its rows go), its key retired there; `None` when no server ever heard of it (no key
+/// was ever made, or nobody to tell). `also`: inboxes to tell besides its followers (for an
+/// account, the servers following this instance and those of the videos its user rated or
+/// commented on).
+pub async fn actor_deleted(tx: &mut Tx, app: &App, actor_id: i64, also: &[String]) -> Result<Option<Event>> {
+    let Some((private, _)) = accounts::keys(&mut *tx, actor_id).await? else { return Ok(None) };
+    let Some((kind, name)) = accounts::local_actor(&mut *tx, actor_id).await? else { return Ok(None) };
+    let actor_url = match kind.as_str() {
+        "Group" => uris::channel(app, &name),
+        _ => uris::account(app, &name),
+    };
+    let mut inboxes = follows::follower_inboxes(&mut *tx, &[actor_id]).await?;
+    inboxes.extend(also.iter().cloned());
+    inboxes.sort();
+    inboxes.dedup();
+    if inboxes.is_empty() {
+        return Ok(None);
+    }
+    accounts::retire_key(&mut *tx, &actor_url, &private, flotilla_domain::time::now_ms()).await?;
+    Ok(Some(Event::ActorDeleted(ActorGone { actor_id, actor_url, inboxes })))
 }
 
 /// The [`Event::VideoDeleted`] of `v`, read in the deleting transaction `e` (before the rows go),

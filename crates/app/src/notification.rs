@@ -158,7 +158,8 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
         | Event::VideoDeleted(_)
         | Event::ActorUpdated { .. }
         | Event::VideoRated { .. }
-        | Event::CommentDeleted { .. } => Ok(()),
+        | Event::CommentDeleted { .. }
+        | Event::ActorDeleted(_) => Ok(()),
     }
 }
 

@@ -449,6 +449,25 @@ pub async fn delete_user(app: &App, target: &users::User) -> Result<()> {
     }
     let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();
     flotilla_db::videos::delete_search_rows(&mut tx, &ids).await?;
+    // The servers that know the account and its channels hear each is gone (its own `Delete`):
+    // the followers of each; for the account also the servers that follow this instance (they
+    // hold its comments on our videos) and those of the videos its user rated or commented on.
+    if !actors.is_empty() {
+        let instance = accounts::local_actor_id(&mut tx, "Application", crate::ap::INSTANCE_ACTOR).await?;
+        let mut also =
+            flotilla_db::follows::follower_inboxes(&mut tx, &instance.into_iter().collect::<Vec<_>>()).await?;
+        if let Some(acc) = accounts::get_by_user(&mut tx, target.user_id()).await? {
+            also.extend(flotilla_db::rates::remote_origins_of(&mut tx, target.user_id().0, acc.id, 1000).await?);
+        }
+        for (i, a) in actors.iter().enumerate() {
+            // The first is the account's.
+            let extra: &[String] = if i == 0 { &also } else { &[] };
+            if let Some(event) = crate::events::actor_deleted(&mut tx, app, *a, extra).await? {
+                crate::events::record(&mut tx, event).await?;
+            }
+        }
+    }
+    flotilla_db::rates::forget_user(&mut tx, target.user_id().0).await?;
     let files = images::filenames_for(&mut tx, &actors).await?;
     for a in &actors {
         accounts::delete_actor(&mut tx, *a).await?;

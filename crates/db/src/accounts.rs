@@ -206,6 +206,40 @@ pub async fn update(
 }
 
 /// An actor's key pair, if it has one yet: `(private PEM, public PEM)`.
+/// Keeps a deleted local actor's private key to sign its `Delete` (see the migration).
+pub async fn retire_key(e: impl Into<Exec<'_>>, actor_url: &str, private_key_pem: &str, now: i64) -> Result<()> {
+    run!(e, |x| {
+        sqlx::query(
+        "INSERT INTO retired_keys (actor_url, private_key_pem, retired_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (actor_url) DO UPDATE SET private_key_pem = excluded.private_key_pem, retired_at = excluded.retired_at"
+    )
+    .bind(actor_url)
+    .bind(private_key_pem)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// The key kept by [`retire_key`] for this actor URL, if any.
+pub async fn retired_key(e: impl Into<Exec<'_>>, actor_url: &str) -> Result<Option<String>> {
+    Ok(run!(e, |x| sqlx::query_scalar("SELECT private_key_pem FROM retired_keys WHERE actor_url = $1")
+        .bind(actor_url)
+        .fetch_optional(x)
+        .await)?)
+}
+
+/// Forgets the keys retired before `before`; how many.
+pub async fn prune_retired_keys(e: impl Into<Exec<'_>>, before: i64) -> Result<u64> {
+    Ok(run!(e, |x| sqlx::query("DELETE FROM retired_keys WHERE retired_at < $1")
+        .bind(before)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
 pub async fn keys(e: impl Into<Exec<'_>>, actor_id: i64) -> Result<Option<(String, String)>> {
     let row: Option<(Option<String>, Option<String>)> =
         run!(e, |x| sqlx::query_as("SELECT private_key_pem, public_key_pem FROM actors WHERE id = $1")

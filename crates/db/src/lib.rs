@@ -277,6 +277,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0023_comment_held_activity.sql"),
         include_str!("../migrations/0023_comment_held_activity.sql"),
     ),
+    (
+        24,
+        "retired_keys",
+        include_str!("../migrations/0024_retired_keys.sql"),
+        include_str!("../migrations/0024_retired_keys.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

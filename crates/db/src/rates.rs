@@ -190,3 +190,45 @@ pub async fn remote_get(e: impl Into<Exec<'_>>, actor_id: i64, video_id: i64) ->
             .await)?;
     Ok(row.map(|(r,)| r))
 }
+
+/// Takes a local user's likes and dislikes off the counts of the videos they rated (their rows go
+/// with the user, by cascade), in the deleting transaction.
+pub async fn forget_user(e: impl Into<Exec<'_>>, user_id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET \
+         likes = likes - (SELECT COUNT(*) FROM video_rates r WHERE r.video_id = videos.id AND r.user_id = $1 \
+           AND r.rating = 'like'), \
+         dislikes = dislikes - (SELECT COUNT(*) FROM video_rates r WHERE r.video_id = videos.id \
+           AND r.user_id = $1 AND r.rating = 'dislike') \
+         WHERE id IN (SELECT video_id FROM video_rates WHERE user_id = $1)"
+    )
+    .bind(user_id)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// The inboxes of the servers of the remote videos a local user rated or whose account commented
+/// (at most `limit`, shared inboxes where known): they hold what the user left there.
+pub async fn remote_origins_of(
+    e: impl Into<Exec<'_>>,
+    user_id: i64,
+    account_id: i64,
+    limit: i64,
+) -> Result<Vec<String>> {
+    Ok(run!(e, |x| {
+        sqlx::query_scalar(
+        "SELECT DISTINCT COALESCE(ac.shared_inbox, ac.inbox) FROM videos v \
+         JOIN channels ch ON ch.id = v.channel_id JOIN accounts a ON a.id = ch.account_id \
+         JOIN actors ac ON ac.id = a.actor_id \
+         WHERE v.remote_url IS NOT NULL AND ac.inbox IS NOT NULL AND (v.id IN (SELECT video_id FROM video_rates WHERE user_id = $1) \
+           OR v.id IN (SELECT video_id FROM video_comments WHERE account_id = $2)) LIMIT $3"
+    )
+    .bind(user_id)
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(x)
+    .await
+    })?)
+}

@@ -12,6 +12,7 @@ db_tests!(
     mastodon_misskey_and_peertube_replies_become_comments,
     hostile_comments_change_nothing,
     held_comments_travel_once_approved,
+    a_deleted_user_is_forgotten_where_it_spoke,
 );
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -534,4 +535,63 @@ async fn held_comments_travel_once_approved(backend: Backend) {
     a.stop().await;
     b.stop().await;
     c.stop().await;
+}
+
+async fn rate(t: &TestInstance, token: &str, uuid: &str, rating: &str) {
+    let (status, body) =
+        t.api.put(&format!("/api/v1/videos/{uuid}/rate"), Some(token), json!({ "rating": rating })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+async fn likes(t: &TestInstance, uuid: &str) -> Value {
+    let (status, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["likes"].clone()
+}
+
+async fn delete_user(t: &TestInstance, token: &str) {
+    let (_, me) = t.api.get("/api/v1/users/me", Some(token)).await;
+    let admin = t.admin_token().await;
+    let (status, body) = t.api.delete(&format!("/api/v1/users/{}", me["id"]), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+/// A user deleted on B: the servers that know its account hear the account's own `Delete`
+/// (signed with its retired key, its actor document being gone), and forget it with what it left
+/// there: its comment under A's video, its like (A's count goes back). A user deleted on A takes
+/// their like off A's count too.
+async fn a_deleted_user_is_forgotten_where_it_spoke(backend: Backend) {
+    let a = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let b = TestInstance::start(backend).await;
+    b.follow_instance(&a).await;
+    let ava = a.user("ava").await;
+    let uuid = a.publish(&ava, "Liked and discussed", &[]).await;
+    settle(&[&a, &b]).await;
+    let bea = b.user("bea").await;
+    posted(&b, &bea, &uuid, None, "Soon gone").await;
+    rate(&b, &bea, &uuid, "like").await;
+    let cal = a.user("cal").await;
+    rate(&a, &cal, &uuid, "like").await;
+    settle(&[&a, &b]).await;
+    settle(&[&a, &b]).await;
+    assert_eq!(threads(&a, &uuid).await["total"], 1);
+    assert_eq!(likes(&a, &uuid).await, 2, "Bea's like and Cal's");
+    let bea_handle = format!("/api/v1/accounts/bea@{}", b.instance.addr);
+    assert_eq!(a.api.get(&bea_handle, None).await.0, StatusCode::OK);
+
+    // Cal is deleted on A: Cal's like goes with Cal.
+    delete_user(&a, &cal).await;
+    assert_eq!(likes(&a, &uuid).await, 1, "Cal's like taken off");
+
+    // Bea is deleted on B: A forgets Bea, Bea's comment and Bea's like.
+    delete_user(&b, &bea).await;
+    settle(&[&a, &b]).await;
+    settle(&[&a, &b]).await;
+    let (status, gone) = b.api.get("/api/v1/accounts/bea", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    assert_eq!(a.api.get(&bea_handle, None).await.0, StatusCode::NOT_FOUND, "A forgot Bea");
+    assert_eq!(threads(&a, &uuid).await["total"], 0, "Bea's comment went with Bea");
+    assert_eq!(likes(&a, &uuid).await, 0, "and Bea's like");
+    a.stop().await;
+    b.stop().await;
 }

@@ -143,17 +143,34 @@ pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -
     {
         return Err(Failure::Fail(format!("{host} has failed every delivery for over a day; dropped")));
     }
-    // An actor deleted since (a user removed with their videos) can no longer sign: the instance
-    // actor, of the same origin, speaks for it.
-    let (signer, activity) = match super::signer(app, actor_id).await {
-        Ok(signer) => (signer, activity.clone()),
-        Err(crate::Error::NotFound(_)) => {
-            let signer = super::instance_signer(app).await.map_err(|e| Failure::Retry(e.to_string()))?;
-            let mut activity = activity.clone();
-            activity["actor"] = Value::String(crate::uris::instance_actor(app));
-            (signer, activity)
+    // An actor's `Delete` of itself is signed with its retired key (the actor is gone; the servers
+    // that know it still hold its public key). Any other activity of an actor deleted since (a
+    // user removed with their videos) can no longer be signed by it: the instance actor, of the
+    // same origin, speaks for it.
+    let actor_url = activity.get("actor").and_then(Value::as_str).unwrap_or_default();
+    let self_delete = activity.get("type").and_then(Value::as_str) == Some("Delete")
+        && activity.get("object").and_then(Value::as_str) == Some(actor_url);
+    let retired = match self_delete {
+        true => {
+            flotilla_db::accounts::retired_key(&app.db, actor_url).await.map_err(|e| Failure::Retry(e.to_string()))?
         }
-        Err(e) => return Err(Failure::Retry(e.to_string())),
+        false => None,
+    };
+    let (signer, activity) = match retired {
+        Some(pem) => {
+            let key = flotilla_federation::keys::private_from_pem(&pem).map_err(|e| Failure::Fail(e.to_string()))?;
+            (Signer { key_id: crate::uris::key_id(actor_url), key }, activity.clone())
+        }
+        None => match super::signer(app, actor_id).await {
+            Ok(signer) => (signer, activity.clone()),
+            Err(crate::Error::NotFound(_)) => {
+                let signer = super::instance_signer(app).await.map_err(|e| Failure::Retry(e.to_string()))?;
+                let mut activity = activity.clone();
+                activity["actor"] = Value::String(crate::uris::instance_actor(app));
+                (signer, activity)
+            }
+            Err(e) => return Err(Failure::Retry(e.to_string())),
+        },
     };
     let activity = ld_signed(app, actor_id, &signer, activity).await.map_err(|e| Failure::Fail(e.to_string()))?;
     let body = serde_json::to_vec(&activity).map_err(|e| Failure::Fail(e.to_string()))?;
@@ -168,6 +185,31 @@ pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -
         }
         Err(e) => Err(Failure::Fail(e.to_string())),
     }
+}
+
+/// [`crate::events::Event::ActorDeleted`]: the actor's `Delete` of itself (as PeerTube and
+/// Mastodon send it), signed with its retired key.
+pub async fn actor_deleted(app: &App, gone: &crate::events::ActorGone) -> Result<()> {
+    let activity = serde_json::json!({
+        "@context": crate::ap::actor_context(),
+        "type": "Delete",
+        "id": format!("{}#delete", gone.actor_url),
+        "actor": gone.actor_url,
+        "to": [crate::ap::PUBLIC],
+        "object": gone.actor_url,
+    });
+    let mut tx = app.db.begin().await?;
+    enqueue(&mut tx, gone.actor_id, &activity, &gone.inboxes).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    tracing::info!(actor = %gone.actor_url, inboxes = gone.inboxes.len(), "actor deletion federated");
+    Ok(())
+}
+
+/// Forgets the keys of actors deleted more than three days ago (their `Delete`s are delivered or
+/// given up by then); how many.
+pub async fn prune_retired_keys(app: &App, now: i64) -> Result<u64> {
+    Ok(flotilla_db::accounts::prune_retired_keys(&app.db, now - 3 * 24 * 3600 * 1000).await?)
 }
 
 /// Tells the followers of a local actor that its profile changed (`Update(Person|Group)`).
