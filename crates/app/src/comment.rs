@@ -241,7 +241,13 @@ pub async fn list_threads(
             .map_err(|e| Error::Internal(e.to_string()));
     }
     let (start, count) = page(pairs)?;
-    let sort = pairs.iter().rev().find(|(n, _)| n == "sort").map(|(_, s)| s.as_str());
+    let sort = pairs.iter().rev().find(|(n, _)| n == "sort").map(|(_, s)| s.as_str()).filter(|s| !s.is_empty());
+    // As PeerTube: a sort it does not know is a 400, not the default order.
+    if let Some(s) = sort
+        && !comments::THREAD_ORDERS.iter().any(|(k, _)| *k == s.strip_prefix('-').unwrap_or(s))
+    {
+        return Err(Error::invalid("sort", "sort must be createdAt or totalReplies, with - for descending"));
+    }
     let order = flotilla_db::order_by(sort, comments::THREAD_ORDERS, "c.created_at DESC");
     let held = held_for(app, who, &v).await?;
     let page = comments::threads(&app.db, v.id, v.channel_id, held, &order, start, count).await?;

@@ -72,6 +72,10 @@ async fn threads_replies_trees_and_tombstones(backend: Backend) {
     assert_eq!(by_replies["data"].as_array().unwrap().len(), 1);
     assert_eq!(by_replies["data"][0]["id"], first, "{by_replies}");
     assert_eq!(by_replies["total"], 2);
+    // A sort PeerTube does not know is refused, as PeerTube does.
+    let (status, bad) = a.api.get(&format!("/api/v1/videos/{uuid}/comment-threads?sort=-text"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(bad.to_string().contains("sort"), "{bad}");
 
     // The tree.
     let (status, tree) = a.api.get(&format!("/api/v1/videos/{uuid}/comment-threads/{first}"), None).await;
