@@ -128,6 +128,16 @@ pub async fn get_comment_object(
     Ok(ap_response(flotilla_app::federation::comments::note_document(&app, &uuid, id).await?))
 }
 
+/// `GET /videos/watch/{uuid}/comments/{id}/approve-reply` — PeerTube's `ApproveReply` of a comment
+/// under one of our videos (what a `Note`'s `replyApproval` names).
+pub async fn get_comment_approval(
+    State(app): State<Arc<App>>,
+    Path((uuid, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("approval not found"))?;
+    Ok(ap_response(flotilla_app::federation::comments::approval_document(&app, &uuid, id).await?))
+}
+
 /// `GET /accounts/{name}/{likes,dislikes}/{uuid}` — the `Like` or `Dislike` a local account gave
 /// a video (the ids listed in the video's `likes` and `dislikes`).
 pub async fn get_rate(

@@ -89,6 +89,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/videos/watch/{uuid}", get(ap::get_video_object))
         .route("/videos/watch/{uuid}/{collection}", get(ap::get_video_collection))
         .route("/videos/watch/{uuid}/comments/{id}", get(ap::get_comment_object))
+        .route("/videos/watch/{uuid}/comments/{id}/approve-reply", get(ap::get_comment_approval))
         .route("/accounts/{name}/{kind}/{uuid}", get(ap::get_rate))
         .route("/inbox", axum::routing::post(ap::post_inbox))
         .route("/accounts/{name}/inbox", axum::routing::post(ap::post_inbox))

@@ -175,9 +175,9 @@ pub async fn threads(
         .bind(start)
         .fetch_all(x)
         .await)?;
-    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let thread_ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
     let counts: std::collections::HashMap<i64, (i64, i64)> =
-        reply_counts(&mut x, &ids, channel_id, held).await?.into_iter().map(|(t, n, a)| (t, (n, a))).collect();
+        reply_counts(&mut x, &thread_ids, channel_id, held).await?.into_iter().map(|(t, n, a)| (t, (n, a))).collect();
     Ok(rows
         .into_iter()
         .map(|c| {

@@ -518,6 +518,21 @@ async fn held_comments_travel_once_approved(backend: Backend) {
     assert_eq!(approve["object"], zoes["id"]);
     assert_eq!(approve["inReplyTo"], video.as_str());
     assert!(approve["id"].as_str().unwrap().starts_with(&format!("{video}/comments/")), "{approve}");
+    // Its shape is PeerTube's (the keys and context of shared/reference/peertube-samples/
+    // ap-comment-approve-reply.json), and its id answers it.
+    let mut keys: Vec<&String> = approve.as_object().unwrap().keys().filter(|k| *k != "signature").collect();
+    keys.sort();
+    assert_eq!(keys, ["@context", "actor", "id", "inReplyTo", "object", "type"]);
+    assert_eq!(
+        approve["@context"],
+        json!(["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1",
+               { "RsaSignature2017": "https://w3id.org/security#RsaSignature2017" },
+               { "pt": "https://joinpeertube.org/ns#", "sc": "http://schema.org/", "ApproveReply": "pt:ApproveReply" }])
+    );
+    let (status, served) = ap_get(&a, approve["id"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{served}");
+    assert_eq!(served["object"], approve["object"]);
+    assert_eq!(served["type"], "ApproveReply");
     // B sent Bea's comment again with the approval; A took it once, and nothing doubled.
     assert_eq!(seen(&a, &format!("{bea_note}/activity/approved")).await, 1);
     assert_eq!(threads(&a, &uuid).await["total"], 2);

@@ -264,21 +264,7 @@ pub async fn approved(app: &App, comment_id: i64) -> Result<()> {
         },
         None => None,
     };
-    let in_reply_to = match c.in_reply_to {
-        Some(p) => match comments::get(&app.db, p).await? {
-            Some(parent) => crate::comment::url(app, &v, &parent),
-            None => uris::video(app, &v.uuid),
-        },
-        None => uris::video(app, &v.uuid),
-    };
-    let approve = json!({
-        "@context": note_context(),
-        "type": "ApproveReply",
-        "id": format!("{}/comments/{}/approve-reply", uris::video(app, &v.uuid), c.id),
-        "actor": owner_url,
-        "inReplyTo": in_reply_to,
-        "object": crate::comment::url(app, &v, &c),
-    });
+    let approve = approval(app, &v, &c, &owner_url).await?;
     let mut tx = app.db.begin().await?;
     if let Some(activity) = comments::take_held_activity(&mut tx, c.id).await? {
         match serde_json::from_str::<Value>(&activity) {
@@ -295,6 +281,47 @@ pub async fn approved(app: &App, comment_id: i64) -> Result<()> {
     app.wake_jobs();
     tracing::info!(comment = c.id, "remote comment approved and passed on");
     Ok(())
+}
+
+/// PeerTube's `ApproveReply` of comment `c` under our video `v`, from the video's account
+/// (`owner_url`), as its sample has it.
+async fn approval(app: &App, v: &videos::Video, c: &Comment, owner_url: &str) -> Result<Value> {
+    let in_reply_to = match c.in_reply_to {
+        Some(p) => match comments::get(&app.db, p).await? {
+            Some(parent) => crate::comment::url(app, v, &parent),
+            None => uris::video(app, &v.uuid),
+        },
+        None => uris::video(app, &v.uuid),
+    };
+    Ok(json!({
+        "@context": [
+            "https://www.w3.org/ns/activitystreams",
+            "https://w3id.org/security/v1",
+            { "RsaSignature2017": "https://w3id.org/security#RsaSignature2017" },
+            { "pt": "https://joinpeertube.org/ns#", "sc": "http://schema.org/", "ApproveReply": "pt:ApproveReply" }
+        ],
+        "type": "ApproveReply",
+        "id": format!("{}/comments/{}/approve-reply", uris::video(app, &v.uuid), c.id),
+        "actor": owner_url,
+        "inReplyTo": in_reply_to,
+        "object": crate::comment::url(app, v, c),
+    }))
+}
+
+/// `GET /videos/watch/{uuid}/comments/{id}/approve-reply`: the approval of a comment under one of
+/// our videos (what a `replyApproval` names), while the comment is visible.
+pub async fn approval_document(app: &App, uuid: &str, id: i64) -> Result<Value> {
+    let v = videos::get_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("approval"))?;
+    let c = comments::get(&app.db, id)
+        .await?
+        .filter(|c| v.is_local() && ap::federates(app, &v) && c.video_id == v.id && !c.held && c.deleted_at.is_none())
+        .ok_or_else(|| Error::not_found("approval"))?;
+    let channel = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
+        .await?
+        .ok_or_else(|| Error::not_found("channel"))?;
+    let owner = accounts::get(&app.db, channel.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
+    let owner_url = super::local_actor_url(app, owner.actor_id).await?;
+    approval(app, &v, &c, &owner_url).await
 }
 
 /// PeerTube's `ApproveReply`: the server of a video approved a comment of ours under it (held
@@ -542,7 +569,11 @@ async fn forward_in(app: &App, tx: &mut flotilla_db::Tx, v: &videos::Video, acti
         .await?
         .ok_or_else(|| Error::not_found("channel"))?;
     let owner = accounts::get(&mut *tx, channel.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
-    let instance = ap::ensure_instance_actor(app).await?;
+    // Read in the transaction: a second connection taken while this one holds SQLite's write lock
+    // can wait on a pool that requests queued behind that lock have emptied.
+    let instance = accounts::local_actor_id(&mut *tx, "Application", ap::INSTANCE_ACTOR)
+        .await?
+        .ok_or_else(|| Error::not_found("instance actor"))?;
     let sender = activity.get("actor").and_then(remote::id_of).and_then(remote::host);
     let inboxes: Vec<String> = follows::follower_inboxes(&mut *tx, &[owner.actor_id, channel.actor_id, instance])
         .await?
