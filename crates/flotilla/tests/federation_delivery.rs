@@ -13,6 +13,7 @@ use flotilla_testkit::{Backend, FakeServer, TestInstance, clip, db_tests};
 db_tests!(
     deliveries_to_a_host_are_bounded_scored_and_stop_when_it_is_dead,
     a_new_video_is_created_by_its_account_and_announced_by_its_channel_and_the_instance,
+    an_activity_that_cannot_be_ld_signed_still_goes_unsigned,
 );
 
 async fn rename(a: &TestInstance, token: &str, name: &str) {
@@ -204,5 +205,36 @@ async fn a_new_video_is_created_by_its_account_and_announced_by_its_channel_and_
     assert_eq!(announces.len(), 1, "{announces:?}");
     assert_eq!(announces[0]["actor"], instance.as_str());
     assert_eq!(announces[0]["object"], video.as_str());
+    a.stop().await;
+}
+
+/// Our activities carry a Linked-Data signature; one whose JSON-LD cannot be canonicalized (here a
+/// context URL we do not hold, which is never fetched) is still delivered, with its HTTP signature
+/// and without the other, rather than failing.
+async fn an_activity_that_cannot_be_ld_signed_still_goes_unsigned(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let masto = FakeServer::start().await;
+    let inbox = format!("{}/inbox", masto.base);
+    let app = &a.instance.app;
+    let instance = flotilla_app::ap::ensure_instance_actor(app).await.unwrap();
+    let actor = flotilla_app::uris::instance_actor(app);
+    let plain = json!({ "@context": "https://www.w3.org/ns/activitystreams", "type": "Update",
+                        "id": format!("{actor}/updates/1"), "actor": actor, "object": actor });
+    let odd = json!({ "@context": ["https://www.w3.org/ns/activitystreams", "https://unheld.example/ns"],
+                      "type": "Update", "id": format!("{actor}/updates/2"), "actor": actor, "object": actor });
+    let mut tx = app.db.begin().await.unwrap();
+    for activity in [&plain, &odd] {
+        flotilla_app::federation::delivery::enqueue(&mut tx, instance, activity, std::slice::from_ref(&inbox))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    a.run_jobs().await;
+    let got = masto.received.lock().unwrap().clone();
+    let by_id = |n: u32| got.iter().find(|v| v["id"] == format!("{actor}/updates/{n}")).cloned();
+    let signed = by_id(1).unwrap_or_else(|| panic!("{got:?}"));
+    assert_eq!(signed["signature"]["type"], "RsaSignature2017", "{signed}");
+    let unsigned = by_id(2).unwrap_or_else(|| panic!("the odd one was not delivered: {got:?}"));
+    assert!(unsigned.get("signature").is_none(), "{unsigned}");
     a.stop().await;
 }

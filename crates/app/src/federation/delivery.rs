@@ -64,14 +64,24 @@ async fn ld_signed(app: &App, actor_id: i64, signer: &Signer, activity: Value) -
                 .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
                 .unwrap_or_default();
             // Canonicalization and RSA are CPU work: off the async threads.
-            let s = tokio::task::spawn_blocking(move || {
+            let signed = tokio::task::spawn_blocking(move || {
                 flotilla_federation::ld_signature::sign(&doc, &creator, &created, &private)
             })
             .await
-            .map_err(|e| crate::Error::Internal(e.to_string()))?
-            .map_err(|e| crate::Error::Internal(format!("cannot sign {}: {e}", key.1)))?;
-            app.ld_signatures.0.lock().unwrap_or_else(|p| p.into_inner()).put(key, s.clone());
-            s
+            .map_err(|e| crate::Error::Internal(e.to_string()))?;
+            match signed {
+                Ok(s) => {
+                    app.ld_signatures.0.lock().unwrap_or_else(|p| p.into_inner()).put(key, s.clone());
+                    s
+                }
+                // A document we cannot canonicalize (a context we do not hold, an IRI the JSON-LD
+                // processor refuses) still goes, as it did before these signatures: only servers
+                // that would pass it on miss it.
+                Err(e) => {
+                    tracing::warn!(activity = %key.1, error = %e, "no Linked-Data signature; sent without");
+                    return Ok(activity);
+                }
+            }
         }
     };
     let mut activity = activity;
