@@ -659,6 +659,25 @@ pub async fn sweep(app: &Arc<App>) -> Result<usize> {
 
 /// Runs jobs in this task until none is queued, due or running (tests: deterministic waits instead
 /// of sleeps). Gives up after `limit`.
+/// How long finished jobs stay listed (`GET /api/v1/jobs/…`): done ones a week, failed ones a
+/// month.
+pub const DONE_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const FAILED_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// Forgets the jobs finished longer ago than they are kept (the hourly sweep), in batches so that
+/// no write holds SQLite's lock for long; how many. Without it every delivery of every fan-out
+/// would stay in the table for good.
+pub async fn prune_finished(app: &App, now: i64) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = jobs::prune_finished(&app.db, now - DONE_KEPT_MS, now - FAILED_KEPT_MS, 5000).await?;
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
+}
+
 pub async fn run_until_idle(app: &Arc<App>, limit: Duration) -> Result<()> {
     let worker = worker_id(999);
     let deadline = tokio::time::Instant::now() + limit;

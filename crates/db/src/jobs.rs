@@ -307,3 +307,19 @@ pub async fn pending(e: impl Into<Exec<'_>>, now: i64) -> Result<i64> {
     .await)?;
     Ok(n)
 }
+
+/// Forgets finished jobs: `done` ones finished before `done_before`, `failed` ones before
+/// `failed_before` (kept longer, for an admin to look at or retry), at most `limit` rows a call
+/// (a short write on SQLite); how many. Queued and running jobs are never touched.
+pub async fn prune_finished(e: impl Into<Exec<'_>>, done_before: i64, failed_before: i64, limit: i64) -> Result<u64> {
+    Ok(run!(e, |x| sqlx::query(
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE \
+         (state = 'done' AND finished_at < $1) OR (state = 'failed' AND finished_at < $2) LIMIT $3)"
+    )
+    .bind(done_before)
+    .bind(failed_before)
+    .bind(limit)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?)
+}

@@ -119,6 +119,11 @@ async fn housekeeping(app: Arc<App>) {
             Ok(n) => tracing::info!(count = n, "old inbox activity ids forgotten"),
             Err(e) => tracing::warn!(error = %e, "cannot prune inbox_seen"),
         }
+        match flotilla_app::jobs::prune_finished(&app, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "finished jobs past their keeping time forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune finished jobs"),
+        }
         match flotilla_app::federation::delivery::prune_retired_keys(&app, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "keys of actors deleted days ago forgotten"),

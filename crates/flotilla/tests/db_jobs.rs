@@ -12,7 +12,8 @@ db_tests!(
     jobs_are_claimed_once_retried_when_due_and_swept_when_their_worker_dies,
     a_worker_whose_lease_was_taken_changes_nothing,
     two_workers_racing_for_one_job_run_it_once,
-    abandoned_resumable_uploads_are_swept
+    abandoned_resumable_uploads_are_swept,
+    finished_jobs_are_forgotten_after_their_keeping_time
 );
 
 const KIND: &str = "test-only";
@@ -166,5 +167,53 @@ async fn abandoned_resumable_uploads_are_swept(backend: Backend) {
     .unwrap();
     assert_eq!(flotilla_app::video::resumable::sweep(app).await.unwrap(), 1);
     assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0, "its bytes are gone too");
+    t.stop().await;
+}
+
+/// Done jobs are kept a week and failed ones a month, then forgotten by the hourly sweep; queued
+/// and running ones, however old, never.
+async fn finished_jobs_are_forgotten_after_their_keeping_time(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let app = &t.instance.app;
+    let db = &app.db;
+    let day = 24 * 3600 * 1000;
+    let now = now_ms();
+    let old = now - 40 * day;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(jobs::enqueue(db, KIND, &format!(r#"{{"n":{n}}}"#), None, 1, old).await.unwrap());
+    }
+    // 0: done 8 days ago; 1: done 6 days ago; 2: failed 31 days ago; 3: failed 29 days ago;
+    // 4: still queued since 40 days.
+    let finish = |n: usize, failed: bool, at: i64| {
+        let id = ids[n];
+        async move {
+            // Claimed now (a claim dated in the past would look stale to the instance's sweeper),
+            // finished at `at`.
+            let j = jobs::claim(db, KIND, "w", &format!("l{n}"), now).await.unwrap().unwrap();
+            assert_eq!(j.id, id);
+            if failed {
+                assert!(jobs::fail(db, &j.lease(), "broken", None, at).await.unwrap());
+            } else {
+                assert!(jobs::complete(db, &j.lease(), at).await.unwrap());
+            }
+        }
+    };
+    finish(0, false, now - 8 * day).await;
+    finish(1, false, now - 6 * day).await;
+    finish(2, true, now - 31 * day).await;
+    finish(3, true, now - 29 * day).await;
+    // The instance's own hourly sweep (its first round runs at start) may get there first: what
+    // is left is the same either way.
+    flotilla_app::jobs::prune_finished(app, now).await.unwrap();
+    assert_eq!(flotilla_app::jobs::prune_finished(app, now).await.unwrap(), 0);
+    let left: Vec<bool> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            v.push(jobs::get(db, *id).await.unwrap().is_some());
+        }
+        v
+    };
+    assert_eq!(left, [false, true, false, true, true]);
     t.stop().await;
 }
