@@ -48,6 +48,9 @@ pub enum Event {
     /// A comment was deleted (its row is a tombstone now): `url` is its ActivityPub id, `actor_id`
     /// the local actor that removed it (its author, the video's owner or a moderator).
     CommentDeleted { comment_id: i64, url: String, actor_id: i64 },
+    /// The server of a remote video approved one of our comments under it (PeerTube's
+    /// `ApproveReply`; `approval` is its id).
+    CommentReplyApproved { comment_id: i64, approval: String },
     /// A local actor (a user's account or channel) was deleted with its user.
     ActorDeleted(ActorGone),
 }

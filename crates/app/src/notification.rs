@@ -159,7 +159,8 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
         | Event::ActorUpdated { .. }
         | Event::VideoRated { .. }
         | Event::CommentDeleted { .. }
-        | Event::ActorDeleted(_) => Ok(()),
+        | Event::ActorDeleted(_)
+        | Event::CommentReplyApproved { .. } => Ok(()),
     }
 }
 

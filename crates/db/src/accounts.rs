@@ -151,6 +151,7 @@ pub async fn get_many_with_images(
     );
     let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).fetch_all(x).await)?;
     let mut accounts: Vec<Account> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut images = Vec::new();
     for r in rows {
         if let (Some(id), Some(kind), Some(filename), Some(width), Some(height), Some(created_at)) =
@@ -166,7 +167,7 @@ pub async fn get_many_with_images(
                 created_at,
             });
         }
-        if !accounts.iter().any(|a| a.id == r.account.id) {
+        if seen.insert(r.account.id) {
             accounts.push(r.account);
         }
     }

@@ -544,6 +544,9 @@ async fn held_comments_travel_once_approved(backend: Backend) {
     let elsewhere = json!({ "type": "ApproveReply", "id": "https://elsewhere.example/approvals/1", "actor": zoe,
                             "inReplyTo": video, "object": bea_note });
     assert_eq!(masto.send(&format!("{}/inbox", b.api.base), &zoe, &elsewhere).await, StatusCode::FORBIDDEN);
+    let oversized = json!({ "type": "ApproveReply", "id": format!("{}/approvals/{}", masto.base, "x".repeat(3000)),
+                            "actor": zoe, "inReplyTo": video, "object": bea_note });
+    assert_eq!(masto.send(&format!("{}/inbox", b.api.base), &zoe, &oversized).await, StatusCode::BAD_REQUEST);
     settle(&[&a, &b, &c]).await;
     assert_eq!(seen(&a, &format!("{bea_note}/activity/approved")).await, 1);
     assert_eq!(threads(&c, &uuid).await["total"], 2);

@@ -332,17 +332,40 @@ pub async fn on_approve_reply(app: &App, signer: &RemoteActor, activity: &Value)
     let object =
         activity.get("object").and_then(remote::id_of).ok_or_else(|| invalid("ApproveReply needs an object"))?;
     let approval = activity.get("id").and_then(Value::as_str).ok_or_else(|| invalid("ApproveReply needs an id"))?;
+    if approval.len() > 2048 {
+        return Err(invalid("an approval's id is at most 2048 bytes"));
+    }
     if remote::host(approval).as_deref() != Some(signer.host.as_str()) {
         return Err(Error::Forbidden("an approval's id must be on its sender's server".into()));
     }
-    let Some(Target::Comment(v, c)) = target(app, object).await.ok().flatten() else {
-        tracing::debug!(object, "an approval of a comment we do not have; ignored");
-        return Ok(());
+    let (v, c) = match target(app, object).await {
+        Ok(Some(Target::Comment(v, c))) => (v, c),
+        Ok(_) | Err(Error::NotFound(_)) => {
+            tracing::debug!(object, "an approval of a comment we do not have; ignored");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     };
     let video_server = v.remote_url.as_deref().and_then(remote::host);
     if c.url.is_some() || video_server.as_deref() != Some(signer.host.as_str()) {
         return Err(Error::Forbidden("only the video's server approves a comment of ours".into()));
     }
+    // Sent again by a job (its mentions may need WebFinger): the inbox answers at once.
+    let mut tx = app.db.begin().await?;
+    let event = crate::events::Event::CommentReplyApproved { comment_id: c.id, approval: approval.to_string() };
+    crate::events::record(&mut tx, event).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}
+
+/// [`crate::events::Event::CommentReplyApproved`]: our comment, sent again with the approval.
+pub async fn reply_approved(app: &App, comment_id: i64, approval: &str) -> Result<()> {
+    let Some(c) = comments::get(&app.db, comment_id).await? else { return Ok(()) };
+    if c.deleted_at.is_some() || c.url.is_some() {
+        return Ok(());
+    }
+    let Some(v) = videos::get(&app.db, c.video_id).await? else { return Ok(()) };
     send_create(app, &v, &c, Some(approval)).await
 }
 

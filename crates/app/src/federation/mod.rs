@@ -39,6 +39,9 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
         Event::CommentCreated { comment_id } => comments::created(app, *comment_id).await,
         Event::CommentApproved { comment_id } => comments::approved(app, *comment_id).await,
         Event::ActorDeleted(gone) => delivery::actor_deleted(app, gone).await,
+        Event::CommentReplyApproved { comment_id, approval } => {
+            comments::reply_approved(app, *comment_id, approval).await
+        }
         Event::RemoteVideoPublished { .. } | Event::ActorFollowed { .. } => Ok(()),
         Event::CommentDeleted { comment_id, url, actor_id } => {
             comments::deleted(app, *comment_id, url, *actor_id).await
