@@ -80,18 +80,35 @@ pub async fn enqueue(
             return Ok(id);
         }
     }
-    let (id,): (i64,) = run!(&mut e, |x| sqlx::query_as(
-        "INSERT INTO jobs (kind, payload, state, max_attempts, run_at, unique_key, created_at, updated_at) \
-         VALUES ($1, $2, 'queued', $3, $4, $5, $4, $4) RETURNING id"
-    )
-    .bind(kind)
-    .bind(payload)
-    .bind(max_attempts)
-    .bind(now)
-    .bind(unique_key)
-    .fetch_one(x)
-    .await)?;
-    Ok(id)
+    // Two transactions may both find no job with the key and both insert (a local like and a
+    // remote one queueing a video's counts at once): the second one's insert then does nothing
+    // (PostgreSQL waits for the first to commit) and it takes the first one's job, instead of
+    // failing on the unique key and losing the change that queued it. Should that job be over
+    // already (its key released), the insert is tried again.
+    for _ in 0..3 {
+        let inserted: Option<(i64,)> = run!(&mut e, |x| sqlx::query_as(
+            "INSERT INTO jobs (kind, payload, state, max_attempts, run_at, unique_key, created_at, updated_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $4, $4) ON CONFLICT DO NOTHING RETURNING id"
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(max_attempts)
+        .bind(now)
+        .bind(unique_key)
+        .fetch_optional(x)
+        .await)?;
+        if let Some((id,)) = inserted {
+            return Ok(id);
+        }
+        let existing: Option<(i64,)> = run!(&mut e, |x| sqlx::query_as("SELECT id FROM jobs WHERE unique_key = $1")
+            .bind(unique_key)
+            .fetch_optional(x)
+            .await)?;
+        if let Some((id,)) = existing {
+            return Ok(id);
+        }
+    }
+    Err(crate::Error::Conflict(format!("job key {unique_key:?} kept changing hands")))
 }
 
 /// Lets a new job take `key` while the one holding it runs: a job that reads the state it sends

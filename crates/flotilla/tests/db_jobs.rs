@@ -13,7 +13,8 @@ db_tests!(
     a_worker_whose_lease_was_taken_changes_nothing,
     two_workers_racing_for_one_job_run_it_once,
     abandoned_resumable_uploads_are_swept,
-    finished_jobs_are_forgotten_after_their_keeping_time
+    finished_jobs_are_forgotten_after_their_keeping_time,
+    two_transactions_queueing_one_key_at_once_both_succeed
 );
 
 const KIND: &str = "test-only";
@@ -215,5 +216,29 @@ async fn finished_jobs_are_forgotten_after_their_keeping_time(backend: Backend) 
         v
     };
     assert_eq!(left, [false, true, false, true, true]);
+    t.stop().await;
+}
+
+/// Two transactions queue a job with the same key at once (a local like and a remote one asking
+/// for a video's counts): the second gets the first one's job, not a unique-key error that would
+/// undo its change.
+async fn two_transactions_queueing_one_key_at_once_both_succeed(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let db = t.instance.app.db.clone();
+    let now = now_ms();
+    let mut first = db.begin().await.unwrap();
+    let id = jobs::enqueue(&mut first, KIND, "{}", Some("shared-key"), 3, now).await.unwrap();
+    // The second starts while the first holds its uncommitted row (PostgreSQL makes it wait on
+    // the key; SQLite on the write lock).
+    let db2 = db.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = db2.begin().await.unwrap();
+        let id = jobs::enqueue(&mut tx, KIND, "{}", Some("shared-key"), 3, now).await;
+        tx.commit().await.unwrap();
+        id
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap().expect("the second enqueue succeeds"), id);
     t.stop().await;
 }
