@@ -49,6 +49,7 @@ impl From<Error> for ApiError {
             Error::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeMismatch { .. } => StatusCode::CONFLICT,
             Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, "Internal server error");

@@ -135,6 +135,48 @@ fn respond(mut out: HeaderMap, req: &HeaderMap, c: &Cached, whole: bool) -> Resp
     }
 }
 
+/// A request's `bytes=a-b` or `bytes=a-` range (`b` open: `None`); other forms (suffixes,
+/// several ranges) are not a piece's range.
+pub fn requested_range(req: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    let spec = req.get(header::RANGE)?.to_str().ok()?.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let a = a.trim().parse().ok()?;
+    match b.trim() {
+        "" => Some((a, None)),
+        b => Some((a, Some(b.parse().ok()?))),
+    }
+}
+
+/// Answers a whole small file held in memory (the edge cache's playlists and hashes), ranges and
+/// ETag as for our own files.
+pub fn respond_whole(req: &HeaderMap, content_type: &'static str, cache_control: &'static str, c: &Cached) -> Response {
+    respond(headers_for(content_type, cache_control, &c.etag), req, c, true)
+}
+
+/// Answers bytes `a..=b` (`b` open: to the piece's end) from a piece that starts at `start` in
+/// its file and holds them (the caller found it so). `file_len` 0: the whole file's length is
+/// unknown, said `*`.
+pub fn respond_piece(
+    req: &HeaderMap,
+    content_type: &'static str,
+    cache_control: &'static str,
+    piece: &Cached,
+    start: u64,
+    (a, b): (u64, Option<u64>),
+) -> Response {
+    let mut out = headers_for(content_type, cache_control, &piece.etag);
+    if not_modified(req, &piece.etag) {
+        return (StatusCode::NOT_MODIFIED, out).into_response();
+    }
+    let last = start + piece.bytes.len() as u64 - 1;
+    let b = b.unwrap_or(last).min(last);
+    let total = if piece.file_len == 0 { "*".to_string() } else { piece.file_len.to_string() };
+    out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {a}-{b}/{total}")).expect("ascii"));
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(b - a + 1));
+    let body = piece.bytes.slice((a - start) as usize..=(b - start) as usize);
+    (StatusCode::PARTIAL_CONTENT, out, body).into_response()
+}
+
 /// Opens a file we wrote, for reading: `None` when it is missing, a symbolic link or not a regular
 /// file. The names are ours, but a link planted in the storage tree must not serve what it points
 /// to (security case 20), and a FIFO or device would block a task or stream without end.

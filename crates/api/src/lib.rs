@@ -50,6 +50,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
     let tracker = tracker::start(&app);
     let tracker_for_metrics = tracker.clone();
     let metrics_for_route = metrics.clone();
+    let app_for_metrics = app.clone();
     let metrics_for_playback = metrics.clone();
     let web = match web::WebClient::load(&app.config.http.web_dir) {
         Ok(client) => web::Web(client.map(Arc::new)),
@@ -69,9 +70,14 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/lazy-static/thumbnails/{file}", get(get_video_image))
         .route("/lazy-static/previews/{file}", get(get_video_image))
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
+        .route("/static/edge/hls/{uuid}/{file}", get(get_edge_file))
         .route(
             "/metrics",
-            get(move || async move { prometheus(&metrics_for_route, &tracker::prometheus(&tracker_for_metrics)) }),
+            get(move || async move {
+                let extra =
+                    tracker::prometheus(&tracker_for_metrics) + &flotilla_app::edge::prometheus(&app_for_metrics.edge);
+                prometheus(&metrics_for_route, &extra)
+            }),
         )
         .route("/tracker/socket", get(tracker::socket))
         .route("/.well-known/webfinger", get(ap::webfinger))
@@ -241,6 +247,34 @@ async fn get_hls_file(
     let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
     let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
     files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
+}
+
+/// `GET /static/edge/hls/{uuid}/{file}`: a remote video's files through the edge cache
+/// (`flotilla_app::edge`), as fast as our own: the same memory cache, ranges and ETags. Any
+/// failure (the origin down, a segment that does not match its hash) is a JSON error, on which
+/// players fall back to the origin's URL.
+async fn get_edge_file(
+    State(app): State<Arc<App>>,
+    Path((uuid, file)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let uuid_ok = uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let Some(content_type) = files::content_type(&file).filter(|_| uuid_ok) else {
+        return Err(ApiError::not_found("file not found"));
+    };
+    let range = files::requested_range(&headers);
+    const CACHE: &str = "public, max-age=31536000, immutable";
+    let resp = match flotilla_app::edge::get(&app, &uuid, &file, range).await? {
+        flotilla_app::edge::Answer::Whole(c) => files::respond_whole(&headers, content_type, CACHE, &c),
+        flotilla_app::edge::Answer::Piece { piece, start } => {
+            let range = range.expect("a piece is only found for a range");
+            files::respond_piece(&headers, content_type, CACHE, &piece, start, range)
+        }
+    };
+    let len = resp.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    let len: u64 = len.and_then(|v| v.parse().ok()).unwrap_or(0);
+    app.edge.stats.served_bytes.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+    Ok(resp)
 }
 
 #[derive(serde::Deserialize)]

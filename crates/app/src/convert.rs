@@ -231,14 +231,27 @@ pub fn video_to_api(
             _ if remote.is_some() => {
                 let r = remote.unwrap_or_default();
                 match r["playlistUrl"].as_str() {
-                    Some(url) => json!([{
-                        "id": v.id,
-                        "type": 1,
-                        "playlistUrl": url,
-                        "segmentsSha256Url": r["segmentsSha256Url"],
-                        "redundancies": [],
-                        "files": r["files"],
-                    }]),
+                    // Served here by the edge cache: the player fetches from us, and joins the
+                    // origin's swarm (its master playlist's URL is the swarm's name).
+                    Some(url) => match crate::edge::urls(app, &v.uuid, &r) {
+                        Some((playlist, sha)) => json!([{
+                            "id": v.id,
+                            "type": 1,
+                            "playlistUrl": playlist,
+                            "segmentsSha256Url": sha,
+                            "originPlaylistUrl": url,
+                            "redundancies": [],
+                            "files": r["files"],
+                        }]),
+                        None => json!([{
+                            "id": v.id,
+                            "type": 1,
+                            "playlistUrl": url,
+                            "segmentsSha256Url": r["segmentsSha256Url"],
+                            "redundancies": [],
+                            "files": r["files"],
+                        }]),
+                    },
                     None => json!([]),
                 }
             }

@@ -18,6 +18,7 @@ pub mod channel;
 pub mod comment;
 pub mod config;
 pub mod convert;
+pub mod edge;
 pub mod events;
 pub mod failpoints;
 pub mod federation;
@@ -50,6 +51,8 @@ pub struct App {
     pub passwords: auth::Passwords,
     /// Hot media bytes and recent file-access decisions (`media_cache`).
     pub media_cache: media_cache::MediaCache,
+    /// Remote videos' files served from here (`edge`).
+    pub edge: edge::EdgeCache,
     /// Limits how often a remote actor's key is fetched again after a failed signature.
     pub key_refetches: media_cache::RefetchLimiter,
     /// Recent totals of public video lists.
@@ -109,6 +112,7 @@ impl App {
             list_totals: Default::default(),
             key_refetches: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
+            edge: edge::EdgeCache::open(config.data_dir.join("edge-cache"), config.federation.edge_cache_bytes),
             fetcher: flotilla_federation::fetch::Fetcher::new(
                 config.federation.allow_private,
                 &format!("Flotilla/{} (+{})", env!("CARGO_PKG_VERSION"), public.base()),
@@ -189,6 +193,9 @@ pub enum Error {
     /// The disk is full: nothing of the request was kept; worth another try later.
     #[error("{0}")]
     StorageFull(String),
+    /// Another server we needed (a remote video's origin) failed or answered what we refuse.
+    #[error("{msg}")]
+    Upstream { code: &'static str, msg: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -201,7 +208,10 @@ impl Error {
             Error::Db(flotilla_db::Error::Conflict(_)) | Error::Conflict(_) => "conflict",
             Error::Db(flotilla_db::Error::Unavailable(_)) => "database_unavailable",
             Error::Db(flotilla_db::Error::Other(_)) | Error::Internal(_) => "internal_error",
-            Error::Unauthorized { code, .. } | Error::BadRequest { code, .. } | Error::TooLarge { code, .. } => code,
+            Error::Unauthorized { code, .. }
+            | Error::BadRequest { code, .. }
+            | Error::TooLarge { code, .. }
+            | Error::Upstream { code, .. } => code,
             Error::Forbidden(_) => "forbidden",
             Error::Validation(_) => "invalid_params",
             Error::TooManyRequests { .. } => "too_many_requests",

@@ -412,6 +412,53 @@ impl Fetcher {
         Self::read_limited(url, resp, limit).await
     }
 
+    /// GETs a media file of a remote video (the edge cache's and mirrors' copies): the whole file,
+    /// or the inclusive byte `range` of it, which the answer must be exactly (a 206 whose
+    /// `Content-Range` starts there with that many bytes; a server that ignores the range and
+    /// answers the whole file is refused, not read). At most `limit` bytes are read. Returns the
+    /// bytes and the whole file's length when the answer says it.
+    pub async fn get_media(
+        &self,
+        url: &str,
+        range: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<(Vec<u8>, Option<u64>), FetchError> {
+        let u = check_url(url, self.allow_private)?;
+        spend(url)?;
+        let mut req = self.client.get(u);
+        if let Some((s, e)) = range {
+            req = req.header("Range", format!("bytes={s}-{e}"));
+        }
+        let resp = req.send().await.map_err(|e| Self::network(url, e))?;
+        let status = resp.status();
+        let total = match range {
+            None if status == StatusCode::OK => resp.content_length(),
+            Some((s, e)) if status == StatusCode::PARTIAL_CONTENT => {
+                let cr = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let (start, end, total) = parse_content_range(cr)
+                    .ok_or_else(|| FetchError::Refused(url.to_string(), format!("bad Content-Range '{cr}'")))?;
+                if (start, end) != (s, e) {
+                    return Err(FetchError::Refused(
+                        url.to_string(),
+                        format!("asked bytes {s}-{e}, answered {start}-{end}"),
+                    ));
+                }
+                total
+            }
+            _ if status.is_success() => {
+                return Err(FetchError::Refused(url.to_string(), format!("unexpected status {status}")));
+            }
+            _ => return Err(FetchError::Status(url.to_string(), status.as_u16())),
+        };
+        let bytes = Self::read_limited(url, resp, limit).await?;
+        if let Some((s, e)) = range
+            && bytes.len() as u64 != e - s + 1
+        {
+            return Err(FetchError::Network(url.to_string(), format!("{} bytes of {}", bytes.len(), e - s + 1)));
+        }
+        Ok((bytes, total))
+    }
+
     /// GETs JSON that is not ActivityPub (WebFinger, NodeInfo), with the same guards.
     pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
         let u = check_url(url, self.allow_private)?;
@@ -440,6 +487,18 @@ fn is_loopback_literal(u: &Url) -> bool {
     }
 }
 
+/// `bytes <start>-<end>/<total or *>` → (start, end, total).
+fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let (range, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (s, e) = range.split_once('-')?;
+    let (s, e): (u64, u64) = (s.trim().parse().ok()?, e.trim().parse().ok()?);
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    (s <= e && total.is_none_or(|t| e < t)).then_some((s, e, total))
+}
+
 fn strip_fragment(u: &str) -> &str {
     u.split('#').next().unwrap_or(u)
 }
@@ -447,6 +506,15 @@ fn strip_fragment(u: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_ranges_are_read_strictly() {
+        assert_eq!(parse_content_range("bytes 0-99/1000"), Some((0, 99, Some(1000))));
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
+        for bad in ["bytes 9-5/100", "bytes 0-100/100", "bytes */100", "items 0-1/2", "bytes 0-1", "bytes a-b/c"] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_public_unicast_addresses_are_allowed() {

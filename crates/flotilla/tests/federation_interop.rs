@@ -258,9 +258,14 @@ async fn peertube_shaped_videos_are_stored_with_or_without_optional_fields(backe
         if full {
             assert_eq!(v["category"]["id"], 15);
             assert_eq!(v["tags"], json!(["science"]));
+            // Played from here through the edge cache, in the origin's swarm.
+            assert_eq!(
+                v["streamingPlaylists"][0]["originPlaylistUrl"],
+                format!("{}/static/streaming-playlists/hls/{uuid}/m-master.m3u8", pt.base)
+            );
             assert_eq!(
                 v["streamingPlaylists"][0]["playlistUrl"],
-                format!("{}/static/streaming-playlists/hls/{uuid}/m-master.m3u8", pt.base)
+                format!("{}/static/edge/hls/{uuid}/m-master.m3u8", a.api.base)
             );
             assert_eq!(v["streamingPlaylists"][0]["files"][0]["resolution"]["id"], 720);
         } else {
@@ -571,7 +576,7 @@ async fn urls_of_a_remote_video_off_its_origin_or_in_other_schemes_are_dropped(b
     let urls: Vec<&str> = files.iter().map(|f| f["fileUrl"].as_str().unwrap()).collect();
     assert_eq!(urls, [good_file.as_str()], "only the file at the origin: {v}");
     assert_eq!(files[0]["resolution"]["id"], 720);
-    assert_eq!(v["streamingPlaylists"][0]["playlistUrl"], format!("{hls}/m-master.m3u8"));
+    assert_eq!(v["streamingPlaylists"][0]["originPlaylistUrl"], format!("{hls}/m-master.m3u8"));
     assert_eq!(v["trackerUrls"], json!([good_tracker]));
     assert_eq!(v["thumbnailPath"], Value::Null, "no thumbnail: every icon was elsewhere");
     let text = v.to_string();

@@ -72,10 +72,13 @@ async fn videos_published_on_one_instance_reach_its_followers(backend: Backend) 
     assert_eq!(v["channel"]["host"], a.instance.addr.to_string());
     assert_eq!(v["account"]["name"], "mara");
     assert_eq!(v["url"], format!("{}/videos/watch/{uuid}", a.api.base));
-    // Watch data points at the origin; the thumbnail is copied here.
+    // Watch data is served here by the edge cache, from the origin's files; the thumbnail is copied.
     let (_, details) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let origin = details["streamingPlaylists"][0]["originPlaylistUrl"].as_str().unwrap();
+    assert!(origin.starts_with(&a.api.base), "{origin}");
     let playlist = details["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap();
-    assert!(playlist.starts_with(&a.api.base), "{playlist}");
+    assert!(playlist.starts_with(&b.api.base), "{playlist}");
+    assert_eq!(playlist.rsplit('/').next(), origin.rsplit('/').next());
     assert_eq!(b.api.http.get(playlist).send().await.unwrap().status(), StatusCode::OK);
     let thumb = details["thumbnailPath"].as_str().expect("thumbnail fetched");
     let resp = b.api.http.get(b.api.url(thumb)).send().await.unwrap();
@@ -550,11 +553,13 @@ async fn followers_keep_a_working_playlist_as_renditions_are_added(backend: Back
     assert_eq!(status, StatusCode::OK, "{body}");
     let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
     settle(&[&a, &b]).await;
+    // (B's edge URL, the origin's URL it stands for.)
     let playlist_on_b = || async {
         let (_, details) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
-        details["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap_or_default().to_string()
+        let url = |k: &str| details["streamingPlaylists"][0][k].as_str().unwrap_or_default().to_string();
+        (url("playlistUrl"), url("originPlaylistUrl"))
     };
-    let first = playlist_on_b().await;
+    let (first, first_at_origin) = playlist_on_b().await;
     let renditions = |url: String| {
         let http = b.api.http.clone();
         async move {
@@ -573,14 +578,15 @@ async fn followers_keep_a_working_playlist_as_renditions_are_added(backend: Back
         .map(|_| ()))
     .unwrap();
     settle(&[&a, &b]).await;
-    let latest = playlist_on_b().await;
+    let (latest, latest_at_origin) = playlist_on_b().await;
     assert_ne!(latest, first, "B learnt the new master playlist (an Update)");
     let (_, origin) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
-    assert_eq!(origin["streamingPlaylists"][0]["playlistUrl"].as_str(), Some(latest.as_str()));
+    assert_eq!(origin["streamingPlaylists"][0]["playlistUrl"].as_str(), Some(latest_at_origin.as_str()));
     assert_eq!(renditions(latest).await, 2, "B plays the whole ladder");
-    // The first one still answers during its grace period (players mid-video, followers that have
-    // not heard of the new one yet).
-    assert_eq!(renditions(first).await, 1);
+    // The first one still answers at the origin during its grace period (players mid-video,
+    // followers that have not heard of the new one yet); B's edge cache names only the latest.
+    assert_eq!(renditions(first_at_origin).await, 1);
+    assert_eq!(b.api.http.get(&first).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     a.stop().await;
     b.stop().await;
 }

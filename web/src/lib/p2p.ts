@@ -133,16 +133,25 @@ function hex(buf: ArrayBuffer): string {
  * with an inclusive `end` as well. Anything not found there is rejected (the library then fetches
  * the segment over HTTP). `onReject` counts rejections.
  */
-export function segmentValidator(sha256Url: string, onReject: () => void) {
+export function segmentValidator(sha256Urls: string | string[], onReject: () => void) {
   let hashes: Promise<Hashes | null> | null = null;
+  // Several places may hold the file (the edge cache, then the origin): the first that answers.
+  const fetchFirst = async (): Promise<Hashes | null> => {
+    for (const url of Array.isArray(sha256Urls) ? sha256Urls : [sha256Urls]) {
+      try {
+        const r = await fetch(url, { credentials: 'same-origin' });
+        if (r.ok) return (await r.json()) as Hashes;
+      } catch {
+        // The next place.
+      }
+    }
+    return null;
+  };
   const load = () => {
-    hashes ??= fetch(sha256Url, { credentials: 'same-origin' })
-      .then((r) => (r.ok ? (r.json() as Promise<Hashes>) : null))
-      .catch(() => null)
-      .then((h) => {
-        if (!h) hashes = null; // try again on the next segment
-        return h;
-      });
+    hashes ??= fetchFirst().then((h) => {
+      if (!h) hashes = null; // try again on the next segment
+      return h;
+    });
     return hashes;
   };
   return async (url: string, byteRange: { start: number; end: number } | undefined, data: ArrayBuffer): Promise<boolean> => {

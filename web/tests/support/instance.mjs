@@ -79,7 +79,8 @@ export function makeImage(dir, name, color, size = '640x360') {
 function startProxy(port, target) {
   let refusal = null;
   const server = createHttpServer((req, res) => {
-    if (refusal && refusal.method === req.method && refusal.path.test(req.url ?? '')) {
+    const ua = req.headers['user-agent'] ?? '';
+    if (refusal && refusal.method === req.method && refusal.path.test(req.url ?? '') && (!refusal.userAgent || refusal.userAgent.test(ua))) {
       req.resume();
       res.writeHead(refusal.status, { 'Content-Type': 'text/plain' }).end('refused by the test proxy');
       return;
@@ -98,9 +99,12 @@ function startProxy(port, target) {
     server.on('error', reject);
     server.listen(port, '127.0.0.1', () =>
       resolve({
-        /** From now on, answers `status` to `method` requests whose path matches `path`. */
-        refuse(method, path, status) {
-          refusal = { method, path, status };
+        /**
+         * From now on, answers `status` to `method` requests whose path matches `path` (and whose
+         * User-Agent matches `userAgent`, when given: another server's requests, not a browser's).
+         */
+        refuse(method, path, status, userAgent = null) {
+          refusal = { method, path, status, userAgent };
         },
         heal() {
           refusal = null;

@@ -461,7 +461,11 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
         return Err(Error::Forbidden("this UUID belongs to another video".into()));
     }
     let mut tx = app.db.begin().await?;
-    let known = videos::get_by_remote_url(&mut tx, id).await?.is_some();
+    let before = videos::get_by_remote_url(&mut tx, id).await?;
+    let known = before.is_some();
+    // Its files changed at the origin (new names, a rendition added or gone): what the edge cache
+    // holds of them goes, after the commit.
+    let files_changed = before.is_some_and(|b| b.remote_data.as_deref() != Some(row.remote_data));
     let video_id = videos::upsert_remote(&mut tx, &row, now).await?;
     if news && !known {
         crate::events::record(&mut tx, crate::events::Event::RemoteVideoPublished { video_id }).await?;
@@ -488,6 +492,9 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     }
     tx.commit().await?;
     app.wake_jobs();
+    if files_changed {
+        app.edge.forget(app, row.uuid).await;
+    }
     tracing::info!(video = id, "remote video stored");
     Ok(video_id)
 }

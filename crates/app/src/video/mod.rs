@@ -412,6 +412,7 @@ pub async fn deleting(tx: &mut flotilla_db::Tx, app: &App, v: &videos::Video, by
 /// media cache holds of it.
 pub async fn remove_files(app: &App, v: &videos::Video) {
     forget_files(app, &v.uuid);
+    app.edge.forget(app, &v.uuid).await;
     let mut paths = vec![hls_dir(app, &v.uuid), app.data_path("tmp/transcode").join(&v.uuid)];
     if let Some(p) = &v.input_path {
         paths.push(PathBuf::from(p));

@@ -114,6 +114,11 @@ export interface StreamingPlaylist {
   type: number;
   playlistUrl: string;
   segmentsSha256Url: string;
+  /**
+   * Ours, for a remote video served by this instance's edge cache: the origin's master playlist
+   * (`playlistUrl` is then ours). It names the P2P swarm, and is where the player falls back.
+   */
+  originPlaylistUrl?: string;
   /** One p2p-media-loader info hash per rendition (empty when P2P is off). */
   p2pMediaLoaderInfohashes?: string[];
   files: VideoFile[];
