@@ -530,6 +530,55 @@ def comments(rows, info, table, notes, details, busy_note):
                        f"(peak {mib(rss['hwm_kib'])})")
 
 
+def edge(rows, table, notes, details, busy_note):
+    """12. The edge cache: A's segment bytes in copies for N viewers on B, cache on and off; time
+    to first segment of a cached remote video vs a local one; a hot segment from the edge cache vs
+    the local file."""
+    if any(r.get("kind") == "edge_error" for r in rows):
+        notes.append("edge cache benchmark (12) failed: see scripts/bench-lib/edge.sh's output")
+    off = {r["viewers"]: r for r in rows if r.get("kind") == "edge_offload" and r["cache"] == "off"}
+    for r in sorted((r for r in rows if r.get("kind") == "edge_offload" and r["cache"] == "on"), key=lambda r: r["viewers"]):
+        n = r["viewers"]
+        o = off.get(n, {})
+        ok = r.get("errors") == 0 and r.get("identical") is True
+        if not ok:
+            notes.append(f"edge cache, {n} viewers: {r.get('errors')} viewer errors ({r.get('first_error')}), "
+                         f"identical bytes: {r.get('identical')}")
+        copies = r.get("copies")
+        table.append((f"12a. edge cache, {n} viewer{'s' if n > 1 else ''} on B of A's video: segment bytes A served, in copies",
+                      f"{copies} copies" if copies is not None else "—",
+                      f"cache off {o.get('copies', '—')} copies",
+                      f"{copies / 1.1:.2f} of target" if copies is not None else "—", "≤ 1.1 copies",
+                      verdict(copies is not None and copies <= 1.1 and ok)))
+        details.append(f"- edge cache, {n} viewers: on: A served {num(r['origin_segment_bytes'])} B "
+                       f"(one copy {num(r['one_copy_bytes'])} B), time to first segment p50 {r.get('ttfs_p50_ms')} ms, "
+                       f"max {r.get('ttfs_max_ms')} ms, {r.get('wall_s')} s; off: A served "
+                       f"{num(o.get('origin_segment_bytes', 0))} B, time to first segment p50 {o.get('ttfs_p50_ms')} ms, "
+                       f"max {o.get('ttfs_max_ms')} ms; errors on/off {r.get('errors')}/{o.get('errors', '—')}")
+    t = {r["video"]: r for r in rows if r.get("kind") == "edge_ttfs"}
+    if "edge" in t and "local" in t and t["edge"].get("ttfs_p50_ms") and t["local"].get("ttfs_p50_ms"):
+        e, loc = t["edge"]["ttfs_p50_ms"], t["local"]["ttfs_p50_ms"]
+        table.append(("12b. time to first segment on B (master, rendition playlist, init, first segment; median of "
+                      f"{t['edge']['n']}), a cached remote video", f"{e:.1f} ms", f"B's local video {loc:.1f} ms",
+                      f"{e / loc:.2f}×", "≤ 1.2×", verdict(e / loc <= 1.2)))
+    serve = [r for r in rows if r.get("kind") == "edge_serve"]
+    best = {}
+    for r in serve:
+        busy_note(r, f"edge cache hot segment ({r['video']}, round {r['round']})")
+        if r.get("rps", 0) > best.get(r["video"], {}).get("rps", 0):
+            best[r["video"]] = r
+        details.append(f"- hot segment on B, {r['video']} ({r.get('range')}), round {r['round']}: {num(r.get('rps', 0))} req/s, "
+                       f"p99 {ms(r.get('p99_ms'))}, others' CPU {r.get('other_cpu', '?')}%")
+    if "edge" in best and "local" in best:
+        e, loc = best["edge"]["rps"], best["local"]["rps"]
+        table.append((f"12c. a hot segment ({best['edge'].get('range')}) from B's edge cache, req/s", f"{num(e)} req/s",
+                      f"B's local file {num(loc)} req/s", f"{e / loc:.2f}×", "≥ 0.9×", verdict(e / loc >= 0.9)))
+    for r in rows:
+        if r.get("kind") == "edge_rss":
+            details.append(f"- B after the edge runs: RSS {mib(r['rss_kib'])} (peak {mib(r['hwm_kib'])}), "
+                           f"{r.get('edge_files', '?')} files in its edge cache")
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -656,6 +705,7 @@ def main():
     offload(rows, table, notes)
     soak(rows, info, table, notes, details)
     comments(rows, info, table, notes, details, busy_note)
+    edge(rows, table, notes, details, busy_note)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")
