@@ -540,14 +540,15 @@ def edge(rows, table, notes, details, busy_note):
     for r in sorted((r for r in rows if r.get("kind") == "edge_offload" and r["cache"] == "on"), key=lambda r: r["viewers"]):
         n = r["viewers"]
         o = off.get(n, {})
-        ok = r.get("errors") == 0 and r.get("identical") is True
+        # record() keeps JSON's true as the text "true".
+        ok = r.get("errors") == 0 and str(r.get("identical")).lower() == "true"
         if not ok:
             notes.append(f"edge cache, {n} viewers: {r.get('errors')} viewer errors ({r.get('first_error')}), "
                          f"identical bytes: {r.get('identical')}")
         copies = r.get("copies")
         table.append((f"12a. edge cache, {n} viewer{'s' if n > 1 else ''} on B of A's video: segment bytes A served, in copies",
-                      f"{copies} copies" if copies is not None else "—",
-                      f"cache off {o.get('copies', '—')} copies",
+                      f"{copies:.2f} copies" if copies is not None else "—",
+                      f"cache off {o['copies']:.2f} copies" if isinstance(o.get("copies"), (int, float)) else "—",
                       f"{copies / 1.1:.2f} of target" if copies is not None else "—", "≤ 1.1 copies",
                       verdict(copies is not None and copies <= 1.1 and ok)))
         details.append(f"- edge cache, {n} viewers: on: A served {num(r['origin_segment_bytes'])} B "
