@@ -138,6 +138,11 @@ pub async fn get_comment_approval(
     Ok(ap_response(flotilla_app::federation::comments::approval_document(&app, &uuid, id).await?))
 }
 
+/// `GET /redundancy/streaming-playlists/hls/{uuid}` — our `CacheFile` of a video we mirror.
+pub async fn get_cache_file(State(app): State<Arc<App>>, Path(uuid): Path<String>) -> Result<Response, ApiError> {
+    Ok(ap_response(flotilla_app::redundancy::document(&app, &uuid).await?))
+}
+
 /// `GET /accounts/{name}/{likes,dislikes}/{uuid}` — the `Like` or `Dislike` a local account gave
 /// a video (the ids listed in the video's `likes` and `dislikes`).
 pub async fn get_rate(

@@ -71,6 +71,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/lazy-static/previews/{file}", get(get_video_image))
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
         .route("/static/edge/hls/{uuid}/{file}", get(get_edge_file))
+        .route("/static/redundancy/hls/{uuid}/{file}", get(get_mirror_file))
         .route(
             "/metrics",
             get(move || async move {
@@ -96,6 +97,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/videos/watch/{uuid}/{collection}", get(ap::get_video_collection))
         .route("/videos/watch/{uuid}/comments/{id}", get(ap::get_comment_object))
         .route("/videos/watch/{uuid}/comments/{id}/approve-reply", get(ap::get_comment_approval))
+        .route("/redundancy/streaming-playlists/hls/{uuid}", get(ap::get_cache_file))
         .route("/accounts/{name}/{kind}/{uuid}", get(ap::get_rate))
         .route("/inbox", axum::routing::post(ap::post_inbox))
         .route("/accounts/{name}/inbox", axum::routing::post(ap::post_inbox))
@@ -275,6 +277,22 @@ async fn get_edge_file(
     let len: u64 = len.and_then(|v| v.parse().ok()).unwrap_or(0);
     app.edge.stats.served_bytes.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
     Ok(resp)
+}
+
+/// `GET /static/redundancy/hls/{uuid}/{file}`: our mirror of another server's video (PeerTube's
+/// path), served as our own files are.
+async fn get_mirror_file(
+    State(app): State<Arc<App>>,
+    Path((uuid, file)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let uuid_ok = uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if !uuid_ok || !files::safe_name(&file) || !flotilla_app::redundancy::serves(&app, &uuid).await? {
+        return Err(ApiError::not_found("file not found"));
+    }
+    let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
+    let path = flotilla_app::redundancy::mirror_dir(&app, &uuid).join(&file);
+    files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
 }
 
 #[derive(serde::Deserialize)]

@@ -41,6 +41,7 @@ pub struct Config {
     pub log: LogConfig,
     pub p2p: P2pConfig,
     pub rate_limits: RateLimitsConfig,
+    pub redundancy: RedundancyConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -150,6 +151,42 @@ impl Default for FederationConfig {
     }
 }
 
+/// Mirrors (PeerTube's redundancy): copies of other servers' videos made here, and which servers'
+/// copies of our videos we list to players.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedundancyConfig {
+    /// Whose mirrors of our videos are listed to players: `nobody`, `followings` (servers this
+    /// instance follows) or `anybody` (PeerTube's `remote_redundancy.videos.accept_from`).
+    pub accept_from: String,
+    /// How often the strategies are checked (new mirrors, renewals, removals), in seconds.
+    pub check_interval_secs: u64,
+    /// How this instance chooses videos to mirror among those of the servers it follows and lets
+    /// it mirror (`PUT /api/v1/server/redundancy/{host}`); none: no automatic mirroring.
+    pub strategies: Vec<RedundancyStrategy>,
+}
+
+impl Default for RedundancyConfig {
+    fn default() -> Self {
+        RedundancyConfig { accept_from: "followings".into(), check_interval_secs: 3600, strategies: Vec::new() }
+    }
+}
+
+/// One way of choosing videos to mirror, with its own disk budget.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedundancyStrategy {
+    /// `most-views`, `trending` (views here over the last week) or `recently-added`.
+    pub strategy: String,
+    /// Bytes the mirrors of this strategy may take.
+    pub size_bytes: u64,
+    /// How long a mirror is kept at least, in seconds (it is renewed while it is kept).
+    pub min_lifetime_secs: u64,
+    /// `recently-added` only: the views a video needs first.
+    #[serde(default)]
+    pub min_views: i64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TranscodingConfig {
@@ -252,6 +289,7 @@ impl Default for Config {
             log: LogConfig::default(),
             p2p: P2pConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            redundancy: RedundancyConfig::default(),
         }
     }
 }
@@ -446,6 +484,23 @@ impl Config {
         }
         flotilla_domain::rules::quota(self.user.video_quota).map_err(|m| bad("user.video_quota", m))?;
         flotilla_domain::rules::quota(self.user.video_quota_daily).map_err(|m| bad("user.video_quota_daily", m))?;
+        if !matches!(self.redundancy.accept_from.as_str(), "nobody" | "followings" | "anybody") {
+            return Err(bad("redundancy.accept_from", "must be nobody, followings or anybody"));
+        }
+        if let Some(s) = self
+            .redundancy
+            .strategies
+            .iter()
+            .find(|s| !matches!(s.strategy.as_str(), "most-views" | "trending" | "recently-added"))
+        {
+            return Err(bad(
+                "redundancy.strategies",
+                format!("'{}' is not most-views, trending or recently-added", s.strategy),
+            ));
+        }
+        if self.redundancy.check_interval_secs == 0 {
+            return Err(bad("redundancy.check_interval_secs", "must be at least 1"));
+        }
         if self.user.max_channels < 1 {
             return Err(bad("user.max_channels", "must be at least 1"));
         }

@@ -57,7 +57,7 @@ pub struct Origin {
 }
 
 /// A name the edge cache may ask an origin for: letters, digits, `-`, `_` and dots, not hidden.
-fn plain_name(n: &str) -> bool {
+pub(crate) fn plain_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 128
         && !n.starts_with('.')
@@ -82,7 +82,7 @@ pub fn origin_of(remote_data: &Value) -> Option<Origin> {
 }
 
 /// The URIs a master playlist names (variant streams and `#EXT-X-MEDIA` renditions).
-fn playlist_uris(master: &str) -> Vec<&str> {
+pub(crate) fn playlist_uris(master: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for line in master.lines().map(str::trim) {
         if line.starts_with("#EXT-X-MEDIA:") {
@@ -102,7 +102,7 @@ fn attribute<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The init sections of a media playlist: `(file, start, end inclusive)`.
-fn init_sections(playlist: &str) -> Vec<(String, u64, u64)> {
+pub(crate) fn init_sections(playlist: &str) -> Vec<(String, u64, u64)> {
     playlist
         .lines()
         .filter(|l| l.trim().starts_with("#EXT-X-MAP:"))

@@ -97,6 +97,10 @@ pub enum Job {
     FetchComment {
         url: String,
     },
+    /// Our mirror of another server's video, copied from its origin (`redundancy`).
+    MirrorCopy {
+        redundancy_id: i64,
+    },
 }
 
 impl Job {
@@ -117,6 +121,7 @@ impl Job {
             Job::SendViews { .. } => "send-views",
             Job::FetchComments { .. } => "fetch-comments",
             Job::FetchComment { .. } => "fetch-comment",
+            Job::MirrorCopy { .. } => "mirror-copy",
         }
     }
 
@@ -136,6 +141,7 @@ impl Job {
             Job::FetchOutbox { .. } | Job::FetchVideo { .. } => 5,
             Job::SendViews { .. } => 10,
             Job::FetchComments { .. } | Job::FetchComment { .. } => 3,
+            Job::MirrorCopy { .. } => 5,
         }
     }
 
@@ -156,6 +162,7 @@ impl Job {
             Job::SendViews { video_id } => Some(format!("send-views:{video_id}")),
             Job::FetchComments { url, .. } => Some(format!("fetch-comments:{url}")),
             Job::FetchComment { url } => Some(format!("fetch-comment:{url}")),
+            Job::MirrorCopy { redundancy_id } => Some(format!("mirror-copy:{redundancy_id}")),
         }
     }
 
@@ -207,6 +214,10 @@ impl Job {
             video_id: i64,
             url: String,
             items_left: i64,
+        }
+        #[derive(Deserialize)]
+        struct MirrorPayload {
+            redundancy_id: i64,
         }
         #[derive(Deserialize)]
         struct DeliverPayload {
@@ -265,6 +276,9 @@ impl Job {
             "fetch-comment" => serde_json::from_str::<ActorPayload>(payload)
                 .map(|p| Job::FetchComment { url: p.url })
                 .map_err(|e| e.to_string()),
+            "mirror-copy" => serde_json::from_str::<MirrorPayload>(payload)
+                .map(|p| Job::MirrorCopy { redundancy_id: p.redundancy_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -291,6 +305,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-comments", 1),
         // One worker: a thread's comments are stored in the order they were queued, parents first.
         ("fetch-comment", 1),
+        // One mirror copied at a time: each is a whole video over the network and onto the disk.
+        ("mirror-copy", 1),
     ]
 }
 
@@ -397,6 +413,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
             crate::federation::backfill::fetch_comments(app, *video_id, url, *items_left).await
         }
         Job::FetchComment { url } => crate::federation::backfill::fetch_comment(app, url).await,
+        Job::MirrorCopy { redundancy_id } => crate::redundancy::copy(app, *redundancy_id).await,
     }
 }
 
@@ -428,6 +445,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::SendViews { video_id } => tracing::warn!(video = video_id, error = why, "views not told to their server"),
         Job::FetchComments { url, .. } => tracing::warn!(url, error = why, "a remote video's comments not read"),
         Job::FetchComment { url } => tracing::warn!(url, error = why, "a remote comment not fetched"),
+        Job::MirrorCopy { redundancy_id } => crate::redundancy::copy_given_up(app, *redundancy_id, why).await,
     }
 }
 
@@ -713,6 +731,17 @@ mod tests {
         assert_eq!(payload, r#"{"video_id":42}"#);
         assert!(matches!(Job::parse("transcode", &payload), Ok(Job::Transcode { video_id: 42 })));
         assert!(Job::parse("nonsense", &payload).is_err());
+    }
+
+    #[test]
+    fn a_mirror_copy_is_stored_read_back_and_has_workers() {
+        let j = Job::MirrorCopy { redundancy_id: 7 };
+        let payload = serde_json::to_string(&j).unwrap();
+        assert!(matches!(Job::parse(j.kind(), &payload), Ok(Job::MirrorCopy { redundancy_id: 7 })));
+        // A kind no worker claims would wait for ever (`kinds`, read without an `App` here).
+        let src = include_str!("jobs.rs");
+        let claimed = src.split("fn kinds(").nth(1).unwrap().split("\n}\n").next().unwrap();
+        assert!(claimed.contains(&format!("(\"{}\", ", j.kind())), "{claimed}");
     }
 
     #[test]

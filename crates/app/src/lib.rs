@@ -29,6 +29,7 @@ pub mod jobs_admin;
 pub mod limits;
 pub mod media_cache;
 pub mod notification;
+pub mod redundancy;
 pub mod registration;
 pub mod text;
 pub mod uris;

@@ -23,6 +23,7 @@ pub mod images;
 pub mod jobs;
 pub mod notifications;
 pub mod rates;
+pub mod redundancies;
 pub mod registrations;
 pub mod settings;
 pub mod tokens;
@@ -282,6 +283,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "retired_keys",
         include_str!("../migrations/0024_retired_keys.sql"),
         include_str!("../migrations/0024_retired_keys.sql"),
+    ),
+    (
+        25,
+        "redundancy",
+        include_str!("../migrations/0025_redundancy.sql"),
+        include_str!("../migrations/0025_redundancy.sql"),
     ),
 ];
 

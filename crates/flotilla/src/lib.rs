@@ -87,7 +87,7 @@ pub async fn start_with_routes(
     let server = tokio::spawn(serve::serve(listener, router, limits, async {
         let _ = rx.await;
     }));
-    let mut background = vec![tokio::spawn(housekeeping(app.clone()))];
+    let mut background = vec![tokio::spawn(housekeeping(app.clone())), tokio::spawn(mirroring(app.clone()))];
     background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
@@ -128,6 +128,19 @@ async fn housekeeping(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "keys of actors deleted days ago forgotten"),
             Err(e) => tracing::warn!(error = %e, "cannot prune retired keys"),
+        }
+    }
+}
+
+/// The redundancy strategies' check (`redundancy.check_interval_secs`): new mirrors, renewals,
+/// ends, and other servers' expired copies forgotten. The first one an interval after start.
+async fn mirroring(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.redundancy.check_interval_secs);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = flotilla_app::redundancy::check(&app).await {
+            tracing::warn!(error = %e, "the redundancy check failed");
         }
     }
 }

@@ -252,6 +252,12 @@ pub struct Stopped {
 
 impl Stopped {
     pub async fn start(self) -> TestInstance {
+        self.start_with(|_| {}).await
+    }
+
+    /// Starts it again after `tweak` changed its configuration (a setting an admin changed).
+    pub async fn start_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestInstance {
+        tweak(&mut self.config);
         flotilla::init_logging(&self.config);
         let mut listener = None;
         for _ in 0..50 {

@@ -1,6 +1,6 @@
 // Peer-to-peer playback (p2p-media-loader 2 over hls.js): when it is allowed, the tuned settings,
-// the SHA-256 check of every segment a peer sends, and the counters the stats panel, the tests
-// and the playback metrics read. The libraries themselves are imported by the player only.
+// the SHA-256 check of every segment a peer or a mirror sends, and the counters the stats panel,
+// the tests and the playback metrics read. The libraries themselves are imported by the player only.
 
 import type { ServerConfig, User, VideoDetails } from '$lib/api/types';
 
@@ -122,18 +122,20 @@ export function coreConfig(config: ServerConfig | null, video: VideoDetails, oth
 }
 
 type Hashes = Record<string, Record<string, string>>;
+type ByteRange = { start: number; end: number };
+export type SegmentCheck = (url: string, byteRange: ByteRange | undefined, data: ArrayBuffer) => Promise<boolean>;
 
 function hex(buf: ArrayBuffer): string {
   return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**
- * `validateP2PSegment`: the server's `segments-sha256.json` maps a fragment file name to
- * `"<start>-<end>"` (inclusive byte range) → SHA-256 hex. p2p-media-loader-hlsjs gives the range
- * with an inclusive `end` as well. Anything not found there is rejected (the library then fetches
- * the segment over HTTP). `onReject` counts rejections.
+ * The check of a segment against the server's `segments-sha256.json`, which maps a fragment file
+ * name to `"<start>-<end>"` (inclusive byte range) → SHA-256 hex. p2p-media-loader-hlsjs gives the
+ * range with an inclusive `end` as well. Anything not found there fails. The table is fetched on
+ * the first check, once for every validator built on it.
  */
-export function segmentValidator(sha256Urls: string | string[], onReject: () => void) {
+export function segmentHashes(sha256Urls: string | string[]): SegmentCheck {
   let hashes: Promise<Hashes | null> | null = null;
   // Several places may hold the file (the edge cache, then the origin): the first that answers.
   const fetchFirst = async (): Promise<Hashes | null> => {
@@ -154,13 +156,7 @@ export function segmentValidator(sha256Urls: string | string[], onReject: () => 
     });
     return hashes;
   };
-  return async (url: string, byteRange: { start: number; end: number } | undefined, data: ArrayBuffer): Promise<boolean> => {
-    const ok = await check(url, byteRange, data);
-    if (!ok) onReject();
-    return ok;
-  };
-
-  async function check(url: string, byteRange: { start: number; end: number } | undefined, data: ArrayBuffer): Promise<boolean> {
+  return async (url, byteRange, data) => {
     const table = await load();
     if (!table) return false;
     const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() ?? '');
@@ -170,7 +166,29 @@ export function segmentValidator(sha256Urls: string | string[], onReject: () => 
     const expected = ranges[key];
     if (!expected) return false;
     return hex(await crypto.subtle.digest('SHA-256', data)) === expected.toLowerCase();
-  }
+  };
+}
+
+/**
+ * `validateP2PSegment`: every segment a peer sends is checked (a rejected one is fetched over
+ * HTTP by the library). `onReject` counts rejections.
+ */
+export function segmentValidator(check: SegmentCheck, onReject: () => void): SegmentCheck {
+  return async (url, byteRange, data) => {
+    const ok = await check(url, byteRange, data);
+    if (!ok) onReject();
+    return ok;
+  };
+}
+
+/**
+ * `validateHTTPSegment`: a segment from a mirror, a third party, is checked like a peer's (a
+ * rejected one is requested again, elsewhere: see `HttpSources.requestSetup`); one from the edge
+ * cache or the origin is taken as it is. `fromMirror` says which (p2p-media-loader gives the
+ * playlist's URL, not the one requested).
+ */
+export function mirrorSegmentValidator(check: SegmentCheck, fromMirror: (url: string, byteRange: ByteRange | undefined) => boolean): SegmentCheck {
+  return async (url, byteRange, data) => !fromMirror(url, byteRange) || check(url, byteRange, data);
 }
 
 /**

@@ -83,3 +83,69 @@ pub async fn reject_follower(
     follow::decide(&app, &who, &handle, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+pub struct RedundancyQuery {
+    target: Option<String>,
+    start: Option<i64>,
+    count: Option<i64>,
+}
+
+/// `GET /api/v1/server/redundancy/videos?target=my-videos|remote-videos` (admins).
+pub async fn list_redundancies(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<RedundancyQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let target = q.target.as_deref().unwrap_or_default();
+    Ok(Json(flotilla_app::redundancy::list(&app, &who, target, page(q.start, q.count)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct MirrorBody {
+    #[serde(rename = "videoId")]
+    video_id: Value,
+}
+
+/// `POST /api/v1/server/redundancy/videos` — `{"videoId": id or UUID}` (admins).
+pub async fn add_redundancy(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Body(b): Body<MirrorBody>,
+) -> Result<StatusCode, ApiError> {
+    let key = match &b.video_id {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err(ApiError::invalid("videoId", "a video id or UUID")),
+    };
+    flotilla_app::redundancy::mirror_manually(&app, &who, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/server/redundancy/videos/{redundancyId}` (admins).
+pub async fn remove_redundancy(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("redundancy not found"))?;
+    flotilla_app::redundancy::remove_manually(&app, &who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AllowBody {
+    #[serde(rename = "redundancyAllowed")]
+    redundancy_allowed: bool,
+}
+
+/// `PUT /api/v1/server/redundancy/{host}` — `{"redundancyAllowed": true}` (admins).
+pub async fn allow_redundancy(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(host): Path<String>,
+    Body(b): Body<AllowBody>,
+) -> Result<StatusCode, ApiError> {
+    flotilla_app::redundancy::allow_host(&app, &who, &host, b.redundancy_allowed).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

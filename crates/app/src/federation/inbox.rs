@@ -183,6 +183,9 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Create" | "Update" if super::comments::is_note(object) => {
             super::comments::receive(app, signer, kind, object, Some(activity)).await
         }
+        "Create" | "Update" if crate::redundancy::is_cache_file(object) => {
+            crate::redundancy::receive(app, signer, object).await
+        }
         "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
         "Like" | "Dislike" => on_rate(app, signer, kind, activity, object).await,
         "ApproveReply" => super::comments::on_approve_reply(app, signer, activity).await,
@@ -375,6 +378,9 @@ async fn on_undo_rate(app: &App, signer: &RemoteActor, object: &Value) -> Result
 }
 
 async fn on_undo(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    if crate::redundancy::is_cache_file_undo(object) {
+        return crate::redundancy::undo(app, signer, object).await;
+    }
     match object.get("type").and_then(Value::as_str) {
         Some("Like" | "Dislike") => on_undo_rate(app, signer, object).await,
         Some("Follow") | None => {

@@ -266,7 +266,7 @@ struct VideoObject<'a> {
 /// fail it: such a URL would be handed to players and fetched by our jobs as if the origin had
 /// vouched for it. Returns the URL as parsed (what is stored is exactly what was checked, not a
 /// text that other parsers might read differently), `None` when it fails.
-fn origin_url(url: &str, origin: &str, allow_private: bool, websocket: bool) -> Option<String> {
+pub(crate) fn origin_url(url: &str, origin: &str, allow_private: bool, websocket: bool) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     let scheme = match (u.scheme(), websocket) {
         ("https", false) | ("wss", true) => true,

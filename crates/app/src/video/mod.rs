@@ -169,6 +169,11 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
         out["trackerUrls"] = if trackers.is_array() { trackers } else { json!([]) };
         if let Some(p) = out["streamingPlaylists"].get_mut(0) {
             p["p2pMediaLoaderInfohashes"] = if hashes.is_array() { hashes } else { json!([]) };
+            // Other servers' copies of our video (PeerTube's redundancy), for players to spread over.
+            if v.is_local() {
+                let mirrors = crate::redundancy::base_urls(app, v.id).await?;
+                p["redundancies"] = json!(mirrors.iter().map(|u| json!({ "baseUrl": u })).collect::<Vec<_>>());
+            }
         }
     }
     if owner {
@@ -413,6 +418,7 @@ pub async fn deleting(tx: &mut flotilla_db::Tx, app: &App, v: &videos::Video, by
 pub async fn remove_files(app: &App, v: &videos::Video) {
     forget_files(app, &v.uuid);
     app.edge.forget(app, &v.uuid).await;
+    crate::redundancy::remove_files(app, &v.uuid).await;
     let mut paths = vec![hls_dir(app, &v.uuid), app.data_path("tmp/transcode").join(&v.uuid)];
     if let Some(p) = &v.input_path {
         paths.push(PathBuf::from(p));

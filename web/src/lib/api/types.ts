@@ -121,6 +121,11 @@ export interface StreamingPlaylist {
   originPlaylistUrl?: string;
   /** One p2p-media-loader info hash per rendition (empty when P2P is off). */
   p2pMediaLoaderInfohashes?: string[];
+  /**
+   * Other servers' copies of the files (PeerTube's redundancy): each `baseUrl` a directory,
+   * without trailing slash, holding the playlist directory's file names.
+   */
+  redundancies?: { baseUrl: string }[];
   files: VideoFile[];
 }
 
