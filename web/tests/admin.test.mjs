@@ -147,6 +147,33 @@ test('A follows B; on B, which approves followers by hand, the admin accepts A a
   await row.getByText('Accepted').waitFor();
 });
 
+test("A's admin lets B's videos be mirrored here, and sees the mirrors and the edge cache", STEP, async () => {
+  const { page, problems } = adminA;
+  await page.goto('/admin/follows/following-list');
+  const row = page.getByRole('row').filter({ hasText: hostOf(b) });
+  await row.getByRole('button', { name: 'Allow mirroring' }).click();
+  await row.getByText('Its videos may be mirrored here').waitFor();
+  const following = await get(a.url, null, '/server/following');
+  assert.deepEqual(following.data.map((f) => [f.following.host, f.following.hostRedundancyAllowed]), [[hostOf(b), true]]);
+
+  await page.getByRole('link', { name: 'Mirrors and cache' }).click();
+  await page.waitForURL('**/admin/follows/video-redundancies-list');
+  await page.getByRole('heading', { name: 'Edge cache' }).waitFor();
+  const edge = await get(a.url, await adminToken(a.url), '/server/edge-cache');
+  assert.equal(edge.enabled, true);
+  await page.getByText('Disk used').waitFor();
+  await page.getByRole('heading', { name: "Our mirrors of other servers' videos" }).waitFor();
+  await page.getByRole('heading', { name: "Other servers' mirrors of our videos" }).waitFor();
+  assert.equal(await page.getByText('None.').count(), 2, 'no mirror yet either way');
+  await shot(page, DESKTOP, 'admin-mirrors');
+  assert.deepEqual(problems, []);
+
+  await page.goto('/admin/follows/following-list');
+  await row.getByRole('button', { name: 'Stop mirroring' }).click();
+  await row.getByRole('button', { name: 'Allow mirroring' }).waitFor();
+  assert.equal((await get(a.url, null, '/server/following')).data[0].following.hostRedundancyAllowed, false);
+});
+
 test('the home page pages through more than 24 videos; the Local tab leaves out the remote one', STEP, async () => {
   // B publishes a video; A, which follows B, receives it.
   const tokenB = await adminToken(b.url);

@@ -38,6 +38,8 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     playback: Playback,
     hls_bytes: HlsBytes,
+    /// Body bytes answered from our mirrors of other servers' videos (`/static/redundancy/`).
+    mirror_bytes: u64,
 }
 
 /// Body bytes the origin answered on `/static/streaming-playlists/`, by kind of file.
@@ -50,6 +52,8 @@ pub struct HlsBytes {
 
 /// The route whose answers [`HlsBytes`] counts.
 const HLS_ROUTE: &str = "/static/streaming-playlists/hls/{uuid}/{file}";
+/// The route of our mirrors' files.
+const MIRROR_ROUTE: &str = "/static/redundancy/hls/{uuid}/{file}";
 
 /// Sums of what players reported.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +90,9 @@ impl Metrics {
     /// `served`: the body length of an HLS file answer, with the file's name.
     fn record(&self, method: &str, route: &str, status: u16, secs: f64, served: Option<(&str, u64)>) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((file, n)) = served {
+        if route == MIRROR_ROUTE {
+            m.mirror_bytes += served.map_or(0, |(_, n)| n);
+        } else if let Some((file, n)) = served {
             let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
                 Some("mp4") => &mut m.hls_bytes.segment,
                 Some("m3u8") => &mut m.hls_bytes.playlist,
@@ -161,6 +167,12 @@ impl Metrics {
              flotilla_hls_served_bytes_total{{kind=\"hashes\"}} {}\n",
             b.segment, b.playlist, b.hashes
         );
+        let _ = write!(
+            out,
+            "# HELP flotilla_mirror_served_bytes_total Body bytes this server answered from its mirrors of other servers' videos.\n\
+             # TYPE flotilla_mirror_served_bytes_total counter\nflotilla_mirror_served_bytes_total {}\n",
+            m.mirror_bytes
+        );
         out
     }
 }
@@ -188,7 +200,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let start = Instant::now();
     let method = method_label(req.method());
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let file = (route.as_deref() == Some(HLS_ROUTE))
+    let file = matches!(route.as_deref(), Some(HLS_ROUTE | MIRROR_ROUTE))
         .then(|| req.uri().path().rsplit('/').next().unwrap_or_default().to_string());
     let resp = next.run(req).await;
     let route = route.as_deref().unwrap_or("unmatched");
@@ -212,9 +224,11 @@ mod tests {
         m.record("GET", super::HLS_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 1000)));
         m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-master.m3u8", 30)));
         m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-segments-sha256.json", 7)));
+        m.record("GET", super::MIRROR_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 500)));
         assert_eq!(m.hls_bytes(), super::HlsBytes { segment: 1000, playlist: 30, hashes: 7 });
         let text = m.render();
         assert!(text.contains("flotilla_hls_served_bytes_total{kind=\"segment\"} 1000"), "{text}");
+        assert!(text.contains("flotilla_mirror_served_bytes_total 500\n"), "{text}");
         assert!(
             text.contains("flotilla_http_requests_total{method=\"GET\",route=\"/api/v1/config\",status=\"200\"} 2")
         );

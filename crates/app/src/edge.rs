@@ -655,6 +655,30 @@ pub fn urls(app: &App, uuid: &str, remote_data: &Value) -> Option<(String, Strin
     Some((format!("{base}{}", o.master), format!("{base}{}", o.hashes)))
 }
 
+/// `GET /api/v1/server/edge-cache` (ours, admins): what the edge cache holds and has done since
+/// the start, for the admin page.
+pub fn stats(app: &App, who: &crate::auth::AuthUser) -> Result<Value> {
+    who.require_admin()?;
+    let e = &app.edge;
+    let s = &e.stats;
+    let (used, files) = e.usage();
+    let (hits, misses) = (s.hits.load(Relaxed), s.misses.load(Relaxed));
+    Ok(serde_json::json!({
+        "enabled": e.enabled(),
+        "capacityBytes": e.capacity,
+        "usedBytes": used,
+        "files": files,
+        "servedBytes": s.served_bytes.load(Relaxed),
+        "originBytes": s.origin_bytes.load(Relaxed),
+        "hits": hits,
+        "misses": misses,
+        "hitRatio": if hits + misses == 0 { Value::Null } else { serde_json::json!(hits as f64 / (hits + misses) as f64) },
+        "evictions": s.evictions.load(Relaxed),
+        "hashMismatches": s.mismatches.load(Relaxed),
+        "originErrors": s.origin_errors.load(Relaxed),
+    }))
+}
+
 /// The counters in Prometheus' text format.
 pub fn prometheus(edge: &EdgeCache) -> String {
     let s = &edge.stats;

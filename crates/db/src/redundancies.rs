@@ -275,6 +275,13 @@ pub async fn host_allowed(e: impl Into<Exec<'_>>, host: &str) -> Result<bool> {
     Ok(row.is_some_and(|(a,)| a))
 }
 
+/// The servers we may mirror.
+pub async fn allowed_hosts(e: impl Into<Exec<'_>>) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        run!(e, |x| sqlx::query_as("SELECT host FROM redundancy_hosts WHERE allowed").fetch_all(x).await)?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
 pub async fn set_host_allowed(e: impl Into<Exec<'_>>, host: &str, allowed: bool, now: i64) -> Result<()> {
     run!(e, |x| sqlx::query(
         "INSERT INTO redundancy_hosts (host, allowed, updated_at) VALUES ($1, $2, $3) \

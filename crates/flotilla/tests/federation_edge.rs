@@ -191,6 +191,15 @@ async fn five_viewers_on_b_cost_a_about_one_copy(backend: Backend) {
     let fetched = metric(&b, "flotilla_edge_origin_bytes_total").await;
     assert!(fetched >= one_copy && fetched <= one_copy * 11 / 10 + 1_000_000, "{fetched} vs {one_copy}");
     assert!(metric(&b, "flotilla_edge_served_bytes_total").await >= 5 * one_copy);
+    // The admins' view of the same (the admin page's figures).
+    let (status, stats) = b.api.get("/api/v1/server/edge-cache", Some(&b.admin_token().await)).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["originBytes"], fetched);
+    assert!(stats["hits"].as_u64().unwrap() > 0 && stats["hitRatio"].as_f64().unwrap() > 0.5, "{stats}");
+    assert_eq!(stats["capacityBytes"], 4u64 << 30);
+    assert!(stats["files"].as_u64().unwrap() >= 3, "{stats}");
+    let (status, _) = b.api.get("/api/v1/server/edge-cache", Some(&b.user("ines").await)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     // A player resuming a cut download asks for the rest of a segment: served from the piece.
     let (piece, bytes) = direct.iter().filter(|(p, _)| p.range.is_some()).nth(2).unwrap();

@@ -124,6 +124,15 @@ async fn three_instances_mirror_by_each_strategy_and_the_origin_lists_them(backe
             .put("/api/v1/server/redundancy/not-followed.example", Some(&admin), json!({ "redundancyAllowed": true }))
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, following) = t.api.get("/api/v1/server/following", None).await;
+        let entry = following["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["following"]["host"] == host.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(entry["following"]["hostRedundancyAllowed"], true, "{entry}");
     }
     // Trending on B: the older video is watched there; most-views on C: the older one has more views.
     // (Views of this week as the views API counts them, written directly: a view of a remote video
@@ -166,9 +175,15 @@ async fn three_instances_mirror_by_each_strategy_and_the_origin_lists_them(backe
     let dir = &origin[..origin.rfind('/').unwrap()];
     let (s, seg_a) = get_bytes(&format!("{dir}/{file}"), Some(&range)).await;
     assert_eq!(s, StatusCode::PARTIAL_CONTENT);
+    let seg_len = seg_a.len() as u64;
     assert_eq!(
         get_bytes(&format!("{}/{file}", c_base(&older)), Some(&range)).await,
         (StatusCode::PARTIAL_CONTENT, seg_a)
+    );
+    let text = flotilla_testkit::reqwest::get(c.api.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(&format!("flotilla_mirror_served_bytes_total {seg_len}\n")),
+        "C counted what its mirror served: {text}"
     );
 
     // Our CacheFile answers at its id in PeerTube's shape.

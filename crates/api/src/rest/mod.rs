@@ -123,6 +123,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/server/redundancy/videos", get(server::list_redundancies).post(server::add_redundancy))
         .route("/server/redundancy/videos/{id}", axum::routing::delete(server::remove_redundancy))
         .route("/server/redundancy/{host}", axum::routing::put(server::allow_redundancy))
+        .route("/server/edge-cache", get(server::edge_cache))
         .route("/server/followers", get(server::list_followers))
         .route("/server/followers/{handle}/accept", post(server::accept_follower))
         .route("/server/followers/{handle}/reject", post(server::reject_follower))

@@ -149,3 +149,8 @@ pub async fn allow_redundancy(
     flotilla_app::redundancy::allow_host(&app, &who, &host, b.redundancy_allowed).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /api/v1/server/edge-cache` (ours, admins): the edge cache's use and counters.
+pub async fn edge_cache(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::edge::stats(&app, &who)?))
+}

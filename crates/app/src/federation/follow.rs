@@ -184,6 +184,9 @@ pub async fn list(app: &App, as_follower: bool, state: Option<&str>, page: floti
     // The remote side's delivery score (PeerTube's follow score), by host.
     let scores: std::collections::HashMap<String, i64> =
         flotilla_db::hosts::scores(&app.db).await?.into_iter().collect();
+    // The servers whose videos we may mirror (PeerTube's `hostRedundancyAllowed`).
+    let mirrorable: std::collections::HashSet<String> =
+        flotilla_db::redundancies::allowed_hosts(&app.db).await?.into_iter().collect();
     let data: Vec<Value> = rows
         .iter()
         .map(|f| {
@@ -194,10 +197,14 @@ pub async fn list(app: &App, as_follower: bool, state: Option<&str>, page: floti
                     actor_json(url.as_deref(), name, host)
                 }
             };
+            let mut following = local(&f.target_url, &f.target_name, &f.target_host);
+            if as_follower {
+                following["hostRedundancyAllowed"] = json!(mirrorable.contains(&f.target_host));
+            }
             json!({
                 "id": f.id,
                 "follower": local(&f.follower_url, &f.follower_name, &f.follower_host),
-                "following": local(&f.target_url, &f.target_name, &f.target_host),
+                "following": following,
                 "score": scores.get(if f.follower_host.is_empty() { &f.target_host } else { &f.follower_host }).copied().unwrap_or(flotilla_db::hosts::BASE_SCORE),
                 "state": f.state,
                 "createdAt": iso8601(f.created_at),

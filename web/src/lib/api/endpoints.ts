@@ -18,6 +18,8 @@ import type {
   Video,
   VideoComment,
   VideoDetails,
+  EdgeCacheStats,
+  VideoRedundancy,
 } from './types';
 
 export type VideoSort = '-publishedAt' | '-trending' | '-views' | '-likes' | '-createdAt' | 'name' | '-match';
@@ -167,6 +169,12 @@ export const acceptFollower = (handle: string) =>
   api(`/server/followers/${encodeURIComponent(handle)}/accept`, { method: 'POST' });
 export const rejectFollower = (handle: string) =>
   api(`/server/followers/${encodeURIComponent(handle)}/reject`, { method: 'POST' });
+export const allowMirroring = (host: string, allowed: boolean) =>
+  api(`/server/redundancy/${encodeURIComponent(host)}`, { method: 'PUT', json: { redundancyAllowed: allowed } });
+export const listRedundancies = (target: 'my-videos' | 'remote-videos', q: Query) =>
+  api<ListResult<VideoRedundancy>>('/server/redundancy/videos', { query: { ...q, target } });
+export const removeRedundancy = (id: number) => api(`/server/redundancy/videos/${id}`, { method: 'DELETE' });
+export const getEdgeCache = () => api<EdgeCacheStats>('/server/edge-cache');
 
 export interface Registration {
   id: number;

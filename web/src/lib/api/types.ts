@@ -327,7 +327,34 @@ export interface Follow {
   score?: number;
   createdAt: string;
   follower: { name: string; host: string; url?: string };
-  following: { name: string; host: string; url?: string };
+  following: { name: string; host: string; url?: string; hostRedundancyAllowed?: boolean };
+}
+
+/** One copy of a video (PeerTube's redundancy list entry). */
+export interface VideoRedundancy {
+  id: number;
+  name: string;
+  url: string;
+  uuid: string;
+  redundancies: {
+    streamingPlaylists: { id: number; fileUrl: string; strategy: string | null; createdAt: string; expiresOn: string | null; size: number }[];
+  };
+}
+
+/** Ours: `GET /server/edge-cache`. */
+export interface EdgeCacheStats {
+  enabled: boolean;
+  capacityBytes: number;
+  usedBytes: number;
+  files: number;
+  servedBytes: number;
+  originBytes: number;
+  hits: number;
+  misses: number;
+  hitRatio: number | null;
+  evictions: number;
+  hashMismatches: number;
+  originErrors: number;
 }
 
 export type JobState = 'active' | 'completed' | 'failed' | 'waiting' | 'delayed';
