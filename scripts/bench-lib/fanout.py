@@ -19,6 +19,13 @@
       `Create`s, each of a new PeerTube-shaped `Video`, to Flotilla's `/inbox`, one at a time, then N
       more from 4 concurrent senders. Reports the latency of the POSTs (p50/p95/p99).
 
+  fanout.py blocked BASE_URL ROOT_TOKEN N CACHE_DIR
+      The instance blocks a PeerTube-shaped stand-in server (`POST /api/v1/server/blocklist/servers`);
+      the stand-in then POSTs N signed `Create(Video)`s (signed beforehand) to `/inbox`, one at a
+      time, and N malformed requests (the same body, no `Signature` header) as the reference.
+      Reports both latencies (p50/p95/p99), the statuses (403 and 401 expected), how often the
+      stand-in was fetched (0 expected) and the remote videos listed before and after (equal).
+
 The stand-in's inboxes verify each delivery as Mastodon does: draft-cavage HTTP signature
 (`rsa-sha256` over `(request-target) host date digest`), `Digest: SHA-256=` against the body, the
 date within the window, the signer's key fetched from the `keyId` (Flotilla's actor) and cached,
@@ -903,6 +910,63 @@ def inbox(base, n, cache_dir, work_dir):
         standin.close()
 
 
+def blocked(base, token, n, cache_dir):
+    deadline = time.monotonic() + 120 + n * 0.05
+    fhost = urllib.parse.urlsplit(base).netloc
+    keys = load_keys(cache_dir, KEYS)[-2:]
+    standin = Standin(1)
+    try:
+        port = standin.ports[0]
+        pbase = f"http://127.0.0.1:{port}"
+        account = peertube_actor(pbase, "Person", "/accounts/mallory", "mallory", "Mallory", keys[0])
+        channel = peertube_actor(pbase, "Group", "/video-channels/mallory_channel", "mallory_channel",
+                                 "Mallory's videos", keys[1],
+                                 {"support": None, "attributedTo": [{"type": "Person", "id": account["id"]}]})
+        for doc in (account, channel):
+            standin.serve(port, urllib.parse.urlsplit(doc["id"]).path, doc)
+        c = Client(base)
+        check(*c.api("POST", "/api/v1/server/blocklist/servers", token, {"host": f"127.0.0.1:{port}"}), "block")
+        status, listed = c.api("GET", "/api/v1/videos?isLocal=false&count=1")
+        before = listed.get("total") if status == 200 and isinstance(listed, dict) else None
+        key_id = account["publicKey"]["id"]
+        signed, malformed = [], []
+        for i in range(n):
+            body = json.dumps(peertube_video(pbase, account["id"], channel["id"], i, None)).encode()
+            signed.append((body, signed_headers(keys[0], key_id, "/inbox", fhost, body)))
+            malformed.append((body, {"Host": fhost, "Content-Type": AP, "Date": email.utils.formatdate(usegmt=True),
+                                     "Digest": digest(body)}))
+        phases = []
+        for phase, todo, expected in (("blocked", signed, 403), ("malformed", malformed, 401)):
+            wait_quiet()
+            mark = cpu.mark()
+            lat, statuses = [], []
+            client = Client(base)
+            t = time.monotonic()
+            for body, headers in todo:
+                if time.monotonic() > deadline:
+                    break
+                s = time.monotonic()
+                status, _ = client.request("POST", "/inbox", body, headers)
+                lat.append((time.monotonic() - s) * 1000)
+                statuses.append(status)
+            wall = time.monotonic() - t
+            steady = lat[STEADY_SKIP:]
+            res = {"phase": phase, "requests": len(lat), "expected": expected,
+                   "unexpected": sum(1 for x in statuses if x != expected),
+                   "p50_ms": r3(pct(steady, 50)), "p95_ms": r3(pct(steady, 95)), "p99_ms": r3(pct(steady, 99)),
+                   "max_ms": r3(max(steady) if steady else None), "rps": round(len(lat) / wall, 1) if wall else 0,
+                   "other_cpu": other_cpu(mark)}
+            log(f"inbox refusal, {phase}: {len(lat)} requests, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, "
+                f"not {expected}: {res['unexpected']}")
+            phases.append(res)
+        status, listed = c.api("GET", "/api/v1/videos?isLocal=false&count=1")
+        after = listed.get("total") if status == 200 and isinstance(listed, dict) else None
+        print(json.dumps({"phases": phases, "fetches": sum(standin.gets.values()), "videos_before": before,
+                          "videos_after": after, "skip": STEADY_SKIP}))
+    finally:
+        standin.close()
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
@@ -910,6 +974,8 @@ def main():
             fanout(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], sys.argv[7])
         elif cmd == "comments" and len(sys.argv) == 8:
             comment_fanout(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], sys.argv[7])
+        elif cmd == "blocked" and len(sys.argv) == 6:
+            blocked(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
         elif cmd == "inbox" and len(sys.argv) == 6:
             inbox(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         else:

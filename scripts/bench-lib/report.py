@@ -580,6 +580,38 @@ def edge(rows, table, notes, details, busy_note):
                            f"{r.get('edge_files', '?')} files in its edge cache")
 
 
+def moderation(rows, table, notes, details, busy_note):
+    """13. The inbox refusing a blocked server's signed activities, vs malformed requests."""
+    for r in rows:
+        if r.get("kind") == "federation_error" and r.get("step") == "blocked":
+            notes.append(f"moderation benchmark (13) failed: {r.get('message')}")
+    ph = {r["phase"]: r for r in rows if r.get("kind") == "blocked"}
+    summary = next((r for r in rows if r.get("kind") == "blocked_summary"), None)
+    for r in ph.values():
+        busy_note(r, f"inbox refusal, {r['phase']}")
+        details.append(f"- inbox refusal, {r['phase']}: {r['requests']} requests, p50 {ms(r.get('p50_ms'))}, p95 "
+                       f"{ms(r.get('p95_ms'))}, p99 {ms(r.get('p99_ms'))}, max {ms(r.get('max_ms'))}, {r.get('rps')} req/s, "
+                       f"{r.get('unexpected')} not answered {r.get('expected')}; others' CPU {r.get('other_cpu', '?')}%")
+        if r.get("unexpected"):
+            notes.append(f"inbox refusal, {r['phase']}: {r['unexpected']} of {r['requests']} requests were not "
+                         f"answered {r.get('expected')}")
+    b, m = ph.get("blocked"), ph.get("malformed")
+    if b and isinstance(b.get("p99_ms"), (int, float)):
+        clean = not b.get("unexpected") and summary is not None and summary.get("fetches") == 0 \
+            and summary.get("videos_before") == summary.get("videos_after")
+        ref = m.get("p99_ms") if m else None
+        ratio = b["p99_ms"] / ref if isinstance(ref, (int, float)) and ref > 0 else None
+        table.append((f"13. inbox: refusing {b['requests']} signed `Create(Video)`s of a blocked server, p99",
+                      f"{b['p99_ms']:.2f} ms", f"malformed request {ref:.2f} ms" if ref is not None else "—",
+                      f"{ratio:.2f}×" if ratio is not None else "—", "p99 < 1 ms, ≤ 1.1× malformed",
+                      verdict(clean and b["p99_ms"] < 1 and (ratio is None or ratio <= 1.1))))
+    if summary:
+        details.append(f"- inbox refusal: the blocked server was fetched {summary.get('fetches')} times; remote videos "
+                       f"listed before {summary.get('videos_before')}, after {summary.get('videos_after')}")
+        if summary.get("fetches"):
+            notes.append(f"inbox refusal: the blocked server was fetched {summary['fetches']} times (0 expected)")
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -707,6 +739,7 @@ def main():
     soak(rows, info, table, notes, details)
     comments(rows, info, table, notes, details, busy_note)
     edge(rows, table, notes, details, busy_note)
+    moderation(rows, table, notes, details, busy_note)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")

@@ -192,6 +192,7 @@ pub fn federates(app: &App, v: &videos::Video) -> bool {
     let unlisted_ok = app.config.federation.federate_unlisted;
     v.is_local()
         && v.state == STATE_PUBLISHED
+        && v.blocked != flotilla_db::video_blocks::UNFEDERATED
         && (v.privacy == PRIVACY_PUBLIC || (unlisted_ok && v.privacy == PRIVACY_UNLISTED))
 }
 

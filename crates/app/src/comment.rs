@@ -172,7 +172,7 @@ async fn counted(
         return Ok(HashMap::new());
     }
     let threads: Vec<i64> = list.iter().filter(|c| c.thread_id.is_none()).map(|c| c.id).collect();
-    Ok(comments::reply_counts(&app.db, &threads, v.channel_id, held)
+    Ok(comments::reply_counts(&app.db, &threads, v.channel_id, held, &[])
         .await?
         .into_iter()
         .map(|(t, n, by_author)| (t, (n, by_author)))
@@ -250,13 +250,15 @@ pub async fn list_threads(
     }
     let order = flotilla_db::order_by(sort, comments::THREAD_ORDERS, "c.created_at DESC");
     let held = held_for(app, who, &v).await?;
-    let page = comments::threads(&app.db, v.id, v.channel_id, held, &order, start, count).await?;
+    // Comments of accounts the instance blocks or the viewer mutes are left out.
+    let hide = crate::blocklist::hidden_for(app, who.map(|w| w.user.id)).await?;
+    let page = comments::threads(&app.db, v.id, v.channel_id, held, &hide, &order, start, count).await?;
     let replies: HashMap<i64, (i64, i64)> = page.iter().map(|(c, n, a)| (c.id, (*n, *a))).collect();
     let list: Vec<Comment> = page.into_iter().map(|(c, _, _)| c).collect();
     let authors = authors(app, &list).await?;
     let (total, not_deleted) = match held {
-        Held::Hidden => (v.comment_threads, v.comments_count),
-        _ => comments::count_seen(&app.db, v.id, held).await?,
+        Held::Hidden if hide.is_empty() => (v.comment_threads, v.comments_count),
+        _ => comments::count_seen(&app.db, v.id, held, &hide).await?,
     };
     crate::events::seen(app, crate::events::Seen::Video(&v)).await;
     #[derive(serde::Serialize)]
@@ -284,10 +286,11 @@ pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64
         Held::OfAuthor(a) => !c.held || c.account_id == Some(a),
         Held::Hidden => !c.held,
     };
-    if !visible(&root) {
+    let hide = crate::blocklist::hidden_for(app, who.map(|w| w.user.id)).await?;
+    if !visible(&root) || root.account_id.is_some_and(|a| hide.binary_search(&a).is_ok()) {
         return Err(Error::not_found("comment thread"));
     }
-    let (replies, _) = comments::replies(&app.db, root.id, held, MAX_TREE).await?;
+    let (replies, _) = comments::replies(&app.db, root.id, held, &hide, MAX_TREE).await?;
     let mut all = vec![root.clone()];
     all.extend(replies);
     let rendered = views(app, &v, &all, true, held).await?;

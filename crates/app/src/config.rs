@@ -134,6 +134,9 @@ pub struct FederationConfig {
     /// disk up to this many bytes (least recently used out). 0 turns it off: viewers then fetch
     /// remote videos from their origin.
     pub edge_cache_bytes: u64,
+    /// Reports about other servers' content reach them as a `Flag` signed by this instance's
+    /// actor, not by the reporting user's account (PeerTube signs with the user's).
+    pub anonymous_reports: bool,
 }
 
 impl Default for FederationConfig {
@@ -147,6 +150,7 @@ impl Default for FederationConfig {
             counts_batch_secs: 10,
             views_batch_secs: 300,
             edge_cache_bytes: 4 * 1024 * 1024 * 1024,
+            anonymous_reports: false,
         }
     }
 }
@@ -243,6 +247,8 @@ pub struct RateLimitsConfig {
     pub search: String,
     /// Activities delivered to our inboxes by one remote server (PeerTube's: 500 per 10 s).
     pub inbox: String,
+    /// Abuse reports by one account, and `Flag`s from one remote server.
+    pub reports: String,
 }
 
 impl Default for RateLimitsConfig {
@@ -256,6 +262,7 @@ impl Default for RateLimitsConfig {
             upload: "30/5m".into(),
             search: "120/1m".into(),
             inbox: "500/10s".into(),
+            reports: "10/1h".into(),
         }
     }
 }

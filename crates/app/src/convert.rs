@@ -197,7 +197,7 @@ pub fn video_to_api(
         "account": account,
         "channel": channel,
         "state": { "id": v.state, "label": state_label(v.state) },
-        "blacklisted": false,
+        "blacklisted": v.blocked != 0,
         "blacklistedReason": null,
     });
     if details {

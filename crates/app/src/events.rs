@@ -53,6 +53,18 @@ pub enum Event {
     CommentReplyApproved { comment_id: i64, approval: String },
     /// A local actor (a user's account or channel) was deleted with its user.
     ActorDeleted(ActorGone),
+    /// Moderators blocked a video (`at`, ms); `was_federated`: its followers knew it before.
+    VideoBlocked { video_id: i64, was_federated: bool, at: i64 },
+    /// A video's block was lifted; `was_unfederated`: it had been withdrawn from (or never sent
+    /// to) its followers; `auto`: it was a new upload held for review.
+    VideoUnblocked { video_id: i64, was_unfederated: bool, auto: bool, at: i64 },
+    /// An abuse report was made here or received (`Flag`).
+    AbuseCreated { abuse_id: i64 },
+    /// A report's state changed: by our moderators, or (`remote`) by the server of what it is
+    /// about, answering our `Flag`.
+    AbuseStateChanged { abuse_id: i64, state: i64, remote: bool },
+    /// A message was added to a report.
+    AbuseMessaged { message_id: i64 },
 }
 
 /// Who must hear that a local actor is gone, taken before it went. Its key is kept a few days

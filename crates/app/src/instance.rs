@@ -33,6 +33,10 @@ pub struct Settings {
     pub video_quota: i64,
     pub video_quota_daily: i64,
     pub resolutions: Vec<u32>,
+    /// New videos of users who are not moderators wait for a moderator (PeerTube's
+    /// `autoBlacklist.videos.ofUsers.enabled`).
+    #[serde(default)]
+    pub auto_block_videos: bool,
 }
 
 impl Settings {
@@ -48,6 +52,7 @@ impl Settings {
             video_quota: c.user.video_quota,
             video_quota_daily: c.user.video_quota_daily,
             resolutions: c.transcoding.resolutions.clone(),
+            auto_block_videos: false,
         }
     }
 }
@@ -128,7 +133,7 @@ pub fn server_config(app: &App) -> Value {
         "import": { "videos": { "http": { "enabled": false }, "torrent": { "enabled": false } },
                     "videoChannelSynchronization": { "enabled": false }, "users": { "enabled": false } },
         "export": { "users": { "enabled": false, "exportExpiration": 0, "maxUserVideoQuota": 0 } },
-        "autoBlacklist": { "videos": { "ofUsers": { "enabled": false } } },
+        "autoBlacklist": { "videos": { "ofUsers": { "enabled": s.auto_block_videos } } },
         "avatar": { "file": { "size": { "max": max_image }, "extensions": file_extensions_images() } },
         "banner": { "file": { "size": { "max": max_image }, "extensions": file_extensions_images() } },
         "video": {
@@ -211,6 +216,7 @@ pub fn custom(app: &App, who: &AuthUser) -> Result<Value> {
             "minimumAge": 16
         },
         "user": { "videoQuota": s.video_quota, "videoQuotaDaily": s.video_quota_daily },
+        "autoBlacklist": { "videos": { "ofUsers": { "enabled": s.auto_block_videos } } },
         "transcoding": { "enabled": true, "hls": { "enabled": true }, "webVideos": { "enabled": false },
                          "resolutions": resolutions_to_api(&s.resolutions) }
     }))
@@ -244,6 +250,23 @@ pub struct CustomUser {
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub struct CustomAutoBlacklist {
+    #[serde(default)]
+    pub videos: CustomAutoBlacklistVideos,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomAutoBlacklistVideos {
+    #[serde(default, rename = "ofUsers")]
+    pub of_users: CustomEnabled,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomEnabled {
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct CustomTranscoding {
     pub resolutions: Option<std::collections::BTreeMap<String, bool>>,
 }
@@ -260,6 +283,8 @@ pub struct CustomConfig {
     pub user: CustomUser,
     #[serde(default)]
     pub transcoding: CustomTranscoding,
+    #[serde(default, rename = "autoBlacklist")]
+    pub auto_blacklist: CustomAutoBlacklist,
 }
 
 /// `PUT /api/v1/config/custom`: validates, saves, and applies at once.
@@ -316,6 +341,9 @@ pub async fn update_custom(app: &App, who: &AuthUser, c: CustomConfig) -> Result
     if let Some(q) = c.user.video_quota_daily {
         v.check("user.videoQuotaDaily", flotilla_domain::rules::quota(q));
         s.video_quota_daily = q;
+    }
+    if let Some(on) = c.auto_blacklist.videos.of_users.enabled {
+        s.auto_block_videos = on;
     }
     if let Some(map) = c.transcoding.resolutions {
         let mut list = Vec::new();

@@ -10,9 +10,11 @@ use flotilla_db::Db;
 use flotilla_domain::FieldError;
 use serde::Deserialize;
 
+pub mod abuse;
 pub mod account;
 pub mod ap;
 pub mod auth;
+pub mod blocklist;
 pub mod bootstrap;
 pub mod channel;
 pub mod comment;
@@ -81,6 +83,8 @@ pub struct App {
     /// `true` once the server stops: long-lived responses (the notification stream) end then, so
     /// a graceful shutdown does not wait for them.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// What the instance's blocklists hide and refuse, and users' mutes (`blocklist`).
+    pub blocks: blocklist::Blocks,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -112,6 +116,7 @@ impl App {
             views_seen: Default::default(),
             list_totals: Default::default(),
             key_refetches: Default::default(),
+            blocks: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
             edge: edge::EdgeCache::open(config.data_dir.join("edge-cache"), config.federation.edge_cache_bytes),
             fetcher: flotilla_federation::fetch::Fetcher::new(
@@ -129,6 +134,7 @@ impl App {
         };
         ap::ensure_instance_actor(&app).await?;
         bootstrap::ensure_root(&app).await?;
+        blocklist::reload(&app).await?;
         Ok(app)
     }
 

@@ -39,11 +39,21 @@ pub enum Kind {
     Search,
     /// Activities posted to our inboxes, per remote host (the signature's `keyId`).
     Inbox,
+    /// Abuse reports, per reporting account, and `Flag`s received, per remote server.
+    Report,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] =
-        [Kind::Api, Kind::Login, Kind::Registration, Kind::Password, Kind::Upload, Kind::Search, Kind::Inbox];
+    const ALL: [Kind; 8] = [
+        Kind::Api,
+        Kind::Login,
+        Kind::Registration,
+        Kind::Password,
+        Kind::Upload,
+        Kind::Search,
+        Kind::Inbox,
+        Kind::Report,
+    ];
 
     /// The configuration key.
     pub fn key(self) -> &'static str {
@@ -55,6 +65,7 @@ impl Kind {
             Kind::Upload => "upload",
             Kind::Search => "search",
             Kind::Inbox => "inbox",
+            Kind::Report => "reports",
         }
     }
 
@@ -67,6 +78,7 @@ impl Kind {
             Kind::Upload => &c.upload,
             Kind::Search => &c.search,
             Kind::Inbox => &c.inbox,
+            Kind::Report => &c.reports,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Notifications: what concerns a user, in PeerTube's shapes and type numbers. A subscriber of
 //! the events (`on_event`, run by the event's job beside federation's part): a new video of a
 //! channel one follows (1), a comment on one's video (2, held ones too), a reply to one's comment
-//! or a mention (11), a new follower of one's channel or account (10), one's video published (6).
+//! or a mention (11), a new follower of one's channel or account (10), one's video published (6),
+//! a new abuse report for moderators (3), a change of state of one's report (15), a message about
+//! a report (16: to its reporter from the moderators, to the moderators from its reporter).
 //! Each is stored once per user, type and subject (an event's job that runs twice tells once),
 //! only when the user's setting for its type has the web bit (e-mail is kept as a setting, inert
 //! until there is a mailer), and announced on `App::notifications` for the live stream.
@@ -17,18 +19,24 @@ use crate::{App, Error, Result};
 
 pub const NEW_VIDEO_FROM_SUBSCRIPTION: i64 = 1;
 pub const NEW_COMMENT_ON_MY_VIDEO: i64 = 2;
+pub const NEW_ABUSE_FOR_MODERATORS: i64 = 3;
+pub const BLACKLIST_ON_MY_VIDEO: i64 = 4;
+pub const UNBLACKLIST_ON_MY_VIDEO: i64 = 5;
 pub const MY_VIDEO_PUBLISHED: i64 = 6;
 pub const NEW_FOLLOW: i64 = 10;
 pub const COMMENT_MENTION: i64 = 11;
+pub const VIDEO_AUTO_BLACKLIST_FOR_MODERATORS: i64 = 12;
+pub const ABUSE_STATE_CHANGE: i64 = 15;
+pub const ABUSE_NEW_MESSAGE: i64 = 16;
 
 /// PeerTube's settings, with its defaults (1 web, 2 e-mail, 3 both), and the type each governs
 /// (`None`: a type this instance never produces yet, kept so clients can set it).
 const SETTINGS: &[(&str, i64, Option<i64>)] = &[
     ("newVideoFromSubscription", 1, Some(NEW_VIDEO_FROM_SUBSCRIPTION)),
     ("newCommentOnMyVideo", 1, Some(NEW_COMMENT_ON_MY_VIDEO)),
-    ("abuseAsModerator", 3, None),
-    ("videoAutoBlacklistAsModerator", 3, None),
-    ("blacklistOnMyVideo", 3, None),
+    ("abuseAsModerator", 3, Some(NEW_ABUSE_FOR_MODERATORS)),
+    ("videoAutoBlacklistAsModerator", 3, Some(VIDEO_AUTO_BLACKLIST_FOR_MODERATORS)),
+    ("blacklistOnMyVideo", 3, Some(BLACKLIST_ON_MY_VIDEO)),
     ("myVideoPublished", 1, Some(MY_VIDEO_PUBLISHED)),
     ("myVideoImportFinished", 1, None),
     ("newUserRegistration", 1, None),
@@ -36,8 +44,8 @@ const SETTINGS: &[(&str, i64, Option<i64>)] = &[
     ("newFollow", 1, Some(NEW_FOLLOW)),
     ("newInstanceFollower", 1, None),
     ("autoInstanceFollowing", 1, None),
-    ("abuseNewMessage", 3, None),
-    ("abuseStateChange", 3, None),
+    ("abuseNewMessage", 3, Some(ABUSE_NEW_MESSAGE)),
+    ("abuseStateChange", 3, Some(ABUSE_STATE_CHANGE)),
     ("newPeerTubeVersion", 3, None),
     ("myVideoStudioEditionFinished", 1, None),
     ("myVideoTranscriptionGenerated", 1, None),
@@ -93,6 +101,8 @@ pub async fn update_settings(app: &App, who: &AuthUser, body: &Value) -> Result<
 /// Whether `user_id` wants notifications of `kind` on the web.
 async fn wants(app: &App, user_id: i64, kind: i64) -> Result<bool> {
     let s = settings(app, user_id).await?;
+    // One setting governs both (PeerTube's `blacklistOnMyVideo`).
+    let kind = if kind == UNBLACKLIST_ON_MY_VIDEO { BLACKLIST_ON_MY_VIDEO } else { kind };
     let key = SETTINGS.iter().find(|(_, _, t)| *t == Some(kind)).map(|(k, _, _)| *k);
     Ok(key.and_then(|k| s[k].as_i64()).is_some_and(|v| v & 1 == 1))
 }
@@ -141,6 +151,15 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
             if let Some(owner) = crate::video::owner_user(app, &v).await? {
                 notify(app, owner, MY_VIDEO_PUBLISHED, &format!("video:{}", v.id), payload.clone()).await?;
             }
+            if v.blocked != 0 {
+                // Held for review: the moderators hear of it; its subscribers once it is let through.
+                let block = json!({ "videoBlacklist": { "id": v.id, "video": video_payload(app, &v).await? } });
+                for user in flotilla_db::users::moderators(&app.db).await? {
+                    let subject = format!("video-held:{}", v.id);
+                    notify(app, user, VIDEO_AUTO_BLACKLIST_FOR_MODERATORS, &subject, block.clone()).await?;
+                }
+                return Ok(());
+            }
             if v.privacy == crate::video::PRIVACY_PUBLIC {
                 new_video_for_subscribers(app, &v, payload).await?;
             }
@@ -154,6 +173,11 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
         Event::CommentCreated { comment_id } => comment_created(app, *comment_id, false).await,
         Event::CommentApproved { comment_id } => comment_created(app, *comment_id, true).await,
         Event::ActorFollowed { follow_id } => followed(app, *follow_id).await,
+        Event::AbuseCreated { abuse_id } => abuse_created(app, *abuse_id).await,
+        Event::VideoBlocked { video_id, at, .. } => block_changed(app, *video_id, true, false, *at).await,
+        Event::VideoUnblocked { video_id, auto, at, .. } => block_changed(app, *video_id, false, *auto, *at).await,
+        Event::AbuseStateChanged { abuse_id, .. } => abuse_changed(app, *abuse_id).await,
+        Event::AbuseMessaged { message_id } => abuse_messaged(app, *message_id).await,
         Event::VideoUpdated { .. }
         | Event::VideoDeleted(_)
         | Event::ActorUpdated { .. }
@@ -168,7 +192,7 @@ async fn new_video_for_subscribers(app: &App, v: &videos::Video, payload: Value)
     let Some(c) = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await? else { return Ok(()) };
     let owner = crate::video::owner_user(app, v).await?;
     for user in local_followers(app, c.actor_id).await? {
-        if Some(user) != owner {
+        if Some(user) != owner && !crate::blocklist::hides(app, Some(user), c.account_id).await? {
             notify(app, user, NEW_VIDEO_FROM_SUBSCRIPTION, &format!("video:{}", v.id), payload.clone()).await?;
         }
     }
@@ -198,9 +222,12 @@ async fn comment_created(app: &App, comment_id: i64, approved: bool) -> Result<(
     let subject = format!("comment:{}", c.id);
     let owner = crate::video::owner_user(app, &v).await?;
     let mut told: Vec<i64> = author.user_id.into_iter().collect();
+    // Nobody hears of what an account they mute (or the instance blocks) says.
+    let hidden_from = |user: i64| crate::blocklist::hides(app, Some(user), author.id);
     if !approved
         && let Some(owner) = owner
         && !told.contains(&owner)
+        && !hidden_from(owner).await?
     {
         notify(app, owner, NEW_COMMENT_ON_MY_VIDEO, &subject, payload.clone()).await?;
         told.push(owner);
@@ -228,7 +255,7 @@ async fn comment_created(app: &App, comment_id: i64, approved: bool) -> Result<(
         }
     }
     for user in concerned {
-        if !told.contains(&user) {
+        if !told.contains(&user) && !hidden_from(user).await? {
             notify(app, user, COMMENT_MENTION, &subject, payload.clone()).await?;
             told.push(user);
         }
@@ -265,12 +292,120 @@ async fn followed(app: &App, follow_id: i64) -> Result<()> {
             None => return Ok(()),
         },
     };
-    if accounts::get_by_actor(&app.db, f.follower_id).await?.is_some_and(|a| a.user_id == Some(owner)) {
+    if let Some(a) = accounts::get_by_actor(&app.db, f.follower_id).await?
+        && (a.user_id == Some(owner) || crate::blocklist::hides(app, Some(owner), a.id).await?)
+    {
         return Ok(());
     }
     let payload =
         json!({ "actorFollow": { "id": f.id, "state": f.state, "follower": follower, "following": following } });
     notify(app, owner, NEW_FOLLOW, &format!("follow:{}", f.id), payload).await
+}
+
+/// A report as notifications show it (api-notifications.json: its id, state and what it is about).
+async fn abuse_payload(app: &App, a: &flotilla_db::abuses::Abuse) -> Result<Value> {
+    let mut out = json!({ "id": a.id, "state": a.state });
+    let video = match a.video_id {
+        Some(id) => videos::get(&app.db, id).await?,
+        None => None,
+    };
+    let video_json =
+        video.as_ref().map(|v| json!({ "id": v.id, "uuid": v.uuid, "shortUUID": v.short_uuid, "name": v.name }));
+    match a.kind.as_str() {
+        "video" => out["video"] = json!(video_json),
+        "comment" => {
+            let c = match a.comment_id {
+                Some(id) => comments::get(&app.db, id).await?,
+                None => None,
+            };
+            let account = match c.as_ref().and_then(|c| c.account_id) {
+                Some(acc) => {
+                    accounts::get(&app.db, flotilla_domain::AccountId(acc)).await?.map(|a| account_payload(app, &a))
+                }
+                None => None,
+            };
+            out["comment"] = json!({
+                "id": a.comment_id, "threadId": c.as_ref().map(|c| c.thread()), "account": account, "video": video_json,
+            });
+        }
+        _ => {
+            if let Some(id) = a.flagged_account_id
+                && let Some(acc) = accounts::get(&app.db, flotilla_domain::AccountId(id)).await?
+            {
+                out["account"] = account_payload(app, &acc);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The user behind a report's reporter, if local.
+async fn reporter_user(app: &App, a: &flotilla_db::abuses::Abuse) -> Result<Option<i64>> {
+    Ok(match a.reporter_account_id {
+        Some(id) => accounts::get(&app.db, flotilla_domain::AccountId(id)).await?.and_then(|acc| acc.user_id),
+        None => None,
+    })
+}
+
+/// A video was blocked or unblocked: its owner hears of it (not of a held upload let through:
+/// that is its publication, which its subscribers now hear of).
+async fn block_changed(app: &App, video_id: i64, blocked: bool, auto: bool, at: i64) -> Result<()> {
+    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
+    let video = video_payload(app, &v).await?;
+    if auto {
+        if v.privacy == crate::video::PRIVACY_PUBLIC && v.state == crate::video::STATE_PUBLISHED {
+            new_video_for_subscribers(app, &v, json!({ "video": video })).await?;
+        }
+        return Ok(());
+    }
+    let Some(owner) = crate::video::owner_user(app, &v).await? else { return Ok(()) };
+    let (kind, subject) = if blocked {
+        (BLACKLIST_ON_MY_VIDEO, format!("video-blocked:{}:{at}", v.id))
+    } else {
+        (UNBLACKLIST_ON_MY_VIDEO, format!("video-unblocked:{}:{at}", v.id))
+    };
+    notify(app, owner, kind, &subject, json!({ "videoBlacklist": { "id": v.id, "video": video } })).await
+}
+
+/// A new report: every moderator and administrator hears of it.
+async fn abuse_created(app: &App, abuse_id: i64) -> Result<()> {
+    let Some(a) = flotilla_db::abuses::get(&app.db, abuse_id).await? else { return Ok(()) };
+    let payload = json!({ "abuse": abuse_payload(app, &a).await? });
+    for user in flotilla_db::users::moderators(&app.db).await? {
+        notify(app, user, NEW_ABUSE_FOR_MODERATORS, &format!("abuse:{}", a.id), payload.clone()).await?;
+    }
+    Ok(())
+}
+
+/// A report was accepted or rejected: its reporter, if ours, hears of it.
+async fn abuse_changed(app: &App, abuse_id: i64) -> Result<()> {
+    let Some(a) = flotilla_db::abuses::get(&app.db, abuse_id).await? else { return Ok(()) };
+    let Some(user) = reporter_user(app, &a).await? else { return Ok(()) };
+    let payload = json!({ "abuse": abuse_payload(app, &a).await? });
+    notify(app, user, ABUSE_STATE_CHANGE, &format!("abuse-state:{}:{}", a.id, a.updated_at), payload).await
+}
+
+/// A message about a report: the reporter hears the moderators', the moderators the reporter's.
+async fn abuse_messaged(app: &App, message_id: i64) -> Result<()> {
+    let Some(m) = flotilla_db::abuses::get_message(&app.db, message_id).await? else { return Ok(()) };
+    let Some(a) = flotilla_db::abuses::get(&app.db, m.abuse_id).await? else { return Ok(()) };
+    let payload = json!({ "abuse": abuse_payload(app, &a).await? });
+    let subject = format!("abuse-message:{}", m.id);
+    let author = match m.account_id {
+        Some(id) => accounts::get(&app.db, flotilla_domain::AccountId(id)).await?.and_then(|acc| acc.user_id),
+        None => None,
+    };
+    let to: Vec<i64> = if m.by_moderator {
+        reporter_user(app, &a).await?.into_iter().collect()
+    } else {
+        flotilla_db::users::moderators(&app.db).await?
+    };
+    for user in to {
+        if Some(user) != author {
+            notify(app, user, ABUSE_NEW_MESSAGE, &subject, payload.clone()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A notification as PeerTube's API shows it.

@@ -146,16 +146,24 @@ impl Held {
     }
 }
 
+/// The accounts to leave out of a list as SQL's `NOT IN` wants them (never empty: no account
+/// has id -1).
+fn hidden(hide: &[i64]) -> &[i64] {
+    if hide.is_empty() { &[-1] } else { hide }
+}
+
 /// The threads of a video (first comments, deleted ones included as tombstones), a page of them
 /// in `order` (one of [`THREAD_ORDERS`]), each with its replies the viewer sees (`held`) that are
 /// not deleted, and how many of those are by the account of the video's channel `channel_id`
 /// ([`reply_counts`]: a second query, which PostgreSQL runs faster than one with the page as a
 /// common table expression, measured by benchmark 10).
+#[allow(clippy::too_many_arguments)] // a page's query: each argument is one of its binds
 pub async fn threads(
     e: impl Into<Exec<'_>>,
     video_id: i64,
     channel_id: i64,
     held: Held,
+    hide: &[i64],
     order: &str,
     start: i64,
     count: i64,
@@ -163,9 +171,11 @@ pub async fn threads(
     let mut x: Exec<'_> = e.into();
     let (all, author) = held.binds();
     let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let list = crate::id_list(hidden(hide));
     let sql = format!(
         "SELECT {columns} FROM video_comments c WHERE c.video_id = $1 AND c.thread_id IS NULL \
-         AND (c.held = FALSE OR $2 OR c.account_id = $3) ORDER BY {order}, c.id DESC LIMIT $4 OFFSET $5"
+         AND (c.held = FALSE OR $2 OR c.account_id = $3) AND (c.account_id IS NULL OR c.account_id NOT IN ({list})) \
+         ORDER BY {order}, c.id DESC LIMIT $4 OFFSET $5"
     );
     let rows = run!(&mut x, |x| sqlx::query_as::<_, Comment>(&sql)
         .bind(video_id)
@@ -176,8 +186,11 @@ pub async fn threads(
         .fetch_all(x)
         .await)?;
     let thread_ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
-    let counts: std::collections::HashMap<i64, (i64, i64)> =
-        reply_counts(&mut x, &thread_ids, channel_id, held).await?.into_iter().map(|(t, n, a)| (t, (n, a))).collect();
+    let counts: std::collections::HashMap<i64, (i64, i64)> = reply_counts(&mut x, &thread_ids, channel_id, held, hide)
+        .await?
+        .into_iter()
+        .map(|(t, n, a)| (t, (n, a)))
+        .collect();
     Ok(rows
         .into_iter()
         .map(|c| {
@@ -190,18 +203,16 @@ pub async fn threads(
 /// How many threads of a video the viewer sees (`held`), and how many of its comments are not
 /// deleted. What everyone sees is kept in the video's row (`comment_threads`, `comments_count`):
 /// the caller reads it there; this counts what an owner or an author sees besides.
-pub async fn count_seen(e: impl Into<Exec<'_>>, video_id: i64, held: Held) -> Result<(i64, i64)> {
+pub async fn count_seen(e: impl Into<Exec<'_>>, video_id: i64, held: Held, hide: &[i64]) -> Result<(i64, i64)> {
     let (all, author) = held.binds();
-    Ok(run!(e, |x| sqlx::query_as(
+    let list = crate::id_list(hidden(hide));
+    let sql = format!(
         "SELECT COALESCE(SUM(CASE WHEN thread_id IS NULL THEN 1 ELSE 0 END), 0), \
                 COALESCE(SUM(CASE WHEN deleted_at IS NULL THEN 1 ELSE 0 END), 0) \
-         FROM video_comments WHERE video_id = $1 AND (held = FALSE OR $2 OR account_id = $3)"
-    )
-    .bind(video_id)
-    .bind(all)
-    .bind(author)
-    .fetch_one(x)
-    .await)?)
+         FROM video_comments WHERE video_id = $1 AND (held = FALSE OR $2 OR account_id = $3) \
+         AND (account_id IS NULL OR account_id NOT IN ({list}))"
+    );
+    Ok(run!(e, |x| sqlx::query_as(&sql).bind(video_id).bind(all).bind(author).fetch_one(x).await)?)
 }
 
 /// The orders a list of threads may take: PeerTube's sort keys onto SQL.
@@ -209,12 +220,23 @@ pub const THREAD_ORDERS: &[(&str, &str)] = &[("createdAt", "c.created_at"), ("to
 
 /// The comments of a thread after its first, oldest first, at most `limit`, and how many there
 /// are (a thread of ten thousand replies is answered in part).
-pub async fn replies(e: impl Into<Exec<'_>>, thread_id: i64, held: Held, limit: i64) -> Result<(Vec<Comment>, i64)> {
+pub async fn replies(
+    e: impl Into<Exec<'_>>,
+    thread_id: i64,
+    held: Held,
+    hide: &[i64],
+    limit: i64,
+) -> Result<(Vec<Comment>, i64)> {
     let mut x: Exec<'_> = e.into();
     let (all, author) = held.binds();
+    let list = crate::id_list(hidden(hide));
     let sql = format!(
         "SELECT {COLUMNS} FROM video_comments WHERE thread_id = $1 AND (held = FALSE OR $2 OR account_id = $3) \
-         ORDER BY created_at, id LIMIT $4"
+         AND (account_id IS NULL OR account_id NOT IN ({list})) ORDER BY created_at, id LIMIT $4"
+    );
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM video_comments WHERE thread_id = $1 AND (held = FALSE OR $2 OR account_id = $3) \
+         AND (account_id IS NULL OR account_id NOT IN ({list}))"
     );
     let rows = run!(&mut x, |x| sqlx::query_as::<_, Comment>(&sql)
         .bind(thread_id)
@@ -223,14 +245,8 @@ pub async fn replies(e: impl Into<Exec<'_>>, thread_id: i64, held: Held, limit: 
         .bind(limit)
         .fetch_all(x)
         .await)?;
-    let (total,): (i64,) = run!(&mut x, |x| sqlx::query_as(
-        "SELECT COUNT(*) FROM video_comments WHERE thread_id = $1 AND (held = FALSE OR $2 OR account_id = $3)"
-    )
-    .bind(thread_id)
-    .bind(all)
-    .bind(author)
-    .fetch_one(x)
-    .await)?;
+    let (total,): (i64,) =
+        run!(&mut x, |x| sqlx::query_as(&count_sql).bind(thread_id).bind(all).bind(author).fetch_one(x).await)?;
     Ok((rows, total))
 }
 
@@ -241,11 +257,13 @@ pub async fn reply_counts(
     ids: &[i64],
     channel_id: i64,
     held: Held,
+    hide: &[i64],
 ) -> Result<Vec<(i64, i64, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = crate::id_list(ids);
+    let ids = crate::id_list(hidden(hide));
     // By the thread index: the author sits inside the CASE, so no plan reads all of the author's
     // comments (SQLite did, with `account_id = $1` in a subquery's WHERE).
     let (all, author) = held.binds();
@@ -254,7 +272,7 @@ pub async fn reply_counts(
                 SUM(CASE WHEN account_id = (SELECT account_id FROM channels WHERE id = $1) THEN 1 ELSE 0 END) \
          FROM video_comments \
          WHERE thread_id IN ({list}) AND deleted_at IS NULL AND (held = FALSE OR $2 OR account_id = $3) \
-         GROUP BY thread_id"
+         AND (account_id IS NULL OR account_id NOT IN ({ids})) GROUP BY thread_id"
     );
     let rows: Vec<(i64, i64, Option<i64>)> =
         run!(e, |x| sqlx::query_as(&sql).bind(channel_id).bind(all).bind(author).fetch_all(x).await)?;

@@ -13,8 +13,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 
+pub mod abuses;
 pub mod accounts;
 pub mod actors;
+pub mod blocklist;
 pub mod channels;
 pub mod comments;
 pub mod follows;
@@ -29,6 +31,7 @@ pub mod settings;
 pub mod tokens;
 pub mod uploads;
 pub mod users;
+pub mod video_blocks;
 pub mod videos;
 
 /// What went wrong in the database, in terms the layers above act on.
@@ -289,6 +292,19 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "redundancy",
         include_str!("../migrations/0025_redundancy.sql"),
         include_str!("../migrations/0025_redundancy.sql"),
+    ),
+    (
+        26,
+        "blocklists",
+        include_str!("../migrations/0026_blocklists.sql"),
+        include_str!("../migrations/0026_blocklists.sql"),
+    ),
+    (27, "abuses", include_str!("../migrations/0027_abuses.sql"), include_str!("../migrations/0027_abuses.sql")),
+    (
+        28,
+        "video_blocks",
+        include_str!("../migrations/0028_video_blocks.sql"),
+        include_str!("../migrations/0028_video_blocks.sql"),
     ),
 ];
 

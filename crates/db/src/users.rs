@@ -224,3 +224,12 @@ pub async fn activity_counts(
     .await)?;
     Ok((total, month, half))
 }
+
+/// The ids of the administrators and moderators who are not blocked (who hear of new reports).
+pub async fn moderators(e: impl Into<Exec<'_>>) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> =
+        run!(e, |x| sqlx::query_as("SELECT id FROM users WHERE role IN (0, 1) AND blocked = FALSE ORDER BY id")
+            .fetch_all(x)
+            .await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

@@ -52,6 +52,8 @@ pub struct Video {
     /// The ActivityPub id of a video of another instance (`None` for ours).
     pub remote_url: Option<String>,
     pub remote_data: Option<String>,
+    /// Held back by moderators (`video_blocks`): 0 no, 1 hidden here, 2 hidden and not federated.
+    pub blocked: i64,
 }
 
 impl Video {
@@ -63,7 +65,8 @@ impl Video {
 const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
     language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
     has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
-    views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data";
+    views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data, \
+    blocked";
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,
@@ -525,6 +528,8 @@ pub struct VideoFilter {
     pub is_local: Option<bool>,
     /// Only videos of channels this actor follows (a user's subscriptions feed).
     pub subscriptions_of: Option<i64>,
+    /// Not the videos of these accounts (blocked or muted).
+    pub hide_accounts: Vec<i64>,
 }
 
 enum Arg {
@@ -578,7 +583,7 @@ pub async fn list_counted(
         format!("${}", args.len())
     };
     if f.public_only {
-        clauses.push("v.state = 1 AND v.privacy = 1".into());
+        clauses.push("v.state = 1 AND v.privacy = 1 AND v.blocked = 0".into());
     } else {
         if f.published_only {
             clauses.push("v.state = 1".into());
@@ -614,6 +619,10 @@ pub async fn list_counted(
             "v.channel_id IN (SELECT c.id FROM channels c JOIN follows fo ON fo.target_id = c.actor_id \
              WHERE fo.follower_id = {p} AND fo.state = 'accepted')"
         ));
+    }
+    if !f.hide_accounts.is_empty() {
+        let list = crate::id_list(&f.hide_accounts);
+        clauses.push(format!("v.channel_id NOT IN (SELECT id FROM channels WHERE account_id IN ({list}))"));
     }
     match f.is_local {
         Some(true) => clauses.push("v.remote_url IS NULL".into()),

@@ -176,6 +176,14 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, FetchError> {
     Ok(u)
 }
 
+/// Refuses a URL on a blocked server.
+fn not_blocked(blocked: &crate::blocklist::Domains, u: Url) -> Result<Url, FetchError> {
+    if blocked.blocks(&host_header(&u)) {
+        return Err(FetchError::Refused(u.to_string(), "this server is blocked by this instance".into()));
+    }
+    Ok(u)
+}
+
 tokio::task_local! {
     static BUDGET: std::cell::Cell<u32>;
 }
@@ -210,6 +218,8 @@ pub struct Signer {
 pub struct Fetcher {
     client: reqwest::Client,
     allow_private: bool,
+    /// Servers never contacted (the instance's server blocklist), redirects included.
+    blocked: Arc<crate::blocklist::Domains>,
 }
 
 fn host_header(u: &Url) -> String {
@@ -234,11 +244,13 @@ impl Fetcher {
     /// loopback address fails with "tripwire" instead of being followed, so that a test of those
     /// checks can never open a connection off this machine, even when the checks are broken.
     fn build(allow_private: bool, user_agent: &str, lookup: Lookup, loopback_tripwire: bool) -> Fetcher {
+        let blocked: Arc<crate::blocklist::Domains> = Arc::default();
+        let in_policy = blocked.clone();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 3 {
                 return attempt.error("too many redirects");
             }
-            match check_url(attempt.url().as_str(), allow_private) {
+            match check_url(attempt.url().as_str(), allow_private).and_then(|u| not_blocked(&in_policy, u)) {
                 Ok(u) if loopback_tripwire && !is_loopback_literal(&u) => {
                     attempt.error(format!("tripwire: a redirect to {u} passed the checks"))
                 }
@@ -255,7 +267,17 @@ impl Fetcher {
             .user_agent(user_agent)
             .build()
             .expect("the HTTP client builds");
-        Fetcher { client, allow_private }
+        Fetcher { client, allow_private, blocked }
+    }
+
+    /// The servers this fetcher never contacts; the app replaces the list when admins change it.
+    pub fn blocked_domains(&self) -> &Arc<crate::blocklist::Domains> {
+        &self.blocked
+    }
+
+    /// [`check_url`], and the server must not be blocked.
+    fn check(&self, url: &str) -> Result<Url, FetchError> {
+        not_blocked(&self.blocked, check_url(url, self.allow_private)?)
     }
 
     fn network(url: &str, e: reqwest::Error) -> FetchError {
@@ -265,7 +287,7 @@ impl Fetcher {
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join(": ");
-        if ["no public address", "private or reserved", "only https", "explicit ports"]
+        if ["no public address", "private or reserved", "only https", "explicit ports", "is blocked by this instance"]
             .iter()
             .any(|p| chain.contains(p))
         {
@@ -305,7 +327,7 @@ impl Fetcher {
     }
 
     async fn get_ap_checked(&self, url: &str, signer: Option<&Signer>, check_id: bool) -> Result<Value, FetchError> {
-        let u = check_url(url, self.allow_private)?;
+        let u = self.check(url)?;
         spend(url)?;
         let mut req = self.client.get(u.clone()).header(
             "Accept",
@@ -368,7 +390,7 @@ impl Fetcher {
 
     /// POSTs a signed activity to an inbox. `Ok(())` for any 2xx.
     pub async fn post_signed(&self, inbox: &str, body: &[u8], signer: &Signer) -> Result<(), FetchError> {
-        let u = check_url(inbox, self.allow_private)?;
+        let u = self.check(inbox)?;
         let signed = signature::sign(
             "POST",
             u.path(),
@@ -399,7 +421,7 @@ impl Fetcher {
 
     /// GETs an image (a remote thumbnail), refusing anything that does not say it is one.
     pub async fn get_image(&self, url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
-        let u = check_url(url, self.allow_private)?;
+        let u = self.check(url)?;
         spend(url)?;
         let resp = self.client.get(u).header("Accept", "image/*").send().await.map_err(|e| Self::network(url, e))?;
         if !resp.status().is_success() {
@@ -423,7 +445,7 @@ impl Fetcher {
         range: Option<(u64, u64)>,
         limit: usize,
     ) -> Result<(Vec<u8>, Option<u64>), FetchError> {
-        let u = check_url(url, self.allow_private)?;
+        let u = self.check(url)?;
         spend(url)?;
         let mut req = self.client.get(u);
         if let Some((s, e)) = range {
@@ -461,7 +483,7 @@ impl Fetcher {
 
     /// GETs JSON that is not ActivityPub (WebFinger, NodeInfo), with the same guards.
     pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
-        let u = check_url(url, self.allow_private)?;
+        let u = self.check(url)?;
         spend(url)?;
         let resp = self
             .client

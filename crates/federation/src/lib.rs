@@ -2,6 +2,7 @@
 //! dates, actor keys, and (as federation grows) the AP object shapes and the guarded fetcher.
 //! No database, no app logic: pure functions over requests and keys.
 
+pub mod blocklist;
 pub mod fetch;
 pub mod keys;
 pub mod ld_signature;

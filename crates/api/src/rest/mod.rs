@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, rejection};
 
+pub mod abuses;
 pub mod accounts;
+pub mod blocklist;
 pub mod channels;
 pub mod comments;
 pub mod config;
@@ -21,6 +23,7 @@ pub mod oauth;
 pub mod server;
 pub mod subscriptions;
 pub mod users;
+pub mod video_blocks;
 pub mod videos;
 
 /// PeerTube's list parameters.
@@ -99,6 +102,11 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/licences", get(videos::list_licences))
         .route("/videos/privacies", get(videos::list_privacies))
         .route("/videos/languages", get(videos::list_languages))
+        .route("/videos/blacklist", get(video_blocks::list_blocks))
+        .route(
+            "/videos/{id}/blacklist",
+            post(video_blocks::block_video).put(video_blocks::update_block).delete(video_blocks::unblock_video),
+        )
         .route(
             "/videos/{id}",
             get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),
@@ -127,6 +135,25 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/server/followers", get(server::list_followers))
         .route("/server/followers/{handle}/accept", post(server::accept_follower))
         .route("/server/followers/{handle}/reject", post(server::reject_follower))
+        .route("/users/me/blocklist/accounts", get(blocklist::my_accounts).post(blocklist::mute_account))
+        .route("/users/me/blocklist/accounts/{name}", axum::routing::delete(blocklist::unmute_account))
+        .route("/users/me/blocklist/servers", get(blocklist::my_servers).post(blocklist::mute_server))
+        .route("/users/me/blocklist/servers/{host}", axum::routing::delete(blocklist::unmute_server))
+        .route("/server/blocklist/accounts", get(blocklist::server_accounts).post(blocklist::block_account))
+        .route("/server/blocklist/accounts/{name}", axum::routing::delete(blocklist::unblock_account))
+        .route("/server/blocklist/servers", get(blocklist::server_servers).post(blocklist::block_server))
+        .route("/server/blocklist/servers/export", get(blocklist::export_servers))
+        .route(
+            "/server/blocklist/servers/import",
+            post(blocklist::import_servers).layer(DefaultBodyLimit::max(1024 * 1024)),
+        )
+        .route("/server/blocklist/servers/{host}", axum::routing::delete(blocklist::unblock_server))
+        .route("/blocklist/status", get(blocklist::status))
+        .route("/abuses", get(abuses::list).post(abuses::report))
+        .route("/abuses/{id}", axum::routing::put(abuses::update).delete(abuses::delete))
+        .route("/abuses/{id}/messages", get(abuses::messages).post(abuses::add_message))
+        .route("/abuses/{id}/messages/{message}", axum::routing::delete(abuses::delete_message))
+        .route("/users/me/abuses", get(abuses::list_mine))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

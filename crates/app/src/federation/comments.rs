@@ -466,8 +466,8 @@ fn note_text(object: &Value) -> Result<String> {
         .map_err(|_| invalid("the comment's text is empty, too long or has control characters"))
 }
 
-/// The account row of a remote author (made on first comment).
-async fn author_account(actor: &RemoteActor, tx: &mut flotilla_db::Tx) -> Result<i64> {
+/// The account row of a remote author (made on first comment, or first report).
+pub(crate) async fn author_account(actor: &RemoteActor, tx: &mut flotilla_db::Tx) -> Result<i64> {
     if let Some(a) = accounts::get_by_actor(&mut *tx, actor.id).await? {
         return Ok(a.id);
     }

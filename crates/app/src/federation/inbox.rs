@@ -40,6 +40,10 @@ fn unsigned(msg: impl Into<String>) -> Error {
     Error::Unauthorized { code: "invalid_signature", msg: msg.into() }
 }
 
+fn blocked() -> Error {
+    Error::Forbidden("this server or account is blocked by this instance: its activities are refused".into())
+}
+
 fn sig_error(e: SigError) -> Error {
     unsigned(e.to_string())
 }
@@ -52,6 +56,11 @@ pub async fn verify(app: &App, req: &Incoming<'_>) -> Result<RemoteActor> {
         .or_else(|| (req.header)("authorization").filter(|a| a.starts_with("Signature ")))
         .ok_or_else(|| sig_error(SigError::Missing))?;
     let sig = signature::parse_header(&header).map_err(sig_error)?;
+    // A blocked server (or account) costs no more than this refusal: no digest, no key fetched,
+    // nothing written.
+    if crate::blocklist::refuses(app, sig.key_id.split('#').next().unwrap_or_default()) {
+        return Err(blocked());
+    }
     let sreq = signature::Request { method: req.method, path: req.path, header: req.header, body: req.body };
     let signing_string = signature::check(&sreq, &sig, now_ms() / 1000).map_err(sig_error)?;
     // `check` made sure `host` is signed. It must name us: a request signed for another server
@@ -146,6 +155,9 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
     // A comment's activity passed on by another server (PeerTube forwards those on its videos):
     // not taken on the forwarder's word; the comment is looked up at its origin.
     let forwarded = actor != signer.url && is_forwarded_comment(&kind, &activity);
+    if crate::blocklist::refuses(app, &signer.url) || crate::blocklist::refuses(app, actor) {
+        return Err(blocked());
+    }
     if actor != signer.url && !forwarded {
         return Err(Error::Forbidden(format!("the activity's actor {actor} is not the signer {}", signer.url)));
     }
@@ -189,6 +201,7 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Update" if is_actor(object) => on_actor_update(app, signer, object).await,
         "Like" | "Dislike" => on_rate(app, signer, kind, activity, object).await,
         "ApproveReply" => super::comments::on_approve_reply(app, signer, activity).await,
+        "Flag" => super::flags::received(app, signer, activity).await,
         "View" => super::views::received(app, activity, object).await,
         // An actor deleting itself (an account closed on its server).
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,
@@ -266,6 +279,9 @@ async fn our_follow(
 }
 
 async fn on_accept(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    if super::flags::answered(app, signer, "Accept", object).await? {
+        return Ok(());
+    }
     let follower = match object.get("actor").and_then(Value::as_str) {
         Some(u) => local_actor_by_url(app, u).await?,
         None => None,
@@ -291,6 +307,9 @@ async fn on_accept(app: &App, signer: &RemoteActor, object: &Value) -> Result<()
 }
 
 async fn on_reject(app: &App, signer: &RemoteActor, object: &Value) -> Result<()> {
+    if super::flags::answered(app, signer, "Reject", object).await? {
+        return Ok(());
+    }
     let follower = match object.get("actor").and_then(Value::as_str) {
         Some(u) => local_actor_by_url(app, u).await?,
         None => None,

@@ -10,6 +10,7 @@ use crate::{App, Error, Result, ap, uris};
 pub mod backfill;
 pub mod comments;
 pub mod delivery;
+pub mod flags;
 pub mod follow;
 pub mod inbox;
 pub mod rates;
@@ -42,7 +43,31 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
         Event::CommentReplyApproved { comment_id, approval } => {
             comments::reply_approved(app, *comment_id, approval).await
         }
-        Event::RemoteVideoPublished { .. } | Event::ActorFollowed { .. } => Ok(()),
+        Event::AbuseCreated { abuse_id } => flags::created(app, *abuse_id).await,
+        // Withdrawn: followers are told to delete it (`changed` sees it no longer federates).
+        Event::VideoBlocked { video_id, was_federated, .. } => {
+            if *was_federated {
+                videos::changed(app, *video_id, true).await
+            } else {
+                Ok(())
+            }
+        }
+        // Back: sent as new to followers when it had been withdrawn or held.
+        Event::VideoUnblocked { video_id, was_unfederated, .. } => {
+            if *was_unfederated {
+                videos::changed(app, *video_id, false).await
+            } else {
+                Ok(())
+            }
+        }
+        Event::AbuseStateChanged { abuse_id, state, remote } => {
+            if *remote {
+                Ok(())
+            } else {
+                flags::state_changed(app, *abuse_id, *state).await
+            }
+        }
+        Event::RemoteVideoPublished { .. } | Event::ActorFollowed { .. } | Event::AbuseMessaged { .. } => Ok(()),
         Event::CommentDeleted { comment_id, url, actor_id } => {
             comments::deleted(app, *comment_id, url, *actor_id).await
         }

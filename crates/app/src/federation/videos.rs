@@ -60,13 +60,15 @@ pub async fn published(app: &App, video_id: i64) -> Result<()> {
         return Ok(());
     }
     let object = ap::without_context(ap::video_to_ap(app, &v).await?);
-    create_and_announce(app, &v, object).await
+    create_and_announce(app, &v, object, false).await
 }
 
 /// A video's first appearance, as PeerTube sends it: `Create` by its account to the followers of
 /// the account and the channel, then `Announce` by the channel to its followers and by the
 /// instance actor to the instances that follow this one (that is how their lists fill up).
-async fn create_and_announce(app: &App, v: &videos::Video, object: Value) -> Result<()> {
+/// `again`: the video may have been sent (and withdrawn) before, so the activities get ids of
+/// their own: receivers apply an id once.
+async fn create_and_announce(app: &App, v: &videos::Video, object: Value, again: bool) -> Result<()> {
     let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
         .await?
         .ok_or_else(|| Error::not_found("channel"))?;
@@ -75,13 +77,14 @@ async fn create_and_announce(app: &App, v: &videos::Video, object: Value) -> Res
     let video_url = uris::video(app, &v.uuid);
     let account_url = uris::account(app, &a.name);
     let public = v.privacy == crate::video::PRIVACY_PUBLIC;
+    let suffix = if again { format!("/{}", now_ms()) } else { String::new() };
     let to = |actor: &str| {
         if public { json!([ap::PUBLIC, format!("{actor}/followers")]) } else { json!([format!("{actor}/followers")]) }
     };
     let create = json!({
         "@context": ap::video_context(),
         "type": "Create",
-        "id": format!("{video_url}/activity"),
+        "id": format!("{video_url}/activity{suffix}"),
         "actor": account_url,
         "to": if public { json!([ap::PUBLIC]) } else { json!([]) },
         "cc": [format!("{account_url}/followers")],
@@ -91,7 +94,7 @@ async fn create_and_announce(app: &App, v: &videos::Video, object: Value) -> Res
         json!({
             "@context": ap::video_context(),
             "type": "Announce",
-            "id": format!("{video_url}/announces/{actor_id}"),
+            "id": format!("{video_url}/announces/{actor_id}{suffix}"),
             "actor": actor_url,
             "to": to(actor_url),
             "cc": [],
@@ -125,7 +128,7 @@ pub async fn changed(app: &App, video_id: i64, was_federated: bool) -> Result<()
     if ap::federates(app, &v) {
         let object = ap::without_context(ap::video_to_ap(app, &v).await?);
         if !was_federated {
-            return create_and_announce(app, &v, object).await;
+            return create_and_announce(app, &v, object, true).await;
         }
         send(app, &v, "Update", format!("{url}/updates/{}", now_ms()), object).await
     } else if was_federated {

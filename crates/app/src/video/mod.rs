@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::auth::AuthUser;
 use crate::{App, Error, Result, convert};
 
+pub mod block;
 pub mod edit;
 pub mod labels;
 pub mod resumable;
@@ -113,7 +114,8 @@ pub async fn can_see(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Re
     if is_owner {
         return Ok(true);
     }
-    if v.state != STATE_PUBLISHED {
+    // Held back by moderators: for its owner and them only.
+    if v.state != STATE_PUBLISHED || v.blocked != 0 {
         return Ok(false);
     }
     Ok(match v.privacy {
@@ -175,6 +177,9 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
                 p["redundancies"] = json!(mirrors.iter().map(|u| json!({ "baseUrl": u })).collect::<Vec<_>>());
             }
         }
+    }
+    if owner && v.blocked != 0 {
+        out["blacklistedReason"] = json!(flotilla_db::video_blocks::get(&app.db, v.id).await?.and_then(|b| b.reason));
     }
     if owner {
         // Ours, beside PeerTube's fields: what the owner needs to follow the processing.
@@ -324,6 +329,9 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         f.privacy_one_of = p.privacy_one_of;
     }
     f.is_local = p.is_local;
+    if !matches!(scope, Scope::Mine) {
+        f.hide_accounts = crate::blocklist::hidden_for(app, who.map(|w| w.user.id)).await?.to_vec();
+    }
     f.nsfw = match p.nsfw.as_deref() {
         Some("true") => Some(true),
         Some("false") => Some(false),
@@ -447,7 +455,7 @@ pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str, file_t
         return Ok(uuid.to_string());
     }
     let v = videos::get_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("file"))?;
-    let public = v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED);
+    let public = v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED) && v.blocked == 0;
     if public {
         app.media_cache.remember_access(&v.uuid, true);
         return Ok(v.uuid);

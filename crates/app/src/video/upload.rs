@@ -297,6 +297,7 @@ async fn create_inner(
     .await?;
     videos::set_tags(&mut tx, id, &tags).await?;
     videos::index_search(&mut tx, id).await?;
+    crate::video::block::hold_if_needed(app, &mut tx, who, id).await?;
     jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
     if let Some(session) = session {
         flotilla_db::uploads::finish(&mut tx, session, id).await?;
