@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use flotilla_db::comments::{self, Comment, Held, NewComment};
 use flotilla_db::{accounts, videos};
+use flotilla_domain::Role;
 use flotilla_domain::time::{iso8601, now_ms};
 use serde_json::{Value, json};
 
@@ -104,6 +105,15 @@ async fn manages(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Result
         Some(w) => crate::video::owner_user(app, v).await? == Some(w.user.id),
         None => false,
     })
+}
+
+/// The account that owns a local video (whose watched words and policy apply to its comments);
+/// `None` for another server's.
+pub async fn video_owner_account(app: &App, v: &videos::Video) -> Result<Option<i64>> {
+    if !v.is_local() {
+        return Ok(None);
+    }
+    Ok(flotilla_db::channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await?.map(|c| c.account_id))
 }
 
 /// The caller's account (every user has one).
@@ -331,8 +341,12 @@ pub async fn create(app: &App, who: &AuthUser, key: &str, parent: Option<i64>, t
         return Err(Error::Conflict("this comment was deleted: it cannot be answered".into()));
     }
     let author = account_of(app, who).await?;
-    // Held for the owner's approval when the video asks it, unless the owner or a moderator speaks.
-    let held = v.is_local() && v.comments_held && !manages(app, Some(who), &v).await?;
+    let manager = manages(app, Some(who), &v).await?;
+    // Watched words tag it; the owner's policy may hold it for review.
+    let tagging = crate::auto_tags::tag(app, &text, video_owner_account(app, &v).await?).await?;
+    // Held for the owner's approval when the video asks it or its tags do, unless the owner or a
+    // moderator speaks.
+    let held = v.is_local() && (v.comments_held || tagging.review) && !manager;
     let now = now_ms();
     let mut tx = app.db.begin().await?;
     let id = comments::insert(
@@ -350,6 +364,7 @@ pub async fn create(app: &App, who: &AuthUser, key: &str, parent: Option<i64>, t
         },
     )
     .await?;
+    crate::auto_tags::record(&mut tx, id, &tagging).await?;
     events::record(&mut tx, Event::CommentCreated { comment_id: id }).await?;
     tx.commit().await?;
     app.wake_jobs();
@@ -426,14 +441,120 @@ pub async fn on_my_videos(app: &App, who: &AuthUser, pairs: &[(String, String)])
         None => None,
     };
     let (list, total) = comments::on_videos_of(&app.db, me.id, held_only, video, start, count).await?;
+    Ok(json!({ "total": total, "data": for_admin_or_user(app, &list, Some(me.id)).await? }))
+}
+
+/// Comments as PeerTube's `VideoCommentForAdminOrUser`: each with its video and the automatic
+/// tags of `scope` (an account's, or the instance's for `None`).
+async fn for_admin_or_user(app: &App, list: &[Comment], scope: Option<i64>) -> Result<Vec<Value>> {
+    let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for (c, t) in flotilla_db::auto_tags::tags_of(&app.db, &ids, scope).await? {
+        tags.entry(c).or_default().push(t);
+    }
     let mut data = Vec::with_capacity(list.len());
-    for c in &list {
+    for c in list {
         let Some(v) = videos::get(&app.db, c.video_id).await? else { continue };
         let mut view = views(app, &v, std::slice::from_ref(c), false, Held::Shown).await?.pop().unwrap_or_default();
         view["video"] = json!({ "id": v.id, "uuid": v.uuid, "name": v.name });
+        view["automaticTags"] = json!(tags.remove(&c.id).unwrap_or_default());
         data.push(view);
     }
-    Ok(json!({ "total": total, "data": data }))
+    Ok(data)
+}
+
+/// `GET /api/v1/videos/comments` (moderators): every comment of the instance that is not deleted,
+/// newest first (`sort` `-createdAt`/`createdAt`), with `search`, `searchAccount`, `searchVideo`,
+/// `isLocal`, `onLocalVideo`, `autoTagOneOf` (the instance's tags), `start`, `count`.
+pub async fn admin_list(app: &App, who: &AuthUser, pairs: &[(String, String)]) -> Result<Value> {
+    who.require_moderator()?;
+    let (start, count) = page(pairs)?;
+    let get = |k: &str| pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+    let boolean = |k: &str| -> Result<Option<bool>> {
+        match get(k) {
+            None | Some("") => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(_) => Err(Error::invalid(k, format!("{k} must be true or false"))),
+        }
+    };
+    let order = match get("sort").unwrap_or("-createdAt") {
+        "-createdAt" => "c.created_at DESC",
+        "createdAt" => "c.created_at ASC",
+        _ => return Err(Error::invalid("sort", "createdAt, with - for descending")),
+    };
+    let tags: Vec<String> = pairs
+        .iter()
+        .filter(|(n, _)| n == "autoTagOneOf" || n == "autoTagOneOf[]")
+        .map(|(_, v)| v.chars().take(100).collect())
+        .take(20)
+        .collect();
+    let f = comments::AdminFilter {
+        search: get("search").map(str::to_string),
+        search_account: get("searchAccount").map(str::to_string),
+        search_video: get("searchVideo").map(str::to_string),
+        is_local: boolean("isLocal")?,
+        on_local_video: boolean("onLocalVideo")?,
+        auto_tag_one_of: tags,
+        ..Default::default()
+    };
+    let (list, total) = comments::admin_list(&app.db, &f, order, start, count).await?;
+    Ok(json!({ "total": total, "data": for_admin_or_user(app, &list, None).await? }))
+}
+
+/// At most this many comments are removed by one bulk removal.
+pub const MAX_BULK: i64 = 10_000;
+
+/// `POST /api/v1/bulk/remove-comments-of` (`{"accountName", "scope"}`): every comment of an
+/// account under the caller's videos (`my-videos`), or anywhere (`instance`, moderators; not an
+/// administrator's comments by a moderator). Each becomes a tombstone and other servers hear of
+/// it, as one deletion would; the work is done in batches, each its own transaction.
+pub async fn remove_comments_of(app: &App, who: &AuthUser, account_name: &str, scope: &str) -> Result<Value> {
+    if account_name.is_empty() || account_name.len() > 300 {
+        return Err(Error::invalid("accountName", "an account is named `name` or `name@host`"));
+    }
+    let target = crate::account::get_by_handle(app, account_name).await?;
+    let me = account_of(app, who).await?;
+    let video_owner = match scope {
+        "my-videos" => Some(me.id),
+        "instance" => {
+            who.require_moderator()?;
+            if who.role() != Role::Admin
+                && let Some(u) = target.user_id
+                && let Some(user) = flotilla_db::users::get(&app.db, flotilla_domain::UserId(u)).await?
+                && user.role == Role::Admin as i64
+            {
+                return Err(Error::Forbidden("only an administrator may remove an administrator's comments".into()));
+            }
+            None
+        }
+        _ => return Err(Error::invalid("scope", "my-videos or instance")),
+    };
+    let f = comments::AdminFilter { account_id: Some(target.id), video_owner, ..Default::default() };
+    let mut removed = 0;
+    while removed < MAX_BULK {
+        let (batch, _) = comments::admin_list(&app.db, &f, "c.created_at ASC", 0, 100).await?;
+        if batch.is_empty() {
+            break;
+        }
+        let mut tx = app.db.begin().await?;
+        for c in &batch {
+            let Some(v) = videos::get(&mut tx, c.video_id).await? else { continue };
+            comments::mark_deleted(&mut tx, c.id, now_ms()).await?;
+            if !c.held {
+                events::record(
+                    &mut tx,
+                    Event::CommentDeleted { comment_id: c.id, url: url(app, &v, c), actor_id: me.actor_id },
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        removed += batch.len() as i64;
+    }
+    app.wake_jobs();
+    tracing::info!(by = %who.user.username, account = account_name, scope, removed, "comments removed in bulk");
+    Ok(json!({ "removed": removed }))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod abuse;
 pub mod account;
 pub mod ap;
 pub mod auth;
+pub mod auto_tags;
 pub mod blocklist;
 pub mod bootstrap;
 pub mod channel;

@@ -436,3 +436,121 @@ pub async fn ancestors(e: impl Into<Exec<'_>>, id: i64, limit: usize) -> Result<
     }
     Ok(out)
 }
+
+/// Which comments the moderators' list shows (`GET /api/v1/videos/comments`).
+#[derive(Debug, Default)]
+pub struct AdminFilter {
+    /// Words of the text.
+    pub search: Option<String>,
+    /// Part of the author's name.
+    pub search_account: Option<String>,
+    /// Part of the video's name.
+    pub search_video: Option<String>,
+    /// Written here (`Some(true)`) or on other servers.
+    pub is_local: Option<bool>,
+    /// Under our videos (`Some(true)`) or other servers'.
+    pub on_local_video: Option<bool>,
+    /// Carrying one of these instance tags.
+    pub auto_tag_one_of: Vec<String>,
+    /// Only those of this account (bulk removal).
+    pub account_id: Option<i64>,
+    /// Only those under the videos of this account (bulk removal on one's videos).
+    pub video_owner: Option<i64>,
+}
+
+enum Arg {
+    I(i64),
+    S(String),
+}
+
+fn like(s: &str) -> String {
+    let clean: String = s.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).take(100).collect();
+    format!("%{}%", clean.to_lowercase())
+}
+
+/// A page of comments that are not deleted, newest first unless `order` (an allow-listed ORDER
+/// BY) says otherwise, and how many match.
+pub async fn admin_list(
+    e: impl Into<Exec<'_>> + Copy,
+    f: &AdminFilter,
+    order: &str,
+    start: i64,
+    count: i64,
+) -> Result<(Vec<Comment>, i64)> {
+    let mut clauses: Vec<String> = vec!["c.deleted_at IS NULL".into()];
+    let mut args: Vec<Arg> = Vec::new();
+    let push = |args: &mut Vec<Arg>, a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    if let Some(s) = f.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let p = push(&mut args, Arg::S(like(s)));
+        clauses.push(format!("lower(c.text) LIKE {p}"));
+    }
+    if let Some(s) = f.search_account.as_deref().filter(|s| !s.trim().is_empty()) {
+        let p = push(&mut args, Arg::S(like(s)));
+        clauses.push(format!(
+            "c.account_id IN (SELECT a.id FROM accounts a JOIN actors ac ON ac.id = a.actor_id \
+             WHERE lower(ac.name) LIKE {p} OR lower(a.display_name) LIKE {p})"
+        ));
+    }
+    if let Some(s) = f.search_video.as_deref().filter(|s| !s.trim().is_empty()) {
+        let p = push(&mut args, Arg::S(like(s)));
+        clauses.push(format!("lower(v.name) LIKE {p}"));
+    }
+    match f.is_local {
+        Some(true) => clauses.push("c.url IS NULL".into()),
+        Some(false) => clauses.push("c.url IS NOT NULL".into()),
+        None => {}
+    }
+    match f.on_local_video {
+        Some(true) => clauses.push("v.remote_url IS NULL".into()),
+        Some(false) => clauses.push("v.remote_url IS NOT NULL".into()),
+        None => {}
+    }
+    if !f.auto_tag_one_of.is_empty() {
+        let ps: Vec<String> = f.auto_tag_one_of.iter().map(|t| push(&mut args, Arg::S(t.clone()))).collect();
+        clauses.push(format!(
+            "c.id IN (SELECT comment_id FROM comment_auto_tags WHERE account_id IS NULL AND tag IN ({}))",
+            ps.join(",")
+        ));
+    }
+    if let Some(a) = f.account_id {
+        let p = push(&mut args, Arg::I(a));
+        clauses.push(format!("c.account_id = {p}"));
+    }
+    if let Some(o) = f.video_owner {
+        let p = push(&mut args, Arg::I(o));
+        clauses.push(format!("v.channel_id IN (SELECT id FROM channels WHERE account_id = {p})"));
+    }
+    let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM video_comments c JOIN videos v ON v.id = c.video_id WHERE {filter} \
+         ORDER BY {order}, c.id DESC LIMIT {count} OFFSET {start}",
+        count = count.clamp(1, 100),
+        start = start.max(0)
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM video_comments c JOIN videos v ON v.id = c.video_id WHERE {filter}");
+    let rows = run!(e, |x| {
+        let mut q = sqlx::query_as::<_, Comment>(&sql);
+        for a in &args {
+            q = match a {
+                Arg::I(i) => q.bind(*i),
+                Arg::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q.fetch_all(x).await
+    })?;
+    let (total,): (i64,) = run!(e, |x| {
+        let mut q = sqlx::query_as(&count_sql);
+        for a in &args {
+            q = match a {
+                Arg::I(i) => q.bind(*i),
+                Arg::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q.fetch_one(x).await
+    })?;
+    Ok((rows, total))
+}

@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 pub mod abuses;
 pub mod accounts;
 pub mod actors;
+pub mod auto_tags;
 pub mod blocklist;
 pub mod channels;
 pub mod comments;
@@ -305,6 +306,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "video_blocks",
         include_str!("../migrations/0028_video_blocks.sql"),
         include_str!("../migrations/0028_video_blocks.sql"),
+    ),
+    (
+        29,
+        "watched_words",
+        include_str!("../migrations/0029_watched_words.sql"),
+        include_str!("../migrations/0029_watched_words.sql"),
     ),
 ];
 

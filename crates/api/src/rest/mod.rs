@@ -18,6 +18,7 @@ pub mod comments;
 pub mod config;
 pub mod form;
 pub mod jobs;
+pub mod moderation;
 pub mod notifications;
 pub mod oauth;
 pub mod server;
@@ -154,6 +155,27 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/abuses/{id}/messages", get(abuses::messages).post(abuses::add_message))
         .route("/abuses/{id}/messages/{message}", axum::routing::delete(abuses::delete_message))
         .route("/users/me/abuses", get(abuses::list_mine))
+        .route("/videos/comments", get(moderation::all_comments))
+        .route("/bulk/remove-comments-of", post(moderation::remove_comments_of))
+        .route(
+            "/watched-words/accounts/{name}/lists",
+            get(moderation::account_lists).post(moderation::create_account_list),
+        )
+        .route(
+            "/watched-words/accounts/{name}/lists/{id}",
+            axum::routing::put(moderation::update_account_list).delete(moderation::delete_account_list),
+        )
+        .route("/watched-words/server/lists", get(moderation::server_lists).post(moderation::create_server_list))
+        .route(
+            "/watched-words/server/lists/{id}",
+            axum::routing::put(moderation::update_server_list).delete(moderation::delete_server_list),
+        )
+        .route(
+            "/automatic-tags/policies/accounts/{name}/comments",
+            get(moderation::policies).put(moderation::set_policies),
+        )
+        .route("/automatic-tags/accounts/{name}/available", get(moderation::account_available))
+        .route("/automatic-tags/server/available", get(moderation::server_available))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

@@ -543,7 +543,8 @@ pub async fn receive(
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
         .filter(|t| *t > 0 && *t <= now_ms())
         .unwrap_or_else(now_ms);
-    let held = v.is_local() && v.comments_held;
+    let tagging = crate::auto_tags::tag(app, &text, crate::comment::video_owner_account(app, &v).await?).await?;
+    let held = v.is_local() && (v.comments_held || tagging.review);
     let mut tx = app.db.begin().await?;
     let account_id = author_account(signer, &mut tx).await?;
     let inserted = comments::insert(
@@ -567,6 +568,7 @@ pub async fn receive(
         Err(flotilla_db::Error::Conflict(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    crate::auto_tags::record(&mut tx, comment_id, &tagging).await?;
     crate::events::record(&mut tx, crate::events::Event::CommentCreated { comment_id }).await?;
     if let Some(activity) = forward {
         if held {
