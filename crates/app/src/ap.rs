@@ -271,7 +271,7 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         _ => Value::Null,
     };
     let published = v.published_at.unwrap_or(v.created_at);
-    Ok(json!({
+    let mut out = json!({
         "@context": video_context(),
         "to": to,
         "cc": cc,
@@ -318,7 +318,13 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         "liveSaveReplay": null,
         "permanentLive": null,
         "latencyMode": null,
-    }))
+    });
+    // A sensitive video's few words, as PeerTube 7 sends them (Mastodon shows `summary` as a
+    // content warning); absent otherwise, as in PeerTube 6.3's objects.
+    if let Some(s) = v.nsfw_summary.as_deref().filter(|_| v.nsfw) {
+        out["summary"] = json!(s);
+    }
+    Ok(out)
 }
 
 /// A paged `OrderedCollection`: the collection itself without `page`, one page with it.

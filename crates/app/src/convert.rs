@@ -176,6 +176,8 @@ pub fn video_to_api(
         },
         "privacy": { "id": v.privacy, "label": privacy_label(v.privacy) },
         "nsfw": v.nsfw,
+        "nsfwFlags": v.nsfw_flags,
+        "nsfwSummary": v.nsfw_summary,
         "truncatedDescription": if description.is_empty() { Value::Null } else { Value::String(truncated) },
         "description": if details { v.description.clone().map(Value::String).unwrap_or(Value::Null) } else { Value::Null },
         "isLocal": v.is_local(),

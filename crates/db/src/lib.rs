@@ -313,6 +313,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0029_watched_words.sql"),
         include_str!("../migrations/0029_watched_words.sql"),
     ),
+    (
+        30,
+        "nsfw_details",
+        include_str!("../migrations/0030_nsfw_details.sql"),
+        include_str!("../migrations/0030_nsfw_details.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

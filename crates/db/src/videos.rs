@@ -54,6 +54,9 @@ pub struct Video {
     pub remote_data: Option<String>,
     /// Held back by moderators (`video_blocks`): 0 no, 1 hidden here, 2 hidden and not federated.
     pub blocked: i64,
+    /// What a sensitive video shows (1 violence, 2 explicit sex) and a few words about it.
+    pub nsfw_flags: i64,
+    pub nsfw_summary: Option<String>,
 }
 
 impl Video {
@@ -66,7 +69,7 @@ const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, supp
     language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
     has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
     views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data, \
-    blocked";
+    blocked, nsfw_flags, nsfw_summary";
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,
@@ -411,6 +414,21 @@ pub async fn update(e: impl Into<Exec<'_>>, id: i64, p: &VideoPatch, now: i64) -
     .execute(x)
     .await
     .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// What a sensitive video shows and says (nothing for one that is not sensitive).
+pub async fn set_nsfw_details(e: impl Into<Exec<'_>>, id: i64, flags: i64, summary: Option<&str>) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET nsfw_flags = CASE WHEN nsfw THEN $2 ELSE 0 END, \
+         nsfw_summary = CASE WHEN nsfw THEN $3 ELSE NULL END WHERE id = $1"
+    )
+    .bind(id)
+    .bind(flags)
+    .bind(summary)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 

@@ -485,6 +485,11 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     }
     videos::set_tags(&mut tx, video_id, &tags).await?;
     videos::index_search(&mut tx, video_id).await?;
+    // A sensitive video's content warning (PeerTube 7's `summary`), as text, bounded.
+    let summary = object["summary"].as_str().map(|s| {
+        crate::text::html_to_text(s).trim().chars().take(crate::video::upload::MAX_NSFW_SUMMARY).collect::<String>()
+    });
+    videos::set_nsfw_details(&mut tx, video_id, 0, summary.as_deref().filter(|s| !s.is_empty())).await?;
     if let Some(url) = &thumbnail {
         jobs::enqueue(&mut tx, &Job::FetchThumbnail { video_id, url: url.clone() }).await?;
     }

@@ -26,6 +26,9 @@ pub struct VideoUpdate {
     #[serde(default, deserialize_with = "crate::nullable")]
     pub language: Option<Option<String>>,
     pub nsfw: Option<bool>,
+    pub nsfw_flags: Option<i64>,
+    #[serde(default, deserialize_with = "crate::nullable")]
+    pub nsfw_summary: Option<Option<String>>,
     pub comments_enabled: Option<bool>,
     /// PeerTube's `commentsPolicy`: 1 enabled, 2 disabled, 3 held for the owner's approval.
     pub comments_policy: Option<i64>,
@@ -56,6 +59,8 @@ impl VideoUpdate {
             "licence" => self.licence = Some(opt_int(&value)?),
             "language" => self.language = Some(opt_text(value)),
             "nsfw" => self.nsfw = Some(boolean(&value)?),
+            "nsfwFlags" => self.nsfw_flags = Some(int(&value)?),
+            "nsfwSummary" => self.nsfw_summary = Some(opt_text(value)),
             "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
             "commentsPolicy" => self.comments_policy = Some(int(&value)?),
             "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
@@ -95,6 +100,7 @@ impl VideoUpdate {
         {
             v.fail("support", "support must be at most 1000 characters long");
         }
+        crate::video::upload::nsfw_rules(&mut v, self.nsfw_flags, self.nsfw_summary.clone().flatten().as_deref());
         if let Some(Some(c)) = self.category
             && labels::category(c).is_none()
         {
@@ -175,6 +181,14 @@ pub async fn update(
     let was_federated = crate::ap::federates(app, &v);
     let mut tx = app.db.begin().await?;
     videos::update(&mut tx, v.id, &patch, now_ms()).await?;
+    if u.nsfw.is_some() || u.nsfw_flags.is_some() || u.nsfw_summary.is_some() {
+        let flags = u.nsfw_flags.unwrap_or(v.nsfw_flags);
+        let summary = match &u.nsfw_summary {
+            Some(s) => s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+            None => v.nsfw_summary.clone(),
+        };
+        videos::set_nsfw_details(&mut tx, v.id, flags, summary.as_deref()).await?;
+    }
     if let Some(tags) = &u.tags {
         let tags: Vec<String> = tags.iter().map(|t| t.trim().to_string()).collect();
         videos::set_tags(&mut tx, v.id, &tags).await?;

@@ -26,6 +26,9 @@ pub struct UploadMeta {
     pub licence: Option<i64>,
     pub language: Option<String>,
     pub nsfw: Option<bool>,
+    /// PeerTube 7's `nsfwFlags` (1 violence, 2 explicit sex) and `nsfwSummary`.
+    pub nsfw_flags: Option<i64>,
+    pub nsfw_summary: Option<String>,
     pub comments_enabled: Option<bool>,
     /// PeerTube's `commentsPolicy`: 1 enabled, 2 disabled, 3 held for the owner's approval.
     pub comments_policy: Option<i64>,
@@ -35,6 +38,21 @@ pub struct UploadMeta {
     pub tags: Vec<String>,
     /// The original file name (resumable uploads); only shown, never used as a path.
     pub filename: Option<String>,
+}
+
+/// The most characters of an `nsfwSummary`.
+pub const MAX_NSFW_SUMMARY: usize = 250;
+
+/// PeerTube 7's rules for `nsfwFlags` (the bits 1 violence, 2 explicit sex) and `nsfwSummary`.
+pub fn nsfw_rules(v: &mut Validation, flags: Option<i64>, summary: Option<&str>) {
+    if flags.is_some_and(|f| !(0..=3).contains(&f)) {
+        v.fail("nsfwFlags", "nsfwFlags is 0, or 1 (violence), 2 (explicit sex), 3 (both)");
+    }
+    if summary
+        .is_some_and(|s| s.trim().chars().count() > MAX_NSFW_SUMMARY || s.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        v.fail("nsfwSummary", format!("nsfwSummary must be at most {MAX_NSFW_SUMMARY} characters long"));
+    }
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -61,6 +79,8 @@ impl UploadMeta {
             "licence" => self.licence = Some(int(&value)?),
             "language" => self.language = Some(value),
             "nsfw" => self.nsfw = Some(boolean(&value)?),
+            "nsfwFlags" => self.nsfw_flags = Some(int(&value)?),
+            "nsfwSummary" => self.nsfw_summary = Some(value),
             "commentsEnabled" => self.comments_enabled = Some(boolean(&value)?),
             "commentsPolicy" => self.comments_policy = Some(int(&value)?),
             "downloadEnabled" => self.download_enabled = Some(boolean(&value)?),
@@ -103,6 +123,7 @@ impl UploadMeta {
         if self.support.as_deref().is_some_and(|d| d.chars().count() > 1000) {
             v.fail("support", "support must be at most 1000 characters long");
         }
+        nsfw_rules(&mut v, self.nsfw_flags, self.nsfw_summary.as_deref());
         if self.category.is_some_and(|c| labels::category(c).is_none()) {
             v.fail("category", "unknown category");
         }
@@ -298,6 +319,8 @@ async fn create_inner(
     videos::set_tags(&mut tx, id, &tags).await?;
     videos::index_search(&mut tx, id).await?;
     crate::video::block::hold_if_needed(app, &mut tx, who, id).await?;
+    let summary = meta.nsfw_summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    videos::set_nsfw_details(&mut tx, id, meta.nsfw_flags.unwrap_or(0), summary).await?;
     jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
     if let Some(session) = session {
         flotilla_db::uploads::finish(&mut tx, session, id).await?;
