@@ -429,7 +429,7 @@ pub async fn view(app: &App, a: &Abuse, admin: bool) -> Result<Value> {
             let mut out = json!({
                 "id": a.video_id, "uuid": uuid, "name": a.video_name, "nsfw": live.as_ref().is_some_and(|v| v.nsfw),
                 "startAt": a.start_at, "endAt": a.end_at, "deleted": live.is_none(),
-                "blacklisted": false,
+                "blacklisted": live.as_ref().is_some_and(|v| v.blocked != 0),
                 "thumbnailPath": live.as_ref().and_then(|v| v.thumbnail.as_ref()).map(|t| format!("/lazy-static/thumbnails/{t}")),
                 "channel": channel,
             });
