@@ -39,6 +39,8 @@ pub const MAX_IMPORT_LINES: usize = 10_000;
 pub struct Blocks {
     instance: RwLock<Arc<InstanceBlocks>>,
     users: Mutex<HashMap<i64, Remembered>>,
+    /// The users who mute anything: only their videos' comments need their mutes looked up.
+    muting: RwLock<Arc<HashSet<i64>>>,
 }
 
 /// A user's hidden accounts and when they were read.
@@ -97,7 +99,33 @@ pub async fn reload(app: &App) -> Result<()> {
     *app.blocks.instance.write().unwrap_or_else(|p| p.into_inner()) =
         Arc::new(InstanceBlocks { hidden: Arc::new(hidden), actor_urls });
     app.blocks.users.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    reload_muting(app).await
+}
+
+async fn reload_muting(app: &App) -> Result<()> {
+    let muting: HashSet<i64> = db::muting_users(&app.db).await?.into_iter().collect();
+    *app.blocks.muting.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(muting);
     Ok(())
+}
+
+/// The accounts whose comments under `v` the viewer `user` must not see: what the instance and
+/// the viewer hide, and what the video's owner mutes (as PeerTube: an owner's mute keeps the muted
+/// account out of the comments under their videos for everyone).
+pub async fn hidden_under(app: &App, user: Option<i64>, v: &flotilla_db::videos::Video) -> Result<Arc<Vec<i64>>> {
+    let mine = hidden_for(app, user).await?;
+    let anyone_mutes = !app.blocks.muting.read().unwrap_or_else(|p| p.into_inner()).is_empty();
+    if !anyone_mutes || !v.is_local() {
+        return Ok(mine);
+    }
+    let Some(owner) = crate::video::owner_user(app, v).await? else { return Ok(mine) };
+    if Some(owner) == user || !app.blocks.muting.read().unwrap_or_else(|p| p.into_inner()).contains(&owner) {
+        return Ok(mine);
+    }
+    let theirs = hidden_for(app, Some(owner)).await?;
+    let mut all: Vec<i64> = mine.iter().chain(theirs.iter()).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    Ok(Arc::new(all))
 }
 
 fn instance(app: &App) -> Arc<InstanceBlocks> {
@@ -207,7 +235,7 @@ async fn changed(app: &App, scope: Scope<'_>) -> Result<()> {
         Scope::Server(_) => reload(app).await,
         Scope::Mine(w) => {
             app.blocks.users.lock().unwrap_or_else(|p| p.into_inner()).remove(&w.user.id);
-            Ok(())
+            reload_muting(app).await
         }
     }
 }

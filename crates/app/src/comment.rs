@@ -260,8 +260,8 @@ pub async fn list_threads(
     }
     let order = flotilla_db::order_by(sort, comments::THREAD_ORDERS, "c.created_at DESC");
     let held = held_for(app, who, &v).await?;
-    // Comments of accounts the instance blocks or the viewer mutes are left out.
-    let hide = crate::blocklist::hidden_for(app, who.map(|w| w.user.id)).await?;
+    // Comments of accounts the instance blocks, the viewer mutes or the video's owner mutes are left out.
+    let hide = crate::blocklist::hidden_under(app, who.map(|w| w.user.id), &v).await?;
     let page = comments::threads(&app.db, v.id, v.channel_id, held, &hide, &order, start, count).await?;
     let replies: HashMap<i64, (i64, i64)> = page.iter().map(|(c, n, a)| (c.id, (*n, *a))).collect();
     let list: Vec<Comment> = page.into_iter().map(|(c, _, _)| c).collect();
@@ -296,7 +296,7 @@ pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64
         Held::OfAuthor(a) => !c.held || c.account_id == Some(a),
         Held::Hidden => !c.held,
     };
-    let hide = crate::blocklist::hidden_for(app, who.map(|w| w.user.id)).await?;
+    let hide = crate::blocklist::hidden_under(app, who.map(|w| w.user.id), &v).await?;
     if !visible(&root) || root.account_id.is_some_and(|a| hide.binary_search(&a).is_ok()) {
         return Err(Error::not_found("comment thread"));
     }

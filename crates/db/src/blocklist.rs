@@ -164,6 +164,17 @@ pub async fn hidden_accounts(e: impl Into<Exec<'_>>, user: Option<i64>) -> Resul
     Ok(rows.into_iter().map(|(a,)| a).collect())
 }
 
+/// The users who mute anything.
+pub async fn muting_users(e: impl Into<Exec<'_>>) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = run!(e, |x| sqlx::query_as(
+        "SELECT user_id FROM account_blocks WHERE user_id IS NOT NULL \
+         UNION SELECT user_id FROM server_blocks WHERE user_id IS NOT NULL"
+    )
+    .fetch_all(x)
+    .await)?;
+    Ok(rows.into_iter().map(|(u,)| u).collect())
+}
+
 /// Whether a user has anything muted (most have not: their lists need no more than the
 /// instance's blocks).
 pub async fn has_any(e: impl Into<Exec<'_>> + Copy, user: i64) -> Result<bool> {

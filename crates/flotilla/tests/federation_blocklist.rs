@@ -238,6 +238,18 @@ async fn a_mute_hides_only_for_its_user(backend: Backend) {
     let (status, _) = a.api.delete(&format!("/api/v1/users/me/blocklist/servers/{b_host}"), Some(&ulf)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(video_names(&a, Some(&ulf), "/api/v1/videos").await.len(), 2);
+
+    // The video's owner mutes bea: her comments leave the owner's videos for everyone (PeerTube's
+    // rule), not her own video from others' lists.
+    let (status, _) =
+        a.api.post("/api/v1/users/me/blocklist/accounts", Some(&ava), json!({ "accountName": bea_handle })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(thread_texts(&a, None, &here).await.is_empty(), "hidden under ava's video for visitors");
+    assert!(thread_texts(&a, Some(&ulf), &here).await.is_empty(), "and for other users");
+    assert_eq!(video_names(&a, Some(&ulf), "/api/v1/videos").await.len(), 2);
+    let (status, _) = a.api.delete(&format!("/api/v1/users/me/blocklist/accounts/{bea_handle}"), Some(&ava)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(thread_texts(&a, None, &here).await, [hello.as_str()]);
     a.stop().await;
     b.stop().await;
 }
