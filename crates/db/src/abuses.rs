@@ -1,6 +1,6 @@
 //! Abuse reports and the messages between a reporter and the moderators (migration 0027).
 
-use crate::{Exec, Result, run};
+use crate::{Arg, Exec, Result, run};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Abuse {
@@ -119,11 +119,6 @@ pub struct AbuseFilter {
     pub search: Option<String>,
 }
 
-enum Arg {
-    I(i64),
-    S(String),
-}
-
 /// A page of reports, `order` an allow-listed ORDER BY, and how many match.
 pub async fn list(
     e: impl Into<Exec<'_>> + Copy,
@@ -173,23 +168,11 @@ pub async fn list(
     );
     let count_sql = format!("SELECT COUNT(*) FROM abuses WHERE {filter}");
     let rows = run!(e, |x| {
-        let mut q = sqlx::query_as::<_, Abuse>(&sql);
-        for a in &args {
-            q = match a {
-                Arg::I(i) => q.bind(*i),
-                Arg::S(s) => q.bind(s.as_str()),
-            };
-        }
+        let q = crate::bind_args!(sqlx::query_as::<_, Abuse>(&sql), &args);
         q.fetch_all(x).await
     })?;
     let (total,): (i64,) = run!(e, |x| {
-        let mut q = sqlx::query_as(&count_sql);
-        for a in &args {
-            q = match a {
-                Arg::I(i) => q.bind(*i),
-                Arg::S(s) => q.bind(s.as_str()),
-            };
-        }
+        let q = crate::bind_args!(sqlx::query_as(&count_sql), &args);
         q.fetch_one(x).await
     })?;
     Ok((rows, total))

@@ -1,7 +1,7 @@
 //! Comments under videos (`video_comments`): threads and their replies, local and from other
 //! servers, tombstones of deleted ones, and those held for the owner's approval.
 
-use crate::{Exec, Result, run};
+use crate::{Arg, Exec, Result, run};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Comment {
@@ -458,11 +458,6 @@ pub struct AdminFilter {
     pub video_owner: Option<i64>,
 }
 
-enum Arg {
-    I(i64),
-    S(String),
-}
-
 fn like(s: &str) -> String {
     let clean: String = s.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).take(100).collect();
     format!("%{}%", clean.to_lowercase())
@@ -533,23 +528,11 @@ pub async fn admin_list(
     );
     let count_sql = format!("SELECT COUNT(*) FROM video_comments c JOIN videos v ON v.id = c.video_id WHERE {filter}");
     let rows = run!(e, |x| {
-        let mut q = sqlx::query_as::<_, Comment>(&sql);
-        for a in &args {
-            q = match a {
-                Arg::I(i) => q.bind(*i),
-                Arg::S(s) => q.bind(s.as_str()),
-            };
-        }
+        let q = crate::bind_args!(sqlx::query_as::<_, Comment>(&sql), &args);
         q.fetch_all(x).await
     })?;
     let (total,): (i64,) = run!(e, |x| {
-        let mut q = sqlx::query_as(&count_sql);
-        for a in &args {
-            q = match a {
-                Arg::I(i) => q.bind(*i),
-                Arg::S(s) => q.bind(s.as_str()),
-            };
-        }
+        let q = crate::bind_args!(sqlx::query_as(&count_sql), &args);
         q.fetch_one(x).await
     })?;
     Ok((rows, total))

@@ -468,6 +468,27 @@ pub fn order_by(sort: Option<&str>, allowed: &[(&str, &str)], default: &str) -> 
 /// `1,2,3` for `IN (…)`: the one way values reach SQL text other than as bound parameters, and
 /// it takes integers only, which cannot carry SQL. (A list of binds would need a statement per
 /// length; these lists come from our own rows.)
+/// A value that a query built from a dynamic filter binds, in the order of its `$N`.
+pub(crate) enum Arg {
+    I(i64),
+    S(String),
+}
+
+/// Binds `args` (`&[Arg]`) to a `sqlx` query, in order.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                $crate::Arg::I(i) => q.bind(*i),
+                $crate::Arg::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_args;
+
 pub(crate) fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }

@@ -2,7 +2,7 @@
 
 use flotilla_domain::ChannelId;
 
-use crate::{Backend, Exec, Result, run};
+use crate::{Arg, Backend, Exec, Result, run};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Video {
@@ -550,11 +550,6 @@ pub struct VideoFilter {
     pub hide_accounts: Vec<i64>,
 }
 
-enum Arg {
-    I(i64),
-    S(String),
-}
-
 /// The words of what a person typed: letters and digits only, so no query syntax of either
 /// database's full-text engine can get through.
 fn search_words(text: &str) -> Vec<&str> {
@@ -688,26 +683,14 @@ pub async fn list_counted(
     );
     let count_sql = format!("SELECT COUNT(*) FROM videos v WHERE {filter}");
     let rows = run!(e, |x| {
-        let mut q = sqlx::query_as::<_, Video>(&sql);
-        for a in &args {
-            q = match a {
-                Arg::I(i) => q.bind(*i),
-                Arg::S(s) => q.bind(s.as_str()),
-            };
-        }
+        let q = crate::bind_args!(sqlx::query_as::<_, Video>(&sql), &args);
         q.fetch_all(x).await
     })?;
     if let Some(total) = known_total {
         return Ok((rows, total));
     }
     let (total,): (i64,) = run!(e, |x| {
-        let mut q = sqlx::query_as(&count_sql);
-        for a in &args {
-            q = match a {
-                Arg::I(i) => q.bind(*i),
-                Arg::S(s) => q.bind(s.as_str()),
-            };
-        }
+        let q = crate::bind_args!(sqlx::query_as(&count_sql), &args);
         q.fetch_one(x).await
     })?;
     Ok((rows, total))
