@@ -140,12 +140,17 @@ async fn a_blocked_server_is_refused_hidden_and_restored(backend: Backend) {
         fake.gets.lock().unwrap()
     );
 
+    // Nor does A send anything to B while B is blocked.
+    a.publish(&ava, "Quiet news", &[]).await;
+    settle(&[&a, &b]).await;
+    assert!(!video_names(&b, None, "/api/v1/videos").await.contains(&"Quiet news".to_string()));
+
     // Unblocked: what was kept shows again, and B's next delivery is taken.
     let (status, _) = a.api.delete(&format!("/api/v1/server/blocklist/servers/{b_host}"), Some(&admin)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let mut after = video_names(&a, None, "/api/v1/videos").await;
     after.sort();
-    assert_eq!(after, ["Harbour at dawn", "Noise from B"]);
+    assert_eq!(after, ["Harbour at dawn", "Noise from B", "Quiet news"]);
     assert_eq!(thread_texts(&a, None, &here).await, ["Buy my stuff"]);
     posted(&b, &bea, &here, "Peace offering").await;
     settle(&[&a, &b]).await;

@@ -144,6 +144,12 @@ pub async fn enqueue(tx: &mut flotilla_db::Tx, actor_id: i64, activity: &Value, 
 pub async fn run(app: &Arc<App>, actor_id: i64, inbox: &str, activity: &Value) -> std::result::Result<(), Failure> {
     let host = super::remote::host(inbox).unwrap_or_default();
     let host = host.as_str();
+    // A server this instance blocks hears nothing from it (the fetcher would refuse it anyway):
+    // done, not failed, so its followers' deliveries do not pile up as failures.
+    if crate::blocklist::refuses_host(app, host) {
+        tracing::debug!(inbox, "not delivered: the server is blocked");
+        return Ok(());
+    }
     let Some(_slot) = app.host_slots.take(host) else {
         return Err(Failure::Defer(std::time::Duration::from_millis(50)));
     };
