@@ -74,12 +74,31 @@ test('a new follower leads to the follower\'s page, named with its host when rem
 });
 
 test('an unknown kind, or a known one without its subject, is said generically and leads to the list', () => {
-  assert.deepEqual(say({ ...base, type: 3, abuse: { id: 1 } }), {
-    text: 'Something new happened (a notification of type [3])',
+  assert.deepEqual(say({ ...base, type: 99, abuse: { id: 1 } }), {
+    text: 'Something new happened (a notification of type [99])',
     href: '/my-account/notifications',
     actor: null,
   });
   assert.equal(say({ ...base, type: 2 }).href, '/my-account/notifications');
+});
+
+test('reports lead moderators to the reports page and reporters to their own; blocks to the video', () => {
+  const admin = '/admin/moderation/abuses/list';
+  assert.deepEqual(say({ ...base, type: 3, abuse: { id: 7, state: 1, video } }), { text: 'New report about the video [Harbour at dawn]', href: admin, actor: null });
+  assert.equal(say({ ...base, type: 3, abuse: { id: 7, state: 1, comment: { id: 9, threadId: 3, video } } }).text, 'New report about a comment on [Harbour at dawn]');
+  assert.deepEqual(say({ ...base, type: 3, abuse: { id: 7, state: 1, account: bob } }), { text: 'New report about the account [Bob]', href: admin, actor: 'bob' });
+  assert.deepEqual(say({ ...base, type: 15, abuse: { id: 7, state: 3, video } }), { text: 'The moderators accepted your report [#7]', href: '/my-account/abuses', actor: null });
+  // The state as PeerTube's number or as an {id, label}.
+  assert.equal(say({ ...base, type: 15, abuse: { id: 7, state: { id: 2, label: 'Rejected' } } }).text, 'The moderators rejected your report [#7]');
+  assert.equal(say({ ...base, type: 15, abuse: { id: 7, state: 1 } }).text, 'Your report [#7] is pending again');
+  assert.deepEqual(say({ ...base, type: 16, abuse: { id: 7, state: 1, video } }), { text: 'New message about the report [#7]', href: '/my-account/abuses', actor: null });
+  const videoBlacklist = { id: 2, video };
+  assert.deepEqual(say({ ...base, type: 4, videoBlacklist }), { text: 'Your video [Harbour at dawn] was blocked by the moderators', href: '/w/6NdkCoo53ZQFzj8faT2ZfE', actor: null });
+  assert.deepEqual(say({ ...base, type: 5, videoBlacklist }), { text: 'Your video [Harbour at dawn] was unblocked', href: '/w/6NdkCoo53ZQFzj8faT2ZfE', actor: null });
+  assert.deepEqual(say({ ...base, type: 12, videoBlacklist }), { text: 'The new video [Harbour at dawn] waits for a moderator’s review', href: '/admin/moderation/video-blocks/list', actor: null });
+  // Without their subject: generic.
+  assert.equal(say({ ...base, type: 4 }).href, '/my-account/notifications');
+  assert.equal(say({ ...base, type: 16 }).href, '/my-account/notifications');
 });
 
 test('names are parts of their own, never read as markup or as placeholders', () => {

@@ -95,6 +95,8 @@ export interface RequestOptions {
   form?: Record<string, string>;
   /** Sent as multipart/form-data. */
   multipart?: FormData;
+  /** Sent as it is, with its own Content-Type (a CSV file, say). */
+  raw?: { body: string; type: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Lets the request outlive the page (reports sent on pagehide). */
@@ -131,6 +133,14 @@ export async function api<T = unknown>(path: string, opts: RequestOptions = {}):
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/** Calls `/api/v1{path}` for a body that is not JSON (a CSV export): its text, and its file name when it names one. */
+export async function apiText(path: string, opts: RequestOptions = {}): Promise<{ text: string; filename: string | null }> {
+  const res = await send(path, opts, true);
+  const disposition = res.headers.get('content-disposition') ?? '';
+  const filename = /filename="?([^";]+)"?/i.exec(disposition)?.[1] ?? null;
+  return { text: await res.text(), filename };
+}
+
 async function send(path: string, opts: RequestOptions, mayRenew: boolean): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
   let body: BodyInit | undefined;
@@ -141,6 +151,9 @@ async function send(path: string, opts: RequestOptions, mayRenew: boolean): Prom
     body = new URLSearchParams(opts.form);
   } else if (opts.multipart) {
     body = opts.multipart;
+  } else if (opts.raw) {
+    headers['Content-Type'] = opts.raw.type;
+    body = opts.raw.body;
   }
   const token = tokens.token();
   if (token) headers.Authorization = `Bearer ${token}`;

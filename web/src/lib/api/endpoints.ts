@@ -1,8 +1,18 @@
 // The API calls the pages make, one function each, named after what they do.
 
-import { api, type Query } from './client';
+import { api, apiText, type Query } from './client';
 import type {
+  Abuse,
+  AbuseCreate,
+  AbuseFilter,
+  AbuseMessage,
+  AbusePredefinedReason,
+  AbuseStateId,
   Account,
+  AccountBlock,
+  AutomaticTag,
+  BlocklistImportResult,
+  BlockStatus,
   Channel,
   CommentThreadList,
   CommentTree,
@@ -11,15 +21,19 @@ import type {
   Image,
   Job,
   ListResult,
+  ModeratedComment,
   NotificationSettings,
+  ServerBlock,
   ServerConfig,
   User,
   UserNotification,
   Video,
   VideoComment,
+  VideoBlock,
   VideoDetails,
   EdgeCacheStats,
   VideoRedundancy,
+  WatchedWordsList,
 } from './types';
 
 export type VideoSort = '-publishedAt' | '-trending' | '-views' | '-likes' | '-createdAt' | 'name' | '-match';
@@ -94,6 +108,70 @@ export const deleteComment = (videoId: string | number, commentId: number) =>
   api(`/videos/${videoId}/comments/${commentId}`, { method: 'DELETE' });
 export const approveComment = (videoId: string | number, commentId: number) =>
   api(`/videos/${videoId}/comments/${commentId}/approve`, { method: 'POST' });
+
+/** PeerTube's `sort` of the moderation lists of comments. */
+export type ModeratedCommentSort = '-createdAt' | 'createdAt';
+
+export interface AdminCommentListQuery extends Query {
+  start?: number;
+  count?: number;
+  sort?: ModeratedCommentSort;
+  /** Words of the text. */
+  search?: string;
+  /** Part of the author's name or handle. */
+  searchAccount?: string;
+  /** Part of the video's name. */
+  searchVideo?: string;
+  /** Comments made on this instance (true) or received from others (false). */
+  isLocal?: boolean;
+  /** Comments on this instance's videos (true) or on other servers' (false). */
+  onLocalVideo?: boolean;
+  /** Comments with any of these tags (the instance's). */
+  autoTagOneOf?: string[];
+}
+/** Every comment of the instance that is not deleted (moderators), with the instance's tags. */
+export const listAdminComments = (q: AdminCommentListQuery) => api<ListResult<ModeratedComment>>('/videos/comments', { query: q });
+
+export interface MyVideosCommentListQuery extends Query {
+  start?: number;
+  count?: number;
+  /** Only the comments held for the owner's review (`false` is sent as nothing). */
+  isHeldForReview?: boolean;
+}
+/** The comments on the signed-in user's videos, newest first, with the user's tags. */
+export const listCommentsOnMyVideos = (q: MyVideosCommentListQuery) =>
+  api<ListResult<ModeratedComment>>('/users/me/videos/comments', {
+    query: { ...q, isHeldForReview: q.isHeldForReview ? true : undefined },
+  });
+
+/** Where a bulk removal reaches: the caller's videos, or the whole instance (moderators). */
+export type BulkScope = 'my-videos' | 'instance';
+/** Deletes every comment of `accountName` (`name` or `name@host`) within `scope`. */
+export const removeCommentsOf = (accountName: string, scope: BulkScope) =>
+  api('/bulk/remove-comments-of', { method: 'POST', json: { accountName, scope } });
+
+/** Whose watched words and tags: an account's (by its name; its owner or a moderator) or the instance's (moderators). */
+export type TagScope = { account: string } | 'server';
+const watchedWords = (scope: TagScope) =>
+  scope === 'server' ? '/watched-words/server/lists' : `/watched-words/accounts/${encodeURIComponent(scope.account)}/lists`;
+
+export const listWatchedWords = (scope: TagScope) => api<ListResult<WatchedWordsList>>(watchedWords(scope));
+export const createWatchedWords = (scope: TagScope, body: { listName: string; words: string[] }) =>
+  api<{ watchedWordsList: { id: number } }>(watchedWords(scope), { method: 'POST', json: body });
+export const updateWatchedWords = (scope: TagScope, id: number, body: { listName: string; words: string[] }) =>
+  api(`${watchedWords(scope)}/${id}`, { method: 'PUT', json: body });
+export const deleteWatchedWords = (scope: TagScope, id: number) => api(`${watchedWords(scope)}/${id}`, { method: 'DELETE' });
+
+/** The tags a scope's comments can get: `external-link` and its lists' names. */
+export const listAvailableTags = (scope: TagScope) =>
+  api<{ available: AutomaticTag[] }>(
+    scope === 'server' ? '/automatic-tags/server/available' : `/automatic-tags/accounts/${encodeURIComponent(scope.account)}/available`,
+  );
+/** The tags that hold a comment on the account's videos for its owner's review. */
+export const getCommentPolicy = (account: string) =>
+  api<{ review: string[] }>(`/automatic-tags/policies/accounts/${encodeURIComponent(account)}/comments`);
+export const setCommentPolicy = (account: string, review: string[]) =>
+  api(`/automatic-tags/policies/accounts/${encodeURIComponent(account)}/comments`, { method: 'PUT', json: { review } });
 
 export const getChannel = (handle: string) => api<Channel>(`/video-channels/${encodeURIComponent(handle)}`);
 export const createChannel = (body: { name: string; displayName: string; description?: string; support?: string }) =>
@@ -192,6 +270,83 @@ export const acceptRegistration = (id: number, moderationResponse: string) =>
   api(`/users/registrations/${id}/accept`, { method: 'POST', json: { moderationResponse } });
 export const rejectRegistration = (id: number, moderationResponse: string) =>
   api(`/users/registrations/${id}/reject`, { method: 'POST', json: { moderationResponse } });
+
+/**
+ * Who mutes: the signed-in user (`/users/me/blocklist`, hides for them only) or the instance
+ * (`/server/blocklist`, moderators: hides for everyone).
+ */
+export type BlockScope = 'user' | 'instance';
+const blocklist = (scope: BlockScope) => (scope === 'user' ? '/users/me/blocklist' : '/server/blocklist');
+
+export const listBlockedAccounts = (scope: BlockScope, q: Query) =>
+  api<ListResult<AccountBlock>>(`${blocklist(scope)}/accounts`, { query: q });
+/** `accountName`: `name` (local) or `name@host`. */
+export const blockAccount = (scope: BlockScope, accountName: string) =>
+  api(`${blocklist(scope)}/accounts`, { method: 'POST', json: { accountName } });
+export const unblockAccount = (scope: BlockScope, accountName: string) =>
+  api(`${blocklist(scope)}/accounts/${encodeURIComponent(accountName)}`, { method: 'DELETE' });
+export const listBlockedServers = (scope: BlockScope, q: Query) =>
+  api<ListResult<ServerBlock>>(`${blocklist(scope)}/servers`, { query: q });
+export const blockServer = (scope: BlockScope, host: string) =>
+  api(`${blocklist(scope)}/servers`, { method: 'POST', json: { host } });
+export const unblockServer = (scope: BlockScope, host: string) =>
+  api(`${blocklist(scope)}/servers/${encodeURIComponent(host)}`, { method: 'DELETE' });
+/** Ours: the instance's muted servers as Mastodon's `domain_blocks.csv`. */
+export const exportServerBlocklist = () => apiText('/server/blocklist/servers/export', { headers: { Accept: 'text/csv' } });
+/** Ours: a Mastodon `domain_blocks.csv` (at most 1 MB) sent as it is; its suspended domains are muted. */
+export const importServerBlocklist = (csv: string) =>
+  api<BlocklistImportResult>('/server/blocklist/servers/import', { method: 'POST', raw: { body: csv, type: 'text/csv' } });
+/** Whether the viewer and the instance mute these accounts (`name@host`) and hosts. */
+export const blocklistStatus = (accounts: string[], hosts: string[]) =>
+  api<BlockStatus>('/blocklist/status', { query: { accounts, hosts } });
+
+/** Reports ("abuses"): made by any signed-in user, handled by moderators. */
+export const reportAbuse = (body: AbuseCreate) => api<{ abuse: { id: number } }>('/abuses', { method: 'POST', json: body });
+
+export type AbuseSort = '-createdAt' | 'createdAt' | 'state' | '-state';
+
+export interface AbuseListQuery extends Query {
+  start?: number;
+  count?: number;
+  sort?: AbuseSort;
+  state?: AbuseStateId;
+  search?: string;
+}
+
+export interface AdminAbuseListQuery extends AbuseListQuery {
+  filter?: AbuseFilter;
+  predefinedReason?: AbusePredefinedReason;
+}
+
+/** Every report (moderators). */
+export const listAbuses = (q: AdminAbuseListQuery) => api<ListResult<Abuse>>('/abuses', { query: q });
+/** The signed-in user's own reports. */
+export const listMyAbuses = (q: AbuseListQuery) => api<ListResult<Abuse>>('/users/me/abuses', { query: q });
+export const updateAbuse = (id: number, body: { state?: AbuseStateId; moderationComment?: string }) =>
+  api(`/abuses/${id}`, { method: 'PUT', json: body });
+export const deleteAbuse = (id: number) => api(`/abuses/${id}`, { method: 'DELETE' });
+export const listAbuseMessages = (id: number) => api<ListResult<AbuseMessage>>(`/abuses/${id}/messages`);
+export const addAbuseMessage = (id: number, message: string) =>
+  api(`/abuses/${id}/messages`, { method: 'POST', json: { message } });
+export const deleteAbuseMessage = (id: number, messageId: number) =>
+  api(`/abuses/${id}/messages/${messageId}`, { method: 'DELETE' });
+
+/** Blocking a video (PeerTube's "blacklist", moderators): hidden from everyone but its owner and moderators. */
+export const blockVideo = (id: number | string, body: { reason?: string; unfederate?: boolean }) =>
+  api(`/videos/${id}/blacklist`, { method: 'POST', json: body });
+export const updateVideoBlock = (id: number | string, reason: string) =>
+  api(`/videos/${id}/blacklist`, { method: 'PUT', json: { reason } });
+export const unblockVideo = (id: number | string) => api(`/videos/${id}/blacklist`, { method: 'DELETE' });
+
+export interface VideoBlockListQuery extends Query {
+  start?: number;
+  count?: number;
+  sort?: '-createdAt' | 'createdAt';
+  /** 1 blocked by a moderator, 2 held automatically. */
+  type?: number;
+  search?: string;
+}
+export const listVideoBlocks = (q: VideoBlockListQuery) => api<ListResult<VideoBlock>>('/videos/blacklist', { query: q });
 
 export const listJobs = (state: string, q: Query) => api<ListResult<Job>>(`/jobs/${state}`, { query: q });
 export const retryJob = (id: number) => api(`/jobs/${id}/retry`, { method: 'POST' });

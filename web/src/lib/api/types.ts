@@ -77,6 +77,10 @@ export interface Video {
   isLive: boolean;
   isLocal: boolean;
   nsfw: boolean;
+  /** PeerTube 7: what makes it sensitive, a bit set of `NsfwFlag` (0 when not sensitive). */
+  nsfwFlags?: number;
+  /** PeerTube 7: a few words on what is sensitive in it (at most 250 characters). */
+  nsfwSummary?: string | null;
   privacy: IdLabel;
   category: IdLabel<number | null>;
   licence: IdLabel<number | null>;
@@ -95,6 +99,8 @@ export interface Video {
   account: Account;
   channel: Channel;
   description?: string | null;
+  /** Blocked by the moderators ("blacklisted"): listed to its owner and moderators only. */
+  blacklisted?: boolean;
 }
 
 export interface VideoFile {
@@ -147,7 +153,14 @@ export interface VideoDetails extends Video {
   transcodingProgress?: number | null;
   /** Ours, for the owner and moderators: why transcoding failed. */
   stateError?: string | null;
+  /** Why the moderators blocked it; shown to its owner and moderators only. */
+  blacklistedReason?: string | null;
 }
+
+/** PeerTube 7's `VideoNSFWFlag`: the bits of `nsfwFlags`. */
+export const NsfwFlag = { Violence: 1, ExplicitSex: 2 } as const;
+/** The most characters of an `nsfwSummary`. */
+export const NSFW_SUMMARY_MAX = 250;
 
 export const CommentsPolicy = {
   Enabled: 1,
@@ -181,6 +194,34 @@ export interface VideoComment {
 export interface CommentThreadList extends ListResult<VideoComment> {
   /** The comments of every thread, replies included, that are not deleted. */
   totalNotDeletedComments: number;
+}
+
+/**
+ * A comment as the moderation lists give it (PeerTube's `VideoCommentForAdminOrUser`): with its
+ * video and its automatic tags (the video owner's on `/users/me/videos/comments`, the instance's
+ * on `/videos/comments`).
+ */
+export interface ModeratedComment extends VideoComment {
+  video: { id: number; uuid: string; name: string };
+  automaticTags: string[];
+}
+
+/** A list of watched words (PeerTube's `WatchedWordsList`): a comment with one of them gets `listName` as a tag. */
+export interface WatchedWordsList {
+  id: number;
+  listName: string;
+  words: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The bounds of a list of watched words. */
+export const WATCHED_WORDS = { maxName: 100, maxWords: 500, maxWord: 100 } as const;
+
+/** A tag the automatic tagging can give: the core `external-link`, or a list's name. */
+export interface AutomaticTag {
+  name: string;
+  type: 'core' | 'watched-words-list';
 }
 
 /** `GET /videos/:id/comment-threads/:threadId`: a thread's first comment and its replies as a tree. */
@@ -223,9 +264,15 @@ export interface User {
 export const NotificationType = {
   NewVideoFromSubscription: 1,
   NewCommentOnMyVideo: 2,
+  NewAbuseForModerators: 3,
+  BlacklistOnMyVideo: 4,
+  UnblacklistOnMyVideo: 5,
   MyVideoPublished: 6,
   NewFollow: 10,
   CommentMention: 11,
+  VideoAutoBlacklistForModerators: 12,
+  AbuseStateChange: 15,
+  AbuseNewMessage: 16,
 } as const;
 
 /** A bit set per kind: 1 shown in the web client, 2 sent by e-mail (3 both, 0 neither). */
@@ -275,6 +322,17 @@ export interface UserNotification {
     follower: NotificationActor;
     following: { type: 'channel' | 'account' | string; name: string; displayName: string; host: string };
   } | null;
+  /** Types 3, 15, 16: the report, and what it is about (one of `video`, `comment`, `account`). */
+  abuse?: {
+    id: number;
+    /** PeerTube sends the state's number; a `{id, label}` is read too. */
+    state?: number | IdLabel;
+    video?: NotificationVideo | null;
+    comment?: { id?: number; threadId: number; video: NotificationVideo } | null;
+    account?: NotificationActor | null;
+  } | null;
+  /** Types 4, 5, 12: the block and its video. */
+  videoBlacklist?: { id: number; video: NotificationVideo } | null;
 }
 
 export interface ServerConfig {
@@ -319,6 +377,8 @@ export interface CustomConfig {
   signup: { enabled: boolean; requiresApproval: boolean; limit?: number; minimumAge?: number };
   user: { videoQuota: number; videoQuotaDaily: number };
   transcoding: { enabled?: boolean; resolutions: Record<string, boolean> };
+  /** Hold the new uploads of users who are not moderators until a moderator unblocks them. */
+  autoBlacklist?: { videos: { ofUsers: { enabled: boolean } } };
 }
 
 export interface Follow {
@@ -357,6 +417,44 @@ export interface EdgeCacheStats {
   originErrors: number;
 }
 
+/** An account as a blocklist entry names it (the instance's own actor, for instance blocks, carries fewer fields). */
+export type BlocklistAccount = Pick<Account, 'name' | 'host' | 'displayName' | 'url' | 'avatars'> & Partial<Account>;
+
+/** One muted account (PeerTube's `AccountBlock`): `byAccount` is the user, or the instance's actor. */
+export interface AccountBlock {
+  byAccount: BlocklistAccount;
+  blockedAccount: BlocklistAccount;
+  createdAt: string;
+}
+
+/** One muted server (PeerTube's `ServerBlock`). */
+export interface ServerBlock {
+  byAccount: BlocklistAccount;
+  blockedServer: { host: string };
+  createdAt: string;
+}
+
+export interface BlockedBy {
+  blockedByServer: boolean;
+  blockedByUser: boolean;
+}
+
+/** `GET /blocklist/status`: keyed by the handles and hosts asked about, as they were asked. */
+export interface BlockStatus {
+  accounts: Record<string, BlockedBy>;
+  hosts: Record<string, BlockedBy>;
+}
+
+/** Ours: `POST /server/blocklist/servers/import` (a Mastodon `domain_blocks.csv`). */
+export interface BlocklistImportResult {
+  added: number;
+  alreadyBlocked: number;
+  /** Domains of rows that do not suspend (e.g. `silence`): not muted. */
+  skipped: string[];
+  /** Rows that name no domain. */
+  invalid: string[];
+}
+
 export type JobState = 'active' | 'completed' | 'failed' | 'waiting' | 'delayed';
 
 export interface Job {
@@ -378,4 +476,115 @@ export interface Token {
   expires_in: number;
   refresh_token?: string;
   refresh_token_expires_in?: number;
+}
+
+/** PeerTube's `AbuseState`. */
+export const AbuseState = { Pending: 1, Rejected: 2, Accepted: 3 } as const;
+export type AbuseStateId = (typeof AbuseState)[keyof typeof AbuseState];
+
+/** PeerTube's `AbusePredefinedReasonsString`, in its order. */
+export const ABUSE_PREDEFINED_REASONS = [
+  'violentOrRepulsive',
+  'hatefulOrAbusive',
+  'spamOrMisleading',
+  'privacy',
+  'rights',
+  'serverRules',
+  'thumbnails',
+  'captions',
+] as const;
+export type AbusePredefinedReason = (typeof ABUSE_PREDEFINED_REASONS)[number];
+
+/** `POST /abuses`: exactly one of `video`, `comment`, `account`. */
+export interface AbuseCreate {
+  reason: string;
+  predefinedReasons?: AbusePredefinedReason[];
+  video?: { id: number | string; startAt?: number; endAt?: number };
+  comment?: { id: number };
+  account?: { id: number };
+}
+
+/** An account as a report names it. */
+export interface AbuseAccount {
+  id?: number;
+  name: string;
+  host: string;
+  displayName: string;
+  avatars?: Image[];
+}
+
+/** The reported video, as a report carries it. */
+export interface AbuseVideo {
+  id: number;
+  uuid: string;
+  shortUUID?: string;
+  name: string;
+  nsfw: boolean;
+  startAt: number | null;
+  endAt: number | null;
+  /** The video was deleted since. */
+  deleted: boolean;
+  blacklisted: boolean;
+  thumbnailPath: string | null;
+  channel: { id?: number; name: string; host: string; displayName: string; avatars?: Image[] } | null;
+  countReports?: number;
+  nthReport?: number;
+}
+
+/** The reported comment, as a report carries it. */
+export interface AbuseComment {
+  id: number;
+  threadId: number;
+  text: string;
+  deleted: boolean;
+  video: { id: number; name: string; uuid: string; shortUUID?: string };
+}
+
+/**
+ * One report (PeerTube's `UserAbuse` for its reporter, `AdminAbuse` for moderators, who also see
+ * the moderation comment, the reporter and the counts).
+ */
+export interface Abuse {
+  id: number;
+  reason: string;
+  predefinedReasons: AbusePredefinedReason[] | null;
+  flaggedAccount: AbuseAccount | null;
+  state: IdLabel;
+  countMessages: number;
+  createdAt: string;
+  updatedAt: string;
+  video: AbuseVideo | null;
+  comment: AbuseComment | null;
+  moderationComment?: string | null;
+  reporterAccount?: AbuseAccount | null;
+  /** Ours: the server a report came from; null when it was made here. */
+  reporterHost?: string | null;
+  countReportsForReporter?: number;
+  countReportsForReportee?: number;
+}
+
+export type AbuseFilter = 'video' | 'comment' | 'account';
+
+/** One message between a report's reporter and the moderators. */
+export interface AbuseMessage {
+  id: number;
+  message: string;
+  byModerator: boolean;
+  createdAt: string;
+  account: AbuseAccount | null;
+}
+
+/** PeerTube's `VideoBlacklistType`: 1 by a moderator, 2 held automatically for review. */
+export const VideoBlockType = { Manual: 1, Auto: 2 } as const;
+
+/** One blocked video (PeerTube's `VideoBlacklist`). */
+export interface VideoBlock {
+  id: number;
+  videoId: number;
+  createdAt: string;
+  updatedAt: string;
+  reason: string | null;
+  unfederated: boolean;
+  type: number;
+  video: Video;
 }

@@ -16,6 +16,8 @@ export interface CommentsContext {
   confirmDelete(remove: () => Promise<void>): void;
   /** A comment that counts in "N comments" appeared (+1) or went (-1). */
   counted(delta: number): void;
+  /** The viewer muted or unmuted an author or a server (`message` says which): the threads load again. */
+  moderated(message: string): void;
 }
 
 const KEY = Symbol('comments');
