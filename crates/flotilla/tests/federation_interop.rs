@@ -23,7 +23,39 @@ db_tests!(
     script_in_a_federated_description_is_stored_but_never_reaches_description_html,
     svg_and_html_posing_as_thumbnails_or_avatars_store_no_file_and_keep_the_video_and_actor,
     likes_and_dislikes_from_other_servers_count_once_per_actor_and_only_their_giver_undoes_them,
+    an_update_older_than_the_copy_changes_nothing,
 );
+
+/// Two `Update`s of one video can arrive in either order (a server delivers side by side): the
+/// older one, arriving last, must not undo the newer.
+async fn an_update_older_than_the_copy_changes_nothing(backend: Backend) {
+    let a = TestInstance::start(backend).await;
+    let pt = FakeServer::start().await;
+    let (account, channel) = peertube_actors(&pt);
+    let uuid = "2d8a4a6e-8f5b-4b9a-8c3d-4e5f6a7b8c9d";
+    let send = |name: &str, updated: &str, n: u32| {
+        let mut video = peertube_video(&pt, &account, &channel, uuid, true);
+        video["name"] = json!(name);
+        video["updated"] = json!(updated);
+        json!({
+            "@context": ["https://www.w3.org/ns/activitystreams"],
+            "type": if n == 0 { "Create" } else { "Update" },
+            "id": format!("{}/updates/{n}", video["id"].as_str().unwrap()),
+            "actor": account, "to": video["to"], "cc": video["cc"], "object": video,
+        })
+    };
+    let inbox = format!("{}/inbox", a.api.base);
+    for (name, updated, n) in [
+        ("First cut", "2026-11-25T05:53:00.000Z", 0),
+        ("Final cut", "2026-11-25T07:00:00.000Z", 2),
+        ("Second cut", "2026-11-25T06:00:00.000Z", 1),
+    ] {
+        assert_eq!(pt.send(&inbox, &account, &send(name, updated, n)).await, StatusCode::ACCEPTED, "{name}");
+    }
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["name"], "Final cut", "the older Update came last and changed nothing");
+    a.stop().await;
+}
 
 /// What must not move when another server attacks a video: its privacy, its playlist and its
 /// file URLs.

@@ -465,6 +465,14 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     }
     let mut tx = app.db.begin().await?;
     let before = videos::get_by_remote_url(&mut tx, id).await?;
+    // Two `Update`s of one video may arrive in either order (deliveries run side by side): one
+    // older than the copy we hold changes nothing.
+    if let Some(b) = &before
+        && row.updated_at < b.updated_at
+    {
+        tracing::debug!(video = id, "an older version of a video we hold; ignored");
+        return Ok(b.id);
+    }
     let known = before.is_some();
     // Its files changed at the origin (new names, a rendition added or gone): what the edge cache
     // holds of them goes, after the commit.
