@@ -378,6 +378,9 @@ impl EdgeCache {
                 v.remote_url.is_some()
                     && v.state == crate::video::STATE_PUBLISHED
                     && matches!(v.privacy, crate::video::PRIVACY_PUBLIC | crate::video::PRIVACY_UNLISTED)
+                    // Not a video moderators blocked here, nor one of a server this instance blocks.
+                    && v.blocked == 0
+                    && !v.remote_url.as_deref().is_some_and(|u| crate::blocklist::refuses(app, u))
             })
             .and_then(|v| serde_json::from_str::<Value>(v.remote_data.as_deref()?).ok())
             .and_then(|d| origin_of(&d))

@@ -111,6 +111,10 @@ async fn a_remote_video_is_hidden_here_only(backend: Backend) {
     let (status, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), Some(&admin_b)).await;
     assert_eq!(status, StatusCode::OK, "moderators still see it");
     assert_eq!(v["blacklisted"], true);
+    // B's edge cache does not serve it either.
+    let master = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap();
+    assert!(master.starts_with(&b.api.base), "{master}");
+    assert_eq!(b.api.http.get(master).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     a.stop().await;
     b.stop().await;
 }
