@@ -235,20 +235,6 @@ pub async fn video_rank(e: impl Into<Exec<'_>> + Copy, video: i64, id: i64) -> R
     Ok((n, nth))
 }
 
-/// Reports made by `reporter` (an account) or from `host` since `since`: what the flood limit counts.
-pub async fn count_recent(e: impl Into<Exec<'_>>, reporter: Option<i64>, host: &str, since: i64) -> Result<i64> {
-    let (n,): (i64,) = run!(e, |x| sqlx::query_as(
-        "SELECT COUNT(*) FROM abuses WHERE created_at >= $3 AND \
-         (($1 IS NOT NULL AND reporter_account_id = $1) OR ($2 <> '' AND reporter_host = $2))"
-    )
-    .bind(reporter)
-    .bind(host)
-    .bind(since)
-    .fetch_one(x)
-    .await)?;
-    Ok(n)
-}
-
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Message {
     pub id: i64,
