@@ -189,6 +189,58 @@ pub async fn get_channel_outbox(
     Ok(ap_response(ap::outbox(&app, None, Some(c.id), &id, q.page).await?))
 }
 
+/// `GET /video-playlists/{uuid}` — a `Playlist` (`?page=N`: a page of its elements) to
+/// ActivityPub clients, the web client's page to browsers. Private playlists are 404.
+pub async fn get_playlist_object(
+    State(app): State<Arc<App>>,
+    Path(uuid): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    Extension(web): Extension<Web>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    if !wants_ap(&headers) {
+        return Ok(web::page(&app, &web, uri.path()).await);
+    }
+    let p = flotilla_app::playlist::get_federated(&app, &uuid).await?;
+    Ok(ap_response(flotilla_app::playlist::to_ap(&app, &p, q.page).await?))
+}
+
+/// `GET /video-playlists/{uuid}/videos/{element}` — a `PlaylistElement`.
+pub async fn get_playlist_element(
+    State(app): State<Arc<App>>,
+    Path((uuid, element)): Path<(String, i64)>,
+) -> Result<Response, ApiError> {
+    let p = flotilla_app::playlist::get_federated(&app, &uuid).await?;
+    Ok(ap_response(flotilla_app::playlist::element_to_ap(&app, &p, element).await?))
+}
+
+/// `GET /accounts/{name}/playlists` and `/video-channels/{name}/playlists`: the actor's public
+/// playlists (an `OrderedCollection` of their ids).
+pub async fn get_playlists_collection(
+    State(app): State<Arc<App>>,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let path = uri.path();
+    let name = path
+        .strip_prefix("/accounts/")
+        .or_else(|| path.strip_prefix("/video-channels/"))
+        .and_then(|r| r.strip_suffix("/playlists"))
+        .ok_or_else(|| ApiError::not_found("collection not found"))?;
+    let id = format!("{}{path}", app.public.base());
+    let (account, channel) = if path.starts_with("/accounts/") {
+        (Some(flotilla_app::account::get_local(&app, name).await?.id), None)
+    } else {
+        let c = flotilla_app::channel::get_by_handle(&app, name).await?;
+        if !c.host.is_empty() {
+            return Err(ApiError::not_found("no such channel here"));
+        }
+        (None, Some(c.id))
+    };
+    Ok(ap_response(flotilla_app::playlist::collection(&app, account, channel, &id, q.page).await?))
+}
+
 /// `GET /accounts/{name}/{followers,following}` and the same for channels.
 pub async fn get_follow_collection(
     State(app): State<Arc<App>>,

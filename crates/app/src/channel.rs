@@ -172,10 +172,12 @@ pub async fn delete(app: &App, who: &AuthUser, handle: &str) -> Result<()> {
     }
     let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();
     flotilla_db::videos::delete_search_rows(&mut tx, &ids).await?;
+    let thumbnails = crate::playlist::channel_deleting(&mut tx, app, c.id).await?;
     accounts::delete_actor(&mut tx, c.actor_id).await?;
     tx.commit().await?;
     app.wake_jobs();
     crate::image::remove_files(app, &files).await;
+    crate::playlist::remove_thumbnails(app, &thumbnails).await;
     for v in &videos {
         crate::video::remove_files(app, v).await;
     }

@@ -96,7 +96,7 @@ pub fn user_to_api(u: &User, account: Value, channels: Vec<Value>) -> Value {
         "autoPlayNextVideoPlaylist": true,
         "autoPlayVideo": u.auto_play_video,
         "p2pEnabled": u.p2p_enabled,
-        "videosHistoryEnabled": true,
+        "videosHistoryEnabled": u.videos_history_enabled,
         "videoLanguages": null,
         "language": null,
         "role": role_to_api(u.role),

@@ -65,6 +65,11 @@ pub enum Event {
     AbuseStateChanged { abuse_id: i64, state: i64, remote: bool },
     /// A message was added to a report.
     AbuseMessaged { message_id: i64 },
+    /// A local playlist was made or changed (its metadata or its videos); `was_federated`: its
+    /// followers knew it before the change.
+    PlaylistChanged { playlist_id: i64, was_federated: bool },
+    /// A local playlist its followers knew was deleted (what they must be told, read before).
+    PlaylistDeleted { url: String, actor_id: i64, actor_url: String, inboxes: Vec<String> },
 }
 
 /// Who must hear that a local actor is gone, taken before it went. Its key is kept a few days

@@ -101,6 +101,10 @@ pub enum Job {
     MirrorCopy {
         redundancy_id: i64,
     },
+    /// Another server's playlist, read from its origin with its elements (`federation::playlists`).
+    FetchPlaylist {
+        url: String,
+    },
 }
 
 impl Job {
@@ -122,6 +126,7 @@ impl Job {
             Job::FetchComments { .. } => "fetch-comments",
             Job::FetchComment { .. } => "fetch-comment",
             Job::MirrorCopy { .. } => "mirror-copy",
+            Job::FetchPlaylist { .. } => "fetch-playlist",
         }
     }
 
@@ -142,6 +147,7 @@ impl Job {
             Job::SendViews { .. } => 10,
             Job::FetchComments { .. } | Job::FetchComment { .. } => 3,
             Job::MirrorCopy { .. } => 5,
+            Job::FetchPlaylist { .. } => 5,
         }
     }
 
@@ -163,6 +169,7 @@ impl Job {
             Job::FetchComments { url, .. } => Some(format!("fetch-comments:{url}")),
             Job::FetchComment { url } => Some(format!("fetch-comment:{url}")),
             Job::MirrorCopy { redundancy_id } => Some(format!("mirror-copy:{redundancy_id}")),
+            Job::FetchPlaylist { url } => Some(format!("fetch-playlist:{url}")),
         }
     }
 
@@ -279,6 +286,9 @@ impl Job {
             "mirror-copy" => serde_json::from_str::<MirrorPayload>(payload)
                 .map(|p| Job::MirrorCopy { redundancy_id: p.redundancy_id })
                 .map_err(|e| e.to_string()),
+            "fetch-playlist" => serde_json::from_str::<ActorPayload>(payload)
+                .map(|p| Job::FetchPlaylist { url: p.url })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -307,6 +317,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-comment", 1),
         // One mirror copied at a time: each is a whole video over the network and onto the disk.
         ("mirror-copy", 1),
+        ("fetch-playlist", 1),
     ]
 }
 
@@ -414,6 +425,12 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         }
         Job::FetchComment { url } => crate::federation::backfill::fetch_comment(app, url).await,
         Job::MirrorCopy { redundancy_id } => crate::redundancy::copy(app, *redundancy_id).await,
+        // Its own budget: the playlist, its pages and elements (each video has one of its own).
+        Job::FetchPlaylist { url } => {
+            let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
+            flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
+                .await
+        }
     }
 }
 
@@ -446,6 +463,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::FetchComments { url, .. } => tracing::warn!(url, error = why, "a remote video's comments not read"),
         Job::FetchComment { url } => tracing::warn!(url, error = why, "a remote comment not fetched"),
         Job::MirrorCopy { redundancy_id } => crate::redundancy::copy_given_up(app, *redundancy_id, why).await,
+        Job::FetchPlaylist { url } => tracing::warn!(url, error = why, "a remote playlist not read"),
     }
 }
 

@@ -184,7 +184,9 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
         | Event::VideoRated { .. }
         | Event::CommentDeleted { .. }
         | Event::ActorDeleted(_)
-        | Event::CommentReplyApproved { .. } => Ok(()),
+        | Event::CommentReplyApproved { .. }
+        | Event::PlaylistChanged { .. }
+        | Event::PlaylistDeleted { .. } => Ok(()),
     }
 }
 

@@ -166,6 +166,7 @@ pub struct UpdateMe {
     pub nsfw_policy: Option<String>,
     pub p2p_enabled: Option<bool>,
     pub auto_play_video: Option<bool>,
+    pub videos_history_enabled: Option<bool>,
 }
 
 /// `PUT /api/v1/users/me`. Changing the email or password needs the current password.
@@ -216,6 +217,7 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
         nsfw_policy: req.nsfw_policy.clone(),
         p2p_enabled: req.p2p_enabled,
         auto_play_video: req.auto_play_video,
+        videos_history_enabled: req.videos_history_enabled,
         ..Default::default()
     };
     users::update(&mut tx, who.id(), &patch, now).await.map_err(conflict_as_taken)?;

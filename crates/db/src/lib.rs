@@ -21,10 +21,12 @@ pub mod blocklist;
 pub mod channels;
 pub mod comments;
 pub mod follows;
+pub mod history;
 pub mod hosts;
 pub mod images;
 pub mod jobs;
 pub mod notifications;
+pub mod playlists;
 pub mod rates;
 pub mod redundancies;
 pub mod registrations;
@@ -319,6 +321,13 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0030_nsfw_details.sql"),
         include_str!("../migrations/0030_nsfw_details.sql"),
     ),
+    (
+        31,
+        "playlists",
+        include_str!("../migrations/0031_playlists.sql"),
+        include_str!("../migrations/0031_playlists.sql"),
+    ),
+    (32, "history", include_str!("../migrations/0032_history.sql"), include_str!("../migrations/0032_history.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

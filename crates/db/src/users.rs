@@ -19,6 +19,8 @@ pub struct User {
     pub nsfw_policy: String,
     pub p2p_enabled: bool,
     pub auto_play_video: bool,
+    /// Watched videos and positions are recorded (`video_history`).
+    pub videos_history_enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
@@ -54,10 +56,11 @@ pub struct UserPatch {
     pub nsfw_policy: Option<String>,
     pub p2p_enabled: Option<bool>,
     pub auto_play_video: Option<bool>,
+    pub videos_history_enabled: Option<bool>,
 }
 
 const COLUMNS: &str = "id, username, email, password_hash, role, video_quota, video_quota_daily, blocked, \
-    blocked_reason, email_verified, nsfw_policy, p2p_enabled, auto_play_video, created_at, updated_at, last_login_at";
+    blocked_reason, email_verified, nsfw_policy, p2p_enabled, auto_play_video, videos_history_enabled, created_at, updated_at, last_login_at";
 
 pub async fn insert(e: impl Into<Exec<'_>>, u: &NewUser<'_>) -> Result<UserId> {
     let (id,): (i64,) = run!(e, |x| sqlx::query_as(
@@ -155,7 +158,8 @@ pub async fn update(e: impl Into<Exec<'_>>, id: UserId, p: &UserPatch, now: i64)
          role = COALESCE($4, role), video_quota = COALESCE($5, video_quota), \
          video_quota_daily = COALESCE($6, video_quota_daily), email_verified = COALESCE($7, email_verified), \
          nsfw_policy = COALESCE($8, nsfw_policy), p2p_enabled = COALESCE($9, p2p_enabled), \
-         auto_play_video = COALESCE($10, auto_play_video), updated_at = $11 WHERE id = $1"
+         auto_play_video = COALESCE($10, auto_play_video), updated_at = $11, \
+         videos_history_enabled = COALESCE($12, videos_history_enabled) WHERE id = $1"
     )
     .bind(id.0)
     .bind(&p.email)
@@ -168,6 +172,7 @@ pub async fn update(e: impl Into<Exec<'_>>, id: UserId, p: &UserPatch, now: i64)
     .bind(p.p2p_enabled)
     .bind(p.auto_play_video)
     .bind(now)
+    .bind(p.videos_history_enabled)
     .execute(x)
     .await
     .map(|r| r.rows_affected()))?;

@@ -146,6 +146,16 @@ pub async fn get(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<Video>> {
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(id).fetch_optional(x).await)?)
 }
 
+/// Several videos by id (in no particular order; missing ones are left out).
+pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Video>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::id_list(ids);
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE id IN ({list})");
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).fetch_all(x).await)?)
+}
+
 /// By numeric id, UUID or short UUID, as PeerTube's API accepts.
 pub async fn get_by_any_id(e: impl Into<Exec<'_>>, key: &str) -> Result<Option<Video>> {
     let numeric = key.parse::<i64>().ok().filter(|_| key.len() < 19);
@@ -548,6 +558,8 @@ pub struct VideoFilter {
     pub subscriptions_of: Option<i64>,
     /// Not the videos of these accounts (blocked or muted).
     pub hide_accounts: Vec<i64>,
+    /// Not the videos in this user's watch history (`excludeAlreadyWatched`).
+    pub unwatched_by: Option<i64>,
 }
 
 /// The words of what a person typed: letters and digits only, so no query syntax of either
@@ -636,6 +648,10 @@ pub async fn list_counted(
     if !f.hide_accounts.is_empty() {
         let list = crate::id_list(&f.hide_accounts);
         clauses.push(format!("v.channel_id NOT IN (SELECT id FROM channels WHERE account_id IN ({list}))"));
+    }
+    if let Some(user) = f.unwatched_by {
+        let p = push(&mut args, Arg::I(user));
+        clauses.push(format!("v.id NOT IN (SELECT video_id FROM video_history WHERE user_id = {p})"));
     }
     match f.is_local {
         Some(true) => clauses.push("v.remote_url IS NULL".into()),

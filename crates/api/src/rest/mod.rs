@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod moderation;
 pub mod notifications;
 pub mod oauth;
+pub mod playlists;
 pub mod server;
 pub mod subscriptions;
 pub mod users;
@@ -176,6 +177,24 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         )
         .route("/automatic-tags/accounts/{name}/available", get(moderation::account_available))
         .route("/automatic-tags/server/available", get(moderation::server_available))
+        .route("/video-playlists", get(playlists::list).post(playlists::create).layer(image_limit))
+        .route("/video-playlists/privacies", get(playlists::privacies))
+        .route(
+            "/video-playlists/{id}",
+            get(playlists::get).put(playlists::update).delete(playlists::delete).layer(image_limit),
+        )
+        .route("/video-playlists/{id}/videos", get(playlists::elements).post(playlists::add))
+        .route("/video-playlists/{id}/videos/reorder", post(playlists::reorder))
+        .route(
+            "/video-playlists/{id}/videos/{element}",
+            axum::routing::put(playlists::update_element).delete(playlists::remove),
+        )
+        .route("/accounts/{name}/video-playlists", get(playlists::list_of_account))
+        .route("/video-channels/{handle}/video-playlists", get(playlists::list_of_channel))
+        .route("/users/me/video-playlists/videos-exist", get(playlists::videos_exist))
+        .route("/users/me/history/videos", get(playlists::history))
+        .route("/users/me/history/videos/remove", post(playlists::clear))
+        .route("/users/me/history/videos/{video}", axum::routing::delete(playlists::forget))
         .route("/jobs/{state}", get(jobs::list_jobs))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/config", get(config::get_config))

@@ -59,6 +59,13 @@ pub async fn fetch_page(
                 tracing::info!(actor = %actor.url, "no outbox on its server; nothing to crawl");
                 return Ok(());
             };
+            // Its public playlists come with its past (a channel's, as PeerTube lists them).
+            if let Some(list) = on_host(&me["playlists"], &actor.host) {
+                let mut tx = app.db.begin().await?;
+                jobs::enqueue(&mut tx, &Job::FetchPlaylist { url: list.to_string() }).await?;
+                tx.commit().await?;
+                app.wake_jobs();
+            }
             let collection = app.fetcher.get_ap(outbox, Some(&signer)).await.map_err(fail)?;
             match &collection["first"] {
                 // The first page embedded (Mastodon), or named (PeerTube).

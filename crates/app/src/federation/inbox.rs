@@ -195,6 +195,9 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Create" | "Update" if super::comments::is_note(object) => {
             super::comments::receive(app, signer, kind, object, Some(activity)).await
         }
+        "Create" | "Update" if super::playlists::is_playlist(object) => {
+            super::playlists::receive(app, signer, object).await
+        }
         "Create" | "Update" if crate::redundancy::is_cache_file(object) => {
             crate::redundancy::receive(app, signer, object).await
         }
@@ -207,6 +210,7 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,
         "Delete" => match remote::id_of(object) {
             Some(url) if super::comments::delete(app, signer, url, Some(activity)).await? => Ok(()),
+            Some(url) if super::playlists::delete(app, signer, url).await? => Ok(()),
             _ => super::videos::delete(app, signer, object).await,
         },
         other => {

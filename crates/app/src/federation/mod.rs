@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod flags;
 pub mod follow;
 pub mod inbox;
+pub mod playlists;
 pub mod rates;
 pub mod remote;
 pub mod search;
@@ -66,6 +67,12 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
             } else {
                 flags::state_changed(app, *abuse_id, *state).await
             }
+        }
+        Event::PlaylistChanged { playlist_id, was_federated } => {
+            playlists::changed(app, *playlist_id, *was_federated).await
+        }
+        Event::PlaylistDeleted { url, actor_id, actor_url, inboxes } => {
+            playlists::send_delete(app, url, *actor_id, actor_url, inboxes).await
         }
         Event::RemoteVideoPublished { .. } | Event::ActorFollowed { .. } | Event::AbuseMessaged { .. } => Ok(()),
         Event::CommentDeleted { comment_id, url, actor_id } => {

@@ -207,8 +207,8 @@ pub async fn update(
 /// (280×157 and 850×480), not stored yet.
 #[derive(Default)]
 pub struct VideoImages {
-    thumbnail: Option<Vec<u8>>,
-    preview: Option<Vec<u8>>,
+    pub thumbnail: Option<Vec<u8>>,
+    pub preview: Option<Vec<u8>>,
 }
 
 /// Decodes and re-encodes the images a form carried. Refuses (`invalid_image`) anything that is

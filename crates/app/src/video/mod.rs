@@ -138,7 +138,9 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
     };
     // Someone watches a copy of a remote video: keep it true to its origin (in the background).
     crate::events::seen(app, crate::events::Seen::Video(&v)).await;
-    view(app, &v, true, owner).await
+    let mut out = view(app, &v, true, owner).await?;
+    crate::history::annotate(app, who, std::slice::from_ref(&v), std::slice::from_mut(&mut out)).await?;
+    Ok(out)
 }
 
 /// The tracker's admission: the local video whose rendition announces under `info_hash`; `Err`
@@ -232,6 +234,8 @@ pub struct ListParams {
     pub is_local: Option<bool>,
     pub privacy_one_of: Vec<i64>,
     pub search: Option<String>,
+    /// Leave out what the caller already watched (logged-in users).
+    pub exclude_already_watched: bool,
 }
 
 impl ListParams {
@@ -254,6 +258,7 @@ impl ListParams {
                 "nsfw" => p.nsfw = Some(v.clone()),
                 "isLocal" => p.is_local = Some(v == "true"),
                 "search" => p.search = Some(v.clone()),
+                "excludeAlreadyWatched" => p.exclude_already_watched = v == "true",
                 _ => {}
             }
         }
@@ -329,6 +334,9 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         f.privacy_one_of = p.privacy_one_of;
     }
     f.is_local = p.is_local;
+    if p.exclude_already_watched {
+        f.unwatched_by = who.map(|w| w.user.id);
+    }
     if !matches!(scope, Scope::Mine) {
         f.hide_accounts = crate::blocklist::hidden_for(app, who.map(|w| w.user.id)).await?.to_vec();
     }
@@ -352,14 +360,16 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
     // Totals of public lists are remembered for a few seconds: counting 100,000 rows for every
     // page view costs more than the page.
     let key = format!("{f:?}");
-    let cacheable = f.public_only && f.search.is_none();
+    let cacheable = f.public_only && f.search.is_none() && f.unwatched_by.is_none();
     let (known, recount) = if cacheable { app.list_totals.lookup(&key) } else { (None, false) };
     let (rows, total) =
         videos::list_counted(&app.db, &f, &order, page.start, page.count, known.filter(|_| !recount)).await?;
     if cacheable && recount {
         app.list_totals.put(key, total);
     }
-    Ok(json!({ "total": total, "data": views(app, &rows, false).await? }))
+    let mut data = views(app, &rows, false).await?;
+    crate::history::annotate(app, who, &rows, &mut data).await?;
+    Ok(json!({ "total": total, "data": data }))
 }
 
 /// `DELETE /api/v1/videos/:id`: the owner or a moderator. Files go after the row, so a failed

@@ -80,6 +80,9 @@ pub async fn add(app: &App, who: Option<&AuthUser>, ip: IpAddr, key: &str, curre
     if !crate::video::can_see(app, who, &v).await? {
         return Err(Error::not_found("video"));
     }
+    if let (Some(w), Some(t)) = (who, current_time) {
+        crate::history::record(app, w, &v, t).await?;
+    }
     let viewer = match who {
         Some(w) => Viewer::User(w.user.id),
         None => Viewer::Ip(ip),

@@ -33,6 +33,9 @@ import type {
   VideoDetails,
   EdgeCacheStats,
   VideoRedundancy,
+  VideoPlaylist,
+  VideoPlaylistElement,
+  VideosExistInPlaylists,
   WatchedWordsList,
 } from './types';
 
@@ -91,8 +94,75 @@ export interface PlaybackMetric {
 }
 export const sendPlaybackMetric = (body: PlaybackMetric, keepalive = false) =>
   api('/metrics/playback', { method: 'POST', json: body, keepalive });
-export const addView = (id: string | number, currentTime: number) =>
-  api(`/videos/${id}/views`, { method: 'POST', json: { currentTime: Math.floor(currentTime) } });
+/** Counts a view; for a signed-in viewer it also records where they are in the video (their history). */
+export const addView = (id: string | number, currentTime: number, keepalive = false) =>
+  api(`/videos/${id}/views`, { method: 'POST', json: { currentTime: Math.floor(currentTime) }, keepalive });
+
+/** The signed-in user's watched videos, last watched first, each with `userHistory`. */
+export const listHistory = (q: { start: number; count: number; search?: string }) =>
+  api<ListResult<Video>>('/users/me/history/videos', { query: q });
+export const removeFromHistory = (videoId: number) => api(`/users/me/history/videos/${videoId}`, { method: 'DELETE' });
+/** Clears the whole history (PeerTube also takes a `beforeDate`). */
+export const clearHistory = () => api('/users/me/history/videos/remove', { method: 'POST', json: {} });
+
+export type PlaylistSort = '-updatedAt' | '-createdAt' | 'displayName';
+
+export interface PlaylistListQuery extends Query {
+  start?: number;
+  count?: number;
+  sort?: PlaylistSort;
+  /** 1 regular playlists, 2 the Watch later one. */
+  playlistType?: number;
+}
+
+/** An account's playlists; its owner also gets the private ones and Watch later. */
+export const listAccountPlaylists = (name: string, q: PlaylistListQuery) =>
+  api<ListResult<VideoPlaylist>>(`/accounts/${encodeURIComponent(name)}/video-playlists`, { query: q });
+export const listChannelPlaylists = (handle: string, q: PlaylistListQuery) =>
+  api<ListResult<VideoPlaylist>>(`/video-channels/${encodeURIComponent(handle)}/video-playlists`, { query: q });
+/** By id, uuid or shortUUID. */
+export const getPlaylist = (id: string | number) => api<VideoPlaylist>(`/video-playlists/${encodeURIComponent(id)}`);
+/** Multipart: displayName, description, privacy, videoChannelId (needed for a public one), thumbnailfile. */
+export const createPlaylist = (form: FormData) =>
+  api<{ videoPlaylist: { id: number; uuid: string; shortUUID: string } }>('/video-playlists', { method: 'POST', multipart: form });
+export const updatePlaylist = (id: string | number, form: FormData) =>
+  api(`/video-playlists/${encodeURIComponent(id)}`, { method: 'PUT', multipart: form });
+export const deletePlaylist = (id: string | number) => api(`/video-playlists/${encodeURIComponent(id)}`, { method: 'DELETE' });
+export const listPlaylistElements = (id: string | number, q: { start: number; count: number }) =>
+  api<ListResult<VideoPlaylistElement>>(`/video-playlists/${encodeURIComponent(id)}/videos`, { query: q });
+
+/** Every element of a playlist, in order (pages of 100, PeerTube's most). */
+export async function listAllPlaylistElements(id: string | number): Promise<VideoPlaylistElement[]> {
+  const all: VideoPlaylistElement[] = [];
+  for (;;) {
+    const page = await listPlaylistElements(id, { start: all.length, count: 100 });
+    all.push(...page.data);
+    if (page.data.length === 0 || all.length >= page.total) return all.sort((a, b) => a.position - b.position);
+  }
+}
+
+export interface PlaylistPart {
+  startTimestamp?: number | null;
+  stopTimestamp?: number | null;
+}
+export const addToPlaylist = (playlistId: number, videoId: number, part: PlaylistPart = {}) =>
+  api<{ videoPlaylistElement: { id: number } }>(`/video-playlists/${playlistId}/videos`, { method: 'POST', json: { videoId, ...part } });
+export const updatePlaylistElement = (playlistId: number, elementId: number, part: PlaylistPart) =>
+  api(`/video-playlists/${playlistId}/videos/${elementId}`, { method: 'PUT', json: part });
+export const removeFromPlaylist = (playlistId: number, elementId: number) =>
+  api(`/video-playlists/${playlistId}/videos/${elementId}`, { method: 'DELETE' });
+/**
+ * Moves `reorderLength` elements from `startPosition` to just after `insertAfterPosition` (0: to the
+ * top); positions are 1-based and counted before the move.
+ */
+export const reorderPlaylist = (playlistId: number, body: { startPosition: number; insertAfterPosition: number; reorderLength?: number }) =>
+  api(`/video-playlists/${playlistId}/videos/reorder`, { method: 'POST', json: { reorderLength: 1, ...body } });
+export const playlistsHoldingVideos = (videoIds: number[]) =>
+  api<VideosExistInPlaylists>('/users/me/video-playlists/videos-exist', { query: { videoIds: videoIds.map(String) } });
+
+/** The secret of the user's private feeds (the subscriptions feed); renewing it revokes the old one. */
+export const getFeedToken = () => api<{ feedToken: string }>('/users/me/feed-token');
+export const renewFeedToken = () => api<{ feedToken: string }>('/users/me/feed-token', { method: 'POST' });
 
 export type CommentSort = '-createdAt' | '-totalReplies';
 export const listCommentThreads = (videoId: string | number, q: { start: number; count: number; sort: CommentSort }) =>

@@ -101,6 +101,8 @@ export interface Video {
   description?: string | null;
   /** Blocked by the moderators ("blacklisted"): listed to its owner and moderators only. */
   blacklisted?: boolean;
+  /** For the signed-in viewer, when they watched it: where they stopped, in seconds. */
+  userHistory?: { currentTime: number } | null;
 }
 
 export interface VideoFile {
@@ -256,6 +258,10 @@ export interface User {
   createdAt: string;
   lastLoginDate?: string | null;
   videoQuotaUsed?: number;
+  /** Whether the videos watched are recorded in the history (PeerTube's pause switch). */
+  videosHistoryEnabled?: boolean;
+  /** Play the next video of a playlist when one ends. */
+  autoPlayNextVideoPlaylist?: boolean;
   /** What to be told of, per kind (PeerTube's keys); only on `GET /users/me`. */
   notificationSettings?: NotificationSettings;
 }
@@ -588,3 +594,56 @@ export interface VideoBlock {
   type: number;
   video: Video;
 }
+
+/** PeerTube's `VideoPlaylistPrivacy` (no Internal for playlists). */
+export const PlaylistPrivacy = { Public: 1, Unlisted: 2, Private: 3 } as const;
+
+/** PeerTube's `VideoPlaylistType`: 1 a playlist, 2 the user's "Watch later" (one each, never deleted or renamed). */
+export const PlaylistType = { Regular: 1, WatchLater: 2 } as const;
+
+/** A playlist (PeerTube's `VideoPlaylist`). */
+export interface VideoPlaylist {
+  id: number;
+  uuid: string;
+  shortUUID: string;
+  isLocal: boolean;
+  url: string;
+  displayName: string;
+  description: string | null;
+  privacy: IdLabel;
+  thumbnailPath: string | null;
+  embedPath: string;
+  type: IdLabel;
+  videosLength: number;
+  createdAt: string;
+  updatedAt: string;
+  ownerAccount: Pick<Account, 'id' | 'name' | 'displayName' | 'url' | 'host' | 'avatars'>;
+  videoChannel: Pick<Channel, 'id' | 'name' | 'displayName' | 'url' | 'host' | 'avatars'> | null;
+}
+
+/** PeerTube's `VideoPlaylistElementType`: what the viewer may see of an element's video. */
+export const PlaylistElementType = { Regular: 0, Private: 1, Unavailable: 2, Deleted: 3 } as const;
+
+/** One element of a playlist: its video (null unless `type` is Regular) and the part to play. */
+export interface VideoPlaylistElement {
+  id: number;
+  /** 1-based. */
+  position: number;
+  startTimestamp: number | null;
+  stopTimestamp: number | null;
+  type: number;
+  video: Video | null;
+}
+
+/** `GET /users/me/video-playlists/videos-exist`: per video id, the viewer's playlists holding it. */
+export type VideosExistInPlaylists = Record<
+  string,
+  {
+    playlistElementId: number;
+    playlistId: number;
+    playlistDisplayName?: string;
+    playlistShortUUID?: string;
+    startTimestamp: number | null;
+    stopTimestamp: number | null;
+  }[]
+>;
