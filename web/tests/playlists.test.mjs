@@ -141,8 +141,8 @@ describe('playlists and watch later', () => {
     for (const name of [b, c]) {
       await page.goto('/');
       await page.getByRole('link', { name }).first().waitFor();
-      await page.getByRole('button', { name: `More actions for ${name}` }).click();
-      const menu = page.getByRole('menu', { name: `More actions for ${name}` });
+      await page.getByRole('button', { name: `Video menu: ${name}` }).click();
+      const menu = page.getByRole('menu', { name: `Video menu: ${name}` });
       await menu.getByRole('menuitem', { name: 'Save to Watch later' }).waitFor();
       if (name === b) await shot(page, DESKTOP, 'video-card-menu');
       await menu.getByRole('menuitem', { name: 'Save to playlist…' }).click();
@@ -234,8 +234,8 @@ describe('playlists and watch later', () => {
     const { page } = pat;
     const [a, b] = NAMES;
     await page.goto('/');
-    await page.getByRole('button', { name: `More actions for ${b}` }).click();
-    await page.getByRole('menu', { name: `More actions for ${b}` }).getByRole('menuitem', { name: 'Save to Watch later' }).click();
+    await page.getByRole('button', { name: `Video menu: ${b}` }).click();
+    await page.getByRole('menu', { name: `Video menu: ${b}` }).getByRole('menuitem', { name: 'Save to Watch later' }).click();
     await page.getByRole('menu').waitFor({ state: 'detached' });
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Watch later' }).click();
@@ -254,8 +254,8 @@ describe('playlists and watch later', () => {
 
     // The card's menu now offers to take b out again.
     await page.goto('/');
-    await page.getByRole('button', { name: `More actions for ${b}` }).click();
-    await page.getByRole('menu', { name: `More actions for ${b}` }).getByRole('menuitem', { name: 'Remove from Watch later' }).click();
+    await page.getByRole('button', { name: `Video menu: ${b}` }).click();
+    await page.getByRole('menu', { name: `Video menu: ${b}` }).getByRole('menuitem', { name: 'Remove from Watch later' }).click();
     await page.getByRole('menu').waitFor({ state: 'detached' });
     const later = (await get(instance.url, tok, `/accounts/${USER}/video-playlists?playlistType=2`)).data;
     assert.equal(later.length, 1);
@@ -280,15 +280,8 @@ describe('playlists and watch later', () => {
     await shot(page, DESKTOP, 'playlist-watch');
 
     // Let c play to its end: a follows on its own.
-    const urls = [];
-    page.on('framenavigated', (f) => urls.push([Date.now() % 100000, f.url()]));
-    page.on('pageerror', (e) => console.log('STACK', e.stack));
     await playUntil(page, 0.2);
-    setTimeout(() => console.log('DEBUG', JSON.stringify(urls)), 14000);
     await page.waitForURL((u) => u.searchParams.get('playlistPosition') === '2', { timeout: 20_000 });
-    await page.waitForTimeout(3000);
-    await page.screenshot({ path: '/tmp/pw15/dbg.png' });
-    console.log('DEBUG2', JSON.stringify(pat.problems));
     await page.getByRole('heading', { name: a, level: 1 }).waitFor();
     assert.match(await current(), new RegExp(a));
     await panel.getByText('2 / 3').waitFor();
@@ -321,7 +314,7 @@ describe('playlists and watch later', () => {
     await page.getByRole('heading', { name: c, level: 1 }).waitFor();
     assert.match(await current(), new RegExp(c));
     // Autoplay off: the end of a video stays there.
-    await panel.getByRole('checkbox', { name: 'Autoplay' }).uncheck();
+    await panel.getByRole('switch', { name: 'Autoplay' }).uncheck();
     await page.waitForFunction(() => document.querySelector('video')?.ended, null, { timeout: 20_000 });
     await page.waitForTimeout(800);
     assert.equal(new URL(page.url()).searchParams.get('playlistPosition'), '1');

@@ -21,6 +21,7 @@ pub mod ap;
 pub mod compress;
 pub mod error;
 pub mod extract;
+pub mod feeds;
 pub mod files;
 pub mod metrics;
 pub mod rest;
@@ -92,6 +93,8 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/accounts/{name}/playlists", get(ap::get_playlists_collection))
         .route("/video-channels/{name}/playlists", get(ap::get_playlists_collection))
         .route("/video-playlists/{uuid}", get(ap::get_playlist_object))
+        .route("/feeds/{file}", get(feeds::get_feed))
+        .route("/feeds/podcast/videos.xml", get(feeds::get_podcast))
         .route("/video-playlists/{uuid}/videos/{element}", get(ap::get_playlist_element))
         .route("/video-channels/{name}", get(ap::get_channel_actor))
         .route("/video-channels/{name}/outbox", get(ap::get_channel_outbox))

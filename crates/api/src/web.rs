@@ -334,7 +334,18 @@ async fn video_meta(app: &App, id: &str) -> Meta {
     if let Some(url) = v.get("url").and_then(Value::as_str) {
         head += &format!("<link rel=\"alternate\" type=\"application/activity+json\" href=\"{}\">", escape(url));
     }
+    head +=
+        &feed_link(&format!("{base}/feeds/video-comments.xml?videoId={}", s("uuid")), &format!("{name} - Comments"));
     Meta::Tags(head)
+}
+
+/// A `<link rel="alternate">` to an RSS feed (readers find feeds by it).
+fn feed_link(href: &str, title: &str) -> String {
+    format!(
+        "<link rel=\"alternate\" type=\"application/rss+xml\" href=\"{}\" title=\"{}\">",
+        escape(href),
+        escape(title)
+    )
 }
 
 async fn actor_meta(app: &App, handle: &str, channel: bool) -> Meta {
@@ -374,6 +385,19 @@ async fn actor_meta(app: &App, handle: &str, channel: bool) -> Meta {
     head += &format!("<link rel=\"canonical\" href=\"{}\">", escape(&url));
     if let Some(ap) = v.get("url").and_then(Value::as_str) {
         head += &format!("<link rel=\"alternate\" type=\"application/activity+json\" href=\"{}\">", escape(ap));
+    }
+    let base = app.public.base();
+    let id = v.get("id").and_then(Value::as_i64).unwrap_or_default();
+    if channel {
+        head += &feed_link(&format!("{base}/feeds/videos.xml?videoChannelId={id}"), &name);
+        if v.get("isLocal").and_then(Value::as_bool) == Some(true) {
+            head += &feed_link(
+                &format!("{base}/feeds/podcast/videos.xml?videoChannelId={id}"),
+                &format!("{name} - Podcast"),
+            );
+        }
+    } else {
+        head += &feed_link(&format!("{base}/feeds/videos.xml?accountId={id}"), &name);
     }
     Meta::Tags(head)
 }

@@ -25,6 +25,7 @@ pub mod edge;
 pub mod events;
 pub mod failpoints;
 pub mod federation;
+pub mod feed;
 pub mod history;
 pub mod image;
 pub mod instance;
@@ -88,6 +89,8 @@ pub struct App {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// What the instance's blocklists hide and refuse, and users' mutes (`blocklist`).
     pub blocks: blocklist::Blocks,
+    /// Recent feed answers (`feed`).
+    pub feeds: feed::FeedCache,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -120,6 +123,7 @@ impl App {
             list_totals: Default::default(),
             key_refetches: Default::default(),
             blocks: Default::default(),
+            feeds: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
             edge: edge::EdgeCache::open(config.data_dir.join("edge-cache"), config.federation.edge_cache_bytes),
             fetcher: flotilla_federation::fetch::Fetcher::new(

@@ -45,6 +45,31 @@ pub struct NewComment<'a> {
     pub now: i64,
 }
 
+/// The newest comments everyone may read (not deleted nor held, on published public videos
+/// nobody blocked), of one video or of all, leaving out `hide`'s accounts: for the feeds.
+pub async fn recent_public(
+    e: impl Into<Exec<'_>>,
+    video: Option<i64>,
+    hide: &[i64],
+    count: i64,
+) -> Result<Vec<Comment>> {
+    // Ids start at 1: 0 keeps `NOT IN` well-formed when nobody is hidden.
+    let hidden: Vec<i64> = if hide.is_empty() { vec![0] } else { hide.to_vec() };
+    let list = crate::id_list(&hidden);
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM video_comments c JOIN videos v ON v.id = c.video_id \
+         WHERE c.deleted_at IS NULL AND c.held = FALSE AND v.state = 1 AND v.privacy = 1 AND v.blocked = 0 \
+         AND ($1 < 0 OR c.video_id = $1) AND c.account_id NOT IN ({list}) \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $2"
+    );
+    Ok(run!(e, |x| sqlx::query_as::<_, Comment>(&sql)
+        .bind(video.unwrap_or(-1))
+        .bind(count.clamp(1, 100))
+        .fetch_all(x)
+        .await)?)
+}
+
 /// Adds a comment, and counts it (in the caller's transaction) unless it is held.
 pub async fn insert(tx: &mut crate::Tx, c: &NewComment<'_>) -> Result<i64> {
     let (id,): (i64,) = run!(&mut *tx, |x| sqlx::query_as(

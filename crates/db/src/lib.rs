@@ -328,6 +328,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0031_playlists.sql"),
     ),
     (32, "history", include_str!("../migrations/0032_history.sql"), include_str!("../migrations/0032_history.sql")),
+    (
+        33,
+        "feed_tokens",
+        include_str!("../migrations/0033_feed_tokens.sql"),
+        include_str!("../migrations/0033_feed_tokens.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

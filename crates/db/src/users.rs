@@ -238,3 +238,20 @@ pub async fn moderators(e: impl Into<Exec<'_>>) -> Result<Vec<i64>> {
             .await)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
+
+/// The user's feed token, if one was made.
+pub async fn feed_token(e: impl Into<Exec<'_>>, id: UserId) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        run!(e, |x| sqlx::query_as("SELECT feed_token FROM users WHERE id = $1").bind(id.0).fetch_optional(x).await)?;
+    Ok(row.and_then(|(t,)| t))
+}
+
+/// Sets the user's feed token (a new one replaces the old: old feed URLs stop working).
+pub async fn set_feed_token(e: impl Into<Exec<'_>>, id: UserId, token: &str) -> Result<()> {
+    Ok(run!(e, |x| sqlx::query("UPDATE users SET feed_token = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(token)
+        .execute(x)
+        .await
+        .map(|_| ()))?)
+}

@@ -192,6 +192,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/accounts/{name}/video-playlists", get(playlists::list_of_account))
         .route("/video-channels/{handle}/video-playlists", get(playlists::list_of_channel))
         .route("/users/me/video-playlists/videos-exist", get(playlists::videos_exist))
+        .route("/users/me/feed-token", get(users::get_feed_token).post(users::renew_feed_token))
         .route("/users/me/history/videos", get(playlists::history))
         .route("/users/me/history/videos/remove", post(playlists::clear))
         .route("/users/me/history/videos/{video}", axum::routing::delete(playlists::forget))

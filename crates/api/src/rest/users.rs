@@ -224,3 +224,13 @@ pub async fn unblock_user(
     user::set_blocked(&app, &who, UserId(id(&uid)?), false, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /api/v1/users/me/feed-token`: `{"feedToken"}` for `/feeds/subscriptions.*`.
+pub async fn get_feed_token(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::feed::feed_token(&app, &who).await?))
+}
+
+/// `POST /api/v1/users/me/feed-token`: a new token; feed URLs with the old one stop working.
+pub async fn renew_feed_token(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::feed::renew_feed_token(&app, &who).await?))
+}

@@ -638,7 +638,7 @@ export const en = {
   'playlist.loginToSave': 'Log in to save this video to a playlist',
   'playlist.saveTo': 'Save to…',
   'playlist.saveToPlaylist': 'Save to playlist…',
-  'playlist.videoActions': 'More actions for {name}',
+  'playlist.videoActions': 'Video menu: {name}',
   'playlist.addWatchLater': 'Save to Watch later',
   'playlist.removeWatchLater': 'Remove from Watch later',
   'playlist.added': 'Added to {playlist}.',
