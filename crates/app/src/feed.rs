@@ -513,8 +513,8 @@ pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
     ns.insert("itunes".into(), "http://www.itunes.com/dtds/podcast-1.0.dtd".into());
     let mut channel = rss_channel(&head, &items, ns);
     let mut ext_map = std::mem::take(&mut channel.extensions);
-    // A stable GUID for the show: its channel's URL (Podcasting 2.0 asks for a UUIDv5 of the
-    // feed's URL without scheme; the channel's URL is what stays when the feed moves).
+    // A stable GUID for the show, made from its channel's URL (the namespace makes it from the
+    // feed's; the channel's URL is what stays if the feed's address changes).
     add_ext(&mut ext_map, "podcast", ext("podcast:guid", Some(&uuid_v5_url(&channel_url)), &[]));
     add_ext(&mut ext_map, "podcast", ext("podcast:locked", Some("no"), &[]));
     add_ext(&mut ext_map, "podcast", ext("podcast:medium", Some("video"), &[]));
@@ -576,13 +576,12 @@ pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
     Ok(body)
 }
 
-/// A name-based UUID (version 5, URL namespace) without the scheme, as Podcasting 2.0's
-/// `podcast:guid` asks.
+/// Podcasting 2.0's `podcast:guid`: a name-based UUID (version 5) of the URL without its scheme
+/// and trailing slashes, in the namespace the Podcast Index defines.
 fn uuid_v5_url(url: &str) -> String {
     use sha1::Digest;
     let name = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url).trim_end_matches('/');
-    // RFC 4122's URL namespace.
-    let ns = uuid::uuid!("6ba7b811-9dad-11d1-80b4-00c04fd430c8");
+    let ns = uuid::uuid!("ead4c236-bf58-58c6-a2c6-a6b28d128cb6");
     let mut h = sha1::Sha1::new();
     h.update(ns.as_bytes());
     h.update(name.as_bytes());
