@@ -616,11 +616,11 @@ async fn renew(app: &App, who: &AuthUser) -> Result<String> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn podcast_guid_is_rfc4122_v5() {
-        // Podcasting 2.0's own example: "podcastindex.org/namespace/1.0" → this GUID.
+    fn podcast_guid_is_the_podcast_index_uuid_v5() {
+        // The namespace's own example (Python's uuid.uuid5 agrees).
         assert_eq!(
-            super::uuid_v5_url("https://podcastindex.org/namespace/1.0"),
-            "9b024349-ccf0-5f69-a609-6b82873eab3c"
+            super::uuid_v5_url("https://mp3s.nashownotes.com/pc20rss.xml"),
+            "917393e3-1b1e-5cef-ace4-edaa54e1f810"
         );
     }
 }
