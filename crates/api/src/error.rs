@@ -130,6 +130,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // PeerTube's clients ask for the code when they see this header.
+        if self.code == "missing_two_factor" {
+            headers.insert("x-peertube-otp", HeaderValue::from_static("required; app"));
+        }
         resp
     }
 }

@@ -230,15 +230,17 @@ fn invalid_grant(msg: &str) -> Error {
     Error::bad_request("invalid_grant", format!("Invalid grant: {msg}"))
 }
 
-/// `grant_type=password`. `login` is a username or an email address.
+/// `grant_type=password`. `login` is a username or an email address; `otp` the two-factor code
+/// (PeerTube's `x-peertube-otp` header) of a user who turned it on.
 pub async fn login(
     app: &App,
     ip: IpAddr,
-    client_id: &str,
-    client_secret: &str,
+    client: (&str, &str),
     login: &str,
     password: &str,
+    otp: Option<&str>,
 ) -> Result<Tokens> {
+    let (client_id, client_secret) = client;
     app.limits.check_ip(crate::limits::Kind::Login, ip)?;
     // Counted before the password is looked at, so that concurrent guesses cannot all pass a
     // check made before any of them failed.
@@ -260,6 +262,13 @@ pub async fn login(
     }
     if user.blocked {
         return Err(Error::bad_request("user_blocked", "Your account is blocked"));
+    }
+    if let Err(e) = crate::two_factor::check_login(app, user.user_id(), otp).await {
+        // A wrong code counts as a failed login (guessing six digits is bounded like a password).
+        if e.code() == "invalid_two_factor" {
+            attempt.failed();
+        }
+        return Err(e);
     }
     users::touch_login(&app.db, user.user_id(), now_ms()).await?;
     issue(app, user.user_id(), &random_token(16)).await

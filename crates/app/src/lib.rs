@@ -38,6 +38,7 @@ pub mod playlist;
 pub mod redundancy;
 pub mod registration;
 pub mod text;
+pub mod two_factor;
 pub mod uris;
 pub mod user;
 pub mod video;

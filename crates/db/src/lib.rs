@@ -334,6 +334,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0033_feed_tokens.sql"),
         include_str!("../migrations/0033_feed_tokens.sql"),
     ),
+    (
+        34,
+        "two_factor",
+        include_str!("../migrations/0034_two_factor.sql"),
+        include_str!("../migrations/0034_two_factor.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

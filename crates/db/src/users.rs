@@ -21,6 +21,8 @@ pub struct User {
     pub auto_play_video: bool,
     /// Watched videos and positions are recorded (`video_history`).
     pub videos_history_enabled: bool,
+    /// A TOTP secret is confirmed: logins need a code.
+    pub two_factor_enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
@@ -60,7 +62,8 @@ pub struct UserPatch {
 }
 
 const COLUMNS: &str = "id, username, email, password_hash, role, video_quota, video_quota_daily, blocked, \
-    blocked_reason, email_verified, nsfw_policy, p2p_enabled, auto_play_video, videos_history_enabled, created_at, updated_at, last_login_at";
+    blocked_reason, email_verified, nsfw_policy, p2p_enabled, auto_play_video, videos_history_enabled, \
+    otp_secret IS NOT NULL AS two_factor_enabled, created_at, updated_at, last_login_at";
 
 pub async fn insert(e: impl Into<Exec<'_>>, u: &NewUser<'_>) -> Result<UserId> {
     let (id,): (i64,) = run!(e, |x| sqlx::query_as(
@@ -254,4 +257,75 @@ pub async fn set_feed_token(e: impl Into<Exec<'_>>, id: UserId, token: &str) -> 
         .execute(x)
         .await
         .map(|_| ()))?)
+}
+
+/// The user's confirmed TOTP secret and the last time step a code was taken for.
+pub async fn otp(e: impl Into<Exec<'_>>, id: UserId) -> Result<Option<(String, i64)>> {
+    let row: Option<(Option<String>, i64)> =
+        run!(e, |x| sqlx::query_as("SELECT otp_secret, otp_last_step FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(x)
+            .await)?;
+    Ok(row.and_then(|(s, step)| s.map(|s| (s, step))))
+}
+
+/// Takes time step `step` for the user's code: `false` when it (or a later one) was taken
+/// already (a code is good once, even under concurrent logins).
+pub async fn take_otp_step(e: impl Into<Exec<'_>>, id: UserId, step: i64) -> Result<bool> {
+    let n = run!(e, |x| sqlx::query("UPDATE users SET otp_last_step = $2 WHERE id = $1 AND otp_last_step < $2")
+        .bind(id.0)
+        .bind(step)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Stores a pending two-factor request (replacing any other).
+pub async fn set_otp_request(
+    e: impl Into<Exec<'_>>,
+    id: UserId,
+    secret: &str,
+    token: &str,
+    expires: i64,
+) -> Result<()> {
+    Ok(run!(e, |x| sqlx::query(
+        "UPDATE users SET otp_pending_secret = $2, otp_pending_token = $3, otp_pending_expires = $4 WHERE id = $1"
+    )
+    .bind(id.0)
+    .bind(secret)
+    .bind(token)
+    .bind(expires)
+    .execute(x)
+    .await
+    .map(|_| ()))?)
+}
+
+/// The pending request: its secret, token and expiry.
+pub async fn otp_request(e: impl Into<Exec<'_>>, id: UserId) -> Result<Option<(String, String, i64)>> {
+    let row: Option<(Option<String>, Option<String>, Option<i64>)> = run!(e, |x| sqlx::query_as(
+        "SELECT otp_pending_secret, otp_pending_token, otp_pending_expires FROM users WHERE id = $1"
+    )
+    .bind(id.0)
+    .fetch_optional(x)
+    .await)?;
+    Ok(match row {
+        Some((Some(s), Some(t), Some(e))) => Some((s, t, e)),
+        _ => None,
+    })
+}
+
+/// Turns two-factor on with `secret` (`step`: the time step of the code that confirmed it), or
+/// off (`None`); either way the pending request goes.
+pub async fn set_otp(e: impl Into<Exec<'_>>, id: UserId, secret: Option<&str>, step: i64) -> Result<()> {
+    Ok(run!(e, |x| sqlx::query(
+        "UPDATE users SET otp_secret = $2, otp_last_step = $3, otp_pending_secret = NULL, otp_pending_token = NULL, \
+         otp_pending_expires = NULL WHERE id = $1"
+    )
+    .bind(id.0)
+    .bind(secret)
+    .bind(step)
+    .execute(x)
+    .await
+    .map(|_| ()))?)
 }

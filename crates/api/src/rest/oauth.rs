@@ -75,7 +75,8 @@ pub async fn create_token(
         Some("password") => {
             let username = required(req.username, "username")?;
             let password = required(req.password, "password")?;
-            auth::login(&app, ip, &client_id, &client_secret, &username, &password).await?
+            let otp = headers.get("x-peertube-otp").and_then(|v| v.to_str().ok());
+            auth::login(&app, ip, (&client_id, &client_secret), &username, &password, otp).await?
         }
         Some("refresh_token") => {
             let given = req.refresh_token.filter(|s| !s.is_empty());

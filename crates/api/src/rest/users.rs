@@ -234,3 +234,46 @@ pub async fn get_feed_token(State(app): State<Arc<App>>, Auth(who): Auth) -> Res
 pub async fn renew_feed_token(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
     Ok(Json(flotilla_app::feed::renew_feed_token(&app, &who).await?))
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorBody {
+    current_password: Option<String>,
+    request_token: Option<String>,
+    otp_token: Option<String>,
+}
+
+/// `POST /api/v1/users/{id}/two-factor/request` (`currentPassword`)
+pub async fn two_factor_request(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+    Body(b): Body<TwoFactorBody>,
+) -> Result<Json<Value>, ApiError> {
+    let uid = id(&uid)?;
+    Ok(Json(flotilla_app::two_factor::request(&app, &who, uid, b.current_password.as_deref()).await?))
+}
+
+/// `POST /api/v1/users/{id}/two-factor/confirm-request` (`requestToken`, `otpToken`)
+pub async fn two_factor_confirm(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+    Body(b): Body<TwoFactorBody>,
+) -> Result<StatusCode, ApiError> {
+    let uid = id(&uid)?;
+    flotilla_app::two_factor::confirm(&app, &who, uid, b.request_token.as_deref(), b.otp_token.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/{id}/two-factor/disable` (`currentPassword`: the caller's)
+pub async fn two_factor_disable(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(uid): Path<String>,
+    Body(b): Body<TwoFactorBody>,
+) -> Result<StatusCode, ApiError> {
+    let uid = id(&uid)?;
+    flotilla_app::two_factor::disable(&app, &who, uid, b.current_password.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
