@@ -244,12 +244,12 @@ describe('feeds', () => {
     const channel = me.videoChannels[0];
     await page.goto(`/c/${channel.name}`);
     await page.getByRole('heading', { name: channel.displayName }).waitFor();
-    await page.waitForFunction(() => document.head.querySelector('link[rel="alternate"][href*="videoChannelId"]'));
+    await page.waitForFunction(() => document.head.querySelector('link[rel="alternate"][href^="/feeds/videos.xml?videoChannelId"]'));
     const links = await alternates(page);
     const rss = links.find((l) => l.type === 'application/rss+xml' && l.href === `/feeds/videos.xml?videoChannelId=${channel.id}`);
     assert.ok(rss, `an RSS link to the channel's videos: ${JSON.stringify(links)}`);
     assert.ok(links.some((l) => l.type === 'application/atom+xml' && l.href === `/feeds/videos.atom?videoChannelId=${channel.id}`));
-    assert.ok(links.some((l) => l.type === 'application/json' && l.href === `/feeds/videos.json?videoChannelId=${channel.id}`));
+    assert.ok(links.some((l) => l.type === 'application/feed+json' && l.href === `/feeds/videos.json?videoChannelId=${channel.id}`));
     assert.ok(links.some((l) => l.href === `/feeds/podcast/videos.xml?videoChannelId=${channel.id}`));
     // Only this page's: the home page's feeds are gone.
     assert.ok(!links.some((l) => l.href === '/feeds/videos.xml'), 'the home page’s feed link stayed');
@@ -275,13 +275,14 @@ describe('feeds', () => {
     assert.ok((await alternates(page)).some((l) => l.href === '/feeds/videos.xml?isLocal=true'));
 
     await page.goto(`/a/${USER}`);
-    await page.waitForFunction(() => document.head.querySelector('link[rel="alternate"][href*="accountId"]'));
+    await page.waitForFunction(() => document.head.querySelector('link[rel="alternate"][href^="/feeds/videos.xml?accountId"]'));
     assert.ok((await alternates(page)).some((l) => l.type === 'application/rss+xml' && l.href === `/feeds/videos.xml?accountId=${me.account.id}`));
 
     const v = videos[LONG];
     await page.goto(`/w/${v.shortUUID}`);
-    await page.waitForFunction(() => document.head.querySelector('link[rel="alternate"][href*="video-comments"]'));
-    // The server's own links (oEmbed, the ActivityPub object) are there too; the feeds are ours.
+    await page.waitForFunction(() => document.head.querySelector('link[rel="alternate"][href^="/feeds/video-comments"]'));
+    // The server's own links (oEmbed, the ActivityPub object, its absolute feed link for readers
+    // that do not run scripts) are there too; the relative ones are the client's.
     const links = (await alternates(page)).filter((l) => l.href.startsWith('/feeds/'));
     assert.deepEqual(links.map((l) => l.href), [`/feeds/video-comments.xml?videoId=${v.id}`]);
     assert.equal(links[0].title, `Comments on ${LONG}`);

@@ -10,7 +10,7 @@ const extension: Record<FeedFormat, string> = { rss: 'xml', atom: 'atom', json: 
 export const feedType: Record<FeedFormat | 'podcast', string> = {
   rss: 'application/rss+xml',
   atom: 'application/atom+xml',
-  json: 'application/json',
+  json: 'application/feed+json',
   podcast: 'application/rss+xml',
 };
 
