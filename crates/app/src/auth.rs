@@ -263,6 +263,7 @@ pub async fn login(
     if user.blocked {
         return Err(Error::bad_request("user_blocked", "Your account is blocked"));
     }
+    crate::verification::login_allowed(app, &user)?;
     if let Err(e) = crate::two_factor::check_login(app, user.user_id(), otp).await {
         // A wrong code counts as a failed login (guessing six digits is bounded like a password).
         if e.code() == "invalid_two_factor" {
@@ -312,6 +313,8 @@ pub async fn refresh(app: &App, client_id: &str, client_secret: &str, refresh_to
 
 /// Removes tokens whose refresh token has expired; run periodically by the server.
 pub async fn delete_expired_tokens(app: &App) -> Result<u64> {
+    // Spent e-mail links too (the sessions' count is what is reported).
+    users::prune_tokens(&app.db, now_ms()).await?;
     Ok(tokens::delete_expired(&app.db, now_ms()).await?)
 }
 

@@ -30,6 +30,9 @@ pub struct Config {
     pub admin_password: String,
     /// Who may create an account: `open`, `approval` (a moderator accepts each request) or `closed`.
     pub signup: SignupMode,
+    /// New users confirm their e-mail address (a link sent to it) before they can log in; needs
+    /// `[smtp]`.
+    pub signup_requires_email_verification: bool,
     pub instance: InstanceConfig,
     pub user: UserConfig,
     pub http: HttpConfig,
@@ -42,6 +45,36 @@ pub struct Config {
     pub p2p: P2pConfig,
     pub rate_limits: RateLimitsConfig,
     pub redundancy: RedundancyConfig,
+    pub smtp: SmtpConfig,
+}
+
+/// The SMTP server e-mails go through (verification, password reset, notifications). No `host`:
+/// no e-mail is sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (upgrade a plain connection, port 587), `tls` (TLS from the start, port 465)
+    /// or `none` (a relay on this machine or a test server only).
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    /// The sender, e.g. `Flotilla <noreply@video.example.org>`. Empty: `noreply@` the public host.
+    pub from: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: String::new(),
+            port: 587,
+            tls: "starttls".into(),
+            username: String::new(),
+            password: String::new(),
+            from: String::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -297,6 +330,8 @@ impl Default for Config {
             p2p: P2pConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             redundancy: RedundancyConfig::default(),
+            smtp: SmtpConfig::default(),
+            signup_requires_email_verification: false,
         }
     }
 }
@@ -491,6 +526,21 @@ impl Config {
         }
         flotilla_domain::rules::quota(self.user.video_quota).map_err(|m| bad("user.video_quota", m))?;
         flotilla_domain::rules::quota(self.user.video_quota_daily).map_err(|m| bad("user.video_quota_daily", m))?;
+        if !matches!(self.smtp.tls.as_str(), "starttls" | "tls" | "none") {
+            return Err(bad("smtp.tls", "must be starttls, tls or none"));
+        }
+        if self.signup_requires_email_verification && self.smtp.host.trim().is_empty() {
+            return Err(bad(
+                "signup_requires_email_verification",
+                "needs an SMTP server ([smtp] host) to send the links",
+            ));
+        }
+        if !self.smtp.from.is_empty() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad(
+                "smtp.from",
+                format!("'{}' is not an address such as Name <noreply@example.org>", self.smtp.from),
+            ));
+        }
         if !matches!(self.redundancy.accept_from.as_str(), "nobody" | "followings" | "anybody") {
             return Err(bad("redundancy.accept_from", "must be nobody, followings or anybody"));
         }

@@ -98,6 +98,7 @@ pub fn user_to_api(u: &User, account: Value, channels: Vec<Value>) -> Value {
         "p2pEnabled": u.p2p_enabled,
         "videosHistoryEnabled": u.videos_history_enabled,
         "twoFactorEnabled": u.two_factor_enabled,
+        "pendingEmail": u.pending_email,
         "videoLanguages": null,
         "language": null,
         "role": role_to_api(u.role),

@@ -108,7 +108,7 @@ pub fn server_config(app: &App) -> Value {
         },
         "plugin": { "registered": [], "registeredExternalAuths": [], "registeredIdAndPassAuths": [] },
         "theme": { "registered": [], "default": "default" },
-        "email": { "enabled": false },
+        "email": { "enabled": crate::mail::enabled(app) },
         "contactForm": { "enabled": false },
         // The PeerTube API level we answer to; our own version is beside it.
         "serverVersion": "6.3.0",
@@ -157,7 +157,7 @@ pub fn server_config(app: &App) -> Value {
             "allowedForCurrentIP": s.signup != SignupMode::Closed,
             "minimumAge": 16,
             "requiresApproval": s.signup == SignupMode::Approval,
-            "requiresEmailVerification": false
+            "requiresEmailVerification": app.config.signup_requires_email_verification
         }
     })
 }
@@ -211,7 +211,7 @@ pub fn custom(app: &App, who: &AuthUser) -> Result<Value> {
         "signup": {
             "enabled": s.signup != SignupMode::Closed,
             "requiresApproval": s.signup == SignupMode::Approval,
-            "requiresEmailVerification": false,
+            "requiresEmailVerification": app.config.signup_requires_email_verification,
             "limit": -1,
             "minimumAge": 16
         },

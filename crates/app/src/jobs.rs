@@ -105,6 +105,12 @@ pub enum Job {
     FetchPlaylist {
         url: String,
     },
+    /// A plain-text e-mail (`mail`).
+    SendEmail {
+        to: String,
+        subject: String,
+        text: String,
+    },
 }
 
 impl Job {
@@ -127,6 +133,7 @@ impl Job {
             Job::FetchComment { .. } => "fetch-comment",
             Job::MirrorCopy { .. } => "mirror-copy",
             Job::FetchPlaylist { .. } => "fetch-playlist",
+            Job::SendEmail { .. } => "send-email",
         }
     }
 
@@ -148,6 +155,8 @@ impl Job {
             Job::FetchComments { .. } | Job::FetchComment { .. } => 3,
             Job::MirrorCopy { .. } => 5,
             Job::FetchPlaylist { .. } => 5,
+            // With the backoff, about a day of trying while the SMTP server is down.
+            Job::SendEmail { .. } => 16,
         }
     }
 
@@ -170,6 +179,7 @@ impl Job {
             Job::FetchComment { url } => Some(format!("fetch-comment:{url}")),
             Job::MirrorCopy { redundancy_id } => Some(format!("mirror-copy:{redundancy_id}")),
             Job::FetchPlaylist { url } => Some(format!("fetch-playlist:{url}")),
+            Job::SendEmail { .. } => None,
         }
     }
 
@@ -225,6 +235,12 @@ impl Job {
         #[derive(Deserialize)]
         struct MirrorPayload {
             redundancy_id: i64,
+        }
+        #[derive(Deserialize)]
+        struct EmailPayload {
+            to: String,
+            subject: String,
+            text: String,
         }
         #[derive(Deserialize)]
         struct DeliverPayload {
@@ -289,6 +305,9 @@ impl Job {
             "fetch-playlist" => serde_json::from_str::<ActorPayload>(payload)
                 .map(|p| Job::FetchPlaylist { url: p.url })
                 .map_err(|e| e.to_string()),
+            "send-email" => serde_json::from_str::<EmailPayload>(payload)
+                .map(|p| Job::SendEmail { to: p.to, subject: p.subject, text: p.text })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -318,6 +337,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         // One mirror copied at a time: each is a whole video over the network and onto the disk.
         ("mirror-copy", 1),
         ("fetch-playlist", 1),
+        ("send-email", 1),
     ]
 }
 
@@ -426,6 +446,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::FetchComment { url } => crate::federation::backfill::fetch_comment(app, url).await,
         Job::MirrorCopy { redundancy_id } => crate::redundancy::copy(app, *redundancy_id).await,
         // Its own budget: the playlist, its pages and elements (each video has one of its own).
+        Job::SendEmail { to, subject, text } => crate::mail::send(app, to, subject, text).await,
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -464,6 +485,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::FetchComment { url } => tracing::warn!(url, error = why, "a remote comment not fetched"),
         Job::MirrorCopy { redundancy_id } => crate::redundancy::copy_given_up(app, *redundancy_id, why).await,
         Job::FetchPlaylist { url } => tracing::warn!(url, error = why, "a remote playlist not read"),
+        Job::SendEmail { to, subject, .. } => tracing::warn!(to, subject, error = why, "an e-mail not sent"),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod instance;
 pub mod jobs;
 pub mod jobs_admin;
 pub mod limits;
+pub mod mail;
 pub mod media_cache;
 pub mod notification;
 pub mod playlist;
@@ -41,6 +42,7 @@ pub mod text;
 pub mod two_factor;
 pub mod uris;
 pub mod user;
+pub mod verification;
 pub mod video;
 
 pub use config::{Config, PublicUrl};

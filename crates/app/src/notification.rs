@@ -5,8 +5,9 @@
 //! a new abuse report for moderators (3), a change of state of one's report (15), a message about
 //! a report (16: to its reporter from the moderators, to the moderators from its reporter).
 //! Each is stored once per user, type and subject (an event's job that runs twice tells once),
-//! only when the user's setting for its type has the web bit (e-mail is kept as a setting, inert
-//! until there is a mailer), and announced on `App::notifications` for the live stream.
+//! when the user's setting for its type has the web bit, and announced on `App::notifications`
+//! for the live stream; with the e-mail bit (and `[smtp]`), an e-mail is queued in the same
+//! transaction as the row (once per row; with e-mail alone, once per event's run).
 
 use flotilla_db::notifications::{self, Notification};
 use flotilla_db::{accounts, channels, comments, follows, videos};
@@ -98,25 +99,90 @@ pub async fn update_settings(app: &App, who: &AuthUser, body: &Value) -> Result<
     Ok(())
 }
 
-/// Whether `user_id` wants notifications of `kind` on the web.
-async fn wants(app: &App, user_id: i64, kind: i64) -> Result<bool> {
+/// How `user_id` wants notifications of `kind`: (on the web, by e-mail).
+async fn wants(app: &App, user_id: i64, kind: i64) -> Result<(bool, bool)> {
     let s = settings(app, user_id).await?;
     // One setting governs both (PeerTube's `blacklistOnMyVideo`).
     let kind = if kind == UNBLACKLIST_ON_MY_VIDEO { BLACKLIST_ON_MY_VIDEO } else { kind };
     let key = SETTINGS.iter().find(|(_, _, t)| *t == Some(kind)).map(|(k, _, _)| *k);
-    Ok(key.and_then(|k| s[k].as_i64()).is_some_and(|v| v & 1 == 1))
+    let v = key.and_then(|k| s[k].as_i64()).unwrap_or(0);
+    Ok((v & 1 == 1, v & 2 == 2 && crate::mail::enabled(app)))
 }
 
 /// Tells `user_id` about `subject`, once.
 async fn notify(app: &App, user_id: i64, kind: i64, subject: &str, payload: Value) -> Result<()> {
-    if !wants(app, user_id, kind).await? {
+    let (web, email) = wants(app, user_id, kind).await?;
+    if !web && !email {
         return Ok(());
     }
-    if let Some(id) = notifications::insert(&app.db, user_id, kind, subject, &payload.to_string(), now_ms()).await? {
+    let mut tx = app.db.begin().await?;
+    let id = if web {
+        notifications::insert(&mut tx, user_id, kind, subject, &payload.to_string(), now_ms()).await?
+    } else {
+        None
+    };
+    // Once with the row it goes with; without one (e-mail only), once per run of the event.
+    if email
+        && (id.is_some() || !web)
+        && let Some(u) = flotilla_db::users::get(&mut tx, flotilla_domain::UserId(user_id)).await?
+    {
+        let (title, text) = email_text(app, kind, &payload).await?;
+        crate::mail::queue(&mut tx, app, &u.email, &title, &text).await?;
+    }
+    tx.commit().await?;
+    if email {
+        app.wake_jobs();
+    }
+    if let Some(id) = id {
         // Nobody listening is fine: the stream only spares the web client a reload.
         let _ = app.notifications.send((user_id, id));
     }
     Ok(())
+}
+
+/// The subject and text of a notification's e-mail.
+async fn email_text(app: &App, kind: i64, payload: &Value) -> Result<(String, String)> {
+    let site = app.settings().name.clone();
+    let base = app.public.base();
+    let video =
+        payload.pointer("/video/name").or_else(|| payload.pointer("/comment/video/name")).and_then(Value::as_str);
+    let what = match kind {
+        NEW_VIDEO_FROM_SUBSCRIPTION => "A channel you follow published a new video",
+        NEW_COMMENT_ON_MY_VIDEO => "New comment on your video",
+        NEW_ABUSE_FOR_MODERATORS => "New report to moderate",
+        BLACKLIST_ON_MY_VIDEO => "Your video was blocked by the moderators",
+        UNBLACKLIST_ON_MY_VIDEO => "Your video was unblocked",
+        MY_VIDEO_PUBLISHED => "Your video is published",
+        NEW_FOLLOW => "You have a new follower",
+        COMMENT_MENTION => "Someone replied to you or mentioned you",
+        VIDEO_AUTO_BLACKLIST_FOR_MODERATORS => "A new video waits for review",
+        ABUSE_STATE_CHANGE => "Your report was answered",
+        ABUSE_NEW_MESSAGE => "New message about a report",
+        _ => "New notification",
+    };
+    let subject = match video {
+        Some(v) => format!("{site}: {what}: {v}"),
+        None => format!("{site}: {what}"),
+    };
+    let mut text = what.to_string();
+    if let Some(v) = video {
+        text += &format!(": {v}");
+    }
+    // What was said (the notification names the comment; its words are in the row).
+    let said = match payload.pointer("/comment/id").and_then(Value::as_i64) {
+        Some(id) => comments::get(&app.db, id).await?.filter(|c| c.deleted_at.is_none()).map(|c| c.text),
+        None => payload.pointer("/abuse/message").and_then(Value::as_str).map(str::to_string),
+    };
+    if let Some(m) = said {
+        text += &format!("\n\n{}", crate::text::html_to_text(&m).chars().take(2000).collect::<String>());
+    }
+    if let Some(uuid) = payload.pointer("/video/shortUUID").and_then(Value::as_str) {
+        text += &format!("\n\n{base}/w/{uuid}");
+    }
+    text += &format!(
+        "\n\nAll your notifications: {base}/my-account/notifications\nChoose which ones reach you by e-mail: {base}/my-account/settings\n"
+    );
+    Ok((subject, text))
 }
 
 /// A video as notifications show it.

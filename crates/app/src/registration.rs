@@ -74,7 +74,10 @@ pub async fn register(app: &App, req: Register, require_reason: bool) -> Result<
     match mode {
         SignupMode::Open => {
             let s = app.settings();
-            let created = user::create(
+            let (username, email) = (req.username.clone(), req.email.clone());
+            let mut tx = app.db.begin().await?;
+            let created = user::create_in(
+                &mut tx,
                 app,
                 NewLocalUser {
                     username: req.username,
@@ -90,6 +93,10 @@ pub async fn register(app: &App, req: Register, require_reason: bool) -> Result<
                 },
             )
             .await?;
+            // The confirmation link goes with the account (nothing lost if we crash after).
+            crate::verification::signup(&mut tx, app, created.user, &username, &email).await?;
+            tx.commit().await.map_err(user::conflict_as_taken)?;
+            app.wake_jobs();
             Ok(Outcome::Created(created))
         }
         _ => {
@@ -177,7 +184,9 @@ pub async fn accept(app: &App, who: &AuthUser, id: i64, m: Moderation) -> Result
     .await?;
     registrations::set_state(&mut tx, id, ACCEPTED, m.moderation_response.as_deref(), Some(created.user.0), now_ms())
         .await?;
+    crate::verification::signup(&mut tx, app, created.user, &r.username, &r.email).await?;
     tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 

@@ -126,7 +126,7 @@ async fn free_channel_name(tx: &mut flotilla_db::Tx, username: &str) -> Result<S
     Err(Error::Conflict(format!("no free channel name for '{username}'")))
 }
 
-fn conflict_as_taken(e: flotilla_db::Error) -> Error {
+pub(crate) fn conflict_as_taken(e: flotilla_db::Error) -> Error {
     match e {
         flotilla_db::Error::Conflict(_) => {
             Error::Conflict("the username, channel name or email is already taken".into())
@@ -211,8 +211,13 @@ pub async fn update_me(app: &App, who: &AuthUser, req: UpdateMe) -> Result<()> {
     };
     let now = now_ms();
     let mut tx = app.db.begin().await?;
+    // With e-mail on, a new address counts once its owner follows the link mailed to it.
+    let confirm = crate::mail::enabled(app) && req.email.as_ref().is_some_and(|e| *e != who.user.email);
+    if confirm && let Some(e) = &req.email {
+        crate::verification::change_email(&mut tx, app, &who.user, e).await?;
+    }
     let patch = users::UserPatch {
-        email: req.email.clone(),
+        email: if confirm { None } else { req.email.clone() },
         password_hash,
         nsfw_policy: req.nsfw_policy.clone(),
         p2p_enabled: req.p2p_enabled,

@@ -340,6 +340,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0034_two_factor.sql"),
         include_str!("../migrations/0034_two_factor.sql"),
     ),
+    (35, "email", include_str!("../migrations/0035_email.sql"), include_str!("../migrations/0035_email.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

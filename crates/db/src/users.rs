@@ -23,6 +23,10 @@ pub struct User {
     pub videos_history_enabled: bool,
     /// A TOTP secret is confirmed: logins need a code.
     pub two_factor_enabled: bool,
+    /// The address they are moving to, until they confirm it.
+    pub pending_email: Option<String>,
+    /// Registered while the instance required a confirmed address, and not confirmed yet.
+    pub email_verification_required: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
@@ -63,7 +67,7 @@ pub struct UserPatch {
 
 const COLUMNS: &str = "id, username, email, password_hash, role, video_quota, video_quota_daily, blocked, \
     blocked_reason, email_verified, nsfw_policy, p2p_enabled, auto_play_video, videos_history_enabled, \
-    otp_secret IS NOT NULL AS two_factor_enabled, created_at, updated_at, last_login_at";
+    otp_secret IS NOT NULL AS two_factor_enabled, pending_email, email_verification_required, created_at, updated_at, last_login_at";
 
 pub async fn insert(e: impl Into<Exec<'_>>, u: &NewUser<'_>) -> Result<UserId> {
     let (id,): (i64,) = run!(e, |x| sqlx::query_as(
@@ -328,4 +332,91 @@ pub async fn set_otp(e: impl Into<Exec<'_>>, id: UserId, secret: Option<&str>, s
     .execute(x)
     .await
     .map(|_| ()))?)
+}
+
+/// Stores a one-time link's hash (`kind`: `verify`, `reset`, `email`), replacing the user's
+/// earlier ones of that kind.
+pub async fn put_token(tx: &mut crate::Tx, id: UserId, kind: &str, hash: &str, expires: i64, now: i64) -> Result<()> {
+    run!(&mut *tx, |x| sqlx::query("DELETE FROM user_tokens WHERE user_id = $1 AND kind = $2")
+        .bind(id.0)
+        .bind(kind)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(run!(&mut *tx, |x| sqlx::query(
+        "INSERT INTO user_tokens (user_id, kind, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(id.0)
+    .bind(kind)
+    .bind(hash)
+    .bind(expires)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|_| ()))?)
+}
+
+/// Takes (deletes) a live one-time link of the user: `false` when there is none with this hash.
+pub async fn take_token(tx: &mut crate::Tx, id: UserId, kind: &str, hash: &str, now: i64) -> Result<bool> {
+    let n = run!(&mut *tx, |x| sqlx::query(
+        "DELETE FROM user_tokens WHERE user_id = $1 AND kind = $2 AND token_hash = $3 AND expires_at > $4"
+    )
+    .bind(id.0)
+    .bind(kind)
+    .bind(hash)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Sets or clears the address a user is moving to.
+pub async fn set_pending_email(e: impl Into<Exec<'_>>, id: UserId, email: Option<&str>) -> Result<()> {
+    Ok(run!(e, |x| sqlx::query("UPDATE users SET pending_email = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(email)
+        .execute(x)
+        .await
+        .map(|_| ()))?)
+}
+
+/// The user confirmed an address: `email` (their new one) or the one they have.
+pub async fn confirm_email(e: impl Into<Exec<'_>>, id: UserId, email: Option<&str>, now: i64) -> Result<()> {
+    Ok(run!(e, |x| {
+        sqlx::query(
+        "UPDATE users SET email = COALESCE($2, email), pending_email = CASE WHEN $2 IS NULL THEN pending_email ELSE NULL END, \
+         email_verified = TRUE, email_verification_required = FALSE, updated_at = $3 WHERE id = $1"
+    )
+    .bind(id.0)
+    .bind(email)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|_| ())
+    })?)
+}
+
+/// Marks a new user as having to confirm their address before logging in.
+pub async fn require_verification(e: impl Into<Exec<'_>>, id: UserId) -> Result<()> {
+    Ok(run!(e, |x| sqlx::query("UPDATE users SET email_verification_required = TRUE WHERE id = $1")
+        .bind(id.0)
+        .execute(x)
+        .await
+        .map(|_| ()))?)
+}
+
+/// Deletes spent one-time links.
+pub async fn prune_tokens(e: impl Into<Exec<'_>>, now: i64) -> Result<u64> {
+    Ok(run!(e, |x| sqlx::query("DELETE FROM user_tokens WHERE expires_at <= $1")
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// The user moving to `email`, if any.
+pub async fn get_by_pending_email(e: impl Into<Exec<'_>>, email: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE lower(pending_email) = lower($1)");
+    Ok(run!(e, |x| sqlx::query_as::<_, User>(&sql).bind(email).fetch_optional(x).await)?)
 }

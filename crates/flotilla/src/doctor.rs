@@ -39,6 +39,10 @@ pub async fn run(config: &Config) -> Vec<Check> {
     out.push(data_dir(&config.data_dir));
     out.push(database(config).await);
     out.push(public_url(config));
+    out.push(match flotilla_app::mail::check(&config.smtp).await {
+        Ok(m) => check("smtp", Status::Ok, m),
+        Err(m) => check("smtp", Status::Fail, m),
+    });
     out
 }
 

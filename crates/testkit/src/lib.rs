@@ -867,3 +867,124 @@ mod tests {
         assert_eq!(super::with_database("postgres://u:p@h:5432/db", "t2"), "postgres://u:p@h:5432/t2");
     }
 }
+
+/// A real SMTP server for the e-mail tests: Python's `aiosmtpd` (installed by `make test`),
+/// storing what it receives in a Maildir that [`SmtpServer::messages`] reads. Stopped on drop.
+pub struct SmtpServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+/// A message the SMTP server received: its recipients, subject and (decoded) text.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        let ok = std::process::Command::new("python3").args(["-c", "import aiosmtpd"]).status();
+        assert!(
+            ok.is_ok_and(|s| s.success()),
+            "aiosmtpd is missing: run 'python3 -m pip install aiosmtpd' (make test installs it)"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.path().join("mail"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return SmtpServer { port, dir, child };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not listen on 127.0.0.1:{port}");
+    }
+
+    /// Sets `c` to send through this server (no TLS).
+    pub fn configure(&self, c: &mut Config) {
+        c.smtp.host = "127.0.0.1".into();
+        c.smtp.port = self.port;
+        c.smtp.tls = "none".into();
+        c.smtp.from = "Flotilla <noreply@example.org>".into();
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(self.dir.path().join("mail/new"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.path()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.iter().filter_map(|(_, p)| std::fs::read_to_string(p).ok()).map(|raw| parse_mail(&raw)).collect()
+    }
+
+    /// Waits (30 s at most) until `n` messages to `to` arrived; returns them.
+    pub async fn wait_for(&self, to: &str, n: usize) -> Vec<Mail> {
+        for _ in 0..300 {
+            let got: Vec<Mail> = self.messages().into_iter().filter(|m| m.to.contains(to)).collect();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {n} message(s) to {to} within 30 s; received: {:?}", self.messages());
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headers and text of a message as stored; quoted-printable bodies decoded.
+fn parse_mail(raw: &str) -> Mail {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    // Unfold continued header lines.
+    let head = head.replace("\n ", " ").replace("\n\t", " ");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let body = if header("Content-Transfer-Encoding").eq_ignore_ascii_case("quoted-printable") {
+        let joined = body.replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'='
+                && i + 2 < bytes.len()
+                && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+            {
+                out.push(b);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    } else {
+        body.to_string()
+    };
+    Mail { to: header("To"), subject: header("Subject"), body }
+}

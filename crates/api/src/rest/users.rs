@@ -277,3 +277,61 @@ pub async fn two_factor_disable(
     flotilla_app::two_factor::disable(&app, &who, uid, b.current_password.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailBody {
+    email: Option<String>,
+    verification_string: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    is_pending_email: bool,
+}
+
+/// `POST /api/v1/users/ask-reset-password` (`email`): 204 whether or not it is a user's.
+pub async fn ask_reset_password(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    Body(b): Body<EmailBody>,
+) -> Result<StatusCode, ApiError> {
+    app.limits.check_ip(Kind::Password, ip)?;
+    flotilla_app::verification::ask_reset(&app, b.email.as_deref().unwrap_or_default()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/{id}/reset-password` (`verificationString`, `password`)
+pub async fn reset_password(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    Path(uid): Path<String>,
+    Body(b): Body<EmailBody>,
+) -> Result<StatusCode, ApiError> {
+    app.limits.check_ip(Kind::Password, ip)?;
+    let uid = id(&uid)?;
+    flotilla_app::verification::reset(&app, uid, b.verification_string.as_deref(), b.password.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/ask-send-verify-email` (`email`): 204 whether or not one was sent.
+pub async fn ask_send_verify_email(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    Body(b): Body<EmailBody>,
+) -> Result<StatusCode, ApiError> {
+    app.limits.check_ip(Kind::Password, ip)?;
+    flotilla_app::verification::ask_verify(&app, b.email.as_deref().unwrap_or_default()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/{id}/verify-email` (`verificationString`, `isPendingEmail`)
+pub async fn verify_email(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    Path(uid): Path<String>,
+    Body(b): Body<EmailBody>,
+) -> Result<StatusCode, ApiError> {
+    app.limits.check_ip(Kind::Password, ip)?;
+    let uid = id(&uid)?;
+    flotilla_app::verification::verify(&app, uid, b.verification_string.as_deref(), b.is_pending_email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
