@@ -18,6 +18,7 @@ pub mod auto_tags;
 pub mod blocklist;
 pub mod bootstrap;
 pub mod channel;
+pub mod collaborators;
 pub mod comment;
 pub mod config;
 pub mod convert;

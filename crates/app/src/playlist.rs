@@ -150,6 +150,13 @@ async fn owned(app: &App, who: &AuthUser, key: &str, moderators_too: bool) -> Re
     if p.account_id == me.id {
         return Ok((p, me));
     }
+    // The editors of a shared channel manage its playlists.
+    if let Some(c) = p.channel_id
+        && p.is_local()
+        && flotilla_db::collaborators::edits(&app.db, who.user.id, c).await?
+    {
+        return Ok((p, me));
+    }
     if moderators_too && p.is_local() && who.require_moderator().is_ok() {
         return Ok((p, me));
     }
@@ -255,8 +262,8 @@ async fn channel_for(app: &App, who: &AuthUser, id: i64) -> Result<channels::Cha
         .await?
         .ok_or_else(|| Error::invalid("videoChannelId", "no such channel"))?;
     let owner = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
-    if owner.user_id != Some(who.user.id) {
-        return Err(Error::Forbidden("the channel is not yours".into()));
+    if owner.user_id != Some(who.user.id) && !flotilla_db::collaborators::edits(&app.db, who.user.id, c.id).await? {
+        return Err(Error::Forbidden("the channel is neither yours nor one you edit".into()));
     }
     Ok(c)
 }

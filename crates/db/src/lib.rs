@@ -19,6 +19,7 @@ pub mod actors;
 pub mod auto_tags;
 pub mod blocklist;
 pub mod channels;
+pub mod collaborators;
 pub mod comments;
 pub mod follows;
 pub mod history;
@@ -341,6 +342,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0034_two_factor.sql"),
     ),
     (35, "email", include_str!("../migrations/0035_email.sql"), include_str!("../migrations/0035_email.sql")),
+    (
+        36,
+        "channel_collaborators",
+        include_str!("../migrations/0036_channel_collaborators.sql"),
+        include_str!("../migrations/0036_channel_collaborators.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -560,6 +560,8 @@ pub struct VideoFilter {
     pub hide_accounts: Vec<i64>,
     /// Not the videos in this user's watch history (`excludeAlreadyWatched`).
     pub unwatched_by: Option<i64>,
+    /// Videos of the channels this account owns or edits (a user's own list).
+    pub managed_by: Option<i64>,
 }
 
 /// The words of what a person typed: letters and digits only, so no query syntax of either
@@ -648,6 +650,13 @@ pub async fn list_counted(
     if !f.hide_accounts.is_empty() {
         let list = crate::id_list(&f.hide_accounts);
         clauses.push(format!("v.channel_id NOT IN (SELECT id FROM channels WHERE account_id IN ({list}))"));
+    }
+    if let Some(a) = f.managed_by {
+        let p = push(&mut args, Arg::I(a));
+        clauses.push(format!(
+            "(v.channel_id IN (SELECT id FROM channels WHERE account_id = {p}) \
+             OR v.channel_id IN (SELECT channel_id FROM channel_collaborators WHERE account_id = {p} AND state = 2))"
+        ));
     }
     if let Some(user) = f.unwatched_by {
         let p = push(&mut args, Arg::I(user));

@@ -99,3 +99,68 @@ pub async fn delete_channel_banner(
     image::delete(&app, c.actor_id, image::Kind::Banner).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteBody {
+    account_handle: Option<String>,
+}
+
+/// `GET /api/v1/video-channels/{handle}/collaborators`
+pub async fn list_collaborators(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::collaborators::list(&app, &who, &handle).await?))
+}
+
+/// `POST /api/v1/video-channels/{handle}/collaborators/invite` (`accountHandle`)
+pub async fn invite_collaborator(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+    Body(b): Body<InviteBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::collaborators::invite(&app, &who, &handle, b.account_handle.as_deref()).await?))
+}
+
+/// `POST /api/v1/video-channels/{handle}/collaborators/{id}/accept`
+pub async fn accept_collaboration(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path((handle, cid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    flotilla_app::collaborators::accept(&app, &who, &handle, crate::extract::id(&cid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/video-channels/{handle}/collaborators/{id}/reject`
+pub async fn reject_collaboration(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path((handle, cid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    flotilla_app::collaborators::reject(&app, &who, &handle, crate::extract::id(&cid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/video-channels/{handle}/collaborators/{id}`
+pub async fn remove_collaborator(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path((handle, cid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    flotilla_app::collaborators::remove(&app, &who, &handle, crate::extract::id(&cid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/users/me/video-channels/collaborations`
+pub async fn my_collaborations(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::collaborators::of_mine(&app, &who, true).await?))
+}
+
+/// `GET /api/v1/users/me/video-channels/invitations`
+pub async fn my_invitations(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::collaborators::of_mine(&app, &who, false).await?))
+}

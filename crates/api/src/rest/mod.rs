@@ -85,6 +85,13 @@ pub fn router(app: &App) -> Router<Arc<App>> {
             "/video-channels/{handle}",
             get(channels::get_channel).put(channels::update_channel).delete(channels::delete_channel),
         )
+        .route("/video-channels/{handle}/collaborators", get(channels::list_collaborators))
+        .route("/video-channels/{handle}/collaborators/invite", post(channels::invite_collaborator))
+        .route("/video-channels/{handle}/collaborators/{id}/accept", post(channels::accept_collaboration))
+        .route("/video-channels/{handle}/collaborators/{id}/reject", post(channels::reject_collaboration))
+        .route("/video-channels/{handle}/collaborators/{id}", axum::routing::delete(channels::remove_collaborator))
+        .route("/users/me/video-channels/collaborations", get(channels::my_collaborations))
+        .route("/users/me/video-channels/invitations", get(channels::my_invitations))
         .route("/video-channels/{handle}/avatar/pick", post(channels::pick_channel_avatar).layer(image_limit))
         .route("/video-channels/{handle}/banner/pick", post(channels::pick_channel_banner).layer(image_limit))
         .route("/video-channels/{handle}/avatar", axum::routing::delete(channels::delete_channel_avatar))

@@ -5,7 +5,7 @@ use flotilla_domain::{FieldError, Validation, time::now_ms};
 use serde::Deserialize;
 
 use crate::auth::AuthUser;
-use crate::video::{labels, owner_user, upload::check_channel};
+use crate::video::{labels, upload::check_channel};
 use crate::{App, Error, Result};
 
 /// What may change; absent fields stay as they are. `Some(None)` clears an optional text.
@@ -131,7 +131,7 @@ impl VideoUpdate {
 /// The video behind `key`, if `who` may change it: its owner, or a moderator.
 pub async fn editable(app: &App, who: &AuthUser, key: &str) -> Result<videos::Video> {
     let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    let is_owner = owner_user(app, &v).await? == Some(who.user.id);
+    let is_owner = crate::video::manages(app, who.user.id, &v).await?;
     let is_mod = matches!(who.role(), flotilla_domain::Role::Admin | flotilla_domain::Role::Moderator);
     if is_owner || is_mod {
         return Ok(v);

@@ -97,6 +97,14 @@ pub async fn owner_user(app: &App, v: &videos::Video) -> Result<Option<i64>> {
     Ok(accounts::get(&app.db, c.owner()).await?.and_then(|a| a.user_id))
 }
 
+/// Whether `user` manages this video: it is in a channel they own or edit (shared channels).
+pub async fn manages(app: &App, user: i64, v: &videos::Video) -> Result<bool> {
+    if owner_user(app, v).await? == Some(user) {
+        return Ok(true);
+    }
+    Ok(flotilla_db::collaborators::edits(&app.db, user, v.channel_id).await?)
+}
+
 fn is_moderator(who: Option<&AuthUser>) -> bool {
     who.is_some_and(|w| matches!(w.role(), Role::Admin | Role::Moderator))
 }
@@ -108,7 +116,7 @@ pub async fn can_see(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Re
         return Ok(true);
     }
     let is_owner = match who {
-        Some(w) => owner_user(app, v).await? == Some(w.user.id),
+        Some(w) => manages(app, w.user.id, v).await?,
         None => false,
     };
     if is_owner {
@@ -133,7 +141,7 @@ pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> 
         return Err(Error::not_found("video"));
     }
     let owner = match who {
-        Some(w) => is_moderator(who) || owner_user(app, &v).await? == Some(w.user.id),
+        Some(w) => is_moderator(who) || manages(app, w.user.id, &v).await?,
         None => false,
     };
     // Someone watches a copy of a remote video: keep it true to its origin (in the background).
@@ -316,7 +324,8 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         Scope::Mine => {
             let who = who.ok_or_else(|| Error::Unauthorized { code: "missing_token", msg: "log in first".into() })?;
             let acc = accounts::get_by_user(&app.db, who.id()).await?.ok_or_else(|| Error::not_found("account"))?;
-            f.account_id = Some(acc.id);
+            // Theirs and those of the channels they edit.
+            f.managed_by = Some(acc.id);
             f.public_only = false;
         }
         Scope::Subscriptions => {
@@ -376,7 +385,7 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
 /// delete never leaves a video pointing at missing files.
 pub async fn delete(app: &App, who: &AuthUser, key: &str) -> Result<()> {
     let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    let is_owner = owner_user(app, &v).await? == Some(who.user.id);
+    let is_owner = manages(app, who.user.id, &v).await?;
     if !is_owner && !is_moderator(Some(who)) {
         if can_see(app, Some(who), &v).await? {
             return Err(Error::Forbidden("you cannot delete a video that is not yours".into()));

@@ -202,8 +202,8 @@ pub async fn check_channel(app: &App, who: &AuthUser, channel_id: i64) -> Result
         .await?
         .ok_or_else(|| Error::invalid("channelId", "unknown channel"))?;
     let owner = accounts::get(&app.db, c.owner()).await?.and_then(|a| a.user_id);
-    if owner != Some(who.user.id) {
-        return Err(Error::Forbidden("you can only upload to your own channels".into()));
+    if owner != Some(who.user.id) && !flotilla_db::collaborators::edits(&app.db, who.user.id, c.id).await? {
+        return Err(Error::Forbidden("you can only upload to your own channels and those you edit".into()));
     }
     Ok(c)
 }
