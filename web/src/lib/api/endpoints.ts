@@ -14,6 +14,8 @@ import type {
   BlocklistImportResult,
   BlockStatus,
   Channel,
+  ChannelCollaborator,
+  ChannelInvitation,
   CommentThreadList,
   CommentTree,
   CustomConfig,
@@ -25,6 +27,7 @@ import type {
   NotificationSettings,
   ServerBlock,
   ServerConfig,
+  TwoFactorRequest,
   User,
   UserNotification,
   Video,
@@ -260,6 +263,22 @@ export function pickChannelImage(handle: string, kind: 'avatar' | 'banner', file
 export const deleteChannelImage = (handle: string, kind: 'avatar' | 'banner') =>
   api(`/video-channels/${encodeURIComponent(handle)}/${kind}`, { method: 'DELETE' });
 
+const collaborators = (handle: string) => `/video-channels/${encodeURIComponent(handle)}/collaborators`;
+/** The owner and the collaborators may read it. */
+export const listCollaborators = (handle: string) => api<ListResult<ChannelCollaborator>>(collaborators(handle), { query: { count: 100 } });
+/** Owner only; a local user's name. */
+export const inviteCollaborator = (handle: string, accountHandle: string) =>
+  api<{ collaborator: { id: number } }>(`${collaborators(handle)}/invite`, { method: 'POST', json: { accountHandle } });
+export const acceptCollaboration = (handle: string, id: number) => api(`${collaborators(handle)}/${id}/accept`, { method: 'POST' });
+export const rejectCollaboration = (handle: string, id: number) => api(`${collaborators(handle)}/${id}/reject`, { method: 'POST' });
+/** The owner removes a collaborator, or a collaborator leaves. */
+export const removeCollaborator = (handle: string, id: number) => api(`${collaborators(handle)}/${id}`, { method: 'DELETE' });
+/** The channels the user collaborates on (accepted), not their own. */
+export const listMyCollaborations = () =>
+  api<ListResult<Channel>>('/users/me/video-channels/collaborations', { query: { count: 100 } });
+export const listMyInvitations = () =>
+  api<ListResult<ChannelInvitation>>('/users/me/video-channels/invitations', { query: { count: 100 } });
+
 export const getAccount = (name: string) => api<Account>(`/accounts/${encodeURIComponent(name)}`);
 export const listAccountChannels = (name: string) =>
   api<ListResult<Channel>>(`/accounts/${encodeURIComponent(name)}/video-channels`, { query: { count: 100 } });
@@ -272,6 +291,14 @@ export const unsubscribe = (handle: string) =>
 export const listSubscriptions = (q: Query) => api<ListResult<Channel>>('/users/me/subscriptions', { query: q });
 
 export const register = (body: Record<string, unknown>) => api<unknown>('/users/register', { method: 'POST', json: body });
+/** Answers 204 whether or not an account has this address; the mail links to `/reset-password`. */
+export const askResetPassword = (email: string) => api('/users/ask-reset-password', { method: 'POST', json: { email } });
+export const resetPassword = (userId: number, verificationString: string, password: string) =>
+  api(`/users/${userId}/reset-password`, { method: 'POST', json: { verificationString, password } });
+/** Follows the link of a verification e-mail; `isPendingEmail` for a change of address. */
+export const verifyEmail = (userId: number, verificationString: string, isPendingEmail: boolean) =>
+  api(`/users/${userId}/verify-email`, { method: 'POST', json: isPendingEmail ? { verificationString, isPendingEmail } : { verificationString } });
+export const askSendVerifyEmail = (email: string) => api('/users/ask-send-verify-email', { method: 'POST', json: { email } });
 export const updateMe = (body: Record<string, unknown>) => api('/users/me', { method: 'PUT', json: body });
 export const quotaUsed = () => api<{ videoQuotaUsed: number; videoQuotaUsedDaily: number }>('/users/me/video-quota-used');
 export function pickMyAvatar(file: File) {
@@ -304,6 +331,15 @@ export const updateUser = (id: number, body: Record<string, unknown>) => api(`/u
 export const blockUser = (id: number, reason?: string) =>
   api(`/users/${id}/block`, { method: 'POST', json: reason ? { reason } : {} });
 export const unblockUser = (id: number) => api(`/users/${id}/unblock`, { method: 'POST' });
+
+/** Starts turning two-factor on: a new secret, valid once confirmed with a code of it. */
+export const requestTwoFactor = (userId: number, currentPassword: string) =>
+  api<TwoFactorRequest>(`/users/${userId}/two-factor/request`, { method: 'POST', json: { currentPassword } });
+export const confirmTwoFactor = (userId: number, requestToken: string, otpToken: string) =>
+  api(`/users/${userId}/two-factor/confirm-request`, { method: 'POST', json: { requestToken, otpToken } });
+/** The user's own password, or an administrator's own for another user (recovery). */
+export const disableTwoFactor = (userId: number, currentPassword: string) =>
+  api(`/users/${userId}/two-factor/disable`, { method: 'POST', json: { currentPassword } });
 
 export const getCustomConfig = () => api<CustomConfig>('/config/custom');
 export const putCustomConfig = (c: CustomConfig) => api<unknown>('/config/custom', { method: 'PUT', json: c });

@@ -45,6 +45,24 @@ export interface Channel {
   ownerAccount?: Account;
 }
 
+/** A channel's collaborator (ours, after PeerTube 7's): invited by the owner, pending until they accept. */
+export interface ChannelCollaborator {
+  id: number;
+  account: Account;
+  state: { id: number; label: string };
+  createdAt: string;
+}
+
+export const CollaboratorState = { Pending: 1, Accepted: 2 } as const;
+
+/** An invitation to collaborate on a channel, as the invited user sees it. */
+export interface ChannelInvitation {
+  id: number;
+  channel: Channel;
+  invitedBy?: Account;
+  createdAt?: string;
+}
+
 export interface IdLabel<T = number> {
   id: T;
   label: string;
@@ -264,6 +282,24 @@ export interface User {
   autoPlayNextVideoPlaylist?: boolean;
   /** What to be told of, per kind (PeerTube's keys); only on `GET /users/me`. */
   notificationSettings?: NotificationSettings;
+  /** Logging in also asks for a code of an authenticator app (TOTP). */
+  twoFactorEnabled?: boolean;
+  /** Whether the user followed the link of the verification e-mail. */
+  emailVerified?: boolean | null;
+  /** A new address waiting for its verification link to be followed (e-mail changes). */
+  pendingEmail?: string | null;
+}
+
+/** PeerTube's answer to `POST /users/:id/two-factor/request`: the secret to give an authenticator app. */
+export interface TwoFactorRequest {
+  otpRequest: {
+    /** Sent back with the first code to turn two-factor on. */
+    requestToken: string;
+    /** Base32, for apps where one types it. */
+    secret: string;
+    /** `otpauth://totp/…`, what the QR code holds. */
+    uri: string;
+  };
 }
 
 /** PeerTube's `UserNotificationType` values this client knows how to say in words. */
@@ -353,8 +389,12 @@ export interface ServerConfig {
     allowed: boolean;
     allowedForCurrentIP: boolean;
     requiresApproval: boolean;
+    /** New accounts log in only after following the link of an e-mail (PeerTube's). */
+    requiresEmailVerification?: boolean;
     minimumAge: number;
   };
+  /** Whether the instance can send e-mails (password resets, verification). */
+  email?: { enabled: boolean };
   search: { remoteUri: { anonymous: boolean; users: boolean } };
   video: { file: { extensions: string[] }; image: { extensions: string[]; size: { max: number } } };
   avatar: { file: { extensions: string[]; size: { max: number } } };
