@@ -27,7 +27,9 @@ pub fn actor_context() -> Value {
             "sc": "http://schema.org/",
             "playlists": { "@id": "pt:playlists", "@type": "@id" },
             "support": { "@type": "sc:Text", "@id": "pt:support" },
-            "icons": "as:icon"
+            "icons": "as:icon",
+            "alsoKnownAs": { "@id": "as:alsoKnownAs", "@type": "@id" },
+            "movedTo": { "@id": "as:movedTo", "@type": "@id" }
         }
     ])
 }
@@ -152,6 +154,7 @@ pub async fn account_to_ap(app: &App, a: &Account) -> Result<Value> {
     if !icon.is_empty() {
         out["icon"] = json!(icon);
     }
+    crate::federation::moves::annotate(app, a.actor_id, &mut out).await?;
     Ok(out)
 }
 
@@ -173,6 +176,7 @@ pub async fn channel_to_ap(app: &App, c: &Channel) -> Result<Value> {
     if !banner.is_empty() {
         out["image"] = banner[banner.len() - 1].clone();
     }
+    crate::federation::moves::annotate(app, c.actor_id, &mut out).await?;
     Ok(out)
 }
 

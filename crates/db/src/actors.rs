@@ -86,3 +86,33 @@ pub async fn list_by_host(e: impl Into<Exec<'_>>, host: &str) -> Result<Vec<Remo
     let sql = format!("SELECT {COLUMNS} FROM actors WHERE host = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, RemoteActor>(&sql).bind(host).fetch_all(x).await)?)
 }
+
+/// An actor's other addresses (`alsoKnownAs`) and where it moved, if it did.
+pub async fn move_info(e: impl Into<Exec<'_>>, id: i64) -> Result<(Vec<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> =
+        run!(e, |x| sqlx::query_as("SELECT also_known_as, moved_to FROM actors WHERE id = $1")
+            .bind(id)
+            .fetch_optional(x)
+            .await)?;
+    let (aka, moved) = row.unwrap_or_default();
+    Ok((aka.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(), moved))
+}
+
+pub async fn set_aliases(e: impl Into<Exec<'_>>, id: i64, urls: &[String]) -> Result<()> {
+    let json = serde_json::to_string(urls).unwrap_or_else(|_| "[]".into());
+    Ok(run!(e, |x| sqlx::query("UPDATE actors SET also_known_as = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&json)
+        .execute(x)
+        .await
+        .map(|_| ()))?)
+}
+
+pub async fn set_moved_to(e: impl Into<Exec<'_>>, id: i64, url: &str) -> Result<()> {
+    Ok(run!(e, |x| sqlx::query("UPDATE actors SET moved_to = $2 WHERE id = $1")
+        .bind(id)
+        .bind(url)
+        .execute(x)
+        .await
+        .map(|_| ()))?)
+}

@@ -58,6 +58,15 @@ pub async fn local_follower_users(e: impl Into<Exec<'_>>, target: i64) -> Result
     Ok(rows.into_iter().map(|(u,)| u).collect())
 }
 
+/// The follows of `target` by our own actors (accounts, the instance), any state.
+pub async fn local_followers(e: impl Into<Exec<'_>>, target: i64) -> Result<Vec<Follow>> {
+    let columns = COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM follows f JOIN actors a ON a.id = f.follower_id WHERE f.target_id = $1 AND a.host = ''"
+    );
+    Ok(run!(e, |x| sqlx::query_as::<_, Follow>(&sql).bind(target).fetch_all(x).await)?)
+}
+
 pub async fn get_pair(e: impl Into<Exec<'_>>, follower: i64, target: i64) -> Result<Option<Follow>> {
     let sql = format!("SELECT {COLUMNS} FROM follows WHERE follower_id = $1 AND target_id = $2");
     Ok(run!(e, |x| sqlx::query_as::<_, Follow>(&sql).bind(follower).bind(target).fetch_optional(x).await)?)

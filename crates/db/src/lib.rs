@@ -348,6 +348,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0036_channel_collaborators.sql"),
         include_str!("../migrations/0036_channel_collaborators.sql"),
     ),
+    (37, "moves", include_str!("../migrations/0037_moves.sql"), include_str!("../migrations/0037_moves.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -335,3 +335,91 @@ pub async fn verify_email(
     flotilla_app::verification::verify(&app, uid, b.verification_string.as_deref(), b.is_pending_email).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveBody {
+    #[serde(default)]
+    aliases: Vec<String>,
+    target: Option<String>,
+    current_password: Option<String>,
+}
+
+/// My account's actor id and name.
+async fn my_account(app: &App, who: &flotilla_app::auth::AuthUser) -> Result<(i64, String), ApiError> {
+    let a = flotilla_app::account::get_local(app, &who.user.username).await?;
+    Ok((a.actor_id, a.name))
+}
+
+/// `GET /api/v1/users/me/aliases`: my account's other addresses (where it moves from).
+pub async fn get_my_aliases(State(app): State<Arc<App>>, Auth(who): Auth) -> Result<Json<Value>, ApiError> {
+    let (actor, _) = my_account(&app, &who).await?;
+    Ok(Json(flotilla_app::federation::moves::aliases(&app, actor).await?))
+}
+
+/// `PUT /api/v1/users/me/aliases` (`aliases`: `name@host` or actor URLs)
+pub async fn set_my_aliases(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Body(b): Body<MoveBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (actor, _) = my_account(&app, &who).await?;
+    Ok(Json(flotilla_app::federation::moves::set_aliases(&app, actor, "Person", &b.aliases).await?))
+}
+
+/// `POST /api/v1/users/me/move` (`target`, `currentPassword`): my account moves there, with its
+/// followers.
+pub async fn move_me(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Body(b): Body<MoveBody>,
+) -> Result<Json<Value>, ApiError> {
+    if !app.passwords.verify(b.current_password.as_deref().unwrap_or_default(), &who.user.password_hash).await {
+        return Err(flotilla_app::Error::Unauthorized {
+            code: "invalid_current_password",
+            msg: "currentPassword is missing or wrong".into(),
+        }
+        .into());
+    }
+    let target =
+        b.target.filter(|t| !t.trim().is_empty()).ok_or_else(|| ApiError::invalid("target", "target is required"))?;
+    let (actor, name) = my_account(&app, &who).await?;
+    let url = flotilla_app::uris::account(&app, &name);
+    Ok(Json(flotilla_app::federation::moves::move_to(&app, actor, "Person", &url, &target).await?))
+}
+
+/// `GET /api/v1/video-channels/{handle}/aliases`
+pub async fn get_channel_aliases(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = flotilla_app::channel::editable(&app, &who, &handle).await?;
+    Ok(Json(flotilla_app::federation::moves::aliases(&app, c.actor_id).await?))
+}
+
+/// `PUT /api/v1/video-channels/{handle}/aliases` (`aliases`)
+pub async fn set_channel_aliases(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+    Body(b): Body<MoveBody>,
+) -> Result<Json<Value>, ApiError> {
+    let c = flotilla_app::channel::editable(&app, &who, &handle).await?;
+    Ok(Json(flotilla_app::federation::moves::set_aliases(&app, c.actor_id, "Group", &b.aliases).await?))
+}
+
+/// `POST /api/v1/video-channels/{handle}/move` (`target`): the channel moves there, with its
+/// followers.
+pub async fn move_channel(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(handle): Path<String>,
+    Body(b): Body<MoveBody>,
+) -> Result<Json<Value>, ApiError> {
+    let c = flotilla_app::channel::editable(&app, &who, &handle).await?;
+    let target =
+        b.target.filter(|t| !t.trim().is_empty()).ok_or_else(|| ApiError::invalid("target", "target is required"))?;
+    let url = flotilla_app::uris::channel(&app, &c.name);
+    Ok(Json(flotilla_app::federation::moves::move_to(&app, c.actor_id, "Group", &url, &target).await?))
+}

@@ -205,6 +205,7 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "Like" | "Dislike" => on_rate(app, signer, kind, activity, object).await,
         "ApproveReply" => super::comments::on_approve_reply(app, signer, activity).await,
         "Flag" => super::flags::received(app, signer, activity).await,
+        "Move" => super::moves::received(app, signer, activity).await,
         "View" => super::views::received(app, activity, object).await,
         // An actor deleting itself (an account closed on its server).
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod flags;
 pub mod follow;
 pub mod inbox;
+pub mod moves;
 pub mod playlists;
 pub mod rates;
 pub mod remote;
