@@ -2,15 +2,17 @@
 // the channel's management page (an unknown name refused), sees them pending; the invited user
 // accepts on "My channels" (another declines), the channel is then among the channels they
 // collaborate on and in the upload page's channel list, and a video uploaded there belongs to the
-// owner's channel. A collaborator's management page has no settings to change and lets them
-// leave. The owner removes a collaborator (confirmed) and the channel leaves their upload list.
+// owner's channel; they edit its title from its watch page's Edit button (they may not delete
+// it; a user who declined sees no Edit). A collaborator's management page has no settings to
+// change and lets them leave. The owner removes a collaborator (confirmed) and the channel
+// leaves their upload list.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { get, registerUser, token, until } from './support/api.mjs';
+import { get, registerUser, token, until, waitPublished } from './support/api.mjs';
 import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { makeClip, startInstance } from './support/instance.mjs';
@@ -26,6 +28,8 @@ let browser;
 let workDir;
 let clip;
 let channel;
+/** The video the collaborator uploaded to the owner's channel. */
+let shared;
 const tokens = {};
 
 before(async () => {
@@ -147,6 +151,29 @@ describe('channel collaborators', () => {
       return list.data.find((v) => v.name === 'Made together');
     });
     assert.equal(video.channel.name, channel.name);
+    shared = video;
+    assert.deepEqual(collab.problems, []);
+  });
+
+  step('the collaborator edits the video\'s title from its watch page; only the owner may delete it', async () => {
+    await waitPublished(instance.url, tokens[OWNER], shared.uuid);
+    const { page } = collab;
+    await page.goto(`/w/${shared.shortUUID}`);
+    const edit = page.getByRole('link', { name: 'Edit', exact: true });
+    await edit.waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Delete', exact: true }).count(), 0);
+    await edit.click();
+    const title = page.getByLabel('Title', { exact: true });
+    await title.waitFor();
+    await title.fill('Made together, edited');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL(`**/w/${shared.shortUUID}`);
+    assert.equal((await get(instance.url, tokens[OWNER], `/videos/${shared.uuid}`)).name, 'Made together, edited');
+
+    // A user who does not edit the channel sees no Edit button.
+    await other.page.goto(`/w/${shared.shortUUID}`);
+    await other.page.getByRole('heading', { name: 'Made together, edited' }).waitFor();
+    assert.equal(await other.page.getByRole('link', { name: 'Edit', exact: true }).count(), 0);
     assert.deepEqual(collab.problems, []);
   });
 

@@ -279,6 +279,21 @@ export const listMyCollaborations = () =>
 export const listMyInvitations = () =>
   api<ListResult<ChannelInvitation>>('/users/me/video-channels/invitations', { query: { count: 100 } });
 
+// Moving house (ActivityPub `Move`): the new account or channel lists the old one among its
+// aliases first, then the old one moves; its followers then follow the new address by themselves.
+/** `null`: the signed-in user's account; otherwise a channel's handle. */
+const aliasesPath = (channel: string | null) => (channel ? `/video-channels/${encodeURIComponent(channel)}/aliases` : '/users/me/aliases');
+export const getAliases = (channel: string | null) => api<{ aliases: string[] }>(aliasesPath(channel));
+/** At most 5, each `name@host` or an actor URL; answers the resolved URLs (400 for one that cannot be resolved). */
+export const setAliases = (channel: string | null, aliases: string[]) =>
+  api<{ aliases: string[] }>(aliasesPath(channel), { method: 'PUT', json: { aliases } });
+/** The user's account moves to `target` (which lists it among its aliases); asks the password. */
+export const moveMe = (target: string, currentPassword: string) =>
+  api<{ movedTo: string }>('/users/me/move', { method: 'POST', json: { target, currentPassword } });
+/** The owner moves a channel to `target` (which lists it among its aliases). */
+export const moveChannel = (handle: string, target: string) =>
+  api<{ movedTo: string }>(`/video-channels/${encodeURIComponent(handle)}/move`, { method: 'POST', json: { target } });
+
 export const getAccount = (name: string) => api<Account>(`/accounts/${encodeURIComponent(name)}`);
 export const listAccountChannels = (name: string) =>
   api<ListResult<Channel>>(`/accounts/${encodeURIComponent(name)}/video-channels`, { query: { count: 100 } });
