@@ -178,7 +178,7 @@ test('a new channel is created, edited, and given an avatar and a banner', STEP,
   await page.getByLabel('Display name').fill('Knots and splices');
   await page.getByLabel('Description').fill('Knots and splices, one a week.');
   await page.getByLabel('Support text').fill('Buy me some rope.');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('status').getByText('Saved.').waitFor();
   await page.getByRole('heading', { name: 'Edit the channel Knots and splices' }).waitFor();
 

@@ -70,6 +70,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/lazy-static/banners/{file}", get(get_image))
         .route("/lazy-static/thumbnails/{file}", get(get_video_image))
         .route("/lazy-static/previews/{file}", get(get_video_image))
+        .route("/download/user-exports/{file}", get(get_user_export))
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
         .route("/static/edge/hls/{uuid}/{file}", get(get_edge_file))
         .route("/static/redundancy/hls/{uuid}/{file}", get(get_mirror_file))
@@ -236,6 +237,21 @@ async fn get_video_image(
         "public, max-age=31536000, immutable",
     )
     .await
+}
+
+/// `GET /download/user-exports/{file}`: a finished user archive; its random name is the secret
+/// (the link `GET /api/v1/users/:id/exports` gives its owner), until it expires.
+async fn get_user_export(
+    State(app): State<Arc<App>>,
+    Path(file): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let (path, name) = flotilla_app::archive::download(&app, &file).await?;
+    let mut resp = files::serve(&app.media_cache, &path, &headers, "application/zip", "private, no-store").await?;
+    let disposition = axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("attachment"));
+    resp.headers_mut().insert(axum::http::header::CONTENT_DISPOSITION, disposition);
+    Ok(resp)
 }
 
 /// `GET /static/streaming-playlists/hls/{uuid}/{file}`: playlists, fragmented MP4s (with byte

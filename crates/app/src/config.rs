@@ -46,6 +46,33 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub redundancy: RedundancyConfig,
     pub smtp: SmtpConfig,
+    pub archives: ArchivesConfig,
+}
+
+/// User archives (PeerTube 6.1's export and import of a user's data).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchivesConfig {
+    /// Users may ask for an archive of their data.
+    pub export_enabled: bool,
+    /// An export with video files is refused to a user whose videos take more bytes than this
+    /// (PeerTube's `export.users.max_user_video_quota`).
+    pub export_max_video_bytes: u64,
+    /// How long a finished archive can be downloaded before it is removed.
+    pub export_expiration_secs: u64,
+    /// Users may import an archive (from Flotilla or PeerTube) into their account.
+    pub import_enabled: bool,
+}
+
+impl Default for ArchivesConfig {
+    fn default() -> Self {
+        ArchivesConfig {
+            export_enabled: true,
+            export_max_video_bytes: 10 * 1024 * 1024 * 1024,
+            export_expiration_secs: 2 * 24 * 3600,
+            import_enabled: true,
+        }
+    }
 }
 
 /// The SMTP server e-mails go through (verification, password reset, notifications). No `host`:
@@ -331,6 +358,7 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             redundancy: RedundancyConfig::default(),
             smtp: SmtpConfig::default(),
+            archives: ArchivesConfig::default(),
             signup_requires_email_verification: false,
         }
     }

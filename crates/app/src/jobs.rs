@@ -111,6 +111,14 @@ pub enum Job {
         subject: String,
         text: String,
     },
+    /// A user's archive, built (`archive::export`).
+    UserExport {
+        export_id: i64,
+    },
+    /// An uploaded user archive, brought in (`archive::import`).
+    UserImport {
+        import_id: i64,
+    },
 }
 
 impl Job {
@@ -134,6 +142,8 @@ impl Job {
             Job::MirrorCopy { .. } => "mirror-copy",
             Job::FetchPlaylist { .. } => "fetch-playlist",
             Job::SendEmail { .. } => "send-email",
+            Job::UserExport { .. } => "user-export",
+            Job::UserImport { .. } => "user-import",
         }
     }
 
@@ -157,6 +167,7 @@ impl Job {
             Job::FetchPlaylist { .. } => 5,
             // With the backoff, about a day of trying while the SMTP server is down.
             Job::SendEmail { .. } => 16,
+            Job::UserExport { .. } | Job::UserImport { .. } => 5,
         }
     }
 
@@ -180,6 +191,8 @@ impl Job {
             Job::MirrorCopy { redundancy_id } => Some(format!("mirror-copy:{redundancy_id}")),
             Job::FetchPlaylist { url } => Some(format!("fetch-playlist:{url}")),
             Job::SendEmail { .. } => None,
+            Job::UserExport { export_id } => Some(format!("user-export:{export_id}")),
+            Job::UserImport { import_id } => Some(format!("user-import:{import_id}")),
         }
     }
 
@@ -241,6 +254,14 @@ impl Job {
             to: String,
             subject: String,
             text: String,
+        }
+        #[derive(Deserialize)]
+        struct ExportPayload {
+            export_id: i64,
+        }
+        #[derive(Deserialize)]
+        struct ImportPayload {
+            import_id: i64,
         }
         #[derive(Deserialize)]
         struct DeliverPayload {
@@ -308,6 +329,12 @@ impl Job {
             "send-email" => serde_json::from_str::<EmailPayload>(payload)
                 .map(|p| Job::SendEmail { to: p.to, subject: p.subject, text: p.text })
                 .map_err(|e| e.to_string()),
+            "user-export" => serde_json::from_str::<ExportPayload>(payload)
+                .map(|p| Job::UserExport { export_id: p.export_id })
+                .map_err(|e| e.to_string()),
+            "user-import" => serde_json::from_str::<ImportPayload>(payload)
+                .map(|p| Job::UserImport { import_id: p.import_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -338,6 +365,9 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("mirror-copy", 1),
         ("fetch-playlist", 1),
         ("send-email", 1),
+        // One archive at a time: each reads or writes a user's whole data.
+        ("user-export", 1),
+        ("user-import", 1),
     ]
 }
 
@@ -447,6 +477,8 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::MirrorCopy { redundancy_id } => crate::redundancy::copy(app, *redundancy_id).await,
         // Its own budget: the playlist, its pages and elements (each video has one of its own).
         Job::SendEmail { to, subject, text } => crate::mail::send(app, to, subject, text).await,
+        Job::UserExport { export_id } => Box::pin(crate::archive::export::run(app, *export_id)).await,
+        Job::UserImport { import_id } => Box::pin(crate::archive::import::run(app, *import_id)).await,
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -486,6 +518,8 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::MirrorCopy { redundancy_id } => crate::redundancy::copy_given_up(app, *redundancy_id, why).await,
         Job::FetchPlaylist { url } => tracing::warn!(url, error = why, "a remote playlist not read"),
         Job::SendEmail { to, subject, .. } => tracing::warn!(to, subject, error = why, "an e-mail not sent"),
+        Job::UserExport { export_id } => crate::archive::export::failed(app, *export_id, why).await,
+        Job::UserImport { import_id } => crate::archive::import::failed(app, *import_id, why).await,
     }
 }
 

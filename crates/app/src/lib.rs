@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub mod abuse;
 pub mod account;
 pub mod ap;
+pub mod archive;
 pub mod auth;
 pub mod auto_tags;
 pub mod blocklist;
@@ -175,7 +176,7 @@ impl App {
 
 /// Directories under the data dir that the app writes into.
 pub const DATA_DIRS: &[&str] =
-    &["images", "tmp/uploads", "tmp/transcode", "streaming-playlists/hls", "thumbnails", "previews"];
+    &["images", "tmp/uploads", "tmp/transcode", "streaming-playlists/hls", "thumbnails", "previews", "user-exports"];
 
 fn images_dir(config: &Config) -> PathBuf {
     config.data_dir.join("images")

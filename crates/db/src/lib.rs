@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 pub mod abuses;
 pub mod accounts;
 pub mod actors;
+pub mod archives;
 pub mod auto_tags;
 pub mod blocklist;
 pub mod channels;
@@ -349,6 +350,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0036_channel_collaborators.sql"),
     ),
     (37, "moves", include_str!("../migrations/0037_moves.sql"), include_str!("../migrations/0037_moves.sql")),
+    (
+        38,
+        "user_archives",
+        include_str!("../migrations/0038_user_archives.sql"),
+        include_str!("../migrations/0038_user_archives.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

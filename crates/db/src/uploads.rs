@@ -14,14 +14,18 @@ pub struct Session {
     pub updated_at: i64,
     /// The video the upload became (its file is that video's input now).
     pub video_id: Option<i64>,
+    /// `video`, or `user-import` for a user archive (see `archives`).
+    pub kind: String,
+    /// The user import the archive became (its file is that import's now).
+    pub import_id: Option<i64>,
 }
 
-const COLUMNS: &str = "id, user_id, meta, total_size, mime, path, created_at, updated_at, video_id";
+const COLUMNS: &str = "id, user_id, meta, total_size, mime, path, created_at, updated_at, video_id, kind, import_id";
 
 pub async fn insert(e: impl Into<Exec<'_>>, s: &Session) -> Result<()> {
     run!(e, |x| sqlx::query(
-        "INSERT INTO upload_sessions (id, user_id, meta, total_size, mime, path, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO upload_sessions (id, user_id, meta, total_size, mime, path, created_at, updated_at, kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )
     .bind(&s.id)
     .bind(s.user_id)
@@ -31,6 +35,7 @@ pub async fn insert(e: impl Into<Exec<'_>>, s: &Session) -> Result<()> {
     .bind(&s.path)
     .bind(s.created_at)
     .bind(s.updated_at)
+    .bind(&s.kind)
     .execute(x)
     .await
     .map(|r| r.rows_affected()))?;
@@ -78,11 +83,22 @@ pub async fn finish(e: impl Into<Exec<'_>>, id: &str, video_id: i64) -> Result<(
     Ok(())
 }
 
+/// The archive became the user import `import_id` (in the transaction that inserted it).
+pub async fn finish_import(e: impl Into<Exec<'_>>, id: &str, import_id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE upload_sessions SET import_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(import_id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// A user's uploads still in progress, but `except`: how many, and the bytes they announced.
 pub async fn open_for_user(e: impl Into<Exec<'_>>, user_id: i64, except: Option<&str>) -> Result<(i64, i64)> {
     Ok(run!(e, |x| sqlx::query_as(
         "SELECT COUNT(*), CAST(COALESCE(SUM(total_size), 0) AS BIGINT) FROM upload_sessions \
-         WHERE user_id = $1 AND video_id IS NULL AND ($2 IS NULL OR id <> $2)"
+         WHERE user_id = $1 AND video_id IS NULL AND import_id IS NULL AND ($2 IS NULL OR id <> $2)"
     )
     .bind(user_id)
     .bind(except)

@@ -92,8 +92,8 @@ pub async fn start_with_routes(
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
 
-/// Periodic clean-up: expired OAuth tokens, resumable uploads untouched for a day, inbox activity
-/// ids past their week. Failures are logged and retried at the next tick.
+/// Periodic clean-up: expired OAuth tokens, expired user archives, resumable uploads untouched for
+/// a day, inbox activity ids past their week. Failures are logged and retried at the next tick.
 async fn housekeeping(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -102,6 +102,11 @@ async fn housekeeping(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "expired tokens removed"),
             Err(e) => tracing::warn!(error = %e, "cannot remove expired tokens"),
+        }
+        match flotilla_app::archive::expire(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "expired user archives removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove expired user archives"),
         }
         match flotilla_app::video::resumable::sweep(&app).await {
             Ok(0) => {}

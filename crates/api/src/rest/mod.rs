@@ -12,6 +12,7 @@ use crate::error::{ApiError, rejection};
 
 pub mod abuses;
 pub mod accounts;
+pub mod archives;
 pub mod blocklist;
 pub mod channels;
 pub mod comments;
@@ -78,6 +79,17 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/users/{id}/two-factor/confirm-request", post(users::two_factor_confirm))
         .route("/users/{id}/two-factor/disable", post(users::two_factor_disable))
         .route("/users/{id}/unblock", post(users::unblock_user))
+        .route("/users/{id}/exports/request", post(archives::request_export))
+        .route("/users/{id}/exports", get(archives::list_exports))
+        .route("/users/{id}/exports/{export}", axum::routing::delete(archives::delete_export))
+        .route(
+            "/users/{id}/imports/import-resumable",
+            post(archives::init_import)
+                .put(archives::put_import)
+                .delete(archives::cancel_import)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/users/{id}/imports/latest", get(archives::latest_import))
         .route("/accounts/{name}", get(accounts::get_account))
         .route("/accounts/{name}/video-channels", get(accounts::list_account_channels))
         .route("/video-channels", get(channels::list_channels).post(channels::create_channel))

@@ -150,16 +150,16 @@ pub async fn update_video(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 #[derive(Deserialize)]
 pub struct UploadId {
-    upload_id: Option<String>,
+    pub upload_id: Option<String>,
 }
 
-fn upload_id(q: &UploadId) -> Result<&str, ApiError> {
+pub(crate) fn upload_id(q: &UploadId) -> Result<&str, ApiError> {
     q.upload_id
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -199,14 +199,26 @@ pub async fn put_resumable_upload(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let id = upload_id(&q)?;
-    let range = match header_str(&headers, "content-range") {
+    put_chunk(&app, &who, resumable::VIDEO, upload_id(&q)?, &headers, body).await
+}
+
+/// One chunk of a resumable session of `kind` (a video, a user archive), answered as uploadx
+/// does: `308` with the stored `Range` until the last byte, then what the bytes became.
+pub(crate) async fn put_chunk(
+    app: &App,
+    who: &flotilla_app::auth::AuthUser,
+    kind: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let range = match header_str(headers, "content-range") {
         Some(v) => Some(resumable::parse_content_range(v).ok_or_else(|| {
             ApiError::invalid("Content-Range", format!("'{v}' is not bytes <first>-<last>/<total> or bytes */<total>"))
         })?),
         None => None,
     };
-    match resumable::put(&app, &who, id, range, body.into_data_stream()).await? {
+    match resumable::put(app, who, kind, id, range, body.into_data_stream()).await? {
         resumable::Status::Incomplete { stored } => {
             let mut resp = StatusCode::PERMANENT_REDIRECT.into_response();
             if stored > 0 {
@@ -219,6 +231,7 @@ pub async fn put_resumable_upload(
             Ok(Json(json!({ "video": { "id": created.id, "uuid": created.uuid, "shortUUID": created.short_uuid } }))
                 .into_response())
         }
+        resumable::Status::Imported(id) => Ok(Json(json!({ "userImport": { "id": id } })).into_response()),
     }
 }
 
@@ -228,7 +241,7 @@ pub async fn cancel_resumable_upload(
     Auth(who): Auth,
     Query(q): Query<UploadId>,
 ) -> Result<StatusCode, ApiError> {
-    resumable::cancel(&app, &who, upload_id(&q)?).await?;
+    resumable::cancel(&app, &who, resumable::VIDEO, upload_id(&q)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -37,20 +37,35 @@ pub async fn video_by_url(app: &App, who: Option<&AuthUser>, url: &str) -> Resul
         };
     }
     require_login(app, who)?;
+    let Some(id) = video_id_by_url(app, url, false).await? else { return Ok(empty) };
+    let v = flotilla_db::videos::get(&app.db, id).await?.ok_or_else(|| Error::not_found("video"))?;
+    Ok(json!({ "total": 1, "data": [crate::video::view(app, &v, false, false).await?] }))
+}
+
+/// The id of the video at `url`: one of ours (by the UUID of its watch URL), or fetched from its
+/// origin (signed by the instance actor, through the fetcher's guard) unless `known_first` and we
+/// hold a copy already. `None`: not found, or not a video.
+pub async fn video_id_by_url(app: &App, url: &str, known_first: bool) -> Result<Option<i64>> {
+    let url = url.trim();
+    if remote::host(url).as_deref() == Some(app.public.host.as_str()) {
+        let uuid = url.rsplit('/').next().unwrap_or_default();
+        return Ok(flotilla_db::videos::get_by_any_id(&app.db, uuid).await?.filter(|v| v.is_local()).map(|v| v.id));
+    }
+    if known_first && let Some(v) = flotilla_db::videos::get_by_remote_url(&app.db, url).await? {
+        return Ok(Some(v.id));
+    }
     let signer = super::instance_signer(app).await?;
     let doc = match app.fetcher.get_ap(url, Some(&signer)).await {
         Ok(d) => d,
         Err(e) => {
-            tracing::info!(url, error = %e, "remote video not found by search");
-            return Ok(empty);
+            tracing::info!(url, error = %e, "remote video not found by its URL");
+            return Ok(None);
         }
     };
     if doc["type"] != "Video" {
-        return Ok(empty);
+        return Ok(None);
     }
-    let id = videos::receive_fetched(app, &doc, false).await?;
-    let v = flotilla_db::videos::get(&app.db, id).await?.ok_or_else(|| Error::not_found("video"))?;
-    Ok(json!({ "total": 1, "data": [crate::video::view(app, &v, false, false).await?] }))
+    Ok(Some(videos::receive_fetched(app, &doc, false).await?))
 }
 
 /// `GET /api/v1/search/video-channels?search=` — a handle or URL finds a remote channel; words

@@ -57,6 +57,12 @@ fn mime_ok(mime: &str) -> bool {
         || m == "application/x-matroska"
 }
 
+/// What a session's bytes become: a video (`videos/upload-resumable`) or a user archive to import
+/// (`users/:id/imports/import-resumable`). A session is only ever continued by its own kind's
+/// route.
+pub const VIDEO: &str = "video";
+pub const USER_IMPORT: &str = "user-import";
+
 /// `POST /api/v1/videos/upload-resumable`: everything that can be refused is refused here, before
 /// the client sends the file. Returns the session id.
 pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str) -> Result<String> {
@@ -64,6 +70,19 @@ pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str
         .map_err(|e| Error::bad_request("malformed_request", format!("invalid upload metadata: {e}")))?;
     parsed.validate()?;
     check_channel(app, who, parsed.channel_id.unwrap_or_default()).await?;
+    open_session(app, who, VIDEO, meta, total, mime).await
+}
+
+/// Opens a session of `kind` once its own checks passed: the cap on open sessions, the type,
+/// the size and the quota.
+pub async fn open_session(
+    app: &App,
+    who: &AuthUser,
+    kind: &str,
+    meta: Value,
+    total: u64,
+    mime: &str,
+) -> Result<String> {
     let (open, _) = uploads::open_for_user(&app.db, who.user.id, None).await?;
     let cap = app.config.upload.max_open_sessions;
     if open >= i64::from(cap) {
@@ -71,7 +90,7 @@ pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str
             "you have {open} uploads in progress (at most {cap}): finish or cancel one first"
         )));
     }
-    if !mime_ok(mime) {
+    if kind == VIDEO && !mime_ok(mime) {
         return Err(Error::UnsupportedMedia(format!("'{mime}' is not a video or audio type")));
     }
     if total == 0 {
@@ -94,6 +113,8 @@ pub async fn init(app: &App, who: &AuthUser, meta: Value, total: u64, mime: &str
             created_at: now,
             updated_at: now,
             video_id: None,
+            kind: kind.to_string(),
+            import_id: None,
         },
     )
     .await?;
@@ -107,11 +128,13 @@ pub enum Status {
     Incomplete { stored: u64 },
     /// The file is complete and became this video.
     Done(Created),
+    /// The archive is complete and became this user import (its job reads it).
+    Imported(i64),
 }
 
-async fn session(app: &App, who: &AuthUser, id: &str) -> Result<Session> {
+async fn session(app: &App, who: &AuthUser, kind: &str, id: &str) -> Result<Session> {
     match uploads::get(&app.db, id).await? {
-        Some(s) if s.user_id == who.user.id => Ok(s),
+        Some(s) if s.user_id == who.user.id && s.kind == kind => Ok(s),
         _ => Err(Error::not_found("upload session")),
     }
 }
@@ -141,16 +164,26 @@ pub fn parse_content_range(v: &str) -> Option<Range> {
 
 /// `PUT …?upload_id=`: appends one chunk (or answers where to resume), and finishes the upload on
 /// the last byte. `body` yields the chunk's bytes as they arrive.
-pub async fn put<S, E>(app: &App, who: &AuthUser, id: &str, range: Option<Range>, mut body: S) -> Result<Status>
+pub async fn put<S, E>(
+    app: &App,
+    who: &AuthUser,
+    kind: &str,
+    id: &str,
+    range: Option<Range>,
+    mut body: S,
+) -> Result<Status>
 where
     S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let s = session(app, who, id).await?;
+    let s = session(app, who, kind, id).await?;
     let _slot = app.uploads_busy.take(id)?;
     // Already a video (the client did not get our answer): the same answer again.
     if let Some(video_id) = s.video_id {
         return finished(app, video_id).await;
+    }
+    if let Some(import_id) = s.import_id {
+        return Ok(Status::Imported(import_id));
     }
     let path = Path::new(&s.path).to_path_buf();
     let total = s.total_size as u64;
@@ -252,9 +285,14 @@ where
 /// Turns a complete upload into its video. A refusal (bad metadata, not a video, over quota) ends
 /// the session; a passing failure keeps it and its bytes for the next request.
 async fn finalise(app: &App, who: &AuthUser, id: &str, s: &Session) -> Result<Status> {
-    let meta: UploadMeta = serde_json::from_str(&s.meta).map_err(|e| Error::Internal(e.to_string()))?;
-    match upload::create_for_session(app, who, meta, Path::new(&s.path), id).await {
-        Ok(created) => Ok(Status::Done(created)),
+    let result = if s.kind == USER_IMPORT {
+        crate::archive::import::accept(app, who, id, Path::new(&s.path)).await.map(Status::Imported)
+    } else {
+        let meta: UploadMeta = serde_json::from_str(&s.meta).map_err(|e| Error::Internal(e.to_string()))?;
+        upload::create_for_session(app, who, meta, Path::new(&s.path), id).await.map(Status::Done)
+    };
+    match result {
+        Ok(done) => Ok(done),
         Err(e) if upload::is_transient(&e) => {
             tracing::warn!(session = %id, error = %e, "upload complete but not finalised; kept for the next request");
             Err(e)
@@ -280,10 +318,10 @@ fn range_mismatch(stored: u64, msg: String) -> Error {
 
 /// `DELETE …?upload_id=`: abandons the upload and frees its space (a finished one's file is its
 /// video's now, and stays).
-pub async fn cancel(app: &App, who: &AuthUser, id: &str) -> Result<()> {
-    let s = session(app, who, id).await?;
+pub async fn cancel(app: &App, who: &AuthUser, kind: &str, id: &str) -> Result<()> {
+    let s = session(app, who, kind, id).await?;
     uploads::delete(&app.db, id).await?;
-    if s.video_id.is_none() {
+    if s.video_id.is_none() && s.import_id.is_none() {
         let _ = tokio::fs::remove_file(&s.path).await;
     }
     Ok(())
@@ -300,12 +338,13 @@ pub async fn sweep(app: &App) -> Result<usize> {
     let stale = uploads::list_stale(&app.db, now_ms() - 24 * 3600 * 1000).await?;
     for s in &stale {
         uploads::delete(&app.db, &s.id).await?;
-        if s.video_id.is_none() {
+        if s.video_id.is_none() && s.import_id.is_none() {
             let _ = tokio::fs::remove_file(&s.path).await;
         }
     }
     let mut known: HashSet<std::path::PathBuf> = uploads::paths(&app.db).await?.into_iter().map(Into::into).collect();
     known.extend(flotilla_db::videos::input_paths(&app.db).await?.into_iter().map(Into::into));
+    known.extend(flotilla_db::archives::import_paths(&app.db).await?.into_iter().map(Into::into));
     let dir = app.data_path("tmp/uploads");
     let mut leftovers = 0;
     let mut entries = match tokio::fs::read_dir(&dir).await {
