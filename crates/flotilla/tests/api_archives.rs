@@ -16,6 +16,7 @@ use flotilla_testkit::{Api, Backend, TestInstance, db_tests, png, settle};
 db_tests!(
     an_archive_round_trips_to_another_instance,
     a_peertube_archive_is_imported,
+    jobs_stopped_midway_finish_without_doubling,
     hostile_archives_are_refused_and_change_nothing
 );
 
@@ -443,4 +444,69 @@ async fn a_peertube_archive_is_imported(backend: Backend) {
     assert_eq!(full["commentsPolicy"]["id"], 3, "{full}");
     assert_eq!(full["category"]["id"], 5);
     assert_ne!(full["uuid"], uuid, "a new video here, not the old one's identity");
+}
+
+/// An export and an import whose jobs die midway (a panic where a crash would be) are run again
+/// from the start: the export's half-built file was never linked, the import finds the video it
+/// already brought and brings nothing twice.
+async fn jobs_stopped_midway_finish_without_doubling(backend: Backend) {
+    use flotilla_app::failpoints::Action;
+    let t = TestInstance::start(backend).await;
+    let app = &t.instance.app;
+    let mia = t.user("mia").await;
+    let mia_id = me(&t.api, &mia).await["id"].as_i64().unwrap();
+    t.publish(&mia, "Rain on the roof", &[]).await;
+    t.run_jobs().await;
+    let make_due = || async {
+        flotilla_db::run!(&app.db, |x| sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'")
+            .execute(x)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    };
+
+    app.failpoints.arm("archive.export.written", Action::PanicOnce);
+    let (status, body) = t
+        .api
+        .post(&format!("/api/v1/users/{mia_id}/exports/request"), Some(&mia), json!({ "withVideoFiles": true }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    let (_, list) = t.api.get(&format!("/api/v1/users/{mia_id}/exports"), Some(&mia)).await;
+    assert_eq!(list["data"][0]["state"]["id"], 2, "stopped while processing: {list}");
+    assert!(list["data"][0]["privateDownloadUrl"].is_null(), "no link to a half-built archive: {list}");
+    make_due().await;
+    t.run_jobs().await;
+    let (_, list) = t.api.get(&format!("/api/v1/users/{mia_id}/exports"), Some(&mia)).await;
+    assert_eq!(list["data"][0]["state"]["id"], 3, "{list}");
+    let zip = t.api.http.get(list["data"][0]["privateDownloadUrl"].as_str().unwrap()).send().await.unwrap();
+    let zip = zip.bytes().await.unwrap().to_vec();
+    assert_eq!(json_entry(&zip, "peertube/videos.json")["videos"].as_array().unwrap().len(), 1);
+    let dir: Vec<String> = std::fs::read_dir(t.config.data_dir.join("user-exports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(dir.len(), 1, "one archive, no .part left: {dir:?}");
+
+    // Mia deletes her video, then imports her archive; the import stops after the videos.
+    let (_, mine) = t.api.get("/api/v1/users/me/videos", Some(&mia)).await;
+    let uuid = mine["data"][0]["uuid"].as_str().unwrap().to_string();
+    assert_eq!(t.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&mia)).await.0, StatusCode::NO_CONTENT);
+    app.failpoints.arm("archive.import.after_videos", Action::PanicOnce);
+    let (status, body) = import(&t.api, &mia, mia_id, &zip).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    assert_eq!(latest(&t.api, &mia, mia_id).await["state"]["id"], 2, "stopped while processing");
+    make_due().await;
+    t.run_jobs().await;
+    let done = latest(&t.api, &mia, mia_id).await;
+    assert_eq!(done["state"]["id"], 3, "{done}");
+    assert_eq!(
+        done["resultSummary"]["stats"]["videos"],
+        json!({ "success": 0, "duplicates": 1, "errors": 0 }),
+        "{done}"
+    );
+    let (_, mine) = t.api.get("/api/v1/users/me/videos", Some(&mia)).await;
+    assert_eq!(mine["total"], 1, "the video once: {mine}");
+    assert_eq!(mine["data"][0]["name"], "Rain on the roof");
 }

@@ -90,6 +90,8 @@ pub async fn run(app: &Arc<App>, export_id: i64) -> std::result::Result<(), Fail
             return Err(Failure::Retry(format!("cannot write the archive: {err}")));
         }
     };
+    // (Tests stop the job here: the half-built archive is never linked, the next run rewrites it.)
+    app.failpoints.hit("archive.export.written");
     // Deleted while it was being built: drop the file rather than publish it.
     if archives::get_export(&app.db, e.id).await?.is_none() {
         let _ = tokio::fs::remove_file(&part).await;
