@@ -298,6 +298,20 @@ async fn hostile_archives_are_refused_and_change_nothing(backend: Backend) {
     let (status, body) = import(&t.api, &eve, other_id, &zip_of(&[])).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
+    // Announced larger than any archive this instance takes: refused before a byte is sent.
+    let resp = t
+        .api
+        .http
+        .post(t.api.url(&format!("/api/v1/users/{eve_id}/imports/import-resumable")))
+        .bearer_auth(&eve)
+        .header("X-Upload-Content-Length", (12u64 << 30).to_string())
+        .json(&json!({ "filename": "huge.zip" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "max_file_size_reached");
+
     // Not a zip: refused at the last byte, no import, no file kept.
     let (status, body) = import(&t.api, &eve, eve_id, b"just some text, not an archive").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

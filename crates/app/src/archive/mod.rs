@@ -185,6 +185,28 @@ pub async fn init_import(
     crate::video::resumable::open_session(app, who, crate::video::resumable::USER_IMPORT, meta, total, mime).await
 }
 
+/// Refuses an archive larger than the biggest export this instance makes (plus room for the
+/// rest of the data) or than the user's quota left: its videos will count against it (as
+/// PeerTube checks).
+pub async fn check_import_size(app: &App, who: &AuthUser, size: u64) -> Result<()> {
+    let max = app.config.archives.export_max_video_bytes.saturating_add(1024 * 1024 * 1024);
+    if size > max {
+        return Err(Error::TooLarge {
+            code: "max_file_size_reached",
+            msg: format!("an archive imported here is at most {max} bytes"),
+        });
+    }
+    if let Some(left) = crate::video::upload::quota_left(app, who).await?
+        && size as i64 > left
+    {
+        return Err(Error::TooLarge {
+            code: "quota_reached",
+            msg: format!("this archive would exceed your video quota: {} bytes left, it has {size}", left.max(0)),
+        });
+    }
+    Ok(())
+}
+
 /// `GET /api/v1/users/:id/imports/latest`.
 pub async fn latest_import(app: &App, who: &AuthUser, user_id: i64) -> Result<Value> {
     let user = target_user(app, who, user_id).await?;

@@ -96,7 +96,11 @@ pub async fn open_session(
     if total == 0 {
         return Err(Error::invalid("X-Upload-Content-Length", "the announced size must be above 0"));
     }
-    check_size(app, who, total, None).await?;
+    if kind == VIDEO {
+        check_size(app, who, total, None).await?;
+    } else {
+        crate::archive::check_import_size(app, who, total).await?;
+    }
     let id = random_token(16);
     let now = now_ms();
     let path = upload::quarantine_path(app);
