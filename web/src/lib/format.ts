@@ -63,3 +63,10 @@ export function formatEta(seconds: number): string {
   if (s >= 60) return `${nf('minute', Math.floor(s / 60))} ${nf('second', s % 60)}`;
   return nf('second', s);
 }
+
+/** A length of time as one rounded unit: 172800 → "2 days", 7200 → "2 hours", 90 → "2 minutes". */
+export function formatPeriod(seconds: number): string {
+  const s = Math.max(0, seconds);
+  const [unit, size]: ['day' | 'hour' | 'minute', number] = s >= 86400 ? ['day', 86400] : s >= 3600 ? ['hour', 3600] : ['minute', 60];
+  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long', maximumFractionDigits: 0 }).format(Math.max(1, Math.round(s / size)));
+}

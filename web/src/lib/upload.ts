@@ -1,6 +1,7 @@
 // PeerTube's resumable upload protocol, in chunks, with progress inside each chunk (XHR upload
 // events), pause and resume, and automatic retry after network errors that continues from the
-// bytes the server already has instead of starting over.
+// bytes the server already has instead of starting over. Videos and user archives (imports) use
+// the same protocol at different addresses: an UploadTarget says where and what the last answer holds.
 //
 //   POST /api/v1/videos/upload-resumable  (JSON metadata; X-Upload-Content-Length/-Type) → 201 Location
 //   PUT  <Location>  Content-Range: bytes a-b/total  → 308 Range: bytes=0-n … then 200 {video}
@@ -16,6 +17,31 @@ export interface CreatedVideo {
   id: number;
   uuid: string;
   shortUUID: string;
+}
+
+/** Where an upload goes, and what the answer to its last chunk holds. */
+export interface UploadTarget<T> {
+  /** Opens the session (`POST`); its answer's `Location` is where the chunks go. */
+  path: string;
+  /** `X-Upload-Content-Type`; the file's own type (or `application/octet-stream`) when absent. */
+  contentType?: string;
+  /** What was created, from the JSON body of the last chunk's `200`. */
+  result: (body: unknown) => T;
+}
+
+/** A video: `POST /videos/upload-resumable`, answered `{ video: { id, uuid, shortUUID } }`. */
+export const VIDEO_UPLOAD: UploadTarget<CreatedVideo> = {
+  path: '/api/v1/videos/upload-resumable',
+  result: (body) => (body as { video: CreatedVideo }).video,
+};
+
+/** A user archive (PeerTube 6.1's import) into `userId`'s account, answered `{ userImport: { id } }`. */
+export function userImportUpload(userId: number): UploadTarget<{ id: number }> {
+  return {
+    path: `/api/v1/users/${userId}/imports/import-resumable`,
+    contentType: 'application/zip',
+    result: (body) => (body as { userImport: { id: number } }).userImport,
+  };
 }
 
 export interface UploadCallbacks {
@@ -35,8 +61,9 @@ interface ChunkResult {
 
 class Aborted extends Error {}
 
-export class ResumableUpload {
+export class ResumableUpload<T = CreatedVideo> {
   readonly file: File;
+  private readonly target: UploadTarget<T>;
   private readonly meta: Record<string, unknown>;
   private readonly chunkSize: number;
   private readonly cb: UploadCallbacks;
@@ -48,9 +75,10 @@ export class ResumableUpload {
   private running = false;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
   private wake: (() => void) | null = null;
-  result: CreatedVideo | null = null;
+  result: T | null = null;
 
-  constructor(file: File, meta: Record<string, unknown>, cb: UploadCallbacks = {}, chunkSize = DEFAULT_CHUNK) {
+  constructor(target: UploadTarget<T>, file: File, meta: Record<string, unknown>, cb: UploadCallbacks = {}, chunkSize = DEFAULT_CHUNK) {
+    this.target = target;
     this.file = file;
     this.meta = meta;
     this.cb = cb;
@@ -61,8 +89,8 @@ export class ResumableUpload {
     return this.offset;
   }
 
-  /** Runs the upload to its end; resolves with the created video, or null when cancelled. */
-  async start(): Promise<CreatedVideo | null> {
+  /** Runs the upload to its end; resolves with what was created, or null when cancelled. */
+  async start(): Promise<T | null> {
     if (this.running) return null;
     this.running = true;
     let attempt = 0;
@@ -172,13 +200,13 @@ export class ResumableUpload {
 
   private async init(): Promise<void> {
     const res = await this.authorized(() =>
-      fetch('/api/v1/videos/upload-resumable', {
+      fetch(this.target.path, {
         method: 'POST',
         headers: {
           'Content-Type': 'application/json',
           Accept: 'application/json',
           'X-Upload-Content-Length': String(this.file.size),
-          'X-Upload-Content-Type': this.file.type || 'application/octet-stream',
+          'X-Upload-Content-Type': this.target.contentType ?? (this.file.type || 'application/octet-stream'),
           ...this.auth(),
         },
         body: JSON.stringify({ filename: this.file.name, ...this.meta }),
@@ -210,24 +238,27 @@ export class ResumableUpload {
 
   private apply(r: ChunkResult): void {
     if (r.status === 200 || r.status === 201) {
-      const body = JSON.parse(r.body) as { video: CreatedVideo };
-      this.result = body.video;
+      this.result = this.target.result(JSON.parse(r.body));
       this.offset = this.file.size;
       this.report(this.offset);
       return;
     }
-    if (r.status === 308 || r.status === 409) {
+    let problem: { code?: string } = {};
+    if (r.status !== 308) {
+      try {
+        problem = JSON.parse(r.body) as { code?: string };
+      } catch {
+        // Not JSON: the status speaks.
+      }
+    }
+    // A 409 is a chunk that did not start where the stored bytes end (`upload_range_mismatch`,
+    // with the stored Range); any other 409 is a refusal (an archive's import already running).
+    if (r.status === 308 || (r.status === 409 && (r.range !== null || problem.code === 'upload_range_mismatch'))) {
       // Range: bytes=0-n says n+1 bytes are stored; no Range means nothing is.
       const m = r.range?.match(/bytes=\d+-(\d+)/);
       this.offset = m?.[1] !== undefined ? Number(m[1]) + 1 : 0;
       this.report(this.offset);
       return;
-    }
-    let problem: object;
-    try {
-      problem = JSON.parse(r.body) as object;
-    } catch {
-      problem = {};
     }
     throw problemError(r.status, problem, r.retryAfter);
   }

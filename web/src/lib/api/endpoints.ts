@@ -1,6 +1,6 @@
 // The API calls the pages make, one function each, named after what they do.
 
-import { api, apiText, type Query } from './client';
+import { api, ApiError, apiText, type Query } from './client';
 import type {
   Abuse,
   AbuseCreate,
@@ -29,6 +29,8 @@ import type {
   ServerConfig,
   TwoFactorRequest,
   User,
+  UserExport,
+  UserImport,
   UserNotification,
   Video,
   VideoComment,
@@ -355,6 +357,22 @@ export const confirmTwoFactor = (userId: number, requestToken: string, otpToken:
 /** The user's own password, or an administrator's own for another user (recovery). */
 export const disableTwoFactor = (userId: number, currentPassword: string) =>
   api(`/users/${userId}/two-factor/disable`, { method: 'POST', json: { currentPassword } });
+
+/** Asks for an archive of the user's data (PeerTube 6.1); a job builds it. One at a time: 409 while one is built. */
+export const requestExport = (userId: number, withVideoFiles: boolean) =>
+  api<{ export: { id: number } }>(`/users/${userId}/exports/request`, { method: 'POST', json: { withVideoFiles } });
+export const listExports = (userId: number) => api<ListResult<UserExport>>(`/users/${userId}/exports`);
+export const deleteExport = (userId: number, exportId: number) =>
+  api(`/users/${userId}/exports/${exportId}`, { method: 'DELETE' });
+/** The latest archive imported into the account, or null when none ever was (404). The upload itself is `userImportUpload` in `$lib/upload`. */
+export async function getLatestImport(userId: number): Promise<UserImport | null> {
+  try {
+    return await api<UserImport>(`/users/${userId}/imports/latest`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
 
 export const getCustomConfig = () => api<CustomConfig>('/config/custom');
 export const putCustomConfig = (c: CustomConfig) => api<unknown>('/config/custom', { method: 'PUT', json: c });

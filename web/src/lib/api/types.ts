@@ -290,6 +290,46 @@ export interface User {
   pendingEmail?: string | null;
 }
 
+/** The state of a user archive, an export or an import (PeerTube's `UserExportState`/`UserImportState`). */
+export const ArchiveState = {
+  Pending: 1,
+  Processing: 2,
+  Completed: 3,
+  Errored: 4,
+} as const;
+
+/** An archive of a user's data (`GET /users/:id/exports`). */
+export interface UserExport {
+  id: number;
+  state: { id: number; label: string };
+  /** Bytes, once built. */
+  size: number | null;
+  withVideoFiles: boolean;
+  /** Absolute; downloads the zip without a token (its random name is the secret). Only when completed. */
+  privateDownloadUrl: string | null;
+  fileUrl?: string | null;
+  error: string | null;
+  createdAt: string;
+  expiresOn: string | null;
+}
+
+/** What an import did with one part of the archive. */
+export interface ImportStats {
+  success: number;
+  duplicates: number;
+  errors: number;
+}
+
+/** The latest archive imported into a user's account (`GET /users/:id/imports/latest`). */
+export interface UserImport {
+  id: number;
+  state: { id: number; label: string };
+  error: string | null;
+  /** Per part (`account`, `channels`, `videos`…), once done. */
+  resultSummary: { stats: Record<string, ImportStats> } | null;
+  createdAt: string;
+}
+
 /** PeerTube's answer to `POST /users/:id/two-factor/request`: the secret to give an authenticator app. */
 export interface TwoFactorRequest {
   otpRequest: {
@@ -409,6 +449,9 @@ export interface ServerConfig {
   transcoding: { enabledResolutions: number[] };
   user: { videoQuota: number; videoQuotaDaily: number };
   videoChannels?: { maxPerUser: number };
+  /** User archives (PeerTube 6.1): `exportExpiration` in ms, `maxUserVideoQuota` in bytes. */
+  export?: { users?: { enabled: boolean; exportExpiration?: number; maxUserVideoQuota?: number } };
+  import?: { users?: { enabled: boolean } };
 }
 
 export interface CustomConfig {
