@@ -1,10 +1,11 @@
 //! PeerTube's resumable upload (the uploadx protocol): `init` checks the metadata, the size and the
 //! quota before a byte is sent and opens a session; `PUT`s append chunks at the offset they say;
-//! the last one turns the file into a video. Sessions are rows, the bytes a file in quarantine, so
+//! the last one turns the file into a video (or, for a session of kind `user-import`, into a user
+//! import: `archive::import::accept`). Sessions are rows, the bytes a file in quarantine, so
 //! an upload survives a restart of the server: the client asks where to resume and carries on.
 //!
-//! Nothing is lost or doubled at the end either: the session records its video in the transaction
-//! that inserts it, so a client whose answer was lost gets the same video again; a session whose
+//! Nothing is lost or doubled at the end either: the session records its video (or import) in the
+//! transaction that inserts it, so a client whose answer was lost gets the same answer again; a session whose
 //! bytes are all stored but which was not finalised (the server died, the database was busy) is
 //! finalised by the client's next request, whatever it is. Open sessions per user are capped, and
 //! the sizes they announced count against the quota until they end.
