@@ -20,6 +20,7 @@ pub fn content_type(name: &str) -> Option<&'static str> {
         "mp4" => Some("video/mp4"),
         "json" => Some("application/json"),
         "jpg" => Some("image/jpeg"),
+        "torrent" => Some("application/x-bittorrent"),
         _ => None,
     }
 }

@@ -19,6 +19,7 @@ use tower_http::cors::{Any as CorsAny, CorsLayer};
 
 pub mod ap;
 pub mod compress;
+pub mod downloads;
 pub mod error;
 pub mod extract;
 pub mod feeds;
@@ -71,6 +72,13 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/lazy-static/thumbnails/{file}", get(get_video_image))
         .route("/lazy-static/previews/{file}", get(get_video_image))
         .route("/download/user-exports/{file}", get(get_user_export))
+        .route("/static/web-videos/{file}", get(downloads::get_web_video))
+        .route("/lazy-static/torrents/{file}", get(downloads::get_torrent))
+        .route("/download/torrents/{file}", get(downloads::download_torrent))
+        .route("/download/web-videos/{file}", get(downloads::download_file::<true>))
+        .route("/download/streaming-playlists/hls/videos/{file}", get(downloads::download_file::<false>))
+        .route("/download/videos/generate/{id}", get(downloads::download_generate))
+        .route("/download/original-video-files/{uuid}", get(downloads::download_source))
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
         .route("/static/edge/hls/{uuid}/{file}", get(get_edge_file))
         .route("/static/redundancy/hls/{uuid}/{file}", get(get_mirror_file))

@@ -211,7 +211,7 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         .await?
         .ok_or_else(|| Error::not_found("channel"))?;
     let account = accounts::get(&app.db, channel.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
-    let mut files = videos::files(&app.db, v.id).await?;
+    let mut files = videos::all_files(&app.db, v.id).await?;
     files.sort_by_key(|f| std::cmp::Reverse(f.resolution));
     let tags = videos::tags(&app.db, v.id).await?;
     let id = uris::video(app, &v.uuid);
@@ -219,6 +219,10 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
     let account_url = uris::account(app, &account.name);
 
     let mut url = vec![json!({ "type": "Link", "mediaType": "text/html", "href": id })];
+    // Web videos first, each with its metadata, torrent and magnet (PeerTube's order).
+    for f in files.iter().filter(|f| f.kind == videos::KIND_WEB) {
+        url.extend(crate::video::files::ap_links(app, v, f));
+    }
     if let (Some(master), Some(sha)) = (&v.master_playlist, &v.segments_sha256) {
         let playlist_url = format!("{base}{}", uris::hls_file_path(&v.uuid, master));
         let mut tag: Vec<Value> = videos::infohashes(&app.db, v.id)
@@ -232,25 +236,8 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
             "mediaType": "application/json",
             "href": format!("{base}{}", uris::hls_file_path(&v.uuid, sha)),
         }));
-        for f in &files {
-            let mut attachment = Vec::new();
-            if v.has_audio {
-                attachment.push(json!({ "type": "PropertyValue", "name": "ffprobe_codec_type", "value": "audio" }));
-            }
-            if f.resolution > 0 {
-                attachment.push(json!({ "type": "PropertyValue", "name": "ffprobe_codec_type", "value": "video" }));
-            }
-            attachment.push(json!({ "type": "PropertyValue", "name": "peertube_format_flag", "value": "fragmented" }));
-            tag.push(json!({
-                "type": "Link",
-                "mediaType": "video/mp4",
-                "href": format!("{base}{}", uris::hls_file_path(&v.uuid, &f.filename)),
-                "height": f.height,
-                "width": f.width,
-                "size": f.size,
-                "fps": f.fps.round() as i64,
-                "attachment": attachment,
-            }));
+        for f in files.iter().filter(|f| f.kind == videos::KIND_HLS) {
+            tag.extend(crate::video::files::ap_links(app, v, f));
         }
         url.push(json!({ "type": "Link", "mediaType": "application/x-mpegURL", "href": playlist_url, "tag": tag }));
         if app.config.p2p.enabled {

@@ -256,6 +256,10 @@ pub struct RedundancyStrategy {
 pub struct TranscodingConfig {
     /// Heights to transcode to, up to the source's own.
     pub resolutions: Vec<u32>,
+    /// Beside each HLS rendition, a plain MP4 (PeerTube's "web video"): what downloads, torrents
+    /// and players without HLS use. Made by copying the rendition's streams, not a second
+    /// encode; it doubles the disk a video takes.
+    pub web_videos: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -405,7 +409,7 @@ impl Default for AuthConfig {
 
 impl Default for TranscodingConfig {
     fn default() -> Self {
-        TranscodingConfig { resolutions: vec![240, 360, 480, 720, 1080] }
+        TranscodingConfig { resolutions: vec![240, 360, 480, 720, 1080], web_videos: true }
     }
 }
 

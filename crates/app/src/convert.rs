@@ -205,34 +205,17 @@ pub fn video_to_api(
     });
     if details {
         let base = app.public.base();
-        let file_json: Vec<Value> = files
+        let hls_files = files.iter().filter(|f| f.kind == flotilla_db::videos::KIND_HLS);
+        let file_json: Vec<Value> = hls_files.map(|f| crate::video::files::api_json(app, v, f)).collect();
+        let web_json: Vec<Value> = files
             .iter()
-            .map(|f| {
-                let url = format!("{base}{}", uris::hls_file_path(&v.uuid, &f.filename));
-                json!({
-                    "id": f.id,
-                    "resolution": { "id": f.resolution, "label": if f.resolution == 0 { "Audio".to_string() } else { format!("{}p", f.resolution) } },
-                    "width": f.width,
-                    "height": f.height,
-                    "size": f.size,
-                    "fps": f.fps.round() as i64,
-                    "fileUrl": url,
-                    "fileDownloadUrl": url,
-                    "torrentUrl": null,
-                    "torrentDownloadUrl": null,
-                    "magnetUri": null,
-                    "metadataUrl": null,
-                    "playlistUrl": format!("{base}{}", uris::hls_file_path(&v.uuid, &f.playlist)),
-                    "hasAudio": v.has_audio,
-                    "hasVideo": f.resolution != 0,
-                    "storage": 0,
-                })
-            })
+            .filter(|f| f.kind == flotilla_db::videos::KIND_WEB)
+            .map(|f| crate::video::files::api_json(app, v, f))
             .collect();
         let remote: Option<Value> = v.remote_data.as_deref().and_then(|d| serde_json::from_str(d).ok());
         let playlists = match (&v.master_playlist, &v.segments_sha256) {
             _ if remote.is_some() => {
-                let r = remote.unwrap_or_default();
+                let r = remote.clone().unwrap_or_default();
                 match r["playlistUrl"].as_str() {
                     // Served here by the edge cache: the player fetches from us, and joins the
                     // origin's swarm (its master playlist's URL is the swarm's name).
@@ -258,7 +241,7 @@ pub fn video_to_api(
                     None => json!([]),
                 }
             }
-            (Some(master), Some(sha)) if !files.is_empty() => json!([{
+            (Some(master), Some(sha)) if !file_json.is_empty() => json!([{
                 "id": v.id,
                 "type": 1,
                 "playlistUrl": format!("{base}{}", uris::hls_file_path(&v.uuid, master)),
@@ -269,7 +252,10 @@ pub fn video_to_api(
             _ => json!([]),
         };
         out["streamingPlaylists"] = playlists;
-        out["files"] = json!([]);
+        out["files"] = match &remote {
+            Some(r) if r["webFiles"].is_array() => r["webFiles"].clone(),
+            _ => json!(web_json),
+        };
         // Ours: the description rendered from Markdown and sanitized, ready to insert in a page.
         out["descriptionHtml"] = json!(v.description.as_deref().map(crate::text::markdown_to_html));
         out["support"] = json!(v.support);

@@ -117,7 +117,7 @@ pub fn server_config(app: &App) -> Value {
         "transcoding": {
             "remoteRunners": { "enabled": false },
             "hls": { "enabled": true },
-            "web_videos": { "enabled": false },
+            "web_videos": { "enabled": app.config.transcoding.web_videos },
             "enabledResolutions": s.resolutions,
             "profile": "default",
             "availableProfiles": ["default"]
@@ -220,7 +220,7 @@ pub fn custom(app: &App, who: &AuthUser) -> Result<Value> {
         },
         "user": { "videoQuota": s.video_quota, "videoQuotaDaily": s.video_quota_daily },
         "autoBlacklist": { "videos": { "ofUsers": { "enabled": s.auto_block_videos } } },
-        "transcoding": { "enabled": true, "hls": { "enabled": true }, "webVideos": { "enabled": false },
+        "transcoding": { "enabled": true, "hls": { "enabled": true }, "webVideos": { "enabled": app.config.transcoding.web_videos },
                          "resolutions": resolutions_to_api(&s.resolutions) }
     }))
 }

@@ -55,6 +55,11 @@ pub enum Job {
     Event {
         event: crate::events::Event,
     },
+    /// A transcoded video's missing web videos and torrents (videos from before they existed, or
+    /// `web_videos` turned on later), then an `Update` to its followers.
+    VideoFiles {
+        video_id: i64,
+    },
     /// Replaced playlist files of a video, removed once their grace period is over.
     PrunePlaylists {
         video_id: i64,
@@ -132,6 +137,7 @@ impl Job {
             Job::FetchActorImage { .. } => "fetch-actor-image",
             Job::Event { .. } => "event",
             Job::PrunePlaylists { .. } => "prune-playlists",
+            Job::VideoFiles { .. } => "video-files",
             Job::VideoCounts { .. } => "video-counts",
             Job::FetchVideoRates { .. } => "fetch-video-rates",
             Job::FetchOutbox { .. } => "fetch-outbox",
@@ -157,7 +163,7 @@ impl Job {
             // What an event causes is queued in one transaction: retrying is safe, and a
             // database that is down for a while must not lose it.
             Job::Event { .. } => 20,
-            Job::PrunePlaylists { .. } => 5,
+            Job::PrunePlaylists { .. } | Job::VideoFiles { .. } => 5,
             Job::VideoCounts { .. } => 10,
             Job::FetchVideoRates { .. } => 3,
             Job::FetchOutbox { .. } | Job::FetchVideo { .. } => 5,
@@ -181,6 +187,7 @@ impl Job {
             Job::FetchActorImage { actor_id, kind, .. } => Some(format!("fetch-actor-image:{actor_id}:{kind}")),
             Job::Event { .. } | Job::PrunePlaylists { .. } => None,
             Job::VideoCounts { video_id } => Some(format!("video-counts:{video_id}")),
+            Job::VideoFiles { video_id } => Some(format!("video-files:{video_id}")),
             Job::FetchVideoRates { video_id, .. } => Some(format!("fetch-video-rates:{video_id}")),
             Job::FetchOutbox { actor_id, page: None, .. } => Some(format!("fetch-outbox:{actor_id}")),
             Job::FetchOutbox { .. } => None,
@@ -297,6 +304,9 @@ impl Job {
             "video-counts" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::VideoCounts { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "video-files" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::VideoFiles { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
             "fetch-video-rates" => serde_json::from_str::<RatesPayload>(payload)
                 .map(|p| Job::FetchVideoRates { video_id: p.video_id, likes: p.likes, dislikes: p.dislikes })
                 .map_err(|e| e.to_string()),
@@ -353,6 +363,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("fetch-actor-image", 1),
         ("event", 1),
         ("prune-playlists", 1),
+        // Copies and hashes of whole files: one at a time, beside the transcoding workers.
+        ("video-files", 1),
         ("video-counts", 1),
         ("fetch-video-rates", 1),
         ("fetch-outbox", 1),
@@ -462,6 +474,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
             crate::video::transcode::prune_playlists(app, *video_id, files).await
         }
         Job::VideoCounts { video_id } => crate::federation::rates::send_counts(app, *video_id).await,
+        Job::VideoFiles { video_id } => crate::video::files::run(app, *video_id).await,
         Job::FetchVideoRates { video_id, likes, dislikes } => {
             crate::federation::rates::fetch_counts(app, *video_id, likes, dislikes).await
         }
@@ -504,6 +517,9 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         }
         Job::VideoCounts { video_id } => {
             tracing::warn!(video = video_id, error = why, "a video's new counts not sent")
+        }
+        Job::VideoFiles { video_id } => {
+            tracing::warn!(video = video_id, error = why, "a video's web videos and torrents not made")
         }
         Job::FetchVideoRates { video_id, .. } => {
             tracing::warn!(video = video_id, error = why, "a remote video's counts not read")

@@ -175,8 +175,17 @@ impl App {
 }
 
 /// Directories under the data dir that the app writes into.
-pub const DATA_DIRS: &[&str] =
-    &["images", "tmp/uploads", "tmp/transcode", "streaming-playlists/hls", "thumbnails", "previews", "user-exports"];
+pub const DATA_DIRS: &[&str] = &[
+    "images",
+    "tmp/uploads",
+    "tmp/transcode",
+    "streaming-playlists/hls",
+    "thumbnails",
+    "previews",
+    "user-exports",
+    "web-videos",
+    "torrents",
+];
 
 fn images_dir(config: &Config) -> PathBuf {
     config.data_dir.join("images")

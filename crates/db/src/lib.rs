@@ -356,6 +356,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0038_user_archives.sql"),
         include_str!("../migrations/0038_user_archives.sql"),
     ),
+    (
+        39,
+        "web_videos",
+        include_str!("../migrations/0039_web_videos.sql"),
+        include_str!("../migrations/0039_web_videos.postgres.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

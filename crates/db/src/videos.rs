@@ -738,6 +738,8 @@ mod tests {
 pub struct VideoFile {
     pub id: i64,
     pub video_id: i64,
+    /// [`KIND_HLS`] or [`KIND_WEB`].
+    pub kind: String,
     pub resolution: i64,
     pub width: i64,
     pub height: i64,
@@ -746,11 +748,22 @@ pub struct VideoFile {
     pub bandwidth: i64,
     pub codecs: String,
     pub filename: String,
+    /// The media playlist of an HLS rendition; empty for a web video.
     pub playlist: String,
+    /// Its `.torrent` under `torrents/`, once made.
+    pub torrent: Option<String>,
+    /// That torrent's v1 info hash, hex.
+    pub info_hash: Option<String>,
     pub created_at: i64,
 }
 
+/// An HLS rendition: a fragmented MP4 and its media playlist.
+pub const KIND_HLS: &str = "hls";
+/// A web video: a plain faststart MP4.
+pub const KIND_WEB: &str = "web";
+
 pub struct NewFile<'a> {
+    pub kind: &'a str,
     pub resolution: i64,
     pub width: i64,
     pub height: i64,
@@ -762,13 +775,22 @@ pub struct NewFile<'a> {
     pub playlist: &'a str,
 }
 
+/// The columns of [`VideoFile`], as a literal for `concat!`.
+macro_rules! file_select {
+    () => {
+        "SELECT id, video_id, kind, resolution, width, height, fps, size, bandwidth, codecs, filename, playlist, \
+         torrent, info_hash, created_at FROM video_files"
+    };
+}
+
 pub async fn insert_file(e: impl Into<Exec<'_>>, video: i64, f: &NewFile<'_>, now: i64) -> Result<i64> {
     let (id,): (i64,) = run!(e, |x| {
         sqlx::query_as(
-        "INSERT INTO video_files (video_id, resolution, width, height, fps, size, bandwidth, codecs, filename, playlist, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+        "INSERT INTO video_files (video_id, kind, resolution, width, height, fps, size, bandwidth, codecs, filename, \
+         playlist, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
     )
     .bind(video)
+    .bind(f.kind)
     .bind(f.resolution)
     .bind(f.width)
     .bind(f.height)
@@ -785,15 +807,74 @@ pub async fn insert_file(e: impl Into<Exec<'_>>, video: i64, f: &NewFile<'_>, no
     Ok(id)
 }
 
-/// Renditions of a video, highest resolution first (PeerTube's order in `files`).
+/// Records a file's torrent (made after the file is in place).
+pub async fn set_torrent(e: impl Into<Exec<'_>>, file_id: i64, torrent: &str, info_hash: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE video_files SET torrent = $1, info_hash = $2 WHERE id = $3")
+        .bind(torrent)
+        .bind(info_hash)
+        .bind(file_id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// HLS renditions of a video, highest resolution first (PeerTube's order in `files`).
 pub async fn files(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<VideoFile>> {
-    Ok(run!(e, |x| sqlx::query_as::<_, VideoFile>(
-        "SELECT id, video_id, resolution, width, height, fps, size, bandwidth, codecs, filename, playlist, created_at \
-         FROM video_files WHERE video_id = $1 ORDER BY resolution DESC"
+    files_of_kind(e, video, KIND_HLS).await
+}
+
+/// Web videos of a video, highest resolution first.
+pub async fn web_files(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<VideoFile>> {
+    files_of_kind(e, video, KIND_WEB).await
+}
+
+async fn files_of_kind(e: impl Into<Exec<'_>>, video: i64, kind: &str) -> Result<Vec<VideoFile>> {
+    let sql = concat!(file_select!(), " WHERE video_id = $1 AND kind = $2 ORDER BY resolution DESC");
+    Ok(run!(e, |x| sqlx::query_as::<_, VideoFile>(sql).bind(video).bind(kind).fetch_all(x).await)?)
+}
+
+/// Every file of a video, both kinds.
+pub async fn all_files(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<VideoFile>> {
+    let sql = concat!(file_select!(), " WHERE video_id = $1 ORDER BY resolution DESC, kind");
+    Ok(run!(e, |x| sqlx::query_as::<_, VideoFile>(sql).bind(video).fetch_all(x).await)?)
+}
+
+/// The file of that kind whose name (its file's, or with `by_torrent` its torrent's) is `name`.
+pub async fn file_named(e: impl Into<Exec<'_>>, name: &str, by_torrent: bool) -> Result<Option<VideoFile>> {
+    let sql = if by_torrent {
+        concat!(file_select!(), " WHERE torrent = $1")
+    } else {
+        concat!(file_select!(), " WHERE filename = $1")
+    };
+    Ok(run!(e, |x| sqlx::query_as::<_, VideoFile>(sql).bind(name).fetch_optional(x).await)?)
+}
+
+/// Local videos done transcoding with a file that has no torrent, or (`want_web`) an HLS
+/// rendition without its web video: what [`VideoFiles`](../../flotilla_app) jobs complete.
+pub async fn missing_extras(e: impl Into<Exec<'_>>, want_web: bool, limit: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = run!(e, |x| sqlx::query_as(
+        "SELECT DISTINCT v.id FROM videos v JOIN video_files f ON f.video_id = v.id \
+         WHERE v.remote_url IS NULL AND v.input_path IS NULL AND v.master_playlist IS NOT NULL \
+         AND (f.torrent IS NULL OR ($1 AND f.kind = 'hls' AND NOT EXISTS (SELECT 1 FROM video_files w \
+              WHERE w.video_id = v.id AND w.kind = 'web' AND w.resolution = f.resolution))) \
+         ORDER BY v.id LIMIT $2"
     )
-    .bind(video)
+    .bind(want_web)
+    .bind(limit)
     .fetch_all(x)
-    .await)?)
+    .await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Removes the files of one kind of a video (their rows; the caller removes what is on disk).
+pub async fn delete_files_of_kind(e: impl Into<Exec<'_>>, video: i64, kind: &str) -> Result<u64> {
+    Ok(run!(e, |x| sqlx::query("DELETE FROM video_files WHERE video_id = $1 AND kind = $2")
+        .bind(video)
+        .bind(kind)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?)
 }
 
 /// A remote video as received.

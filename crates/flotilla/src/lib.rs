@@ -92,7 +92,8 @@ pub async fn start_with_routes(
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
 
-/// Periodic clean-up: expired OAuth tokens, expired user archives, resumable uploads untouched for
+/// Periodic clean-up: videos missing web videos or torrents (queued), expired OAuth tokens, expired
+/// user archives, resumable uploads untouched for
 /// a day, inbox activity ids past their week. Failures are logged and retried at the next tick.
 async fn housekeeping(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -102,6 +103,11 @@ async fn housekeeping(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "expired tokens removed"),
             Err(e) => tracing::warn!(error = %e, "cannot remove expired tokens"),
+        }
+        match flotilla_app::video::files::backfill(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "videos queued for their missing web videos and torrents"),
+            Err(e) => tracing::warn!(error = %e, "cannot look for videos missing web videos or torrents"),
         }
         match flotilla_app::archive::expire(&app).await {
             Ok(0) => {}

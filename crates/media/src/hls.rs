@@ -91,6 +91,49 @@ pub fn names(prefix: &str, resolution: u32) -> (String, String) {
     (format!("{prefix}-{resolution}-fragmented.mp4"), format!("{prefix}-{resolution}.m3u8"))
 }
 
+/// The name of a web video (PeerTube's `<random>-<res>.mp4`).
+pub fn web_name(prefix: &str, resolution: u32) -> String {
+    format!("{prefix}-{resolution}.mp4")
+}
+
+/// The ffmpeg arguments that turn a finished rendition (our own fragmented MP4) into a web video:
+/// the same streams copied, not encoded again, into a plain MP4 whose index is at its start
+/// (`faststart`), so a browser plays it, and a download seeks, before it has all of it. Run in
+/// the rendition's directory, like [`ffmpeg_args`].
+pub fn web_video_args(fragment: &str, out: &str) -> Vec<String> {
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        // Our own file, read as what it is: no other demuxer, no other protocol.
+        "-f",
+        "mov",
+        "-protocol_whitelist",
+        "file",
+        "-i",
+        fragment,
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-map_metadata",
+        "-1",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        out,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
 /// The ffmpeg arguments for one rendition, run with the output directory as working directory so
 /// the playlists name files without a path. The input is read with the demuxer the probe found
 /// (never guessed again) and the output stops at the probed duration: a file that claimed to be

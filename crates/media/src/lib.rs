@@ -7,6 +7,7 @@ pub mod image;
 pub mod p2p;
 pub mod probe;
 pub mod tools;
+pub mod torrent;
 
 /// What went wrong processing media, split by whose fault it is.
 #[derive(Debug, thiserror::Error)]

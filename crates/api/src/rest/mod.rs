@@ -140,6 +140,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
             get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),
         )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
+        .route("/videos/{id}/metadata/{file_id}", get(crate::downloads::get_metadata))
         .route("/videos/{id}/views", post(videos::add_view))
         .route("/videos/{id}/rate", axum::routing::put(videos::rate_video))
         .route("/videos/{id}/comment-threads", get(comments::list_threads).post(comments::create_thread))

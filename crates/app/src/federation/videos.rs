@@ -350,6 +350,26 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
             }
         }
     }
+    // Web videos (PeerTube's top-level `video/mp4` links), each with the torrent and magnet of its
+    // height: what downloads offer. At most 20; files elsewhere are left out.
+    let mut web_files = Vec::new();
+    for u in urls.iter().filter(|u| u["mediaType"] == "video/mp4" && u["height"].is_i64()).take(20) {
+        let Some(href) = u["href"].as_str().and_then(on_signer) else {
+            dropped += 1;
+            continue;
+        };
+        let same = |media: &str| urls.iter().find(|x| x["mediaType"] == media && x["height"] == u["height"]);
+        let torrent = same("application/x-bittorrent").and_then(|x| x["href"].as_str()).and_then(on_signer);
+        let magnet = same("application/x-bittorrent;x-scheme-handler/magnet")
+            .and_then(|x| x["href"].as_str())
+            .filter(|m| m.starts_with("magnet:?") && m.len() <= 4096);
+        let res = u["height"].as_i64().unwrap_or(0).min(u["width"].as_i64().unwrap_or(i64::MAX));
+        web_files.push(json!({
+            "resolution": { "id": res, "label": format!("{res}p") },
+            "width": u["width"], "height": u["height"], "size": u["size"], "fps": u["fps"],
+            "fileUrl": href, "fileDownloadUrl": href, "torrentUrl": torrent, "magnetUri": magnet,
+        }));
+    }
     // The playlist and the segment hashes are what every viewer loads and checks peers' data
     // against: a video whose origin hands those out from elsewhere is refused whole.
     for u in [&mut playlist, &mut sha] {
@@ -398,7 +418,8 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
     if dropped > 0 {
         tracing::info!(video = id, dropped, "URLs off the video's origin or not https dropped");
     }
-    let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "thumbnailUrl": thumbnail,
+    let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "webFiles": web_files,
+                       "thumbnailUrl": thumbnail,
                        "infohashes": infohashes, "trackerUrls": trackers });
     let tags: Vec<String> = object["tag"]
         .as_array()

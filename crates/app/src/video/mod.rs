@@ -12,6 +12,7 @@ use crate::{App, Error, Result, convert};
 
 pub mod block;
 pub mod edit;
+pub mod files;
 pub mod labels;
 pub mod resumable;
 pub mod token;
@@ -191,6 +192,10 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
     if owner && v.blocked != 0 {
         out["blacklistedReason"] = json!(flotilla_db::video_blocks::get(&app.db, v.id).await?.and_then(|b| b.reason));
     }
+    let no_files = out["files"].as_array().is_some_and(|f| f.is_empty());
+    if owner && details && v.state != STATE_PUBLISHED && v.input_path.is_some() && no_files {
+        out["files"] = json!([files::source_json(app, v)]);
+    }
     if owner {
         // Ours, beside PeerTube's fields: what the owner needs to follow the processing.
         out["transcodingProgress"] = json!(v.transcode_progress);
@@ -219,7 +224,7 @@ pub async fn views(app: &App, list: &[videos::Video], details: bool) -> Result<V
         let account_json = convert::account_to_api(app, a, &imgs);
         let channel_json = convert::channel_to_api(app, c, &imgs, account_json.clone());
         let (files, tags) = if details {
-            (videos::files(&app.db, v.id).await?, videos::tags(&app.db, v.id).await?)
+            (videos::all_files(&app.db, v.id).await?, videos::tags(&app.db, v.id).await?)
         } else {
             (Vec::new(), Vec::new())
         };
@@ -446,7 +451,12 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
     forget_files(app, &v.uuid);
     app.edge.forget(app, &v.uuid).await;
     crate::redundancy::remove_files(app, &v.uuid).await;
-    let mut paths = vec![hls_dir(app, &v.uuid), app.data_path("tmp/transcode").join(&v.uuid)];
+    let mut paths = vec![
+        hls_dir(app, &v.uuid),
+        files::web_dir(app, &v.uuid),
+        files::torrent_dir(app, &v.uuid),
+        app.data_path("tmp/transcode").join(&v.uuid),
+    ];
     if let Some(p) = &v.input_path {
         paths.push(PathBuf::from(p));
     }

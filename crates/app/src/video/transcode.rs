@@ -3,7 +3,8 @@
 //! ```text
 //!  thumbnail + preview ──> for each rendition, lowest first:
 //!     ffmpeg into tmp/transcode/<uuid>/  ──rename──>  streaming-playlists/hls/<uuid>/
-//!     row in video_files ──> new master playlist + segments-sha256.json (new names, renamed in)
+//!     row in video_files ──> its web video and torrents (video::files)
+//!     ──> new master playlist + segments-sha256.json (new names, renamed in)
 //!     ──> video points at them; published after the first (or the last, with waitTranscoding)
 //!  ──> the quarantined upload is deleted
 //! ```
@@ -112,6 +113,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
             &app.db,
             v.id,
             &videos::NewFile {
+                kind: videos::KIND_HLS,
                 resolution: i64::from(r.resolution),
                 width: i64::from(r.width),
                 height: i64::from(r.height),
@@ -126,6 +128,9 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         )
         .await
         .map_err(retry)?;
+        // Its web video and torrents before its publication, so that the `Create` or `Update`
+        // names them.
+        crate::video::files::complete(app, v.id, &staging).await?;
         let last = i + 1 == todo.len();
         let publish = !v.wait_transcoding || last;
         write_playlists(app, v.id, &v.uuid, publish, &mut hashes).await?;
@@ -133,6 +138,8 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         app.failpoints.hit("transcode.rendition");
     }
     if todo.is_empty() {
+        // A run after a crash: what the last rendition's run did not finish.
+        crate::video::files::complete(app, v.id, &staging).await?;
         write_playlists(app, v.id, &v.uuid, true, &mut hashes).await?;
     }
 
