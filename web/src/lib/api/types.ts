@@ -131,8 +131,13 @@ export interface VideoFile {
   width?: number;
   height?: number;
   fileUrl: string;
+  /** The file as an attachment; 403 when downloads are off and the caller does not manage the video. */
   fileDownloadUrl: string;
   playlistUrl?: string;
+  torrentUrl?: string | null;
+  torrentDownloadUrl?: string | null;
+  magnetUri?: string | null;
+  metadataUrl?: string;
 }
 
 export interface StreamingPlaylist {
