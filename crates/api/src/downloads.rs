@@ -176,3 +176,62 @@ pub async fn get_metadata(
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(vf::metadata(&app, who.as_ref(), &id, file_id).await?))
 }
+
+/// `GET /lazy-static/video-captions/{file}`: a caption (WebVTT we wrote), for whoever may watch
+/// its video; a remote video's caption is fetched from its origin on first request.
+pub async fn get_caption(
+    State(app): State<Arc<App>>,
+    extract::MaybeAuth(who): extract::MaybeAuth,
+    Path(file): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !files::safe_name(&file) || !file.ends_with(".vtt") {
+        return Err(ApiError::not_found("file not found"));
+    }
+    let path = flotilla_app::video::captions::file(&app, who.as_ref(), &file, q.video_file_token.as_deref()).await?;
+    files::serve(&app.media_cache, &path, &headers, "text/vtt; charset=utf-8", IMMUTABLE).await
+}
+
+/// `GET /api/v1/videos/{id}/captions`
+pub async fn list_captions(
+    State(app): State<Arc<App>>,
+    extract::MaybeAuth(who): extract::MaybeAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::video::captions::list(&app, who.as_ref(), &id).await?))
+}
+
+/// `PUT /api/v1/videos/{id}/captions/{lang}`: multipart, the file in `captionfile`.
+pub async fn put_caption(
+    State(app): State<Arc<App>>,
+    extract::Auth(who): extract::Auth,
+    Path((id, lang)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let mut form = crate::rest::form::Form::from_request(req, &app).await?;
+    let mut file = None;
+    while let Some(mut part) = form.next().await? {
+        if part.name == "captionfile" {
+            if file.is_some() {
+                return Err(ApiError::invalid("captionfile", "send one captionfile"));
+            }
+            file = Some(part.bytes(flotilla_app::video::captions::MAX_BYTES, "the caption file").await?);
+        } else {
+            part.bytes(crate::rest::form::MAX_TEXT_BYTES, "a field").await?;
+        }
+    }
+    let bytes = file.ok_or_else(|| ApiError::invalid("captionfile", "the caption file is missing"))?;
+    flotilla_app::video::captions::put(&app, &who, &id, &lang, &bytes).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/videos/{id}/captions/{lang}`
+pub async fn delete_caption(
+    State(app): State<Arc<App>>,
+    extract::Auth(who): extract::Auth,
+    Path((id, lang)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    flotilla_app::video::captions::delete(&app, &who, &id, &lang).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

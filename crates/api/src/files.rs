@@ -21,6 +21,7 @@ pub fn content_type(name: &str) -> Option<&'static str> {
         "json" => Some("application/json"),
         "jpg" => Some("image/jpeg"),
         "torrent" => Some("application/x-bittorrent"),
+        "vtt" => Some("text/vtt; charset=utf-8"),
         _ => None,
     }
 }

@@ -210,6 +210,13 @@ async fn account_of(app: &App, q: &FeedQuery) -> Result<Option<accounts::Account
     }
 }
 
+/// The files a feed offers for a video: its web videos when the instance makes them (plain MP4s,
+/// what podcast apps play best), else its HLS renditions' fragmented MP4s.
+async fn episode_files(app: &App, video: i64) -> Result<Vec<videos::VideoFile>> {
+    let web = videos::web_files(&app.db, video).await?;
+    Ok(if web.is_empty() { videos::files(&app.db, video).await? } else { web })
+}
+
 /// The watch page of a video (PeerTube's short form).
 fn watch_link(app: &App, v: &videos::Video) -> String {
     format!("{}/w/{}", app.public.base(), v.short_uuid)
@@ -219,10 +226,10 @@ async fn video_items(app: &App, rows: &[videos::Video]) -> Result<Vec<Item>> {
     let shown = crate::video::views(app, rows, false).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (v, api) in rows.iter().zip(shown) {
-        let files = if v.is_local() { videos::files(&app.db, v.id).await? } else { Vec::new() };
+        let files = if v.is_local() { episode_files(app, v.id).await? } else { Vec::new() };
         let enclosure = files.iter().max_by_key(|f| f.resolution).map(|f| {
             (
-                uris::absolute(app, &uris::hls_file_path(&v.uuid, &f.filename)),
+                crate::video::files::file_url(app, &v.uuid, f),
                 if f.resolution == 0 { "audio/mp4" } else { "video/mp4" },
                 f.size,
             )
@@ -477,8 +484,9 @@ fn json_feed(head: &Head, items: &[Item]) -> Value {
 /// `GET /feeds/podcast/videos.xml?videoChannelId=`: the channel's public videos as podcast
 /// episodes (PeerTube's podcast feed): the iTunes tags apps read, and from the Podcasting 2.0
 /// namespace the channel's `podcast:guid`, `podcast:locked`, `podcast:medium`, and per episode a
-/// `podcast:alternateEnclosure` for each rendition and `podcast:socialInteract` pointing at the
-/// video's ActivityPub id (replies there are its comments).
+/// `podcast:alternateEnclosure` for each rendition (its web video, or its HLS file), a
+/// `podcast:transcript` per caption and `podcast:socialInteract` pointing at the video's
+/// ActivityPub id (replies there are its comments).
 pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
     let key = format!("podcast{path}?{q:?}");
     if let Some(body) = app.feeds.get(&key) {
@@ -528,9 +536,9 @@ pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
         ..Default::default()
     });
     for (item, v) in channel.items.iter_mut().zip(&rows) {
-        let files = videos::files(&app.db, v.id).await?;
+        let files = episode_files(app, v.id).await?;
         for (i, f) in files.iter().enumerate() {
-            let url = uris::absolute(app, &uris::hls_file_path(&v.uuid, &f.filename));
+            let url = crate::video::files::file_url(app, &v.uuid, f);
             let mut alt = ext(
                 "podcast:alternateEnclosure",
                 None,
@@ -549,6 +557,18 @@ pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
             }
             alt.children.insert("source".into(), vec![ext("podcast:source", None, &[("uri", url)])]);
             add_ext(&mut item.extensions, "podcast", alt);
+        }
+        // Captions, as transcripts (PeerTube's podcast feed does the same).
+        for c in flotilla_db::captions::of_video(&app.db, v.id).await? {
+            let Some(file) = &c.filename else { continue };
+            let url = uris::absolute(app, &format!("/lazy-static/video-captions/{file}"));
+            let attrs = [
+                ("url", url),
+                ("type", "text/vtt".into()),
+                ("language", c.language.clone()),
+                ("rel", "captions".into()),
+            ];
+            add_ext(&mut item.extensions, "podcast", ext("podcast:transcript", None, &attrs));
         }
         add_ext(
             &mut item.extensions,

@@ -185,6 +185,7 @@ pub const DATA_DIRS: &[&str] = &[
     "user-exports",
     "web-videos",
     "torrents",
+    "captions",
 ];
 
 fn images_dir(config: &Config) -> PathBuf {

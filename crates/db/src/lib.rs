@@ -19,6 +19,7 @@ pub mod actors;
 pub mod archives;
 pub mod auto_tags;
 pub mod blocklist;
+pub mod captions;
 pub mod channels;
 pub mod collaborators;
 pub mod comments;
@@ -362,6 +363,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0039_web_videos.sql"),
         include_str!("../migrations/0039_web_videos.postgres.sql"),
     ),
+    (40, "captions", include_str!("../migrations/0040_captions.sql"), include_str!("../migrations/0040_captions.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -215,6 +215,7 @@ async fn downloads_follow_download_enabled_and_privacy(backend: Backend) {
     for url in [
         f["fileDownloadUrl"].as_str().unwrap(),
         v["streamingPlaylists"][0]["files"][0]["fileDownloadUrl"].as_str().unwrap(),
+        f["torrentDownloadUrl"].as_str().unwrap(),
     ] {
         let resp = t.api.http.get(url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{url}");

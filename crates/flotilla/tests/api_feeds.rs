@@ -101,7 +101,7 @@ async fn video_feeds_parse_in_every_format_and_filter(backend: Backend) {
             feed["entries"].as_array().unwrap().iter().find(|e| e["title"] == "Ava's <first> & best").unwrap();
         let enclosure =
             ava_entry["enclosures"][0].as_str().unwrap_or_else(|| panic!("{path}: an enclosure: {ava_entry}"));
-        assert!(enclosure.contains("/static/streaming-playlists/hls/"), "{path}: {enclosure}");
+        assert!(enclosure.contains("/static/web-videos/"), "{path}: the web video: {enclosure}");
         assert_eq!(ava_entry["author"], me_channel_name(&t, &ava).await, "{path}");
     }
     // JSON Feed 1.1 (feedparser 6.0 reads no JSON): the members the spec requires, and ours.
@@ -178,7 +178,8 @@ async fn the_podcast_feed_has_the_namespace_and_reachable_enclosures(backend: Ba
     assert!(feed["guid"].as_str().is_some_and(|g| g.len() == 36), "podcast:guid: {feed}");
     assert_eq!(titles(&feed), ["Episode 1"]);
     let (_, video) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
-    let files = video["streamingPlaylists"][0]["files"].as_array().unwrap();
+    // The web videos (plain MP4s) are the episodes' files.
+    let files = video["files"].as_array().unwrap();
     let sources = feed["sources"][0].as_array().unwrap();
     assert_eq!(sources.len(), files.len(), "one alternate enclosure per rendition: {feed}");
     assert!(files.len() >= 2);

@@ -141,6 +141,13 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/videos/{id}/metadata/{file_id}", get(crate::downloads::get_metadata))
+        .route("/videos/{id}/captions", get(crate::downloads::list_captions))
+        .route(
+            "/videos/{id}/captions/{lang}",
+            axum::routing::put(crate::downloads::put_caption)
+                .delete(crate::downloads::delete_caption)
+                .layer(DefaultBodyLimit::max(flotilla_app::video::captions::MAX_BYTES + 64 * 1024)),
+        )
         .route("/videos/{id}/views", post(videos::add_view))
         .route("/videos/{id}/rate", axum::routing::put(videos::rate_video))
         .route("/videos/{id}/comment-threads", get(comments::list_threads).post(comments::create_thread))

@@ -418,7 +418,10 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
     if dropped > 0 {
         tracing::info!(video = id, dropped, "URLs off the video's origin or not https dropped");
     }
+    // Captions: fetched from the origin when first asked for (`video::captions`).
+    let captions = crate::video::captions::remote_languages(object, on_signer);
     let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "webFiles": web_files,
+                       "captions": captions,
                        "thumbnailUrl": thumbnail,
                        "infohashes": infohashes, "trackerUrls": trackers });
     let tags: Vec<String> = object["tag"]
@@ -440,6 +443,7 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
 pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) -> Result<i64> {
     let VideoObject { id, uuid, name, duration, group, width, height, data, thumbnail, tags } =
         read_video(object, &signer.host, app.config.federation.allow_private)?;
+    let captions: Vec<(String, String)> = serde_json::from_value(data["captions"].clone()).unwrap_or_default();
     let channel_id = remote_channel(app, group).await?;
     let ident = |v: &Value| v["identifier"].as_str().and_then(|s| s.parse::<i64>().ok());
     let public = object["to"].as_array().is_some_and(|to| to.iter().any(|t| t == ap::PUBLIC || t == "as:Public"));
@@ -532,6 +536,7 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     if files_changed {
         app.edge.forget(app, row.uuid).await;
     }
+    crate::video::captions::store_remote(app, video_id, row.uuid, &captions).await?;
     tracing::info!(video = id, "remote video stored");
     Ok(video_id)
 }

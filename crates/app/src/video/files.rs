@@ -400,6 +400,9 @@ pub async fn download_torrent(
     file_token: Option<&str>,
 ) -> crate::Result<Download> {
     let (v, f, path) = for_static(app, who, name, true, file_token).await?;
+    if !v.download_enabled && !manages_or_moderates(app, who, &v).await? {
+        return Err(Error::Forbidden("downloads of this video are disabled by its owner".into()));
+    }
     let stem = download_name(&v, f.resolution);
     Ok(Download { path, filename: format!("{}.torrent", stem.trim_end_matches(".mp4")) })
 }

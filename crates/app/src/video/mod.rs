@@ -11,6 +11,7 @@ use crate::auth::AuthUser;
 use crate::{App, Error, Result, convert};
 
 pub mod block;
+pub mod captions;
 pub mod edit;
 pub mod files;
 pub mod labels;
@@ -455,6 +456,7 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
         hls_dir(app, &v.uuid),
         files::web_dir(app, &v.uuid),
         files::torrent_dir(app, &v.uuid),
+        captions::dir(app, &v.uuid),
         app.data_path("tmp/transcode").join(&v.uuid),
     ];
     if let Some(p) = &v.input_path {
