@@ -107,6 +107,11 @@ pub async fn get_video_collection(
     Path((uuid, which)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
+    if which == "chapters" {
+        // PeerTube's `Chapters` document, named by the `Video`'s `hasParts`.
+        let v = flotilla_app::video::get_federated(&app, &uuid).await?;
+        return Ok(ap_response(flotilla_app::video::chapters::document(&app, &v).await?));
+    }
     let which = ap::VideoCollection::parse(&which).ok_or_else(|| ApiError::not_found("collection not found"))?;
     let v = flotilla_app::video::get_federated(&app, &uuid).await?;
     Ok(ap_response(ap::video_collection(&app, &v, which, q.page).await?))

@@ -1,8 +1,10 @@
 //! Downloads and the files beside a video's HLS stream, at PeerTube's paths: web videos
 //! (`/static/web-videos/<file>`), torrents (`/lazy-static/torrents/<file>`), attachments under
 //! `/download/…` (by video and resolution, torrents, `videos/generate/<id>`, the upload while it
-//! is kept) and `GET /api/v1/videos/{id}/metadata/{fileId}`. Who may fetch what is decided in
-//! `flotilla_app::video::files`; serving (ranges, ETags, streaming) is `files::serve`.
+//! is kept) and `GET /api/v1/videos/{id}/metadata/{fileId}`; captions (`/api/v1/videos/{id}/captions`,
+//! `/lazy-static/video-captions/<file>`) and chapters (`/api/v1/videos/{id}/chapters`). Who may
+//! fetch what is decided in `flotilla_app::video::{files, captions, chapters}`; serving (ranges,
+//! ETags, streaming) is `files::serve`.
 
 use std::sync::Arc;
 
@@ -233,5 +235,25 @@ pub async fn delete_caption(
     Path((id, lang)): Path<(String, String)>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     flotilla_app::video::captions::delete(&app, &who, &id, &lang).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/videos/{id}/chapters`
+pub async fn get_chapters(
+    State(app): State<Arc<App>>,
+    extract::MaybeAuth(who): extract::MaybeAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::video::chapters::get(&app, who.as_ref(), &id).await?))
+}
+
+/// `PUT /api/v1/videos/{id}/chapters` (`{"chapters": [{"timecode", "title"}]}`)
+pub async fn put_chapters(
+    State(app): State<Arc<App>>,
+    extract::Auth(who): extract::Auth,
+    Path(id): Path<String>,
+    crate::extract::Body(body): crate::extract::Body<flotilla_app::video::chapters::ChaptersIn>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    flotilla_app::video::chapters::put(&app, &who, &id, body).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -294,6 +294,7 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         "content": v.description,
         "support": v.support,
         "subtitleLanguage": crate::video::captions::ap_languages(app, v.id).await?,
+        "hasParts": format!("{id}/chapters"),
         "icon": icon,
         "aspectRatio": (v.width > 0 && v.height > 0).then(|| ((v.width as f64 / v.height as f64) * 10000.0).round() / 10000.0),
         "url": url,

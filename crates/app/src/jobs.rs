@@ -60,6 +60,11 @@ pub enum Job {
     VideoFiles {
         video_id: i64,
     },
+    /// A remote video's chapters, from its `hasParts` document.
+    FetchChapters {
+        video_id: i64,
+        url: String,
+    },
     /// Replaced playlist files of a video, removed once their grace period is over.
     PrunePlaylists {
         video_id: i64,
@@ -138,6 +143,7 @@ impl Job {
             Job::Event { .. } => "event",
             Job::PrunePlaylists { .. } => "prune-playlists",
             Job::VideoFiles { .. } => "video-files",
+            Job::FetchChapters { .. } => "fetch-chapters",
             Job::VideoCounts { .. } => "video-counts",
             Job::FetchVideoRates { .. } => "fetch-video-rates",
             Job::FetchOutbox { .. } => "fetch-outbox",
@@ -164,6 +170,7 @@ impl Job {
             // database that is down for a while must not lose it.
             Job::Event { .. } => 20,
             Job::PrunePlaylists { .. } | Job::VideoFiles { .. } => 5,
+            Job::FetchChapters { .. } => 3,
             Job::VideoCounts { .. } => 10,
             Job::FetchVideoRates { .. } => 3,
             Job::FetchOutbox { .. } | Job::FetchVideo { .. } => 5,
@@ -188,6 +195,7 @@ impl Job {
             Job::Event { .. } | Job::PrunePlaylists { .. } => None,
             Job::VideoCounts { video_id } => Some(format!("video-counts:{video_id}")),
             Job::VideoFiles { video_id } => Some(format!("video-files:{video_id}")),
+            Job::FetchChapters { video_id, .. } => Some(format!("fetch-chapters:{video_id}")),
             Job::FetchVideoRates { video_id, .. } => Some(format!("fetch-video-rates:{video_id}")),
             Job::FetchOutbox { actor_id, page: None, .. } => Some(format!("fetch-outbox:{actor_id}")),
             Job::FetchOutbox { .. } => None,
@@ -307,6 +315,9 @@ impl Job {
             "video-files" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::VideoFiles { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "fetch-chapters" => serde_json::from_str::<ThumbnailPayload>(payload)
+                .map(|p| Job::FetchChapters { video_id: p.video_id, url: p.url })
+                .map_err(|e| e.to_string()),
             "fetch-video-rates" => serde_json::from_str::<RatesPayload>(payload)
                 .map(|p| Job::FetchVideoRates { video_id: p.video_id, likes: p.likes, dislikes: p.dislikes })
                 .map_err(|e| e.to_string()),
@@ -365,6 +376,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("prune-playlists", 1),
         // Copies and hashes of whole files: one at a time, beside the transcoding workers.
         ("video-files", 1),
+        ("fetch-chapters", 1),
         ("video-counts", 1),
         ("fetch-video-rates", 1),
         ("fetch-outbox", 1),
@@ -475,6 +487,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         }
         Job::VideoCounts { video_id } => crate::federation::rates::send_counts(app, *video_id).await,
         Job::VideoFiles { video_id } => crate::video::files::run(app, *video_id).await,
+        Job::FetchChapters { video_id, url } => crate::video::chapters::fetch(app, *video_id, url).await,
         Job::FetchVideoRates { video_id, likes, dislikes } => {
             crate::federation::rates::fetch_counts(app, *video_id, likes, dislikes).await
         }
@@ -521,6 +534,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::VideoFiles { video_id } => {
             tracing::warn!(video = video_id, error = why, "a video's web videos and torrents not made")
         }
+        Job::FetchChapters { url, .. } => tracing::warn!(url, error = why, "a remote video's chapters not read"),
         Job::FetchVideoRates { video_id, .. } => {
             tracing::warn!(video = video_id, error = why, "a remote video's counts not read")
         }

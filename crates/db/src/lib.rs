@@ -21,6 +21,7 @@ pub mod auto_tags;
 pub mod blocklist;
 pub mod captions;
 pub mod channels;
+pub mod chapters;
 pub mod collaborators;
 pub mod comments;
 pub mod follows;
@@ -364,6 +365,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0039_web_videos.postgres.sql"),
     ),
     (40, "captions", include_str!("../migrations/0040_captions.sql"), include_str!("../migrations/0040_captions.sql")),
+    (41, "chapters", include_str!("../migrations/0041_chapters.sql"), include_str!("../migrations/0041_chapters.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

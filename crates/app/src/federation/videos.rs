@@ -420,8 +420,12 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
     }
     // Captions: fetched from the origin when first asked for (`video::captions`).
     let captions = crate::video::captions::remote_languages(object, on_signer);
+    // Chapters: PeerTube names a document on its server (read by a job); a list is read here.
+    let chapters_url = object["hasParts"].as_str().and_then(on_signer);
+    let chapters_inline =
+        object["hasParts"].is_array().then(|| crate::video::chapters::from_ap(&object["hasParts"], duration));
     let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "webFiles": web_files,
-                       "captions": captions,
+                       "captions": captions, "chaptersUrl": chapters_url, "chapters": chapters_inline,
                        "thumbnailUrl": thumbnail,
                        "infohashes": infohashes, "trackerUrls": trackers });
     let tags: Vec<String> = object["tag"]
@@ -525,6 +529,12 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     videos::set_nsfw_details(&mut tx, video_id, 0, summary.as_deref().filter(|s| !s.is_empty())).await?;
     if let Some(url) = &thumbnail {
         jobs::enqueue(&mut tx, &Job::FetchThumbnail { video_id, url: url.clone() }).await?;
+    }
+    // Its chapters may have changed with it: read again.
+    if let Some(url) = data["chaptersUrl"].as_str() {
+        jobs::enqueue(&mut tx, &Job::FetchChapters { video_id, url: url.to_string() }).await?;
+    } else if let Ok(list) = serde_json::from_value::<Vec<(i64, String)>>(data["chapters"].clone()) {
+        flotilla_db::chapters::replace(&mut tx, video_id, &list).await?;
     }
     // Its likes and dislikes as its origin counts them (PeerTube's objects carry only the
     // collections' URLs).

@@ -167,7 +167,7 @@ pub async fn update(
         channel_id: u.channel_id,
         name: u.name.map(|n| n.trim().to_string()),
         privacy: u.privacy,
-        description: u.description,
+        description: u.description.clone(),
         support: u.support,
         category: u.category,
         licence: u.licence,
@@ -181,6 +181,9 @@ pub async fn update(
     let was_federated = crate::ap::federates(app, &v);
     let mut tx = app.db.begin().await?;
     videos::update(&mut tx, v.id, &patch, now_ms()).await?;
+    if let Some(new) = &u.description {
+        crate::video::chapters::follow_description(&mut tx, v.id, v.description.as_deref(), new.as_deref()).await?;
+    }
     if u.nsfw.is_some() || u.nsfw_flags.is_some() || u.nsfw_summary.is_some() {
         let flags = u.nsfw_flags.unwrap_or(v.nsfw_flags);
         let summary = match &u.nsfw_summary {

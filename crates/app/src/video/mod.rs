@@ -12,6 +12,7 @@ use crate::{App, Error, Result, convert};
 
 pub mod block;
 pub mod captions;
+pub mod chapters;
 pub mod edit;
 pub mod files;
 pub mod labels;

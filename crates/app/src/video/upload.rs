@@ -321,6 +321,7 @@ async fn create_inner(
     crate::video::block::hold_if_needed(app, &mut tx, who, id).await?;
     let summary = meta.nsfw_summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
     videos::set_nsfw_details(&mut tx, id, meta.nsfw_flags.unwrap_or(0), summary).await?;
+    crate::video::chapters::follow_description(&mut tx, id, None, meta.description.as_deref()).await?;
     jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
     if let Some(session) = session {
         flotilla_db::uploads::finish(&mut tx, session, id).await?;
