@@ -2,7 +2,8 @@
 //! (`/static/web-videos/<file>`), torrents (`/lazy-static/torrents/<file>`), attachments under
 //! `/download/…` (by video and resolution, torrents, `videos/generate/<id>`, the upload while it
 //! is kept) and `GET /api/v1/videos/{id}/metadata/{fileId}`; captions (`/api/v1/videos/{id}/captions`,
-//! `/lazy-static/video-captions/<file>`) and chapters (`/api/v1/videos/{id}/chapters`). Who may
+//! `/lazy-static/video-captions/<file>`), storyboards (`/api/v1/videos/{id}/storyboards`,
+//! `/lazy-static/storyboards/<file>`) and chapters (`/api/v1/videos/{id}/chapters`). Who may
 //! fetch what is decided in `flotilla_app::video::{files, captions, chapters}`; serving (ranges,
 //! ETags, streaming) is `files::serve`.
 
@@ -236,6 +237,31 @@ pub async fn delete_caption(
 ) -> Result<axum::http::StatusCode, ApiError> {
     flotilla_app::video::captions::delete(&app, &who, &id, &lang).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `GET /lazy-static/storyboards/{file}`: a storyboard's sheet (a JPEG), for whoever may watch its
+/// video; a remote video's is fetched from its origin on first request.
+pub async fn get_storyboard(
+    State(app): State<Arc<App>>,
+    extract::MaybeAuth(who): extract::MaybeAuth,
+    Path(file): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !files::safe_name(&file) || !file.ends_with(".jpg") {
+        return Err(ApiError::not_found("file not found"));
+    }
+    let path = flotilla_app::video::storyboards::file(&app, who.as_ref(), &file, q.video_file_token.as_deref()).await?;
+    files::serve(&app.media_cache, &path, &headers, "image/jpeg", IMMUTABLE).await
+}
+
+/// `GET /api/v1/videos/{id}/storyboards`
+pub async fn list_storyboards(
+    State(app): State<Arc<App>>,
+    extract::MaybeAuth(who): extract::MaybeAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(flotilla_app::video::storyboards::list(&app, who.as_ref(), &id).await?))
 }
 
 /// `GET /api/v1/videos/{id}/chapters`

@@ -75,6 +75,7 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/static/web-videos/{file}", get(downloads::get_web_video))
         .route("/lazy-static/torrents/{file}", get(downloads::get_torrent))
         .route("/lazy-static/video-captions/{file}", get(downloads::get_caption))
+        .route("/lazy-static/storyboards/{file}", get(downloads::get_storyboard))
         .route("/download/torrents/{file}", get(downloads::download_torrent))
         .route("/download/web-videos/{file}", get(downloads::download_file::<true>))
         .route("/download/streaming-playlists/hls/videos/{file}", get(downloads::download_file::<false>))

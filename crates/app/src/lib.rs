@@ -3,6 +3,9 @@
 //! database and media crates; knows nothing of HTTP (that is `api`). Conversions to PeerTube's
 //! JSON shapes live in `convert`, URLs in `uris`.
 
+// PeerTube's `Video` @context is one `json!` literal of some sixty terms (ap::video_context).
+#![recursion_limit = "256"]
+
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -186,6 +189,7 @@ pub const DATA_DIRS: &[&str] = &[
     "web-videos",
     "torrents",
     "captions",
+    "storyboards",
 ];
 
 fn images_dir(config: &Config) -> PathBuf {

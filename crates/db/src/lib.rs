@@ -35,6 +35,7 @@ pub mod rates;
 pub mod redundancies;
 pub mod registrations;
 pub mod settings;
+pub mod storyboards;
 pub mod tokens;
 pub mod uploads;
 pub mod users;
@@ -366,6 +367,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
     (40, "captions", include_str!("../migrations/0040_captions.sql"), include_str!("../migrations/0040_captions.sql")),
     (41, "chapters", include_str!("../migrations/0041_chapters.sql"), include_str!("../migrations/0041_chapters.sql")),
+    (
+        42,
+        "storyboards",
+        include_str!("../migrations/0042_storyboards.sql"),
+        include_str!("../migrations/0042_storyboards.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

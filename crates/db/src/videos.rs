@@ -850,14 +850,16 @@ pub async fn file_named(e: impl Into<Exec<'_>>, name: &str, by_torrent: bool) ->
     Ok(run!(e, |x| sqlx::query_as::<_, VideoFile>(sql).bind(name).fetch_optional(x).await)?)
 }
 
-/// Local videos done transcoding with a file that has no torrent, or (`want_web`) an HLS
-/// rendition without its web video: what [`VideoFiles`](../../flotilla_app) jobs complete.
+/// Local videos done transcoding with a file that has no torrent, (`want_web`) an HLS rendition
+/// without its web video, or a picture and no storyboard: what the app's `video-files` jobs complete.
 pub async fn missing_extras(e: impl Into<Exec<'_>>, want_web: bool, limit: i64) -> Result<Vec<i64>> {
     let rows: Vec<(i64,)> = run!(e, |x| sqlx::query_as(
         "SELECT DISTINCT v.id FROM videos v JOIN video_files f ON f.video_id = v.id \
          WHERE v.remote_url IS NULL AND v.input_path IS NULL AND v.master_playlist IS NOT NULL \
          AND (f.torrent IS NULL OR ($1 AND f.kind = 'hls' AND NOT EXISTS (SELECT 1 FROM video_files w \
-              WHERE w.video_id = v.id AND w.kind = 'web' AND w.resolution = f.resolution))) \
+              WHERE w.video_id = v.id AND w.kind = 'web' AND w.resolution = f.resolution)) \
+              OR (f.resolution > 0 AND v.duration >= 3 \
+                  AND NOT EXISTS (SELECT 1 FROM video_storyboards s WHERE s.video_id = v.id))) \
          ORDER BY v.id LIMIT $2"
     )
     .bind(want_web)

@@ -6,6 +6,7 @@ pub mod hls;
 pub mod image;
 pub mod p2p;
 pub mod probe;
+pub mod storyboard;
 pub mod subtitles;
 pub mod tools;
 pub mod torrent;

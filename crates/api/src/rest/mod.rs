@@ -142,6 +142,7 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         .route("/videos/{id}/token", post(videos::create_video_file_token))
         .route("/videos/{id}/metadata/{file_id}", get(crate::downloads::get_metadata))
         .route("/videos/{id}/captions", get(crate::downloads::list_captions))
+        .route("/videos/{id}/storyboards", get(crate::downloads::list_storyboards))
         .route("/videos/{id}/chapters", get(crate::downloads::get_chapters).put(crate::downloads::put_chapters))
         .route(
             "/videos/{id}/captions/{lang}",

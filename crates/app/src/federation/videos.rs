@@ -422,10 +422,13 @@ fn read_video<'a>(object: &'a Value, signer_host: &str, allow_private: bool) -> 
     let captions = crate::video::captions::remote_languages(object, on_signer);
     // Chapters: PeerTube names a document on its server (read by a job); a list is read here.
     let chapters_url = object["hasParts"].as_str().and_then(on_signer);
+    // The storyboard: fetched from the origin when first asked for (`video::storyboards`).
+    let storyboard = crate::video::storyboards::remote_preview(object, on_signer);
     let chapters_inline =
         object["hasParts"].is_array().then(|| crate::video::chapters::from_ap(&object["hasParts"], duration));
     let data = json!({ "playlistUrl": playlist, "segmentsSha256Url": sha, "files": files, "webFiles": web_files,
                        "captions": captions, "chaptersUrl": chapters_url, "chapters": chapters_inline,
+                       "storyboard": storyboard,
                        "thumbnailUrl": thumbnail,
                        "infohashes": infohashes, "trackerUrls": trackers });
     let tags: Vec<String> = object["tag"]
@@ -547,6 +550,8 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
         app.edge.forget(app, row.uuid).await;
     }
     crate::video::captions::store_remote(app, video_id, row.uuid, &captions).await?;
+    let storyboard: Option<[Value; 6]> = serde_json::from_value(data["storyboard"].clone()).ok().flatten();
+    crate::video::storyboards::store_remote(app, video_id, row.uuid, storyboard.as_ref()).await?;
     tracing::info!(video = id, "remote video stored");
     Ok(video_id)
 }

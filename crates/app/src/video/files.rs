@@ -7,7 +7,7 @@
 //! URLs are flat, PeerTube's (`/static/web-videos/<file>`, `/lazy-static/torrents/<file>`): the
 //! file's row says whose it is.
 //!
-//! Both are made from a finished HLS rendition (the web video is that rendition's streams copied
+//! Both (and the storyboard, `video::storyboards`) are made from a finished HLS rendition (the web video is that rendition's streams copied
 //! into a plain MP4, not a second encode), by [`complete`], which the transcoding job calls after
 //! each rendition and once at its end: it makes whatever is missing, so a job that died between a
 //! rendition and its extras makes them on its next run.
@@ -159,8 +159,10 @@ fn retry(e: impl std::fmt::Display) -> Failure {
 }
 
 /// Makes what the video's finished renditions lack: a web video per HLS rendition (when enabled)
-/// and a torrent per file. `staging` is the job's scratch directory. Whether it made anything.
-pub async fn complete(app: &Arc<App>, video_id: i64, staging: &Path) -> Result<bool, Failure> {
+/// and a torrent per file; with `storyboard`, the storyboard too (drawn once the ladder is done:
+/// it must not delay the first rendition's publication). `staging` is the job's scratch
+/// directory. Whether it made anything.
+pub async fn complete(app: &Arc<App>, video_id: i64, staging: &Path, storyboard: bool) -> Result<bool, Failure> {
     let Some(v) = videos::get(&app.db, video_id).await.map_err(retry)? else { return Ok(false) };
     let mut made = false;
     let files = videos::all_files(&app.db, v.id).await.map_err(retry)?;
@@ -199,6 +201,14 @@ pub async fn complete(app: &Arc<App>, video_id: i64, staging: &Path) -> Result<b
         make_torrent(app, &v, f).await?;
         made = true;
     }
+    // A storyboard that cannot be drawn is not worth failing the video for: it is tried again by
+    // the next completion (the hourly backfill).
+    if storyboard {
+        match crate::video::storyboards::make(app, &v, staging).await {
+            Ok(drawn) => made |= drawn,
+            Err(e) => tracing::warn!(video = %v.uuid, error = ?e, "storyboard not drawn"),
+        }
+    }
     Ok(made)
 }
 
@@ -212,7 +222,7 @@ pub async fn run(app: &Arc<App>, video_id: i64) -> Result<(), Failure> {
     let staging = app.data_path("tmp/transcode").join(format!("{}-files", v.uuid));
     let _ = tokio::fs::remove_dir_all(&staging).await;
     tokio::fs::create_dir_all(&staging).await.map_err(retry)?;
-    let made = complete(app, video_id, &staging).await;
+    let made = complete(app, video_id, &staging, true).await;
     let _ = tokio::fs::remove_dir_all(&staging).await;
     if made? && v.state == crate::video::STATE_PUBLISHED {
         let mut tx = app.db.begin().await.map_err(retry)?;

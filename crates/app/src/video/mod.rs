@@ -17,6 +17,7 @@ pub mod edit;
 pub mod files;
 pub mod labels;
 pub mod resumable;
+pub mod storyboards;
 pub mod token;
 pub mod transcode;
 pub mod upload;
@@ -458,6 +459,7 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
         files::web_dir(app, &v.uuid),
         files::torrent_dir(app, &v.uuid),
         captions::dir(app, &v.uuid),
+        storyboards::dir(app, &v.uuid),
         app.data_path("tmp/transcode").join(&v.uuid),
     ];
     if let Some(p) = &v.input_path {

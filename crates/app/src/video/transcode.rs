@@ -130,8 +130,8 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         .map_err(retry)?;
         // Its web video and torrents before its publication, so that the `Create` or `Update`
         // names them.
-        crate::video::files::complete(app, v.id, &staging).await?;
         let last = i + 1 == todo.len();
+        crate::video::files::complete(app, v.id, &staging, last).await?;
         let publish = !v.wait_transcoding || last;
         write_playlists(app, v.id, &v.uuid, publish, &mut hashes).await?;
         tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
@@ -139,7 +139,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     }
     if todo.is_empty() {
         // A run after a crash: what the last rendition's run did not finish.
-        crate::video::files::complete(app, v.id, &staging).await?;
+        crate::video::files::complete(app, v.id, &staging, true).await?;
         write_playlists(app, v.id, &v.uuid, true, &mut hashes).await?;
     }
 
