@@ -115,6 +115,19 @@ async fn an_archive_round_trips_to_another_instance(backend: Backend) {
     let ava_video = a.publish(&ava, "Steam engines at dawn", &[("tags[]", "trains")]).await;
     let bob_video = a.publish(&bob, "Bob's garden", &[]).await;
     a.run_jobs().await;
+    // Her video has a caption and chapters (set by hand).
+    let form = flotilla_testkit::reqwest::multipart::Form::new().part(
+        "captionfile",
+        flotilla_testkit::reqwest::multipart::Part::bytes(
+            b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nChoo choo\n".to_vec(),
+        )
+        .file_name("en.vtt"),
+    );
+    let req = a.api.http.put(a.api.url(&format!("/api/v1/videos/{ava_video}/captions/en"))).bearer_auth(&ava);
+    assert_eq!(a.api.send(req.multipart(form)).await.0, StatusCode::NO_CONTENT);
+    let chapters = json!({ "chapters": [{ "timecode": 0, "title": "Dawn" }, { "timecode": 1, "title": "Steam" }] });
+    let (status, _) = a.api.put(&format!("/api/v1/videos/{ava_video}/chapters"), Some(&ava), chapters).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let bob_channel = me(&a.api, &bob).await["videoChannels"][0]["name"].as_str().unwrap().to_string();
     assert_eq!(
         a.api.put(&format!("/api/v1/videos/{bob_video}/rate"), Some(&ava), json!({ "rating": "like" })).await.0,
@@ -197,6 +210,14 @@ async fn an_archive_round_trips_to_another_instance(backend: Backend) {
     assert_eq!(file, format!("../files/videos/video-files/{ava_video}.mp4"));
     let mp4 = entry(&zip, &file.replace("../", "")).expect("the video file is in the archive");
     assert_eq!(&mp4[4..8], b"ftyp", "a whole MP4");
+    assert_eq!(v["captions"][0]["language"], "en", "{v}");
+    let caption = v["archiveFiles"]["captions"]["en"].as_str().unwrap();
+    assert_eq!(
+        entry(&zip, &caption.replace("../", "")).unwrap(),
+        b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nChoo choo\n\n"
+    );
+    assert_eq!(v["chapters"], json!([{ "timecode": 0, "title": "Dawn" }, { "timecode": 1, "title": "Steam" }]));
+    assert!(v["files"][0]["fileUrl"].as_str().unwrap().contains("/static/web-videos/"), "{v}");
     let likes = json_entry(&zip, "peertube/likes.json");
     assert_eq!(likes["likes"][0]["videoUrl"], format!("{}/videos/watch/{bob_video}", a.api.base));
     let following = json_entry(&zip, "peertube/following.json");
@@ -246,6 +267,12 @@ async fn an_archive_round_trips_to_another_instance(backend: Backend) {
     assert_eq!(mine["total"], 1, "{mine}");
     assert_eq!(mine["data"][0]["name"], "Steam engines at dawn");
     assert_eq!(mine["data"][0]["state"]["id"], 1, "transcoded here: {mine}");
+    // With its caption and chapters.
+    let imported = mine["data"][0]["uuid"].as_str().unwrap().to_string();
+    let (_, caps) = b.api.get(&format!("/api/v1/videos/{imported}/captions"), Some(&ava2)).await;
+    assert_eq!(caps["data"][0]["language"]["id"], "en", "{caps}");
+    let (_, chs) = b.api.get(&format!("/api/v1/videos/{imported}/chapters"), Some(&ava2)).await;
+    assert_eq!(chs["chapters"], json!([{ "timecode": 0, "title": "Dawn" }, { "timecode": 1, "title": "Steam" }]));
     let (_, subs) = b.api.get("/api/v1/users/me/subscriptions", Some(&ava2)).await;
     assert_eq!(subs["data"][0]["name"], bob_channel.as_str(), "{subs}");
     let (_, lists) = b.api.get("/api/v1/accounts/ava/video-playlists", Some(&ava2)).await;

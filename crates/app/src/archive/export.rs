@@ -298,6 +298,41 @@ async fn video_files(
         } else {
             None
         };
+        // Captions (their files always: they are small) and chapters, in PeerTube 6.1's shapes.
+        let caption_rows = flotilla_db::captions::of_video(&app.db, v.id).await?;
+        let mut captions = Vec::new();
+        let mut caption_files = serde_json::Map::new();
+        for c in caption_rows.iter().filter(|c| c.remote_url.is_none()) {
+            let Some(name) = &c.filename else { continue };
+            let path = crate::video::captions::dir(app, &v.uuid).join(name);
+            let rel = b.file("videos/captions", &format!("{}-{}.vtt", v.uuid, c.language), path);
+            caption_files.insert(c.language.clone(), json!(rel));
+            captions.push(json!({
+                "createdAt": iso8601(c.created_at),
+                "updatedAt": iso8601(c.updated_at),
+                "language": c.language,
+                "filename": name,
+                "fileUrl": uris::absolute(app, &format!("/lazy-static/video-captions/{name}")),
+            }));
+        }
+        let chapters: Vec<Value> = flotilla_db::chapters::of_video(&app.db, v.id)
+            .await?
+            .into_iter()
+            .map(|(timecode, title)| json!({ "timecode": timecode, "title": title }))
+            .collect();
+        let web_files: Vec<Value> = videos::web_files(&app.db, v.id)
+            .await?
+            .iter()
+            .map(|f| {
+                json!({
+                    "resolution": f.resolution,
+                    "size": f.size,
+                    "fps": f.fps,
+                    "torrentUrl": f.torrent.as_ref().map(|t| uris::absolute(app, &format!("/lazy-static/torrents/{t}"))),
+                    "fileUrl": crate::video::files::file_url(app, &v.uuid, f),
+                })
+            })
+            .collect();
         let image = v.preview.as_ref().map(|p| ("previews", p)).or(v.thumbnail.as_ref().map(|t| ("thumbnails", t)));
         let thumbnail = image.map(|(d, name)| {
             b.file("videos/thumbnails", &format!("{}.{}", v.uuid, ext(name)), app.data_path(d).join(name))
@@ -332,12 +367,12 @@ async fn video_files(
             "channel": { "name": channel.name },
             "waitTranscoding": v.wait_transcoding,
             "state": v.state,
-            "captions": [],
-            "chapters": [],
-            "files": [],
+            "captions": captions,
+            "chapters": chapters,
+            "files": web_files,
             "streamingPlaylists": streaming,
             "source": Value::Null,
-            "archiveFiles": { "videoFile": video_file, "thumbnail": thumbnail, "captions": {} },
+            "archiveFiles": { "videoFile": video_file, "thumbnail": thumbnail, "captions": caption_files },
         }));
         if crate::ap::federates(app, &v) {
             let object = crate::ap::video_to_ap(app, &v).await?;

@@ -500,6 +500,37 @@ async fn video(im: &Importer<'_>, v: &Value) -> Result<Outcome> {
     {
         crate::video::edit::set_images(im.app, &video, images).await?;
     }
+    // Its captions and chapters: each one that does not pass our checks is left out (the video
+    // is imported already; a bad caption is not worth losing it).
+    let key = created.id.to_string();
+    let captions = v.get("archiveFiles").and_then(|f| f.get("captions")).and_then(Value::as_object);
+    for (lang, rel) in captions.into_iter().flatten().take(50) {
+        let bytes = im.file(rel.as_str(), crate::video::captions::MAX_BYTES as u64).await;
+        if let Ok(Some(bytes)) = bytes
+            && let Err(e) = crate::video::captions::put(im.app, &im.who, &key, lang, &bytes).await
+        {
+            tracing::info!(video = %key, lang, error = %e, "an archive's caption left out");
+        }
+    }
+    let chapters: Vec<crate::video::chapters::ChapterIn> = v
+        .get("chapters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(crate::video::chapters::MAX_CHAPTERS)
+        .filter_map(|c| {
+            Some(crate::video::chapters::ChapterIn {
+                timecode: c.get("timecode")?.as_i64()?,
+                title: text(c, "title")?.to_string(),
+            })
+        })
+        .collect();
+    if !chapters.is_empty() {
+        let body = crate::video::chapters::ChaptersIn { chapters };
+        if let Err(e) = crate::video::chapters::put(im.app, &im.who, &key, body).await {
+            tracing::info!(video = %key, error = %e, "an archive's chapters left out");
+        }
+    }
     Ok(Outcome::Added)
 }
 
