@@ -35,6 +35,7 @@ import type {
   Video,
   VideoComment,
   VideoBlock,
+  VideoCaption,
   VideoDetails,
   EdgeCacheStats,
   VideoRedundancy,
@@ -78,6 +79,18 @@ export const updateVideo = (id: string | number, form: FormData) =>
 /** A short-lived token that lets the player fetch the files of a private or internal video. */
 export const videoFileToken = (id: string | number) =>
   api<{ files: { token: string; expires: string } }>(`/videos/${id}/token`, { method: 'POST' });
+
+const captionPath = (id: string | number, language: string) =>
+  `/videos/${encodeURIComponent(id)}/captions/${encodeURIComponent(language)}`;
+export const listCaptions = (id: string | number) => api<ListResult<VideoCaption>>(`/videos/${encodeURIComponent(id)}/captions`);
+/** Adds or replaces the subtitles of one language: PeerTube's multipart `captionfile` (.vtt or .srt). */
+export function putCaption(id: string | number, language: string, file: File) {
+  const form = new FormData();
+  form.append('captionfile', file);
+  return api(captionPath(id, language), { method: 'PUT', multipart: form });
+}
+export const deleteCaption = (id: string | number, language: string) => api(captionPath(id, language), { method: 'DELETE' });
+
 export type Rating = 'like' | 'dislike' | 'none';
 export const rateVideo = (id: string | number, rating: Rating) =>
   api(`/videos/${id}/rate`, { method: 'PUT', json: { rating } });

@@ -422,6 +422,16 @@ export interface UserNotification {
   videoBlacklist?: { id: number; video: NotificationVideo } | null;
 }
 
+/** One subtitle file of a video (PeerTube's `VideoCaption`): always WebVTT when served. */
+export interface VideoCaption {
+  language: IdLabel<string>;
+  automaticallyGenerated: boolean;
+  /** Same-origin path (`/lazy-static/video-captions/<random>-<lang>.vtt`), also for a remote video. */
+  captionPath: string;
+  fileUrl: string;
+  updatedAt: string;
+}
+
 export interface ServerConfig {
   serverVersion: string;
   instance: {
@@ -457,6 +467,8 @@ export interface ServerConfig {
   /** User archives (PeerTube 6.1): `exportExpiration` in ms, `maxUserVideoQuota` in bytes. */
   export?: { users?: { enabled: boolean; exportExpiration?: number; maxUserVideoQuota?: number } };
   import?: { users?: { enabled: boolean } };
+  /** Caption files: `.vtt` and `.srt`, at most `size.max` bytes. */
+  videoCaption?: { file: { extensions: string[]; size: { max: number } } };
 }
 
 export interface CustomConfig {
