@@ -36,7 +36,9 @@ import type {
   VideoComment,
   VideoBlock,
   VideoCaption,
+  VideoChapter,
   VideoDetails,
+  VideoStoryboard,
   EdgeCacheStats,
   VideoRedundancy,
   VideoPlaylist,
@@ -90,6 +92,12 @@ export function putCaption(id: string | number, language: string, file: File) {
   return api(captionPath(id, language), { method: 'PUT', multipart: form });
 }
 export const deleteCaption = (id: string | number, language: string) => api(captionPath(id, language), { method: 'DELETE' });
+
+/** The video's chapters, in order (set by hand, or read from its description's timecodes). */
+export const listChapters = (id: string | number) => api<{ chapters: VideoChapter[] }>(`/videos/${encodeURIComponent(id)}/chapters`);
+/** The video's storyboard sheets (none for a video under 3 s). */
+export const listStoryboards = (id: string | number) =>
+  api<{ storyboards: VideoStoryboard[] }>(`/videos/${encodeURIComponent(id)}/storyboards`);
 
 export type Rating = 'like' | 'dislike' | 'none';
 export const rateVideo = (id: string | number, rating: Rating) =>

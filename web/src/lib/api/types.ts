@@ -432,6 +432,26 @@ export interface VideoCaption {
   updatedAt: string;
 }
 
+/** One chapter of a video (PeerTube's `VideoChapter`): where it starts, in seconds, and its plain-text title. */
+export interface VideoChapter {
+  timecode: number;
+  title: string;
+}
+
+/**
+ * A video's storyboard (PeerTube's `Storyboard`): one JPEG sheet of `spriteWidth` × `spriteHeight`
+ * sprites, left to right then top to bottom, each covering `spriteDuration` seconds.
+ */
+export interface VideoStoryboard {
+  /** Same-origin path (`/lazy-static/storyboards/<file>.jpg`); private videos need a file token. */
+  storyboardPath: string;
+  totalWidth: number;
+  totalHeight: number;
+  spriteWidth: number;
+  spriteHeight: number;
+  spriteDuration: number;
+}
+
 export interface ServerConfig {
   serverVersion: string;
   instance: {

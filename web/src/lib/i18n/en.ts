@@ -75,6 +75,7 @@ export const en = {
   'video.showMore': 'Show more',
   'video.showLess': 'Show less',
   'video.noDescription': 'No description.',
+  'video.chapters': 'Chapters',
   'video.tags': 'Tags',
   'video.category': 'Category',
   'video.licence': 'Licence',
