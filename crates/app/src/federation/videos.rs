@@ -544,14 +544,15 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     if let Some((likes, dislikes)) = super::rates::collections(object) {
         jobs::enqueue(&mut tx, &Job::FetchVideoRates { video_id, likes, dislikes }).await?;
     }
+    // Its captions and storyboard as it lists them now, with the rest of it.
+    crate::video::captions::store_remote(&mut tx, app, video_id, row.uuid, &captions).await?;
+    let storyboard: Option<[Value; 6]> = serde_json::from_value(data["storyboard"].clone()).ok().flatten();
+    crate::video::storyboards::store_remote(&mut tx, app, video_id, row.uuid, storyboard.as_ref()).await?;
     tx.commit().await?;
     app.wake_jobs();
     if files_changed {
         app.edge.forget(app, row.uuid).await;
     }
-    crate::video::captions::store_remote(app, video_id, row.uuid, &captions).await?;
-    let storyboard: Option<[Value; 6]> = serde_json::from_value(data["storyboard"].clone()).ok().flatten();
-    crate::video::storyboards::store_remote(app, video_id, row.uuid, storyboard.as_ref()).await?;
     tracing::info!(video = id, "remote video stored");
     Ok(video_id)
 }

@@ -168,12 +168,18 @@ pub fn remote_languages(object: &Value, on_origin: impl Fn(&str) -> Option<Strin
 
 /// Stores a remote video's captions as listed (those no longer listed go, a changed URL is
 /// fetched again).
-pub async fn store_remote(app: &App, video_id: i64, uuid: &str, listed: &[(String, String)]) -> Result<()> {
-    let have = captions::of_video(&app.db, video_id).await?;
+pub async fn store_remote(
+    tx: &mut flotilla_db::Tx,
+    app: &App,
+    video_id: i64,
+    uuid: &str,
+    listed: &[(String, String)],
+) -> Result<()> {
+    let have = captions::of_video(&mut *tx, video_id).await?;
     for c in &have {
         let kept = listed.iter().any(|(l, u)| *l == c.language && Some(u) == c.remote_url.as_ref());
         if !kept {
-            captions::delete(&app.db, video_id, &c.language).await?;
+            captions::delete(&mut *tx, video_id, &c.language).await?;
             if let Some(f) = &c.filename {
                 let _ = tokio::fs::remove_file(dir(app, uuid).join(f)).await;
             }
@@ -183,7 +189,7 @@ pub async fn store_remote(app: &App, video_id: i64, uuid: &str, listed: &[(Strin
         if have.iter().any(|c| c.language == *lang && c.remote_url.as_ref() == Some(url)) {
             continue;
         }
-        captions::upsert(&app.db, video_id, lang, Some(&new_name(lang)), Some(url), now_ms()).await?;
+        captions::upsert(&mut *tx, video_id, lang, Some(&new_name(lang)), Some(url), now_ms()).await?;
     }
     Ok(())
 }

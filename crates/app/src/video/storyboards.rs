@@ -138,11 +138,17 @@ pub fn remote_preview(object: &Value, on_origin: impl Fn(&str) -> Option<String>
 }
 
 /// Stores (or forgets) a remote video's storyboard as its object describes it.
-pub async fn store_remote(app: &App, video_id: i64, uuid: &str, described: Option<&[Value; 6]>) -> Result<()> {
-    let have = storyboards::of_video(&app.db, video_id).await?;
+pub async fn store_remote(
+    tx: &mut flotilla_db::Tx,
+    app: &App,
+    video_id: i64,
+    uuid: &str,
+    described: Option<&[Value; 6]>,
+) -> Result<()> {
+    let have = storyboards::of_video(&mut *tx, video_id).await?;
     let Some(d) = described else {
         if let Some(h) = have {
-            storyboards::delete(&app.db, video_id).await?;
+            storyboards::delete(&mut *tx, video_id).await?;
             let _ = tokio::fs::remove_file(dir(app, uuid).join(h.filename)).await;
         }
         return Ok(());
@@ -162,7 +168,7 @@ pub async fn store_remote(app: &App, video_id: i64, uuid: &str, described: Optio
         sprite_duration: d[5].as_i64().unwrap_or(1),
         created_at: now_ms(),
     };
-    storyboards::upsert(&app.db, &row).await?;
+    storyboards::upsert(&mut *tx, &row).await?;
     if let Some(h) = have {
         let _ = tokio::fs::remove_file(dir(app, uuid).join(h.filename)).await;
     }
