@@ -200,9 +200,10 @@ pub async fn get_caption(
 pub async fn list_captions(
     State(app): State<Arc<App>>,
     extract::MaybeAuth(who): extract::MaybeAuth,
+    extract::VideoPassword(attempt): extract::VideoPassword,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(flotilla_app::video::captions::list(&app, who.as_ref(), &id).await?))
+    Ok(Json(flotilla_app::video::captions::list(&app, who.as_ref(), &id, &attempt).await?))
 }
 
 /// `PUT /api/v1/videos/{id}/captions/{lang}`: multipart, the file in `captionfile`.
@@ -259,18 +260,20 @@ pub async fn get_storyboard(
 pub async fn list_storyboards(
     State(app): State<Arc<App>>,
     extract::MaybeAuth(who): extract::MaybeAuth,
+    extract::VideoPassword(attempt): extract::VideoPassword,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(flotilla_app::video::storyboards::list(&app, who.as_ref(), &id).await?))
+    Ok(Json(flotilla_app::video::storyboards::list(&app, who.as_ref(), &id, &attempt).await?))
 }
 
 /// `GET /api/v1/videos/{id}/chapters`
 pub async fn get_chapters(
     State(app): State<Arc<App>>,
     extract::MaybeAuth(who): extract::MaybeAuth,
+    extract::VideoPassword(attempt): extract::VideoPassword,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(flotilla_app::video::chapters::get(&app, who.as_ref(), &id).await?))
+    Ok(Json(flotilla_app::video::chapters::get(&app, who.as_ref(), &id, &attempt).await?))
 }
 
 /// `PUT /api/v1/videos/{id}/chapters` (`{"chapters": [{"timecode", "title"}]}`)

@@ -41,7 +41,7 @@ impl From<Error> for ApiError {
             Error::Db(flotilla_db_error) => return from_db(flotilla_db_error, code),
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::ForbiddenCode { .. } => StatusCode::FORBIDDEN,
             Error::Validation(_) | Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -136,3 +136,19 @@ impl FromRequestParts<Arc<App>> for MaybeAuth {
         }
     }
 }
+
+/// What a viewer offers to open a password-protected video: PeerTube's `x-peertube-video-password`
+/// header (UTF-8; anything else cannot match) and the client's address, which wrong passwords
+/// count against.
+pub struct VideoPassword(pub flotilla_app::video::passwords::Attempt);
+
+impl FromRequestParts<Arc<App>> for VideoPassword {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let password =
+            parts.headers.get("x-peertube-video-password").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let client = client_ip(&parts.headers, &parts.extensions, app);
+        Ok(VideoPassword(flotilla_app::video::passwords::Attempt { password, client }))
+    }
+}

@@ -281,7 +281,9 @@ fn plain_text(s: &str, max: usize) -> String {
 }
 
 async fn video_meta(app: &App, id: &str) -> Meta {
-    let Ok(v) = flotilla_app::video::get(app, None, id).await else { return Meta::Missing };
+    let Ok(v) = flotilla_app::video::get(app, None, id, &flotilla_app::video::passwords::Attempt::none()).await else {
+        return Meta::Missing;
+    };
     let base = app.public.base();
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let name = s("name");
@@ -476,7 +478,7 @@ pub async fn oembed(State(app): State<Arc<App>>, Query(q): Query<OembedQuery>) -
         .or_else(|| path.strip_prefix("/videos/watch/"))
         .filter(|id| !id.is_empty() && !id.contains('/'))
         .ok_or_else(|| ApiError::invalid("url", "the url must be a video page (/w/… or /videos/watch/…)"))?;
-    let v = flotilla_app::video::get(&app, None, id).await?;
+    let v = flotilla_app::video::get(&app, None, id, &flotilla_app::video::passwords::Attempt::none()).await?;
     let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
     let width = q.maxwidth.unwrap_or(560).min(1920);
     let height = q.maxheight.unwrap_or(315).min(1080);

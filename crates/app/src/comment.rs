@@ -87,6 +87,16 @@ fn is_moderator(who: Option<&AuthUser>) -> bool {
     who.is_some_and(|w| matches!(w.role(), flotilla_domain::Role::Admin | flotilla_domain::Role::Moderator))
 }
 
+/// A video the caller may open (a password-protected one with its password), by any of its ids.
+async fn opened_video(
+    app: &App,
+    who: Option<&AuthUser>,
+    key: &str,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<videos::Video> {
+    crate::video::open(app, who, key, attempt).await
+}
+
 /// A video the caller may see, by any of its ids.
 async fn visible_video(app: &App, who: Option<&AuthUser>, key: &str) -> Result<videos::Video> {
     let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
@@ -244,8 +254,9 @@ pub async fn list_threads(
     who: Option<&AuthUser>,
     key: &str,
     pairs: &[(String, String)],
+    attempt: &crate::video::passwords::Attempt,
 ) -> Result<Box<RawValue>> {
-    let v = visible_video(app, who, key).await?;
+    let v = opened_video(app, who, key, attempt).await?;
     if !v.comments_enabled {
         return serde_json::value::to_raw_value(&json!({ "total": 0, "totalNotDeletedComments": 0, "data": [] }))
             .map_err(|e| Error::Internal(e.to_string()));
@@ -284,8 +295,14 @@ pub async fn list_threads(
 }
 
 /// `GET /api/v1/videos/{id}/comment-threads/{threadId}`: the thread as a tree.
-pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64) -> Result<Value> {
-    let v = visible_video(app, who, key).await?;
+pub async fn thread(
+    app: &App,
+    who: Option<&AuthUser>,
+    key: &str,
+    thread_id: i64,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<Value> {
+    let v = opened_video(app, who, key, attempt).await?;
     let root = comments::get(&app.db, thread_id)
         .await?
         .filter(|c| c.video_id == v.id && c.thread_id.is_none() && v.comments_enabled)
@@ -322,8 +339,15 @@ pub async fn thread(app: &App, who: Option<&AuthUser>, key: &str, thread_id: i64
 
 /// `POST /api/v1/videos/{id}/comment-threads` (`parent` `None`) and
 /// `POST /api/v1/videos/{id}/comments/{commentId}` (a reply).
-pub async fn create(app: &App, who: &AuthUser, key: &str, parent: Option<i64>, text: &str) -> Result<Value> {
-    let v = visible_video(app, Some(who), key).await?;
+pub async fn create(
+    app: &App,
+    who: &AuthUser,
+    key: &str,
+    parent: Option<i64>,
+    text: &str,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<Value> {
+    let v = opened_video(app, Some(who), key, attempt).await?;
     let text = check_text(text)?;
     if !v.comments_enabled {
         return Err(Error::Conflict("comments are disabled for this video".into()));

@@ -313,6 +313,9 @@ pub struct RateLimitsConfig {
     pub inbox: String,
     /// Abuse reports by one account, and `Flag`s from one remote server.
     pub reports: String,
+    /// Wrong passwords of password-protected videos: past this, every password from that address
+    /// is refused until the period ends (a right one too, or the refusals would tell them apart).
+    pub video_password: String,
 }
 
 impl Default for RateLimitsConfig {
@@ -327,6 +330,7 @@ impl Default for RateLimitsConfig {
             search: "120/1m".into(),
             inbox: "500/10s".into(),
             reports: "10/1h".into(),
+            video_password: "10/10m".into(),
         }
     }
 }
@@ -656,6 +660,8 @@ impl Config {
             ("upload", &r.upload),
             ("search", &r.search),
             ("inbox", &r.inbox),
+            ("reports", &r.reports),
+            ("video_password", &r.video_password),
         ] {
             crate::limits::parse(spec).map_err(|m| bad(&format!("rate_limits.{key}"), m))?;
         }

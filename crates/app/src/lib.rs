@@ -208,6 +208,9 @@ pub enum Error {
     Unauthorized { code: &'static str, msg: String },
     #[error("{0}")]
     Forbidden(String),
+    /// A refusal with a code of its own (a password-protected video's `video_requires_password`).
+    #[error("{msg}")]
+    ForbiddenCode { code: &'static str, msg: String },
     #[error("invalid request parameters: {}", .0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", "))]
     Validation(Vec<FieldError>),
     #[error("{msg}")]
@@ -244,7 +247,8 @@ impl Error {
             Error::Unauthorized { code, .. }
             | Error::BadRequest { code, .. }
             | Error::TooLarge { code, .. }
-            | Error::Upstream { code, .. } => code,
+            | Error::Upstream { code, .. }
+            | Error::ForbiddenCode { code, .. } => code,
             Error::Forbidden(_) => "forbidden",
             Error::Validation(_) => "invalid_params",
             Error::TooManyRequests { .. } => "too_many_requests",

@@ -144,9 +144,64 @@ impl Limiter {
     }
 }
 
+/// Failures counted per key in a fixed window (wrong video passwords): unlike the token buckets,
+/// it can say whether a key is locked *without* counting, so a right answer sent while locked is
+/// refused like a wrong one (a guesser learns nothing) and a right answer otherwise costs nothing.
+pub struct Failures {
+    limit: Option<(u32, Duration)>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl Failures {
+    fn new(limit: Option<(u32, Duration)>) -> Failures {
+        Failures { limit, seen: Default::default() }
+    }
+
+    /// Refused (429, with when to retry) while `key` has used up its failures of the period.
+    pub fn check(&self, key: &str) -> Result<()> {
+        let Some((n, period)) = self.limit else { return Ok(()) };
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(key) {
+            Some((count, since)) if *count >= n && since.elapsed() < period => {
+                let wait = period - since.elapsed();
+                Err(Error::TooManyRequests { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one failure of `key`.
+    pub fn fail(&self, key: &str) {
+        let Some((_, period)) = self.limit else { return };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= MAX_KEYS && !seen.contains_key(key) {
+            seen.retain(|_, (_, since)| since.elapsed() < period);
+            if seen.len() >= MAX_KEYS {
+                seen.clear();
+            }
+        }
+        let entry = seen.entry(key.to_string()).or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= period {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// Keys remembered (tests of the memory bound).
+    pub fn len(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Every limiter of the instance.
 pub struct Limits {
     limiters: Vec<(Kind, Limiter)>,
+    /// Wrong passwords of password-protected videos, per client address.
+    pub video_passwords: Failures,
 }
 
 impl Limits {
@@ -160,7 +215,8 @@ impl Limits {
                 }
             }
         }
-        Limits { limiters }
+        let video_passwords = Failures::new(if c.enabled { parse(&c.video_password).ok().flatten() } else { None });
+        Limits { limiters, video_passwords }
     }
 
     /// Counts one request of `kind` from `key`; refused (429, with when to retry) past the limit.
@@ -251,5 +307,32 @@ mod tests {
             let _ = l.check_ip(Kind::Login, IpAddr::from(i.to_be_bytes()));
         }
         assert!(l.keys(Kind::Login) <= MAX_KEYS + 1, "{} keys", l.keys(Kind::Login));
+    }
+
+    #[test]
+    fn failures_lock_a_key_without_counting_the_checks_and_stay_bounded() {
+        let l = Limits::new(&RateLimitsConfig { video_password: "3/1m".into(), ..Default::default() });
+        let f = &l.video_passwords;
+        for _ in 0..20 {
+            assert!(f.check("10.0.0.1").is_ok(), "checking alone never locks");
+        }
+        for _ in 0..3 {
+            assert!(f.check("10.0.0.1").is_ok());
+            f.fail("10.0.0.1");
+        }
+        match f.check("10.0.0.1") {
+            Err(Error::TooManyRequests { retry_after_secs }) => assert!((1..=60).contains(&retry_after_secs)),
+            other => panic!("{other:?}"),
+        }
+        assert!(f.check("10.0.0.2").is_ok(), "another address");
+        for i in 0..300_000u32 {
+            f.fail(&i.to_string());
+        }
+        assert!(f.len() <= MAX_KEYS, "{} keys", f.len());
+        let off = Limits::new(&RateLimitsConfig { video_password: "off".into(), ..Default::default() });
+        for _ in 0..10 {
+            off.video_passwords.fail("10.0.0.1");
+        }
+        assert!(off.video_passwords.check("10.0.0.1").is_ok());
     }
 }

@@ -40,6 +40,7 @@ pub mod tokens;
 pub mod uploads;
 pub mod users;
 pub mod video_blocks;
+pub mod video_passwords;
 pub mod videos;
 
 /// What went wrong in the database, in terms the layers above act on.
@@ -372,6 +373,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "storyboards",
         include_str!("../migrations/0042_storyboards.sql"),
         include_str!("../migrations/0042_storyboards.sql"),
+    ),
+    (
+        43,
+        "video_passwords",
+        include_str!("../migrations/0043_video_passwords.sql"),
+        include_str!("../migrations/0043_video_passwords.sql"),
     ),
 ];
 

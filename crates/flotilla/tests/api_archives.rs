@@ -405,7 +405,7 @@ async fn a_peertube_archive_is_imported(backend: Backend) {
         "uuid": uuid, "createdAt": "2024-02-09T10:12:11.682Z", "updatedAt": "2024-02-09T10:12:11.682Z",
         "publishedAt": "2024-02-09T10:12:11.682Z", "originallyPublishedAt": null,
         "name": "Birds of the marsh", "category": 5, "licence": 1, "language": "en", "tags": ["birds", "marsh"],
-        "privacy": 1, "passwords": [], "duration": 1, "description": "Herons at *dusk*", "support": null,
+        "privacy": 5, "passwords": ["heron-watch"], "duration": 1, "description": "Herons at *dusk*", "support": null,
         "isLive": false, "url": format!("{old}/videos/watch/{uuid}"),
         "thumbnailUrl": format!("{old}/lazy-static/thumbnails/a.jpg"), "previewUrl": null,
         "views": 12, "likes": 3, "dislikes": 0, "nsfw": false, "commentsEnabled": true, "commentsPolicy": 3,
@@ -485,6 +485,11 @@ async fn a_peertube_archive_is_imported(backend: Backend) {
     assert_eq!(full["commentsPolicy"]["id"], 3, "{full}");
     assert_eq!(full["category"]["id"], 5);
     assert_ne!(full["uuid"], uuid, "a new video here, not the old one's identity");
+    // Password-protected, with its password.
+    assert_eq!(full["privacy"]["id"], 5, "{full}");
+    let (_, words) =
+        t.api.get(&format!("/api/v1/videos/{}/passwords", full["uuid"].as_str().unwrap()), Some(&zoe)).await;
+    assert_eq!(words["data"][0]["password"], "heron-watch", "{words}");
 }
 
 /// An export and an import whose jobs die midway (a panic where a crash would be) are run again

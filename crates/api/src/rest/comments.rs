@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, rejection};
-use crate::extract::{Auth, Body, MaybeAuth};
+use crate::extract::{Auth, Body, MaybeAuth, VideoPassword};
 
 fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
@@ -35,40 +35,44 @@ fn text(body: &CommentBody) -> Result<&str, ApiError> {
 pub async fn list_threads(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
+    VideoPassword(attempt): VideoPassword,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Box<serde_json::value::RawValue>>, ApiError> {
-    Ok(Json(comment::list_threads(&app, who.as_ref(), &id, &pairs(q)?).await?))
+    Ok(Json(comment::list_threads(&app, who.as_ref(), &id, &pairs(q)?, &attempt).await?))
 }
 
 /// `POST /api/v1/videos/{id}/comment-threads` — `{"text"}`: a new thread.
 pub async fn create_thread(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    VideoPassword(attempt): VideoPassword,
     Path(id): Path<String>,
     Body(body): Body<CommentBody>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(comment::create(&app, &who, &id, None, text(&body)?).await?))
+    Ok(Json(comment::create(&app, &who, &id, None, text(&body)?, &attempt).await?))
 }
 
 /// `GET /api/v1/videos/{id}/comment-threads/{threadId}` — the thread as a tree.
 pub async fn get_thread(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
+    VideoPassword(attempt): VideoPassword,
     Path((id, thread)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let thread = thread.parse::<i64>().map_err(|_| ApiError::not_found("comment thread not found"))?;
-    Ok(Json(comment::thread(&app, who.as_ref(), &id, thread).await?))
+    Ok(Json(comment::thread(&app, who.as_ref(), &id, thread, &attempt).await?))
 }
 
 /// `POST /api/v1/videos/{id}/comments/{commentId}` — `{"text"}`: a reply.
 pub async fn reply(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    VideoPassword(attempt): VideoPassword,
     Path((id, parent)): Path<(String, String)>,
     Body(body): Body<CommentBody>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(comment::create(&app, &who, &id, Some(comment_id(&parent)?), text(&body)?).await?))
+    Ok(Json(comment::create(&app, &who, &id, Some(comment_id(&parent)?), text(&body)?, &attempt).await?))
 }
 
 /// `DELETE /api/v1/videos/{id}/comments/{commentId}`

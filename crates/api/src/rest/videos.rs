@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, rejection};
-use crate::extract::{Auth, Body, ClientIp, MaybeAuth};
+use crate::extract::{Auth, Body, ClientIp, MaybeAuth, VideoPassword};
 use crate::rest::form::Form;
 
 /// `POST /api/v1/videos/upload` — multipart with `videofile` and the metadata fields. The file is
@@ -249,18 +249,20 @@ pub async fn cancel_resumable_upload(
 pub async fn get_video(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
+    VideoPassword(attempt): VideoPassword,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(video::get(&app, who.as_ref(), &id).await?))
+    Ok(Json(video::get(&app, who.as_ref(), &id, &attempt).await?))
 }
 
 /// `POST /api/v1/videos/{id}/token` — a `videoFileToken` for the files of a video the caller may watch.
 pub async fn create_video_file_token(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
+    VideoPassword(attempt): VideoPassword,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(video::token::issue(&app, who.as_ref(), &id).await?))
+    Ok(Json(video::token::issue(&app, who.as_ref(), &id, &attempt).await?))
 }
 
 #[derive(Deserialize)]
@@ -273,11 +275,11 @@ pub struct ViewBody {
 pub async fn add_view(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
-    ClientIp(ip): ClientIp,
+    VideoPassword(attempt): VideoPassword,
     Path(id): Path<String>,
     Body(body): Body<ViewBody>,
 ) -> Result<StatusCode, ApiError> {
-    video::views::add(&app, who.as_ref(), ip, &id, body.current_time).await?;
+    video::views::add(&app, who.as_ref(), &attempt, &id, body.current_time).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -290,10 +292,11 @@ pub struct RateBody {
 pub async fn rate_video(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    VideoPassword(attempt): VideoPassword,
     Path(id): Path<String>,
     Body(body): Body<RateBody>,
 ) -> Result<StatusCode, ApiError> {
-    video::views::rate(&app, &who, &id, body.rating.as_deref()).await?;
+    video::views::rate(&app, &who, &id, body.rating.as_deref(), &attempt).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -424,5 +427,48 @@ pub async fn list_languages() -> Json<Value> {
 
 /// `GET /api/v1/videos/privacies`
 pub async fn list_privacies() -> Json<Value> {
-    label_map(&[(1, "Public"), (2, "Unlisted"), (3, "Private"), (4, "Internal")])
+    label_map(&[(1, "Public"), (2, "Unlisted"), (3, "Private"), (4, "Internal"), (5, "Password protected")])
+}
+
+#[derive(Deserialize)]
+pub struct PasswordPage {
+    start: Option<i64>,
+    count: Option<i64>,
+}
+
+/// `GET /api/v1/videos/{id}/passwords` — a password-protected video's passwords, for its managers.
+pub async fn list_passwords(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<PasswordPage>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::passwords::list(&app, &who, &id, flotilla_app::page(q.start, q.count)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordsBody {
+    passwords: Option<Vec<String>>,
+}
+
+/// `PUT /api/v1/videos/{id}/passwords` — `{"passwords": [...]}` replaces them all.
+pub async fn replace_passwords(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Body(body): Body<PasswordsBody>,
+) -> Result<StatusCode, ApiError> {
+    video::passwords::replace(&app, &who, &id, body.passwords).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/videos/{id}/passwords/{passwordId}` — never the last one.
+pub async fn delete_password(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path((id, password)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let password = crate::extract::id(&password)?;
+    video::passwords::delete(&app, &who, &id, password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -337,6 +337,11 @@ async fn video_files(
         let thumbnail = image.map(|(d, name)| {
             b.file("videos/thumbnails", &format!("{}.{}", v.uuid, ext(name)), app.data_path(d).join(name))
         });
+        let passwords: Vec<String> = if v.privacy == crate::video::PRIVACY_PASSWORD {
+            flotilla_db::video_passwords::all(&app.db, v.id).await?.into_iter().map(|p| p.password).collect()
+        } else {
+            Vec::new()
+        };
         list.push(json!({
             "uuid": v.uuid,
             "createdAt": iso8601(v.created_at),
@@ -349,7 +354,7 @@ async fn video_files(
             "language": v.language,
             "tags": tags,
             "privacy": v.privacy,
-            "passwords": [],
+            "passwords": passwords,
             "duration": v.duration,
             "description": v.description,
             "support": v.support,

@@ -439,9 +439,19 @@ async fn video(im: &Importer<'_>, v: &Value) -> Result<Outcome> {
         .ok_or_else(|| invalid(format!("'{rel}' is not a path inside the archive")))?;
     // Upload-shaped metadata, each value kept only if the API would take it (PeerTube drops
     // invalid optional values the same way).
+    let passwords: Vec<String> = v
+        .get("passwords")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(crate::video::passwords::MAX_PASSWORDS + 1)
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect();
     let privacy = match v.get("privacy").and_then(Value::as_i64) {
         Some(p @ 1..=4) => p,
-        // Password-protected (5) videos are not supported here yet: they stay private.
+        // Password-protected with its passwords; without usable ones it stays private rather
+        // than open to all (validate() below refuses a bad list, as PeerTube refuses the video).
+        Some(5) if !passwords.is_empty() => crate::video::PRIVACY_PASSWORD,
         _ => crate::video::PRIVACY_PRIVATE,
     };
     let meta = UploadMeta {
@@ -469,6 +479,7 @@ async fn video(im: &Importer<'_>, v: &Value) -> Result<Outcome> {
             .take(5)
             .map(Into::into)
             .collect(),
+        video_passwords: if privacy == crate::video::PRIVACY_PASSWORD { passwords } else { Vec::new() },
         ..Default::default()
     };
     meta.validate()?;
@@ -540,7 +551,14 @@ async fn rate(im: &Importer<'_>, r: &Value, rating: &str) -> Result<Outcome> {
     if flotilla_db::rates::get(&im.app.db, im.who.user.id, v.id).await?.as_deref() == Some(rating) {
         return Ok(Outcome::Duplicate);
     }
-    crate::video::views::rate(im.app, &im.who, &v.id.to_string(), Some(rating)).await?;
+    crate::video::views::rate(
+        im.app,
+        &im.who,
+        &v.id.to_string(),
+        Some(rating),
+        &crate::video::passwords::Attempt::none(),
+    )
+    .await?;
     Ok(Outcome::Added)
 }
 

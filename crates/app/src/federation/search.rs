@@ -31,7 +31,7 @@ pub async fn video_by_url(app: &App, who: Option<&AuthUser>, url: &str) -> Resul
     // One of ours: by the UUID in its watch URL.
     if remote::host(url).as_deref() == Some(app.public.host.as_str()) {
         let uuid = url.rsplit('/').next().unwrap_or_default();
-        return match crate::video::get(app, who, uuid).await {
+        return match crate::video::get(app, who, uuid, &crate::video::passwords::Attempt::none()).await {
             Ok(v) => Ok(json!({ "total": 1, "data": [v] })),
             Err(_) => Ok(empty),
         };

@@ -50,11 +50,13 @@ fn to_api(app: &App, c: &Caption) -> Value {
 }
 
 /// `GET /api/v1/videos/{id}/captions`
-pub async fn list(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> {
-    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !crate::video::can_see(app, who, &v).await? {
-        return Err(Error::not_found("video"));
-    }
+pub async fn list(
+    app: &App,
+    who: Option<&AuthUser>,
+    key: &str,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<Value> {
+    let v = crate::video::open(app, who, key, attempt).await?;
     let list = captions::of_video(&app.db, v.id).await?;
     let data: Vec<Value> = list.iter().filter(|c| c.filename.is_some()).map(|c| to_api(app, c)).collect();
     Ok(json!({ "total": data.len(), "data": data }))

@@ -37,11 +37,13 @@ fn to_api(list: &[(i64, String)]) -> Value {
 }
 
 /// `GET /api/v1/videos/{id}/chapters`
-pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> {
-    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !crate::video::can_see(app, who, &v).await? {
-        return Err(Error::not_found("video"));
-    }
+pub async fn get(
+    app: &App,
+    who: Option<&AuthUser>,
+    key: &str,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<Value> {
+    let v = crate::video::open(app, who, key, attempt).await?;
     Ok(to_api(&chapters::of_video(&app.db, v.id).await?))
 }
 

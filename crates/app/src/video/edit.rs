@@ -35,6 +35,8 @@ pub struct VideoUpdate {
     pub download_enabled: Option<bool>,
     pub wait_transcoding: Option<bool>,
     pub tags: Option<Vec<String>>,
+    /// The passwords of a password-protected video (privacy 5); absent: kept as they are.
+    pub video_passwords: Option<Vec<String>>,
 }
 
 impl VideoUpdate {
@@ -73,12 +75,16 @@ impl VideoUpdate {
                 }
                 tags.push(value)
             }
+            f if crate::video::passwords::is_field(f) => {
+                crate::video::passwords::push_field(self.video_passwords.get_or_insert_with(Vec::new), value)?
+            }
             _ => {}
         }
         Ok(())
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Every rule at once; `current` is the video's privacy now and whether it has passwords.
+    fn validate(&self, current: (i64, bool)) -> Result<()> {
         let mut v = Validation::new();
         if let Some(n) = &self.name
             && !(3..=120).contains(&n.trim().chars().count())
@@ -86,10 +92,17 @@ impl VideoUpdate {
             v.fail("name", "name must be between 3 and 120 characters long");
         }
         if let Some(p) = self.privacy
-            && !(1..=4).contains(&p)
+            && !(1..=5).contains(&p)
         {
-            v.fail("privacy", "privacy must be 1 (public), 2 (unlisted), 3 (private) or 4 (internal)");
+            v.fail("privacy", crate::video::upload::PRIVACY_RULE);
         }
+        let (privacy, has_passwords) = current;
+        crate::video::passwords::check(
+            &mut v,
+            Some(self.privacy.unwrap_or(privacy)),
+            self.video_passwords.as_deref(),
+            privacy == crate::video::PRIVACY_PASSWORD && has_passwords,
+        );
         if let Some(Some(d)) = &self.description
             && d.chars().count() > 10_000
         {
@@ -153,7 +166,8 @@ pub async fn update(
     preview: Option<Vec<u8>>,
 ) -> Result<()> {
     let v = editable(app, who, key).await?;
-    u.validate()?;
+    let has_passwords = flotilla_db::video_passwords::count(&app.db, v.id).await? > 0;
+    u.validate((v.privacy, has_passwords))?;
     // Images are decoded before anything is written: a file that is no image leaves the video
     // as it was, metadata included.
     let images = encode_images(thumbnail, preview).await?;
@@ -181,6 +195,14 @@ pub async fn update(
     let was_federated = crate::ap::federates(app, &v);
     let mut tx = app.db.begin().await?;
     videos::update(&mut tx, v.id, &patch, now_ms()).await?;
+    match (u.privacy.unwrap_or(v.privacy) == crate::video::PRIVACY_PASSWORD, &u.video_passwords) {
+        (true, Some(list)) => flotilla_db::video_passwords::replace(&mut tx, v.id, list, now_ms()).await?,
+        // No longer protected: its passwords would open nothing, and must not come back with it.
+        (false, _) if v.privacy == crate::video::PRIVACY_PASSWORD => {
+            flotilla_db::video_passwords::replace(&mut tx, v.id, &[], now_ms()).await?
+        }
+        _ => {}
+    }
     if let Some(new) = &u.description {
         crate::video::chapters::follow_description(&mut tx, v.id, v.description.as_deref(), new.as_deref()).await?;
     }

@@ -16,6 +16,7 @@ pub mod chapters;
 pub mod edit;
 pub mod files;
 pub mod labels;
+pub mod passwords;
 pub mod resumable;
 pub mod storyboards;
 pub mod token;
@@ -31,6 +32,8 @@ pub const PRIVACY_PUBLIC: i64 = 1;
 pub const PRIVACY_UNLISTED: i64 = 2;
 pub const PRIVACY_PRIVATE: i64 = 3;
 pub const PRIVACY_INTERNAL: i64 = 4;
+/// PeerTube 6.0's password-protected video (`passwords`): like unlisted, but only with a password.
+pub const PRIVACY_PASSWORD: i64 = 5;
 
 pub fn state_label(state: i64) -> &'static str {
     match state {
@@ -47,6 +50,7 @@ pub fn privacy_label(privacy: i64) -> &'static str {
         PRIVACY_UNLISTED => "Unlisted",
         PRIVACY_PRIVATE => "Private",
         PRIVACY_INTERNAL => "Internal",
+        PRIVACY_PASSWORD => "Password protected",
         _ => "Unknown",
     }
 }
@@ -137,13 +141,18 @@ pub async fn can_see(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Re
     })
 }
 
-/// `GET /api/v1/videos/:id`: by numeric id, UUID or short UUID. Videos the caller may not see
-/// answer 404, as if they did not exist.
-pub async fn get(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> {
+/// The video behind `key` (numeric id, UUID or short UUID) if `who` may open it: as
+/// [`can_see`], or a password-protected one with its password ([`passwords::open`]).
+pub async fn open(app: &App, who: Option<&AuthUser>, key: &str, attempt: &passwords::Attempt) -> Result<videos::Video> {
     let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !can_see(app, who, &v).await? {
-        return Err(Error::not_found("video"));
-    }
+    passwords::open(app, who, &v, attempt).await?;
+    Ok(v)
+}
+
+/// `GET /api/v1/videos/:id`: by numeric id, UUID or short UUID. Videos the caller may not see
+/// answer 404, as if they did not exist; a password-protected one 403 without its password.
+pub async fn get(app: &App, who: Option<&AuthUser>, key: &str, attempt: &passwords::Attempt) -> Result<Value> {
+    let v = open(app, who, key, attempt).await?;
     let owner = match who {
         Some(w) => is_moderator(who) || manages(app, w.user.id, &v).await?,
         None => false,

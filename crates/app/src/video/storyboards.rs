@@ -75,11 +75,13 @@ pub async fn make(app: &Arc<App>, v: &videos::Video, staging: &Path) -> std::res
 }
 
 /// `GET /api/v1/videos/{id}/storyboards`
-pub async fn list(app: &App, who: Option<&AuthUser>, key: &str) -> Result<Value> {
-    let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !crate::video::can_see(app, who, &v).await? {
-        return Err(Error::not_found("video"));
-    }
+pub async fn list(
+    app: &App,
+    who: Option<&AuthUser>,
+    key: &str,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<Value> {
+    let v = crate::video::open(app, who, key, attempt).await?;
     let list: Vec<Value> = storyboards::of_video(&app.db, v.id)
         .await?
         .iter()

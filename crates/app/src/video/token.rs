@@ -49,11 +49,13 @@ pub fn verify(key: &[u8], uuid: &str, token: &str, now: i64) -> bool {
 }
 
 /// `POST /api/v1/videos/:id/token` → `{"files": {"token", "expires"}}`.
-pub async fn issue(app: &App, who: Option<&AuthUser>, id: &str) -> Result<Value> {
-    let v = flotilla_db::videos::get_by_any_id(&app.db, id).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !crate::video::can_see(app, who, &v).await? {
-        return Err(Error::not_found("video"));
-    }
+pub async fn issue(
+    app: &App,
+    who: Option<&AuthUser>,
+    id: &str,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<Value> {
+    let v = crate::video::open(app, who, id, attempt).await?;
     let expires = now_ms() + LIFETIME_MS;
     Ok(json!({ "files": { "token": make(&app.file_token_key, &v.uuid, expires), "expires": iso8601(expires) } }))
 }

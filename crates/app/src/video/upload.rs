@@ -38,7 +38,14 @@ pub struct UploadMeta {
     pub tags: Vec<String>,
     /// The original file name (resumable uploads); only shown, never used as a path.
     pub filename: Option<String>,
+    /// The passwords of a password-protected video (privacy 5).
+    #[serde(default)]
+    pub video_passwords: Vec<String>,
 }
+
+/// What `privacy` may be (PeerTube's numbers).
+pub const PRIVACY_RULE: &str =
+    "privacy must be 1 (public), 2 (unlisted), 3 (private), 4 (internal) or 5 (password protected)";
 
 /// The most characters of an `nsfwSummary`.
 pub const MAX_NSFW_SUMMARY: usize = 250;
@@ -92,6 +99,9 @@ impl UploadMeta {
                 }
                 self.tags.push(value)
             }
+            f if crate::video::passwords::is_field(f) => {
+                crate::video::passwords::push_field(&mut self.video_passwords, value)?
+            }
             _ => {}
         }
         Ok(())
@@ -113,10 +123,11 @@ impl UploadMeta {
             _ => {}
         }
         if let Some(p) = self.privacy
-            && !(1..=4).contains(&p)
+            && !(1..=5).contains(&p)
         {
-            v.fail("privacy", "privacy must be 1 (public), 2 (unlisted), 3 (private) or 4 (internal)");
+            v.fail("privacy", PRIVACY_RULE);
         }
+        crate::video::passwords::check(&mut v, self.privacy, Some(&self.video_passwords), false);
         if self.description.as_deref().is_some_and(|d| d.chars().count() > 10_000) {
             v.fail("description", "description must be at most 10000 characters long");
         }
@@ -322,6 +333,9 @@ async fn create_inner(
     let summary = meta.nsfw_summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
     videos::set_nsfw_details(&mut tx, id, meta.nsfw_flags.unwrap_or(0), summary).await?;
     crate::video::chapters::follow_description(&mut tx, id, None, meta.description.as_deref()).await?;
+    if meta.privacy == Some(crate::video::PRIVACY_PASSWORD) {
+        flotilla_db::video_passwords::replace(&mut tx, id, &meta.video_passwords, now).await?;
+    }
     jobs::enqueue(&mut tx, &Job::Transcode { video_id: id }).await?;
     if let Some(session) = session {
         flotilla_db::uploads::finish(&mut tx, session, id).await?;

@@ -71,15 +71,19 @@ impl Seen {
 }
 
 /// Records a view; returns whether it counted.
-pub async fn add(app: &App, who: Option<&AuthUser>, ip: IpAddr, key: &str, current_time: Option<f64>) -> Result<bool> {
+pub async fn add(
+    app: &App,
+    who: Option<&AuthUser>,
+    attempt: &crate::video::passwords::Attempt,
+    key: &str,
+    current_time: Option<f64>,
+) -> Result<bool> {
     match current_time {
         Some(t) if t.is_finite() && t >= 0.0 => {}
         _ => return Err(Error::invalid("currentTime", "currentTime (seconds watched, 0 or more) is required")),
     }
-    let v = flotilla_db::videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !crate::video::can_see(app, who, &v).await? {
-        return Err(Error::not_found("video"));
-    }
+    let ip = attempt.client;
+    let v = crate::video::open(app, who, key, attempt).await?;
     if let (Some(w), Some(t)) = (who, current_time) {
         crate::history::record(app, w, &v, t).await?;
     }
@@ -117,17 +121,20 @@ pub async fn prune(app: &App, now: i64) -> Result<u64> {
 }
 
 /// `PUT /api/v1/videos/:id/rate`: `like`, `dislike` or `none`, by a user who can see the video.
-pub async fn rate(app: &App, who: &AuthUser, key: &str, rating: Option<&str>) -> Result<()> {
+pub async fn rate(
+    app: &App,
+    who: &AuthUser,
+    key: &str,
+    rating: Option<&str>,
+    attempt: &crate::video::passwords::Attempt,
+) -> Result<()> {
     let rating = match rating {
         Some("like") => Some("like"),
         Some("dislike") => Some("dislike"),
         Some("none") => None,
         _ => return Err(Error::invalid("rating", "rating must be like, dislike or none")),
     };
-    let v = flotilla_db::videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    if !crate::video::can_see(app, Some(who), &v).await? {
-        return Err(Error::not_found("video"));
-    }
+    let v = crate::video::open(app, Some(who), key, attempt).await?;
     let now = flotilla_domain::time::now_ms();
     let mut tx = app.db.begin().await?;
     if let Some(old) = flotilla_db::rates::set(&mut tx, who.user.id, v.id, rating, now).await? {

@@ -58,8 +58,12 @@ fn broken_fields(m: &UploadMeta) -> Vec<&'static str> {
     if !m.name.as_deref().is_some_and(|n| (3..=120).contains(&chars(n))) {
         broken.push("name");
     }
-    if m.privacy.is_some_and(|p| !(1..=4).contains(&p)) {
+    if m.privacy.is_some_and(|p| !(1..=5).contains(&p)) {
         broken.push("privacy");
+    }
+    // Password-protected (PeerTube 6.0) needs its passwords, which these forms never carry.
+    if m.privacy == Some(5) {
+        broken.push("videoPasswords");
     }
     if m.description.as_deref().is_some_and(|d| d.chars().count() > 10_000) {
         broken.push("description");
