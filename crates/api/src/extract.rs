@@ -138,16 +138,22 @@ impl FromRequestParts<Arc<App>> for MaybeAuth {
 }
 
 /// What a viewer offers to open a password-protected video: PeerTube's `x-peertube-video-password`
-/// header (UTF-8; anything else cannot match) and the client's address, which wrong passwords
-/// count against.
+/// header and the client's address, which wrong passwords count against. The header is read as
+/// UTF-8 (what API clients send), else as Latin-1: browsers send a header's characters up to
+/// U+00FF as single bytes, and PeerTube (Node) reads them so.
 pub struct VideoPassword(pub flotilla_app::video::passwords::Attempt);
 
 impl FromRequestParts<Arc<App>> for VideoPassword {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let password =
-            parts.headers.get("x-peertube-video-password").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let password = parts.headers.get("x-peertube-video-password").map(|v| {
+            let bytes = v.as_bytes();
+            match std::str::from_utf8(bytes) {
+                Ok(s) => s.to_string(),
+                Err(_) => bytes.iter().map(|b| char::from(*b)).collect(),
+            }
+        });
         let client = client_ip(&parts.headers, &parts.extensions, app);
         Ok(VideoPassword(flotilla_app::video::passwords::Attempt { password, client }))
     }

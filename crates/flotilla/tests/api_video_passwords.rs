@@ -156,6 +156,19 @@ async fn owners_manage_the_passwords_and_the_rules_hold(backend: Backend) {
     let (status, _) = call(&t, Method::GET, &video, None, Some("new words"), None).await;
     assert_eq!(status, StatusCode::OK);
 
+    // A password with accents opens from a browser (Latin-1 bytes in the header) and from an
+    // API client (UTF-8).
+    let (status, _) = t.api.put(&passwords, Some(&owner), json!({ "passwords": ["pässwörd"] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for bytes in [b"p\xe4ssw\xf6rd".to_vec(), "pässwörd".as_bytes().to_vec()] {
+        let value = flotilla_testkit::reqwest::header::HeaderValue::from_bytes(&bytes).unwrap();
+        let req = t.api.request(Method::GET, &video, None).header("x-peertube-video-password", value);
+        let (status, body) = t.api.send(req).await;
+        assert_eq!(status, StatusCode::OK, "{bytes:?}: {body}");
+    }
+    let (status, _) = t.api.put(&passwords, Some(&owner), json!({ "passwords": ["new words"] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // Refused, and nothing changed: none, too short, too long, twice the same, too many.
     let many: Vec<String> = (0..101).map(|i| format!("pw-{i}")).collect();
     for bad in [

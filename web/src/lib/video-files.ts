@@ -1,13 +1,17 @@
 // A video's files outside its HLS stream: which ones a download offers, and the file token that
-// private and internal videos need. Those files are served only with `?videoFileToken=` (from
+// private, internal and password-protected videos need. Those files are served only with `?videoFileToken=` (from
 // `POST /api/v1/videos/{id}/token`) or the Authorization header, which neither a <video src> nor
 // a plain download link can send, so the player and the download dialog add the token.
 
 import { Privacy, type VideoDetails, type VideoFile } from '$lib/api/types';
 
-/** Whether the video's files need a token: this instance's private and internal videos. */
+/**
+ * Whether the video's files need a token: this instance's private, internal and password-protected
+ * videos (the token of the last is given for the password, `x-peertube-video-password`).
+ */
 export function needsFileToken(video: VideoDetails): boolean {
-  return video.isLocal && (video.privacy.id === Privacy.Private || video.privacy.id === Privacy.Internal);
+  const p = video.privacy.id;
+  return video.isLocal && (p === Privacy.Private || p === Privacy.Internal || p === Privacy.PasswordProtected);
 }
 
 /** `url` with `videoFileToken` set, or as it is without a token. */

@@ -20,8 +20,9 @@ use futures_util::Stream;
 
 use crate::error::{ApiError, rejection};
 
-/// Parts in one form. PeerTube's upload form has about twenty fields (five tags included).
-pub const MAX_PARTS: usize = 64;
+/// Parts in one form. PeerTube's upload form has about twenty fields (five tags included), and
+/// a password-protected video's up to 100 passwords (`videoPasswords[]`, one part each).
+pub const MAX_PARTS: usize = 160;
 /// Bytes of one text part (a description is at most 10,000 characters, 40,000 bytes of UTF-8).
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// Bytes the parser may hold without handing them over (part headers, boundaries, read-ahead).

@@ -2,6 +2,7 @@
 // turned into ApiError with a message a person can read.
 
 import { t } from '$lib/i18n';
+import { VIDEO_PASSWORD_HEADER, videoPasswordForPath } from '$lib/video-password';
 
 /** An error answered by the API (or the network failing), with the server's own explanation. */
 export class ApiError extends Error {
@@ -157,6 +158,10 @@ async function send(path: string, opts: RequestOptions, mayRenew: boolean): Prom
   }
   const token = tokens.token();
   if (token) headers.Authorization = `Bearer ${token}`;
+  // A password-protected video the viewer opened: every call about it carries its password
+  // (unless the caller sends one itself, as the password prompt does).
+  const password = videoPasswordForPath(path);
+  if (password && !(VIDEO_PASSWORD_HEADER in headers)) headers[VIDEO_PASSWORD_HEADER] = password;
   let res: Response;
   try {
     res = await fetch(withQuery(`/api/v1${path}`, opts.query), {

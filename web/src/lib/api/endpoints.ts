@@ -1,5 +1,6 @@
 // The API calls the pages make, one function each, named after what they do.
 
+import { VIDEO_PASSWORD_HEADER, VIDEO_PASSWORDS_MAX } from '$lib/video-password';
 import { api, ApiError, apiText, type Query } from './client';
 import type {
   Abuse,
@@ -38,6 +39,7 @@ import type {
   VideoCaption,
   VideoChapter,
   VideoDetails,
+  VideoPassword,
   VideoStoryboard,
   EdgeCacheStats,
   VideoRedundancy,
@@ -73,12 +75,25 @@ export const searchVideos = (search: string, q: VideoListQuery) =>
 export const searchChannels = (search: string, q: Query) =>
   api<ListResult<Channel>>('/search/video-channels', { query: { search, ...q } });
 
-export const getVideo = (id: string) => api<VideoDetails>(`/videos/${encodeURIComponent(id)}`);
+/** `password`: one the viewer typed for a password-protected video (one they opened before is sent by itself). */
+export const getVideo = (id: string, password?: string) =>
+  api<VideoDetails>(`/videos/${encodeURIComponent(id)}`, password === undefined ? {} : { headers: { [VIDEO_PASSWORD_HEADER]: password } });
 export const deleteVideo = (id: string | number) => api(`/videos/${id}`, { method: 'DELETE' });
 /** PUT /videos/:id as multipart (PeerTube's form), so a thumbnail can travel with the fields. */
 export const updateVideo = (id: string | number, form: FormData) =>
   api(`/videos/${id}`, { method: 'PUT', multipart: form });
-/** A short-lived token that lets the player fetch the files of a private or internal video. */
+/** Every password of a password-protected video (its owner; 400 `video_not_password_protected` for another privacy). */
+export async function listVideoPasswords(id: string | number): Promise<VideoPassword[]> {
+  const all: VideoPassword[] = [];
+  for (;;) {
+    const page = await api<ListResult<VideoPassword>>(`/videos/${encodeURIComponent(id)}/passwords`, {
+      query: { start: all.length, count: VIDEO_PASSWORDS_MAX },
+    });
+    all.push(...page.data);
+    if (page.data.length === 0 || all.length >= page.total) return all;
+  }
+}
+/** A short-lived token that lets the player fetch the files of a private, internal or password-protected video. */
 export const videoFileToken = (id: string | number) =>
   api<{ files: { token: string; expires: string } }>(`/videos/${id}/token`, { method: 'POST' });
 

@@ -83,7 +83,16 @@ export const Privacy = {
   Unlisted: 2,
   Private: 3,
   Internal: 4,
+  /** PeerTube 6.0: anyone with the link and one of its passwords; not listed, not federated. */
+  PasswordProtected: 5,
 } as const;
+
+/** One password of a password-protected video (`GET /videos/:id/passwords`, its owner only). */
+export interface VideoPassword {
+  id: number;
+  password: string;
+  videoId: number;
+}
 
 export interface Video {
   id: number;
