@@ -47,6 +47,44 @@ pub struct Config {
     pub redundancy: RedundancyConfig,
     pub smtp: SmtpConfig,
     pub archives: ArchivesConfig,
+    pub import: ImportConfig,
+}
+
+/// Imports of videos by URL (PeerTube's `import.videos.http`), downloaded by yt-dlp through the
+/// SSRF guard's proxy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Users may import a video from a URL.
+    pub http_enabled: bool,
+    /// The yt-dlp program. Empty: `.tools/yt-dlp/bin/yt-dlp` (where `make run` installs it) when
+    /// it exists, else `yt-dlp` on the `PATH`.
+    pub yt_dlp: String,
+    /// An import still downloading after this long is stopped and failed (PeerTube: 2 hours).
+    pub timeout_secs: u64,
+    /// Largest download, in bytes; 0: the upload limit (`upload.max_file_size`). The user's quota
+    /// left bounds it too.
+    pub max_size: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig { http_enabled: true, yt_dlp: String::new(), timeout_secs: 7200, max_size: 0 }
+    }
+}
+
+impl ImportConfig {
+    /// The yt-dlp program to run.
+    pub fn yt_dlp_program(&self) -> PathBuf {
+        if !self.yt_dlp.is_empty() {
+            return PathBuf::from(&self.yt_dlp);
+        }
+        let installed = PathBuf::from(".tools/yt-dlp/bin/yt-dlp");
+        if installed.exists() {
+            return std::fs::canonicalize(&installed).unwrap_or(installed);
+        }
+        PathBuf::from("yt-dlp")
+    }
 }
 
 /// User archives (PeerTube 6.1's export and import of a user's data).
@@ -367,6 +405,7 @@ impl Default for Config {
             redundancy: RedundancyConfig::default(),
             smtp: SmtpConfig::default(),
             archives: ArchivesConfig::default(),
+            import: ImportConfig::default(),
             signup_requires_email_verification: false,
         }
     }
@@ -611,6 +650,9 @@ impl Config {
         }
         if self.http.max_image_bytes < 1024 {
             return Err(bad("http.max_image_bytes", "must be at least 1024"));
+        }
+        if self.import.timeout_secs == 0 {
+            return Err(bad("import.timeout_secs", "must be at least 1"));
         }
         if self.http.header_read_timeout_secs == 0 {
             return Err(bad("http.header_read_timeout_secs", "must be at least 1"));

@@ -130,7 +130,7 @@ pub fn server_config(app: &App) -> Value {
         "videoStudio": { "enabled": false, "remoteRunners": { "enabled": false } },
         "videoFile": { "update": { "enabled": false } },
         "videoTranscription": { "enabled": false, "remoteRunners": { "enabled": false } },
-        "import": { "videos": { "http": { "enabled": false }, "torrent": { "enabled": false } },
+        "import": { "videos": { "http": { "enabled": app.config.import.http_enabled }, "torrent": { "enabled": false } },
                     "videoChannelSynchronization": { "enabled": false },
                     "users": { "enabled": app.config.archives.import_enabled } },
         "export": { "users": { "enabled": app.config.archives.export_enabled,

@@ -129,6 +129,10 @@ pub enum Job {
     UserImport {
         import_id: i64,
     },
+    /// A video imported from a URL, downloaded (`video::import`).
+    VideoImport {
+        import_id: i64,
+    },
 }
 
 impl Job {
@@ -156,6 +160,7 @@ impl Job {
             Job::SendEmail { .. } => "send-email",
             Job::UserExport { .. } => "user-export",
             Job::UserImport { .. } => "user-import",
+            Job::VideoImport { .. } => "video-import",
         }
     }
 
@@ -181,6 +186,9 @@ impl Job {
             // With the backoff, about a day of trying while the SMTP server is down.
             Job::SendEmail { .. } => 16,
             Job::UserExport { .. } | Job::UserImport { .. } => 5,
+            // Its own failures (the URL, the file) end the import, not the job: attempts are for
+            // the server's trouble and for a worker that died midway.
+            Job::VideoImport { .. } => 5,
         }
     }
 
@@ -208,6 +216,7 @@ impl Job {
             Job::SendEmail { .. } => None,
             Job::UserExport { export_id } => Some(format!("user-export:{export_id}")),
             Job::UserImport { import_id } => Some(format!("user-import:{import_id}")),
+            Job::VideoImport { import_id } => Some(format!("video-import:{import_id}")),
         }
     }
 
@@ -356,6 +365,9 @@ impl Job {
             "user-import" => serde_json::from_str::<ImportPayload>(payload)
                 .map(|p| Job::UserImport { import_id: p.import_id })
                 .map_err(|e| e.to_string()),
+            "video-import" => serde_json::from_str::<ImportPayload>(payload)
+                .map(|p| Job::VideoImport { import_id: p.import_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -392,6 +404,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         // One archive at a time: each reads or writes a user's whole data.
         ("user-export", 1),
         ("user-import", 1),
+        // Downloads wait on the network; two at once, so one slow server does not hold all.
+        ("video-import", 2),
     ]
 }
 
@@ -505,6 +519,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::SendEmail { to, subject, text } => crate::mail::send(app, to, subject, text).await,
         Job::UserExport { export_id } => Box::pin(crate::archive::export::run(app, *export_id)).await,
         Job::UserImport { import_id } => Box::pin(crate::archive::import::run(app, *import_id)).await,
+        Job::VideoImport { import_id } => Box::pin(crate::video::import::run(app, *import_id, progress)).await,
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -550,6 +565,7 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::SendEmail { to, subject, .. } => tracing::warn!(to, subject, error = why, "an e-mail not sent"),
         Job::UserExport { export_id } => crate::archive::export::failed(app, *export_id, why).await,
         Job::UserImport { import_id } => crate::archive::import::failed(app, *import_id, why).await,
+        Job::VideoImport { import_id } => crate::video::import::failed(app, *import_id, why).await,
     }
 }
 

@@ -40,6 +40,7 @@ pub mod tokens;
 pub mod uploads;
 pub mod users;
 pub mod video_blocks;
+pub mod video_imports;
 pub mod video_passwords;
 pub mod videos;
 
@@ -379,6 +380,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "video_passwords",
         include_str!("../migrations/0043_video_passwords.sql"),
         include_str!("../migrations/0043_video_passwords.sql"),
+    ),
+    (
+        44,
+        "video_imports",
+        include_str!("../migrations/0044_video_imports.sql"),
+        include_str!("../migrations/0044_video_imports.sql"),
     ),
 ];
 

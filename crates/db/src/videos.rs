@@ -95,7 +95,8 @@ pub struct NewVideo<'a> {
     pub has_audio: bool,
     pub has_video: bool,
     pub input_size: i64,
-    pub input_path: &'a str,
+    /// The upload in quarantine; `None` for an import not downloaded yet.
+    pub input_path: Option<&'a str>,
     pub probe: &'a str,
     pub now: i64,
 }
@@ -213,6 +214,50 @@ pub async fn set_state(e: impl Into<Exec<'_>>, id: i64, state: i64, error: Optio
         .execute(x)
         .await
         .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// What an imported file brings to its video (made before the download, state "to import").
+pub struct ImportedInput<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub duration: i64,
+    pub width: i64,
+    pub height: i64,
+    pub fps: f64,
+    pub has_audio: bool,
+    pub has_video: bool,
+    pub input_size: i64,
+    pub input_path: &'a str,
+    pub probe: &'a str,
+    pub state: i64,
+    pub now: i64,
+}
+
+/// Gives a video its imported file and what was read from it (`name`/`description`: `None` keeps).
+pub async fn set_imported(e: impl Into<Exec<'_>>, id: i64, i: &ImportedInput<'_>) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET name = COALESCE($2, name), description = COALESCE($3, description), duration = $4, \
+         width = $5, height = $6, fps = $7, has_audio = $8, has_video = $9, input_size = $10, input_path = $11, \
+         probe = $12, state = $13, error = NULL, transcode_progress = 0, updated_at = $14 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(i.name)
+    .bind(i.description)
+    .bind(i.duration)
+    .bind(i.width)
+    .bind(i.height)
+    .bind(i.fps)
+    .bind(i.has_audio)
+    .bind(i.has_video)
+    .bind(i.input_size)
+    .bind(i.input_path)
+    .bind(i.probe)
+    .bind(i.state)
+    .bind(i.now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -6,4 +6,5 @@ pub mod blocklist;
 pub mod fetch;
 pub mod keys;
 pub mod ld_signature;
+pub mod proxy;
 pub mod signature;

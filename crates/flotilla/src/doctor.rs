@@ -36,6 +36,9 @@ pub async fn run(config: &Config) -> Vec<Check> {
             Err(e) => check(program, Status::Fail, e.to_string()),
         });
     }
+    if config.import.http_enabled {
+        out.push(yt_dlp(config).await);
+    }
     out.push(data_dir(&config.data_dir));
     out.push(database(config).await);
     out.push(public_url(config));
@@ -44,6 +47,32 @@ pub async fn run(config: &Config) -> Vec<Check> {
         Err(m) => check("smtp", Status::Fail, m),
     });
     out
+}
+
+/// yt-dlp, which imports by URL run; without it those imports fail (the rest works).
+async fn yt_dlp(config: &Config) -> Check {
+    let program = config.import.yt_dlp_program();
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.arg("--version").env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin").kill_on_drop(true);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), cmd.output()).await;
+    match out {
+        Ok(Ok(o)) if o.status.success() => check(
+            "yt-dlp",
+            Status::Ok,
+            format!("yt-dlp {} ({})", String::from_utf8_lossy(&o.stdout).trim(), program.display()),
+        ),
+        Ok(Ok(o)) => check("yt-dlp", Status::Warn, format!("{} --version exited with {}", program.display(), o.status)),
+        Ok(Err(e)) => check(
+            "yt-dlp",
+            Status::Warn,
+            format!(
+                "{} cannot be run ({e}): imports by URL will fail; run scripts/ensure-deps (or `make run`), \
+                 set [import] yt_dlp, or turn [import] http_enabled off",
+                program.display()
+            ),
+        ),
+        Err(_) => check("yt-dlp", Status::Warn, format!("{} --version did not answer within 30 s", program.display())),
+    }
 }
 
 fn data_dir(dir: &Path) -> Check {

@@ -186,6 +186,16 @@ fn doctor_tells_the_truth() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("ok   database"), "{stdout}");
     assert!(stdout.contains("ok   data_dir"), "{stdout}");
+    // yt-dlp (imports by URL): its version when it runs, a warning with the way out when not.
+    let yt = flotilla_testkit::require_yt_dlp().display().to_string();
+    let with_yt = [vars[0].clone(), ("FLOTILLA_IMPORT_YT_DLP", yt)];
+    let stdout = String::from_utf8_lossy(&flotilla(dir.path(), &with_yt, &["doctor"]).stdout).to_string();
+    assert!(stdout.contains("ok   yt-dlp      yt-dlp 20"), "{stdout}");
+    let missing = [vars[0].clone(), ("FLOTILLA_IMPORT_YT_DLP", "/nonexistent/yt-dlp".into())];
+    let out = flotilla(dir.path(), &missing, &["doctor"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "a missing yt-dlp is a warning: {stdout}");
+    assert!(stdout.contains("warn yt-dlp ") && stdout.contains("scripts/ensure-deps"), "{stdout}");
 
     // Without ffmpeg on the PATH, doctor says so and how to install it.
     let empty = dir.path().join("empty-bin");

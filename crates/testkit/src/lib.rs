@@ -103,7 +103,20 @@ pub fn test_config(dir: &Path, database_url: String) -> Config {
     c.log.level = "warn".into();
     // Tests make many requests from 127.0.0.1; the limits have tests of their own.
     c.rate_limits.enabled = false;
+    c.import.yt_dlp = yt_dlp().display().to_string();
     c
+}
+
+/// The yt-dlp that `scripts/ensure-deps` installs for imports by URL (`.tools/yt-dlp`).
+pub fn yt_dlp() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/yt-dlp/bin/yt-dlp")
+}
+
+/// [`yt_dlp`], failing the test with how to install it when it is missing.
+pub fn require_yt_dlp() -> PathBuf {
+    let p = yt_dlp();
+    assert!(p.exists(), "yt-dlp is missing at {}: run scripts/ensure-deps test (or make test)", p.display());
+    p
 }
 
 /// An instance running in this process.

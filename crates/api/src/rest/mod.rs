@@ -18,6 +18,7 @@ pub mod channels;
 pub mod comments;
 pub mod config;
 pub mod form;
+pub mod imports;
 pub mod jobs;
 pub mod moderation;
 pub mod notifications;
@@ -116,6 +117,14 @@ pub fn router(app: &App) -> Router<Arc<App>> {
                 .delete(videos::cancel_resumable_upload)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/videos/imports",
+            post(imports::create).layer(DefaultBodyLimit::max(app.config.http.max_image_bytes * 2 + 1024 * 1024)),
+        )
+        .route("/videos/imports/{id}", axum::routing::delete(imports::delete))
+        .route("/videos/imports/{id}/cancel", post(imports::cancel))
+        .route("/videos/imports/{id}/retry", post(imports::retry))
+        .route("/users/me/videos/imports", get(imports::list_mine))
         .route("/videos", get(videos::list_videos))
         .route("/search/videos", get(videos::search_videos))
         .route("/search/video-channels", get(videos::search_channels))

@@ -15,6 +15,7 @@ pub mod captions;
 pub mod chapters;
 pub mod edit;
 pub mod files;
+pub mod import;
 pub mod labels;
 pub mod passwords;
 pub mod resumable;
@@ -26,6 +27,8 @@ pub mod views;
 
 pub const STATE_PUBLISHED: i64 = 1;
 pub const STATE_TO_TRANSCODE: i64 = 2;
+/// An import by URL not downloaded yet (`import`).
+pub const STATE_TO_IMPORT: i64 = 3;
 pub const STATE_TRANSCODING_FAILED: i64 = 7;
 
 pub const PRIVACY_PUBLIC: i64 = 1;
@@ -39,6 +42,7 @@ pub fn state_label(state: i64) -> &'static str {
     match state {
         STATE_PUBLISHED => "Published",
         STATE_TO_TRANSCODE => "To transcode",
+        STATE_TO_IMPORT => "To import",
         STATE_TRANSCODING_FAILED => "Transcoding failed",
         _ => "Unknown",
     }

@@ -169,6 +169,11 @@ pub async fn quota_left(app: &App, who: &AuthUser) -> Result<Option<i64>> {
     quota_left_in(&app.db, who.id(), None).await
 }
 
+/// [`quota_left`] of a user, read through `e` (a transaction holding the user's row).
+pub async fn quota_left_of(e: impl Into<flotilla_db::Exec<'_>>, user: UserId) -> Result<Option<i64>> {
+    quota_left_in(e, user, None).await
+}
+
 async fn quota_left_in(e: impl Into<flotilla_db::Exec<'_>>, user: UserId, except: Option<&str>) -> Result<Option<i64>> {
     let mut e = e.into();
     let u = users::get(&mut e, user).await?.ok_or_else(|| Error::not_found("user"))?;
@@ -321,7 +326,7 @@ async fn create_inner(
             has_audio: probe.has_audio,
             has_video: probe.has_video,
             input_size: size as i64,
-            input_path: &file.display().to_string(),
+            input_path: Some(&file.display().to_string()),
             probe: &probe_json,
             now,
         },
