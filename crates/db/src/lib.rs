@@ -387,6 +387,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0044_video_imports.sql"),
         include_str!("../migrations/0044_video_imports.sql"),
     ),
+    (
+        45,
+        "web_videos_off",
+        include_str!("../migrations/0045_web_videos_off.sql"),
+        include_str!("../migrations/0045_web_videos_off.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -898,10 +898,11 @@ pub async fn file_named(e: impl Into<Exec<'_>>, name: &str, by_torrent: bool) ->
 /// Local videos done transcoding with a file that has no torrent, (`want_web`) an HLS rendition
 /// without its web video, or a picture and no storyboard: what the app's `video-files` jobs complete.
 pub async fn missing_extras(e: impl Into<Exec<'_>>, want_web: bool, limit: i64) -> Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = run!(e, |x| sqlx::query_as(
+    let rows: Vec<(i64,)> = run!(e, |x| {
+        sqlx::query_as(
         "SELECT DISTINCT v.id FROM videos v JOIN video_files f ON f.video_id = v.id \
          WHERE v.remote_url IS NULL AND v.input_path IS NULL AND v.master_playlist IS NOT NULL \
-         AND (f.torrent IS NULL OR ($1 AND f.kind = 'hls' AND NOT EXISTS (SELECT 1 FROM video_files w \
+         AND (f.torrent IS NULL OR ($1 AND NOT v.web_videos_off AND f.kind = 'hls' AND NOT EXISTS (SELECT 1 FROM video_files w \
               WHERE w.video_id = v.id AND w.kind = 'web' AND w.resolution = f.resolution)) \
               OR (f.resolution > 0 AND v.duration >= 3 \
                   AND NOT EXISTS (SELECT 1 FROM video_storyboards s WHERE s.video_id = v.id))) \
@@ -910,8 +911,53 @@ pub async fn missing_extras(e: impl Into<Exec<'_>>, want_web: bool, limit: i64) 
     .bind(want_web)
     .bind(limit)
     .fetch_all(x)
-    .await)?;
+    .await
+    })?;
     Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Whether an administrator turned a video's web videos off (`DELETE /videos/:id/web-videos`).
+pub async fn web_videos_off(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
+    let off: Option<bool> = run!(e, |x| sqlx::query_scalar("SELECT web_videos_off FROM videos WHERE id = $1")
+        .bind(id)
+        .fetch_optional(x)
+        .await)?;
+    Ok(off.unwrap_or(false))
+}
+
+pub async fn set_web_videos_off(e: impl Into<Exec<'_>>, id: i64, off: bool) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET web_videos_off = $2 WHERE id = $1")
+        .bind(id)
+        .bind(off)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A video without its HLS playlists (their files' rows are gone): no master playlist.
+pub async fn clear_hls(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET master_playlist = NULL, segments_sha256 = NULL, updated_at = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Gives a transcoded video a file to transcode again (a copy in quarantine; its size is already
+/// counted in its quota, so `input_size` stays).
+pub async fn set_input(e: impl Into<Exec<'_>>, id: i64, path: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET input_path = $2, transcode_progress = 0 WHERE id = $1")
+        .bind(id)
+        .bind(path)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// Removes the files of one kind of a video (their rows; the caller removes what is on disk).

@@ -149,6 +149,9 @@ pub fn router(app: &App) -> Router<Arc<App>> {
             get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),
         )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
+        .route("/videos/{id}/hls", axum::routing::delete(videos::delete_hls))
+        .route("/videos/{id}/web-videos", axum::routing::delete(videos::delete_web_videos))
+        .route("/videos/{id}/transcoding", post(videos::create_transcoding))
         .route("/videos/{id}/passwords", get(videos::list_passwords).put(videos::replace_passwords))
         .route("/videos/{id}/passwords/{password}", axum::routing::delete(videos::delete_password))
         .route("/videos/{id}/metadata/{file_id}", get(crate::downloads::get_metadata))

@@ -472,3 +472,43 @@ pub async fn delete_password(
     video::passwords::delete(&app, &who, &id, password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `DELETE /api/v1/videos/{id}/hls` — administrators.
+pub async fn delete_hls(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    video::renditions::delete(&app, &who, &id, video::renditions::KIND_HLS).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/videos/{id}/web-videos` — administrators.
+pub async fn delete_web_videos(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    video::renditions::delete(&app, &who, &id, video::renditions::KIND_WEB).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscodingBody {
+    transcoding_type: Option<String>,
+    #[serde(default)]
+    force_transcoding: bool,
+}
+
+/// `POST /api/v1/videos/{id}/transcoding` — administrators: `{"transcodingType": "hls" |
+/// "web-video", "forceTranscoding"}`.
+pub async fn create_transcoding(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Body(body): Body<TranscodingBody>,
+) -> Result<StatusCode, ApiError> {
+    video::renditions::transcode(&app, &who, &id, body.transcoding_type.as_deref(), body.force_transcoding).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -166,7 +166,7 @@ pub async fn complete(app: &Arc<App>, video_id: i64, staging: &Path, storyboard:
     let Some(v) = videos::get(&app.db, video_id).await.map_err(retry)? else { return Ok(false) };
     let mut made = false;
     let files = videos::all_files(&app.db, v.id).await.map_err(retry)?;
-    if app.config.transcoding.web_videos {
+    if app.config.transcoding.web_videos && !videos::web_videos_off(&app.db, v.id).await.map_err(retry)? {
         let dir = web_dir(app, &v.uuid);
         for h in files.iter().filter(|f| f.kind == KIND_HLS) {
             if files.iter().any(|w| w.kind == KIND_WEB && w.resolution == h.resolution) {

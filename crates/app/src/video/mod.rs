@@ -18,6 +18,7 @@ pub mod files;
 pub mod import;
 pub mod labels;
 pub mod passwords;
+pub mod renditions;
 pub mod resumable;
 pub mod storyboards;
 pub mod token;
