@@ -298,6 +298,9 @@ pub struct TranscodingConfig {
     /// and players without HLS use. Made by copying the rendition's streams, not a second
     /// encode; it doubles the disk a video takes.
     pub web_videos: bool,
+    /// Keep what was uploaded after transcoding (PeerTube's `transcoding.original_file.keep`),
+    /// downloadable by the video's managers; it takes the disk the upload took.
+    pub keep_original: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -315,6 +318,9 @@ pub struct UploadConfig {
     pub max_fps: u32,
     /// Resumable uploads one user may have in progress at once.
     pub max_open_sessions: u32,
+    /// Owners may replace a video's file (PeerTube's `video_file.update.enabled`): the new one is
+    /// transcoded while the old renditions play.
+    pub replace_enabled: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -452,7 +458,7 @@ impl Default for AuthConfig {
 
 impl Default for TranscodingConfig {
     fn default() -> Self {
-        TranscodingConfig { resolutions: vec![240, 360, 480, 720, 1080], web_videos: true }
+        TranscodingConfig { resolutions: vec![240, 360, 480, 720, 1080], web_videos: true, keep_original: false }
     }
 }
 
@@ -464,6 +470,7 @@ impl Default for UploadConfig {
             max_dimension: 4096,
             max_fps: 240,
             max_open_sessions: 10,
+            replace_enabled: true,
         }
     }
 }

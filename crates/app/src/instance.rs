@@ -128,7 +128,7 @@ pub fn server_config(app: &App) -> Value {
                                    "profile": "default", "availableProfiles": ["default"] },
                   "rtmp": { "port": 1935 } },
         "videoStudio": { "enabled": false, "remoteRunners": { "enabled": false } },
-        "videoFile": { "update": { "enabled": false } },
+        "videoFile": { "update": { "enabled": app.config.upload.replace_enabled } },
         "videoTranscription": { "enabled": false, "remoteRunners": { "enabled": false } },
         "import": { "videos": { "http": { "enabled": app.config.import.http_enabled }, "torrent": { "enabled": false } },
                     "videoChannelSynchronization": { "enabled": false },

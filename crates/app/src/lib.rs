@@ -180,6 +180,7 @@ impl App {
 /// Directories under the data dir that the app writes into.
 pub const DATA_DIRS: &[&str] = &[
     "images",
+    "original-video-files",
     "tmp/uploads",
     "tmp/transcode",
     "streaming-playlists/hls",

@@ -393,6 +393,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0045_web_videos_off.sql"),
         include_str!("../migrations/0045_web_videos_off.sql"),
     ),
+    (
+        46,
+        "video_sources",
+        include_str!("../migrations/0046_video_sources.sql"),
+        include_str!("../migrations/0046_video_sources.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -916,6 +916,56 @@ pub async fn missing_extras(e: impl Into<Exec<'_>>, want_web: bool, limit: i64) 
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// What was uploaded: its name, when it was last replaced, the original kept (see migration 0046).
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct Source {
+    pub input_filename: Option<String>,
+    pub input_updated_at: Option<i64>,
+    pub original_file: Option<String>,
+}
+
+pub async fn source(e: impl Into<Exec<'_>>, id: i64) -> Result<Source> {
+    let s: Option<Source> = run!(e, |x| sqlx::query_as::<_, Source>(
+        "SELECT input_filename, input_updated_at, original_file FROM videos WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(x)
+    .await)?;
+    Ok(s.unwrap_or_default())
+}
+
+/// Records the uploaded file's name (`None` keeps the one recorded) and when it came.
+pub async fn set_input_filename(e: impl Into<Exec<'_>>, id: i64, name: Option<&str>, now: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET input_filename = COALESCE($2, input_filename), input_updated_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(name)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Sets the kept original (its name under `original-video-files/`), or forgets it; returns the
+/// one it replaces.
+pub async fn set_original(e: impl Into<Exec<'_>>, id: i64, file: Option<&str>) -> Result<Option<String>> {
+    let mut e = e.into();
+    let old: Option<Option<String>> =
+        run!(&mut e, |x| sqlx::query_scalar("SELECT original_file FROM videos WHERE id = $1")
+            .bind(id)
+            .fetch_optional(x)
+            .await)?;
+    run!(&mut e, |x| sqlx::query("UPDATE videos SET original_file = $2 WHERE id = $1")
+        .bind(id)
+        .bind(file)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(old.flatten())
+}
+
 /// Whether an administrator turned a video's web videos off (`DELETE /videos/:id/web-videos`).
 pub async fn web_videos_off(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
     let off: Option<bool> = run!(e, |x| sqlx::query_scalar("SELECT web_videos_off FROM videos WHERE id = $1")

@@ -116,6 +116,11 @@ pub struct Part<'a> {
 }
 
 impl Part<'_> {
+    /// The file name the client gave the part, if any (only ever shown, never a path).
+    pub fn file_name(&self) -> Option<String> {
+        self.field.file_name().map(str::to_string)
+    }
+
     /// The next chunk of the part's content.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
         let chunk = self.field.chunk().await.map_err(|e| self.counts.error(e))?;

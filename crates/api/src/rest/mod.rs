@@ -149,6 +149,15 @@ pub fn router(app: &App) -> Router<Arc<App>> {
             get(videos::get_video).put(videos::update_video).delete(videos::delete_video).layer(image_limit),
         )
         .route("/videos/{id}/token", post(videos::create_video_file_token))
+        .route("/videos/{id}/source", get(videos::get_source))
+        .route("/videos/{id}/source/file", axum::routing::delete(videos::delete_source_file))
+        .route(
+            "/videos/{id}/source/replace-resumable",
+            post(videos::init_replace)
+                .put(videos::put_replace)
+                .delete(videos::cancel_replace)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/videos/{id}/hls", axum::routing::delete(videos::delete_hls))
         .route("/videos/{id}/web-videos", axum::routing::delete(videos::delete_web_videos))
         .route("/videos/{id}/transcoding", post(videos::create_transcoding))

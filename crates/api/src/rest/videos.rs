@@ -53,6 +53,9 @@ pub async fn upload_video(
                 if got_file {
                     return Err(ApiError::invalid("videofile", "send one video file (videofile) per upload"));
                 }
+                if meta.filename.is_none() {
+                    meta.filename = part.file_name();
+                }
                 let mut file =
                     tokio::fs::File::create(&path).await.map_err(|e| flotilla_app::Error::write("the upload", e))?;
                 let mut written = 0u64;
@@ -232,6 +235,8 @@ pub(crate) async fn put_chunk(
                 .into_response())
         }
         resumable::Status::Imported(id) => Ok(Json(json!({ "userImport": { "id": id } })).into_response()),
+        // PeerTube answers the last chunk of a replacement with 204.
+        resumable::Status::Replaced(_) => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
@@ -510,5 +515,72 @@ pub async fn create_transcoding(
     Body(body): Body<TranscodingBody>,
 ) -> Result<StatusCode, ApiError> {
     video::renditions::transcode(&app, &who, &id, body.transcoding_type.as_deref(), body.force_transcoding).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/videos/{id}/source/replace-resumable` — `{"filename"}`, `X-Upload-Content-Length`
+/// and `X-Upload-Content-Type`; answers `201` with `Location`, then chunks as an upload.
+pub async fn init_replace(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Result<Response, ApiError> {
+    app.limits.check_ip(Kind::Upload, ip)?;
+    let total = header_str(&headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(
+        || {
+            ApiError::invalid(
+                "X-Upload-Content-Length",
+                "the X-Upload-Content-Length header (file size in bytes) is required",
+            )
+        },
+    )?;
+    let mime = header_str(&headers, "x-upload-content-type").unwrap_or("application/octet-stream");
+    let meta = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    let session = resumable::init_replace(&app, &who, &id, meta, total, mime).await?;
+    // `id` named an existing video: an id, UUID or short UUID, nothing to escape.
+    let location = format!("//{}/api/v1/videos/{id}/source/replace-resumable?upload_id={session}", app.public.host);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+/// `PUT /api/v1/videos/{id}/source/replace-resumable?upload_id=` — a chunk; the last answers 204.
+pub async fn put_replace(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<UploadId>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    put_chunk(&app, &who, resumable::REPLACE, upload_id(&q)?, &headers, body).await
+}
+
+/// `DELETE /api/v1/videos/{id}/source/replace-resumable?upload_id=` — cancels the replacement.
+pub async fn cancel_replace(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<UploadId>,
+) -> Result<StatusCode, ApiError> {
+    resumable::cancel(&app, &who, resumable::REPLACE, upload_id(&q)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/videos/{id}/source` — what was uploaded, for those who manage the video.
+pub async fn get_source(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(video::source::get(&app, &who, &id).await?))
+}
+
+/// `DELETE /api/v1/videos/{id}/source/file` — moderators remove a kept original.
+pub async fn delete_source_file(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    video::source::delete_file(&app, &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -443,8 +443,8 @@ pub async fn generate(
     Ok(Download { path: path_of(app, &v.uuid, best), filename: download_name(&v, best.resolution) })
 }
 
-/// `/download/original-video-files/<uuid>`: the upload itself, while it is kept (during
-/// transcoding), for those who manage the video.
+/// `/download/original-video-files/<uuid>`: the upload itself, while it is transcoded or kept
+/// (`[transcoding] keep_original`), for those who manage the video.
 pub async fn download_source(
     app: &App,
     who: Option<&AuthUser>,
@@ -456,7 +456,7 @@ pub async fn download_source(
     if !by_token && !manages_or_moderates(app, who, &v).await? {
         return Err(Error::not_found("file"));
     }
-    let path = v.input_path.clone().map(PathBuf::from).ok_or_else(|| Error::not_found("file"))?;
+    let path = crate::video::source::file_of(app, &v).await?;
     Ok(Download { path, filename: download_name(&v, 0) })
 }
 

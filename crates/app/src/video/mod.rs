@@ -20,6 +20,7 @@ pub mod labels;
 pub mod passwords;
 pub mod renditions;
 pub mod resumable;
+pub mod source;
 pub mod storyboards;
 pub mod token;
 pub mod transcode;
@@ -478,6 +479,15 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
     ];
     if let Some(p) = &v.input_path {
         paths.push(PathBuf::from(p));
+    }
+    // A kept original is named after its video (`source::after_transcoding`).
+    if let Ok(mut rd) = tokio::fs::read_dir(source::originals_dir(app)).await {
+        let prefix = format!("{}-", v.uuid);
+        while let Ok(Some(e)) = rd.next_entry().await {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                paths.push(e.path());
+            }
+        }
     }
     if let Some(t) = &v.thumbnail {
         paths.push(app.data_path("thumbnails").join(t));

@@ -28,7 +28,7 @@ async fn local(app: &App, who: &AuthUser, key: &str, force: bool) -> Result<vide
 }
 
 /// Removes what is on disk of `files` (and their torrents) once their rows are gone.
-async fn remove_from_disk(app: &App, v: &videos::Video, files: &[VideoFile], extra: &[std::path::PathBuf]) {
+pub(crate) async fn remove_from_disk(app: &App, v: &videos::Video, files: &[VideoFile], extra: &[std::path::PathBuf]) {
     let mut paths: Vec<std::path::PathBuf> = extra.to_vec();
     for f in files {
         paths.push(path_of(app, &v.uuid, f));
@@ -50,7 +50,7 @@ async fn remove_from_disk(app: &App, v: &videos::Video, files: &[VideoFile], ext
 }
 
 /// The master playlist and segment hashes a video points at now.
-fn playlists_of(app: &App, v: &videos::Video) -> Vec<std::path::PathBuf> {
+pub(crate) fn playlists_of(app: &App, v: &videos::Video) -> Vec<std::path::PathBuf> {
     [&v.master_playlist, &v.segments_sha256].into_iter().flatten().map(|n| hls_dir(app, &v.uuid).join(n)).collect()
 }
 
@@ -119,7 +119,7 @@ pub async fn transcode(app: &App, who: &AuthUser, key: &str, kind: Option<&str>,
         .max_by_key(|f| (f.resolution, i64::from(f.kind == KIND_WEB)))
         .ok_or_else(|| Error::bad_request("no_such_files", "this video has no file to transcode from"))?;
     let source = path_of(app, &v.uuid, best);
-    let copy = crate::video::upload::quarantine_path(app);
+    let copy = crate::video::upload::quarantine_path(app).with_extension(crate::video::source::COPY_EXTENSION);
     tokio::fs::copy(&source, &copy).await.map_err(|e| Error::write("a copy of the video to transcode", e))?;
     let old_hls: Vec<VideoFile> = all.iter().filter(|f| f.kind == KIND_HLS).cloned().collect();
     let result = async {

@@ -63,6 +63,17 @@ fn mime_ok(mime: &str) -> bool {
 /// route.
 pub const VIDEO: &str = "video";
 pub const USER_IMPORT: &str = "user-import";
+/// A new file for an existing video (`videos/:id/source/replace-resumable`, `video::source`).
+pub const REPLACE: &str = "replace";
+
+/// `POST /api/v1/videos/:id/source/replace-resumable` (`{"filename"}`): the video must be
+/// replaceable now; the size and the quota are checked as an upload's.
+pub async fn init_replace(app: &App, who: &AuthUser, key: &str, meta: Value, total: u64, mime: &str) -> Result<String> {
+    let v = crate::video::source::replaceable(app, who, key).await?;
+    let filename = meta.get("filename").and_then(Value::as_str).map(str::to_string);
+    let meta = serde_json::json!({ "videoId": v.id, "filename": filename });
+    open_session(app, who, REPLACE, meta, total, mime).await
+}
 
 /// `POST /api/v1/videos/upload-resumable`: everything that can be refused is refused here, before
 /// the client sends the file. Returns the session id.
@@ -91,13 +102,13 @@ pub async fn open_session(
             "you have {open} uploads in progress (at most {cap}): finish or cancel one first"
         )));
     }
-    if kind == VIDEO && !mime_ok(mime) {
+    if kind != USER_IMPORT && !mime_ok(mime) {
         return Err(Error::UnsupportedMedia(format!("'{mime}' is not a video or audio type")));
     }
     if total == 0 {
         return Err(Error::invalid("X-Upload-Content-Length", "the announced size must be above 0"));
     }
-    if kind == VIDEO {
+    if kind != USER_IMPORT {
         check_size(app, who, total, None).await?;
     } else {
         crate::archive::check_import_size(app, who, total).await?;
@@ -135,6 +146,8 @@ pub enum Status {
     Done(Created),
     /// The archive is complete and became this user import (its job reads it).
     Imported(i64),
+    /// The file is complete and replaced this video's (its transcoding is queued).
+    Replaced(i64),
 }
 
 async fn session(app: &App, who: &AuthUser, kind: &str, id: &str) -> Result<Session> {
@@ -185,6 +198,9 @@ where
     let _slot = app.uploads_busy.take(id)?;
     // Already a video (the client did not get our answer): the same answer again.
     if let Some(video_id) = s.video_id {
+        if s.kind == REPLACE {
+            return Ok(Status::Replaced(video_id));
+        }
         return finished(app, video_id).await;
     }
     if let Some(import_id) = s.import_id {
@@ -292,6 +308,8 @@ where
 async fn finalise(app: &App, who: &AuthUser, id: &str, s: &Session) -> Result<Status> {
     let result = if s.kind == USER_IMPORT {
         crate::archive::import::accept(app, who, id, Path::new(&s.path)).await.map(Status::Imported)
+    } else if s.kind == REPLACE {
+        crate::video::source::replace(app, who, id, &s.meta, Path::new(&s.path)).await.map(Status::Replaced)
     } else {
         let meta: UploadMeta = serde_json::from_str(&s.meta).map_err(|e| Error::Internal(e.to_string()))?;
         upload::create_for_session(app, who, meta, Path::new(&s.path), id).await.map(Status::Done)

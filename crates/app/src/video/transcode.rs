@@ -144,7 +144,7 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     }
 
     videos::clear_input(&app.db, v.id).await.map_err(retry)?;
-    let _ = tokio::fs::remove_file(&input).await;
+    crate::video::source::after_transcoding(app, &v, &input).await;
     progress.set(100);
     tracing::info!(video = %v.uuid, "video published");
     Ok(())

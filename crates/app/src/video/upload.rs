@@ -334,6 +334,9 @@ async fn create_inner(
     .await?;
     videos::set_tags(&mut tx, id, &tags).await?;
     videos::index_search(&mut tx, id).await?;
+    let filename =
+        meta.filename.as_deref().map(|f| f.chars().filter(|c| !c.is_control()).take(255).collect::<String>());
+    videos::set_input_filename(&mut tx, id, filename.as_deref(), now).await?;
     crate::video::block::hold_if_needed(app, &mut tx, who, id).await?;
     let summary = meta.nsfw_summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
     videos::set_nsfw_details(&mut tx, id, meta.nsfw_flags.unwrap_or(0), summary).await?;
