@@ -703,6 +703,31 @@ def main():
         details.append(f"- rendition sizes Flotilla/bare identical: {info.get('renditions_identical', '?')} "
                        f"({info.get('rendition_sizes', '?')})")
 
+    # 3c. The ladder in one ffmpeg vs the sequential pipeline before: the best run of each.
+    ladder = [r for r in rows if r.get("kind") == "ladder"]
+    for clip in ("720p", "1080p"):
+        best = {}
+        for r in ladder:
+            if r["clip"] == clip and (r["mode"] not in best or r["seconds"] < best[r["mode"]]["seconds"]):
+                best[r["mode"]] = r
+        if "ladder" not in best or "sequential" not in best:
+            continue
+        n, o = best["ladder"], best["sequential"]
+        ratio = n["seconds"] / o["seconds"] if o["seconds"] else 0.0
+        length = "30 s 720p30" if clip == "720p" else f"{info.get('clip_seconds', '?')} s 1080p30"
+        target, ok = ("≤ 0.60", ratio <= 0.60) if clip == "720p" else ("—", None)
+        table.append((f"3c. full ladder of a {length} clip, one pass (bare ffmpeg), vs the sequential pipeline",
+                      f"{n['seconds']:.1f} s", f"sequential {o['seconds']:.1f} s", f"{ratio:.2f}", target,
+                      verdict(ok) if ok is not None else "figure"))
+        table.append((f"3d. {clip}: first rendition ready, one pass vs sequential",
+                      f"{n['first_rendition_seconds']:.1f} s", f"sequential {o['first_rendition_seconds']:.1f} s",
+                      f"{n['first_rendition_seconds'] / max(o['first_rendition_seconds'], 0.001):.2f}", "≤ 1.00",
+                      verdict(n["first_rendition_seconds"] <= o["first_rendition_seconds"] * 1.05)))
+        for r in sorted((r for r in ladder if r["clip"] == clip), key=lambda r: (r["round"], r["mode"])):
+            busy_note(r, f"ladder {clip} ({r['mode']}, round {r['round']})")
+            details.append(f"- ladder {clip}, round {r['round']}, {r['mode']}: {r['seconds']:.1f} s, first rendition "
+                           f"{r['first_rendition_seconds']:.1f} s, CPU {r.get('cpu_seconds', 0):.1f} s")
+
     # 4. API throughput.
     api = [r for r in rows if r.get("kind") == "api"]
     names = {"list": "GET /api/v1/videos?count=25", "get": "GET /api/v1/videos/<random id>"}

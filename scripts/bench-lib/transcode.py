@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Transcoding benchmark helpers. Prints one JSON object on stdout.
 
-  transcode.py bare CLIP OUTDIR RESOLUTIONS TIMEOUT_S
+  transcode.py bare CLIP OUTDIR RESOLUTIONS TIMEOUT_S [MODE]
       Runs, one after the other, the ffmpeg commands Flotilla's transcoding job runs for CLIP
-      (crates/media/src/hls.rs: `still_frame`, then `ffmpeg_args` for each rendition of `plan`,
-      lowest first, threads 1 as crates/app/src/video/transcode.rs passes), and times them.
+      (crates/media/src/hls.rs: `still_frame`, then `ladder_args` for each pass of
+      crates/app/src/video/transcode.rs's `passes`: the lowest rendition alone, then the others up
+      to 1080p in one ffmpeg, then larger ones alone on one thread; threads = the machine's cores,
+      `[transcoding] threads` 0), and times them. MODE `sequential` runs instead the commands of
+      the pipeline before (each rendition alone, one thread each: `ffmpeg_args` with threads 1).
 
   transcode.py flotilla BASE_URL TOKEN CLIP TIMEOUT_S PID
       Uploads CLIP (POST /api/v1/videos/upload, channel 1), then polls GET /api/v1/videos/<uuid>
@@ -132,6 +135,58 @@ def ffmpeg_args(inp, r, has_audio, fragment, playlist, threads):
     return a
 
 
+SHARED_PASS_MAX_PIXELS = 1920 * 1088
+
+
+def ladder_args(inp, outputs, has_audio, threads):
+    """hls::ladder_args: outputs is [(rendition, fragment, playlist)]."""
+    threads = max(threads, 1)
+    if len(outputs) == 1:
+        r, fragment, playlist = outputs[0]
+        return ffmpeg_args(inp, r, has_audio, fragment, playlist, threads)
+    a = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-threads", str(threads), "-i", inp]
+    videos = [r for r, _, _ in outputs if r["resolution"] > 0]
+    per_encoder = max(threads // len(outputs), 1)
+    if videos:
+        labels = "".join(f"[s{i}]" for i in range(len(videos)))
+        graph = "[0:v:0]null[s0]" if len(videos) == 1 else f"[0:v:0]split={len(videos)}{labels}"
+        for i, r in enumerate(videos):
+            graph += f";[s{i}]scale={r['width']}:{r['height']}:flags=bicubic,format=yuv420p[v{i}]"
+        a += ["-filter_complex", graph]
+    a += ["-progress", "pipe:1", "-nostats"]
+    vi = 0
+    for r, fragment, playlist in outputs:
+        if r["resolution"] == 0:
+            a += ["-map", "0:a:0", "-vn"]
+        else:
+            gop = max(round_half_away(r["fps"] * SEGMENT_SECONDS / 2.0), 1) * 2
+            a += ["-map", f"[v{vi}]"]
+            vi += 1
+            if has_audio:
+                a += ["-map", "0:a:0"]
+            a += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
+                  "-crf", "23", "-maxrate", str(r["max_bitrate"]), "-bufsize", str(r["max_bitrate"] * 2),
+                  "-r", f"{r['fps']:.3f}",
+                  "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+                  "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"]
+        if has_audio:
+            a += ["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]
+        a += ["-threads", str(per_encoder), "-max_muxing_queue_size", "1024", "-map_metadata", "-1",
+              "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod", "-hls_list_size", "0",
+              "-hls_segment_type", "fmp4", "-hls_flags", "single_file", "-hls_segment_filename", fragment, playlist]
+    return a
+
+
+def passes(renditions):
+    """transcode::passes: the lowest alone, the others up to 1080p together, larger ones alone."""
+    if not renditions:
+        return []
+    first, rest = renditions[0], renditions[1:]
+    shared = [r for r in rest if r["width"] * r["height"] <= SHARED_PASS_MAX_PIXELS]
+    alone = [r for r in rest if r["width"] * r["height"] > SHARED_PASS_MAX_PIXELS]
+    return [[first]] + ([shared] if shared else []) + [[r] for r in alone]
+
+
 def round_half_away(x):
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
@@ -153,7 +208,7 @@ def run_ffmpeg(args, cwd, deadline):
         raise SystemExit(f"ffmpeg failed: {p.stderr.decode(errors='replace')[-500:]}")
 
 
-def bare(clip, outdir, resolutions, timeout):
+def bare(clip, outdir, resolutions, timeout, mode="ladder"):
     clip = os.path.abspath(clip)
     os.makedirs(outdir, exist_ok=True)
     deadline = time.monotonic() + timeout
@@ -167,17 +222,26 @@ def bare(clip, outdir, resolutions, timeout):
         steps.append({"step": "still frame", "seconds": round(time.monotonic() - s, 3)})
     renditions = plan(p, resolutions)
     files = {}
-    for r in renditions:
-        prefix = "bare"
-        fragment, playlist = f"{prefix}-{r['resolution']}-fragmented.mp4", f"{prefix}-{r['resolution']}.m3u8"
+    cores = os.cpu_count() or 1
+    groups = [[r] for r in renditions] if mode == "sequential" else passes(renditions)
+    first_done = None
+    for group in groups:
+        outputs = [(r, f"bare-{r['resolution']}-fragmented.mp4", f"bare-{r['resolution']}.m3u8") for r in group]
+        big = any(r["width"] * r["height"] > SHARED_PASS_MAX_PIXELS for r in group)
+        threads = 1 if mode == "sequential" or big else cores
         s = time.monotonic()
-        run_ffmpeg(ffmpeg_args(clip, r, p["has_audio"], fragment, playlist, 1), outdir, deadline)
-        size = os.path.getsize(os.path.join(outdir, fragment))
-        files[str(r["resolution"])] = size
-        steps.append({"step": f"{r['resolution']}p", "seconds": round(time.monotonic() - s, 3), "size": size})
+        run_ffmpeg(ladder_args(clip, outputs, p["has_audio"], threads), outdir, deadline)
+        if first_done is None:
+            first_done = time.monotonic() - t0
+        for r, fragment, _ in outputs:
+            size = os.path.getsize(os.path.join(outdir, fragment))
+            files[str(r["resolution"])] = size
+        steps.append({"step": "+".join(f"{r['resolution']}p" for r in group), "seconds": round(time.monotonic() - s, 3)})
     total = time.monotonic() - t0
     cpu = children_cpu() - cpu0
-    print(json.dumps({"seconds": round(total, 3), "cpu_seconds": round(cpu, 2), "steps": steps, "files": files, "probe": p,
+    print(json.dumps({"seconds": round(total, 3), "cpu_seconds": round(cpu, 2), "mode": mode,
+                      "first_rendition_seconds": round(first_done or total, 3),
+                      "steps": steps, "files": files, "probe": p,
                       "plan": renditions, "example_args": ffmpeg_args(clip, renditions[-1], p["has_audio"],
                                                                       "X-fragmented.mp4", "X.m3u8", 1)}))
 
@@ -228,7 +292,8 @@ def flotilla(base, token, clip, timeout, pid):
 def main():
     cmd = sys.argv[1]
     if cmd == "bare":
-        bare(sys.argv[2], sys.argv[3], [int(x) for x in sys.argv[4].split(",")], float(sys.argv[5]))
+        mode = sys.argv[6] if len(sys.argv) > 6 else "ladder"
+        bare(sys.argv[2], sys.argv[3], [int(x) for x in sys.argv[4].split(",")], float(sys.argv[5]), mode)
     elif cmd == "flotilla":
         flotilla(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6]))
     else:

@@ -301,6 +301,10 @@ pub struct TranscodingConfig {
     /// Keep what was uploaded after transcoding (PeerTube's `transcoding.original_file.keep`),
     /// downloadable by the video's managers; it takes the disk the upload took.
     pub keep_original: bool,
+    /// Threads one transcoding uses (0: every core of the machine). The renditions up to 1080p
+    /// after the first are made together in one ffmpeg sharing them; larger ones run alone on one
+    /// thread (x264's memory at 4K grows with its threads).
+    pub threads: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -458,7 +462,12 @@ impl Default for AuthConfig {
 
 impl Default for TranscodingConfig {
     fn default() -> Self {
-        TranscodingConfig { resolutions: vec![240, 360, 480, 720, 1080], web_videos: true, keep_original: false }
+        TranscodingConfig {
+            resolutions: vec![240, 360, 480, 720, 1080],
+            web_videos: true,
+            keep_original: false,
+            threads: 0,
+        }
     }
 }
 

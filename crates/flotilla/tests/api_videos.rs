@@ -22,6 +22,7 @@ db_tests!(
     likes_and_dislikes_count_once_per_user,
     every_user_supplied_file_is_served_unsniffed_and_sandboxed,
     who_may_see_change_and_delete_a_video_by_its_privacy,
+    a_ladder_made_in_one_ffmpeg_keeps_every_renditions_properties,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -988,5 +989,87 @@ async fn who_may_see_change_and_delete_a_video_by_its_privacy(backend: Backend) 
     assert_eq!(std::fs::metadata(&after.path).unwrap().len(), half as u64, "its file is untouched");
     let resp = put_chunk(&t.api, &owner, &upload_id, &bytes[half..], half as u64, total).await;
     assert_eq!(resp.status(), StatusCode::OK, "the owner finishes it");
+    t.stop().await;
+}
+
+/// Keyframe times of a file's video stream (ffprobe, keyframes only).
+fn keyframes(path: &Path) -> Vec<f64> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries", "frame=pts_time"])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect()
+}
+
+/// After the first rendition, the others are made together in one ffmpeg (split, one encoder
+/// each): each keeps its size, its bit rate cap, the 4 s keyframe grid shared by all, its audio,
+/// and its segments' published hashes.
+async fn a_ladder_made_in_one_ffmpeg_keeps_every_renditions_properties(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144, 240, 360];
+        c.transcoding.threads = 2;
+    })
+    .await;
+    let token = t.user("lara").await;
+    let channel = channel_id(&t.api, &token).await;
+    let file = clip(t.dir.path(), "ladder.mp4", 640, 360, 9);
+    let (status, body) =
+        upload(&t.api, &token, &file, &[("channelId", channel.to_string()), ("name", "Ladder".into())]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let playlist = &v["streamingPlaylists"][0];
+    let files = playlist["files"].as_array().unwrap();
+    let mut sizes: Vec<(i64, i64, i64)> = files
+        .iter()
+        .map(|f| (f["resolution"]["id"].as_i64().unwrap(), f["width"].as_i64().unwrap(), f["height"].as_i64().unwrap()))
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [(144, 256, 144), (240, 426, 240), (360, 640, 360)], "{v}");
+    let (_, sha) = fetch(&t.api, playlist["segmentsSha256Url"].as_str().unwrap()).await;
+    let sha: Value = serde_json::from_slice(&sha).unwrap();
+    let dir = t.config.data_dir.join("streaming-playlists/hls").join(&uuid);
+    let mut starts = Vec::new();
+    for f in files {
+        let name = f["fileUrl"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let path = dir.join(&name);
+        // Every 4 s from the first frame (whose time is the container's start, the same in all).
+        let frames = keyframes(&path);
+        assert_eq!(frames.len(), 3, "{name}: keyframes at 0, 4 and 8 s: {frames:?}");
+        starts.push(frames[0]);
+        for (k, at) in frames.iter().enumerate() {
+            assert!((at - frames[0] - 4.0 * k as f64).abs() < 0.05, "{name}: keyframe {k} at {at}: {frames:?}");
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let ranges = sha[&name].as_object().unwrap_or_else(|| panic!("no hashes for {name}"));
+        assert_eq!(ranges.len(), 3, "{name}: 9 s in 4 s segments");
+        for (range, hash) in ranges {
+            let (a, b) = range.split_once('-').unwrap();
+            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+            assert_eq!(hex::encode(Sha256::digest(&bytes[a..=b])), hash.as_str().unwrap(), "{name} {range}");
+        }
+        // Its peak bit rate stays under its cap (PeerTube's ladder; x264's VBV keeps to it).
+        let height = f["height"].as_f64().unwrap();
+        let width = f["width"].as_f64().unwrap();
+        let bpp = match height as i64 {
+            0..=144 => 0.19,
+            145..=240 => 0.17,
+            _ => 0.15,
+        };
+        let cap = width * height * 25.0 * bpp;
+        let video_bits = (f["size"].as_f64().unwrap() - 9.0 * 16_000.0) * 8.0;
+        assert!(video_bits / 9.0 < cap * 1.1, "{name}: {} bit/s over a cap of {cap}", video_bits / 9.0);
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let codecs = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(codecs.contains("h264") && codecs.contains("aac"), "{name}: {codecs}");
+    }
+    assert!(starts.iter().all(|s| (s - starts[0]).abs() < 0.01), "one grid for all renditions: {starts:?}");
     t.stop().await;
 }

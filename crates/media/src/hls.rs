@@ -134,10 +134,14 @@ pub fn web_video_args(fragment: &str, out: &str) -> Vec<String> {
     .collect()
 }
 
-/// The ffmpeg arguments for one rendition, run with the output directory as working directory so
-/// the playlists name files without a path. The input is read with the demuxer the probe found
-/// (never guessed again) and the output stops at the probed duration: a file that claimed to be
-/// short cannot keep ffmpeg busy for hours.
+/// One rendition's output: where its fragmented MP4 and media playlist go.
+pub struct Output<'a> {
+    pub rendition: &'a Rendition,
+    pub fragment: &'a str,
+    pub playlist: &'a str,
+}
+
+/// The ffmpeg arguments of one rendition (see [`ladder_args`]).
 pub fn ffmpeg_args(
     input: &Path,
     probe: &Probe,
@@ -146,7 +150,23 @@ pub fn ffmpeg_args(
     playlist: &str,
     threads: u32,
 ) -> Vec<String> {
+    ladder_args(input, probe, &[Output { rendition: r, fragment, playlist }], threads)
+}
+
+/// The largest picture worth encoding beside others in one process (1080p's pixels): above it,
+/// x264's memory alone is over a gigabyte, so such a rendition runs on its own, on one thread.
+pub const SHARED_PASS_MAX_PIXELS: u64 = 1920 * 1088;
+
+/// The ffmpeg arguments that make several renditions in one process: the source decoded once,
+/// `split` into one scaler per rendition, one x264 and AAC encoder and one HLS muxer per output
+/// (a fragmented MP4 whose segments are byte ranges, PeerTube's layout). `threads` is shared: the
+/// decoder gets them all, each encoder its part (at least one), so the machine's cores work on
+/// every rendition at once. Each output's settings are those a rendition made alone has: size,
+/// frame rate, bit rate cap, keyframes on the segment grid.
+pub fn ladder_args(input: &Path, probe: &Probe, outputs: &[Output<'_>], threads: u32) -> Vec<String> {
+    let threads = threads.max(1);
     let has_audio = probe.has_audio;
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let mut a: Vec<String> =
         vec!["-hide_banner", "-nostdin", "-y", "-loglevel", "error"].into_iter().map(String::from).collect();
     // The decoder too gets `threads` (before `-i`): left to itself it starts a thread per core,
@@ -154,76 +174,99 @@ pub fn ffmpeg_args(
     a.extend(["-threads".to_string(), threads.to_string()]);
     a.extend(crate::probe::input_args(probe.demuxer, input));
     a.extend(["-t".to_string(), format!("{:.3}", probe.duration + 1.0)]);
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    if r.resolution == 0 {
-        a.extend(s(&["-map", "0:a:0", "-vn"]));
-    } else {
-        let gop = (r.fps * f64::from(SEGMENT_SECONDS) / 2.0).round().max(1.0) as u32 * 2;
-        a.extend(s(&["-map", "0:v:0"]));
+    let videos: Vec<&Rendition> = outputs.iter().map(|o| o.rendition).filter(|r| r.resolution > 0).collect();
+    let per_encoder = (threads / outputs.len().max(1) as u32).max(1);
+    // One output alone keeps `-vf` (the arguments a rendition always had); several share a graph.
+    let shared = outputs.len() > 1;
+    if shared && !videos.is_empty() {
+        let labels: String = (0..videos.len()).map(|i| format!("[s{i}]")).collect();
+        let mut graph = if videos.len() == 1 {
+            "[0:v:0]null[s0]".to_string()
+        } else {
+            format!("[0:v:0]split={}{labels}", videos.len())
+        };
+        for (i, r) in videos.iter().enumerate() {
+            graph.push_str(&format!(";[s{i}]scale={}:{}:flags=bicubic,format=yuv420p[v{i}]", r.width, r.height));
+        }
+        a.extend(["-filter_complex".to_string(), graph]);
+    }
+    a.extend(s(&["-progress", "pipe:1", "-nostats"]));
+    let mut video_index = 0;
+    for o in outputs {
+        let r = o.rendition;
+        if r.resolution == 0 {
+            a.extend(s(&["-map", "0:a:0", "-vn"]));
+        } else {
+            let gop = (r.fps * f64::from(SEGMENT_SECONDS) / 2.0).round().max(1.0) as u32 * 2;
+            if shared {
+                a.extend(["-map".to_string(), format!("[v{video_index}]")]);
+            } else {
+                a.extend(s(&["-map", "0:v:0"]));
+            }
+            video_index += 1;
+            if has_audio {
+                a.extend(s(&["-map", "0:a:0"]));
+            }
+            if !shared {
+                // Scale to the rendition's size (even dimensions, aspect kept by the plan).
+                a.extend(["-vf".to_string(), format!("scale={}:{}:flags=bicubic,format=yuv420p", r.width, r.height)]);
+            }
+            a.extend(s(&[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-profile:v",
+                "high",
+                // Constant quality, capped: PeerTube's maxrate/bufsize ladder.
+                "-crf",
+                "23",
+                "-maxrate",
+                &r.max_bitrate.to_string(),
+                "-bufsize",
+                &(r.max_bitrate * 2).to_string(),
+                "-r",
+                &format!("{:.3}", r.fps),
+                // Keyframes exactly on the segment grid, in every rendition, so players switch cleanly.
+                "-g",
+                &gop.to_string(),
+                "-keyint_min",
+                &gop.to_string(),
+                "-sc_threshold",
+                "0",
+                "-force_key_frames",
+                &format!("expr:gte(t,n_forced*{SEGMENT_SECONDS})"),
+            ]));
+        }
         if has_audio {
-            a.extend(s(&["-map", "0:a:0"]));
+            a.extend(s(&["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]));
         }
         a.extend(s(&[
-            // Scale to the rendition's size (even dimensions, aspect kept by the plan).
-            "-vf",
-            &format!("scale={}:{}:flags=bicubic,format=yuv420p", r.width, r.height),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-profile:v",
-            "high",
-            // Constant quality, capped: PeerTube's maxrate/bufsize ladder.
-            "-crf",
-            "23",
-            "-maxrate",
-            &r.max_bitrate.to_string(),
-            "-bufsize",
-            &(r.max_bitrate * 2).to_string(),
-            "-r",
-            &format!("{:.3}", r.fps),
-            // Keyframes exactly on the segment grid, in every rendition, so players switch cleanly.
-            "-g",
-            &gop.to_string(),
-            "-keyint_min",
-            &gop.to_string(),
-            "-sc_threshold",
+            "-threads",
+            &(if shared { per_encoder } else { threads }).to_string(),
+            "-max_muxing_queue_size",
+            "1024",
+            // Drop the uploader's metadata (GPS, device, names).
+            "-map_metadata",
+            "-1",
+            "-f",
+            "hls",
+            "-hls_time",
+            &SEGMENT_SECONDS.to_string(),
+            "-hls_playlist_type",
+            "vod",
+            "-hls_list_size",
             "0",
-            "-force_key_frames",
-            &format!("expr:gte(t,n_forced*{SEGMENT_SECONDS})"),
+            "-hls_segment_type",
+            "fmp4",
+            // One file per rendition; segments are byte ranges of it (PeerTube's layout).
+            "-hls_flags",
+            "single_file",
+            "-hls_segment_filename",
+            o.fragment,
+            o.playlist,
         ]));
     }
-    if has_audio {
-        a.extend(s(&["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]));
-    }
-    a.extend(s(&[
-        "-threads",
-        &threads.to_string(),
-        "-max_muxing_queue_size",
-        "1024",
-        // Drop the uploader's metadata (GPS, device, names).
-        "-map_metadata",
-        "-1",
-        "-f",
-        "hls",
-        "-hls_time",
-        &SEGMENT_SECONDS.to_string(),
-        "-hls_playlist_type",
-        "vod",
-        "-hls_list_size",
-        "0",
-        "-hls_segment_type",
-        "fmp4",
-        // One file per rendition; segments are byte ranges of it (PeerTube's layout).
-        "-hls_flags",
-        "single_file",
-        "-hls_segment_filename",
-        fragment,
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        playlist,
-    ]));
     a
 }
 
@@ -570,6 +613,28 @@ mod tests {
             a.starts_with("-hide_banner -nostdin -y -loglevel error -threads 1 -protocol_whitelist"),
             "one decoder thread: {a}"
         );
+    }
+
+    #[test]
+    fn a_ladder_decodes_once_and_gives_each_output_its_own_settings_and_a_share_of_the_threads() {
+        let p = probe(1280, 720, 30.0, 0);
+        let plan = plan(&p, &[240, 360, 480, 720]);
+        let names: Vec<(String, String)> = plan.iter().map(|r| names("x", r.resolution)).collect();
+        let outputs: Vec<Output<'_>> =
+            plan.iter().zip(&names).map(|(r, (f, m))| Output { rendition: r, fragment: f, playlist: m }).collect();
+        let a = ladder_args(Path::new("/d/in.upload"), &p, &outputs, 4).join(" ");
+        assert_eq!(a.matches(" -i ").count(), 1, "one input: {a}");
+        assert!(a.contains("[0:v:0]split=4[s0][s1][s2][s3];[s0]scale=426:240:flags=bicubic,format=yuv420p[v0]"), "{a}");
+        assert!(a.contains(";[s3]scale=1280:720:flags=bicubic,format=yuv420p[v3]"), "{a}");
+        assert_eq!(a.matches("-c:v libx264").count(), 4);
+        assert_eq!(a.matches("-force_key_frames expr:gte(t,n_forced*4)").count(), 4, "the same keyframe grid");
+        for r in &plan {
+            assert!(a.contains(&format!("-maxrate {} ", r.max_bitrate)), "{a}");
+        }
+        assert!(a.starts_with("-hide_banner -nostdin -y -loglevel error -threads 4 "), "the decoder gets them all");
+        assert_eq!(a.matches("-threads 1 -max_muxing_queue_size").count(), 4, "each encoder its share: {a}");
+        assert!(a.ends_with("-hls_segment_filename x-720-fragmented.mp4 x-720.m3u8"), "{a}");
+        assert!(!a.contains("-vf"), "{a}");
     }
 
     #[test]

@@ -73,20 +73,32 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let done: Vec<i64> = videos::files(&app.db, v.id).await.map_err(retry)?.iter().map(|f| f.resolution).collect();
     let todo: Vec<_> = plan.iter().filter(|r| !done.contains(&i64::from(r.resolution))).cloned().collect();
     let duration = probe.duration.max(0.1);
-    let total = duration * todo.len().max(1) as f64;
     // Generous: slow machines transcode 1080p at a fraction of real time. The duration is the
     // probe's, checked against `upload.max_duration_secs`, and ffmpeg stops there (`-t`): a file
     // lying about its length cannot make a rendition run longer than this.
-    let limit = Duration::from_secs((duration * 30.0) as u64 + 600);
-    let threads = 1;
+    let limit = Duration::from_secs((duration * 30.0) as u64 * todo.len().max(1) as u64 + 600);
+    let threads = transcoding_threads(app);
+    let passes = passes(&todo);
+    let total = duration * passes.len().max(1) as f64;
     let mut last_update = Instant::now();
     let mut hashes = HashCache::new();
+    let mut made = 0;
 
-    for (i, r) in todo.iter().enumerate() {
-        let prefix = uuid::Uuid::new_v4().to_string();
-        let (fragment, playlist) = hls::names(&prefix, r.resolution);
-        let args = hls::ffmpeg_args(&input, &probe, r, &fragment, &playlist, threads);
-        let before = i as f64 * duration;
+    for (pass_index, pass) in passes.iter().enumerate() {
+        let outputs: Vec<(hls::Rendition, String, String)> = pass
+            .iter()
+            .map(|r| {
+                let (fragment, playlist) = hls::names(&uuid::Uuid::new_v4().to_string(), r.resolution);
+                ((*r).clone(), fragment, playlist)
+            })
+            .collect();
+        let refs: Vec<hls::Output<'_>> =
+            outputs.iter().map(|(r, f, m)| hls::Output { rendition: r, fragment: f, playlist: m }).collect();
+        // A picture over 1080p's runs alone on one thread (its encoder's memory); the rest share
+        // the machine's cores.
+        let big = pass.iter().any(|r| u64::from(r.width) * u64::from(r.height) > hls::SHARED_PASS_MAX_PIXELS);
+        let args = hls::ladder_args(&input, &probe, &refs, if big { 1 } else { threads });
+        let before = pass_index as f64 * duration;
         let app2 = app.clone();
         hls::run_ffmpeg(&staging, &args, limit, |secs| {
             let pct = (((before + secs.min(duration)) / total) * 100.0).floor() as i64;
@@ -102,39 +114,42 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         .await
         .map_err(media_failure)?;
 
-        let size = tokio::fs::metadata(staging.join(&fragment)).await.map_err(retry)?.len();
-        let codecs = hls::codecs(&staging.join(&fragment)).await.map_err(media_failure)?;
-        // The finished rendition moves into place before any playlist mentions it.
-        for name in [&fragment, &playlist] {
-            tokio::fs::rename(staging.join(name), out_dir.join(name)).await.map_err(retry)?;
+        for (r, fragment, playlist) in &outputs {
+            let size = tokio::fs::metadata(staging.join(fragment)).await.map_err(retry)?.len();
+            let codecs = hls::codecs(&staging.join(fragment)).await.map_err(media_failure)?;
+            // The finished rendition moves into place before any playlist mentions it.
+            for name in [fragment, playlist] {
+                tokio::fs::rename(staging.join(name), out_dir.join(name)).await.map_err(retry)?;
+            }
+            let bandwidth = ((size as f64 * 8.0) / duration).ceil() as i64;
+            videos::insert_file(
+                &app.db,
+                v.id,
+                &videos::NewFile {
+                    kind: videos::KIND_HLS,
+                    resolution: i64::from(r.resolution),
+                    width: i64::from(r.width),
+                    height: i64::from(r.height),
+                    fps: r.fps,
+                    size: size as i64,
+                    bandwidth,
+                    codecs: &codecs,
+                    filename: fragment,
+                    playlist,
+                },
+                now_ms(),
+            )
+            .await
+            .map_err(retry)?;
+            made += 1;
+            tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
         }
-        let bandwidth = ((size as f64 * 8.0) / duration).ceil() as i64;
-        videos::insert_file(
-            &app.db,
-            v.id,
-            &videos::NewFile {
-                kind: videos::KIND_HLS,
-                resolution: i64::from(r.resolution),
-                width: i64::from(r.width),
-                height: i64::from(r.height),
-                fps: r.fps,
-                size: size as i64,
-                bandwidth,
-                codecs: &codecs,
-                filename: &fragment,
-                playlist: &playlist,
-            },
-            now_ms(),
-        )
-        .await
-        .map_err(retry)?;
-        // Its web video and torrents before its publication, so that the `Create` or `Update`
+        // Its web videos and torrents before its publication, so that the `Create` or `Update`
         // names them.
-        let last = i + 1 == todo.len();
+        let last = made == todo.len();
         crate::video::files::complete(app, v.id, &staging, last).await?;
         let publish = !v.wait_transcoding || last;
         write_playlists(app, v.id, &v.uuid, publish, &mut hashes).await?;
-        tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
         app.failpoints.hit("transcode.rendition");
     }
     if todo.is_empty() {
@@ -148,6 +163,30 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     progress.set(100);
     tracing::info!(video = %v.uuid, "video published");
     Ok(())
+}
+
+/// The threads transcoding may use: `[transcoding] threads`, or every core the machine has.
+fn transcoding_threads(app: &App) -> u32 {
+    match app.config.transcoding.threads {
+        0 => std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
+        n => n,
+    }
+}
+
+/// How the renditions still to make are run: the lowest alone first (it publishes the video
+/// soonest), then the others up to 1080p together in one ffmpeg (the source decoded once, every
+/// core busy), then each larger one alone.
+fn passes(todo: &[hls::Rendition]) -> Vec<Vec<&hls::Rendition>> {
+    let mut passes: Vec<Vec<&hls::Rendition>> = Vec::new();
+    let Some((first, rest)) = todo.split_first() else { return passes };
+    passes.push(vec![first]);
+    let (shared, alone): (Vec<&hls::Rendition>, Vec<&hls::Rendition>) =
+        rest.iter().partition(|r| u64::from(r.width) * u64::from(r.height) <= hls::SHARED_PASS_MAX_PIXELS);
+    if !shared.is_empty() {
+        passes.push(shared);
+    }
+    passes.extend(alone.into_iter().map(|r| vec![r]));
+    passes
 }
 
 /// Removes a directory when dropped.
