@@ -15,6 +15,7 @@ db_tests!(
     videos_are_imported_from_a_file_and_from_a_page,
     imports_refuse_private_addresses_torrents_and_files_over_the_cap,
     imports_are_cancelled_retried_and_deleted,
+    what_the_owner_sets_during_the_download_is_kept,
 );
 
 async fn channel_id(t: &TestInstance, token: &str) -> i64 {
@@ -294,5 +295,60 @@ async fn imports_are_cancelled_retried_and_deleted(backend: Backend) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(my_imports(&t, &token).await["total"], 0);
     assert_eq!(t.api.get(&format!("/api/v1/videos/{video}"), None).await.0, StatusCode::OK);
+    t.stop().await;
+}
+
+/// A server that sends `bytes` as a video file slowly (4 KiB every 100 ms).
+async fn slow_server(bytes: Vec<u8>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let bytes = Arc::new(bytes);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = s.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    bytes.len()
+                );
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for chunk in bytes.chunks(4096) {
+                    if s.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            });
+        }
+    });
+    base
+}
+
+async fn what_the_owner_sets_during_the_download_is_kept(backend: Backend) {
+    require_yt_dlp();
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = t.user("nora").await;
+    let channel = channel_id(&t, &token).await;
+    let base = slow_server(std::fs::read(clip(t.dir.path(), "slow.mp4", 320, 180, 2)).unwrap()).await;
+    let (_, body) = import(&t, &token, json!({ "targetUrl": format!("{base}/slow.mp4"), "channelId": channel })).await;
+    let id = body["id"].as_i64().unwrap();
+    let uuid = body["video"]["uuid"].as_str().unwrap().to_string();
+    let provisional = body["video"]["name"].as_str().unwrap().to_string();
+    assert!(provisional.contains("slow.mp4"), "{provisional}");
+    let (status, _) = t
+        .api
+        .put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "name": "My slow film", "description": "Mine" }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    t.run_jobs().await;
+    t.run_jobs().await;
+    assert_eq!(imported(&t, &token, id).await["state"]["id"], 2);
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(v["name"], "My slow film", "the owner's name stays: {v}");
+    assert_eq!(v["description"], "Mine");
     t.stop().await;
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, ClientIp, id};
-use crate::rest::videos::{UploadId, header_str, put_chunk, upload_id};
+use crate::rest::videos::{UploadId, announced_length, header_str, put_chunk, upload_id};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -66,14 +66,7 @@ pub async fn init_import(
 ) -> Result<Response, ApiError> {
     app.limits.check_ip(Kind::Upload, ip)?;
     let uid = id(&uid)?;
-    let total = header_str(&headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(
-        || {
-            ApiError::invalid(
-                "X-Upload-Content-Length",
-                "the X-Upload-Content-Length header (archive size in bytes) is required",
-            )
-        },
-    )?;
+    let total = announced_length(&headers)?;
     let mime = header_str(&headers, "x-upload-content-type").unwrap_or("application/zip");
     let upload = flotilla_app::archive::init_import(&app, &who, uid, meta, total, mime).await?;
     let location = format!("//{}/api/v1/users/{uid}/imports/import-resumable?upload_id={upload}", app.public.host);

@@ -153,6 +153,16 @@ pub async fn update_video(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A resumable upload's announced size (`X-Upload-Content-Length`), required.
+pub(crate) fn announced_length(headers: &HeaderMap) -> Result<u64, ApiError> {
+    header_str(headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+        ApiError::invalid(
+            "X-Upload-Content-Length",
+            "the X-Upload-Content-Length header (file size in bytes) is required",
+        )
+    })
+}
+
 pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -179,14 +189,7 @@ pub async fn init_resumable_upload(
     Body(meta): Body<Value>,
 ) -> Result<Response, ApiError> {
     app.limits.check_ip(Kind::Upload, ip)?;
-    let total = header_str(&headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(
-        || {
-            ApiError::invalid(
-                "X-Upload-Content-Length",
-                "the X-Upload-Content-Length header (file size in bytes) is required",
-            )
-        },
-    )?;
+    let total = announced_length(&headers)?;
     let mime = header_str(&headers, "x-upload-content-type").unwrap_or("application/octet-stream");
     let id = resumable::init(&app, &who, meta, total, mime).await?;
     let location = format!("//{}/api/v1/videos/upload-resumable?upload_id={id}", app.public.host);
@@ -529,14 +532,7 @@ pub async fn init_replace(
     body: Option<Json<Value>>,
 ) -> Result<Response, ApiError> {
     app.limits.check_ip(Kind::Upload, ip)?;
-    let total = header_str(&headers, "x-upload-content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(
-        || {
-            ApiError::invalid(
-                "X-Upload-Content-Length",
-                "the X-Upload-Content-Length header (file size in bytes) is required",
-            )
-        },
-    )?;
+    let total = announced_length(&headers)?;
     let mime = header_str(&headers, "x-upload-content-type").unwrap_or("application/octet-stream");
     let meta = body.map(|Json(v)| v).unwrap_or(Value::Null);
     let session = resumable::init_replace(&app, &who, &id, meta, total, mime).await?;

@@ -388,12 +388,9 @@ async fn attempt(
     if size > cap {
         return Err(Stop::Failed(format!("the video is larger than this import may be ({cap} bytes)")));
     }
-    let (probe, probe_json) = match flotilla_media::probe::probe(&file)
-        .await
-        .and_then(|(p, json)| p.check(&app.config.upload.limits()).map(|()| (p, json)))
-    {
+    let (probe, probe_json) = match upload::probe_upload(app, &file).await {
         Ok(p) => p,
-        Err(flotilla_media::Error::Rejected(m)) => return Err(Stop::Failed(format!("not a video we accept: {m}"))),
+        Err(Error::BadRequest { msg, .. }) => return Err(Stop::Failed(format!("not a video we accept: {msg}"))),
         Err(e) => return Err(Stop::Retry(e.to_string())),
     };
     let info = read_info(dir).await;
@@ -401,16 +398,19 @@ async fn attempt(
     tokio::fs::rename(&file, &quarantine).await.map_err(|e| Stop::Retry(format!("cannot keep the download: {e}")))?;
     let title = info.as_ref().and_then(|j| text_of(j, "title", 120)).filter(|t| t.chars().count() >= 3);
     let description = info.as_ref().and_then(|j| text_of(j, "description", 10_000));
-    let name = if i.name_given { None } else { title };
-    let description = if v.description.is_none() { description } else { None };
+    let provisional = url::Url::parse(&i.target_url).ok().map(|u| provisional_name(&u));
     let result = async {
         let mut tx = app.db.begin().await?;
         flotilla_db::users::lock(&mut tx, who.id()).await?;
         // Still ours to finish: not cancelled, the video not deleted meanwhile.
         let current = video_imports::get(&mut tx, i.id).await?;
-        if current.is_none_or(|c| c.state != PROCESSING) || videos::get(&mut tx, v.id).await?.is_none() {
-            return Ok::<bool, Error>(false);
+        let Some(now_v) = videos::get(&mut tx, v.id).await? else { return Ok::<bool, Error>(false) };
+        if current.is_none_or(|c| c.state != PROCESSING) {
+            return Ok(false);
         }
+        // The page's title and description, unless the owner gave or changed them meanwhile.
+        let name = title.as_deref().filter(|_| !i.name_given && Some(&now_v.name) == provisional.as_ref());
+        let description = description.as_deref().filter(|_| now_v.description.is_none());
         if let Some(left) = upload::quota_left_of(&mut tx, who.id()).await?
             && size as i64 > left
         {
@@ -424,8 +424,8 @@ async fn attempt(
             &mut tx,
             v.id,
             &videos::ImportedInput {
-                name: name.as_deref(),
-                description: description.as_deref(),
+                name,
+                description,
                 duration: probe.duration.round() as i64,
                 width: i64::from(probe.width),
                 height: i64::from(probe.height),
@@ -441,7 +441,7 @@ async fn attempt(
         )
         .await?;
         if description.is_some() {
-            crate::video::chapters::follow_description(&mut tx, v.id, None, description.as_deref()).await?;
+            crate::video::chapters::follow_description(&mut tx, v.id, None, description).await?;
         }
         videos::index_search(&mut tx, v.id).await?;
         video_imports::transition(&mut tx, i.id, &[PROCESSING], SUCCESS, None, now_ms()).await?;

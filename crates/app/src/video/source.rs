@@ -116,14 +116,7 @@ pub async fn replace(app: &App, who: &AuthUser, session: &str, meta: &str, path:
         meta["filename"].as_str().map(|f| f.chars().filter(|c| !c.is_control()).take(255).collect::<String>());
     let v = replaceable(app, who, &video_id.to_string()).await?;
     let size = tokio::fs::metadata(path).await.map_err(|e| Error::Internal(format!("upload vanished: {e}")))?.len();
-    let probed = flotilla_media::probe::probe(path)
-        .await
-        .and_then(|(p, json)| p.check(&app.config.upload.limits()).map(|()| (p, json)));
-    let (probe, probe_json) = match probed {
-        Ok(p) => p,
-        Err(flotilla_media::Error::Rejected(m)) => return Err(Error::bad_request("invalid_media", m)),
-        Err(e) => return Err(Error::Internal(e.to_string())),
-    };
+    let (probe, probe_json) = upload::probe_upload(app, path).await?;
     let old = videos::all_files(&app.db, v.id).await?;
     let now = now_ms();
     let mut tx = app.db.begin().await?;

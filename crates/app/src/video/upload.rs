@@ -224,6 +224,19 @@ pub async fn check_channel(app: &App, who: &AuthUser, channel_id: i64) -> Result
     Ok(c)
 }
 
+/// Probes an uploaded file and checks it against the upload limits: what it holds and ffprobe's
+/// JSON, or `400 invalid_media` (a tool's failure is internal, worth another try).
+pub async fn probe_upload(app: &App, file: &Path) -> Result<(flotilla_media::probe::Probe, String)> {
+    let probed = flotilla_media::probe::probe(file)
+        .await
+        .and_then(|(p, json)| p.check(&app.config.upload.limits()).map(|()| (p, json)));
+    match probed {
+        Ok(p) => Ok(p),
+        Err(flotilla_media::Error::Rejected(m)) => Err(Error::bad_request("invalid_media", m)),
+        Err(e) => Err(Error::Internal(e.to_string())),
+    }
+}
+
 /// A quarantine path for a new upload, under a generated name.
 pub fn quarantine_path(app: &App) -> PathBuf {
     app.data_path("tmp/uploads").join(format!("{}.upload", uuid::Uuid::new_v4()))
@@ -279,14 +292,7 @@ async fn create_inner(
         return Err(Error::invalid("videofile", "the file is empty"));
     }
     check_size(app, who, size, session).await?;
-    let probed = flotilla_media::probe::probe(file)
-        .await
-        .and_then(|(p, json)| p.check(&app.config.upload.limits()).map(|()| (p, json)));
-    let (probe, probe_json) = match probed {
-        Ok(p) => p,
-        Err(flotilla_media::Error::Rejected(m)) => return Err(Error::bad_request("invalid_media", m)),
-        Err(e) => return Err(Error::Internal(e.to_string())),
-    };
+    let (probe, probe_json) = probe_upload(app, file).await?;
     let uuid = uuid::Uuid::new_v4();
     let short = short_uuid(&uuid);
     let now = now_ms();

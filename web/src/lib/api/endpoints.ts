@@ -39,6 +39,8 @@ import type {
   VideoCaption,
   VideoChapter,
   VideoDetails,
+  VideoImport,
+  VideoImportCreate,
   VideoPassword,
   VideoStoryboard,
   EdgeCacheStats,
@@ -79,6 +81,17 @@ export const searchChannels = (search: string, q: Query) =>
 export const getVideo = (id: string, password?: string) =>
   api<VideoDetails>(`/videos/${encodeURIComponent(id)}`, password === undefined ? {} : { headers: { [VIDEO_PASSWORD_HEADER]: password } });
 export const deleteVideo = (id: string | number) => api(`/videos/${id}`, { method: 'DELETE' });
+/** Imports a video from a URL (a file, or a page yt-dlp reads): the video is made at once, "To import". */
+export const importVideo = (body: VideoImportCreate) => api<VideoImport>('/videos/imports', { method: 'POST', json: body });
+/** The user's imports, newest first; `targetUrl` keeps those of one URL (as the server stored it). */
+export const listMyImports = (q: { start?: number; count?: number; targetUrl?: string }) =>
+  api<ListResult<VideoImport>>('/users/me/videos/imports', { query: { sort: '-createdAt', ...q } });
+/** A pending or running import stops (409 otherwise); its video waits. */
+export const cancelImport = (id: number) => api(`/videos/imports/${id}/cancel`, { method: 'POST' });
+/** A failed or cancelled import runs again (409 otherwise). */
+export const retryImport = (id: number) => api(`/videos/imports/${id}/retry`, { method: 'POST' });
+/** An import that has ended (409 while pending or running); a failed or cancelled one takes its waiting video along. */
+export const deleteImport = (id: number) => api(`/videos/imports/${id}`, { method: 'DELETE' });
 /** PUT /videos/:id as multipart (PeerTube's form), so a thumbnail can travel with the fields. */
 export const updateVideo = (id: string | number, form: FormData) =>
   api(`/videos/${id}`, { method: 'PUT', multipart: form });

@@ -191,6 +191,43 @@ export interface VideoDetails extends Video {
   blacklistedReason?: string | null;
 }
 
+/** PeerTube's `VideoImportState` (4, "Rejected", is never given by this server). */
+export const VideoImportState = {
+  Pending: 1,
+  Success: 2,
+  Failed: 3,
+  Rejected: 4,
+  Cancelled: 5,
+  Processing: 6,
+} as const;
+
+/** An import of a video by URL (`POST /videos/imports`, `GET /users/me/videos/imports`). */
+export interface VideoImport {
+  id: number;
+  targetUrl: string;
+  /** Always null here: torrents and magnet links are refused. */
+  magnetUri: string | null;
+  torrentName: string | null;
+  state: IdLabel;
+  /** Why it failed, as the server words it. */
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Ours, while it downloads (updated every 2 s or so): bytes so far, and in all when known. */
+  downloadedBytes?: number | null;
+  totalBytes?: number | null;
+  /** The video it makes ("To import" until downloaded); null once deleted. */
+  video: Video | null;
+}
+
+/** The body of `POST /videos/imports` this client sends (PeerTube's; the rest of the metadata is set in the details form). */
+export interface VideoImportCreate {
+  targetUrl: string;
+  channelId: number;
+  privacy: number;
+  videoPasswords?: string[];
+}
+
 /** PeerTube 7's `VideoNSFWFlag`: the bits of `nsfwFlags`. */
 export const NsfwFlag = { Violence: 1, ExplicitSex: 2 } as const;
 /** The most characters of an `nsfwSummary`. */
@@ -495,7 +532,8 @@ export interface ServerConfig {
   videoChannels?: { maxPerUser: number };
   /** User archives (PeerTube 6.1): `exportExpiration` in ms, `maxUserVideoQuota` in bytes. */
   export?: { users?: { enabled: boolean; exportExpiration?: number; maxUserVideoQuota?: number } };
-  import?: { users?: { enabled: boolean } };
+  /** `videos.http`: users may import a video from a URL (`POST /videos/imports`); torrents never here. */
+  import?: { users?: { enabled: boolean }; videos?: { http?: { enabled: boolean }; torrent?: { enabled: boolean } } };
   /** Caption files: `.vtt` and `.srt`, at most `size.max` bytes. */
   videoCaption?: { file: { extensions: string[]; size: { max: number } } };
 }
