@@ -146,7 +146,6 @@ def ladder_args(inp, outputs, has_audio, threads):
         return ffmpeg_args(inp, r, has_audio, fragment, playlist, threads)
     a = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-threads", str(threads), "-i", inp]
     videos = [r for r, _, _ in outputs if r["resolution"] > 0]
-    per_encoder = max(threads // len(outputs), 1)
     if videos:
         labels = "".join(f"[s{i}]" for i in range(len(videos)))
         graph = "[0:v:0]null[s0]" if len(videos) == 1 else f"[0:v:0]split={len(videos)}{labels}"
@@ -171,7 +170,7 @@ def ladder_args(inp, outputs, has_audio, threads):
                   "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"]
         if has_audio:
             a += ["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]
-        a += ["-threads", str(per_encoder), "-max_muxing_queue_size", "1024", "-map_metadata", "-1",
+        a += ["-threads", str(threads), "-max_muxing_queue_size", "1024", "-map_metadata", "-1",
               "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod", "-hls_list_size", "0",
               "-hls_segment_type", "fmp4", "-hls_flags", "single_file", "-hls_segment_filename", fragment, playlist]
     return a
@@ -225,17 +224,44 @@ def bare(clip, outdir, resolutions, timeout, mode="ladder"):
     cores = os.cpu_count() or 1
     groups = [[r] for r in renditions] if mode == "sequential" else passes(renditions)
     first_done = None
-    for group in groups:
+
+    def args_of(group, threads):
         outputs = [(r, f"bare-{r['resolution']}-fragmented.mp4", f"bare-{r['resolution']}.m3u8") for r in group]
+        return outputs, ladder_args(clip, outputs, p["has_audio"], threads)
+
+    def threads_of(group):
         big = any(r["width"] * r["height"] > SHARED_PASS_MAX_PIXELS for r in group)
-        threads = 1 if mode == "sequential" or big else cores
+        return 1 if mode == "sequential" or big else cores
+
+    def sizes(outputs):
+        for r, fragment, _ in outputs:
+            files[str(r["resolution"])] = os.path.getsize(os.path.join(outdir, fragment))
+
+    # transcode::run: the lowest rendition and the shared pass at once, the shared one niced.
+    if mode != "sequential" and len(groups) >= 2 and len(groups[1]) > 1:
         s = time.monotonic()
-        run_ffmpeg(ladder_args(clip, outputs, p["has_audio"], threads), outdir, deadline)
+        out1, args1 = args_of(groups[0], 1)
+        out2, args2 = args_of(groups[1], threads_of(groups[1]))
+        shared = subprocess.Popen(["nice", "-n", "10", "ffmpeg", *args2], cwd=outdir, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        run_ffmpeg(args1, outdir, deadline)
+        first_done = time.monotonic() - t0
+        sizes(out1)
+        steps.append({"step": f"{groups[0][0]['resolution']}p", "seconds": round(time.monotonic() - s, 3)})
+        _, err = shared.communicate(timeout=max(deadline - time.monotonic(), 1))
+        if shared.returncode != 0:
+            raise SystemExit(f"ffmpeg failed: {err.decode(errors='replace')[-500:]}")
+        sizes(out2)
+        steps.append({"step": "+".join(f"{r['resolution']}p" for r in groups[1]) + " (beside)",
+                      "seconds": round(time.monotonic() - s, 3)})
+        groups = groups[2:]
+    for group in groups:
+        outputs, args = args_of(group, threads_of(group))
+        s = time.monotonic()
+        run_ffmpeg(args, outdir, deadline)
         if first_done is None:
             first_done = time.monotonic() - t0
-        for r, fragment, _ in outputs:
-            size = os.path.getsize(os.path.join(outdir, fragment))
-            files[str(r["resolution"])] = size
+        sizes(outputs)
         steps.append({"step": "+".join(f"{r['resolution']}p" for r in group), "seconds": round(time.monotonic() - s, 3)})
     total = time.monotonic() - t0
     cpu = children_cpu() - cpu0

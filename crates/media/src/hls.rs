@@ -159,9 +159,9 @@ pub const SHARED_PASS_MAX_PIXELS: u64 = 1920 * 1088;
 
 /// The ffmpeg arguments that make several renditions in one process: the source decoded once,
 /// `split` into one scaler per rendition, one x264 and AAC encoder and one HLS muxer per output
-/// (a fragmented MP4 whose segments are byte ranges, PeerTube's layout). `threads` is shared: the
-/// decoder gets them all, each encoder its part (at least one), so the machine's cores work on
-/// every rendition at once. Each output's settings are those a rendition made alone has: size,
+/// (a fragmented MP4 whose segments are byte ranges, PeerTube's layout). The decoder and every
+/// encoder get `threads`: ffmpeg 5 runs its filters and calls its encoders from one thread, so an
+/// x264 with threads of its own is what lets the renditions encode at once, on every core. Each output's settings are those a rendition made alone has: size,
 /// frame rate, bit rate cap, keyframes on the segment grid.
 pub fn ladder_args(input: &Path, probe: &Probe, outputs: &[Output<'_>], threads: u32) -> Vec<String> {
     let threads = threads.max(1);
@@ -175,7 +175,6 @@ pub fn ladder_args(input: &Path, probe: &Probe, outputs: &[Output<'_>], threads:
     a.extend(crate::probe::input_args(probe.demuxer, input));
     a.extend(["-t".to_string(), format!("{:.3}", probe.duration + 1.0)]);
     let videos: Vec<&Rendition> = outputs.iter().map(|o| o.rendition).filter(|r| r.resolution > 0).collect();
-    let per_encoder = (threads / outputs.len().max(1) as u32).max(1);
     // One output alone keeps `-vf` (the arguments a rendition always had); several share a graph.
     let shared = outputs.len() > 1;
     if shared && !videos.is_empty() {
@@ -243,7 +242,7 @@ pub fn ladder_args(input: &Path, probe: &Probe, outputs: &[Output<'_>], threads:
         }
         a.extend(s(&[
             "-threads",
-            &(if shared { per_encoder } else { threads }).to_string(),
+            &threads.to_string(),
             "-max_muxing_queue_size",
             "1024",
             // Drop the uploader's metadata (GPS, device, names).
@@ -272,13 +271,25 @@ pub fn ladder_args(input: &Path, probe: &Probe, outputs: &[Output<'_>], threads:
 
 /// Runs ffmpeg with `args` in `dir`, calling `progress` with the seconds of output written so
 /// far. Killed after `limit`, or when the future is dropped (a cancelled job).
-pub async fn run_ffmpeg(
+pub async fn run_ffmpeg(dir: &Path, args: &[String], limit: Duration, progress: impl FnMut(f64)) -> Result<(), Error> {
+    run_ffmpeg_niced(dir, args, limit, 0, progress).await
+}
+
+/// [`run_ffmpeg`] at a lower priority (`nice`, 0–19): a pass that runs beside a more urgent one
+/// takes the cores that one leaves.
+pub async fn run_ffmpeg_niced(
     dir: &Path,
     args: &[String],
     limit: Duration,
+    niceness: u8,
     mut progress: impl FnMut(f64),
 ) -> Result<(), Error> {
-    let mut child = Command::new("ffmpeg")
+    // `nice` execs ffmpeg: the child is ffmpeg itself, killed as such.
+    let mut cmd = if niceness == 0 { Command::new("ffmpeg") } else { Command::new("nice") };
+    if niceness > 0 {
+        cmd.args(["-n", &niceness.min(19).to_string(), "ffmpeg"]);
+    }
+    let mut child = cmd
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -616,7 +627,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ladder_decodes_once_and_gives_each_output_its_own_settings_and_a_share_of_the_threads() {
+    fn a_ladder_decodes_once_and_gives_each_output_its_own_settings_and_threads() {
         let p = probe(1280, 720, 30.0, 0);
         let plan = plan(&p, &[240, 360, 480, 720]);
         let names: Vec<(String, String)> = plan.iter().map(|r| names("x", r.resolution)).collect();
@@ -631,8 +642,8 @@ mod tests {
         for r in &plan {
             assert!(a.contains(&format!("-maxrate {} ", r.max_bitrate)), "{a}");
         }
-        assert!(a.starts_with("-hide_banner -nostdin -y -loglevel error -threads 4 "), "the decoder gets them all");
-        assert_eq!(a.matches("-threads 1 -max_muxing_queue_size").count(), 4, "each encoder its share: {a}");
+        assert!(a.starts_with("-hide_banner -nostdin -y -loglevel error -threads 4 "), "the decoder's threads");
+        assert_eq!(a.matches("-threads 4 -max_muxing_queue_size").count(), 4, "each encoder's own: {a}");
         assert!(a.ends_with("-hls_segment_filename x-720-fragmented.mp4 x-720.m3u8"), "{a}");
         assert!(!a.contains("-vf"), "{a}");
     }

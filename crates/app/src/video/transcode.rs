@@ -79,77 +79,82 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let limit = Duration::from_secs((duration * 30.0) as u64 * todo.len().max(1) as u64 + 600);
     let threads = transcoding_threads(app);
     let passes = passes(&todo);
-    let total = duration * passes.len().max(1) as f64;
-    let mut last_update = Instant::now();
+    // The lowest rendition and the shared pass run at once, the shared one at a lower priority:
+    // the lowest is ready as soon as it would be alone, and the other cores are never idle.
+    let together = passes.len() >= 2 && passes[1].len() > 1;
+    let stages = if together { passes.len() - 1 } else { passes.len() };
+    let total = duration * stages.max(1) as f64;
+    let last_update = std::sync::Mutex::new(Instant::now());
+    let report = |stage: usize, secs: f64| {
+        let pct = (((stage as f64 * duration + secs.min(duration)) / total) * 100.0).floor() as i64;
+        progress.set(pct.min(99));
+        let mut last = last_update.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() > Duration::from_secs(1) {
+            *last = Instant::now();
+            let app3 = app.clone();
+            tokio::spawn(async move {
+                let _ = videos::set_progress(&app3.db, video_id, pct.min(99)).await;
+            });
+        }
+    };
     let mut hashes = HashCache::new();
     let mut made = 0;
-
-    for (pass_index, pass) in passes.iter().enumerate() {
-        let outputs: Vec<(hls::Rendition, String, String)> = pass
-            .iter()
-            .map(|r| {
-                let (fragment, playlist) = hls::names(&uuid::Uuid::new_v4().to_string(), r.resolution);
-                ((*r).clone(), fragment, playlist)
-            })
-            .collect();
-        let refs: Vec<hls::Output<'_>> =
-            outputs.iter().map(|(r, f, m)| hls::Output { rendition: r, fragment: f, playlist: m }).collect();
+    let encode = |pass: &[&hls::Rendition], niceness: u8, stage: Option<usize>, one_thread: bool| {
+        let outputs = outputs_of(pass);
         // A picture over 1080p's runs alone on one thread (its encoder's memory); the rest share
         // the machine's cores.
         let big = pass.iter().any(|r| u64::from(r.width) * u64::from(r.height) > hls::SHARED_PASS_MAX_PIXELS);
-        let args = hls::ladder_args(&input, &probe, &refs, if big { 1 } else { threads });
-        let before = pass_index as f64 * duration;
-        let app2 = app.clone();
-        hls::run_ffmpeg(&staging, &args, limit, |secs| {
-            let pct = (((before + secs.min(duration)) / total) * 100.0).floor() as i64;
-            progress.set(pct.min(99));
-            if last_update.elapsed() > Duration::from_secs(1) {
-                last_update = Instant::now();
-                let app3 = app2.clone();
-                tokio::spawn(async move {
-                    let _ = videos::set_progress(&app3.db, video_id, pct.min(99)).await;
-                });
-            }
-        })
-        .await
-        .map_err(media_failure)?;
-
-        for (r, fragment, playlist) in &outputs {
-            let size = tokio::fs::metadata(staging.join(fragment)).await.map_err(retry)?.len();
-            let codecs = hls::codecs(&staging.join(fragment)).await.map_err(media_failure)?;
-            // The finished rendition moves into place before any playlist mentions it.
-            for name in [fragment, playlist] {
-                tokio::fs::rename(staging.join(name), out_dir.join(name)).await.map_err(retry)?;
-            }
-            let bandwidth = ((size as f64 * 8.0) / duration).ceil() as i64;
-            videos::insert_file(
-                &app.db,
-                v.id,
-                &videos::NewFile {
-                    kind: videos::KIND_HLS,
-                    resolution: i64::from(r.resolution),
-                    width: i64::from(r.width),
-                    height: i64::from(r.height),
-                    fps: r.fps,
-                    size: size as i64,
-                    bandwidth,
-                    codecs: &codecs,
-                    filename: fragment,
-                    playlist,
-                },
-                now_ms(),
-            )
+        let refs: Vec<hls::Output<'_>> =
+            outputs.iter().map(|(r, f, m)| hls::Output { rendition: r, fragment: f, playlist: m }).collect();
+        let args = hls::ladder_args(&input, &probe, &refs, if big || one_thread { 1 } else { threads });
+        let staging = staging.clone();
+        let report = &report;
+        async move {
+            hls::run_ffmpeg_niced(&staging, &args, limit, niceness, |secs| {
+                if let Some(stage) = stage {
+                    report(stage, secs);
+                }
+            })
             .await
-            .map_err(retry)?;
-            made += 1;
-            tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
+            .map_err(media_failure)?;
+            Ok::<_, Failure>(outputs)
         }
+    };
+
+    let mut rest = passes.iter().enumerate().peekable();
+    if together {
+        let (_, first) = rest.next().expect("two passes");
+        let (_, shared) = rest.next().expect("two passes");
+        let first_done = async {
+            // On one thread, as it always ran: as soon ready as before, the other cores left to
+            // the shared pass (measured on 2 cores: the first rendition as soon, the ladder in 0.65×).
+            let outputs = encode(first, 0, None, true).await?;
+            store(app, &v, &staging, &out_dir, &outputs, duration).await?;
+            made += outputs.len();
+            crate::video::files::complete(app, v.id, &staging, false).await?;
+            write_playlists(app, v.id, &v.uuid, !v.wait_transcoding, &mut hashes).await?;
+            app.failpoints.hit("transcode.rendition");
+            Ok::<_, Failure>(())
+        };
+        // Either failing stops the other (its ffmpeg killed as its future is dropped).
+        let ((), outputs) = tokio::try_join!(first_done, encode(shared, 10, Some(0), false))?;
+        store(app, &v, &staging, &out_dir, &outputs, duration).await?;
+        made += outputs.len();
+        let last = made == todo.len();
+        crate::video::files::complete(app, v.id, &staging, last).await?;
+        write_playlists(app, v.id, &v.uuid, !v.wait_transcoding || last, &mut hashes).await?;
+        app.failpoints.hit("transcode.rendition");
+    }
+    for (index, pass) in rest {
+        let stage = if together { index - 1 } else { index };
+        let outputs = encode(pass, 0, Some(stage), false).await?;
+        store(app, &v, &staging, &out_dir, &outputs, duration).await?;
+        made += outputs.len();
         // Its web videos and torrents before its publication, so that the `Create` or `Update`
         // names them.
         let last = made == todo.len();
         crate::video::files::complete(app, v.id, &staging, last).await?;
-        let publish = !v.wait_transcoding || last;
-        write_playlists(app, v.id, &v.uuid, publish, &mut hashes).await?;
+        write_playlists(app, v.id, &v.uuid, !v.wait_transcoding || last, &mut hashes).await?;
         app.failpoints.hit("transcode.rendition");
     }
     if todo.is_empty() {
@@ -165,6 +170,57 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     Ok(())
 }
 
+/// A pass's renditions with the names of their files (new, random: caches never mix them up).
+fn outputs_of(pass: &[&hls::Rendition]) -> Vec<(hls::Rendition, String, String)> {
+    pass.iter()
+        .map(|r| {
+            let (fragment, playlist) = hls::names(&uuid::Uuid::new_v4().to_string(), r.resolution);
+            ((*r).clone(), fragment, playlist)
+        })
+        .collect()
+}
+
+/// Moves a pass's finished renditions into place and records them, before any playlist names
+/// them.
+async fn store(
+    app: &Arc<App>,
+    v: &videos::Video,
+    staging: &Path,
+    out_dir: &Path,
+    outputs: &[(hls::Rendition, String, String)],
+    duration: f64,
+) -> Result<(), Failure> {
+    for (r, fragment, playlist) in outputs {
+        let size = tokio::fs::metadata(staging.join(fragment)).await.map_err(retry)?.len();
+        let codecs = hls::codecs(&staging.join(fragment)).await.map_err(media_failure)?;
+        for name in [fragment, playlist] {
+            tokio::fs::rename(staging.join(name), out_dir.join(name)).await.map_err(retry)?;
+        }
+        let bandwidth = ((size as f64 * 8.0) / duration).ceil() as i64;
+        videos::insert_file(
+            &app.db,
+            v.id,
+            &videos::NewFile {
+                kind: videos::KIND_HLS,
+                resolution: i64::from(r.resolution),
+                width: i64::from(r.width),
+                height: i64::from(r.height),
+                fps: r.fps,
+                size: size as i64,
+                bandwidth,
+                codecs: &codecs,
+                filename: fragment,
+                playlist,
+            },
+            now_ms(),
+        )
+        .await
+        .map_err(retry)?;
+        tracing::info!(video = %v.uuid, resolution = r.resolution, size, "rendition ready");
+    }
+    Ok(())
+}
+
 /// The threads transcoding may use: `[transcoding] threads`, or every core the machine has.
 fn transcoding_threads(app: &App) -> u32 {
     match app.config.transcoding.threads {
@@ -173,9 +229,9 @@ fn transcoding_threads(app: &App) -> u32 {
     }
 }
 
-/// How the renditions still to make are run: the lowest alone first (it publishes the video
-/// soonest), then the others up to 1080p together in one ffmpeg (the source decoded once, every
-/// core busy), then each larger one alone.
+/// How the renditions still to make are run: the lowest alone (it publishes the video soonest)
+/// beside the others up to 1080p together in one ffmpeg (the source decoded once, every core
+/// busy; at a lower priority), then each larger one alone.
 fn passes(todo: &[hls::Rendition]) -> Vec<Vec<&hls::Rendition>> {
     let mut passes: Vec<Vec<&hls::Rendition>> = Vec::new();
     let Some((first, rest)) = todo.split_first() else { return passes };
