@@ -1,12 +1,16 @@
 // PeerTube's resumable upload protocol, in chunks, with progress inside each chunk (XHR upload
 // events), pause and resume, and automatic retry after network errors that continues from the
-// bytes the server already has instead of starting over. Videos and user archives (imports) use
-// the same protocol at different addresses: an UploadTarget says where and what the last answer holds.
+// bytes the server already has instead of starting over. Videos, user archives (imports) and a
+// video's new file (replacing its source) use the same protocol at different addresses: an
+// UploadTarget says where and what the last answer holds.
 //
 //   POST /api/v1/videos/upload-resumable  (JSON metadata; X-Upload-Content-Length/-Type) → 201 Location
 //   PUT  <Location>  Content-Range: bytes a-b/total  → 308 Range: bytes=0-n … then 200 {video}
 //   PUT  <Location>  Content-Range: bytes */total (empty)  → 308 with the stored Range (a status query)
 //   DELETE <Location> → cancels
+//
+// A replacement (`POST /api/v1/videos/:id/source/replace-resumable`, `{filename}`) ends with a
+// 204 and no body instead of the 200: the video is the same, transcoded again.
 
 import { accessToken, ApiError, networkError, problemError, renewToken } from '$lib/api/client';
 import { t } from '$lib/i18n';
@@ -25,7 +29,10 @@ export interface UploadTarget<T> {
   path: string;
   /** `X-Upload-Content-Type`; the file's own type (or `application/octet-stream`) when absent. */
   contentType?: string;
-  /** What was created, from the JSON body of the last chunk's `200`. */
+  /**
+   * What was created, from the JSON body of the last chunk's `200` (or `201`); `undefined` when
+   * the last chunk is answered `204` without a body (a replaced video file).
+   */
   result: (body: unknown) => T;
 }
 
@@ -41,6 +48,17 @@ export function userImportUpload(userId: number): UploadTarget<{ id: number }> {
     path: `/api/v1/users/${userId}/imports/import-resumable`,
     contentType: 'application/zip',
     result: (body) => (body as { userImport: { id: number } }).userImport,
+  };
+}
+
+/**
+ * A new file for video `videoId` (PeerTube 6.0's "replace the video file"): the last chunk is
+ * answered `204`, after which the same video is transcoded again from the new file.
+ */
+export function videoSourceReplace(videoId: number | string): UploadTarget<{ videoId: number | string }> {
+  return {
+    path: `/api/v1/videos/${encodeURIComponent(videoId)}/source/replace-resumable`,
+    result: () => ({ videoId }),
   };
 }
 
@@ -237,8 +255,8 @@ export class ResumableUpload<T = CreatedVideo> {
   }
 
   private apply(r: ChunkResult): void {
-    if (r.status === 200 || r.status === 201) {
-      this.result = this.target.result(JSON.parse(r.body));
+    if (r.status === 200 || r.status === 201 || r.status === 204) {
+      this.result = this.target.result(r.status === 204 || !r.body ? undefined : JSON.parse(r.body));
       this.offset = this.file.size;
       this.report(this.offset);
       return;

@@ -28,6 +28,7 @@ import type {
   NotificationSettings,
   ServerBlock,
   ServerConfig,
+  TranscodingType,
   TwoFactorRequest,
   User,
   UserExport,
@@ -42,6 +43,7 @@ import type {
   VideoImport,
   VideoImportCreate,
   VideoPassword,
+  VideoSource,
   VideoStoryboard,
   EdgeCacheStats,
   VideoRedundancy,
@@ -109,6 +111,25 @@ export async function listVideoPasswords(id: string | number): Promise<VideoPass
 /** A short-lived token that lets the player fetch the files of a private, internal or password-protected video. */
 export const videoFileToken = (id: string | number) =>
   api<{ files: { token: string; expires: string } }>(`/videos/${id}/token`, { method: 'POST' });
+
+/** What was uploaded for the video (its managers). Replacing it is `videoSourceReplace` in `$lib/upload`. */
+export const getVideoSource = (id: string | number) => api<VideoSource>(`/videos/${encodeURIComponent(id)}/source`);
+/** Moderators: removes the original kept after transcoding (404 when none is kept). */
+export const deleteVideoSourceFile = (id: string | number) =>
+  api(`/videos/${encodeURIComponent(id)}/source/file`, { method: 'DELETE' });
+/**
+ * Administrators: removes one kind of a local video's files, its HLS renditions (`hls`) or its web
+ * videos (`web-videos`); 400 `last_files` when it is the only kind left, `no_such_files` when there is none.
+ */
+export const deleteVideoFiles = (id: string | number, kind: 'hls' | 'web-videos') =>
+  api(`/videos/${encodeURIComponent(id)}/${kind}`, { method: 'DELETE' });
+/**
+ * Administrators: makes one kind of files again (`hls`: the ladder from the best file left;
+ * `web-video`: from the HLS renditions); 409 while the video is being transcoded, 400
+ * `web_videos_disabled` when the instance makes no web videos.
+ */
+export const createTranscoding = (id: string | number, transcodingType: TranscodingType) =>
+  api(`/videos/${encodeURIComponent(id)}/transcoding`, { method: 'POST', json: { transcodingType } });
 
 const captionPath = (id: string | number, language: string) =>
   `/videos/${encodeURIComponent(id)}/captions/${encodeURIComponent(language)}`;

@@ -191,6 +191,32 @@ export interface VideoDetails extends Video {
   blacklistedReason?: string | null;
 }
 
+/**
+ * What was uploaded for a video (PeerTube's `VideoSource`, `GET /videos/:id/source`, for those who
+ * manage it): the file's name, size and picture, and a link to it while the server has it.
+ */
+export interface VideoSource {
+  /** The name of the file as it was uploaded (PeerTube 6.0+). */
+  inputFilename: string | null;
+  /** The same, under PeerTube 5's name. */
+  filename?: string | null;
+  /**
+   * The uploaded file itself (`/download/original-video-files/:uuid`), while the server has it:
+   * during transcoding, or kept after it (`[transcoding] keep_original`); else null. It needs the
+   * bearer token or a `videoFileToken`.
+   */
+  fileDownloadUrl: string | null;
+  resolution: IdLabel;
+  size: number | null;
+  fps: number | null;
+  width: number | null;
+  height: number | null;
+  createdAt: string;
+}
+
+/** `POST /videos/:id/transcoding`'s `transcodingType`: the HLS ladder, or the plain MP4s. */
+export type TranscodingType = 'hls' | 'web-video';
+
 /** PeerTube's `VideoImportState` (4, "Rejected", is never given by this server). */
 export const VideoImportState = {
   Pending: 1,
@@ -536,6 +562,8 @@ export interface ServerConfig {
   import?: { users?: { enabled: boolean }; videos?: { http?: { enabled: boolean }; torrent?: { enabled: boolean } } };
   /** Caption files: `.vtt` and `.srt`, at most `size.max` bytes. */
   videoCaption?: { file: { extensions: string[]; size: { max: number } } };
+  /** `update.enabled`: a video's managers may replace its file (`/videos/:id/source/replace-resumable`). */
+  videoFile?: { update: { enabled: boolean } };
 }
 
 export interface CustomConfig {
