@@ -69,7 +69,7 @@ pub async fn of_user(
              ORDER BY created_at, id LIMIT $3 OFFSET $4"
         )
     };
-    let list = run!(e, |x| sqlx::query_as::<_, VideoImport>(&sql)
+    let rows = run!(e, |x| sqlx::query_as::<_, VideoImport>(&sql)
         .bind(user)
         .bind(target_url)
         .bind(page.count)
@@ -83,7 +83,7 @@ pub async fn of_user(
     .bind(target_url)
     .fetch_one(x)
     .await)?;
-    Ok((list, total))
+    Ok((rows, total))
 }
 
 /// Moves an import from one of `from` states to `to` (with its error); whether it was in one.

@@ -326,13 +326,13 @@ impl From<flotilla_db::Error> for Stop {
 
 /// The `video-import` job.
 pub async fn run(app: &Arc<App>, import_id: i64, progress: &Progress) -> std::result::Result<(), Failure> {
+    let dir = work_dir(app, import_id);
+    // A run killed midway left its partial download: start over (or just clean up, below).
+    let _ = tokio::fs::remove_dir_all(&dir).await;
     let Some(i) = video_imports::get(&app.db, import_id).await? else { return Ok(()) };
     if !matches!(i.state, PENDING | PROCESSING) {
         return Ok(()); // cancelled, or done by an earlier run
     }
-    let dir = work_dir(app, i.id);
-    // A run killed midway left its partial download: start over.
-    let _ = tokio::fs::remove_dir_all(&dir).await;
     let outcome = attempt(app, &i, &dir, progress).await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
     match outcome {
