@@ -100,7 +100,11 @@ pub async fn start(rules: Rules) -> std::io::Result<GuardProxy> {
         tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((socket, _)) = listener.accept().await else { continue };
+                let Ok((socket, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                };
                 let (rules, stats, expected) = (rules.clone(), stats.clone(), expected.clone());
                 connections.spawn(async move {
                     let _ = serve(socket, &rules, &stats, &expected).await;
@@ -279,22 +283,35 @@ fn target_of(target: &str, connect: bool, allow_private: bool) -> Result<(String
     Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
 }
 
+/// The addresses of `host` (a name or a literal address), refused unless every one is allowed
+/// (public, or loopback in local testing): a name that mixes them is made to reach inside. The
+/// lookup is bounded in time.
+pub async fn resolve_checked(host: &str, port: u16, allow_private: bool) -> Result<Vec<IpAddr>, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| format!("{host} cannot be resolved: no answer within 10 s"))?
+            .map_err(|e| format!("{host} cannot be resolved: {e}"))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    if let Some(bad) = ips.iter().find(|ip| !ip_is_allowed(**ip, allow_private)) {
+        return Err(format!("{host} is a private or reserved address ({bad})"));
+    }
+    if ips.is_empty() {
+        return Err(format!("{host} resolves to no address"));
+    }
+    Ok(ips)
+}
+
 /// Resolves `host`, refuses it unless every address is allowed, and connects to one of them.
 async fn connect_checked(host: &str, port: u16, rules: &Rules) -> Result<TcpStream, String> {
     if rules.blocked.blocks(host) {
         return Err("this server is blocked by this instance".into());
     }
-    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("cannot resolve: {e}"))?
-            .map(|a| a.ip())
-            .collect(),
-    };
-    if let Some(bad) = ips.iter().find(|ip| !ip_is_allowed(**ip, rules.allow_private)) {
-        return Err(format!("{host} is a private or reserved address ({bad})"));
-    }
+    let ips = resolve_checked(host, port, rules.allow_private).await?;
     let mut last = "resolves to no address".to_string();
     for ip in ips {
         match tokio::time::timeout(std::time::Duration::from_secs(15), TcpStream::connect(SocketAddr::new(ip, port)))

@@ -84,17 +84,10 @@ pub async fn check_target(app: &App, raw: &str) -> Result<url::Url> {
     }
     let host = u.host_str().ok_or_else(|| refused("the URL has no host".into()))?;
     let port = u.port_or_known_default().unwrap_or(443);
-    let ips: Vec<std::net::IpAddr> = match u.host() {
-        Some(url::Host::Ipv4(ip)) => vec![ip.into()],
-        Some(url::Host::Ipv6(ip)) => vec![ip.into()],
-        _ => match tokio::net::lookup_host((host, port)).await {
-            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-            Err(e) => return Err(refused(format!("{host} cannot be resolved: {e}"))),
-        },
-    };
-    if let Some(bad) = ips.iter().find(|ip| !flotilla_federation::fetch::ip_is_allowed(**ip, allow_private)) {
-        return Err(refused(format!("{host} is a private or reserved address ({bad}): it cannot be imported from")));
-    }
+    // The proxy's own check, so that the answer here is the one the download would get.
+    flotilla_federation::proxy::resolve_checked(host, port, allow_private)
+        .await
+        .map_err(|why| refused(format!("{why}: it cannot be imported from")))?;
     if crate::blocklist::refuses_host(app, host) {
         return Err(refused(format!("{host} is blocked by this instance")));
     }

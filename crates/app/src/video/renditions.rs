@@ -120,7 +120,11 @@ pub async fn transcode(app: &App, who: &AuthUser, key: &str, kind: Option<&str>,
         .ok_or_else(|| Error::bad_request("no_such_files", "this video has no file to transcode from"))?;
     let source = path_of(app, &v.uuid, best);
     let copy = crate::video::upload::quarantine_path(app).with_extension(crate::video::source::COPY_EXTENSION);
-    tokio::fs::copy(&source, &copy).await.map_err(|e| Error::write("a copy of the video to transcode", e))?;
+    // A second name for the same bytes (the data directory is one file system), so the request
+    // does not copy gigabytes; a copy where links are not possible.
+    if tokio::fs::hard_link(&source, &copy).await.is_err() {
+        tokio::fs::copy(&source, &copy).await.map_err(|e| Error::write("a copy of the video to transcode", e))?;
+    }
     let old_hls: Vec<VideoFile> = all.iter().filter(|f| f.kind == KIND_HLS).cloned().collect();
     let result = async {
         let mut tx = app.db.begin().await?;
