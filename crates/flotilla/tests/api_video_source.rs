@@ -95,7 +95,16 @@ async fn a_videos_file_is_replaced_and_its_original_kept(backend: Backend) {
     assert!(!v["streamingPlaylists"][0]["files"].as_array().unwrap().is_empty(), "{v}");
 
     // Replaced: the same video, transcoded again from the new file, whose original is kept now.
+    // Its quota leaves room for the new file only if the old one's share is given back.
     let second = std::fs::read(clip(t.dir.path(), "second.mp4", 320, 180, 3)).unwrap();
+    assert!(first.len() > 100 && second.len() > first.len());
+    let owner_id = t.api.get("/api/v1/users/me", Some(&owner)).await.1["id"].clone();
+    let quota = json!({ "videoQuota": second.len() + 10 });
+    let (status, body) = t.api.put(&format!("/api/v1/users/{owner_id}"), Some(&admin), quota).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let too_big = vec![0u8; second.len() + 11];
+    let (status, body) = resumable(&t, &owner, &replace, json!({ "filename": "big.mp4" }), &too_big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "over the quota even with the old share back: {body}");
     let (status, body) = resumable(&t, &owner, &replace, json!({ "filename": "second.mp4" }), &second).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     t.run_jobs().await;

@@ -404,7 +404,7 @@ async fn attempt(
         // The page's title and description, unless the owner gave or changed them meanwhile.
         let name = title.as_deref().filter(|_| !i.name_given && Some(&now_v.name) == provisional.as_ref());
         let description = description.as_deref().filter(|_| now_v.description.is_none());
-        if let Some(left) = upload::quota_left_of(&mut tx, who.id()).await?
+        if let Some(left) = upload::quota_left_of(&mut tx, who.id(), None).await?
             && size as i64 > left
         {
             return Err(Error::TooLarge {

@@ -70,6 +70,8 @@ pub const REPLACE: &str = "replace";
 /// replaceable now; the size and the quota are checked as an upload's.
 pub async fn init_replace(app: &App, who: &AuthUser, key: &str, meta: Value, total: u64, mime: &str) -> Result<String> {
     let v = crate::video::source::replaceable(app, who, key).await?;
+    // Checked here: the old file's share of the quota is given back to the new one.
+    crate::video::upload::check_replacement_size(app, who, total, v.input_size).await?;
     let filename = meta.get("filename").and_then(Value::as_str).map(str::to_string);
     let meta = serde_json::json!({ "videoId": v.id, "filename": filename });
     open_session(app, who, REPLACE, meta, total, mime).await
@@ -108,9 +110,9 @@ pub async fn open_session(
     if total == 0 {
         return Err(Error::invalid("X-Upload-Content-Length", "the announced size must be above 0"));
     }
-    if kind != USER_IMPORT {
+    if kind == VIDEO {
         check_size(app, who, total, None).await?;
-    } else {
+    } else if kind == USER_IMPORT {
         crate::archive::check_import_size(app, who, total).await?;
     }
     let id = random_token(16);

@@ -122,7 +122,7 @@ pub async fn replace(app: &App, who: &AuthUser, session: &str, meta: &str, path:
     let mut tx = app.db.begin().await?;
     flotilla_db::users::lock(&mut tx, who.id()).await?;
     // The new file takes the old one's place in the quota.
-    if let Some(left) = upload::quota_left_of(&mut tx, who.id()).await?
+    if let Some(left) = upload::quota_left_of(&mut tx, who.id(), Some(session)).await?
         && size as i64 > left + v.input_size
     {
         return Err(Error::TooLarge {

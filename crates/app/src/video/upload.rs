@@ -169,9 +169,14 @@ pub async fn quota_left(app: &App, who: &AuthUser) -> Result<Option<i64>> {
     quota_left_in(&app.db, who.id(), None).await
 }
 
-/// [`quota_left`] of a user, read through `e` (a transaction holding the user's row).
-pub async fn quota_left_of(e: impl Into<flotilla_db::Exec<'_>>, user: UserId) -> Result<Option<i64>> {
-    quota_left_in(e, user, None).await
+/// [`quota_left`] of a user, read through `e` (a transaction holding the user's row); `except`
+/// is the resumable session being finalised, whose announced size is not counted twice.
+pub async fn quota_left_of(
+    e: impl Into<flotilla_db::Exec<'_>>,
+    user: UserId,
+    except: Option<&str>,
+) -> Result<Option<i64>> {
+    quota_left_in(e, user, except).await
 }
 
 async fn quota_left_in(e: impl Into<flotilla_db::Exec<'_>>, user: UserId, except: Option<&str>) -> Result<Option<i64>> {
@@ -208,6 +213,24 @@ pub async fn check_size(app: &App, who: &AuthUser, size: u64, except: Option<&st
         && size as i64 > left
     {
         return Err(over_quota(left, size));
+    }
+    Ok(())
+}
+
+/// [`check_size`] for a file that replaces one of `given_back` bytes: the old file's share of the
+/// quota goes to the new one.
+pub async fn check_replacement_size(app: &App, who: &AuthUser, size: u64, given_back: i64) -> Result<()> {
+    let max = app.config.upload.max_file_size;
+    if size > max {
+        return Err(Error::TooLarge {
+            code: "max_file_size_reached",
+            msg: format!("the file is larger than this instance accepts ({max} bytes)"),
+        });
+    }
+    if let Some(left) = quota_left_in(&app.db, who.id(), None).await?
+        && size as i64 > left + given_back
+    {
+        return Err(over_quota(left + given_back, size));
     }
     Ok(())
 }
