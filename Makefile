@@ -15,6 +15,10 @@ run:
 ## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium, and
 ## the P2P test (three Chromiums sharing a video) inside a loopback-only network namespace, against
 ## a build of the client with test hooks (web/build-test-hooks; web/build must carry none).
+## The browser tests run the binary nextest built for the process tests (same features: building
+## it again without them recompiled 16 crates). No incremental state: a one-shot build does not
+## reuse it, and it took gigabytes of CI's disk.
+test: export CARGO_INCREMENTAL = 0
 test:
 	scripts/ensure-deps test
 	$(CARGO) fmt --all -- --check
@@ -22,7 +26,7 @@ test:
 	scripts/build-web
 	cd web && npm run --silent check && npm run --silent lint && npm run --silent size && npm run --silent check:build && npm run --silent test:unit
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
-	$(CARGO) build -p flotilla
+	test -x target/debug/flotilla
 	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:browser
 	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:p2p
 

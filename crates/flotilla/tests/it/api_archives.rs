@@ -5,8 +5,6 @@
 //! archive, a decompression bomb, too many entries, someone else's account) are refused and change
 //! nothing.
 
-#![recursion_limit = "256"]
-
 use std::io::{Read, Write};
 
 use flotilla_testkit::reqwest::StatusCode;
