@@ -22,6 +22,8 @@ pub fn content_type(name: &str) -> Option<&'static str> {
         "jpg" => Some("image/jpeg"),
         "torrent" => Some("application/x-bittorrent"),
         "vtt" => Some("text/vtt; charset=utf-8"),
+        // A live's MPEG-TS segments.
+        "ts" => Some("video/mp2t"),
         _ => None,
     }
 }
@@ -35,6 +37,10 @@ pub fn safe_name(name: &str) -> bool {
         && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && content_type(name).is_some()
 }
+
+/// A cache that keeps nothing, for files that change under the same name (a live's playlists
+/// and hashes, its segments' names reused by the next session).
+pub static UNCACHED: std::sync::LazyLock<MediaCache> = std::sync::LazyLock::new(|| MediaCache::new(0));
 
 /// Parses a single `bytes=` range against a length: `Ok(None)` for no (or an ignored multi-)range,
 /// `Err(())` when unsatisfiable.

@@ -281,6 +281,11 @@ async fn get_hls_file(
     let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, q.video_file_token.as_deref()).await?;
     let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
     let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
+    if app.lives.is_streaming_uuid(&video) {
+        // A live: playlists and hashes change every segment, segment names come back next session.
+        let cache = if file.ends_with(".ts") { "public, max-age=30" } else { "no-cache" };
+        return files::serve(&files::UNCACHED, &path, &headers, content_type, cache).await;
+    }
     files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
 }
 

@@ -48,6 +48,52 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub archives: ArchivesConfig,
     pub import: ImportConfig,
+    pub live: LiveConfig,
+}
+
+/// Live streaming (PeerTube's `live`): an RTMP server in the process takes the creator's stream,
+/// ffmpeg turns it into a live HLS ladder.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Users may create lives and stream to them.
+    pub enabled: bool,
+    /// Where the RTMP server listens (PeerTube: port 1935). When it cannot listen there the
+    /// instance still starts, says so in its log, and refuses to create lives.
+    pub rtmp_listen: String,
+    /// The RTMP URL shown to creators; empty: `rtmp://<public host>:<rtmp port>/live`.
+    pub rtmp_url: String,
+    /// Lives may keep their stream as a video when it ends (PeerTube's `allow_replay`).
+    pub allow_replay: bool,
+    /// A session streaming longer than this is ended (seconds; 0: no limit).
+    pub max_duration_secs: u64,
+    /// Lives streaming at once on this instance, and per user (0: no limit).
+    pub max_instance_lives: u32,
+    pub max_user_lives: u32,
+    /// The highest bitrate taken from a creator, in kbit/s averaged over 10 s; a stream above it
+    /// is ended (0: no limit).
+    pub max_bitrate_kbps: u64,
+    /// The live ladder's heights (never above the stream's own).
+    pub resolutions: Vec<u32>,
+    /// ffmpeg threads per live.
+    pub threads: u32,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            enabled: true,
+            rtmp_listen: "127.0.0.1:1935".into(),
+            rtmp_url: String::new(),
+            allow_replay: true,
+            max_duration_secs: 0,
+            max_instance_lives: 20,
+            max_user_lives: 3,
+            max_bitrate_kbps: 20_000,
+            resolutions: vec![720, 480, 360],
+            threads: 2,
+        }
+    }
 }
 
 /// Imports of videos by URL (PeerTube's `import.videos.http`), downloaded by yt-dlp through the
@@ -416,6 +462,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             archives: ArchivesConfig::default(),
             import: ImportConfig::default(),
+            live: LiveConfig::default(),
             signup_requires_email_verification: false,
         }
     }
@@ -666,6 +713,12 @@ impl Config {
         }
         if self.http.max_image_bytes < 1024 {
             return Err(bad("http.max_image_bytes", "must be at least 1024"));
+        }
+        if self.live.resolutions.iter().any(|r| !(144..=2160).contains(r)) {
+            return Err(bad("live.resolutions", "each must be between 144 and 2160"));
+        }
+        if self.live.threads == 0 {
+            return Err(bad("live.threads", "must be at least 1"));
         }
         if self.import.timeout_secs == 0 {
             return Err(bad("import.timeout_secs", "must be at least 1"));

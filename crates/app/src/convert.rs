@@ -196,7 +196,7 @@ pub fn video_to_api(
         // PeerTube always has one: the upload's time until the video is published.
         "publishedAt": iso8601(v.published_at.unwrap_or(v.created_at)),
         "originallyPublishedAt": v.originally_published_at.map(iso8601),
-        "isLive": false,
+        "isLive": v.is_live,
         "account": account,
         "channel": channel,
         "state": { "id": v.state, "label": state_label(v.state) },
@@ -241,6 +241,15 @@ pub fn video_to_api(
                     None => json!([]),
                 }
             }
+            // A live streaming now: its files change every second, none is listed (PeerTube's).
+            (Some(master), Some(sha)) if v.is_live => json!([{
+                "id": v.id,
+                "type": 1,
+                "playlistUrl": format!("{base}{}", uris::hls_file_path(&v.uuid, master)),
+                "segmentsSha256Url": format!("{base}{}", uris::hls_file_path(&v.uuid, sha)),
+                "redundancies": [],
+                "files": [],
+            }]),
             (Some(master), Some(sha)) if !file_json.is_empty() => json!([{
                 "id": v.id,
                 "type": 1,

@@ -37,6 +37,7 @@ pub mod instance;
 pub mod jobs;
 pub mod jobs_admin;
 pub mod limits;
+pub mod live;
 pub mod mail;
 pub mod media_cache;
 pub mod notification;
@@ -99,6 +100,8 @@ pub struct App {
     pub blocks: blocklist::Blocks,
     /// Recent feed answers (`feed`).
     pub feeds: feed::FeedCache,
+    /// Lives streaming in this process, and the RTMP server's address (`live`).
+    pub lives: live::Lives,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -132,6 +135,7 @@ impl App {
             key_refetches: Default::default(),
             blocks: Default::default(),
             feeds: Default::default(),
+            lives: Default::default(),
             media_cache: media_cache::MediaCache::new(config.http.media_cache_bytes),
             edge: edge::EdgeCache::open(config.data_dir.join("edge-cache"), config.federation.edge_cache_bytes),
             fetcher: flotilla_federation::fetch::Fetcher::new(

@@ -29,6 +29,8 @@ pub mod history;
 pub mod hosts;
 pub mod images;
 pub mod jobs;
+pub mod live_sessions;
+pub mod lives;
 pub mod notifications;
 pub mod playlists;
 pub mod rates;
@@ -399,6 +401,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0046_video_sources.sql"),
         include_str!("../migrations/0046_video_sources.sql"),
     ),
+    (47, "lives", include_str!("../migrations/0047_lives.sql"), include_str!("../migrations/0047_lives.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

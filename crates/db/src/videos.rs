@@ -57,6 +57,8 @@ pub struct Video {
     /// What a sensitive video shows (1 violence, 2 explicit sex) and a few words about it.
     pub nsfw_flags: i64,
     pub nsfw_summary: Option<String>,
+    /// Made to be streamed (`lives`): its state tells whether it streams now.
+    pub is_live: bool,
 }
 
 impl Video {
@@ -69,7 +71,7 @@ const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, supp
     language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
     has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
     views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data, \
-    blocked, nsfw_flags, nsfw_summary";
+    blocked, nsfw_flags, nsfw_summary, is_live";
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,
@@ -167,6 +169,42 @@ pub async fn get_by_any_id(e: impl Into<Exec<'_>>, key: &str) -> Result<Option<V
 pub async fn get_by_uuid(e: impl Into<Exec<'_>>, uuid: &str) -> Result<Option<Video>> {
     let sql = format!("SELECT {COLUMNS} FROM videos WHERE uuid = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(uuid).fetch_optional(x).await)?)
+}
+
+/// Marks a new video as a live (`lives`).
+pub async fn set_is_live(e: impl Into<Exec<'_>>, video: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE videos SET is_live = TRUE WHERE id = $1")
+        .bind(video)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// A live's state as its sessions start and end: published with its live playlists (`playlists`:
+/// master and segment hashes) while it streams, and the first time it does its publication date;
+/// waiting or ended, without them, after.
+pub async fn set_live_state(
+    e: impl Into<Exec<'_>>,
+    video: i64,
+    state: i64,
+    playlists: Option<(&str, &str)>,
+    now: i64,
+) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET state = $2, master_playlist = $3, segments_sha256 = $4, updated_at = $5, \
+         published_at = CASE WHEN $2 = 1 THEN COALESCE(published_at, $5) ELSE published_at END \
+         WHERE id = $1 AND is_live = TRUE"
+    )
+    .bind(video)
+    .bind(state)
+    .bind(playlists.map(|p| p.0))
+    .bind(playlists.map(|p| p.1))
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }
 
 pub async fn set_tags(e: impl Into<Exec<'_>>, video: i64, tags: &[String]) -> Result<()> {
@@ -599,6 +637,8 @@ pub struct VideoFilter {
     pub search: Option<String>,
     /// Only ours (`Some(true)`) or only other instances' (`Some(false)`).
     pub is_local: Option<bool>,
+    /// Only lives (`Some(true)`) or only videos that are not (`Some(false)`).
+    pub is_live: Option<bool>,
     /// Only videos of channels this actor follows (a user's subscriptions feed).
     pub subscriptions_of: Option<i64>,
     /// Not the videos of these accounts (blocked or muted).
@@ -710,6 +750,11 @@ pub async fn list_counted(
     match f.is_local {
         Some(true) => clauses.push("v.remote_url IS NULL".into()),
         Some(false) => clauses.push("v.remote_url IS NOT NULL".into()),
+        None => {}
+    }
+    match f.is_live {
+        Some(true) => clauses.push("v.is_live = TRUE".into()),
+        Some(false) => clauses.push("v.is_live = FALSE".into()),
         None => {}
     }
     if let Some(n) = f.nsfw {

@@ -52,6 +52,8 @@ impl RunningInstance {
                 self.server.abort();
             }
         }
+        // Lives streaming now end (their sessions recorded) before the database closes.
+        self.app.lives.wait_ended(Duration::from_secs(10)).await;
         self.app.db.close().await;
     }
 
@@ -88,6 +90,9 @@ pub async fn start_with_routes(
         let _ = rx.await;
     }));
     let mut background = vec![tokio::spawn(housekeeping(app.clone())), tokio::spawn(mirroring(app.clone()))];
+    if app.config.live.enabled {
+        background.push(tokio::spawn(flotilla_app::live::ingest::serve(app.clone())));
+    }
     background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }

@@ -4,6 +4,7 @@
 
 pub mod hls;
 pub mod image;
+pub mod live;
 pub mod p2p;
 pub mod probe;
 pub mod storyboard;

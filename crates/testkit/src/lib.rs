@@ -104,6 +104,8 @@ pub fn test_config(dir: &Path, database_url: String) -> Config {
     // Tests make many requests from 127.0.0.1; the limits have tests of their own.
     c.rate_limits.enabled = false;
     c.import.yt_dlp = yt_dlp().display().to_string();
+    // Every test instance has an RTMP server of its own.
+    c.live.rtmp_listen = "127.0.0.1:0".into();
     c
 }
 
@@ -748,6 +750,8 @@ impl Process {
             .env("FLOTILLA_LOG_FORMAT", "json")
             // Tests make many requests from 127.0.0.1; `vars` may turn the limits back on.
             .env("FLOTILLA_RATE_LIMITS_ENABLED", "false")
+            // An RTMP port of its own (the rtmpUrl of a live names it).
+            .env("FLOTILLA_LIVE_RTMP_LISTEN", "127.0.0.1:0")
             .stdout(out.try_clone().expect("log"))
             .stderr(out)
             .current_dir(dir);

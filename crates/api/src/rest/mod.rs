@@ -20,6 +20,7 @@ pub mod config;
 pub mod form;
 pub mod imports;
 pub mod jobs;
+pub mod lives;
 pub mod moderation;
 pub mod notifications;
 pub mod oauth;
@@ -121,6 +122,13 @@ pub fn router(app: &App) -> Router<Arc<App>> {
             "/videos/imports",
             post(imports::create).layer(DefaultBodyLimit::max(app.config.http.max_image_bytes * 2 + 1024 * 1024)),
         )
+        .route(
+            "/videos/live",
+            post(lives::create).layer(DefaultBodyLimit::max(app.config.http.max_image_bytes * 2 + 1024 * 1024)),
+        )
+        .route("/videos/live/{id}", get(lives::get).put(lives::update))
+        .route("/videos/live/{id}/sessions", get(lives::sessions))
+        .route("/videos/{id}/live-session", get(lives::live_session))
         .route("/videos/imports/{id}", axum::routing::delete(imports::delete))
         .route("/videos/imports/{id}/cancel", post(imports::cancel))
         .route("/videos/imports/{id}/retry", post(imports::retry))

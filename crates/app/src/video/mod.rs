@@ -45,6 +45,8 @@ pub fn state_label(state: i64) -> &'static str {
         STATE_PUBLISHED => "Published",
         STATE_TO_TRANSCODE => "To transcode",
         STATE_TO_IMPORT => "To import",
+        crate::live::STATE_WAITING_FOR_LIVE => "Waiting for livestream",
+        crate::live::STATE_LIVE_ENDED => "Livestream ended",
         STATE_TRANSCODING_FAILED => "Transcoding failed",
         _ => "Unknown",
     }
@@ -136,8 +138,11 @@ pub async fn can_see(app: &App, who: Option<&AuthUser>, v: &videos::Video) -> Re
     if is_owner {
         return Ok(true);
     }
-    // Held back by moderators: for its owner and them only.
-    if v.state != STATE_PUBLISHED || v.blocked != 0 {
+    // Held back by moderators: for its owner and them only. A live's page shows while it waits
+    // for its stream and after it ended.
+    let shown = v.state == STATE_PUBLISHED
+        || (v.is_live && matches!(v.state, crate::live::STATE_WAITING_FOR_LIVE | crate::live::STATE_LIVE_ENDED));
+    if !shown || v.blocked != 0 {
         return Ok(false);
     }
     Ok(match v.privacy {
@@ -263,6 +268,7 @@ pub struct ListParams {
     /// `true`, `false` or `both`.
     pub nsfw: Option<String>,
     pub is_local: Option<bool>,
+    pub is_live: Option<bool>,
     pub privacy_one_of: Vec<i64>,
     pub search: Option<String>,
     /// Leave out what the caller already watched (logged-in users).
@@ -288,6 +294,7 @@ impl ListParams {
                 "languageOneOf" => p.language_one_of.push(v.clone()),
                 "nsfw" => p.nsfw = Some(v.clone()),
                 "isLocal" => p.is_local = Some(v == "true"),
+                "isLive" => p.is_live = Some(v == "true"),
                 "search" => p.search = Some(v.clone()),
                 "excludeAlreadyWatched" => p.exclude_already_watched = v == "true",
                 _ => {}
@@ -366,6 +373,7 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         f.privacy_one_of = p.privacy_one_of;
     }
     f.is_local = p.is_local;
+    f.is_live = p.is_live;
     if p.exclude_already_watched {
         f.unwatched_by = who.map(|w| w.user.id);
     }
@@ -466,6 +474,8 @@ pub async fn deleting(tx: &mut flotilla_db::Tx, app: &App, v: &videos::Video, by
 /// Removes everything a video has on disk (HLS files, images, the quarantined upload) and what the
 /// media cache holds of it.
 pub async fn remove_files(app: &App, v: &videos::Video) {
+    // A live streaming now stops (its connection ends the session).
+    app.lives.stop(v.id, None);
     forget_files(app, &v.uuid);
     app.edge.forget(app, &v.uuid).await;
     crate::redundancy::remove_files(app, &v.uuid).await;

@@ -22,6 +22,7 @@ mod api_errors;
 mod api_feeds;
 mod api_hostile_uploads;
 mod api_imports;
+mod api_live;
 mod api_notifications;
 mod api_nsfw;
 mod api_playlists;

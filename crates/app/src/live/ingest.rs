@@ -1,0 +1,398 @@
+//! The RTMP server: creators' streams come in here (OBS, ffmpeg: `rtmp://host:1935/live` and the
+//! live's stream key). The protocol (handshake, chunks, commands) is `rml_rtmp`'s; this module
+//! decides. Everything before a stream key is accepted is hostile and bounded: a few seconds and
+//! a few kilobytes to say which key, an unknown key refused at once — nothing is decoded, no
+//! ffmpeg started, no file written for it. Once accepted the stream's bitrate and duration are
+//! held to the configured limits, and a silent or vanished publisher ends the session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flotilla_media::live::{self as media, Source};
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::stream::Transcoder;
+use crate::App;
+
+/// Connections open at once; more are closed as they come.
+const MAX_CONNECTIONS: usize = 64;
+/// Time and bytes a connection has to complete the handshake and name an accepted stream key.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(10);
+const ANNOUNCE_MAX_BYTES: usize = 64 * 1024;
+/// A publisher that sends nothing this long is gone.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Window over which the bitrate is measured.
+const BITRATE_WINDOW: Duration = Duration::from_secs(10);
+/// Before ffmpeg starts, what the stream holds is kept until both kinds of media were seen, or
+/// this much stream time or these many bytes went by.
+const PROBE_STREAM_MS: u32 = 2000;
+const PROBE_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// The RTMP application name creators publish to (PeerTube's).
+const APP_NAME: &str = "live";
+
+/// Binds `[live] rtmp_listen`, ends the sessions a previous process left open, then takes
+/// streams until the process ends. A bind failure is logged and remembered (lives are refused
+/// with the reason); the rest of the instance runs on.
+pub async fn serve(app: Arc<App>) {
+    let addr = app.config.live.rtmp_listen.clone();
+    let listener = match TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            let why = format!("cannot listen for RTMP on {addr}: {e} (set [live] rtmp_listen)");
+            tracing::error!("live streaming is unavailable: {why}");
+            app.lives.set_rtmp(Err(why));
+            return;
+        }
+    };
+    match super::recover(&app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(count = n, "live sessions left open by the previous run were ended"),
+        Err(e) => tracing::error!(error = %e, "cannot end the live sessions left open by the previous run"),
+    }
+    let local = listener.local_addr().ok();
+    if let Some(a) = local {
+        app.lives.set_rtmp(Ok(a));
+        tracing::info!(listen = %a, "RTMP server listening for lives");
+    }
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "RTMP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if open.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+            drop(sock);
+            continue;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
+        let (app, open) = (app.clone(), open.clone());
+        tokio::spawn(async move {
+            connection(app, sock, peer).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// A connection's failure, for the log.
+type Failed = String;
+
+async fn connection(app: Arc<App>, mut sock: TcpStream, peer: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let announced = tokio::time::timeout(ANNOUNCE_TIMEOUT, announce(&app, &mut sock)).await;
+    let (mut session, started, leftover) = match announced {
+        Ok(Ok(Some(x))) => x,
+        Ok(Ok(None)) => return,
+        Ok(Err(why)) => {
+            tracing::info!(%peer, why, "RTMP connection refused");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "RTMP connection closed: no stream key accepted in time");
+            return;
+        }
+    };
+    let video_id = started.video.id;
+    let session_id = started.session_id;
+    let error = stream(&app, &mut sock, &mut session, started, leftover).await;
+    super::end(&app, video_id, session_id, error).await;
+    let _ = sock.shutdown().await;
+}
+
+/// What a connection has once its key is accepted.
+type Announced = (ServerSession, super::Started, Vec<ServerSessionResult>);
+
+/// The handshake and the commands up to an accepted `publish`; `None` when the client left.
+async fn announce(app: &App, sock: &mut TcpStream) -> Result<Option<Announced>, Failed> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut received = 0usize;
+    let mut handshake = Handshake::new(PeerType::Server);
+    let leftover = loop {
+        let n = sock.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(None);
+        }
+        received += n;
+        if received > ANNOUNCE_MAX_BYTES {
+            return Err("too many bytes before a stream key".into());
+        }
+        match handshake.process_bytes(&buf[..n]).map_err(|e| format!("bad RTMP handshake: {e:?}"))? {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                sock.write_all(&response_bytes).await.map_err(|e| e.to_string())?;
+            }
+            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                sock.write_all(&response_bytes).await.map_err(|e| e.to_string())?;
+                break remaining_bytes;
+            }
+        }
+    };
+    let (mut session, first) =
+        ServerSession::new(ServerSessionConfig::new()).map_err(|e| format!("RTMP session: {e:?}"))?;
+    let mut pending = first;
+    pending.extend(session.handle_input(&leftover).map_err(|e| format!("bad RTMP input: {e:?}"))?);
+    loop {
+        let mut next = Vec::new();
+        for r in pending {
+            match r {
+                ServerSessionResult::OutboundResponse(p) => {
+                    sock.write_all(&p.bytes).await.map_err(|e| e.to_string())?;
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::ConnectionRequested { request_id, app_name }) => {
+                    let results = if app_name == APP_NAME {
+                        session.accept_request(request_id)
+                    } else {
+                        session.reject_request(request_id, "NetConnection.Connect.Rejected", "unknown application")
+                    }
+                    .map_err(|e| format!("RTMP session: {e:?}"))?;
+                    if app_name != APP_NAME {
+                        write_results(sock, results).await?;
+                        return Err(format!("unknown RTMP application {app_name:?}"));
+                    }
+                    next.extend(results);
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::PublishStreamRequested {
+                    request_id,
+                    app_name,
+                    stream_key,
+                    ..
+                }) => {
+                    if app_name != APP_NAME {
+                        return Err(format!("publish to unknown RTMP application {app_name:?}"));
+                    }
+                    match super::begin(app, &stream_key).await {
+                        Ok(started) => {
+                            let results =
+                                session.accept_request(request_id).map_err(|e| format!("RTMP session: {e:?}"))?;
+                            // The rest of this round (media already sent) is the stream's.
+                            let mut rest = results;
+                            rest.extend(next);
+                            return Ok(Some((session, started, rest)));
+                        }
+                        Err(super::Refused(why)) => {
+                            if let Ok(results) = session.reject_request(request_id, "NetStream.Publish.BadName", &why) {
+                                let _ = write_results(sock, results).await;
+                            }
+                            return Err(why);
+                        }
+                    }
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::PlayStreamRequested { .. }) => {
+                    return Err("playing over RTMP is not offered".into());
+                }
+                _ => {}
+            }
+        }
+        if !next.is_empty() {
+            pending = next;
+            continue;
+        }
+        let n = sock.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(None);
+        }
+        received += n;
+        if received > ANNOUNCE_MAX_BYTES {
+            return Err("too many bytes before a stream key".into());
+        }
+        pending = session.handle_input(&buf[..n]).map_err(|e| format!("bad RTMP input: {e:?}"))?;
+    }
+}
+
+async fn write_results(sock: &mut TcpStream, results: Vec<ServerSessionResult>) -> Result<(), Failed> {
+    for r in results {
+        if let ServerSessionResult::OutboundResponse(p) = r {
+            sock.write_all(&p.bytes).await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The media before ffmpeg starts, and what it says of the stream.
+#[derive(Default)]
+struct Probe {
+    tags: Vec<(u8, u32, Bytes)>,
+    bytes: usize,
+    first_ts: Option<u32>,
+    last_ts: u32,
+    source: Source,
+    audio_announced: bool,
+    video_announced: bool,
+}
+
+impl Probe {
+    fn push(&mut self, kind: u8, ts: u32, data: Bytes) {
+        if kind == media::TAG_AUDIO {
+            self.source.has_audio = true;
+        } else {
+            self.source.has_video = true;
+        }
+        self.first_ts.get_or_insert(ts);
+        self.last_ts = ts;
+        self.bytes += data.len();
+        self.tags.push((kind, ts, data));
+    }
+
+    /// Enough is known to start ffmpeg.
+    fn ready(&self) -> bool {
+        let span = self.last_ts.saturating_sub(self.first_ts.unwrap_or(self.last_ts));
+        let audio_ok = self.source.has_audio || !self.audio_announced;
+        let video_ok = self.source.has_video || !self.video_announced;
+        let announced = self.audio_announced || self.video_announced;
+        (self.source.has_audio && self.source.has_video)
+            || (announced && audio_ok && video_ok && !self.tags.is_empty())
+            || span >= PROBE_STREAM_MS
+            || self.bytes >= PROBE_MAX_BYTES
+    }
+}
+
+/// Runs an accepted stream until it ends; returns the session's error (`None`: it ended as it
+/// should, the creator stopping).
+async fn stream(
+    app: &App,
+    sock: &mut TcpStream,
+    session: &mut ServerSession,
+    started: super::Started,
+    first: Vec<ServerSessionResult>,
+) -> Option<i64> {
+    let super::Started { video, live, mut stop, .. } = started;
+    let dir = crate::video::hls_dir(app, &video.uuid);
+    let limits = &app.config.live;
+    let begun = Instant::now();
+    let mut probe = Probe::default();
+    let mut ffmpeg: Option<Transcoder> = None;
+    let mut window_start = Instant::now();
+    let mut window_bytes = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut pending = first;
+    let mut last_input = Instant::now();
+    let mut stopping = app.stopping.subscribe();
+    let error = 'session: loop {
+        // What the last input raised: answers to send, media to pass on.
+        for r in std::mem::take(&mut pending) {
+            let (kind, ts, data) = match r {
+                ServerSessionResult::OutboundResponse(p) => {
+                    if sock.write_all(&p.bytes).await.is_err() {
+                        break 'session None;
+                    }
+                    continue;
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::StreamMetadataChanged { metadata, .. }) => {
+                    probe.source.width = probe.source.width.or(metadata.video_width);
+                    probe.source.height = probe.source.height.or(metadata.video_height);
+                    probe.video_announced |= metadata.video_codec_id.is_some() || metadata.video_width.is_some();
+                    probe.audio_announced |= metadata.audio_codec_id.is_some();
+                    continue;
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::AudioDataReceived { data, timestamp, .. }) => {
+                    (media::TAG_AUDIO, timestamp.value, data)
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::VideoDataReceived { data, timestamp, .. }) => {
+                    (media::TAG_VIDEO, timestamp.value, data)
+                }
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::PublishStreamFinished { .. }) => {
+                    break 'session None;
+                }
+                _ => continue,
+            };
+            if let Err(code) = feed(app, &dir, live.latency_mode, &mut probe, &mut ffmpeg, kind, ts, data).await {
+                break 'session Some(code);
+            }
+        }
+        tokio::select! {
+            read = sock.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => break 'session None,
+                    Ok(n) => n,
+                };
+                last_input = Instant::now();
+                window_bytes += n as u64;
+                match session.handle_input(&buf[..n]) {
+                    Ok(r) => pending = r,
+                    Err(e) => {
+                        tracing::info!(video = %video.uuid, error = ?e, "bad RTMP input: the live ends");
+                        break 'session None;
+                    }
+                }
+            }
+            // The instance stops: the session ends as if the creator had stopped.
+            _ = stopping.changed() => break 'session None,
+            _ = stop.changed() => {
+                let code = (*stop.borrow()).filter(|c| *c != 0);
+                break 'session code;
+            }
+            _ = tick.tick() => {
+                if last_input.elapsed() > IDLE_TIMEOUT {
+                    break 'session Some(super::ERROR_BAD_SOCKET_HEALTH);
+                }
+                if limits.max_duration_secs > 0 && begun.elapsed() > Duration::from_secs(limits.max_duration_secs) {
+                    break 'session Some(super::ERROR_DURATION_EXCEEDED);
+                }
+                let window = window_start.elapsed();
+                if window >= BITRATE_WINDOW {
+                    let kbps = window_bytes * 8 / 1000 / window.as_secs().max(1);
+                    if limits.max_bitrate_kbps > 0 && kbps > limits.max_bitrate_kbps {
+                        tracing::info!(video = %video.uuid, kbps, "a live's bitrate is over the limit");
+                        break 'session Some(super::ERROR_BITRATE_EXCEEDED);
+                    }
+                    window_start = Instant::now();
+                    window_bytes = 0;
+                }
+                if ffmpeg.as_mut().is_some_and(|f| f.exited()) {
+                    break 'session Some(super::ERROR_FFMPEG);
+                }
+            }
+        }
+    };
+    if let Some(f) = ffmpeg.take()
+        && let Some(why) = f.finish(Duration::from_secs(5)).await
+        && error.is_none()
+    {
+        tracing::info!(video = %video.uuid, ffmpeg = why, "a live's ffmpeg ended with an error");
+    }
+    error
+}
+
+/// Passes one media message on: to ffmpeg once it runs, else kept until enough is known of the
+/// stream to start it. `Err`: the session's error.
+#[allow(clippy::too_many_arguments)]
+async fn feed(
+    app: &App,
+    dir: &std::path::Path,
+    latency_mode: i64,
+    probe: &mut Probe,
+    ffmpeg: &mut Option<Transcoder>,
+    kind: u8,
+    ts: u32,
+    data: Bytes,
+) -> Result<(), i64> {
+    let mut out = Vec::with_capacity(data.len() + 15);
+    if let Some(f) = ffmpeg.as_mut() {
+        media::flv_tag(&mut out, kind, ts, &data);
+        return f.write(&out).await.map_err(|_| super::ERROR_FFMPEG);
+    }
+    probe.push(kind, ts, data);
+    if !probe.ready() {
+        return Ok(());
+    }
+    let t = Transcoder::start(app, dir, &probe.source, latency_mode).await.map_err(|e| {
+        tracing::error!(dir = %dir.display(), error = %e, "cannot start a live's ffmpeg");
+        super::ERROR_FFMPEG
+    })?;
+    out.extend_from_slice(&media::flv_header(probe.source.has_audio, probe.source.has_video));
+    for (k, ts, d) in probe.tags.drain(..) {
+        media::flv_tag(&mut out, k, ts, &d);
+    }
+    probe.bytes = 0;
+    let f = ffmpeg.insert(t);
+    f.write(&out).await.map_err(|_| super::ERROR_FFMPEG)
+}

@@ -1,0 +1,420 @@
+//! Lives (PeerTube's live streaming): ffmpeg pushes a test pattern with sound over RTMP with the
+//! live's stream key; the live is published, its live HLS ladder is served and read by ffprobe,
+//! its segment hashes match the segments; when the stream ends the live ends (or waits again,
+//! when permanent). Unknown keys, a second push, garbage on the RTMP port, the limits (lives per
+//! user, duration, bitrate) are refused or end the session; a stopped instance ends its lives, a
+//! crashed one ends them at its next start.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use flotilla_testkit::reqwest::StatusCode;
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{ADMIN_PASSWORD, Api, Backend, Process, TestInstance, database_url, db_tests};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flotilla");
+
+db_tests!(
+    a_stream_pushed_with_its_key_goes_live_and_ends,
+    unknown_keys_second_pushes_and_garbage_are_refused,
+    a_permanent_live_streams_twice_and_keeps_its_url,
+    limits_refuse_lives_and_end_sessions,
+    a_stopped_instance_ends_its_lives_and_a_crash_is_recovered,
+);
+
+/// Instances for these tests: a light ladder (the machine encodes several lives at once).
+async fn instance(backend: Backend, tweak: impl FnOnce(&mut flotilla_app::Config)) -> TestInstance {
+    TestInstance::start_with(backend, |c| {
+        c.live.resolutions = vec![360, 240];
+        c.live.threads = 1;
+        tweak(c);
+    })
+    .await
+}
+
+async fn channel_id(api: &Api, token: &str) -> i64 {
+    api.get("/api/v1/users/me", Some(token)).await.1["videoChannels"][0]["id"].as_i64().unwrap()
+}
+
+/// Creates a live; returns `(id, uuid)`.
+async fn create_live(api: &Api, token: &str, extra: Value) -> (i64, String) {
+    let mut body = json!({ "channelId": channel_id(api, token).await, "name": "Harbour live", "privacy": 1 });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, out) = api.post("/api/v1/videos/live", Some(token), body).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    (out["video"]["id"].as_i64().unwrap(), out["video"]["uuid"].as_str().unwrap().to_string())
+}
+
+/// `(rtmpUrl, streamKey)` as the owner sees them.
+async fn stream_address(api: &Api, token: &str, id: i64) -> (String, String) {
+    let (status, live) = api.get(&format!("/api/v1/videos/live/{id}"), Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    (live["rtmpUrl"].as_str().unwrap().to_string(), live["streamKey"].as_str().unwrap().to_string())
+}
+
+/// ffmpeg as a creator's encoder: `secs` of a 640×360 test pattern with a tone, in real time.
+fn push(rtmp_url: &str, key: &str, secs: u32) -> tokio::process::Child {
+    tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &secs.to_string()])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv"])
+        .arg(format!("{rtmp_url}/{key}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg (apt-get install ffmpeg)")
+}
+
+async fn state(api: &Api, uuid: &str) -> i64 {
+    let (status, v) = api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["state"]["id"].as_i64().unwrap()
+}
+
+async fn wait_state(api: &Api, uuid: &str, want: i64, within: Duration) {
+    let until = Instant::now() + within;
+    loop {
+        let s = state(api, uuid).await;
+        if s == want {
+            return;
+        }
+        assert!(Instant::now() < until, "the live {uuid} is in state {s}, not {want}, after {within:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for a push to end by itself; returns whether ffmpeg succeeded.
+async fn pushed(child: &mut tokio::process::Child, within: Duration) -> bool {
+    tokio::time::timeout(within, child.wait()).await.expect("the push ended in time").expect("wait").success()
+}
+
+async fn sessions(api: &Api, token: &str, id: i64) -> Value {
+    let (status, s) = api.get(&format!("/api/v1/videos/live/{id}/sessions"), Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    s
+}
+
+async fn get_text(api: &Api, url: &str) -> (StatusCode, String) {
+    let r = api.http.get(url).send().await.expect("request");
+    (r.status(), r.text().await.unwrap_or_default())
+}
+
+async fn a_stream_pushed_with_its_key_goes_live_and_ends(backend: Backend) {
+    let t = instance(backend, |_| {}).await;
+    let token = t.user("marin").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({ "latencyMode": 3 })).await;
+
+    // Waiting: seen by all, listed nowhere, no playlist yet.
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 4, "{v}");
+    assert_eq!(v["state"]["label"], "Waiting for livestream");
+    assert_eq!(v["isLive"], true);
+    assert_eq!(v["streamingPlaylists"], json!([]));
+    let (_, lives) = t.api.get("/api/v1/videos?isLive=true", None).await;
+    assert_eq!(lives["data"], json!([]));
+
+    // The key and the address for the owner; the settings for anyone.
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    assert!(rtmp.starts_with("rtmp://127.0.0.1:") && rtmp.ends_with("/live"), "{rtmp}");
+    let (status, public) = t.api.get(&format!("/api/v1/videos/live/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{public}");
+    assert_eq!(public["latencyMode"], 3);
+    assert_eq!(public["permanentLive"], false);
+    assert!(public.get("streamKey").is_none() && public.get("rtmpUrl").is_none(), "{public}");
+
+    let mut ffmpeg = push(&rtmp, &key, 12);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().expect("a live playlist").to_string();
+    assert!(playlist.ends_with(&format!("/static/streaming-playlists/hls/{uuid}/master.m3u8")), "{playlist}");
+    assert_eq!(v["streamingPlaylists"][0]["files"], json!([]));
+    let sha_url = v["streamingPlaylists"][0]["segmentsSha256Url"].as_str().unwrap().to_string();
+    let (_, lives) = t.api.get("/api/v1/videos?isLive=true", None).await;
+    assert_eq!(lives["data"][0]["uuid"], uuid.as_str(), "{lives}");
+
+    // The master playlist lists the ladder (never above the stream's 360p).
+    let base = playlist.trim_end_matches("master.m3u8").to_string();
+    let until = Instant::now() + Duration::from_secs(20);
+    let master = loop {
+        let (status, text) = get_text(&t.api, &playlist).await;
+        if status == StatusCode::OK && text.matches("#EXT-X-STREAM-INF").count() == 2 {
+            break text;
+        }
+        assert!(Instant::now() < until, "no master playlist: {status} {text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(master.contains("RESOLUTION=640x360") && master.contains("RESOLUTION=426x240"), "{master}");
+    assert!(!master.contains("1280x720"), "{master}");
+    let r = t.api.http.get(&playlist).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+
+    // ffprobe reads the live playlist while it streams (2 s segments: small latency).
+    let media = format!("{base}0.m3u8");
+    let (_, text) = get_text(&t.api, &media).await;
+    assert!(text.contains("#EXT-X-TARGETDURATION:2") && text.contains("#EXT-X-PROGRAM-DATE-TIME"), "{text}");
+    let probe = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,height", "-of", "json", &media])
+        .output()
+        .await
+        .expect("ffprobe");
+    let probe: Value = serde_json::from_slice(&probe.stdout).unwrap_or_default();
+    let kinds: Vec<&str> =
+        probe["streams"].as_array().unwrap().iter().filter_map(|s| s["codec_type"].as_str()).collect();
+    assert!(kinds.contains(&"video") && kinds.contains(&"audio"), "{probe}");
+    assert!(probe["streams"].as_array().unwrap().iter().any(|s| s["height"] == 360), "{probe}");
+
+    // Every segment listed in the hashes is the segment served.
+    let until = Instant::now() + Duration::from_secs(20);
+    let hashes = loop {
+        let r = t.api.http.get(&sha_url).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            let j: Value = r.json().await.unwrap();
+            if j.as_object().is_some_and(|o| o.len() >= 4) {
+                break j;
+            }
+        }
+        assert!(Instant::now() < until, "no segment hashes");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for (name, sha) in hashes.as_object().unwrap() {
+        let r = t.api.http.get(format!("{base}{name}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        assert_eq!(r.headers()["content-type"], "video/mp2t");
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(sha.as_str().unwrap(), hex::encode(Sha256::digest(&bytes)), "{name}");
+    }
+
+    // The stream ends: the live is ended, its files gone, its session recorded.
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await, "the push succeeds");
+    wait_state(&t.api, &uuid, 5, Duration::from_secs(20)).await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["label"], "Livestream ended");
+    assert_eq!(v["streamingPlaylists"], json!([]));
+    assert_eq!(get_text(&t.api, &playlist).await.0, StatusCode::NOT_FOUND);
+    assert!(!t.config.data_dir.join("streaming-playlists/hls").join(&uuid).exists());
+    let s = sessions(&t.api, &token, id).await;
+    assert_eq!(s["total"], 1, "{s}");
+    assert!(s["data"][0]["endDate"].is_string(), "{s}");
+    assert_eq!(s["data"][0]["error"], Value::Null);
+    assert_eq!(s["data"][0]["saveReplay"], false);
+
+    // An ended live does not stream again.
+    let mut again = push(&rtmp, &key, 5);
+    assert!(!pushed(&mut again, Duration::from_secs(20)).await, "an ended live refuses a stream");
+    assert_eq!(sessions(&t.api, &token, id).await["total"], 1);
+    // Not the owner: no sessions.
+    let other = t.user("oskar").await;
+    let (status, _) = t.api.get(&format!("/api/v1/videos/live/{id}/sessions"), Some(&other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn unknown_keys_second_pushes_and_garbage_are_refused(backend: Backend) {
+    let t = instance(backend, |_| {}).await;
+    let token = t.user("nadia").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+
+    // An unknown key: refused at once, nothing starts.
+    let started = Instant::now();
+    let mut wrong = push(&rtmp, "00000000-0000-4000-8000-000000000000", 10);
+    assert!(!pushed(&mut wrong, Duration::from_secs(20)).await, "an unknown key is refused");
+    assert!(started.elapsed() < Duration::from_secs(8), "refused before the stream would have ended");
+    assert_eq!(state(&t.api, &uuid).await, 4);
+    assert_eq!(sessions(&t.api, &token, id).await["total"], 0);
+
+    // Garbage and an endless handshake on the RTMP port: the connection is closed, the server lives.
+    let port: u16 = rtmp.trim_start_matches("rtmp://127.0.0.1:").trim_end_matches("/live").parse().unwrap();
+    let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let junk = vec![3u8; 256 * 1024];
+    // Refused part way (the server closed) or taken whole: either way the server must close.
+    let _ = tokio::time::timeout(Duration::from_secs(15), sock.write_all(&junk)).await;
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        use tokio::io::AsyncReadExt;
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server closes a connection that sends garbage");
+
+    // A second push to a streaming live is refused; the first goes on.
+    let mut first = push(&rtmp, &key, 40);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    let mut second = push(&rtmp, &key, 10);
+    assert!(!pushed(&mut second, Duration::from_secs(20)).await, "a second push is refused");
+    assert_eq!(state(&t.api, &uuid).await, 1);
+    assert!(first.try_wait().unwrap().is_none(), "the first push streams on");
+    assert_eq!(sessions(&t.api, &token, id).await["total"], 1);
+
+    // The creator's encoder is killed: the session ends cleanly.
+    first.start_kill().unwrap();
+    let _ = first.wait().await;
+    wait_state(&t.api, &uuid, 5, Duration::from_secs(30)).await;
+    let s = sessions(&t.api, &token, id).await;
+    assert!(s["data"][0]["endDate"].is_string(), "{s}");
+    assert!(!t.config.data_dir.join("streaming-playlists/hls").join(&uuid).exists());
+
+    // Hostile settings are refused and make nothing.
+    let channel = channel_id(&t.api, &token).await;
+    for bad in [
+        json!({ "channelId": channel, "name": "Bad latency", "latencyMode": 7 }),
+        json!({ "channelId": channel, "name": "Bad replay", "saveReplay": true, "replaySettings": { "privacy": 5 } }),
+        json!({ "channelId": channel, "name": "x" }),
+    ] {
+        let (status, body) = t.api.post("/api/v1/videos/live", Some(&token), bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let (_, mine) = t.api.get("/api/v1/users/me/videos", Some(&token)).await;
+    assert_eq!(mine["total"], 1, "{mine}");
+    // Not a live, not the owner.
+    let (status, _) = t.api.get("/api/v1/videos/live/999999", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let other = t.user("pavel").await;
+    let (status, _) = t.api.put(&format!("/api/v1/videos/live/{id}"), Some(&other), json!({ "latencyMode": 2 })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn a_permanent_live_streams_twice_and_keeps_its_url(backend: Backend) {
+    let t = instance(backend, |_| {}).await;
+    let token = t.user("ilse").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({ "permanentLive": true })).await;
+    // Settings change while it waits.
+    let (status, body) =
+        t.api.put(&format!("/api/v1/videos/live/{id}"), Some(&token), json!({ "latencyMode": 2 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut urls = Vec::new();
+    for round in 0..2 {
+        let mut ffmpeg = push(&rtmp, &key, 6);
+        wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+        let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        urls.push(v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string());
+        if round == 0 {
+            // Not while it streams.
+            let (status, body) =
+                t.api.put(&format!("/api/v1/videos/live/{id}"), Some(&token), json!({ "latencyMode": 1 })).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        }
+        assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+        wait_state(&t.api, &uuid, 4, Duration::from_secs(20)).await;
+    }
+    assert_eq!(urls[0], urls[1]);
+    assert_eq!(stream_address(&t.api, &token, id).await.1, key, "the key stays");
+    let s = sessions(&t.api, &token, id).await;
+    assert_eq!(s["total"], 2, "{s}");
+    assert!(s["data"].as_array().unwrap().iter().all(|x| x["endDate"].is_string() && x["error"].is_null()), "{s}");
+    let (_, live) = t.api.get(&format!("/api/v1/videos/live/{id}"), None).await;
+    assert_eq!(live["latencyMode"], 2);
+}
+
+async fn limits_refuse_lives_and_end_sessions(backend: Backend) {
+    let short = instance(backend, |c| {
+        c.live.max_duration_secs = 3;
+        c.live.max_user_lives = 1;
+        c.live.allow_replay = false;
+    })
+    .await;
+    let slow = instance(backend, |c| c.live.max_bitrate_kbps = 40).await;
+    let token = short.user("lena").await;
+    let channel = channel_id(&short.api, &token).await;
+    let (status, body) = short
+        .api
+        .post(
+            "/api/v1/videos/live",
+            Some(&token),
+            json!({ "channelId": channel, "name": "Replay", "saveReplay": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "live_not_allowing_replay");
+    let (id, uuid) = create_live(&short.api, &token, json!({})).await;
+    let (status, body) =
+        short.api.post("/api/v1/videos/live", Some(&token), json!({ "channelId": channel, "name": "Second" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "max_user_lives_limit_reached");
+
+    let slow_token = slow.user("tomas").await;
+    let (slow_id, slow_uuid) = create_live(&slow.api, &slow_token, json!({})).await;
+
+    // Over the duration and over the bitrate: the sessions end with PeerTube's error (and ours).
+    let (rtmp, key) = stream_address(&short.api, &token, id).await;
+    let (slow_rtmp, slow_key) = stream_address(&slow.api, &slow_token, slow_id).await;
+    let mut long = push(&rtmp, &key, 40);
+    let mut heavy = push(&slow_rtmp, &slow_key, 40);
+    wait_state(&short.api, &uuid, 5, Duration::from_secs(30)).await;
+    assert_eq!(sessions(&short.api, &token, id).await["data"][0]["error"], 2);
+    wait_state(&slow.api, &slow_uuid, 5, Duration::from_secs(40)).await;
+    assert_eq!(sessions(&slow.api, &slow_token, slow_id).await["data"][0]["error"], 101);
+    // Both encoders were cut off long before their 40 s.
+    assert!(!pushed(&mut long, Duration::from_secs(20)).await);
+    assert!(!pushed(&mut heavy, Duration::from_secs(20)).await);
+}
+
+async fn a_stopped_instance_ends_its_lives_and_a_crash_is_recovered(backend: Backend) {
+    // A graceful stop ends the session as the creator stopping would.
+    let t = instance(backend, |_| {}).await;
+    let token = t.user("rosa").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 60);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    let stopped = t.stop_keep().await;
+    assert!(!pushed(&mut ffmpeg, Duration::from_secs(20)).await, "the encoder is disconnected");
+    let t = stopped.start().await;
+    assert_eq!(state(&t.api, &uuid).await, 5);
+    let token = t.api.login("rosa", "password-123").await;
+    assert!(sessions(&t.api, &token, id).await["data"][0]["endDate"].is_string());
+    assert!(!t.config.data_dir.join("streaming-playlists/hls").join(&uuid).exists());
+    t.stop().await;
+
+    // kill -9 during a permanent live: the next start ends the session, the live waits again,
+    // its files are gone.
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        ("FLOTILLA_DATA_DIR", dir.path().join("data").display().to_string()),
+        ("FLOTILLA_DATABASE_URL", database_url(backend, dir.path()).await),
+        ("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("FLOTILLA_LIVE_RESOLUTIONS", "240".to_string()),
+    ];
+    let mut p = Process::spawn(Path::new(BIN), dir.path(), &vars).await;
+    let admin = p.api.login("root", ADMIN_PASSWORD).await;
+    let (id, uuid) = create_live(&p.api, &admin, json!({ "permanentLive": true })).await;
+    let (rtmp, key) = stream_address(&p.api, &admin, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 60);
+    wait_state(&p.api, &uuid, 1, Duration::from_secs(30)).await;
+    let live_dir = dir.path().join("data/streaming-playlists/hls").join(&uuid);
+    let until = Instant::now() + Duration::from_secs(20);
+    while !live_dir.join("master.m3u8").exists() {
+        assert!(Instant::now() < until, "the live's files are written");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    p.signal_and_wait("KILL");
+    assert!(!pushed(&mut ffmpeg, Duration::from_secs(30)).await, "the encoder loses its server");
+    let p = Process::spawn(Path::new(BIN), dir.path(), &vars).await;
+    let admin = p.api.login("root", ADMIN_PASSWORD).await;
+    wait_state(&p.api, &uuid, 4, Duration::from_secs(10)).await;
+    let s = sessions(&p.api, &admin, id).await;
+    assert_eq!(s["total"], 1, "{s}");
+    assert!(s["data"][0]["endDate"].is_string(), "{s}");
+    assert!(!live_dir.exists(), "the live's files are removed");
+    // And it streams again.
+    let (rtmp, _) = stream_address(&p.api, &admin, id).await;
+    let mut again = push(&rtmp, &key, 4);
+    wait_state(&p.api, &uuid, 1, Duration::from_secs(30)).await;
+    assert!(pushed(&mut again, Duration::from_secs(40)).await);
+    wait_state(&p.api, &uuid, 4, Duration::from_secs(20)).await;
+}
