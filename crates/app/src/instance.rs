@@ -75,6 +75,24 @@ fn file_extensions_images() -> Value {
     json!([".png", ".jpeg", ".jpg", ".gif", ".webp"])
 }
 
+/// `ServerConfig.live`: PeerTube's shape (`maxDuration` in milliseconds, -1 for no limit); on
+/// while the RTMP server listens.
+fn live_config(app: &App) -> Value {
+    let l = &app.config.live;
+    let limit = |n: u64| if n == 0 { -1 } else { n as i64 };
+    json!({
+        "enabled": l.enabled && app.lives.rtmp_addr().is_some(),
+        "allowReplay": l.allow_replay,
+        "latencySetting": { "enabled": true },
+        "maxDuration": if l.max_duration_secs == 0 { -1 } else { (l.max_duration_secs * 1000) as i64 },
+        "maxInstanceLives": limit(u64::from(l.max_instance_lives)),
+        "maxUserLives": limit(u64::from(l.max_user_lives)),
+        "transcoding": { "enabled": true, "remoteRunners": { "enabled": false }, "enabledResolutions": l.resolutions,
+                         "profile": "default", "availableProfiles": ["default"] },
+        "rtmp": { "port": app.lives.rtmp_addr().map_or(1935, |a| a.port()) },
+    })
+}
+
 /// `GET /api/v1/config`, PeerTube's `ServerConfig` for the features we have.
 pub fn server_config(app: &App) -> Value {
     let s = app.settings();
@@ -122,11 +140,7 @@ pub fn server_config(app: &App) -> Value {
             "profile": "default",
             "availableProfiles": ["default"]
         },
-        "live": { "enabled": false, "allowReplay": false, "latencySetting": { "enabled": false }, "maxDuration": -1,
-                  "maxInstanceLives": 0, "maxUserLives": 0,
-                  "transcoding": { "enabled": false, "remoteRunners": { "enabled": false }, "enabledResolutions": [],
-                                   "profile": "default", "availableProfiles": ["default"] },
-                  "rtmp": { "port": 1935 } },
+        "live": live_config(app),
         "videoStudio": { "enabled": false, "remoteRunners": { "enabled": false } },
         "videoFile": { "update": { "enabled": app.config.upload.replace_enabled } },
         "videoTranscription": { "enabled": false, "remoteRunners": { "enabled": false } },

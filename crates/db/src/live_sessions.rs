@@ -86,6 +86,19 @@ pub async fn latest(e: impl Into<Exec<'_>>, video_id: i64) -> Result<Option<Sess
     Ok(run!(e, |x| sqlx::query_as::<_, Session>(&sql).bind(video_id).fetch_optional(x).await)?)
 }
 
+/// Records the replay made of a session (its ending processed).
+pub async fn set_replay(e: impl Into<Exec<'_>>, id: i64, replay_video_id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE video_live_sessions SET replay_video_id = $2, ending_processed = TRUE WHERE id = $1"
+    )
+    .bind(id)
+    .bind(replay_video_id)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
 /// The session a replay video was made from.
 pub async fn of_replay(e: impl Into<Exec<'_>>, replay_video_id: i64) -> Result<Option<Session>> {
     let sql = format!("SELECT {COLUMNS} FROM video_live_sessions WHERE replay_video_id = $1 LIMIT 1");

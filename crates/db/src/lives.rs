@@ -65,6 +65,16 @@ pub async fn update(e: impl Into<Exec<'_>>, l: &Live) -> Result<()> {
     Ok(())
 }
 
+/// A live that became its replay is a live no more.
+pub async fn delete(e: impl Into<Exec<'_>>, video_id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("DELETE FROM video_lives WHERE video_id = $1")
+        .bind(video_id)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Lives of a user's channels that are not ended (waiting or streaming): PeerTube's
 /// `max_user_lives` counts these.
 pub async fn count_of_user(e: impl Into<Exec<'_>>, account_id: i64) -> Result<i64> {

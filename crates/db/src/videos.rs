@@ -171,6 +171,21 @@ pub async fn get_by_uuid(e: impl Into<Exec<'_>>, uuid: &str) -> Result<Option<Vi
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(uuid).fetch_optional(x).await)?)
 }
 
+/// A live that ended becomes its own replay: no longer a live, with the replay's privacy, waiting
+/// for its transcoding.
+pub async fn become_replay(e: impl Into<Exec<'_>>, video: i64, privacy: i64) -> Result<()> {
+    run!(e, |x| sqlx::query(
+        "UPDATE videos SET is_live = FALSE, privacy = $2, wait_transcoding = TRUE, master_playlist = NULL, \
+         segments_sha256 = NULL WHERE id = $1"
+    )
+    .bind(video)
+    .bind(privacy)
+    .execute(x)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
 /// Marks a new video as a live (`lives`).
 pub async fn set_is_live(e: impl Into<Exec<'_>>, video: i64) -> Result<()> {
     run!(e, |x| sqlx::query("UPDATE videos SET is_live = TRUE WHERE id = $1")

@@ -263,7 +263,7 @@ async fn stream(
     started: super::Started,
     first: Vec<ServerSessionResult>,
 ) -> Option<i64> {
-    let super::Started { video, live, mut stop, .. } = started;
+    let super::Started { video, live, mut stop, replay, owner, .. } = started;
     let dir = crate::video::hls_dir(app, &video.uuid);
     let limits = &app.config.live;
     let begun = Instant::now();
@@ -304,7 +304,9 @@ async fn stream(
                 }
                 _ => continue,
             };
-            if let Err(code) = feed(app, &dir, live.latency_mode, &mut probe, &mut ffmpeg, kind, ts, data).await {
+            let replay = replay.clone();
+            if let Err(code) = feed(app, &dir, live.latency_mode, replay, &mut probe, &mut ffmpeg, kind, ts, data).await
+            {
                 break 'session Some(code);
             }
         }
@@ -346,6 +348,13 @@ async fn stream(
                     }
                     window_start = Instant::now();
                     window_bytes = 0;
+                    // A replay counts against its owner's quota as it grows (PeerTube's).
+                    if let (Some(f), Some(user)) = (ffmpeg.as_ref(), owner) && replay.is_some() {
+                        let left = crate::video::upload::quota_left_of(&app.db, user, None).await.ok().flatten();
+                        if left.is_some_and(|l| f.replay_bytes() as i64 > l) {
+                            break 'session Some(super::ERROR_QUOTA_EXCEEDED);
+                        }
+                    }
                 }
                 if ffmpeg.as_mut().is_some_and(|f| f.exited()) {
                     break 'session Some(super::ERROR_FFMPEG);
@@ -369,6 +378,7 @@ async fn feed(
     app: &App,
     dir: &std::path::Path,
     latency_mode: i64,
+    replay: Option<std::path::PathBuf>,
     probe: &mut Probe,
     ffmpeg: &mut Option<Transcoder>,
     kind: u8,
@@ -384,7 +394,7 @@ async fn feed(
     if !probe.ready() {
         return Ok(());
     }
-    let t = Transcoder::start(app, dir, &probe.source, latency_mode).await.map_err(|e| {
+    let t = Transcoder::start(app, dir, &probe.source, latency_mode, replay).await.map_err(|e| {
         tracing::error!(dir = %dir.display(), error = %e, "cannot start a live's ffmpeg");
         super::ERROR_FFMPEG
     })?;

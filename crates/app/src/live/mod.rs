@@ -40,6 +40,7 @@ pub const LATENCY_SMALL: i64 = 3;
 /// from 101).
 pub const ERROR_BAD_SOCKET_HEALTH: i64 = 1;
 pub const ERROR_DURATION_EXCEEDED: i64 = 2;
+pub const ERROR_QUOTA_EXCEEDED: i64 = 3;
 pub const ERROR_FFMPEG: i64 = 4;
 pub const ERROR_BLOCKED: i64 = 5;
 pub const ERROR_BITRATE_EXCEEDED: i64 = 101;
@@ -470,6 +471,10 @@ pub struct Started {
     pub video: videos::Video,
     pub live: lives::Live,
     pub session_id: i64,
+    /// Where the replay grows, when this session saves one.
+    pub replay: Option<std::path::PathBuf>,
+    /// The live's owner (whose quota the replay counts against).
+    pub owner: Option<flotilla_domain::UserId>,
     pub stop: tokio::sync::watch::Receiver<Option<i64>>,
 }
 
@@ -533,7 +538,14 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
         Ok(session_id) => {
             crate::video::forget_files(app, &v.uuid);
             tracing::info!(video = %v.uuid, session = session_id, "live session started");
-            Ok(Started { video: v, live, session_id, stop: rx_stop })
+            let replay = (live.save_replay && app.config.live.allow_replay).then(|| replay_path(app, session_id));
+            if let Some(dir) = replay.as_ref().and_then(|p| p.parent())
+                && let Err(e) = tokio::fs::create_dir_all(dir).await
+            {
+                tracing::error!(dir = %dir.display(), error = %e, "cannot make the live replays' directory");
+            }
+            let owner = crate::video::owner_user(app, &v).await.ok().flatten().map(flotilla_domain::UserId);
+            Ok(Started { video: v, live, session_id, replay, owner, stop: rx_stop })
         }
         Err(e) => {
             app.lives.lock().remove(&v.id);
@@ -542,38 +554,202 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
     }
 }
 
-/// Ends a session: the video waits for the next one (permanent) or is ended, its live files go.
-/// Safe to call for a session already ended, or whose video was deleted meanwhile.
+/// Where a session's replay grows (the first variant's segments, appended as they finish).
+pub fn replay_path(app: &App, session_id: i64) -> std::path::PathBuf {
+    app.data_path("live-replays").join(format!("{session_id}.ts"))
+}
+
+/// Ends a session: the video waits for the next one (permanent) or is ended, its live files go;
+/// a replay the session saved becomes a video. Safe to call for a session already ended, or
+/// whose video was deleted meanwhile.
 pub async fn end(app: &App, video_id: i64, session_id: i64, error: Option<i64>) {
-    let result = async {
-        let now = now_ms();
-        let mut tx = app.db.begin().await?;
-        let ended = live_sessions::end(&mut tx, session_id, error, now).await?;
-        let live = lives::get(&mut tx, video_id).await?;
-        let v = videos::get(&mut tx, video_id).await?;
-        if let (Some(live), Some(v)) = (live, v)
-            && ended
-        {
-            let state = if live.permanent { STATE_WAITING_FOR_LIVE } else { STATE_LIVE_ENDED };
-            videos::set_live_state(&mut tx, v.id, state, None, now).await?;
-        }
-        tx.commit().await?;
-        Ok::<(), Error>(())
-    }
-    .await;
-    if let Err(e) = result {
-        // The next start's recovery ends it.
-        tracing::error!(video = video_id, session = session_id, error = %e, "cannot record a live session's end");
-    }
-    // Files first, then the registry: while it still says "streaming", nothing of the live is
-    // kept in the media cache.
+    // Files first (a replay's transcoding writes into the same directory once the end is
+    // committed), the registry last: while it still says "streaming", nothing of the live is kept
+    // in the media cache.
     let uuid = app.lives.lock().get(&video_id).map(|r| r.uuid.clone());
     if let Some(uuid) = &uuid {
         clear_files(app, uuid).await;
         crate::video::forget_files(app, uuid);
     }
+    if let Err(e) = finish(app, video_id, session_id, error).await {
+        // The next start's recovery ends it.
+        tracing::error!(video = video_id, session = session_id, error = %e, "cannot record a live session's end");
+    }
     app.lives.lock().remove(&video_id);
     tracing::info!(video = video_id, session = session_id, error, "live session ended");
+}
+
+/// A replay's file, probed and moved into quarantine as an upload would be.
+struct ReplayInput {
+    probe: flotilla_media::probe::Probe,
+    probe_json: String,
+    path: String,
+    size: i64,
+}
+
+async fn replay_input(app: &App, session_id: i64) -> Option<ReplayInput> {
+    let file = replay_path(app, session_id);
+    let size = tokio::fs::metadata(&file).await.ok()?.len();
+    if size == 0 {
+        let _ = tokio::fs::remove_file(&file).await;
+        return None;
+    }
+    match crate::video::upload::probe_upload(app, &file).await {
+        Ok((probe, probe_json)) => {
+            let quarantine = crate::video::upload::quarantine_path(app);
+            if let Err(e) = tokio::fs::rename(&file, &quarantine).await {
+                tracing::error!(file = %file.display(), error = %e, "cannot keep a live's replay");
+                return None;
+            }
+            Some(ReplayInput { probe, probe_json, path: quarantine.display().to_string(), size: size as i64 })
+        }
+        Err(e) => {
+            tracing::warn!(session = session_id, error = %e, "a live's replay cannot be read: none is made");
+            let _ = tokio::fs::remove_file(&file).await;
+            None
+        }
+    }
+}
+
+/// The session's end in one transaction: the session ended, the video's new state, and the replay
+/// (a video to transcode, with its job) when the session saved one.
+async fn finish(app: &App, video_id: i64, session_id: i64, error: Option<i64>) -> Result<()> {
+    let Some(session) = live_sessions::get(&app.db, session_id).await? else {
+        let _ = tokio::fs::remove_file(replay_path(app, session_id)).await;
+        return Ok(());
+    };
+    let replay =
+        if session.save_replay && session.ended_at.is_none() { replay_input(app, session_id).await } else { None };
+    let result = commit_end(app, video_id, &session, error, replay.as_ref()).await;
+    match (&result, replay) {
+        (Ok(true), _) => {
+            app.wake_jobs();
+            tracing::info!(video = video_id, session = session_id, "a live's replay is made into a video");
+        }
+        // Not made: the replay goes back where the next try finds it, or away when not wanted.
+        (Err(_), Some(r)) => {
+            let _ = tokio::fs::rename(&r.path, replay_path(app, session_id)).await;
+        }
+        (Ok(false), Some(r)) => {
+            let _ = tokio::fs::remove_file(&r.path).await;
+        }
+        (_, None) => {}
+    }
+    result.map(|_| ())
+}
+
+/// [`finish`]'s transaction; `true` when it made a replay.
+async fn commit_end(
+    app: &App,
+    video_id: i64,
+    session: &live_sessions::Session,
+    error: Option<i64>,
+    replay: Option<&ReplayInput>,
+) -> Result<bool> {
+    let session_id = session.id;
+    let now = now_ms();
+    let mut tx = app.db.begin().await?;
+    let ended = live_sessions::end(&mut tx, session_id, error, now).await?;
+    let live = lives::get(&mut tx, video_id).await?;
+    let v = videos::get(&mut tx, video_id).await?;
+    let mut made = false;
+    if let (Some(live), Some(v)) = (live, v)
+        && ended
+    {
+        let state = if live.permanent { STATE_WAITING_FOR_LIVE } else { STATE_LIVE_ENDED };
+        videos::set_live_state(&mut tx, v.id, state, None, now).await?;
+        if let Some(r) = replay {
+            let replay_id = make_replay(&mut tx, &v, &live, session.replay_privacy, r, now).await?;
+            live_sessions::set_replay(&mut tx, session_id, replay_id).await?;
+            crate::jobs::enqueue(&mut tx, &crate::jobs::Job::Transcode { video_id: replay_id }).await?;
+            made = true;
+        }
+    }
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// The replay as a video to transcode, in the transaction ending its session. A permanent live's
+/// replay is a new video of its channel named after the live and the session's start (PeerTube's);
+/// a normal live becomes its own replay: the same video, no longer a live, with the replay's
+/// privacy.
+async fn make_replay(
+    tx: &mut flotilla_db::Tx,
+    v: &videos::Video,
+    live: &lives::Live,
+    privacy: Option<i64>,
+    r: &ReplayInput,
+    now: i64,
+) -> Result<i64> {
+    let p = &r.probe;
+    let privacy = privacy.unwrap_or(v.privacy.min(crate::video::PRIVACY_INTERNAL));
+    if !live.permanent {
+        videos::set_imported(
+            &mut *tx,
+            v.id,
+            &videos::ImportedInput {
+                name: None,
+                description: None,
+                duration: p.duration.round() as i64,
+                width: i64::from(p.width),
+                height: i64::from(p.height),
+                fps: p.fps,
+                has_audio: p.has_audio,
+                has_video: p.has_video,
+                input_size: r.size,
+                input_path: &r.path,
+                probe: &r.probe_json,
+                state: crate::video::STATE_TO_TRANSCODE,
+                now,
+            },
+        )
+        .await?;
+        videos::become_replay(&mut *tx, v.id, privacy).await?;
+        lives::delete(&mut *tx, v.id).await?;
+        return Ok(v.id);
+    }
+    let uuid = uuid::Uuid::new_v4();
+    let short = short_uuid(&uuid);
+    let started = flotilla_domain::time::iso8601(v.published_at.unwrap_or(now));
+    let mut name: String = v.name.chars().take(120 - 3 - started.len()).collect();
+    name.push_str(" - ");
+    name.push_str(&started);
+    let id = videos::insert(
+        &mut *tx,
+        &videos::NewVideo {
+            uuid: &uuid.to_string(),
+            short_uuid: &short,
+            channel: flotilla_domain::ChannelId(v.channel_id),
+            name: &name,
+            description: v.description.as_deref(),
+            support: v.support.as_deref(),
+            privacy,
+            state: crate::video::STATE_TO_TRANSCODE,
+            category: v.category,
+            licence: v.licence,
+            language: v.language.as_deref(),
+            nsfw: v.nsfw,
+            comments_enabled: v.comments_enabled,
+            comments_held: v.comments_held,
+            download_enabled: v.download_enabled,
+            wait_transcoding: true,
+            duration: p.duration.round() as i64,
+            width: i64::from(p.width),
+            height: i64::from(p.height),
+            fps: p.fps,
+            has_audio: p.has_audio,
+            has_video: p.has_video,
+            input_size: r.size,
+            input_path: Some(&r.path),
+            probe: &r.probe_json,
+            now,
+        },
+    )
+    .await?;
+    let tags = videos::tags(&mut *tx, v.id).await?;
+    videos::set_tags(&mut *tx, id, &tags).await?;
+    videos::index_search(&mut *tx, id).await?;
+    Ok(id)
 }
 
 /// Removes a live's HLS files (its directory holds nothing else while it is a live).
@@ -587,23 +763,18 @@ pub async fn clear_files(app: &App, uuid: &str) {
 }
 
 /// At start, before streams are taken: sessions a stopped or crashed process left open are
-/// ended (their lives wait again, or are ended), and their files removed.
+/// ended (their lives wait again, or are ended; a replay they saved is made), and their files
+/// removed.
 pub async fn recover(app: &App) -> Result<usize> {
     let open = live_sessions::open(&app.db).await?;
     for s in &open {
         app.lives.lock().remove(&s.video_id);
         if let Some(v) = videos::get(&app.db, s.video_id).await? {
-            let now = now_ms();
-            let mut tx = app.db.begin().await?;
-            live_sessions::end(&mut tx, s.id, None, now).await?;
-            let permanent = lives::get(&mut tx, v.id).await?.is_some_and(|l| l.permanent);
-            let state = if permanent { STATE_WAITING_FOR_LIVE } else { STATE_LIVE_ENDED };
-            videos::set_live_state(&mut tx, v.id, state, None, now).await?;
-            tx.commit().await?;
             clear_files(app, &v.uuid).await;
             crate::video::forget_files(app, &v.uuid);
-            tracing::warn!(video = %v.uuid, session = s.id, "a live session cut by a stop or crash was ended");
         }
+        finish(app, s.video_id, s.id, None).await?;
+        tracing::warn!(video = s.video_id, session = s.id, "a live session cut by a stop or crash was ended");
     }
     Ok(open.len())
 }

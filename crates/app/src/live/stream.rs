@@ -1,10 +1,12 @@
 //! One session's ffmpeg: fed the creator's stream as FLV on its standard input, it writes the live
 //! HLS into the video's HLS directory; beside it a task keeps `segments-sha256.json` true to the
-//! finished segments (what P2P viewers check each segment against).
+//! finished segments (what P2P viewers check each segment against) and, when the session saves
+//! its replay, the replay file growing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flotilla_media::live::{self, Source};
@@ -21,17 +23,85 @@ const HASH_INTERVAL: Duration = Duration::from_millis(250);
 /// The most bytes of ffmpeg's error output kept for the log.
 const MAX_STDERR: usize = 8 * 1024;
 
+/// Keeps the hash file true to the finished segments and, for a session that saves its replay,
+/// appends each finished segment of the first variant (the highest rendition) to the replay
+/// file, in order, before the sliding window deletes it.
+pub struct Watcher {
+    dir: PathBuf,
+    known: BTreeMap<String, String>,
+    replay: Option<Replay>,
+}
+
+struct Replay {
+    path: PathBuf,
+    /// The number of the next segment to append (segments before it are in).
+    next: Option<u64>,
+    bytes: u64,
+}
+
+impl Watcher {
+    pub fn new(dir: &Path, replay: Option<PathBuf>) -> Watcher {
+        Watcher {
+            dir: dir.to_path_buf(),
+            known: BTreeMap::new(),
+            replay: replay.map(|path| Replay { path, next: None, bytes: 0 }),
+        }
+    }
+
+    /// Bytes in the replay so far.
+    pub fn replay_bytes(&self) -> u64 {
+        self.replay.as_ref().map_or(0, |r| r.bytes)
+    }
+
+    /// One look at the directory: hashes rewritten if the segments changed, new segments of the
+    /// first variant appended to the replay.
+    pub fn step(&mut self) -> std::io::Result<()> {
+        write_hashes(&self.dir, &mut self.known)?;
+        let Some(r) = self.replay.as_mut() else { return Ok(()) };
+        let mut first: Vec<(u64, &String)> = self
+            .known
+            .keys()
+            .filter_map(|k| {
+                let n = k.strip_prefix("0-")?.strip_suffix(".ts")?.parse::<u64>().ok()?;
+                Some((n, k))
+            })
+            .collect();
+        first.sort_unstable();
+        for (n, name) in first {
+            if r.next.is_some_and(|next| n < next) {
+                continue;
+            }
+            let bytes = match std::fs::read(self.dir.join(name)) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&r.path)?;
+            std::io::Write::write_all(&mut f, &bytes)?;
+            r.bytes += bytes.len() as u64;
+            r.next = Some(n + 1);
+        }
+        Ok(())
+    }
+}
+
 pub struct Transcoder {
     child: Child,
     stdin: Option<ChildStdin>,
     hashes: JoinHandle<()>,
     stderr: JoinHandle<String>,
-    dir: PathBuf,
+    watcher: Arc<Mutex<Watcher>>,
 }
 
 impl Transcoder {
     /// Starts ffmpeg for a session in `dir` (made empty first).
-    pub async fn start(app: &App, dir: &Path, source: &Source, latency_mode: i64) -> std::io::Result<Transcoder> {
+    pub async fn start(
+        app: &App,
+        dir: &Path,
+        source: &Source,
+        latency_mode: i64,
+        replay: Option<PathBuf>,
+    ) -> std::io::Result<Transcoder> {
         if let Err(e) = tokio::fs::remove_dir_all(dir).await
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -71,8 +141,9 @@ impl Transcoder {
             }
             String::from_utf8_lossy(&kept).trim().to_string()
         });
-        let hashes = tokio::spawn(keep_hashes(dir.to_path_buf()));
-        Ok(Transcoder { child, stdin, hashes, stderr, dir: dir.to_path_buf() })
+        let watcher = Arc::new(Mutex::new(Watcher::new(dir, replay)));
+        let hashes = tokio::spawn(watch(watcher.clone()));
+        Ok(Transcoder { child, stdin, hashes, stderr, watcher })
     }
 
     /// Feeds FLV bytes; an error means ffmpeg is gone.
@@ -81,6 +152,11 @@ impl Transcoder {
             Some(s) => s.write_all(bytes).await,
             None => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
         }
+    }
+
+    /// Bytes in the replay so far.
+    pub fn replay_bytes(&self) -> u64 {
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner()).replay_bytes()
     }
 
     /// Whether ffmpeg ended by itself.
@@ -101,8 +177,9 @@ impl Transcoder {
             }
         };
         self.hashes.abort();
-        let dir = self.dir.clone();
-        let _ = tokio::task::spawn_blocking(move || write_hashes(&dir, &mut BTreeMap::new())).await;
+        // The last segments ffmpeg wrote as it stopped.
+        let watcher = self.watcher.clone();
+        let _ = tokio::task::spawn_blocking(move || watcher.lock().unwrap_or_else(|p| p.into_inner()).step()).await;
         let stderr = self.stderr.await.unwrap_or_default();
         match status {
             Some(s) if s.success() => None,
@@ -123,21 +200,18 @@ fn write_hashes(dir: &Path, known: &mut BTreeMap<String, String>) -> std::io::Re
     Ok(true)
 }
 
-async fn keep_hashes(dir: PathBuf) {
-    let mut known = BTreeMap::new();
+async fn watch(watcher: Arc<Mutex<Watcher>>) {
     loop {
         tokio::time::sleep(HASH_INTERVAL).await;
-        let d = dir.clone();
-        let mut k = std::mem::take(&mut known);
-        let (r, k) = match tokio::task::spawn_blocking(move || (write_hashes(&d, &mut k), k)).await {
-            Ok(x) => x,
+        let w = watcher.clone();
+        let r = match tokio::task::spawn_blocking(move || w.lock().unwrap_or_else(|p| p.into_inner()).step()).await {
+            Ok(r) => r,
             Err(_) => return,
         };
-        known = k;
         if let Err(e) = r
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot write a live's segment hashes");
+            tracing::warn!(error = %e, "cannot keep a live's segment hashes or replay");
         }
     }
 }

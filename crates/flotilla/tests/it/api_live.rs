@@ -3,7 +3,8 @@
 //! its segment hashes match the segments; when the stream ends the live ends (or waits again,
 //! when permanent). Unknown keys, a second push, garbage on the RTMP port, the limits (lives per
 //! user, duration, bitrate) are refused or end the session; a stopped instance ends its lives, a
-//! crashed one ends them at its next start.
+//! crashed one ends them at its next start. A saved replay becomes a video: the live itself for a
+//! normal live, a new video of the channel for a permanent one.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -23,6 +24,7 @@ db_tests!(
     a_permanent_live_streams_twice_and_keeps_its_url,
     limits_refuse_lives_and_end_sessions,
     a_stopped_instance_ends_its_lives_and_a_crash_is_recovered,
+    saved_replays_become_videos,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -417,4 +419,66 @@ async fn a_stopped_instance_ends_its_lives_and_a_crash_is_recovered(backend: Bac
     wait_state(&p.api, &uuid, 1, Duration::from_secs(30)).await;
     assert!(pushed(&mut again, Duration::from_secs(40)).await);
     wait_state(&p.api, &uuid, 4, Duration::from_secs(20)).await;
+}
+
+async fn saved_replays_become_videos(backend: Backend) {
+    let t = instance(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let token = t.user("vera").await;
+
+    // A normal live saving its replay (unlisted) becomes that replay.
+    let (id, uuid) =
+        create_live(&t.api, &token, json!({ "saveReplay": true, "replaySettings": { "privacy": 2 } })).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 10);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+        if v["isLive"] == false {
+            break;
+        }
+        assert!(Instant::now() < until, "the live did not become its replay: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 1, "{v}");
+    assert_eq!(v["isLive"], false);
+    assert_eq!(v["privacy"]["id"], 2, "the replay's privacy");
+    let duration = v["duration"].as_i64().unwrap();
+    assert!((6..=12).contains(&duration), "the replay holds the stream: {duration} s");
+    assert!(!v["streamingPlaylists"][0]["files"].as_array().unwrap().is_empty(), "{v}");
+    let (status, _) = t.api.get(&format!("/api/v1/videos/live/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no longer a live");
+    let (status, s) = t.api.get(&format!("/api/v1/videos/{uuid}/live-session"), None).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["replayVideo"]["uuid"], uuid.as_str());
+    assert_eq!(s["saveReplay"], true);
+    assert_eq!(s["endingProcessed"], true);
+    let left = std::fs::read_dir(t.config.data_dir.join("live-replays")).unwrap().count();
+    assert_eq!(left, 0, "the replay file was taken");
+
+    // A permanent live's replay is a new video; the live waits for its next stream.
+    let (id, uuid) = create_live(
+        &t.api,
+        &token,
+        json!({ "permanentLive": true, "saveReplay": true, "replaySettings": { "privacy": 1 }, "name": "Night watch" }),
+    )
+    .await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 8);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+    wait_state(&t.api, &uuid, 4, Duration::from_secs(20)).await;
+    t.run_jobs().await;
+    let s = sessions(&t.api, &token, id).await;
+    let replay = s["data"][0]["replayVideo"]["uuid"].as_str().expect("a replay video").to_string();
+    assert_ne!(replay, uuid);
+    let (_, r) = t.api.get(&format!("/api/v1/videos/{replay}"), None).await;
+    assert_eq!(r["state"]["id"], 1, "{r}");
+    assert_eq!(r["isLive"], false);
+    assert!(r["name"].as_str().unwrap().starts_with("Night watch - "), "{r}");
+    let (_, live) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(live["isLive"], true);
 }
