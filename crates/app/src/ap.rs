@@ -199,8 +199,11 @@ pub async fn instance_to_ap(app: &App) -> Result<Value> {
 /// instance is configured to send those (`federation.federate_unlisted`); private and internal never.
 pub fn federates(app: &App, v: &videos::Video) -> bool {
     let unlisted_ok = app.config.federation.federate_unlisted;
+    // A live is federated while it waits and after it ended too (PeerTube's states 4 and 5).
+    let state_ok = v.state == STATE_PUBLISHED
+        || (v.is_live && matches!(v.state, crate::live::STATE_WAITING_FOR_LIVE | crate::live::STATE_LIVE_ENDED));
     v.is_local()
-        && v.state == STATE_PUBLISHED
+        && state_ok
         && v.blocked != flotilla_db::video_blocks::UNFEDERATED
         && (v.privacy == PRIVACY_PUBLIC || (unlisted_ok && v.privacy == PRIVACY_UNLISTED))
 }
@@ -317,6 +320,14 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         "permanentLive": null,
         "latencyMode": null,
     });
+    if v.is_live
+        && let Some(l) = flotilla_db::lives::get(&app.db, v.id).await?
+    {
+        out["isLiveBroadcast"] = json!(true);
+        out["liveSaveReplay"] = json!(l.save_replay);
+        out["permanentLive"] = json!(l.permanent);
+        out["latencyMode"] = json!(l.latency_mode);
+    }
     // A sensitive video's few words, as PeerTube 7 sends them (Mastodon shows `summary` as a
     // content warning); absent otherwise, as in PeerTube 6.3's objects.
     if let Some(s) = v.nsfw_summary.as_deref().filter(|_| v.nsfw) {

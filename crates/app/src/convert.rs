@@ -219,7 +219,8 @@ pub fn video_to_api(
                 match r["playlistUrl"].as_str() {
                     // Served here by the edge cache: the player fetches from us, and joins the
                     // origin's swarm (its master playlist's URL is the swarm's name).
-                    Some(url) => match crate::edge::urls(app, &v.uuid, &r) {
+                    // A live's files change every second: played from its origin, not the edge cache.
+                    Some(url) => match crate::edge::urls(app, &v.uuid, &r).filter(|_| !v.is_live) {
                         Some((playlist, sha)) => json!([{
                             "id": v.id,
                             "type": 1,

@@ -1103,6 +1103,9 @@ pub struct RemoteVideo<'a> {
     pub remote_data: &'a str,
     pub published_at: i64,
     pub updated_at: i64,
+    /// 1, or a live's 4 (waiting) and 5 (ended).
+    pub state: i64,
+    pub is_live: bool,
 }
 
 /// Inserts or updates a remote video by its ActivityPub id; returns its local id.
@@ -1111,15 +1114,17 @@ pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64
         sqlx::query_as(
         "INSERT INTO videos (uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
          language, nsfw, comments_enabled, download_enabled, wait_transcoding, duration, width, height, fps, has_audio, \
-         has_video, input_size, views, remote_url, remote_data, created_at, updated_at, published_at, fetched_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16, 0, TRUE, TRUE, 0, $17, \
-         $18, $19, $20, $21, $22, $20) \
+         has_video, input_size, views, remote_url, remote_data, created_at, updated_at, published_at, fetched_at, \
+         is_live) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $23, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16, 0, TRUE, TRUE, 0, $17, \
+         $18, $19, $20, $21, $22, $20, $24) \
          ON CONFLICT (remote_url) DO UPDATE SET name = excluded.name, description = excluded.description, \
          support = excluded.support, privacy = excluded.privacy, category = excluded.category, licence = excluded.licence, \
          language = excluded.language, nsfw = excluded.nsfw, comments_enabled = excluded.comments_enabled, \
          download_enabled = excluded.download_enabled, duration = excluded.duration, width = excluded.width, \
          height = excluded.height, views = excluded.views, remote_data = excluded.remote_data, \
-         updated_at = excluded.updated_at, fetched_at = excluded.fetched_at RETURNING id"
+         updated_at = excluded.updated_at, fetched_at = excluded.fetched_at, state = excluded.state, \
+         is_live = excluded.is_live RETURNING id"
     )
     .bind(v.uuid)
     .bind(v.short_uuid)
@@ -1143,6 +1148,8 @@ pub async fn upsert_remote(e: impl Into<Exec<'_>>, v: &RemoteVideo<'_>, now: i64
     .bind(now)
     .bind(v.updated_at)
     .bind(v.published_at)
+    .bind(v.state)
+    .bind(v.is_live)
     .fetch_one(x)
     .await
     })?;

@@ -462,6 +462,7 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
     };
     let now = now_ms();
     let short = crate::video::short_uuid(&uuid);
+    let is_live = object["isLiveBroadcast"].as_bool().unwrap_or(false);
     let row = videos::RemoteVideo {
         remote_url: id,
         uuid: &uuid.to_string(),
@@ -488,6 +489,12 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
         remote_data: &data.to_string(),
         published_at: ts("published").unwrap_or(now),
         updated_at: ts("updated").unwrap_or(now),
+        // A live says whether it waits (4), streams (1) or ended (5); anything else is published.
+        state: match object["state"].as_i64() {
+            Some(s @ (crate::live::STATE_WAITING_FOR_LIVE | crate::live::STATE_LIVE_ENDED)) if is_live => s,
+            _ => crate::video::STATE_PUBLISHED,
+        },
+        is_live,
     };
     // A local video with the same UUID is ours: nobody may overwrite it from outside.
     if let Some(existing) = videos::get_by_uuid(&app.db, row.uuid).await?

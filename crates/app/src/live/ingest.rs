@@ -356,6 +356,11 @@ async fn stream(
                         }
                     }
                 }
+                if let Some(master) = ffmpeg.as_ref().and_then(|f| f.take_master())
+                    && let Err(e) = super::went_live(app, &video, &master).await
+                {
+                    tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
+                }
                 if ffmpeg.as_mut().is_some_and(|f| f.exited()) {
                     break 'session Some(super::ERROR_FFMPEG);
                 }

@@ -301,7 +301,10 @@ pub async fn create(app: &App, who: &AuthUser, req: CreateLive) -> Result<Value>
         },
     )
     .await?;
+    // Followers hear of it while it waits (PeerTube's `Create`, when it is public).
+    crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: id, was_federated: false }).await?;
     tx.commit().await?;
+    app.wake_jobs();
     tracing::info!(video = %uuid, by = %who.user.username, "live created");
     Ok(json!({ "video": { "id": id, "uuid": uuid.to_string(), "shortUUID": short } }))
 }
@@ -411,7 +414,12 @@ pub async fn update(app: &App, who: &AuthUser, key: &str, s: LiveSettings) -> Re
         live.latency_mode = m;
     }
     live.updated_at = now_ms();
-    lives::update(&app.db, &live).await?;
+    let mut tx = app.db.begin().await?;
+    lives::update(&mut tx, &live).await?;
+    let was_federated = crate::ap::federates(app, &v);
+    crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated }).await?;
+    tx.commit().await?;
+    app.wake_jobs();
     Ok(())
 }
 
@@ -554,6 +562,21 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
     }
 }
 
+/// The live's first segments are out and its master playlist written: players can join, so its
+/// followers hear it went live (PeerTube waits for segments too), and its swarms are named for
+/// the tracker (one per variant, from the master playlist, as players name them).
+pub async fn went_live(app: &App, v: &videos::Video, master: &str) -> Result<()> {
+    let swarm_id = crate::uris::absolute(app, &crate::uris::hls_file_path(&v.uuid, MASTER_PLAYLIST));
+    let hashes = flotilla_media::p2p::info_hashes(&swarm_id, master);
+    let mut tx = app.db.begin().await?;
+    videos::set_infohashes(&mut tx, v.id, &hashes).await?;
+    let event = crate::events::Event::VideoUpdated { video_id: v.id, was_federated: crate::ap::federates(app, v) };
+    crate::events::record(&mut tx, event).await?;
+    tx.commit().await?;
+    app.wake_jobs();
+    Ok(())
+}
+
 /// Where a session's replay grows (the first variant's segments, appended as they finish).
 pub fn replay_path(app: &App, session_id: i64) -> std::path::PathBuf {
     app.data_path("live-replays").join(format!("{session_id}.ts"))
@@ -656,8 +679,22 @@ async fn commit_end(
     if let (Some(live), Some(v)) = (live, v)
         && ended
     {
+        let was_federated = crate::ap::federates(app, &v);
         let state = if live.permanent { STATE_WAITING_FOR_LIVE } else { STATE_LIVE_ENDED };
         videos::set_live_state(&mut tx, v.id, state, None, now).await?;
+        videos::set_infohashes(&mut tx, v.id, &[]).await?;
+        // Followers see it end; a live becoming its own public replay is sent whole once
+        // transcoded instead (a private one is withdrawn now).
+        let becomes_public_replay = replay.is_some()
+            && !live.permanent
+            && matches!(
+                session.replay_privacy,
+                Some(crate::video::PRIVACY_PUBLIC) | Some(crate::video::PRIVACY_UNLISTED)
+            );
+        if !becomes_public_replay {
+            crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated })
+                .await?;
+        }
         if let Some(r) = replay {
             let replay_id = make_replay(&mut tx, &v, &live, session.replay_privacy, r, now).await?;
             live_sessions::set_replay(&mut tx, session_id, replay_id).await?;
@@ -666,6 +703,7 @@ async fn commit_end(
         }
     }
     tx.commit().await?;
+    app.wake_jobs();
     Ok(made)
 }
 

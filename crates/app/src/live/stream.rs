@@ -30,6 +30,9 @@ pub struct Watcher {
     dir: PathBuf,
     known: BTreeMap<String, String>,
     replay: Option<Replay>,
+    /// The master playlist once ffmpeg wrote it and a segment is hashed, until taken.
+    master: Option<String>,
+    master_seen: bool,
 }
 
 struct Replay {
@@ -45,6 +48,8 @@ impl Watcher {
             dir: dir.to_path_buf(),
             known: BTreeMap::new(),
             replay: replay.map(|path| Replay { path, next: None, bytes: 0 }),
+            master: None,
+            master_seen: false,
         }
     }
 
@@ -57,6 +62,16 @@ impl Watcher {
     /// first variant appended to the replay.
     pub fn step(&mut self) -> std::io::Result<()> {
         write_hashes(&self.dir, &mut self.known)?;
+        if !self.master_seen && !self.known.is_empty() {
+            match std::fs::read_to_string(self.dir.join(super::MASTER_PLAYLIST)) {
+                Ok(m) => {
+                    self.master = Some(m);
+                    self.master_seen = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
         let Some(r) = self.replay.as_mut() else { return Ok(()) };
         let mut first: Vec<(u64, &String)> = self
             .known
@@ -157,6 +172,11 @@ impl Transcoder {
     /// Bytes in the replay so far.
     pub fn replay_bytes(&self) -> u64 {
         self.watcher.lock().unwrap_or_else(|p| p.into_inner()).replay_bytes()
+    }
+
+    /// The master playlist, the first time it is ready (players can join from then on).
+    pub fn take_master(&self) -> Option<String> {
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner()).master.take()
     }
 
     /// Whether ffmpeg ended by itself.

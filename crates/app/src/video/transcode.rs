@@ -313,6 +313,11 @@ async fn write_playlists(
     // Its followers hear of it in the same transaction: the first publication is a `Create`; a new
     // rendition (a new master playlist) an `Update`, so that they play the whole ladder.
     let event = match &old {
+        // A live that became its replay was federated as a live before: its followers get it
+        // again, with activities of their own (an id is applied once).
+        Some(o) if publish && !was_published && o.published_at.is_some() => {
+            Some(crate::events::Event::VideoUpdated { video_id, was_federated: false })
+        }
         _ if publish && !was_published => Some(crate::events::Event::VideoPublished { video_id }),
         Some(o) if was_published => {
             Some(crate::events::Event::VideoUpdated { video_id, was_federated: crate::ap::federates(app, o) })

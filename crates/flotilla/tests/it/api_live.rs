@@ -4,7 +4,9 @@
 //! when permanent). Unknown keys, a second push, garbage on the RTMP port, the limits (lives per
 //! user, duration, bitrate) are refused or end the session; a stopped instance ends its lives, a
 //! crashed one ends them at its next start. A saved replay becomes a video: the live itself for a
-//! normal live, a new video of the channel for a permanent one.
+//! normal live, a new video of the channel for a permanent one. Lives federate as PeerTube's do
+//! (`isLiveBroadcast`, their state changes as `Update`s), to Flotilla and to a PeerTube-shaped
+//! stand-in, and PeerTube's lives are shown here.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -12,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use flotilla_testkit::reqwest::StatusCode;
 use flotilla_testkit::serde_json::{Value, json};
-use flotilla_testkit::{ADMIN_PASSWORD, Api, Backend, Process, TestInstance, database_url, db_tests};
+use flotilla_testkit::{
+    ADMIN_PASSWORD, Api, Backend, FakeServer, Process, TestInstance, database_url, db_tests, settle,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -25,6 +29,7 @@ db_tests!(
     limits_refuse_lives_and_end_sessions,
     a_stopped_instance_ends_its_lives_and_a_crash_is_recovered,
     saved_replays_become_videos,
+    lives_federate_both_ways,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -481,4 +486,126 @@ async fn saved_replays_become_videos(backend: Backend) {
     assert!(r["name"].as_str().unwrap().starts_with("Night watch - "), "{r}");
     let (_, live) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(live["isLive"], true);
+}
+
+/// The activities of `kind` about `video_url` a stand-in received, in order.
+fn received(server: &FakeServer, kind: &str, video_url: &str) -> Vec<Value> {
+    let got = server.received.lock().unwrap();
+    got.iter().filter(|a| a["type"] == kind && a["object"]["id"] == video_url).cloned().collect()
+}
+
+async fn lives_federate_both_ways(backend: Backend) {
+    let a = instance(backend, |_| {}).await;
+    let b = TestInstance::start(backend).await;
+    b.follow_instance(&a).await;
+    let token = a.user("quentin").await;
+    // A PeerTube-shaped server follows the creator's channel.
+    let pt = FakeServer::start().await;
+    let fan = pt.actor("Person", "fan", json!({}));
+    let channel = format!("{}/video-channels/quentin_channel", a.api.base);
+    let follow = json!({ "type": "Follow", "id": format!("{}/follows/1", pt.base), "actor": fan, "object": channel });
+    assert_eq!(pt.send(&format!("{channel}/inbox"), &fan, &follow).await, StatusCode::ACCEPTED);
+    a.run_jobs().await;
+
+    // Created: followers get it while it waits.
+    let (id, uuid) = create_live(&a.api, &token, json!({ "permanentLive": false, "latencyMode": 2 })).await;
+    settle(&[&a, &b]).await;
+    let url = format!("{}/videos/watch/{uuid}", a.api.base);
+    let create = received(&pt, "Create", &url);
+    assert_eq!(create.len(), 1, "one Create");
+    let o = &create[0]["object"];
+    assert_eq!((o["isLiveBroadcast"].clone(), o["state"].clone()), (json!(true), json!(4)), "{o}");
+    assert_eq!(
+        (o["permanentLive"].clone(), o["latencyMode"].clone(), o["duration"].clone()),
+        (json!(false), json!(2), json!("PT0S"))
+    );
+    let (status, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["isLive"].clone(), v["state"]["id"].clone(), v["isLocal"].clone()),
+        (json!(true), json!(4), json!(false))
+    );
+
+    // Streaming: an Update once segments are out, with the live playlist and its swarms.
+    let (rtmp, key) = stream_address(&a.api, &token, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 14);
+    wait_state(&a.api, &uuid, 1, Duration::from_secs(30)).await;
+    let master = format!("{}/static/streaming-playlists/hls/{uuid}/master.m3u8", a.api.base);
+    let until = Instant::now() + Duration::from_secs(30);
+    let on_b = loop {
+        settle(&[&a, &b]).await;
+        let (_, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        if v["state"]["id"] == 1 {
+            break v;
+        }
+        assert!(Instant::now() < until, "the follower never saw the live start: {v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(on_b["streamingPlaylists"][0]["playlistUrl"], master.as_str(), "played from its origin");
+    let (_, on_a) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let hashes = on_a["streamingPlaylists"][0]["p2pMediaLoaderInfohashes"].clone();
+    assert_eq!(hashes.as_array().map(Vec::len), Some(2), "a swarm per variant: {on_a}");
+    assert_eq!(on_b["streamingPlaylists"][0]["p2pMediaLoaderInfohashes"], hashes);
+    let updates = received(&pt, "Update", &url);
+    let live = updates.iter().find(|u| u["object"]["state"] == 1).expect("an Update: streaming");
+    let hls =
+        live["object"]["url"].as_array().unwrap().iter().find(|u| u["mediaType"] == "application/x-mpegURL").cloned();
+    assert_eq!(hls.as_ref().map(|h| h["href"].clone()), Some(json!(master)), "{live}");
+
+    // Ended: an Update again, and the follower shows it ended.
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+    wait_state(&a.api, &uuid, 5, Duration::from_secs(20)).await;
+    settle(&[&a, &b]).await;
+    let (_, v) = b.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 5, "{v}");
+    assert_eq!(v["streamingPlaylists"], json!([]));
+    assert!(received(&pt, "Update", &url).iter().any(|u| u["object"]["state"] == 5));
+
+    // A PeerTube live, waiting, then streaming, then ended.
+    let account = pt.actor("Person", "bob", json!({}));
+    let group = pt.actor("Group", "bob_channel", json!({ "attributedTo": [{ "type": "Person", "id": account }] }));
+    let pt_uuid = "6bce8e02-cd9f-4e0a-a071-8c9d0e1f2a3b";
+    let pt_url = format!("{}/videos/watch/{pt_uuid}", pt.base);
+    let hls = format!("{}/static/streaming-playlists/hls/{pt_uuid}", pt.base);
+    let object = |state: i64, updated: &str| {
+        let mut urls = vec![json!({ "type": "Link", "mediaType": "text/html", "href": pt_url })];
+        if state == 1 {
+            urls.push(json!({ "type": "Link", "mediaType": "application/x-mpegURL", "href": format!("{hls}/master.m3u8"), "tag": [
+                { "type": "Infohash", "name": "a1ea7666c254b8a2dd2f273cdac9a3027218bcab" },
+                { "type": "Link", "name": "sha256", "mediaType": "application/json", "href": format!("{hls}/segments-sha256.json") }
+            ]}));
+        }
+        json!({
+            "type": "Video", "id": pt_url, "name": "Bob streams", "duration": "PT0S", "uuid": pt_uuid,
+            "attributedTo": [{ "type": "Person", "id": account }, { "type": "Group", "id": group }],
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [format!("{account}/followers")],
+            "state": state, "published": "2026-12-01T10:00:00.000Z", "updated": updated,
+            "isLiveBroadcast": true, "liveSaveReplay": false, "permanentLive": true, "latencyMode": 1,
+            "url": urls,
+        })
+    };
+    let inbox = format!("{}/inbox", a.api.base);
+    let send = |kind: &'static str, n: u32, obj: Value| json!({ "type": kind, "id": format!("{pt_url}/activity/{n}"), "actor": account, "to": obj["to"], "cc": obj["cc"], "object": obj });
+    assert_eq!(
+        pt.send(&inbox, &account, &send("Create", 1, object(4, "2026-12-01T10:00:00.000Z"))).await,
+        StatusCode::ACCEPTED
+    );
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{pt_uuid}"), None).await;
+    assert_eq!((v["isLive"].clone(), v["state"]["id"].clone()), (json!(true), json!(4)), "{v}");
+    assert_eq!(v["streamingPlaylists"], json!([]));
+    assert_eq!(
+        pt.send(&inbox, &account, &send("Update", 2, object(1, "2026-12-01T10:05:00.000Z"))).await,
+        StatusCode::ACCEPTED
+    );
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{pt_uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 1, "{v}");
+    assert_eq!(v["streamingPlaylists"][0]["playlistUrl"], format!("{hls}/master.m3u8"), "played from its origin");
+    let (_, lives) = a.api.get("/api/v1/videos?isLive=true&isLocal=false", None).await;
+    assert_eq!(lives["data"][0]["uuid"], pt_uuid, "{lives}");
+    assert_eq!(
+        pt.send(&inbox, &account, &send("Update", 3, object(4, "2026-12-01T11:00:00.000Z"))).await,
+        StatusCode::ACCEPTED
+    );
+    let (_, v) = a.api.get(&format!("/api/v1/videos/{pt_uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 4, "a permanent live waits again: {v}");
 }
