@@ -185,7 +185,7 @@ pub fn video_to_api(
         "duration": v.duration,
         "aspectRatio": aspect,
         "views": v.views,
-        "viewers": 0,
+        "viewers": app.watching.count(v.id),
         "likes": v.likes,
         "dislikes": v.dislikes,
         "thumbnailPath": v.thumbnail.as_ref().map(|t| format!("/lazy-static/thumbnails/{t}")),

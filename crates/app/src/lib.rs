@@ -75,6 +75,8 @@ pub struct App {
     pub list_totals: media_cache::ListTotals,
     /// Who was counted as viewing which video in the last hour.
     pub views_seen: video::views::Seen,
+    /// Who watches what now (`video::views::Watching`).
+    pub watching: video::views::Watching,
     /// The one client for remote servers (`flotilla_federation::fetch`).
     pub fetcher: flotilla_federation::fetch::Fetcher,
     /// Signs video-file tokens (`video::token`).
@@ -131,6 +133,7 @@ impl App {
             ld_signatures: Default::default(),
             uploads_busy: Default::default(),
             views_seen: Default::default(),
+            watching: Default::default(),
             list_totals: Default::default(),
             key_refetches: Default::default(),
             blocks: Default::default(),

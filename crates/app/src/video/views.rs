@@ -1,7 +1,8 @@
 //! Views: `POST /api/v1/videos/:id/views` counts a view once per viewer per video per hour. The
 //! viewer is the logged-in user, or else the client address; the memory of who watched what is
 //! kept in this process (a restart forgets it, as PeerTube's Redis-less setups do). Likes and
-//! dislikes (`rate`) are stored, one per user and video.
+//! dislikes (`rate`) are stored, one per user and video. Who watches now (`viewers`, a live's
+//! audience) is every viewer that reported within the last minute ([`Watching`]).
 
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
@@ -70,6 +71,69 @@ impl Seen {
     }
 }
 
+/// How long a viewer counts as watching after its last report (PeerTube's viewer counter).
+pub const VIEWER_LIFETIME: Duration = Duration::from_secs(60);
+/// Viewers remembered at most, over all videos: the viewer is chosen by the client, so the memory
+/// is capped; past it, a new viewer is not counted until stale ones are forgotten.
+pub const MAX_WATCHING: usize = 200_000;
+
+/// Who watches what now (`viewers` of the video objects, a live's audience): each report of a
+/// viewer (`POST /videos/:id/views`) keeps it counted for [`VIEWER_LIFETIME`].
+#[derive(Default)]
+pub struct Watching(Mutex<WatchingInner>);
+
+#[derive(Default)]
+struct WatchingInner {
+    by_video: std::collections::HashMap<i64, std::collections::HashMap<Viewer, Instant>>,
+    total: usize,
+}
+
+impl WatchingInner {
+    fn forget_stale(&mut self, now: Instant) {
+        let mut total = 0;
+        self.by_video.retain(|_, viewers| {
+            viewers.retain(|_, at| now.duration_since(*at) < VIEWER_LIFETIME);
+            total += viewers.len();
+            !viewers.is_empty()
+        });
+        self.total = total;
+    }
+}
+
+impl Watching {
+    /// A viewer reported watching `video` now.
+    pub fn touch(&self, video: i64, viewer: Viewer) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let known = m.by_video.get(&video).is_some_and(|v| v.contains_key(&viewer));
+        if !known && m.total >= MAX_WATCHING {
+            m.forget_stale(now);
+            if m.total >= MAX_WATCHING {
+                return;
+            }
+        }
+        if m.by_video.entry(video).or_default().insert(viewer, now).is_none() {
+            m.total += 1;
+        }
+    }
+
+    /// Viewers of `video` who reported within [`VIEWER_LIFETIME`].
+    pub fn count(&self, video: i64) -> usize {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        m.by_video.get(&video).map_or(0, |v| v.values().filter(|at| now.duration_since(**at) < VIEWER_LIFETIME).count())
+    }
+
+    /// Viewers remembered now (stale ones included until forgotten).
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Records a view; returns whether it counted.
 pub async fn add(
     app: &App,
@@ -91,6 +155,8 @@ pub async fn add(
         Some(w) => Viewer::User(w.user.id),
         None => Viewer::Ip(ip),
     };
+    // Watching now, whether or not this view counts again.
+    app.watching.touch(v.id, viewer);
     if !app.views_seen.first(v.id, viewer) {
         return Ok(false);
     }
@@ -163,6 +229,23 @@ pub async fn my_rating(app: &App, who: &AuthUser, key: &str) -> Result<serde_jso
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn viewers_count_once_each_and_the_memory_is_capped() {
+        let w = super::Watching::default();
+        let ip = |n: u32| super::Viewer::Ip(std::net::IpAddr::from(n.to_be_bytes()));
+        w.touch(1, ip(1));
+        w.touch(1, ip(1));
+        w.touch(1, super::Viewer::User(7));
+        w.touch(2, ip(1));
+        assert_eq!((w.count(1), w.count(2), w.count(3)), (2, 1, 0));
+        for n in 0..(super::MAX_WATCHING as u32 + 1000) {
+            w.touch(3, ip(n + 10));
+        }
+        assert_eq!(w.len(), super::MAX_WATCHING, "capped");
+        assert_eq!(w.count(1), 2, "those counted stay counted");
+    }
+
     use super::*;
 
     #[test]

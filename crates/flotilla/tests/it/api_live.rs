@@ -148,6 +148,14 @@ async fn a_stream_pushed_with_its_key_goes_live_and_ends(backend: Backend) {
     let sha_url = v["streamingPlaylists"][0]["segmentsSha256Url"].as_str().unwrap().to_string();
     let (_, lives) = t.api.get("/api/v1/videos?isLive=true", None).await;
     assert_eq!(lives["data"][0]["uuid"], uuid.as_str(), "{lives}");
+    // Its audience: each viewer that reported within the minute, once.
+    for who in [None, None, Some(token.as_str())] {
+        let (status, body) =
+            t.api.post(&format!("/api/v1/videos/{uuid}/views"), who, json!({ "currentTime": 1 })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["viewers"], 2, "an anonymous viewer and a user: {v}");
 
     // The master playlist lists the ladder (never above the stream's 360p).
     let base = playlist.trim_end_matches("master.m3u8").to_string();
