@@ -63,6 +63,13 @@ pub struct LiveConfig {
     pub rtmp_listen: String,
     /// The RTMP URL shown to creators; empty: `rtmp://<public host>:<rtmp port>/live`.
     pub rtmp_url: String,
+    /// Where the RTMPS server listens (RTMP inside TLS; PeerTube: port 1936); empty: none. Needs
+    /// `rtmps_cert_file` and `rtmps_key_file` (PEM).
+    pub rtmps_listen: String,
+    pub rtmps_cert_file: String,
+    pub rtmps_key_file: String,
+    /// The RTMPS URL shown to creators; empty: `rtmps://<public host>:<rtmps port>/live`.
+    pub rtmps_url: String,
     /// Lives may keep their stream as a video when it ends (PeerTube's `allow_replay`).
     pub allow_replay: bool,
     /// A session streaming longer than this is ended (seconds; 0: no limit).
@@ -85,6 +92,10 @@ impl Default for LiveConfig {
             enabled: true,
             rtmp_listen: "127.0.0.1:1935".into(),
             rtmp_url: String::new(),
+            rtmps_listen: String::new(),
+            rtmps_cert_file: String::new(),
+            rtmps_key_file: String::new(),
+            rtmps_url: String::new(),
             allow_replay: true,
             max_duration_secs: 0,
             max_instance_lives: 20,
@@ -716,6 +727,11 @@ impl Config {
         }
         if self.live.resolutions.iter().any(|r| !(144..=2160).contains(r)) {
             return Err(bad("live.resolutions", "each must be between 144 and 2160"));
+        }
+        if !self.live.rtmps_listen.is_empty()
+            && (self.live.rtmps_cert_file.is_empty() || self.live.rtmps_key_file.is_empty())
+        {
+            return Err(bad("live.rtmps_listen", "RTMPS needs live.rtmps_cert_file and live.rtmps_key_file (PEM)"));
         }
         if self.live.threads == 0 {
             return Err(bad("live.threads", "must be at least 1"));

@@ -14,11 +14,15 @@ use bytes::Bytes;
 use flotilla_media::live::{self as media, Source};
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::stream::Transcoder;
 use crate::App;
+
+/// A connection's stream: TCP, or TLS over TCP (RTMPS).
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
 
 /// Connections open at once; more are closed as they come.
 const MAX_CONNECTIONS: usize = 64;
@@ -36,9 +40,9 @@ const PROBE_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// The RTMP application name creators publish to (PeerTube's).
 const APP_NAME: &str = "live";
 
-/// Binds `[live] rtmp_listen`, ends the sessions a previous process left open, then takes
-/// streams until the process ends. A bind failure is logged and remembered (lives are refused
-/// with the reason); the rest of the instance runs on.
+/// Binds `[live] rtmp_listen` (and `rtmps_listen` when set), ends the sessions a previous
+/// process left open, then takes streams until the process ends. A bind failure is logged and
+/// remembered (lives are refused with the reason); the rest of the instance runs on.
 pub async fn serve(app: Arc<App>) {
     let addr = app.config.live.rtmp_listen.clone();
     let listener = match TcpListener::bind(&addr).await {
@@ -50,17 +54,65 @@ pub async fn serve(app: Arc<App>) {
             return;
         }
     };
+    let tls = match rtmps(&app).await {
+        Ok(t) => t,
+        Err(why) => {
+            tracing::error!("live streaming is unavailable: {why}");
+            app.lives.set_rtmp(Err(why));
+            return;
+        }
+    };
     match super::recover(&app).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(count = n, "live sessions left open by the previous run were ended"),
         Err(e) => tracing::error!(error = %e, "cannot end the live sessions left open by the previous run"),
     }
-    let local = listener.local_addr().ok();
-    if let Some(a) = local {
+    let open = Arc::new(AtomicUsize::new(0));
+    if let Some((l, acceptor)) = tls {
+        if let Ok(a) = l.local_addr() {
+            app.lives.set_rtmps(a);
+            tracing::info!(listen = %a, "RTMPS server listening for lives");
+        }
+        tokio::spawn(accept_loop(app.clone(), l, Some(acceptor), open.clone()));
+    }
+    if let Ok(a) = listener.local_addr() {
         app.lives.set_rtmp(Ok(a));
         tracing::info!(listen = %a, "RTMP server listening for lives");
     }
-    let open = Arc::new(AtomicUsize::new(0));
+    accept_loop(app, listener, None, open).await;
+}
+
+/// The RTMPS listener and its TLS settings, when configured.
+async fn rtmps(app: &App) -> Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>, String> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let l = &app.config.live;
+    if l.rtmps_listen.is_empty() {
+        return Ok(None);
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&l.rtmps_cert_file)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read the RTMPS certificate {}: {e}", l.rtmps_cert_file))?;
+    let key = PrivateKeyDer::from_pem_file(&l.rtmps_key_file)
+        .map_err(|e| format!("cannot read the RTMPS private key {}: {e}", l.rtmps_key_file))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| format!("the RTMPS certificate or key is not usable: {e}"))?;
+    let listener = TcpListener::bind(&l.rtmps_listen)
+        .await
+        .map_err(|e| format!("cannot listen for RTMPS on {}: {e} (set [live] rtmps_listen)", l.rtmps_listen))?;
+    Ok(Some((listener, tokio_rustls::TlsAcceptor::from(Arc::new(config)))))
+}
+
+async fn accept_loop(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    open: Arc<AtomicUsize>,
+) {
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -74,10 +126,19 @@ pub async fn serve(app: Arc<App>) {
             drop(sock);
             continue;
         }
+        let _ = sock.set_nodelay(true);
         open.fetch_add(1, Ordering::Relaxed);
-        let (app, open) = (app.clone(), open.clone());
+        let (app, open, tls) = (app.clone(), open.clone(), tls.clone());
         tokio::spawn(async move {
-            connection(app, sock, peer).await;
+            match tls {
+                // The TLS handshake counts in the time a connection has to name its key.
+                Some(acceptor) => match tokio::time::timeout(ANNOUNCE_TIMEOUT, acceptor.accept(sock)).await {
+                    Ok(Ok(s)) => connection(app, s, peer).await,
+                    Ok(Err(e)) => tracing::info!(%peer, error = %e, "RTMPS handshake failed"),
+                    Err(_) => tracing::info!(%peer, "RTMPS handshake timed out"),
+                },
+                None => connection(app, sock, peer).await,
+            }
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -86,8 +147,7 @@ pub async fn serve(app: Arc<App>) {
 /// A connection's failure, for the log.
 type Failed = String;
 
-async fn connection(app: Arc<App>, mut sock: TcpStream, peer: SocketAddr) {
-    let _ = sock.set_nodelay(true);
+async fn connection(app: Arc<App>, mut sock: impl Conn, peer: SocketAddr) {
     let announced = tokio::time::timeout(ANNOUNCE_TIMEOUT, announce(&app, &mut sock)).await;
     let (mut session, started, leftover) = match announced {
         Ok(Ok(Some(x))) => x,
@@ -112,7 +172,7 @@ async fn connection(app: Arc<App>, mut sock: TcpStream, peer: SocketAddr) {
 type Announced = (ServerSession, super::Started, Vec<ServerSessionResult>);
 
 /// The handshake and the commands up to an accepted `publish`; `None` when the client left.
-async fn announce(app: &App, sock: &mut TcpStream) -> Result<Option<Announced>, Failed> {
+async fn announce(app: &App, sock: &mut impl Conn) -> Result<Option<Announced>, Failed> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut received = 0usize;
     let mut handshake = Handshake::new(PeerType::Server);
@@ -207,7 +267,7 @@ async fn announce(app: &App, sock: &mut TcpStream) -> Result<Option<Announced>, 
     }
 }
 
-async fn write_results(sock: &mut TcpStream, results: Vec<ServerSessionResult>) -> Result<(), Failed> {
+async fn write_results(sock: &mut impl Conn, results: Vec<ServerSessionResult>) -> Result<(), Failed> {
     for r in results {
         if let ServerSessionResult::OutboundResponse(p) = r {
             sock.write_all(&p.bytes).await.map_err(|e| e.to_string())?;
@@ -258,7 +318,7 @@ impl Probe {
 /// should, the creator stopping).
 async fn stream(
     app: &App,
-    sock: &mut TcpStream,
+    sock: &mut impl Conn,
     session: &mut ServerSession,
     started: super::Started,
     first: Vec<ServerSessionResult>,

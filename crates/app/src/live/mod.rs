@@ -64,6 +64,7 @@ const PRIVACY_PRIVATE_REPLAY: i64 = crate::video::PRIVACY_PRIVATE;
 pub struct Lives {
     running: Mutex<HashMap<i64, Running>>,
     rtmp: OnceLock<std::result::Result<SocketAddr, String>>,
+    rtmps: OnceLock<SocketAddr>,
 }
 
 struct Running {
@@ -84,6 +85,15 @@ impl Lives {
 
     pub(crate) fn set_rtmp(&self, r: std::result::Result<SocketAddr, String>) {
         let _ = self.rtmp.set(r);
+    }
+
+    /// Where the RTMPS server listens, when it does.
+    pub fn rtmps_addr(&self) -> Option<SocketAddr> {
+        self.rtmps.get().copied()
+    }
+
+    pub(crate) fn set_rtmps(&self, a: SocketAddr) {
+        let _ = self.rtmps.set(a);
     }
 
     /// Why lives cannot stream here now, if they cannot.
@@ -344,6 +354,16 @@ pub fn rtmp_url(app: &App) -> Option<String> {
     Some(format!("rtmp://{host}:{port}/live"))
 }
 
+/// The RTMPS URL, when RTMPS is on: `[live] rtmps_url`, else the public host and the RTMPS port.
+pub fn rtmps_url(app: &App) -> Option<String> {
+    let port = app.lives.rtmps_addr()?.port();
+    if !app.config.live.rtmps_url.is_empty() {
+        return Some(app.config.live.rtmps_url.clone());
+    }
+    let host = url::Url::parse(&app.config.public_url).ok()?.host_str()?.to_string();
+    Some(format!("rtmps://{host}:{port}/live"))
+}
+
 /// PeerTube's `LiveVideo`: the stream's address and key for those who manage the video only.
 fn live_json(app: &App, l: &lives::Live, private: bool) -> Value {
     let mut out = json!({
@@ -356,7 +376,7 @@ fn live_json(app: &App, l: &lives::Live, private: bool) -> Value {
     }
     if private {
         out["rtmpUrl"] = json!(rtmp_url(app));
-        out["rtmpsUrl"] = Value::Null;
+        out["rtmpsUrl"] = json!(rtmps_url(app));
         out["streamKey"] = json!(l.stream_key);
     }
     out

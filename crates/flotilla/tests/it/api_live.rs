@@ -30,6 +30,7 @@ db_tests!(
     a_stopped_instance_ends_its_lives_and_a_crash_is_recovered,
     saved_replays_become_videos,
     lives_federate_both_ways,
+    rtmps_takes_a_stream_inside_tls,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -616,4 +617,42 @@ async fn lives_federate_both_ways(backend: Backend) {
     );
     let (_, v) = a.api.get(&format!("/api/v1/videos/{pt_uuid}"), None).await;
     assert_eq!(v["state"]["id"], 4, "a permanent live waits again: {v}");
+}
+
+async fn rtmps_takes_a_stream_inside_tls(backend: Backend) {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let t = instance(backend, |c| {
+        c.live.rtmps_listen = "127.0.0.1:0".into();
+        c.live.rtmps_cert_file = cert.display().to_string();
+        c.live.rtmps_key_file = key.display().to_string();
+    })
+    .await;
+    let token = t.user("sami").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({})).await;
+    let (_, live) = t.api.get(&format!("/api/v1/videos/live/{id}"), Some(&token)).await;
+    let rtmps = live["rtmpsUrl"].as_str().expect("an RTMPS URL").to_string();
+    assert!(rtmps.starts_with("rtmps://127.0.0.1:") && rtmps.ends_with("/live"), "{rtmps}");
+    let key = live["streamKey"].as_str().unwrap().to_string();
+
+    // Plain RTMP to the TLS port: no TLS handshake, refused.
+    let plain = rtmps.replacen("rtmps://", "rtmp://", 1);
+    let mut wrong = push(&plain, &key, 5);
+    assert!(!pushed(&mut wrong, Duration::from_secs(30)).await, "RTMP without TLS is refused on the RTMPS port");
+    assert_eq!(state(&t.api, &uuid).await, 4);
+
+    let mut ffmpeg = push(&rtmps, &key, 6);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await, "the stream inside TLS succeeds");
+    wait_state(&t.api, &uuid, 5, Duration::from_secs(20)).await;
+    assert_eq!(sessions(&t.api, &token, id).await["total"], 1);
 }
