@@ -375,9 +375,12 @@ async fn limits_refuse_lives_and_end_sessions(backend: Backend) {
     assert_eq!(sessions(&short.api, &token, id).await["data"][0]["error"], 2);
     wait_state(&slow.api, &slow_uuid, 5, Duration::from_secs(40)).await;
     assert_eq!(sessions(&slow.api, &slow_token, slow_id).await["data"][0]["error"], 101);
-    // Both encoders were cut off long before their 40 s.
+    // Both encoders were cut off long before their 40 s; nothing of either session is left.
     assert!(!pushed(&mut long, Duration::from_secs(20)).await);
     assert!(!pushed(&mut heavy, Duration::from_secs(20)).await);
+    assert!(!short.config.data_dir.join("streaming-playlists/hls").join(&uuid).exists());
+    assert!(!slow.config.data_dir.join("streaming-playlists/hls").join(&slow_uuid).exists());
+    assert_eq!(short.instance.app.lives.streaming_count() + slow.instance.app.lives.streaming_count(), 0);
 }
 
 async fn a_stopped_instance_ends_its_lives_and_a_crash_is_recovered(backend: Backend) {
