@@ -86,6 +86,16 @@ pub async fn latest(e: impl Into<Exec<'_>>, video_id: i64) -> Result<Option<Sess
     Ok(run!(e, |x| sqlx::query_as::<_, Session>(&sql).bind(video_id).fetch_optional(x).await)?)
 }
 
+/// Forgets a session still open (one that never aired); `false` when it had ended already.
+pub async fn delete_open(e: impl Into<Exec<'_>>, id: i64) -> Result<bool> {
+    let n = run!(e, |x| sqlx::query("DELETE FROM video_live_sessions WHERE id = $1 AND ended_at IS NULL")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// Records the replay made of a session (its ending processed).
 pub async fn set_replay(e: impl Into<Exec<'_>>, id: i64, replay_video_id: i64) -> Result<()> {
     run!(e, |x| sqlx::query(

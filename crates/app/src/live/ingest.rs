@@ -163,8 +163,8 @@ async fn connection(app: Arc<App>, mut sock: impl Conn, peer: SocketAddr) {
     };
     let video_id = started.video.id;
     let session_id = started.session_id;
-    let error = stream(&app, &mut sock, &mut session, started, leftover).await;
-    super::end(&app, video_id, session_id, error).await;
+    let (error, aired) = stream(&app, &mut sock, &mut session, started, leftover).await;
+    super::end(&app, video_id, session_id, error, aired).await;
     let _ = sock.shutdown().await;
 }
 
@@ -315,14 +315,14 @@ impl Probe {
 }
 
 /// Runs an accepted stream until it ends; returns the session's error (`None`: it ended as it
-/// should, the creator stopping).
+/// should, the creator stopping) and whether it aired (segments were out).
 async fn stream(
     app: &App,
     sock: &mut impl Conn,
     session: &mut ServerSession,
     started: super::Started,
     first: Vec<ServerSessionResult>,
-) -> Option<i64> {
+) -> (Option<i64>, bool) {
     let super::Started { video, live, mut stop, replay, owner, .. } = started;
     let dir = crate::video::hls_dir(app, &video.uuid);
     let limits = &app.config.live;
@@ -336,6 +336,7 @@ async fn stream(
     let mut pending = first;
     let mut last_input = Instant::now();
     let mut stopping = app.stopping.subscribe();
+    let mut aired = false;
     let error = 'session: loop {
         // What the last input raised: answers to send, media to pass on.
         for r in std::mem::take(&mut pending) {
@@ -416,10 +417,11 @@ async fn stream(
                         }
                     }
                 }
-                if let Some(master) = ffmpeg.as_ref().and_then(|f| f.take_master())
-                    && let Err(e) = super::went_live(app, &video, &master).await
-                {
-                    tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
+                if let Some(master) = ffmpeg.as_ref().and_then(|f| f.take_master()) {
+                    aired = true;
+                    if let Err(e) = super::went_live(app, &video, &master).await {
+                        tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
+                    }
                 }
                 if ffmpeg.as_mut().is_some_and(|f| f.exited()) {
                     break 'session Some(super::ERROR_FFMPEG);
@@ -427,13 +429,22 @@ async fn stream(
             }
         }
     };
-    if let Some(f) = ffmpeg.take()
-        && let Some(why) = f.finish(Duration::from_secs(5)).await
-        && error.is_none()
-    {
-        tracing::info!(video = %video.uuid, ffmpeg = why, "a live's ffmpeg ended with an error");
+    if let Some(f) = ffmpeg.take() {
+        let (failed, master) = f.finish(Duration::from_secs(5)).await;
+        if let Some(why) = failed
+            && error.is_none()
+        {
+            tracing::info!(video = %video.uuid, ffmpeg = why, "a live's ffmpeg ended with an error");
+        }
+        // A stream shorter than a segment aired as it stopped: it is published, then ended.
+        if let Some(master) = master {
+            aired = true;
+            if let Err(e) = super::went_live(app, &video, &master).await {
+                tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
+            }
+        }
     }
-    error
+    (error, aired)
 }
 
 /// Passes one media message on: to ffmpeg once it runs, else kept until enough is known of the

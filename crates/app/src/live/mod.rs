@@ -557,7 +557,6 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
             return Err(Error::Conflict("this live is streaming already".into()));
         }
         let session = live_sessions::start(&mut tx, v.id, save_replay, live.replay_privacy, now).await?;
-        videos::set_live_state(&mut tx, v.id, STATE_PUBLISHED, Some((MASTER_PLAYLIST, SEGMENTS_SHA256)), now).await?;
         tx.commit().await?;
         Ok::<i64, Error>(session)
     }
@@ -582,13 +581,16 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
     }
 }
 
-/// The live's first segments are out and its master playlist written: players can join, so its
-/// followers hear it went live (PeerTube waits for segments too), and its swarms are named for
-/// the tracker (one per variant, from the master playlist, as players name them).
+/// The live's first segments are out and its master playlist written: players can join. In one
+/// transaction the video is published (state 1, with its live playlists), its swarms are named for
+/// the tracker (one per variant, from the master playlist, as players name them) and its
+/// followers are told (PeerTube too publishes only once segments are out).
 pub async fn went_live(app: &App, v: &videos::Video, master: &str) -> Result<()> {
     let swarm_id = crate::uris::absolute(app, &crate::uris::hls_file_path(&v.uuid, MASTER_PLAYLIST));
     let hashes = flotilla_media::p2p::info_hashes(&swarm_id, master);
     let mut tx = app.db.begin().await?;
+    let now = now_ms();
+    videos::set_live_state(&mut tx, v.id, STATE_PUBLISHED, Some((MASTER_PLAYLIST, SEGMENTS_SHA256)), now).await?;
     videos::set_infohashes(&mut tx, v.id, &hashes).await?;
     let event = crate::events::Event::VideoUpdated { video_id: v.id, was_federated: crate::ap::federates(app, v) };
     crate::events::record(&mut tx, event).await?;
@@ -605,7 +607,11 @@ pub fn replay_path(app: &App, session_id: i64) -> std::path::PathBuf {
 /// Ends a session: the video waits for the next one (permanent) or is ended, its live files go;
 /// a replay the session saved becomes a video. Safe to call for a session already ended, or
 /// whose video was deleted meanwhile.
-pub async fn end(app: &App, video_id: i64, session_id: i64, error: Option<i64>) {
+///
+/// `aired`: the session produced segments. One that never did (an encoder that connected and
+/// failed, a stream ffmpeg could not read) leaves no trace: its session is forgotten and the live
+/// waits again, permanent or not (PeerTube records a session only once the input was read).
+pub async fn end(app: &App, video_id: i64, session_id: i64, error: Option<i64>, aired: bool) {
     // Files first (a replay's transcoding writes into the same directory once the end is
     // committed), the registry last: while it still says "streaming", nothing of the live is kept
     // in the media cache.
@@ -614,7 +620,7 @@ pub async fn end(app: &App, video_id: i64, session_id: i64, error: Option<i64>) 
         clear_files(app, uuid).await;
         crate::video::forget_files(app, uuid);
     }
-    if let Err(e) = finish(app, video_id, session_id, error).await {
+    if let Err(e) = finish(app, video_id, session_id, error, aired).await {
         // The next start's recovery ends it.
         tracing::error!(video = video_id, session = session_id, error = %e, "cannot record a live session's end");
     }
@@ -656,14 +662,18 @@ async fn replay_input(app: &App, session_id: i64) -> Option<ReplayInput> {
 
 /// The session's end in one transaction: the session ended, the video's new state, and the replay
 /// (a video to transcode, with its job) when the session saved one.
-async fn finish(app: &App, video_id: i64, session_id: i64, error: Option<i64>) -> Result<()> {
+async fn finish(app: &App, video_id: i64, session_id: i64, error: Option<i64>, aired: bool) -> Result<()> {
     let Some(session) = live_sessions::get(&app.db, session_id).await? else {
         let _ = tokio::fs::remove_file(replay_path(app, session_id)).await;
         return Ok(());
     };
-    let replay =
-        if session.save_replay && session.ended_at.is_none() { replay_input(app, session_id).await } else { None };
-    let result = commit_end(app, video_id, &session, error, replay.as_ref()).await;
+    let replay = if session.save_replay && session.ended_at.is_none() && aired {
+        replay_input(app, session_id).await
+    } else {
+        let _ = tokio::fs::remove_file(replay_path(app, session_id)).await;
+        None
+    };
+    let result = commit_end(app, video_id, &session, error, replay.as_ref(), aired).await;
     match (&result, replay) {
         (Ok(true), _) => {
             app.wake_jobs();
@@ -688,10 +698,17 @@ async fn commit_end(
     session: &live_sessions::Session,
     error: Option<i64>,
     replay: Option<&ReplayInput>,
+    aired: bool,
 ) -> Result<bool> {
     let session_id = session.id;
     let now = now_ms();
     let mut tx = app.db.begin().await?;
+    if !aired {
+        // Nothing was shown: as if it never started (the live still waits; nobody was told).
+        live_sessions::delete_open(&mut tx, session_id).await?;
+        tx.commit().await?;
+        return Ok(false);
+    }
     let ended = live_sessions::end(&mut tx, session_id, error, now).await?;
     let live = lives::get(&mut tx, video_id).await?;
     let v = videos::get(&mut tx, video_id).await?;
@@ -831,7 +848,9 @@ pub async fn recover(app: &App) -> Result<usize> {
             clear_files(app, &v.uuid).await;
             crate::video::forget_files(app, &v.uuid);
         }
-        finish(app, s.video_id, s.id, None).await?;
+        // It aired if its swarms were named (`went_live`).
+        let aired = !videos::infohashes(&app.db, s.video_id).await?.is_empty();
+        finish(app, s.video_id, s.id, None, aired).await?;
         tracing::warn!(video = s.video_id, session = s.id, "a live session cut by a stop or crash was ended");
     }
     Ok(open.len())

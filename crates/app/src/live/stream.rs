@@ -186,8 +186,8 @@ impl Transcoder {
 
     /// Ends ffmpeg: its input closed, so it writes what it holds and stops (killed after
     /// `grace`); the hashes brought up to date a last time. Returns ffmpeg's error output when it
-    /// failed.
-    pub async fn finish(mut self, grace: Duration) -> Option<String> {
+    /// failed, and the master playlist if it appeared only now (a stream shorter than a segment).
+    pub async fn finish(mut self, grace: Duration) -> (Option<String>, Option<String>) {
         drop(self.stdin.take());
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(s) => s.ok(),
@@ -200,11 +200,13 @@ impl Transcoder {
         // The last segments ffmpeg wrote as it stopped.
         let watcher = self.watcher.clone();
         let _ = tokio::task::spawn_blocking(move || watcher.lock().unwrap_or_else(|p| p.into_inner()).step()).await;
+        let master = self.take_master();
         let stderr = self.stderr.await.unwrap_or_default();
-        match status {
+        let failed = match status {
             Some(s) if s.success() => None,
             _ => Some(if stderr.is_empty() { "ffmpeg was stopped or failed".into() } else { stderr }),
-        }
+        };
+        (failed, master)
     }
 }
 

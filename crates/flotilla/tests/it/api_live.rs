@@ -31,6 +31,7 @@ db_tests!(
     saved_replays_become_videos,
     lives_federate_both_ways,
     rtmps_takes_a_stream_inside_tls,
+    an_encoder_that_sends_nothing_leaves_no_trace,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -339,7 +340,8 @@ async fn a_permanent_live_streams_twice_and_keeps_its_url(backend: Backend) {
 
 async fn limits_refuse_lives_and_end_sessions(backend: Backend) {
     let short = instance(backend, |c| {
-        c.live.max_duration_secs = 3;
+        // Long enough to air (the first segment is out after 4 s), then cut.
+        c.live.max_duration_secs = 8;
         c.live.max_user_lives = 1;
         c.live.allow_replay = false;
     })
@@ -432,7 +434,7 @@ async fn a_stopped_instance_ends_its_lives_and_a_crash_is_recovered(backend: Bac
     assert!(!live_dir.exists(), "the live's files are removed");
     // And it streams again.
     let (rtmp, _) = stream_address(&p.api, &admin, id).await;
-    let mut again = push(&rtmp, &key, 4);
+    let mut again = push(&rtmp, &key, 8);
     wait_state(&p.api, &uuid, 1, Duration::from_secs(30)).await;
     assert!(pushed(&mut again, Duration::from_secs(40)).await);
     wait_state(&p.api, &uuid, 4, Duration::from_secs(20)).await;
@@ -658,4 +660,107 @@ async fn rtmps_takes_a_stream_inside_tls(backend: Backend) {
     assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await, "the stream inside TLS succeeds");
     wait_state(&t.api, &uuid, 5, Duration::from_secs(20)).await;
     assert_eq!(sessions(&t.api, &token, id).await["total"], 1);
+}
+
+/// An RTMP publisher (rml_rtmp's client) that connects and publishes with `key`, sends no media;
+/// `Ok(socket)` once the server accepted the publish, `Err` with the server's refusal.
+async fn publish_only(rtmp_url: &str, key: &str) -> Result<tokio::net::TcpStream, String> {
+    use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+    use rml_rtmp::sessions::{
+        ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
+    };
+    use tokio::io::AsyncReadExt;
+    let addr = rtmp_url.trim_start_matches("rtmp://").trim_end_matches("/live").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
+    let mut hs = Handshake::new(PeerType::Client);
+    sock.write_all(&hs.generate_outbound_p0_and_p1().unwrap()).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    let rest = loop {
+        let n = sock.read(&mut buf).await.map_err(|e| e.to_string())?;
+        assert!(n > 0, "the server closed during the handshake");
+        match hs.process_bytes(&buf[..n]).unwrap() {
+            HandshakeProcessResult::InProgress { response_bytes } => sock.write_all(&response_bytes).await.unwrap(),
+            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                sock.write_all(&response_bytes).await.unwrap();
+                break remaining_bytes;
+            }
+        }
+    };
+    let (mut client, first) = ClientSession::new(ClientSessionConfig::new()).unwrap();
+    let mut pending: Vec<ClientSessionResult> = first;
+    pending.push(client.request_connection("live".into()).unwrap());
+    pending.extend(client.handle_input(&rest).unwrap());
+    loop {
+        let mut next = Vec::new();
+        for r in pending.drain(..) {
+            match r {
+                ClientSessionResult::OutboundResponse(p) => sock.write_all(&p.bytes).await.unwrap(),
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::ConnectionRequestAccepted) => {
+                    next.push(client.request_publishing(key.into(), PublishRequestType::Live).unwrap());
+                }
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::PublishRequestAccepted) => {
+                    for r in next {
+                        if let ClientSessionResult::OutboundResponse(p) = r {
+                            sock.write_all(&p.bytes).await.unwrap();
+                        }
+                    }
+                    return Ok(sock);
+                }
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::ConnectionRequestRejected { description }) => {
+                    return Err(description);
+                }
+                _ => {}
+            }
+        }
+        if !next.is_empty() {
+            pending = next;
+            continue;
+        }
+        let n = sock.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the server closed the connection".into());
+        }
+        pending = client.handle_input(&buf[..n]).map_err(|e| format!("{e:?}"))?;
+    }
+}
+
+async fn an_encoder_that_sends_nothing_leaves_no_trace(backend: Backend) {
+    let t = instance(backend, |_| {}).await;
+    let token = t.user("uma").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+
+    // Published, then dropped before any media: the live still waits, no session is kept.
+    let sock = publish_only(&rtmp, &key).await.expect("the publish is accepted");
+    let until = Instant::now() + Duration::from_secs(5);
+    while t.instance.app.lives.streaming_count() == 0 {
+        assert!(Instant::now() < until, "the session starts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state(&t.api, &uuid).await, 4, "not published before it airs");
+    drop(sock);
+    let until = Instant::now() + Duration::from_secs(10);
+    while t.instance.app.lives.streaming_count() > 0 {
+        assert!(Instant::now() < until, "the dropped connection ends the session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state(&t.api, &uuid).await, 4, "a normal live that never aired may still stream");
+    assert_eq!(sessions(&t.api, &token, id).await["total"], 0);
+
+    // A publisher that goes silent is cut after 10 s, the same way.
+    let silent = publish_only(&rtmp, &key).await.expect("the publish is accepted");
+    let until = Instant::now() + Duration::from_secs(25);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while t.instance.app.lives.streaming_count() > 0 {
+        assert!(Instant::now() < until, "a silent publisher is cut");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(silent);
+    assert_eq!(sessions(&t.api, &token, id).await["total"], 0);
+
+    // And a real stream still goes live afterwards.
+    let mut ffmpeg = push(&rtmp, &key, 8);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(40)).await);
+    wait_state(&t.api, &uuid, 5, Duration::from_secs(20)).await;
 }
