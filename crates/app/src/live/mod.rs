@@ -511,8 +511,7 @@ pub struct Started {
 pub struct Refused(pub String);
 
 /// A publisher asks to stream with `stream_key`: starts a session if the key is a live's that
-/// may stream now. The video is published (state 1) with its live playlists in the same
-/// transaction as the session.
+/// may stream now. The video is published later, once the session airs ([`went_live`]).
 pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, Refused> {
     let refuse = |why: &str| Refused(why.to_string());
     if !app.config.live.enabled {

@@ -80,6 +80,8 @@ pub async fn block(app: &App, who: &AuthUser, key: &str, body: BlockBody) -> Res
     tx.commit().await?;
     app.wake_jobs();
     app.media_cache.invalidate_access(&v.uuid);
+    // A live streaming now ends (PeerTube's `BLACKLISTED` session error).
+    app.lives.stop(v.id, Some(crate::live::ERROR_BLOCKED));
     tracing::info!(video = %v.uuid, by = %who.user.username, unfederate, "video blocked");
     Ok(())
 }

@@ -758,9 +758,15 @@ async fn an_encoder_that_sends_nothing_leaves_no_trace(backend: Backend) {
     drop(silent);
     assert_eq!(sessions(&t.api, &token, id).await["total"], 0);
 
-    // And a real stream still goes live afterwards.
-    let mut ffmpeg = push(&rtmp, &key, 8);
+    // A real stream still goes live afterwards; moderators blocking it end it (PeerTube's error 5).
+    let mut ffmpeg = push(&rtmp, &key, 40);
     wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
-    assert!(pushed(&mut ffmpeg, Duration::from_secs(40)).await);
-    wait_state(&t.api, &uuid, 5, Duration::from_secs(20)).await;
+    let admin = t.admin_token().await;
+    let (status, body) = t.api.post(&format!("/api/v1/videos/{uuid}/blacklist"), Some(&admin), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(!pushed(&mut ffmpeg, Duration::from_secs(20)).await, "the encoder is cut off");
+    let s = sessions(&t.api, &token, id).await;
+    assert_eq!((s["total"].clone(), s["data"][0]["error"].clone()), (json!(1), json!(5)), "{s}");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(v["state"]["id"], 5, "{v}");
 }
