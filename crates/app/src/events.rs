@@ -30,6 +30,9 @@ pub enum Event {
     /// A local video changed (its metadata, its privacy, or its files: a new rendition, a new
     /// master playlist); `was_federated`: its followers knew it before the change.
     VideoUpdated { video_id: i64, was_federated: bool },
+    /// A local live aired (its session's first segments are out): followers get the `Update`,
+    /// subscribers a notification, once per session.
+    LiveStarted { video_id: i64, session_id: i64, was_federated: bool },
     /// A local video its followers knew was deleted.
     VideoDeleted(VideoGone),
     /// A local actor's profile changed (names, description, avatar, banner).

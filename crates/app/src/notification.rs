@@ -227,14 +227,22 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
                 return Ok(());
             }
             if v.privacy == crate::video::PRIVACY_PUBLIC {
-                new_video_for_subscribers(app, &v, payload).await?;
+                new_video_for_subscribers(app, &v, payload, &format!("video:{}", v.id)).await?;
             }
             Ok(())
+        }
+        Event::LiveStarted { video_id, session_id, .. } => {
+            let Some(v) = videos::get(&app.db, *video_id).await? else { return Ok(()) };
+            if v.blocked != 0 || v.privacy != crate::video::PRIVACY_PUBLIC {
+                return Ok(());
+            }
+            let payload = json!({ "video": video_payload(app, &v).await? });
+            new_video_for_subscribers(app, &v, payload, &format!("live:{}:{session_id}", v.id)).await
         }
         Event::RemoteVideoPublished { video_id } => {
             let Some(v) = videos::get(&app.db, *video_id).await? else { return Ok(()) };
             let payload = json!({ "video": video_payload(app, &v).await? });
-            new_video_for_subscribers(app, &v, payload).await
+            new_video_for_subscribers(app, &v, payload, &format!("video:{}", v.id)).await
         }
         Event::CommentCreated { comment_id } => comment_created(app, *comment_id, false).await,
         Event::CommentApproved { comment_id } => comment_created(app, *comment_id, true).await,
@@ -256,12 +264,13 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
     }
 }
 
-async fn new_video_for_subscribers(app: &App, v: &videos::Video, payload: Value) -> Result<()> {
+/// `subject`: what makes the notification one of a kind (a video; a live's session).
+async fn new_video_for_subscribers(app: &App, v: &videos::Video, payload: Value, subject: &str) -> Result<()> {
     let Some(c) = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await? else { return Ok(()) };
     let owner = crate::video::owner_user(app, v).await?;
     for user in local_followers(app, c.actor_id).await? {
         if Some(user) != owner && !crate::blocklist::hides(app, Some(user), c.account_id).await? {
-            notify(app, user, NEW_VIDEO_FROM_SUBSCRIPTION, &format!("video:{}", v.id), payload.clone()).await?;
+            notify(app, user, NEW_VIDEO_FROM_SUBSCRIPTION, subject, payload.clone()).await?;
         }
     }
     Ok(())
@@ -422,7 +431,7 @@ async fn block_changed(app: &App, video_id: i64, blocked: bool, auto: bool, at: 
     let video = video_payload(app, &v).await?;
     if auto {
         if v.privacy == crate::video::PRIVACY_PUBLIC && v.state == crate::video::STATE_PUBLISHED {
-            new_video_for_subscribers(app, &v, json!({ "video": video })).await?;
+            new_video_for_subscribers(app, &v, json!({ "video": video }), &format!("video:{}", v.id)).await?;
         }
         return Ok(());
     }

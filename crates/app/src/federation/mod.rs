@@ -33,7 +33,9 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
     use crate::events::Event;
     match event {
         Event::VideoPublished { video_id } => videos::published(app, *video_id).await,
-        Event::VideoUpdated { video_id, was_federated } => videos::changed(app, *video_id, *was_federated).await,
+        Event::VideoUpdated { video_id, was_federated } | Event::LiveStarted { video_id, was_federated, .. } => {
+            videos::changed(app, *video_id, *was_federated).await
+        }
         Event::VideoDeleted(gone) => videos::send_delete(app, gone).await,
         Event::ActorUpdated { actor_id } => delivery::actor_updated(app, *actor_id).await,
         Event::VideoRated { user_id, video_id, old, new } => {

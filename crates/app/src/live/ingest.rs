@@ -323,7 +323,7 @@ async fn stream(
     started: super::Started,
     first: Vec<ServerSessionResult>,
 ) -> (Option<i64>, bool) {
-    let super::Started { video, live, mut stop, replay, owner, .. } = started;
+    let super::Started { video, live, mut stop, replay, owner, session_id, .. } = started;
     let dir = crate::video::hls_dir(app, &video.uuid);
     let limits = &app.config.live;
     let begun = Instant::now();
@@ -419,7 +419,7 @@ async fn stream(
                 }
                 if let Some(master) = ffmpeg.as_ref().and_then(|f| f.take_master()) {
                     aired = true;
-                    if let Err(e) = super::went_live(app, &video, &master).await {
+                    if let Err(e) = super::went_live(app, &video, session_id, &master).await {
                         tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
                     }
                 }
@@ -439,7 +439,7 @@ async fn stream(
         // A stream shorter than a segment aired as it stopped: it is published, then ended.
         if let Some(master) = master {
             aired = true;
-            if let Err(e) = super::went_live(app, &video, &master).await {
+            if let Err(e) = super::went_live(app, &video, session_id, &master).await {
                 tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
             }
         }

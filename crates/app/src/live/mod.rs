@@ -584,14 +584,15 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
 /// transaction the video is published (state 1, with its live playlists), its swarms are named for
 /// the tracker (one per variant, from the master playlist, as players name them) and its
 /// followers are told (PeerTube too publishes only once segments are out).
-pub async fn went_live(app: &App, v: &videos::Video, master: &str) -> Result<()> {
+pub async fn went_live(app: &App, v: &videos::Video, session_id: i64, master: &str) -> Result<()> {
     let swarm_id = crate::uris::absolute(app, &crate::uris::hls_file_path(&v.uuid, MASTER_PLAYLIST));
     let hashes = flotilla_media::p2p::info_hashes(&swarm_id, master);
     let mut tx = app.db.begin().await?;
     let now = now_ms();
     videos::set_live_state(&mut tx, v.id, STATE_PUBLISHED, Some((MASTER_PLAYLIST, SEGMENTS_SHA256)), now).await?;
     videos::set_infohashes(&mut tx, v.id, &hashes).await?;
-    let event = crate::events::Event::VideoUpdated { video_id: v.id, was_federated: crate::ap::federates(app, v) };
+    let was_federated = crate::ap::federates(app, v);
+    let event = crate::events::Event::LiveStarted { video_id: v.id, session_id, was_federated };
     crate::events::record(&mut tx, event).await?;
     tx.commit().await?;
     app.wake_jobs();

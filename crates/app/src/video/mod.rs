@@ -221,7 +221,8 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
     }
     if owner {
         // Ours, beside PeerTube's fields: what the owner needs to follow the processing.
-        out["transcodingProgress"] = json!(v.transcode_progress);
+        // A live is never transcoded as a whole.
+        out["transcodingProgress"] = if v.is_live { Value::Null } else { json!(v.transcode_progress) };
         out["stateError"] = json!(v.error);
     }
     Ok(out)

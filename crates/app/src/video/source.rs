@@ -28,6 +28,10 @@ pub fn originals_dir(app: &App) -> PathBuf {
 /// `GET /api/v1/videos/:id/source`, for those who manage the video.
 pub async fn get(app: &App, who: &AuthUser, key: &str) -> Result<Value> {
     let v = crate::video::edit::editable(app, who, key).await?;
+    if v.is_live {
+        // Streamed, never uploaded.
+        return Err(Error::NotFound("a live has no source file".into()));
+    }
     let s = videos::source(&app.db, v.id).await?;
     let resolution = v.width.min(v.height);
     let has_file = v.input_path.is_some() || s.original_file.is_some();

@@ -141,8 +141,29 @@ async fn a_stream_pushed_with_its_key_goes_live_and_ends(backend: Backend) {
     assert_eq!(public["permanentLive"], false);
     assert!(public.get("streamKey").is_none() && public.get("rtmpUrl").is_none(), "{public}");
 
+    // A subscriber of the channel hears when it airs.
+    let fan = t.user("yann").await;
+    let host = t.instance.addr.to_string();
+    let sub = json!({ "uri": format!("marin_channel@{host}") });
+    let (status, body) = t.api.post("/api/v1/users/me/subscriptions", Some(&fan), sub).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // Nothing to download or transcode on a live.
+    let (status, _) = t.api.get(&format!("/api/v1/videos/{uuid}/source"), Some(&token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, mine) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(mine["transcodingProgress"], Value::Null, "{mine}");
+
     let mut ffmpeg = push(&rtmp, &key, 12);
     wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    t.run_jobs().await;
+    let (_, notes) = t.api.get("/api/v1/users/me/notifications?count=10", Some(&fan)).await;
+    let aired: Vec<&Value> = notes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] == 1 && n["video"]["uuid"] == uuid.as_str())
+        .collect();
+    assert_eq!(aired.len(), 1, "one notification for the subscriber: {notes}");
     let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().expect("a live playlist").to_string();
     assert!(playlist.ends_with(&format!("/static/streaming-playlists/hls/{uuid}/master.m3u8")), "{playlist}");
