@@ -106,42 +106,74 @@ export function swarmHasPeers(video: VideoDetails, timeoutMs = 1000): Promise<bo
 
 /**
  * The tuned VOD settings measured on loopback (see docs: shared notes on P2P). `othersWatching`
- * (from [swarmHasPeers]) decides the initial HTTP delay.
+ * (from [swarmHasPeers]) decides the initial HTTP delay. A live (`live`; the library finds out by
+ * itself that the playlist is live and plays it so) keeps PeerTube's shorter urgent window.
  */
-export function coreConfig(config: ServerConfig | null, video: VideoDetails, othersWatching: boolean) {
+export function coreConfig(config: ServerConfig | null, video: VideoDetails, othersWatching: boolean, live = false) {
   return {
     announceTrackers: [...video.trackerUrls],
     // Never the library's public STUN servers: the instance's own, or none.
     rtcConfig: { iceServers: (config?.webrtc?.stunServers ?? []).map((urls) => ({ urls })) },
-    // Only the next 6 s are urgent (fetched over HTTP when a slot is free); the rest is left to peers.
-    highDemandTimeWindow: 6,
+    // Only the next 6 s (4 s for a live, as PeerTube's player) are urgent (fetched over HTTP when
+    // a slot is free); the rest is left to peers.
+    highDemandTimeWindow: live ? 4 : 6,
     simultaneousHttpDownloads: 1,
     // Someone else is watching: give the connection to them a moment before the first HTTP segment.
     httpDownloadInitialTimeoutMs: othersWatching ? JOINING_HTTP_DELAY_MS : 0,
   };
 }
 
-type Hashes = Record<string, Record<string, string>>;
+/**
+ * `segments-sha256.json`: a VOD's maps a fragment file name to `"<start>-<end>"` (inclusive byte
+ * range) → SHA-256 hex; a live's is flat, a segment file name → the SHA-256 of the whole segment.
+ */
+type Hashes = Record<string, string | Record<string, string>>;
 type ByteRange = { start: number; end: number };
 export type SegmentCheck = (url: string, byteRange: ByteRange | undefined, data: ArrayBuffer) => Promise<boolean>;
+
+/** How long a live's check waits for a segment its hash file does not list yet (PeerTube's player: ten tries a second apart). */
+export const LIVE_HASH_WAIT_MS = 10_000;
+/** A live's hash file is fetched again at most this often while a segment is missing from it. */
+export const LIVE_HASH_REFETCH_MS = 1000;
 
 function hex(buf: ArrayBuffer): string {
   return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**
- * The check of a segment against the server's `segments-sha256.json`, which maps a fragment file
- * name to `"<start>-<end>"` (inclusive byte range) → SHA-256 hex. p2p-media-loader-hlsjs gives the
- * range with an inclusive `end` as well. Anything not found there fails. The table is fetched on
- * the first check, once for every validator built on it.
+ * The hash a segment must have, from either form of the table: `undefined` when its file is not
+ * listed (a live's may be listed a moment after its playlist), `null` when it is listed without
+ * this part (never right).
  */
-export function segmentHashes(sha256Urls: string | string[]): SegmentCheck {
+function expectedHash(table: Hashes, name: string, byteRange: ByteRange | undefined, size: number): string | null | undefined {
+  const entry = table[name];
+  if (entry === undefined) return undefined;
+  if (typeof entry === 'string') {
+    // A whole segment's hash: only the whole segment can match it.
+    return !byteRange || (byteRange.start === 0 && byteRange.end === size - 1) ? entry : null;
+  }
+  return entry[byteRange ? `${byteRange.start}-${byteRange.end}` : `0-${size - 1}`] ?? null;
+}
+
+/**
+ * The check of a segment against the server's `segments-sha256.json` (either form above;
+ * p2p-media-loader-hlsjs gives byte ranges with an inclusive `end` as well). Anything not found
+ * there fails. The table is fetched on the first check, once for every validator built on it. For
+ * a live (`live`), a segment not listed yet makes the check fetch the table again (at most once a
+ * second, without the browser's cache) until it is, for up to `waitMs`: the server
+ * writes the hash just after the playlist names the segment.
+ */
+export function segmentHashes(
+  sha256Urls: string | string[],
+  { live = false, waitMs = LIVE_HASH_WAIT_MS }: { live?: boolean; waitMs?: number } = {},
+): SegmentCheck {
   let hashes: Promise<Hashes | null> | null = null;
+  let fetchedAt = 0;
   // Several places may hold the file (the edge cache, then the origin): the first that answers.
   const fetchFirst = async (): Promise<Hashes | null> => {
     for (const url of Array.isArray(sha256Urls) ? sha256Urls : [sha256Urls]) {
       try {
-        const r = await fetch(url, { credentials: 'same-origin' });
+        const r = await fetch(url, { credentials: 'same-origin', cache: live ? 'no-store' : 'default' });
         if (r.ok) return (await r.json()) as Hashes;
       } catch {
         // The next place.
@@ -149,23 +181,29 @@ export function segmentHashes(sha256Urls: string | string[]): SegmentCheck {
     }
     return null;
   };
-  const load = () => {
-    hashes ??= fetchFirst().then((h) => {
-      if (!h) hashes = null; // try again on the next segment
-      return h;
-    });
+  const load = (again = false) => {
+    if (again && Date.now() - fetchedAt >= LIVE_HASH_REFETCH_MS) hashes = null;
+    if (!hashes) {
+      fetchedAt = Date.now();
+      hashes = fetchFirst().then((h) => {
+        if (!h) hashes = null; // try again on the next segment
+        return h;
+      });
+    }
     return hashes;
   };
   return async (url, byteRange, data) => {
-    const table = await load();
-    if (!table) return false;
     const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() ?? '');
-    const ranges = table[name];
-    if (!ranges) return false;
-    const key = byteRange ? `${byteRange.start}-${byteRange.end}` : `0-${data.byteLength - 1}`;
-    const expected = ranges[key];
-    if (!expected) return false;
-    return hex(await crypto.subtle.digest('SHA-256', data)) === expected.toLowerCase();
+    const deadline = Date.now() + (live ? waitMs : 0);
+    let table = await load();
+    for (;;) {
+      const expected = table ? expectedHash(table, name, byteRange, data.byteLength) : undefined;
+      if (expected === null) return false;
+      if (expected !== undefined) return hex(await crypto.subtle.digest('SHA-256', data)) === expected.toLowerCase();
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, LIVE_HASH_REFETCH_MS));
+      table = await load(true);
+    }
   };
 }
 

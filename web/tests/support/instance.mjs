@@ -148,6 +148,8 @@ export async function startInstance(env = {}, { proxy = false, webDir = BUILD_DI
       FLOTILLA_TRANSCODING_RESOLUTIONS: '240,360',
       // The suite drives many users from 127.0.0.1; the limits are tested in the Rust suite.
       FLOTILLA_RATE_LIMITS_ENABLED: 'false',
+      // Each instance its own RTMP port (lives): the suite's instances must not fight over 1935.
+      FLOTILLA_LIVE_RTMP_LISTEN: '127.0.0.1:0',
       ...env,
     },
     stdio: ['ignore', log, log],

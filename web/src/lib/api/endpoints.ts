@@ -46,6 +46,10 @@ import type {
   VideoSource,
   VideoStoryboard,
   EdgeCacheStats,
+  LiveSession,
+  LiveVideo,
+  LiveVideoCreate,
+  LiveVideoUpdate,
   VideoRedundancy,
   VideoPlaylist,
   VideoPlaylistElement,
@@ -94,6 +98,17 @@ export const cancelImport = (id: number) => api(`/videos/imports/${id}/cancel`, 
 export const retryImport = (id: number) => api(`/videos/imports/${id}/retry`, { method: 'POST' });
 /** An import that has ended (409 while pending or running); a failed or cancelled one takes its waiting video along. */
 export const deleteImport = (id: number) => api(`/videos/imports/${id}`, { method: 'DELETE' });
+/** Creates a live (PeerTube's `POST /videos/live`): the video waits for its stream (state 4). */
+export const createLive = (body: LiveVideoCreate) =>
+  api<{ video: { id: number; uuid: string; shortUUID: string } }>('/videos/live', { method: 'POST', json: body });
+/** A live's settings; its owner and administrators also get `rtmpUrl` and `streamKey`. */
+export const getLive = (id: string | number) => api<LiveVideo>(`/videos/live/${encodeURIComponent(id)}`);
+/** Changes a live's settings while it waits for its stream (400 `live_already_started` after). */
+export const updateLive = (id: string | number, body: LiveVideoUpdate) =>
+  api(`/videos/live/${encodeURIComponent(id)}`, { method: 'PUT', json: body });
+/** The live's streams so far (its owner). */
+export const listLiveSessions = (id: string | number) =>
+  api<ListResult<LiveSession>>(`/videos/live/${encodeURIComponent(id)}/sessions`);
 /** PUT /videos/:id as multipart (PeerTube's form), so a thumbnail can travel with the fields. */
 export const updateVideo = (id: string | number, form: FormData) =>
   api(`/videos/${id}`, { method: 'PUT', multipart: form });

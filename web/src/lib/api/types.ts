@@ -114,6 +114,8 @@ export interface Video {
   language: IdLabel<string | null>;
   state?: IdLabel;
   views: number;
+  /** Who watches now: a live's audience (viewers that reported within the last minute, on this instance). */
+  viewers?: number;
   likes: number;
   dislikes: number;
   thumbnailPath: string | null;
@@ -244,6 +246,70 @@ export interface VideoImport {
   totalBytes?: number | null;
   /** The video it makes ("To import" until downloaded); null once deleted. */
   video: Video | null;
+}
+
+/** A live's latency (`latencyMode`): how far behind the stream viewers play, PeerTube's values. */
+export const LiveLatencyMode = {
+  Default: 1,
+  High: 2,
+  Small: 3,
+} as const;
+
+/** `GET /videos/live/:id`: anyone sees the settings; the owner and administrators also the ingest address and key. */
+export interface LiveVideo {
+  saveReplay: boolean;
+  permanentLive: boolean;
+  latencyMode: number;
+  replaySettings?: { privacy: number } | null;
+  rtmpUrl?: string | null;
+  rtmpsUrl?: string | null;
+  streamKey?: string | null;
+}
+
+/** The body of `POST /videos/live` this client sends (the rest of the metadata is set on the edit page). */
+export interface LiveVideoCreate {
+  channelId: number;
+  name: string;
+  privacy: number;
+  permanentLive: boolean;
+  latencyMode?: number;
+  saveReplay?: boolean;
+  replaySettings?: { privacy: number };
+  videoPasswords?: string[];
+}
+
+/** `PUT /videos/live/:id`, only while the live waits for its stream. */
+export interface LiveVideoUpdate {
+  permanentLive?: boolean;
+  latencyMode?: number;
+  saveReplay?: boolean;
+  replaySettings?: { privacy: number };
+}
+
+/** Why a live session stopped (`LiveVideoSession.error`): PeerTube's codes, and ours above 100. */
+export const LiveSessionError = {
+  BadSocketHealth: 1,
+  DurationExceeded: 2,
+  QuotaExceeded: 3,
+  FfmpegError: 4,
+  Blacklisted: 5,
+  RunnerJobError: 6,
+  RunnerJobCancel: 7,
+  /** Ours: the stream's bitrate went over the instance's limit. */
+  BitrateExceeded: 101,
+} as const;
+
+/** One stream of a live, from its start to its end (`GET /videos/live/:id/sessions`, its owner). */
+export interface LiveSession {
+  id: number;
+  startDate: string;
+  /** Null while it streams. */
+  endDate: string | null;
+  error: number | null;
+  saveReplay: boolean;
+  endingProcessed: boolean;
+  replaySettings?: { privacy: number } | null;
+  replayVideo?: { id: number; uuid: string; shortUUID: string } | null;
 }
 
 /** The body of `POST /videos/imports` this client sends (PeerTube's; the rest of the metadata is set in the details form). */
@@ -564,6 +630,20 @@ export interface ServerConfig {
   videoCaption?: { file: { extensions: string[]; size: { max: number } } };
   /** `update.enabled`: a video's managers may replace its file (`/videos/:id/source/replace-resumable`). */
   videoFile?: { update: { enabled: boolean } };
+  /**
+   * Lives: `enabled` while the instance takes streams (its RTMP server listens); `allowReplay`:
+   * a live may be kept as a video; `latencySetting.enabled`: creators choose the latency;
+   * `maxDuration` in milliseconds (-1: no limit).
+   */
+  live?: {
+    enabled: boolean;
+    allowReplay?: boolean;
+    latencySetting?: { enabled: boolean };
+    maxDuration?: number;
+    maxInstanceLives?: number;
+    maxUserLives?: number;
+    rtmp?: { port: number };
+  };
 }
 
 export interface CustomConfig {
