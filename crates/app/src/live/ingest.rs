@@ -386,6 +386,13 @@ async fn stream(
                         break 'session None;
                     }
                 }
+                // Published as soon as the watcher saw the first segment (not at the next tick).
+                if !aired && let Some(master) = ffmpeg.as_ref().and_then(|f| f.take_master()) {
+                    aired = true;
+                    if let Err(e) = super::went_live(app, &video, session_id, &master).await {
+                        tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
+                    }
+                }
             }
             // The instance stops: the session ends as if the creator had stopped.
             _ = stopping.changed() => break 'session None,
