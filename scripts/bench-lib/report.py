@@ -8,6 +8,7 @@ ONLY (BENCH_ONLY, e.g. "federation") names the parts that ran; the file name the
 partial run never replaces a full table. Prints the path of the written file on its last line."""
 import datetime
 import json
+import math
 import os
 import re
 import sys
@@ -612,6 +613,119 @@ def moderation(rows, table, notes, details, busy_note):
             notes.append(f"inbox refusal: the blocked server was fetched {summary['fetches']} times (0 expected)")
 
 
+def live(rows, info, machine, table, notes, details, busy_note):
+    """14. Lives: latency from a frame entering the RTMP push to its segment being listed, per
+    latency mode; the CPU of a live ladder, Flotilla with its ffmpeg vs the same command bare."""
+    for r in rows:
+        if r.get("kind") == "live_error":
+            notes.append(f"live benchmark (14), {r.get('step')}: FAILED: {r.get('message')}")
+    if "live_settings" in info:
+        details.append(f"- lives: {info['live_settings']}")
+
+    def checks(r, what):
+        busy_note(r, what)
+        states = (r.get("state_before"), r.get("state_during"), r.get("state_after"))
+        if states != (4, 1, 5):
+            notes.append(f"{what}: the video's state was {states[0]} before the push, {states[1]} during it (the last "
+                         f"seen: it is looked at until it is 1), {states[2]} after it (4, 1, 5 expected)")
+        if r.get("args_identical") is False:
+            notes.append(f"{what}: the server's live ffmpeg ran `{r.get('server_args')}`, live.py reproduces "
+                         f"`{r.get('expected_args')}`: update live.py")
+        elif r.get("args_identical") is None:
+            notes.append(f"{what}: the server's live ffmpeg was not found among the children of `flotilla serve`")
+        if r.get("server_ffmpeg_left"):
+            notes.append(f"{what}: {r['server_ffmpeg_left']} ffmpeg children of `flotilla serve` were still running "
+                         "after the session ended")
+        if r.get("poll_errors"):
+            notes.append(f"{what}: {r['poll_errors']} of {r.get('polls')} playlist requests failed")
+        if r.get("gaps"):
+            notes.append(f"{what}: {r['gaps']} gaps in the segment numbers seen (a segment left the window unseen)")
+
+    names = {"default": ("default", 1), "small": ("small latency", 3), "high": ("high latency", 2)}
+    lat = {r["mode"]: r for r in rows if r.get("kind") == "live_latency"}
+    for mode in ("default", "small", "high"):
+        r = lat.get(mode)
+        if not r:
+            continue
+        what = f"live latency, {names[mode][0]} mode"
+        checks(r, what)
+        seg = r["segment_seconds"]
+        target = 2 * seg + 1
+        pdt = (r.get("pdt_p50"), r.get("pdt_p95"))
+        push = (r.get("pusher_p50"), r.get("pusher_p95"))
+        have = all(isinstance(x, (int, float)) for x in pdt + push)
+        # The program date time is the server's ffmpeg's clock when it began the segment: it leaves out
+        # the way from the push to it. When the two measures disagree by more than 1 s, the pusher's counts.
+        disagree = have and (abs(pdt[0] - push[0]) > 1 or abs(pdt[1] - push[1]) > 1)
+        used, (p50, p95) = ("pusher-side", push) if disagree else ("program date time", pdt)
+        n = r.get("segments_measured", 0)
+        label = (f"14a. live latency, {names[mode][0]} mode ({seg} s segments, {r['seconds']} s push): a frame entering "
+                 f"the RTMP push → its segment listed in the 720p playlist, median and p95 of {n} segments "
+                 f"(the first {r.get('skip', 2)} left out)")
+        if have and n:
+            fig = (f"p50 {p50:.2f} s, p95 {p95:.2f} s ({used}; PDT {pdt[0]:.2f}/{pdt[1]:.2f} s, pusher-side "
+                   f"{push[0]:.2f}/{push[1]:.2f} s)")
+            if mode == "high":
+                table.append((label, fig, "—", "—", f"(figure; ≤ {target} s)", "figure"))
+            else:
+                table.append((label, fig, "—", f"p95 {p95 / target:.2f} of target", f"p95 ≤ {target} s",
+                              verdict(p95 <= target)))
+        else:
+            table.append((label, "no segment measured", "—", "—", f"p95 ≤ {target} s",
+                          "figure" if mode == "high" else verdict(False)))
+        details.append(
+            f"- {what}: {r.get('segments_seen')} segments seen in {r.get('polls')} polls of 0.m3u8 "
+            f"({r.get('segments_after_end')} listed after the push ended, left out; the first {r.get('skip', 2)} left out), "
+            f"durations {r.get('durations')}; the pusher's media time 0 went out {r.get('push_start_after_launch')} s "
+            f"after its launch; the server's first segment began (its PDT) {r.get('server_start_after_push')} s after "
+            f"that and was first listed {r.get('first_listed_after_push')} s after it; latency by the program date "
+            f"time p50 {r.get('pdt_p50')} s, p95 {r.get('pdt_p95')} s, max {r.get('pdt_max')} s; pusher-side p50 "
+            f"{r.get('pusher_p50')} s, p95 {r.get('pusher_p95')} s, max {r.get('pusher_max')} s; the row uses "
+            f"{'the pusher-side measure (the two disagree by more than 1 s)' if disagree else 'the program date time (the two agree within 1 s)'}"
+            f"; state {r.get('state_before')} → {r.get('state_during')} (published {r.get('aired_after_push')} s after "
+            f"the push's start) → {r.get('state_after')} ({r.get('ended_seconds_after_push')} s after the push ended); "
+            f"Flotilla's CPU "
+            f"{r.get('cpu_per_live_second')} s per live second (with the polling); server ffmpeg arguments as "
+            f"live.py's: {'yes' if r.get('args_identical') else 'NO'}; others' CPU {r.get('other_cpu', '?')}%")
+        details.append(f"  - per segment [number, PDT latency s, pusher-side latency s, listed after the push ended]: "
+                       f"{json.dumps(r.get('per_segment'))}")
+    cost = {r["who"]: r for r in rows if r.get("kind") == "live_cost"}
+    f, b = cost.get("flotilla"), cost.get("bare")
+    if f:
+        checks(f, "live cost, Flotilla")
+    if b:
+        busy_note(b, "live cost, bare ffmpeg")
+    if f and b and b.get("cpu_per_live_second"):
+        fc, bc = f["cpu_per_live_second"], b["cpu_per_live_second"]
+        ratio = fc / bc
+        table.append((f"14b. a live's CPU per live second, 720p30 → {info.get('live_ladder', '720/480/360')} "
+                      f"({f['seconds']} s): `flotilla serve` with its live ffmpeg vs the same ffmpeg command bare",
+                      f"{fc:.3f} s/s", f"bare ffmpeg {bc:.3f} s/s", f"{ratio:.3f}×", "≤ 1.10×",
+                      verdict(ratio <= 1.10 and f.get("args_identical") is True)))
+        cores = b.get("cores") or machine.get("cores") or 1
+        table.append(("14c. lives this machine transcodes in real time: ⌊cores / bare CPU per live second⌋",
+                      f"{math.floor(cores / bc)} (Flotilla's figure: {math.floor(cores / fc)})", "—", "—",
+                      "(figure)", "figure"))
+    for who, r in (("Flotilla", f), ("bare ffmpeg", b)):
+        if not r:
+            continue
+        extra = ""
+        if who == "bare ffmpeg":
+            extra = (f"; fed {r.get('tags')} FLV tags ({r.get('media_seconds')} s of media, {r.get('width')}x"
+                     f"{r.get('height')}) in {r.get('wall_seconds')} s; wrote {', '.join(r.get('playlists', []))}")
+        else:
+            extra = (f"; state {r.get('state_before')} → {r.get('state_during')} (published "
+                     f"{r.get('aired_after_push')} s after the push's start) → {r.get('state_after')}; server "
+                     f"ffmpeg arguments as live.py's: {'yes' if r.get('args_identical') else 'NO'}")
+        details.append(f"- live cost, {who}: {r.get('cpu_seconds')} s CPU for {r.get('seconds')} s of live "
+                       f"({r.get('cpu_per_live_second')} s per live second){extra}; others' CPU {r.get('other_cpu', '?')}%")
+    if f and f.get("server_args"):
+        details.append(f"- the server's live ffmpeg: `{f['server_args']}`")
+    for r in rows:
+        if r.get("kind") == "live_rss":
+            details.append(f"- RSS of the live instance at the end: {mib(r['rss_kib'])} (peak {mib(r['hwm_kib'])})")
+
+
 def main():
     results_path, machine_path, out_dir, mode = sys.argv[1:5]
     only = [p for p in re.split(r"[ ,]+", sys.argv[5] if len(sys.argv) > 5 else "") if p]
@@ -765,6 +879,7 @@ def main():
     comments(rows, info, table, notes, details, busy_note)
     edge(rows, table, notes, details, busy_note)
     moderation(rows, table, notes, details, busy_note)
+    live(rows, info, machine, table, notes, details, busy_note)
     for key in ("skipped",):
         if key in info:
             notes.append(f"skipped: {info[key]}")
