@@ -29,7 +29,7 @@ pub struct Rendition {
 }
 
 /// PeerTube's average bits per pixel per resolution (`core-utils/videos/bitrate.ts`).
-fn bits_per_pixel(resolution: u32) -> f64 {
+pub(crate) fn bits_per_pixel(resolution: u32) -> f64 {
     match resolution {
         0..=144 => 0.19,
         145..=240 => 0.17,

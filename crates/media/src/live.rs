@@ -96,16 +96,7 @@ pub const MAX_FPS: u32 = 30;
 /// pixel, as its VOD ladder.
 pub fn max_bitrate(height: u32) -> u64 {
     let width = f64::from(height) * 16.0 / 9.0;
-    let bpp = match height {
-        0..=144 => 0.19,
-        145..=240 => 0.17,
-        241..=360 => 0.15,
-        361..=480 => 0.12,
-        481..=720 => 0.11,
-        721..=1080 => 0.10,
-        1081..=1440 => 0.09,
-        _ => 0.08,
-    };
+    let bpp = crate::hls::bits_per_pixel(height);
     (width * f64::from(height) * f64::from(MAX_FPS) * bpp) as u64
 }
 
