@@ -13,7 +13,7 @@ run:
 
 ## Everything CI checks: formatting, clippy, the web client's type check, linter and size budget,
 ## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium, and
-## the P2P test (three Chromiums sharing a video) inside a loopback-only network namespace, against
+## the P2P tests (three Chromiums sharing a video, then a live) inside a loopback-only network namespace, against
 ## a build of the client with test hooks (web/build-test-hooks; web/build must carry none).
 ## The browser tests run the binary nextest built for the process tests (same features: building
 ## it again without them recompiled 16 crates). No incremental state: a one-shot build does not

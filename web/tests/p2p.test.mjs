@@ -11,35 +11,24 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { adminToken, uploadAndWait } from './support/api.mjs';
 import { SCREENSHOTS } from './support/browser.mjs';
-import { CHROMIUM, TEST_HOOKS_BUILD_DIR, makeClip, startInstance } from './support/instance.mjs';
+import { TEST_HOOKS_BUILD_DIR, makeClip, startInstance } from './support/instance.mjs';
+import { assertLoopbackOnly, launchViewer, pct, playbackMetrics as metricsOf, playerState, share } from './support/p2p.mjs';
 
 const MAIN_SECONDS = 60;
 const CORRUPT_SECONDS = 30;
 const STAGGER_MS = 6_000;
-
-function assertLoopbackOnly() {
-  const names = Object.keys(networkInterfaces());
-  if (names.some((n) => n !== 'lo')) {
-    throw new Error(
-      `this test must run in a loopback-only network namespace, but these interfaces exist: ${names.join(', ')}. ` +
-        "Run it with `npm run test:p2p` (unshare -n sh -c 'ip link set lo up && node --test tests/p2p.test.mjs'), as root.",
-    );
-  }
-  if (!names.includes('lo')) throw new Error('no loopback interface is up: run `ip link set lo up` in the namespace first');
-}
 
 let instance;
 let workDir;
 const browsers = [];
 
 before(async () => {
-  assertLoopbackOnly();
+  assertLoopbackOnly('tests/p2p.test.mjs');
   workDir = mkdtempSync(join(tmpdir(), 'flotilla-p2p-'));
   // One rendition (240p from a 240p source) so every viewer is in the same swarm.
   instance = await startInstance({ FLOTILLA_TRANSCODING_RESOLUTIONS: '240' }, { webDir: TEST_HOOKS_BUILD_DIR });
@@ -51,58 +40,8 @@ after(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-/** One viewer = one Chromium process with its own fresh profile. */
-async function viewer(url, query = '') {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Both needed for WebRTC on loopback: the flag, and the media permission granted below.
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
-  browsers.push(browser);
-  const context = await browser.newContext({ baseURL: instance.url, viewport: { width: 960, height: 540 } });
-  await context.grantPermissions(['camera', 'microphone'], { origin: instance.url });
-  await context.addInitScript(() => {
-    try {
-      localStorage.setItem('flotilla.muted', '1');
-    } catch {
-      // about:blank (the page is left that way) has no storage.
-    }
-  });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
-  });
-  await page.goto(`${url}?autoplay=1${query}`);
-  return { browser, page, problems };
-}
-
-async function state(page) {
-  return page.evaluate(() => {
-    const v = document.querySelector('video');
-    const q = v?.getVideoPlaybackQuality?.();
-    return {
-      t: v?.currentTime ?? 0,
-      ended: v?.ended ?? false,
-      paused: v?.paused ?? true,
-      frames: q?.totalVideoFrames ?? 0,
-      stats: window.__flotillaP2P ? JSON.parse(JSON.stringify(window.__flotillaP2P)) : null,
-    };
-  });
-}
+const viewer = (path, query = '') => launchViewer(instance.url, path, browsers, query);
+const state = playerState;
 
 /** Waits until every viewer has played to the end (or past `seconds - 5`). */
 async function untilAllPlayed(viewers, seconds) {
@@ -115,21 +54,7 @@ async function untilAllPlayed(viewers, seconds) {
   }
 }
 
-const share = (s) => s.segmentBytesP2P / Math.max(1, s.segmentBytesP2P + s.segmentBytesHttp);
-const pct = (x) => `${(x * 100).toFixed(1)} %`;
-
-async function playbackMetrics() {
-  const text = await (await fetch(`${instance.url}/metrics`)).text();
-  const num = (re) => Number(text.match(re)?.[1] ?? NaN);
-  return {
-    reports: num(/^flotilla_playback_reports_total (\d+)/m),
-    p2p: num(/^flotilla_playback_downloaded_bytes_total\{source="p2p"\} (\d+)/m),
-    http: num(/^flotilla_playback_downloaded_bytes_total\{source="http"\} (\d+)/m),
-    uploaded: num(/^flotilla_playback_uploaded_bytes_total (\d+)/m),
-    // Counted by the server itself, whatever players say.
-    servedSegments: num(/^flotilla_hls_served_bytes_total\{kind="segment"\} (\d+)/m),
-  };
-}
+const playbackMetrics = () => metricsOf(instance.url);
 
 test('three viewers share a video over WebRTC on loopback, and bad peer data is caught', { timeout: 300_000 }, async (t) => {
   const token = await adminToken(instance.url);

@@ -94,7 +94,8 @@ impl Metrics {
             m.mirror_bytes += served.map_or(0, |(_, n)| n);
         } else if let Some((file, n)) = served {
             let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
-                Some("mp4") => &mut m.hls_bytes.segment,
+                // A video's fragmented MP4s; a live's MPEG-TS segments.
+                Some("mp4" | "ts") => &mut m.hls_bytes.segment,
                 Some("m3u8") => &mut m.hls_bytes.playlist,
                 _ => &mut m.hls_bytes.hashes,
             };
@@ -223,11 +224,12 @@ mod tests {
         m.record("GET", "/api/v1/config", 200, 0.2, None);
         m.record("GET", super::HLS_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 1000)));
         m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-master.m3u8", 30)));
+        m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("0-000003.ts", 200)));
         m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-segments-sha256.json", 7)));
         m.record("GET", super::MIRROR_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 500)));
-        assert_eq!(m.hls_bytes(), super::HlsBytes { segment: 1000, playlist: 30, hashes: 7 });
+        assert_eq!(m.hls_bytes(), super::HlsBytes { segment: 1200, playlist: 30, hashes: 7 });
         let text = m.render();
-        assert!(text.contains("flotilla_hls_served_bytes_total{kind=\"segment\"} 1000"), "{text}");
+        assert!(text.contains("flotilla_hls_served_bytes_total{kind=\"segment\"} 1200"), "{text}");
         assert!(text.contains("flotilla_mirror_served_bytes_total 500\n"), "{text}");
         assert!(
             text.contains("flotilla_http_requests_total{method=\"GET\",route=\"/api/v1/config\",status=\"200\"} 2")
