@@ -9,7 +9,8 @@
 // itself (the <video>'s time advances, P2P on at normal latency), with the LIVE badge, "1 watching
 // now" and the player's LIVE button instead of a duration; the home page's card says LIVE; the
 // creator's page says "LIVE now", "Streaming now" and locks the settings. When ffmpeg stops, the
-// visitor's page says "This live has ended", and the creator's page lists the session as stopped
+// visitor, behind the edge, plays on to where the stream stopped, then the page says "This live
+// has ended"; and the creator's page lists the session as stopped
 // normally (and no longer offers the key). A permanent live at small latency plays without P2P
 // (muted, with "Unmute", for a browser that refuses sound before a click); paused, its LIVE button
 // says how far behind the viewer is and takes them back to the edge; when its stream stops the
@@ -17,11 +18,11 @@
 // (reached from "My videos"), the ended live's page and its watch page fit the width.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { call, get, registerUser, token, until } from './support/api.mjs';
 import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
+import { startEncoder } from './support/encoder.mjs';
 import { startInstance } from './support/instance.mjs';
 
 const STEP = { timeout: 120_000 };
@@ -67,29 +68,6 @@ const media = (page) =>
     const v = document.querySelector('video');
     return v ? { paused: v.paused, t: v.currentTime, muted: v.muted } : null;
   });
-
-/**
- * Streams test picture and tone to `url` as a creator's encoder would (`-re`: in real time), for
- * `seconds`. Resolves `exited` with ffmpeg's status and its error output.
- */
-function startEncoder(url, seconds = STREAM_SECONDS) {
-  const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', url,
-  ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
-  return { pid: child.pid, child, exited, running: () => child.exitCode === null && child.signalCode === null };
-}
 
 before(async () => {
   instance = await startInstance({
@@ -233,7 +211,7 @@ describe('lives', () => {
     await owner.page.goto(`/videos/live/${live.video.shortUUID}`);
     await owner.page.getByTestId('live-page-state').getByText('Waiting for your stream').waitFor();
 
-    encoder = startEncoder(`${live.rtmpUrl}/${live.streamKey}`);
+    encoder = startEncoder(`${live.rtmpUrl}/${live.streamKey}`, STREAM_SECONDS);
     await until('the live streams', async () => (await get(instance.url, null, `/videos/${live.video.uuid}`)).state.id === 1, 30_000);
 
     // The waiting page starts the player by itself, and plays.
@@ -269,10 +247,22 @@ describe('lives', () => {
     await shot(home, DESKTOP, 'live-card');
     await home.close();
 
-    // ffmpeg stops: the page says the live has ended, and the player is gone.
+    // ffmpeg stops. The visitor, behind the live edge, plays on to where the stream stopped (the
+    // server keeps the live's files a while, its playlist closed); then the page says the live has
+    // ended, and the player is gone.
     const exit = await encoder.exited;
     assert.equal(exit.code, 0, `ffmpeg: ${exit.stderr}`);
-    await state.getByText('This live has ended').waitFor({ timeout: 30_000 });
+    await until('the live has ended', async () => (await get(instance.url, null, `/videos/${live.video.uuid}`)).state.id === 5, 20_000);
+    const atEnd = await media(page);
+    assert.ok(atEnd && !atEnd.paused, `the player stopped with the stream: ${JSON.stringify(atEnd)}`);
+    let last = atEnd.t;
+    await until('the page says the live has ended', async () => {
+      const m = await media(page);
+      if (m) last = m.t;
+      return (await state.getByText('This live has ended').count()) > 0;
+    }, 60_000);
+    assert.ok(last >= atEnd.t + 2, `the visitor did not play on after the stream stopped (${atEnd.t} s → ${last} s)`);
+    assert.ok(last >= STREAM_SECONDS - 10, `the visitor stopped at ${last} s of a ${STREAM_SECONDS} s stream`);
     assert.equal(await page.locator('video').count(), 0);
     assert.equal(await page.getByTestId('live-badge').count(), 0);
     await shot(page, DESKTOP, 'live-ended');

@@ -278,14 +278,18 @@ async fn get_hls_file(
     if !uuid_ok || !files::safe_name(&file) {
         return Err(ApiError::not_found("file not found"));
     }
-    let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, q.video_file_token.as_deref()).await?;
+    let token = q.video_file_token.as_deref();
     let content_type = files::content_type(&file).unwrap_or("application/octet-stream");
-    let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
-    if app.lives.is_streaming_uuid(&video) {
-        // A live: playlists and hashes change every segment, segment names come back next session.
+    if flotilla_app::live::is_live_file(&file) {
+        // A live's (only a live has such names): while it streams and a while after it ended.
+        // Playlists and hashes change every segment, segment names come back next session.
+        let video = flotilla_app::video::get_for_live_files(&app, who.as_ref(), &uuid, token).await?;
+        let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
         let cache = if file.ends_with(".ts") { "public, max-age=30" } else { "no-cache" };
         return files::serve(&files::UNCACHED, &path, &headers, content_type, cache).await;
     }
+    let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, token).await?;
+    let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
     files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
 }
 

@@ -84,6 +84,9 @@ pub struct LiveConfig {
     pub resolutions: Vec<u32>,
     /// ffmpeg threads per live.
     pub threads: u32,
+    /// A session's files are kept this long after it ends (seconds; PeerTube: 5 minutes), so that
+    /// viewers behind the live edge play to its end; 0: removed at once.
+    pub cleanup_delay_secs: u64,
 }
 
 impl Default for LiveConfig {
@@ -103,6 +106,7 @@ impl Default for LiveConfig {
             max_bitrate_kbps: 20_000,
             resolutions: vec![720, 480, 360],
             threads: 2,
+            cleanup_delay_secs: 300,
         }
     }
 }

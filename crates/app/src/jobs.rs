@@ -133,6 +133,12 @@ pub enum Job {
     VideoImport {
         import_id: i64,
     },
+    /// An ended live session's files, removed once viewers behind its edge had time to play to
+    /// its end (`live::cleanup`).
+    LiveCleanup {
+        video_id: i64,
+        session_id: i64,
+    },
 }
 
 impl Job {
@@ -161,6 +167,7 @@ impl Job {
             Job::UserExport { .. } => "user-export",
             Job::UserImport { .. } => "user-import",
             Job::VideoImport { .. } => "video-import",
+            Job::LiveCleanup { .. } => "live-cleanup",
         }
     }
 
@@ -189,6 +196,7 @@ impl Job {
             // Its own failures (the URL, the file) end the import, not the job: attempts are for
             // the server's trouble and for a worker that died midway.
             Job::VideoImport { .. } => 5,
+            Job::LiveCleanup { .. } => 5,
         }
     }
 
@@ -217,6 +225,7 @@ impl Job {
             Job::UserExport { export_id } => Some(format!("user-export:{export_id}")),
             Job::UserImport { import_id } => Some(format!("user-import:{import_id}")),
             Job::VideoImport { import_id } => Some(format!("video-import:{import_id}")),
+            Job::LiveCleanup { session_id, .. } => Some(format!("live-cleanup:{session_id}")),
         }
     }
 
@@ -245,6 +254,11 @@ impl Job {
         struct PrunePayload {
             video_id: i64,
             files: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        struct LiveCleanupPayload {
+            video_id: i64,
+            session_id: i64,
         }
         #[derive(Deserialize)]
         struct EventPayload {
@@ -368,6 +382,9 @@ impl Job {
             "video-import" => serde_json::from_str::<ImportPayload>(payload)
                 .map(|p| Job::VideoImport { import_id: p.import_id })
                 .map_err(|e| e.to_string()),
+            "live-cleanup" => serde_json::from_str::<LiveCleanupPayload>(payload)
+                .map(|p| Job::LiveCleanup { video_id: p.video_id, session_id: p.session_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -406,6 +423,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("user-import", 1),
         // Downloads wait on the network; two at once, so one slow server does not hold all.
         ("video-import", 2),
+        ("live-cleanup", 1),
     ]
 }
 
@@ -520,6 +538,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::UserExport { export_id } => Box::pin(crate::archive::export::run(app, *export_id)).await,
         Job::UserImport { import_id } => Box::pin(crate::archive::import::run(app, *import_id)).await,
         Job::VideoImport { import_id } => Box::pin(crate::video::import::run(app, *import_id, progress)).await,
+        Job::LiveCleanup { video_id, session_id } => Ok(crate::live::cleanup(app, *video_id, *session_id).await?),
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -566,6 +585,9 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::UserExport { export_id } => crate::archive::export::failed(app, *export_id, why).await,
         Job::UserImport { import_id } => crate::archive::import::failed(app, *import_id, why).await,
         Job::VideoImport { import_id } => crate::video::import::failed(app, *import_id, why).await,
+        Job::LiveCleanup { video_id, .. } => {
+            tracing::warn!(video = video_id, error = why, "an ended live's files not removed")
+        }
     }
 }
 

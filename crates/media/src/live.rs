@@ -228,6 +228,73 @@ pub fn is_segment_name(name: &str) -> bool {
     })
 }
 
+/// The master playlist and the hash file of a live, as ffmpeg and the watcher name them.
+pub const MASTER_PLAYLIST: &str = "master.m3u8";
+pub const SEGMENTS_SHA256: &str = "segments-sha256.json";
+
+/// A file only a live has (`master.m3u8`, `<variant>.m3u8`, `<variant>-<number>.ts`,
+/// `segments-sha256.json`, or one of them being written, `.tmp`): a video's files are all named
+/// `<uuid>-…`, so a live's and its replay's never mix in their directory.
+pub fn is_live_file(name: &str) -> bool {
+    let name = name.strip_suffix(".tmp").unwrap_or(name);
+    name == MASTER_PLAYLIST
+        || name == SEGMENTS_SHA256
+        || is_segment_name(name)
+        || name
+            .strip_suffix(".m3u8")
+            .is_some_and(|v| !v.is_empty() && v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Closes the variant playlists of a live that stopped (`#EXT-X-ENDLIST` added where ffmpeg, killed
+/// or failed, did not write it), so that players still behind the edge play to the end and stop
+/// there instead of waiting for segments that will never come.
+pub fn end_playlists(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.ends_with(".m3u8") && name != MASTER_PLAYLIST && is_live_file(name)) {
+            continue;
+        }
+        let path = entry.path();
+        let text = std::fs::read_to_string(&path)?;
+        if text.contains("#EXT-X-ENDLIST") {
+            continue;
+        }
+        let mut closed = text;
+        if !closed.ends_with('\n') {
+            closed.push('\n');
+        }
+        closed.push_str("#EXT-X-ENDLIST\n");
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, closed)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(())
+}
+
+/// Removes a live's files from `dir` (see [`is_live_file`]), leaving anything else (a replay's
+/// renditions being written there); the directory too when nothing is left in it.
+pub fn remove_live_files(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_str().is_some_and(is_live_file) {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    // Fails (and is ignored) when a replay's files are there.
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
+}
+
 /// Brings `known` (segment name → SHA-256, hex) up to date with the finished segments in `dir`:
 /// new ones hashed, deleted ones forgotten. Returns whether anything changed.
 pub fn refresh_hashes(dir: &Path, known: &mut BTreeMap<String, String>) -> std::io::Result<bool> {
@@ -261,6 +328,56 @@ pub fn refresh_hashes(dir: &Path, known: &mut BTreeMap<String, String>) -> std::
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn live_files_are_told_from_a_videos() {
+        for name in
+            ["master.m3u8", "0.m3u8", "12.m3u8", "0-000001.ts", "segments-sha256.json", "1.m3u8.tmp", "0-000002.ts.tmp"]
+        {
+            assert!(super::is_live_file(name), "{name}");
+        }
+        for name in [
+            "3f2c9d0e-1a2b-4c3d-8e9f-001122334455-master.m3u8",
+            "3f2c9d0e-1a2b-4c3d-8e9f-001122334455-segments-sha256.json",
+            "3f2c9d0e-1a2b-4c3d-8e9f-001122334455-240-fragmented.mp4",
+            "3f2c9d0e-1a2b-4c3d-8e9f-001122334455-240.m3u8",
+            ".m3u8",
+            "123.m3u8",
+            "a.m3u8",
+        ] {
+            assert!(!super::is_live_file(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn ended_playlists_get_their_end_once_and_live_files_go_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("0.m3u8"), "#EXTM3U\n#EXTINF:4.0,\n0-000000.ts\n").unwrap();
+        std::fs::write(d.join("1.m3u8"), "#EXTM3U\n#EXTINF:4.0,\n1-000000.ts\n#EXT-X-ENDLIST\n").unwrap();
+        std::fs::write(d.join("master.m3u8"), "#EXTM3U\n").unwrap();
+        super::end_playlists(d).unwrap();
+        super::end_playlists(d).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("0.m3u8")).unwrap(),
+            "#EXTM3U\n#EXTINF:4.0,\n0-000000.ts\n#EXT-X-ENDLIST\n"
+        );
+        assert_eq!(std::fs::read_to_string(d.join("1.m3u8")).unwrap().matches("ENDLIST").count(), 1);
+        assert_eq!(std::fs::read_to_string(d.join("master.m3u8")).unwrap(), "#EXTM3U\n");
+
+        let vod = "3f2c9d0e-1a2b-4c3d-8e9f-001122334455-master.m3u8";
+        std::fs::write(d.join("0-000000.ts"), b"ts").unwrap();
+        std::fs::write(d.join(vod), "#EXTM3U\n").unwrap();
+        super::remove_live_files(d).unwrap();
+        let left: Vec<_> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(left, vec![vod.to_string()]);
+        std::fs::remove_file(d.join(vod)).unwrap();
+        super::remove_live_files(d).unwrap();
+        assert!(!d.exists(), "an emptied directory goes too");
+        super::remove_live_files(d).unwrap();
+    }
+
     use super::*;
 
     #[test]

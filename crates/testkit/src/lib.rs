@@ -106,6 +106,8 @@ pub fn test_config(dir: &Path, database_url: String) -> Config {
     c.import.yt_dlp = yt_dlp().display().to_string();
     // Every test instance has an RTMP server of its own.
     c.live.rtmp_listen = "127.0.0.1:0".into();
+    // An ended live's files go at once (their grace period has a test of its own).
+    c.live.cleanup_delay_secs = 0;
     c
 }
 

@@ -52,6 +52,19 @@ export function liveSyncDurationCount(mode: number): number {
   return 5;
 }
 
+/**
+ * The longest a page keeps playing a live after its stream stopped (the viewer was behind the edge:
+ * at most hls.js's distance from it, 10 segments of 4 s at high latency, and some slack), before it
+ * says the live ended even if the player has not reached the end (paused, stalled).
+ */
+export const LIVE_PLAY_OUT_MS = 90_000;
+
+/** Whether the player inside `box` is playing now: a live whose stream stops then plays on to its end. */
+export function livePlaying(box: ParentNode | null | undefined): boolean {
+  const media = box?.querySelector('video');
+  return !!media && !media.paused && !media.ended;
+}
+
 /** Small latency is played over HTTP only, as PeerTube does: waiting for peers would add delay. */
 export const liveP2PAllowed = (mode: number): boolean => mode !== LiveLatencyMode.Small;
 

@@ -46,8 +46,7 @@ pub const ERROR_BLOCKED: i64 = 5;
 pub const ERROR_BITRATE_EXCEEDED: i64 = 101;
 
 /// The live HLS files' names (PeerTube's for lives).
-pub const MASTER_PLAYLIST: &str = "master.m3u8";
-pub const SEGMENTS_SHA256: &str = "segments-sha256.json";
+pub use flotilla_media::live::{MASTER_PLAYLIST, SEGMENTS_SHA256, is_live_file};
 
 /// Segment length and playlist window per latency mode (PeerTube: 4 s, 2 s for small latency;
 /// 15 segments).
@@ -103,11 +102,6 @@ impl Lives {
             Some(Err(e)) => Some(e.clone()),
             None => Some("the RTMP server is not listening yet".into()),
         }
-    }
-
-    /// Whether this video streams now (its live files change every second).
-    pub fn is_streaming_uuid(&self, uuid: &str) -> bool {
-        self.lock().values().any(|r| r.uuid == uuid)
     }
 
     pub fn streaming_count(&self) -> usize {
@@ -604,20 +598,30 @@ pub fn replay_path(app: &App, session_id: i64) -> std::path::PathBuf {
     app.data_path("live-replays").join(format!("{session_id}.ts"))
 }
 
-/// Ends a session: the video waits for the next one (permanent) or is ended, its live files go;
-/// a replay the session saved becomes a video. Safe to call for a session already ended, or
-/// whose video was deleted meanwhile.
+/// Ends a session: the video waits for the next one (permanent) or is ended; its live files stay
+/// `[live] cleanup_delay_secs` for viewers behind the edge (their playlists closed, so players stop
+/// at the end), then a [`cleanup`] job removes them; a replay the session saved becomes a video.
+/// Safe to call for a session already ended, or whose video was deleted meanwhile.
 ///
 /// `aired`: the session produced segments. One that never did (an encoder that connected and
 /// failed, a stream ffmpeg could not read) leaves no trace: its session is forgotten and the live
 /// waits again, permanent or not (PeerTube records a session only once the input was read).
 pub async fn end(app: &App, video_id: i64, session_id: i64, error: Option<i64>, aired: bool) {
     // Files first (a replay's transcoding writes into the same directory once the end is
-    // committed), the registry last: while it still says "streaming", nothing of the live is kept
-    // in the media cache.
+    // committed, under other names), the registry last.
     let uuid = app.lives.lock().get(&video_id).map(|r| r.uuid.clone());
     if let Some(uuid) = &uuid {
-        clear_files(app, uuid).await;
+        if aired && app.config.live.cleanup_delay_secs > 0 {
+            let dir = crate::video::hls_dir(app, uuid);
+            let ended = tokio::task::spawn_blocking(move || flotilla_media::live::end_playlists(&dir)).await;
+            if let Ok(Err(e)) = ended
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(video = video_id, error = %e, "cannot close an ended live's playlists");
+            }
+        } else {
+            clear_files(app, uuid).await;
+        }
         crate::video::forget_files(app, uuid);
     }
     if let Err(e) = finish(app, video_id, session_id, error, aired).await {
@@ -732,6 +736,11 @@ async fn commit_end(
             crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated })
                 .await?;
         }
+        let delay = app.config.live.cleanup_delay_secs;
+        if delay > 0 {
+            let job = crate::jobs::Job::LiveCleanup { video_id: v.id, session_id };
+            crate::jobs::enqueue_at(&mut tx, &job, now + delay as i64 * 1000).await?;
+        }
         if let Some(r) = replay {
             let replay_id = make_replay(&mut tx, &v, &live, session.replay_privacy, r, now).await?;
             live_sessions::set_replay(&mut tx, session_id, replay_id).await?;
@@ -827,14 +836,42 @@ async fn make_replay(
     Ok(id)
 }
 
-/// Removes a live's HLS files (its directory holds nothing else while it is a live).
+/// Removes a live's HLS files (a replay's renditions, written in the same directory under other
+/// names, stay).
 pub async fn clear_files(app: &App, uuid: &str) {
     let dir = crate::video::hls_dir(app, uuid);
-    if let Err(e) = tokio::fs::remove_dir_all(&dir).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a live's files");
+    let shown = dir.display().to_string();
+    let removed = tokio::task::spawn_blocking(move || flotilla_media::live::remove_live_files(&dir)).await;
+    if let Ok(Err(e)) = removed {
+        tracing::warn!(dir = shown, error = %e, "cannot remove a live's files");
     }
+}
+
+/// The `live-cleanup` job: an ended session's files go once its grace is over, unless a newer
+/// session of the live has started since (its ffmpeg began from an empty directory, and the
+/// files are its own now; its end queues its own clean-up).
+pub async fn cleanup(app: &std::sync::Arc<App>, video_id: i64, session_id: i64) -> Result<()> {
+    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
+    if live_sessions::latest(&app.db, video_id).await?.is_some_and(|s| s.id != session_id) {
+        return Ok(());
+    }
+    let app2 = app.clone();
+    let dir = crate::video::hls_dir(app, &v.uuid);
+    let removed = tokio::task::spawn_blocking(move || {
+        // Under the registry's lock: a session beginning now waits for the files to be gone, and
+        // one that began already is seen here.
+        let running = app2.lives.lock();
+        if running.contains_key(&video_id) {
+            return Ok(());
+        }
+        flotilla_media::live::remove_live_files(&dir)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("the clean-up of a live's files stopped: {e}")))?;
+    removed.map_err(|e| Error::Internal(format!("cannot remove an ended live's files: {e}")))?;
+    crate::video::forget_files(app, &v.uuid);
+    tracing::info!(video = %v.uuid, session = session_id, "an ended live's files removed");
+    Ok(())
 }
 
 /// At start, before streams are taken: sessions a stopped or crashed process left open are

@@ -519,12 +519,41 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
 /// The UUID of a video whose files the caller may fetch — by a valid `videoFileToken`, or because
 /// they may see the video — and 404 otherwise, so private videos do not reveal that they exist.
 pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str, file_token: Option<&str>) -> Result<String> {
+    files_access(app, who, uuid, file_token, false).await
+}
+
+/// [`get_for_files`] for a live's own files (`flotilla_media::live::is_live_file`): these exist
+/// only while it streams and for `[live] cleanup_delay_secs` after, when the video is no longer
+/// published (ended, waiting for its next stream, or its replay being transcoded) but viewers
+/// behind the edge still play to the end. Its privacy and moderation decide as for any file.
+pub async fn get_for_live_files(
+    app: &App,
+    who: Option<&AuthUser>,
+    uuid: &str,
+    file_token: Option<&str>,
+) -> Result<String> {
+    files_access(app, who, uuid, file_token, true).await
+}
+
+async fn files_access(
+    app: &App,
+    who: Option<&AuthUser>,
+    uuid: &str,
+    file_token: Option<&str>,
+    live_file: bool,
+) -> Result<String> {
     // The hot path of every segment request: a recent "anyone may" answers without the database.
     if app.media_cache.public_access(uuid) == Some(true) {
         return Ok(uuid.to_string());
     }
     let v = videos::get_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("file"))?;
-    let public = v.state == STATE_PUBLISHED && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED) && v.blocked == 0;
+    let public = (v.state == STATE_PUBLISHED || live_file)
+        && matches!(v.privacy, PRIVACY_PUBLIC | PRIVACY_UNLISTED)
+        && v.blocked == 0;
+    if public && v.state != STATE_PUBLISHED {
+        // Not remembered: the shortcut would open the video's other files too.
+        return Ok(v.uuid);
+    }
     if public {
         app.media_cache.remember_access(&v.uuid, true);
         return Ok(v.uuid);

@@ -6,7 +6,8 @@
 //! crashed one ends them at its next start. A saved replay becomes a video: the live itself for a
 //! normal live, a new video of the channel for a permanent one. Lives federate as PeerTube's do
 //! (`isLiveBroadcast`, their state changes as `Update`s), to Flotilla and to a PeerTube-shaped
-//! stand-in, and PeerTube's lives are shown here.
+//! stand-in, and PeerTube's lives are shown here. An ended live's files stay a while (playlists
+//! closed) for viewers behind its edge, then go, sparing a replay's and a next session's files.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -32,6 +33,7 @@ db_tests!(
     lives_federate_both_ways,
     rtmps_takes_a_stream_inside_tls,
     an_encoder_that_sends_nothing_leaves_no_trace,
+    an_ended_lives_files_stay_a_while_for_viewers_behind_it,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -790,4 +792,113 @@ async fn an_encoder_that_sends_nothing_leaves_no_trace(backend: Backend) {
     assert_eq!((s["total"].clone(), s["data"][0]["error"].clone()), (json!(1), json!(5)), "{s}");
     let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
     assert_eq!(v["state"]["id"], 5, "{v}");
+}
+
+/// The live's files, for anyone who may watch it, while it streams and `cleanup_delay_secs` after.
+fn live_files_left(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.retain(|n| flotilla_app::live::is_live_file(n));
+    names.sort();
+    names
+}
+
+async fn an_ended_lives_files_stay_a_while_for_viewers_behind_it(backend: Backend) {
+    const GRACE: Duration = Duration::from_secs(3);
+    let t = instance(backend, |c| {
+        c.live.cleanup_delay_secs = GRACE.as_secs();
+        c.transcoding.resolutions = vec![144];
+    })
+    .await;
+    let token = t.user("nils").await;
+    let hls = t.config.data_dir.join("streaming-playlists/hls");
+
+    // A normal live saving its replay: once its stream stops, a viewer behind the edge still
+    // gets the end of it, the playlist closed there.
+    let (id, uuid) =
+        create_live(&t.api, &token, json!({ "saveReplay": true, "replaySettings": { "privacy": 1 } })).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 9);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let base = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().trim_end_matches("master.m3u8").to_string();
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+    let ended_at = Instant::now();
+    let until = Instant::now() + Duration::from_secs(20);
+    while t.instance.app.lives.streaming_count() > 0 {
+        assert!(Instant::now() < until, "the session did not end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+    assert_eq!(v["isLive"], false, "the live became its replay: {v}");
+    let r = t.api.http.get(format!("{base}0.m3u8")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "an anonymous viewer behind the edge reads the playlist");
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let playlist = r.text().await.unwrap();
+    assert!(
+        playlist.trim_end().ends_with("#EXT-X-ENDLIST"),
+        "the playlist is closed where the stream stopped: {playlist}"
+    );
+    let last = playlist.lines().rfind(|l| l.ends_with(".ts")).expect("segments listed").to_string();
+    let r = t.api.http.get(format!("{base}{last}")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the last segment");
+    assert!(!r.bytes().await.unwrap().is_empty());
+    assert_eq!(get_text(&t.api, &format!("{base}master.m3u8")).await.0, StatusCode::OK);
+    assert!(ended_at.elapsed() < GRACE, "the checks above took longer than the grace period");
+
+    // The grace over, the live's files go; the replay's renditions (the same directory) stay.
+    tokio::time::sleep(GRACE).await;
+    t.run_jobs().await;
+    assert_eq!(get_text(&t.api, &format!("{base}0.m3u8")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(live_files_left(&hls.join(&uuid)), Vec::<String>::new());
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 1, "the replay is published: {v}");
+    let replay = v["streamingPlaylists"][0]["playlistUrl"].as_str().expect("the replay's playlist").to_string();
+    let (status, text) = get_text(&t.api, &replay).await;
+    assert_eq!(status, StatusCode::OK, "the replay plays: {text}");
+
+    // A permanent live streaming again within the grace: the first session's clean-up spares the
+    // second session's files.
+    let (id, uuid) = create_live(&t.api, &token, json!({ "permanentLive": true })).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut first = push(&rtmp, &key, 6);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    assert!(pushed(&mut first, Duration::from_secs(60)).await);
+    wait_state(&t.api, &uuid, 4, Duration::from_secs(20)).await;
+    let mut second = push(&rtmp, &key, 12);
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    tokio::time::sleep(GRACE).await;
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let master = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string();
+    assert_eq!(get_text(&t.api, &master).await.0, StatusCode::OK, "the second session's files were removed");
+    assert!(live_files_left(&hls.join(&uuid)).iter().any(|n| n.ends_with(".ts")));
+    assert!(pushed(&mut second, Duration::from_secs(60)).await);
+    wait_state(&t.api, &uuid, 4, Duration::from_secs(20)).await;
+    // Its own clean-up, in turn.
+    tokio::time::sleep(GRACE).await;
+    t.run_jobs().await;
+    assert_eq!(live_files_left(&hls.join(&uuid)), Vec::<String>::new());
+    assert!(!hls.join(&uuid).exists(), "an emptied live directory goes too");
+    assert_eq!(get_text(&t.api, &master).await.0, StatusCode::NOT_FOUND);
+
+    // A private live's kept files are its owner's alone, as while it streamed.
+    let (id, uuid) = create_live(&t.api, &token, json!({ "privacy": 3 })).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 6);
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&token)).await;
+        if v["state"]["id"] == 5 {
+            break;
+        }
+        assert!(Instant::now() < until, "the private live did not end: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let playlist = format!("{}/static/streaming-playlists/hls/{uuid}/0.m3u8", t.api.base);
+    assert_eq!(get_text(&t.api, &playlist).await.0, StatusCode::NOT_FOUND, "a stranger reads a private live");
+    let r = t.api.http.get(&playlist).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "its owner reads it");
 }
