@@ -288,6 +288,9 @@ pub struct FederationConfig {
     /// How long views are gathered before they are told: to the server of a remote video (one
     /// `View` each), and, for ours, the new total to followers (one `Update`), in seconds.
     pub views_batch_secs: u64,
+    /// How often followers of our videos are told how many watch each now (`viewers`, a live's
+    /// audience; one `View` per watched video), in seconds.
+    pub viewers_interval_secs: u64,
     /// The edge cache: remote videos are served to our viewers from our own URLs, each piece
     /// fetched from its origin once, checked against the origin's segment hashes and kept on
     /// disk up to this many bytes (least recently used out). 0 turns it off: viewers then fetch
@@ -308,6 +311,7 @@ impl Default for FederationConfig {
             remote_search_anonymous: false,
             counts_batch_secs: 10,
             views_batch_secs: 300,
+            viewers_interval_secs: 45,
             edge_cache_bytes: 4 * 1024 * 1024 * 1024,
             anonymous_reports: false,
         }

@@ -185,7 +185,7 @@ pub fn video_to_api(
         "duration": v.duration,
         "aspectRatio": aspect,
         "views": v.views,
-        "viewers": app.watching.count(v.id),
+        "viewers": crate::video::views::viewers(app, v),
         "likes": v.likes,
         "dislikes": v.dislikes,
         "thumbnailPath": v.thumbnail.as_ref().map(|t| format!("/lazy-static/thumbnails/{t}")),

@@ -33,6 +33,9 @@ pub enum Event {
     /// A local live aired (its session's first segments are out): followers get the `Update`,
     /// subscribers a notification, once per session.
     LiveStarted { video_id: i64, session_id: i64, was_federated: bool },
+    /// Someone here watches another server's video (first, or again before it forgets them):
+    /// its server is told (`viewer`: our key for the viewer, see `video::views::viewer_key`).
+    RemoteViewer { video_id: i64, viewer: String },
     /// A local video its followers knew was deleted.
     VideoDeleted(VideoGone),
     /// A local actor's profile changed (names, description, avatar, banner).

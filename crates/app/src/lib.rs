@@ -77,6 +77,8 @@ pub struct App {
     pub views_seen: video::views::Seen,
     /// Who watches what now (`video::views::Watching`).
     pub watching: video::views::Watching,
+    /// Viewers other servers tell of (their viewers of our videos, their videos' totals).
+    pub remote_viewers: video::views::RemoteViewers,
     /// The one client for remote servers (`flotilla_federation::fetch`).
     pub fetcher: flotilla_federation::fetch::Fetcher,
     /// Signs video-file tokens (`video::token`).
@@ -134,6 +136,7 @@ impl App {
             uploads_busy: Default::default(),
             views_seen: Default::default(),
             watching: Default::default(),
+            remote_viewers: Default::default(),
             list_totals: Default::default(),
             key_refetches: Default::default(),
             blocks: Default::default(),

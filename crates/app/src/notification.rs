@@ -260,7 +260,8 @@ pub async fn on_event(app: &App, event: &Event) -> Result<()> {
         | Event::ActorDeleted(_)
         | Event::CommentReplyApproved { .. }
         | Event::PlaylistChanged { .. }
-        | Event::PlaylistDeleted { .. } => Ok(()),
+        | Event::PlaylistDeleted { .. }
+        | Event::RemoteViewer { .. } => Ok(()),
     }
 }
 

@@ -23,8 +23,27 @@ pub fn iso8601(ms: i64) -> String {
     )
 }
 
+/// An RFC 3339 date (what ActivityPub dates are) as milliseconds since the epoch; `None` when it
+/// is not one.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    if s.len() > 64 {
+        return None;
+    }
+    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_what_it_writes_and_refuses_the_rest() {
+        assert_eq!(super::parse_iso8601("2026-11-25T05:31:10.012Z"), Some(1_795_584_670_012));
+        assert_eq!(super::parse_iso8601("2026-11-25T06:31:10.012+01:00"), Some(1_795_584_670_012));
+        for bad in ["", "tomorrow", "2026-13-01T00:00:00Z", "2026-11-25"] {
+            assert_eq!(super::parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn formats_like_peertube() {
         assert_eq!(super::iso8601(1_795_584_670_012), "2026-11-25T05:31:10.012Z");

@@ -89,7 +89,11 @@ pub async fn start_with_routes(
     let server = tokio::spawn(serve::serve(listener, router, limits, async {
         let _ = rx.await;
     }));
-    let mut background = vec![tokio::spawn(housekeeping(app.clone())), tokio::spawn(mirroring(app.clone()))];
+    let mut background = vec![
+        tokio::spawn(housekeeping(app.clone())),
+        tokio::spawn(mirroring(app.clone())),
+        tokio::spawn(audiences(app.clone())),
+    ];
     if app.config.live.enabled {
         background.push(tokio::spawn(flotilla_app::live::ingest::serve(app.clone())));
     }
@@ -157,6 +161,19 @@ async fn mirroring(app: Arc<App>) {
         tick.tick().await;
         if let Err(e) = flotilla_app::redundancy::check(&app).await {
             tracing::warn!(error = %e, "the redundancy check failed");
+        }
+    }
+}
+
+/// Our videos' audiences to their followers (`federation.viewers_interval_secs`), while anyone
+/// watches them.
+async fn audiences(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.federation.viewers_interval_secs.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = flotilla_app::federation::views::send_totals(&app).await {
+            tracing::warn!(error = %e, "cannot tell followers how many watch our videos");
         }
     }
 }

@@ -155,6 +155,11 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
     // A comment's activity passed on by another server (PeerTube forwards those on its videos):
     // not taken on the forwarder's word; the comment is looked up at its origin.
     let forwarded = actor != signer.url && is_forwarded_comment(&kind, &activity);
+    // Another server's viewer passed on by a video's origin (PeerTube forwards them): its count
+    // reaches us in the origin's own total; accepted, not applied.
+    if actor != signer.url && kind == "View" && activity.get("expires").is_some() {
+        return Ok(());
+    }
     if crate::blocklist::refuses(app, &signer.url) || crate::blocklist::refuses(app, actor) {
         return Err(blocked());
     }
@@ -167,7 +172,10 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
     }
     // It talks to us: deliveries to it are worth trying again.
     flotilla_db::hosts::revived(&app.db, &signer.host, now_ms()).await?;
-    if !follows::first_time_seen(&app.db, id, now_ms()).await? {
+    // A viewer `View` comes again under the same id to extend its viewer (PeerTube's): applied
+    // every time, and not remembered (the same id would fill the table once per minute).
+    let viewer = kind == "View" && activity.get("expires").is_some();
+    if !viewer && !follows::first_time_seen(&app.db, id, now_ms()).await? {
         tracing::debug!(id, "duplicate activity ignored");
         return Ok(());
     }
@@ -177,7 +185,7 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
     } else {
         apply(app, &signer, &kind, &activity, &object).await
     };
-    if applied.is_err() {
+    if applied.is_err() && !viewer {
         // Not applied (a refusal, or a failure the sender will retry): the same id may come again
         // and must then be looked at again, not ignored as a duplicate.
         follows::forget_seen(&app.db, id).await?;
@@ -206,7 +214,7 @@ async fn apply(app: &App, signer: &RemoteActor, kind: &str, activity: &Value, ob
         "ApproveReply" => super::comments::on_approve_reply(app, signer, activity).await,
         "Flag" => super::flags::received(app, signer, activity).await,
         "Move" => super::moves::received(app, signer, activity).await,
-        "View" => super::views::received(app, activity, object).await,
+        "View" => super::views::received(app, &signer.host, activity, object).await,
         // An actor deleting itself (an account closed on its server).
         "Delete" if remote::id_of(object) == Some(signer.url.as_str()) => remote::forget_actor(app, signer).await,
         "Delete" => match remote::id_of(object) {

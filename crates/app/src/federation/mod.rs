@@ -37,6 +37,7 @@ pub async fn on_event(app: &App, event: &crate::events::Event) -> Result<()> {
             videos::changed(app, *video_id, *was_federated).await
         }
         Event::VideoDeleted(gone) => videos::send_delete(app, gone).await,
+        Event::RemoteViewer { video_id, viewer } => views::send_viewer(app, *video_id, viewer).await,
         Event::ActorUpdated { actor_id } => delivery::actor_updated(app, *actor_id).await,
         Event::VideoRated { user_id, video_id, old, new } => {
             rates::rated(app, *user_id, *video_id, old.as_ref(), new.as_ref()).await

@@ -19,7 +19,7 @@ use crate::{App, Error, Result, ap, uris};
 const FRESH_MS: i64 = 10 * 60 * 1000;
 
 /// The actors whose followers hear about a local video, and the account that speaks for it.
-async fn audience(app: &App, v: &videos::Video) -> Result<(i64, String, Vec<String>)> {
+pub(crate) async fn audience(app: &App, v: &videos::Video) -> Result<(i64, String, Vec<String>)> {
     let c = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
         .await?
         .ok_or_else(|| Error::not_found("channel"))?;

@@ -84,15 +84,27 @@ pub struct Watching(Mutex<WatchingInner>);
 
 #[derive(Default)]
 struct WatchingInner {
-    by_video: std::collections::HashMap<i64, std::collections::HashMap<Viewer, Instant>>,
+    by_video: std::collections::HashMap<i64, std::collections::HashMap<Viewer, Watcher>>,
     total: usize,
 }
+
+#[derive(Clone, Copy)]
+struct Watcher {
+    /// Its last report.
+    at: Instant,
+    /// When its server was last told (a viewer of another server's video).
+    told: Option<Instant>,
+}
+
+/// A viewer of another server's video is told to that server again after this long (PeerTube:
+/// three quarters of the viewer's lifetime), so that it stays counted there.
+pub const TELL_AGAIN_AFTER: Duration = Duration::from_secs(VIEWER_LIFETIME.as_secs() * 3 / 4);
 
 impl WatchingInner {
     fn forget_stale(&mut self, now: Instant) {
         let mut total = 0;
         self.by_video.retain(|_, viewers| {
-            viewers.retain(|_, at| now.duration_since(*at) < VIEWER_LIFETIME);
+            viewers.retain(|_, w| now.duration_since(w.at) < VIEWER_LIFETIME);
             total += viewers.len();
             !viewers.is_empty()
         });
@@ -101,27 +113,46 @@ impl WatchingInner {
 }
 
 impl Watching {
-    /// A viewer reported watching `video` now.
-    pub fn touch(&self, video: i64, viewer: Viewer) {
+    /// A viewer reported watching `video` now. Returns whether its video's server (when the video
+    /// is another server's) should be told of it now: first seen, or told [`TELL_AGAIN_AFTER`] ago.
+    pub fn touch(&self, video: i64, viewer: Viewer) -> bool {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let known = m.by_video.get(&video).is_some_and(|v| v.contains_key(&viewer));
         if !known && m.total >= MAX_WATCHING {
             m.forget_stale(now);
             if m.total >= MAX_WATCHING {
-                return;
+                return false;
             }
         }
-        if m.by_video.entry(video).or_default().insert(viewer, now).is_none() {
+        let w = m.by_video.entry(video).or_default().entry(viewer).or_insert(Watcher { at: now, told: None });
+        w.at = now;
+        let tell = w.told.is_none_or(|t| now.duration_since(t) >= TELL_AGAIN_AFTER);
+        if tell {
+            w.told = Some(now);
+        }
+        if !known {
             m.total += 1;
         }
+        tell
+    }
+
+    /// The videos someone watches now.
+    pub fn videos(&self) -> Vec<i64> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        m.by_video
+            .iter()
+            .filter(|(_, v)| v.values().any(|w| now.duration_since(w.at) < VIEWER_LIFETIME))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Viewers of `video` who reported within [`VIEWER_LIFETIME`].
     pub fn count(&self, video: i64) -> usize {
         let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        m.by_video.get(&video).map_or(0, |v| v.values().filter(|at| now.duration_since(**at) < VIEWER_LIFETIME).count())
+        m.by_video.get(&video).map_or(0, |v| v.values().filter(|w| now.duration_since(w.at) < VIEWER_LIFETIME).count())
     }
 
     /// Viewers remembered now (stale ones included until forgotten).
@@ -132,6 +163,161 @@ impl Watching {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The furthest in the future a remote viewer's `expires` is taken (PeerTube's are 2 minutes ahead).
+pub const MAX_REMOTE_EXPIRY: Duration = Duration::from_secs(300);
+/// Remote viewers remembered at most, and at most from one server: the senders choose the ids.
+pub const MAX_REMOTE_VIEWERS: usize = 100_000;
+pub const MAX_REMOTE_VIEWERS_PER_HOST: usize = 10_000;
+/// The largest total a video's origin is believed for.
+pub const MAX_REMOTE_TOTAL: u64 = 10_000_000;
+
+/// Viewers other servers tell us of (PeerTube's "viewer" `View`s, which carry `expires`): of our
+/// videos, one per viewer of theirs, by the `View`'s id (a viewer told again keeps its entry); of
+/// their videos, what their origin says (one entry per viewer, or one total that replaces them,
+/// PeerTube's viewers federation v2). Each entry counts until its expiry. Capped overall and per
+/// sending server; ids are kept as 64-bit keyed hashes, so an entry's size does not depend on
+/// what is sent.
+pub struct RemoteViewers {
+    inner: Mutex<RemoteInner>,
+    hasher: std::hash::RandomState,
+}
+
+#[derive(Default)]
+struct RemoteInner {
+    by_video: std::collections::HashMap<i64, std::collections::HashMap<u64, RemoteViewer>>,
+    per_host: std::collections::HashMap<u64, usize>,
+    total: usize,
+    /// When expired entries were last swept out to make room (at most once a second: a full map
+    /// refuses the next reports at once, without a sweep each).
+    swept: Option<Instant>,
+}
+
+#[derive(Clone, Copy)]
+struct RemoteViewer {
+    host: u64,
+    count: u64,
+    expires: Instant,
+}
+
+impl Default for RemoteViewers {
+    fn default() -> Self {
+        RemoteViewers { inner: Mutex::default(), hasher: std::hash::RandomState::new() }
+    }
+}
+
+impl RemoteInner {
+    fn remove_where(&mut self, mut gone: impl FnMut(i64, &RemoteViewer) -> bool) {
+        let (per_host, total) = (&mut self.per_host, &mut self.total);
+        self.by_video.retain(|video, viewers| {
+            viewers.retain(|_, v| {
+                if !gone(*video, v) {
+                    return true;
+                }
+                *total -= 1;
+                if let Some(n) = per_host.get_mut(&v.host) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_host.remove(&v.host);
+                    }
+                }
+                false
+            });
+            !viewers.is_empty()
+        });
+    }
+}
+
+impl RemoteViewers {
+    /// `host` says `count` viewers (1 for a viewer, or its origin's total when `replace`) watch
+    /// `video` until `expires`; the `View`'s `id` names the entry. Returns whether it was kept
+    /// (not when full).
+    pub fn report(&self, video: i64, host: &str, id: &str, count: u64, expires: Instant, replace: bool) -> bool {
+        use std::hash::BuildHasher;
+        let now = Instant::now();
+        let expires = expires.min(now + MAX_REMOTE_EXPIRY);
+        if expires <= now {
+            return false;
+        }
+        let host = self.hasher.hash_one(host);
+        let key = self.hasher.hash_one(id);
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if replace {
+            m.remove_where(|v, _| v == video);
+        }
+        let entry = RemoteViewer { host, count: count.min(MAX_REMOTE_TOTAL), expires };
+        if let Some(old) = m.by_video.get_mut(&video).and_then(|v| v.get_mut(&key)) {
+            if old.host == host {
+                *old = entry;
+                return true;
+            }
+            return false;
+        }
+        let full = |m: &RemoteInner| {
+            m.total >= MAX_REMOTE_VIEWERS || m.per_host.get(&host).copied().unwrap_or(0) >= MAX_REMOTE_VIEWERS_PER_HOST
+        };
+        if full(&m) {
+            if m.swept.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+                return false;
+            }
+            m.swept = Some(now);
+            m.remove_where(|_, v| v.expires <= now);
+            if full(&m) {
+                return false;
+            }
+        }
+        m.by_video.entry(video).or_default().insert(key, entry);
+        *m.per_host.entry(host).or_default() += 1;
+        m.total += 1;
+        true
+    }
+
+    /// Viewers of `video` other servers told of, not expired.
+    pub fn count(&self, video: i64) -> u64 {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        m.by_video.get(&video).map_or(0, |v| v.values().filter(|r| r.expires > now).map(|r| r.count).sum())
+    }
+
+    /// The videos other servers told of viewers of, not expired.
+    pub fn videos(&self) -> Vec<i64> {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        m.by_video.iter().filter(|(_, v)| v.values().any(|r| r.expires > now)).map(|(id, _)| *id).collect()
+    }
+
+    /// Entries remembered now (expired ones included until forgotten).
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A video's `viewers`: who watches it now here, and elsewhere as other servers say. For our
+/// videos the two add up; for another server's, its origin's count already holds ours (we tell
+/// it), so the larger of the two.
+pub fn viewers(app: &App, v: &flotilla_db::videos::Video) -> u64 {
+    let here = app.watching.count(v.id) as u64;
+    let elsewhere = app.remote_viewers.count(v.id);
+    if v.is_local() { here + elsewhere } else { here.max(elsewhere) }
+}
+
+/// The key naming a viewer of this instance to other servers: a keyed hash, so that neither
+/// its address nor its user id leaves the instance.
+pub fn viewer_key(app: &App, viewer: Viewer) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(&app.file_token_key);
+    h.update(b"viewer:");
+    match viewer {
+        Viewer::User(id) => h.update(format!("user:{id}")),
+        Viewer::Ip(ip) => h.update(format!("ip:{ip}")),
+    }
+    hex::encode(&h.finalize()[..16])
 }
 
 /// Records a view; returns whether it counted.
@@ -155,8 +341,15 @@ pub async fn add(
         Some(w) => Viewer::User(w.user.id),
         None => Viewer::Ip(ip),
     };
-    // Watching now, whether or not this view counts again.
-    app.watching.touch(v.id, viewer);
+    // Watching now, whether or not this view counts again; a viewer of another server's video
+    // is told to that server (PeerTube's viewer `View`), again before it expires there.
+    if app.watching.touch(v.id, viewer) && !v.is_local() {
+        let mut tx = app.db.begin().await?;
+        let event = crate::events::Event::RemoteViewer { video_id: v.id, viewer: viewer_key(app, viewer) };
+        crate::events::record(&mut tx, event).await?;
+        tx.commit().await?;
+        app.wake_jobs();
+    }
     if !app.views_seen.first(v.id, viewer) {
         return Ok(false);
     }
@@ -247,6 +440,34 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn remote_viewers_are_capped_per_server_and_overall_and_expire() {
+        let r = RemoteViewers::default();
+        let soon = Instant::now() + Duration::from_secs(60);
+        // One server cannot take more than its share, whatever ids it makes up.
+        for n in 0..(MAX_REMOTE_VIEWERS_PER_HOST + 500) {
+            r.report(1, "a.example", &format!("https://a.example/v/{n}"), 1, soon, false);
+        }
+        assert_eq!(r.count(1), MAX_REMOTE_VIEWERS_PER_HOST as u64);
+        // The same id again extends its viewer; another server cannot take it over.
+        assert!(r.report(1, "a.example", "https://a.example/v/0", 1, soon, false));
+        assert!(!r.report(1, "b.example", "https://a.example/v/0", 1, soon, false));
+        assert_eq!(r.count(1), MAX_REMOTE_VIEWERS_PER_HOST as u64);
+        // Overall: many servers fill it to its cap, no further.
+        for h in 0..(MAX_REMOTE_VIEWERS / MAX_REMOTE_VIEWERS_PER_HOST + 2) {
+            for n in 0..MAX_REMOTE_VIEWERS_PER_HOST {
+                r.report(2, &format!("h{h}.example"), &format!("{h}/{n}"), 1, soon, false);
+            }
+        }
+        assert_eq!(r.len(), MAX_REMOTE_VIEWERS);
+        // A total replaces a video's viewers, and is capped.
+        assert!(r.report(1, "a.example", "total", u64::MAX, soon, true));
+        assert_eq!(r.count(1), MAX_REMOTE_TOTAL);
+        // Already expired: not counted.
+        assert!(!r.report(3, "c.example", "x", 1, Instant::now(), false));
+        assert_eq!(r.count(3), 0);
+    }
 
     #[test]
     fn a_million_distinct_viewers_keep_the_memory_at_its_cap_and_recent_ones_are_remembered() {

@@ -8,6 +8,7 @@
 //! (`isLiveBroadcast`, their state changes as `Update`s), to Flotilla and to a PeerTube-shaped
 //! stand-in, and PeerTube's lives are shown here. An ended live's files stay a while (playlists
 //! closed) for viewers behind its edge, then go, sparing a replay's and a next session's files.
+//! A live's audience (`viewers`) is counted across servers with PeerTube's viewer `View`s.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -34,6 +35,7 @@ db_tests!(
     rtmps_takes_a_stream_inside_tls,
     an_encoder_that_sends_nothing_leaves_no_trace,
     an_ended_lives_files_stay_a_while_for_viewers_behind_it,
+    live_audiences_are_counted_across_servers,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -901,4 +903,171 @@ async fn an_ended_lives_files_stay_a_while_for_viewers_behind_it(backend: Backen
     assert_eq!(get_text(&t.api, &playlist).await.0, StatusCode::NOT_FOUND, "a stranger reads a private live");
     let r = t.api.http.get(&playlist).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "its owner reads it");
+}
+
+async fn viewers_of(api: &Api, uuid: &str) -> i64 {
+    let (status, v) = api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["viewers"].as_i64().unwrap()
+}
+
+async fn live_audiences_are_counted_across_servers(backend: Backend) {
+    let a = instance(backend, |_| {}).await;
+    let b = TestInstance::start(backend).await;
+    b.follow_instance(&a).await;
+    let token = a.user("yara").await;
+    let pt = FakeServer::start().await;
+    let fan = pt.actor("Person", "fan", json!({}));
+    let channel = format!("{}/video-channels/yara_channel", a.api.base);
+    let follow = json!({ "type": "Follow", "id": format!("{}/follows/1", pt.base), "actor": fan, "object": channel });
+    assert_eq!(pt.send(&format!("{channel}/inbox"), &fan, &follow).await, StatusCode::ACCEPTED);
+    a.run_jobs().await;
+
+    let (id, uuid) = create_live(&a.api, &token, json!({})).await;
+    let (rtmp, key) = stream_address(&a.api, &token, id).await;
+    let _ffmpeg = push(&rtmp, &key, 40);
+    wait_state(&a.api, &uuid, 1, Duration::from_secs(30)).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    while state(&b.api, &uuid).await != 1 {
+        assert!(Instant::now() < until, "the follower never saw the live start");
+        settle(&[&a, &b]).await;
+    }
+
+    // Two viewers on the follower (a user and a visitor), one on the origin: the follower tells
+    // the origin of its own, one `View` each.
+    let zeno = b.user("zeno").await;
+    for (api, who) in [(&b.api, None), (&b.api, Some(zeno.as_str())), (&a.api, None)] {
+        let (status, body) = api.post(&format!("/api/v1/videos/{uuid}/views"), who, json!({ "currentTime": 1 })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    settle(&[&b, &a]).await;
+    assert_eq!(viewers_of(&a.api, &uuid).await, 3, "one here and two on the follower");
+    // Reporting again within the minute tells the origin nothing more, and counts nobody twice.
+    let (status, _) = b.api.post(&format!("/api/v1/videos/{uuid}/views"), None, json!({ "currentTime": 5 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&[&b, &a]).await;
+    assert_eq!(viewers_of(&a.api, &uuid).await, 3);
+
+    // The origin tells its followers the whole audience: PeerTube's shape, and the follower shows it.
+    assert_eq!(flotilla_app::federation::views::send_totals(&a.instance.app).await.unwrap(), 1);
+    settle(&[&a, &b]).await;
+    let url = format!("{}/videos/watch/{uuid}", a.api.base);
+    let told: Vec<Value> = pt
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == "View" && x["object"] == url.as_str())
+        .cloned()
+        .collect();
+    let told = told.last().unwrap_or_else(|| panic!("no View for {url}"));
+    let (_, on_a) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(told["actor"], format!("{}/accounts/peertube", a.api.base), "{told}");
+    assert_eq!(told["id"], format!("{}/accounts/peertube/views/videos/{}/{uuid}", a.api.base, on_a["id"]), "{told}");
+    assert_eq!(told["to"][0], "https://www.w3.org/ns/activitystreams#Public", "{told}");
+    assert_eq!(told["cc"], json!([]));
+    assert!(told["expires"].as_str().and_then(flotilla_domain::time::parse_iso8601).is_some(), "{told}");
+    assert_eq!(
+        told["result"],
+        json!({ "interactionType": "WatchAction", "type": "InteractionCounter", "userInteractionCount": 3 })
+    );
+    assert_eq!(viewers_of(&b.api, &uuid).await, 3, "the follower shows the origin's count");
+
+    // A viewer `View` from the PeerTube-shaped server for our live: one more, until it expires;
+    // the same id again extends it, not doubles it.
+    let inbox = format!("{}/inbox", a.api.base);
+    let expires = |ms: i64| flotilla_domain::time::iso8601(flotilla_domain::time::now_ms() + ms);
+    let viewer = |id: &str, object: &str, until: String, extra: Value| {
+        let mut v = json!({ "type": "View", "id": format!("{}/views/videos/2/{id}", pt.base), "actor": fan,
+            "to": [format!("{}/accounts/yara", a.api.base)], "cc": [], "object": object, "expires": until });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    for _ in 0..2 {
+        assert_eq!(pt.send(&inbox, &fan, &viewer("s1", &url, expires(60_000), json!({}))).await, StatusCode::ACCEPTED);
+    }
+    assert_eq!(viewers_of(&a.api, &uuid).await, 4);
+    // One whose `expires` is a second away counts a second.
+    assert_eq!(pt.send(&inbox, &fan, &viewer("s2", &url, expires(1_000), json!({}))).await, StatusCode::ACCEPTED);
+    assert_eq!(viewers_of(&a.api, &uuid).await, 5);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(viewers_of(&a.api, &uuid).await, 4, "an expired viewer still counted");
+    // Past already, or not a date: nothing counted; the latter refused.
+    assert_eq!(pt.send(&inbox, &fan, &viewer("s3", &url, expires(-1_000), json!({}))).await, StatusCode::ACCEPTED);
+    assert_eq!(pt.send(&inbox, &fan, &viewer("s4", &url, "soon".into(), json!({}))).await, StatusCode::BAD_REQUEST);
+    assert_eq!(viewers_of(&a.api, &uuid).await, 4);
+
+    // A PeerTube live here: its origin's viewers (one `View` each), then its total (`result`),
+    // which replaces them; another server cannot set it, and a count must be a count.
+    let account = pt.actor("Person", "bob", json!({}));
+    let group = pt.actor("Group", "bob_channel", json!({ "attributedTo": [{ "type": "Person", "id": account }] }));
+    let pt_uuid = "0e7d2c4b-5a69-4f8e-9b1d-2c3e4f5a6b7c";
+    let pt_url = format!("{}/videos/watch/{pt_uuid}", pt.base);
+    let object = json!({
+        "type": "Video", "id": pt_url, "name": "Bob streams", "duration": "PT0S", "uuid": pt_uuid,
+        "attributedTo": [{ "type": "Person", "id": account }, { "type": "Group", "id": group }],
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [format!("{account}/followers")],
+        "state": 4, "published": "2026-12-01T10:00:00.000Z", "updated": "2026-12-01T10:00:00.000Z",
+        "isLiveBroadcast": true, "liveSaveReplay": false, "permanentLive": true, "latencyMode": 1,
+        "url": [{ "type": "Link", "mediaType": "text/html", "href": pt_url }],
+    });
+    let create = json!({ "type": "Create", "id": format!("{pt_url}/activity/1"), "actor": account,
+        "to": object["to"], "cc": object["cc"], "object": object });
+    assert_eq!(pt.send(&inbox, &account, &create).await, StatusCode::ACCEPTED);
+    assert_eq!(viewers_of(&a.api, pt_uuid).await, 0);
+    // Our viewer of it is told to its origin, as PeerTube tells one: a stable id per viewer, no
+    // count, `to` the video's account.
+    let (status, _) = a.api.post(&format!("/api/v1/videos/{pt_uuid}/views"), None, json!({ "currentTime": 0 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    a.run_jobs().await;
+    let sent: Vec<Value> = pt
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == "View" && x["object"] == pt_url.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (_, here) = a.api.get(&format!("/api/v1/videos/{pt_uuid}"), None).await;
+    let prefix = format!("{}/accounts/peertube/views/videos/{}/", a.api.base, here["id"]);
+    let id = sent[0]["id"].as_str().unwrap();
+    assert!(id.starts_with(&prefix) && id.ends_with(&format!("-{pt_uuid}")), "{id}");
+    let key = &id[prefix.len()..id.len() - pt_uuid.len() - 1];
+    assert!(key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()), "the viewer is named by a hash: {id}");
+    assert_eq!((sent[0]["to"].clone(), sent[0]["cc"].clone()), (json!([account]), json!([])));
+    assert!(sent[0]["expires"].as_str().and_then(flotilla_domain::time::parse_iso8601).is_some());
+    assert!(sent[0].get("result").is_none());
+    assert_eq!(viewers_of(&a.api, pt_uuid).await, 1, "our own viewer, until its origin says more");
+    for id in ["v1", "v2"] {
+        assert_eq!(pt.send(&inbox, &fan, &viewer(id, &pt_url, expires(60_000), json!({}))).await, StatusCode::ACCEPTED);
+    }
+    assert_eq!(viewers_of(&a.api, pt_uuid).await, 2, "two of its origin's viewers (ours among them, said by it)");
+    let total = |n: Value| json!({ "result": { "interactionType": "WatchAction", "type": "InteractionCounter", "userInteractionCount": n } });
+    assert_eq!(
+        pt.send(&inbox, &fan, &viewer("total", &pt_url, expires(60_000), total(json!(7)))).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(viewers_of(&a.api, pt_uuid).await, 7, "its origin's total replaces them");
+    assert_eq!(
+        pt.send(&inbox, &fan, &viewer("total", &pt_url, expires(60_000), total(json!("lots")))).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        pt.send(&inbox, &fan, &viewer("total", &pt_url, expires(60_000), total(json!(-3)))).await,
+        StatusCode::BAD_REQUEST
+    );
+    let other = FakeServer::start().await;
+    let stranger = other.actor("Application", "peertube", json!({}));
+    let forged = json!({ "type": "View", "id": format!("{}/views/videos/1/x", other.base), "actor": stranger,
+        "to": [account], "cc": [], "object": pt_url, "expires": expires(60_000),
+        "result": { "interactionType": "WatchAction", "type": "InteractionCounter", "userInteractionCount": 1000 } });
+    assert_eq!(other.send(&inbox, &stranger, &forged).await, StatusCode::ACCEPTED);
+    assert_eq!(viewers_of(&a.api, pt_uuid).await, 7, "only its origin tells a video's audience");
+    // A viewer `View` passed on by another server (PeerTube forwards them): accepted, not applied.
+    let passed = viewer("fwd", &url, expires(60_000), json!({ "actor": stranger }));
+    assert_eq!(pt.send(&inbox, &fan, &passed).await, StatusCode::ACCEPTED);
+    assert_eq!(viewers_of(&a.api, &uuid).await, 4);
 }
