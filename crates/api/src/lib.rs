@@ -310,6 +310,11 @@ async fn get_edge_file(
     const CACHE: &str = "public, max-age=31536000, immutable";
     let resp = match flotilla_app::edge::get(&app, &uuid, &file, range).await? {
         flotilla_app::edge::Answer::Whole(c) => files::respond_whole(&headers, content_type, CACHE, &c),
+        // A live's: its playlists and hashes change every segment, its segments' names come back.
+        flotilla_app::edge::Answer::Live(c) => {
+            let cache = if file.ends_with(".ts") { "public, max-age=30" } else { "no-cache" };
+            files::respond_whole(&headers, content_type, cache, &c)
+        }
         flotilla_app::edge::Answer::Piece { piece, start } => {
             let range = range.expect("a piece is only found for a range");
             files::respond_piece(&headers, content_type, CACHE, &piece, start, range)

@@ -218,9 +218,9 @@ pub fn video_to_api(
                 let r = remote.clone().unwrap_or_default();
                 match r["playlistUrl"].as_str() {
                     // Served here by the edge cache: the player fetches from us, and joins the
-                    // origin's swarm (its master playlist's URL is the swarm's name).
-                    // A live's files change every second: played from its origin, not the edge cache.
-                    Some(url) => match crate::edge::urls(app, &v.uuid, &r).filter(|_| !v.is_live) {
+                    // origin's swarm (its master playlist's URL is the swarm's name). A live too
+                    // (its files held for a moment each).
+                    Some(url) => match crate::edge::urls(app, &v.uuid, &r) {
                         Some((playlist, sha)) => json!([{
                             "id": v.id,
                             "type": 1,

@@ -580,7 +580,11 @@ async fn lives_federate_both_ways(backend: Backend) {
         assert!(Instant::now() < until, "the follower never saw the live start: {v}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    assert_eq!(on_b["streamingPlaylists"][0]["playlistUrl"], master.as_str(), "played from its origin");
+    // Played through the follower's edge cache, in the origin's swarm.
+    let edge = format!("{}/static/edge/hls/{uuid}/", b.api.base);
+    assert_eq!(on_b["streamingPlaylists"][0]["playlistUrl"], format!("{edge}master.m3u8"));
+    assert_eq!(on_b["streamingPlaylists"][0]["segmentsSha256Url"], format!("{edge}segments-sha256.json"));
+    assert_eq!(on_b["streamingPlaylists"][0]["originPlaylistUrl"], master.as_str(), "the swarm's name, and a fallback");
     let (_, on_a) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     let hashes = on_a["streamingPlaylists"][0]["p2pMediaLoaderInfohashes"].clone();
     assert_eq!(hashes.as_array().map(Vec::len), Some(2), "a swarm per variant: {on_a}");
@@ -590,6 +594,74 @@ async fn lives_federate_both_ways(backend: Backend) {
     let hls =
         live["object"]["url"].as_array().unwrap().iter().find(|u| u["mediaType"] == "application/x-mpegURL").cloned();
     assert_eq!(hls.as_ref().map(|h| h["href"].clone()), Some(json!(master)), "{live}");
+
+    // The follower's edge gives the live's files as its origin has them: its playlists a moment
+    // old at most (no-cache), each segment fetched once for all its viewers, checked against the
+    // origin's hashes, held for the window.
+    let (status, text) = get_text(&b.api, &format!("{edge}master.m3u8")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(text, get_text(&a.api, &master).await.1);
+    let r = b.api.http.get(format!("{edge}0.m3u8")).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let playlist = r.text().await.unwrap();
+    let last = playlist.lines().rfind(|l| l.ends_with(".ts")).expect("segments listed").to_string();
+    let served_by_a = || async {
+        let (_, m) = get_text(&a.api, &format!("{}/metrics", a.api.base)).await;
+        let line =
+            m.lines().find(|l| l.starts_with("flotilla_hls_served_bytes_total{kind=\"segment\"}")).unwrap().to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let before = served_by_a().await;
+    let gets: Vec<_> = (0..5)
+        .map(|_| {
+            let (http, url) = (b.api.http.clone(), format!("{edge}{last}"));
+            tokio::spawn(async move {
+                let r = http.get(url).send().await.unwrap();
+                (r.status(), r.headers()["cache-control"].to_str().unwrap().to_string(), r.bytes().await.unwrap())
+            })
+        })
+        .collect();
+    let (_, hashes) = a.api.get(&format!("/static/streaming-playlists/hls/{uuid}/segments-sha256.json"), None).await;
+    let mut size = 0;
+    for g in gets {
+        let (status, cache, bytes) = g.await.unwrap();
+        assert_eq!((status, cache.as_str()), (StatusCode::OK, "public, max-age=30"));
+        assert_eq!(hashes[&last], hex::encode(Sha256::digest(&bytes)), "{last}");
+        size = bytes.len() as u64;
+    }
+    assert_eq!(served_by_a().await - before, size, "five viewers on the follower cost the origin one copy");
+    // Only what the live's hashes list: no other name is fetched (nor any other path).
+    let (status, _) = get_text(&b.api, &format!("{edge}0-999999.ts")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get_text(&b.api, &format!("{edge}..%2F..%2Fconfig")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(served_by_a().await - before, size);
+    // The origin turns hostile: a segment's bytes change on its disk, its published hash stays.
+    // The follower never serves it (and never keeps it: asked again, it fetches and refuses again).
+    let until = Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        let (_, listed) =
+            a.api.get(&format!("/static/streaming-playlists/hls/{uuid}/segments-sha256.json"), None).await;
+        if let Some(name) =
+            listed.as_object().and_then(|o| o.keys().find(|k| k.starts_with("0-") && **k > last).cloned())
+        {
+            break name;
+        }
+        assert!(Instant::now() < until, "no newer segment on the origin");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let on_disk = a.config.data_dir.join("streaming-playlists/hls").join(&uuid).join(&first);
+    let mut bytes = std::fs::read(&on_disk).expect("the segment is still in the window");
+    for x in &mut bytes[200..210] {
+        *x ^= 0xff;
+    }
+    std::fs::write(&on_disk, &bytes).unwrap();
+    for attempt in 0..2 {
+        let r = b.api.http.get(format!("{edge}{first}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "attempt {attempt}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "edge_origin_mismatch", "{body}");
+    }
 
     // Ended: an Update again, and the follower shows it ended.
     assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
@@ -638,7 +710,7 @@ async fn lives_federate_both_ways(backend: Backend) {
     );
     let (_, v) = a.api.get(&format!("/api/v1/videos/{pt_uuid}"), None).await;
     assert_eq!(v["state"]["id"], 1, "{v}");
-    assert_eq!(v["streamingPlaylists"][0]["playlistUrl"], format!("{hls}/master.m3u8"), "played from its origin");
+    assert_eq!(v["streamingPlaylists"][0]["originPlaylistUrl"], format!("{hls}/master.m3u8"), "its origin's");
     let (_, lives) = a.api.get("/api/v1/videos?isLive=true&isLocal=false", None).await;
     assert_eq!(lives["data"][0]["uuid"], pt_uuid, "{lives}");
     assert_eq!(

@@ -13,6 +13,11 @@
 //! Flotilla give a playlist or a hashes file a new random name when its content changes, and the
 //! video's `Update` brings the new names; when a video's stored data changes or it goes, its
 //! pieces are dropped anyway. Segments are checked again when read back from disk.
+//!
+//! A live's files are none of that (their content changes under the same names): `live` serves
+//! them from memory for a moment each.
+
+mod live;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -201,8 +206,9 @@ struct Disk {
     used: u64,
 }
 
-/// Per UUID asked for: where its files are (`None`: not served here), and since when known.
-type Known = (Option<Arc<Origin>>, Instant);
+/// Per UUID asked for: where its files are (`None`: not served here), whether it is a live
+/// streaming, and since when known.
+type Known = (Option<Arc<Origin>>, bool, Instant);
 
 type Flight = Arc<tokio::sync::OnceCell<std::result::Result<Cached, (&'static str, String)>>>;
 
@@ -214,12 +220,17 @@ pub struct EdgeCache {
     tables: Mutex<(LruCache<String, Arc<Table>>, usize)>,
     flights: Mutex<HashMap<PathBuf, Flight>>,
     slots: tokio::sync::Semaphore,
+    /// Lives' files, in memory for a moment each.
+    live: live::LiveFiles,
     pub stats: Stats,
 }
 
 /// What a request gets: a whole small file, or the piece that holds the bytes it asked for.
 pub enum Answer {
     Whole(Cached),
+    /// A live's file, good for a moment (a playlist or its hashes) or for the live's window (a
+    /// segment).
+    Live(Cached),
     /// `start`: where the piece begins in its file.
     Piece {
         piece: Cached,
@@ -247,6 +258,7 @@ impl EdgeCache {
             tables: Mutex::new((LruCache::unbounded(), 0)),
             flights: Mutex::new(HashMap::new()),
             slots: tokio::sync::Semaphore::new(FETCH_SLOTS),
+            live: live::LiveFiles::default(),
             stats: Stats::default(),
         };
         if capacity > 0 {
@@ -335,6 +347,7 @@ impl EdgeCache {
 
     /// Forgets everything held of a video (it changed or went): memory, disk, its table.
     pub async fn forget(&self, app: &App, uuid: &str) {
+        self.live.forget(uuid);
         if !self.enabled() {
             return;
         }
@@ -365,14 +378,16 @@ impl EdgeCache {
 
     /// Where the files of `uuid` come from, when the edge cache serves it: a remote video,
     /// published, public or unlisted (private and internal videos are never remote, and never
-    /// go through here), with its files laid out as [`origin_of`] wants.
-    async fn origin(&self, app: &App, uuid: &str) -> Result<Arc<Origin>> {
-        if let Some((o, at)) = self.videos.lock().unwrap_or_else(|p| p.into_inner()).get(uuid)
+    /// go through here), with its files laid out as [`origin_of`] wants; and whether it is a live
+    /// (streaming: published).
+    async fn origin(&self, app: &App, uuid: &str) -> Result<(Arc<Origin>, bool)> {
+        if let Some((o, live, at)) = self.videos.lock().unwrap_or_else(|p| p.into_inner()).get(uuid)
             && at.elapsed() < VIDEO_TTL
         {
-            return o.clone().ok_or_else(|| Error::not_found("file"));
+            return o.clone().map(|o| (o, *live)).ok_or_else(|| Error::not_found("file"));
         }
         let v = flotilla_db::videos::get_by_uuid(&app.db, uuid).await?;
+        let live = v.as_ref().is_some_and(|v| v.is_live);
         let origin = v
             .filter(|v| {
                 v.remote_url.is_some()
@@ -385,8 +400,11 @@ impl EdgeCache {
             .and_then(|v| serde_json::from_str::<Value>(v.remote_data.as_deref()?).ok())
             .and_then(|d| origin_of(&d))
             .map(Arc::new);
-        self.videos.lock().unwrap_or_else(|p| p.into_inner()).put(uuid.to_string(), (origin.clone(), Instant::now()));
-        origin.ok_or_else(|| Error::not_found("file"))
+        self.videos
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(uuid.to_string(), (origin.clone(), live, Instant::now()));
+        origin.map(|o| (o, live)).ok_or_else(|| Error::not_found("file"))
     }
 
     /// One fetch for all who ask at once: the first caller's `fetch` runs (another's takes over if
@@ -616,7 +634,10 @@ pub async fn get(app: &App, uuid: &str, name: &str, range: Option<(u64, Option<u
     if !edge.enabled() || !plain_name(name) {
         return Err(Error::not_found("file"));
     }
-    let origin = edge.origin(app, uuid).await?;
+    let (origin, live) = edge.origin(app, uuid).await?;
+    if live {
+        return Ok(Answer::Live(edge.live_file(app, uuid, &origin, name).await?));
+    }
     if name == origin.master {
         return Ok(Answer::Whole(edge.whole(app, uuid, &origin, name, MAX_PLAYLIST).await?));
     }
