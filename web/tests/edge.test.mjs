@@ -1,7 +1,8 @@
 // The federated edge cache in a real browser: B follows A; a viewer on B plays A's video and
 // every byte of it comes from B (A sends B one copy, nothing to the viewer); when B cannot get a
 // piece from A (A refuses B's server, not browsers), B answers an error and the player takes that
-// piece from A itself, and the video plays on.
+// piece from A itself, and the video plays on. A live on A plays on B from B too (every playlist
+// and segment), and its audience counts B's viewer: A's count, then B's page from A's total.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { adminToken, call, get, registerUser, token, until, uploadAndWait } from './support/api.mjs';
 import { DESKTOP, launch, newPerson } from './support/browser.mjs';
+import { startEncoder } from './support/encoder.mjs';
 import { playUntil } from './support/flows.mjs';
 import { makeClip, startInstance } from './support/instance.mjs';
 
@@ -20,6 +22,8 @@ let b;
 let browser;
 let workDir;
 let creator;
+/** ffmpeg, A's creator's encoder, while it runs. */
+let encoder = null;
 
 /** A counter of an instance's `/metrics` (the whole name with labels). */
 async function metric(instance, name) {
@@ -44,14 +48,18 @@ const mediaHosts = (page) =>
     performance
       .getEntriesByType('resource')
       .map((e) => new URL(e.name))
-      .filter((u) => /\.(m3u8|mp4)$/.test(u.pathname))
+      .filter((u) => /\.(m3u8|mp4|ts)$/.test(u.pathname))
       .map((u) => `${u.host} ${u.pathname.split('/').pop()}`),
   );
 
 before(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'flotilla-web-edge-'));
   // A behind a proxy the test can make refuse B's requests.
-  a = await startInstance({ FLOTILLA_TRANSCODING_RESOLUTIONS: '240' }, { proxy: true });
+  // Its lives in one rendition; its followers told of each live's audience every 2 s.
+  a = await startInstance(
+    { FLOTILLA_TRANSCODING_RESOLUTIONS: '240', FLOTILLA_LIVE_RESOLUTIONS: '240', FLOTILLA_FEDERATION_VIEWERS_INTERVAL_SECS: '2' },
+    { proxy: true },
+  );
   b = await startInstance();
   browser = await launch();
   await registerUser(a.url, 'oona', 'oona-password-1');
@@ -60,6 +68,8 @@ before(async () => {
 });
 
 after(async () => {
+  // Only the ffmpeg this test started, by its PID.
+  if (encoder?.running()) process.kill(encoder.pid, 'SIGKILL');
   await browser?.close();
   await a?.stop();
   await b?.stop();
@@ -109,4 +119,35 @@ test('when B cannot get a piece from A, the player takes it from A and plays on'
   assert.equal(stats.errors, 0, JSON.stringify(stats));
   assert.deepEqual(viewer.problems, []);
   await viewer.context.close();
+});
+
+test("a viewer on B watches A's live from B, and counts in its audience on A and on B", STEP, async () => {
+  const channelId = (await get(a.url, creator, '/users/me')).videoChannels[0].id;
+  const { video } = await call(a.url, creator, 'POST', '/videos/live', { channelId, name: 'Lighthouse, live', privacy: 1 });
+  const settings = await get(a.url, creator, `/videos/live/${video.uuid}`);
+  encoder = startEncoder(`${settings.rtmpUrl}/${settings.streamKey}`, 60, '426x240');
+  const remote = await until('B lists the live streaming', async () => {
+    const v = await get(b.url, null, `/videos/${video.uuid}`).catch(() => null);
+    return v?.state?.id === 1 && v.streamingPlaylists?.[0]?.playlistUrl ? v : false;
+  }, 60_000);
+  assert.ok(remote.streamingPlaylists[0].playlistUrl.startsWith(`${b.url}/static/edge/hls/`), remote.streamingPlaylists[0].playlistUrl);
+
+  const viewer = await newPerson(browser, DESKTOP, b.url);
+  await viewer.page.goto(`/w/${video.uuid}`);
+  await viewer.page.getByTestId('live-badge').waitFor({ timeout: 30_000 });
+  await playUntil(viewer.page, 4);
+  const hosts = await mediaHosts(viewer.page);
+  const bHost = new URL(b.url).host;
+  assert.ok(hosts.some((h) => h.endsWith('.ts')), `live segments were fetched: ${hosts}`);
+  assert.deepEqual(hosts.filter((h) => !h.startsWith(`${bHost} `)), [], 'every playlist and segment came from B');
+
+  // The viewer reports watching to B, B tells A (PeerTube's viewer View), A counts it, and A's
+  // total comes back to B, whose page shows it.
+  await until("A counts B's viewer", async () => (await get(a.url, null, `/videos/${video.uuid}`)).viewers >= 1, 60_000);
+  await viewer.page.getByTestId('live-viewers').getByText('1 watching now').waitFor({ timeout: 30_000 });
+  const stats = await viewer.page.evaluate(() => window.__flotillaP2P);
+  assert.equal(stats.errors, 0, JSON.stringify(stats));
+  assert.deepEqual(viewer.problems, []);
+  await viewer.context.close();
+  process.kill(encoder.pid, 'SIGKILL');
 });
