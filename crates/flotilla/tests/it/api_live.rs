@@ -8,7 +8,8 @@
 //! (`isLiveBroadcast`, their state changes as `Update`s), to Flotilla and to a PeerTube-shaped
 //! stand-in, and PeerTube's lives are shown here. An ended live's files stay a while (playlists
 //! closed) for viewers behind its edge, then go, sparing a replay's and a next session's files.
-//! A live's audience (`viewers`) is counted across servers with PeerTube's viewer `View`s.
+//! A live's audience (`viewers`) is counted across servers with PeerTube's viewer `View`s. An audio-only
+//! live streams its sound alone.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -36,6 +37,7 @@ db_tests!(
     an_encoder_that_sends_nothing_leaves_no_trace,
     an_ended_lives_files_stay_a_while_for_viewers_behind_it,
     live_audiences_are_counted_across_servers,
+    an_audio_only_live_streams_its_sound,
 );
 
 /// Instances for these tests: a light ladder (the machine encodes several lives at once).
@@ -1142,4 +1144,44 @@ async fn live_audiences_are_counted_across_servers(backend: Backend) {
     let passed = viewer("fwd", &url, expires(60_000), json!({ "actor": stranger }));
     assert_eq!(pt.send(&inbox, &fan, &passed).await, StatusCode::ACCEPTED);
     assert_eq!(viewers_of(&a.api, &uuid).await, 4);
+}
+
+async fn an_audio_only_live_streams_its_sound(backend: Backend) {
+    let t = instance(backend, |_| {}).await;
+    let token = t.user("ugo").await;
+    let (id, uuid) = create_live(&t.api, &token, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &token, id).await;
+    // A radio show: sound only.
+    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "10"])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv"])
+        .arg(format!("{rtmp}/{key}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg (apt-get install ffmpeg)");
+    wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let master_url = v["streamingPlaylists"][0]["playlistUrl"].as_str().expect("a live playlist").to_string();
+    let (status, master) = get_text(&t.api, &master_url).await;
+    assert_eq!(status, StatusCode::OK, "{master}");
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 1, "one variant: {master}");
+    assert!(!master.contains("RESOLUTION="), "no picture: {master}");
+    let media = master_url.replace("master.m3u8", "0.m3u8");
+    let probe = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "json", &media])
+        .output()
+        .await
+        .expect("ffprobe");
+    let probe: Value = serde_json::from_slice(&probe.stdout).unwrap_or_default();
+    let kinds: Vec<&str> = probe["streams"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|x| x["codec_type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kinds, vec!["audio"], "{probe}");
+    assert!(pushed(&mut ffmpeg, Duration::from_secs(60)).await);
+    wait_state(&t.api, &uuid, 5, Duration::from_secs(20)).await;
 }
