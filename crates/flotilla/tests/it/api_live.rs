@@ -8,8 +8,8 @@
 //! (`isLiveBroadcast`, their state changes as `Update`s), to Flotilla and to a PeerTube-shaped
 //! stand-in, and PeerTube's lives are shown here. An ended live's files stay a while (playlists
 //! closed) for viewers behind its edge, then go, sparing a replay's and a next session's files.
-//! A live's audience (`viewers`) is counted across servers with PeerTube's viewer `View`s. An audio-only
-//! live streams its sound alone.
+//! A live's audience (`viewers`) is counted across servers with PeerTube's viewer `View`s. An
+//! audio-only live streams its sound alone.
 
 use std::path::Path;
 use std::process::Stdio;
