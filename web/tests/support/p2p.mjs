@@ -3,6 +3,7 @@
 
 import { networkInterfaces } from 'node:os';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './browser.mjs';
 import { CHROMIUM } from './instance.mjs';
 
 /**
@@ -31,14 +32,7 @@ export async function launchViewer(baseURL, path, browsers, query = '') {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_ARGS,
       // Both needed for WebRTC on loopback: the flag, and the media permission granted below.
       '--allow-loopback-in-peer-connection',
       '--autoplay-policy=no-user-gesture-required',

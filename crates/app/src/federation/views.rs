@@ -29,17 +29,25 @@ use crate::{App, Error, Result, uris};
 /// The most `View`s one batch sends for one video (the rest go with the next batch).
 const MAX_PER_BATCH: i64 = 100;
 
-/// The `send-views` job.
-pub async fn send(app: &Arc<App>, video_id: i64) -> std::result::Result<(), Failure> {
-    flotilla_db::jobs::release_key(&app.db, &format!("send-views:{video_id}")).await?;
-    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
-    let Some(video_url) = v.remote_url.clone() else { return Ok(()) };
+/// Where another server's video `v` is told of what happens to it here: its URL, its account's
+/// actor URL (the `to` of PeerTube's `View`) and that server's inbox (shared when it has one).
+/// `None` for one of ours, or an account we no longer know.
+async fn origin_of(app: &App, v: &videos::Video) -> Result<Option<(String, String, String)>> {
+    let Some(video_url) = v.remote_url.clone() else { return Ok(None) };
     let channel = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
         .await?
         .ok_or_else(|| Error::not_found("channel"))?;
     let owner = accounts::get(&app.db, channel.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
-    let Some(origin) = actors::get(&app.db, owner.actor_id).await? else { return Ok(()) };
+    let Some(origin) = actors::get(&app.db, owner.actor_id).await? else { return Ok(None) };
     let inbox = origin.shared_inbox.clone().unwrap_or(origin.inbox.clone());
+    Ok(Some((video_url, origin.url, inbox)))
+}
+
+/// The `send-views` job.
+pub async fn send(app: &Arc<App>, video_id: i64) -> std::result::Result<(), Failure> {
+    flotilla_db::jobs::release_key(&app.db, &format!("send-views:{video_id}")).await?;
+    let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
+    let Some((video_url, origin, inbox)) = origin_of(app, &v).await? else { return Ok(()) };
     let instance = crate::ap::ensure_instance_actor(app).await?;
     let actor = uris::instance_actor(app);
     let mut tx = app.db.begin().await?;
@@ -47,7 +55,7 @@ pub async fn send(app: &Arc<App>, video_id: i64) -> std::result::Result<(), Fail
     for _ in 0..n {
         let view = json!({
             "@context": "https://www.w3.org/ns/activitystreams",
-            "to": [origin.url],
+            "to": [origin],
             "cc": [],
             "id": format!("{actor}/views/videos/{}/{}", v.id, uuid::Uuid::new_v4()),
             "type": "View",
@@ -96,19 +104,13 @@ fn viewer_expires(now: i64) -> String {
 /// one viewer of ours, by a stable id (it keeps one entry per id, extended by each `View`).
 pub async fn send_viewer(app: &App, video_id: i64, viewer: &str) -> Result<()> {
     let Some(v) = videos::get(&app.db, video_id).await? else { return Ok(()) };
-    let Some(video_url) = v.remote_url.clone() else { return Ok(()) };
-    let channel = channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id))
-        .await?
-        .ok_or_else(|| Error::not_found("channel"))?;
-    let owner = accounts::get(&app.db, channel.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
-    let Some(origin) = actors::get(&app.db, owner.actor_id).await? else { return Ok(()) };
-    let inbox = origin.shared_inbox.clone().unwrap_or(origin.inbox.clone());
+    let Some((video_url, origin, inbox)) = origin_of(app, &v).await? else { return Ok(()) };
     let instance = crate::ap::ensure_instance_actor(app).await?;
     let actor = uris::instance_actor(app);
     let uuid = v.uuid.clone();
     let view = json!({
         "@context": "https://www.w3.org/ns/activitystreams",
-        "to": [origin.url],
+        "to": [origin],
         "cc": [],
         "id": format!("{actor}/views/videos/{}/{viewer}-{uuid}", v.id),
         "type": "View",
