@@ -155,13 +155,13 @@ pub async fn receive(app: &App, req: Incoming<'_>) -> Result<()> {
     // A comment's activity passed on by another server (PeerTube forwards those on its videos):
     // not taken on the forwarder's word; the comment is looked up at its origin.
     let forwarded = actor != signer.url && is_forwarded_comment(&kind, &activity);
+    if crate::blocklist::refuses(app, &signer.url) || crate::blocklist::refuses(app, actor) {
+        return Err(blocked());
+    }
     // Another server's viewer passed on by a video's origin (PeerTube forwards them): its count
     // reaches us in the origin's own total; accepted, not applied.
     if actor != signer.url && kind == "View" && activity.get("expires").is_some() {
         return Ok(());
-    }
-    if crate::blocklist::refuses(app, &signer.url) || crate::blocklist::refuses(app, actor) {
-        return Err(blocked());
     }
     if actor != signer.url && !forwarded {
         return Err(Error::Forbidden(format!("the activity's actor {actor} is not the signer {}", signer.url)));

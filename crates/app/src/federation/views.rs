@@ -134,7 +134,11 @@ pub async fn send_totals(app: &App) -> Result<usize> {
     ids.extend(app.remote_viewers.videos());
     ids.sort_unstable();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let actor = uris::instance_actor(app);
+    let instance = crate::ap::ensure_instance_actor(app).await?;
     let mut sent = 0;
     for id in ids {
         let Some(v) = videos::get(&app.db, id).await? else { continue };
@@ -164,7 +168,6 @@ pub async fn send_totals(app: &App) -> Result<usize> {
             "expires": viewer_expires(now_ms()),
             "result": { "interactionType": "WatchAction", "type": "InteractionCounter", "userInteractionCount": count },
         });
-        let instance = crate::ap::ensure_instance_actor(app).await?;
         let mut tx = app.db.begin().await?;
         delivery::enqueue(&mut tx, instance, &view, &inboxes).await?;
         tx.commit().await?;
