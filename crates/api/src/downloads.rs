@@ -53,7 +53,7 @@ async fn send(
     content_type: &'static str,
 ) -> Result<Response, ApiError> {
     // Downloads may be private (a video's owner, a file token): not kept by shared caches.
-    let mut resp = files::serve(&app.media_cache, &d.path, headers, content_type, "private, max-age=3600").await?;
+    let mut resp = files::serve_place(app, d.place, headers, content_type, "private, max-age=3600", false).await?;
     resp.headers_mut().insert(header::CONTENT_DISPOSITION, attachment(&d.filename));
     Ok(resp)
 }
@@ -69,8 +69,8 @@ pub async fn get_web_video(
     if !files::safe_name(&file) || !file.ends_with(".mp4") {
         return Err(ApiError::not_found("file not found"));
     }
-    let (_, _, path) = vf::for_static(&app, who.as_ref(), &file, false, q.video_file_token.as_deref()).await?;
-    files::serve(&app.media_cache, &path, &headers, "video/mp4", IMMUTABLE).await
+    let (_, _, place) = vf::for_static(&app, who.as_ref(), &file, false, q.video_file_token.as_deref()).await?;
+    files::serve_place(&app, place, &headers, "video/mp4", IMMUTABLE, true).await
 }
 
 /// `GET /lazy-static/torrents/{file}`: a file's torrent.
@@ -84,8 +84,8 @@ pub async fn get_torrent(
     if !files::safe_name(&file) || !file.ends_with(".torrent") {
         return Err(ApiError::not_found("file not found"));
     }
-    let (_, _, path) = vf::for_static(&app, who.as_ref(), &file, true, q.video_file_token.as_deref()).await?;
-    files::serve(&app.media_cache, &path, &headers, "application/x-bittorrent", IMMUTABLE).await
+    let (_, _, place) = vf::for_static(&app, who.as_ref(), &file, true, q.video_file_token.as_deref()).await?;
+    files::serve_place(&app, place, &headers, "application/x-bittorrent", IMMUTABLE, true).await
 }
 
 /// `GET /download/torrents/{file}`: the same, as an attachment.
@@ -166,7 +166,7 @@ pub async fn download_source(
     let d = vf::download_source(&app, who.as_ref(), &uuid, q.video_file_token.as_deref()).await?;
     // Whatever was uploaded, it is answered as bytes to save, never as something to render.
     let mut resp =
-        files::serve(&app.media_cache, &d.path, &headers, "application/octet-stream", "private, no-store").await?;
+        files::serve_place(&app, d.place, &headers, "application/octet-stream", "private, no-store", false).await?;
     resp.headers_mut().insert(header::CONTENT_DISPOSITION, attachment(&d.filename));
     Ok(resp)
 }

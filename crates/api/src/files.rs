@@ -281,6 +281,81 @@ pub async fn serve(
     Ok((status, out, body).into_response())
 }
 
+/// Answers a GET for a file wherever it is (`flotilla_app::storage::Place`): from the disk as
+/// [`serve`]; in a public bucket, a redirect to its URL there when `redirect` (a player's or a
+/// peer's request: the store serves it); else streamed through us with ranges, without keeping
+/// it in memory.
+pub async fn serve_place(
+    app: &flotilla_app::App,
+    place: flotilla_app::storage::Place,
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache_control: &'static str,
+    redirect: bool,
+) -> Result<Response, ApiError> {
+    use flotilla_app::storage::Place;
+    let (storage, kind, uuid, file) = match place {
+        Place::Disk(path) => return serve(&app.media_cache, &path, headers, content_type, cache_control).await,
+        Place::Object { public_url: Some(url), .. } if redirect => {
+            let mut out = HeaderMap::new();
+            let location = HeaderValue::from_str(&url).map_err(|_| ApiError::not_found("file not found"))?;
+            out.insert(header::LOCATION, location);
+            out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            out.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            return Ok((StatusCode::FOUND, out).into_response());
+        }
+        Place::Object { storage, kind, uuid, file, .. } => (storage, kind, uuid, file),
+    };
+    serve_object(app, storage, kind, &uuid, &file, headers, content_type, cache_control).await
+}
+
+/// Streams a file of the object store (`storage`, `kind`) through us: ranges, a size-based ETag
+/// (names change with content), nothing kept in memory.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_object(
+    app: &flotilla_app::App,
+    storage: i64,
+    kind: flotilla_app::storage::Kind,
+    uuid: &str,
+    file: &str,
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Result<Response, ApiError> {
+    let store = app.object_storage.as_ref().ok_or_else(|| ApiError::not_found("file not found"))?;
+    let unavailable = |e: flotilla_app::Error| match e {
+        flotilla_app::Error::NotFound(_) => ApiError::not_found("file not found"),
+        e => ApiError::from(flotilla_app::Error::Upstream {
+            code: "object_storage_unavailable",
+            msg: format!("the object store did not answer: {e}"),
+        }),
+    };
+    let len = store.size(storage, kind, uuid, file).await.map_err(unavailable)?;
+    let etag = format!("\"{len:x}-o\"");
+    let mut out = headers_for(content_type, cache_control, &etag);
+    if not_modified(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
+    let (status, want) = match range(headers, len) {
+        Ok(None) => (StatusCode::OK, None),
+        Ok(Some((s, e))) => {
+            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {s}-{e}/{len}")).expect("ascii"));
+            (StatusCode::PARTIAL_CONTENT, Some((s, e)))
+        }
+        Err(()) => {
+            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"));
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
+        }
+    };
+    if len == 0 {
+        out.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+        return Ok((StatusCode::OK, out).into_response());
+    }
+    let read = store.get(storage, kind, uuid, file, want).await.map_err(unavailable)?;
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(read.range.end - read.range.start));
+    Ok((status, out, Body::from_stream(read.stream)).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

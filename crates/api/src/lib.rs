@@ -289,6 +289,13 @@ async fn get_hls_file(
         return files::serve(&files::UNCACHED, &path, &headers, content_type, cache).await;
     }
     let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, token).await?;
+    // A video whose files are in the object store: players go there (a public bucket) or get them
+    // through us; a video mid-transcoding is on the disk.
+    if let Some(v) = flotilla_app::video::stored_elsewhere(&app, &uuid).await? {
+        let place = flotilla_app::storage::place(&app, &v, flotilla_app::storage::Kind::Hls, &file);
+        return files::serve_place(&app, place, &headers, content_type, "public, max-age=31536000, immutable", true)
+            .await;
+    }
     let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
     files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
 }

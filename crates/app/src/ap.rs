@@ -232,7 +232,7 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
         url.extend(crate::video::files::ap_links(app, v, f));
     }
     if let (Some(master), Some(sha)) = (&v.master_playlist, &v.segments_sha256) {
-        let playlist_url = format!("{base}{}", uris::hls_file_path(&v.uuid, master));
+        let playlist_url = crate::storage::file_url(app, v, crate::storage::Kind::Hls, master);
         let mut tag: Vec<Value> = videos::infohashes(&app.db, v.id)
             .await?
             .into_iter()
@@ -242,7 +242,7 @@ pub async fn video_to_ap(app: &App, v: &videos::Video) -> Result<Value> {
             "type": "Link",
             "name": "sha256",
             "mediaType": "application/json",
-            "href": format!("{base}{}", uris::hls_file_path(&v.uuid, sha)),
+            "href": crate::storage::file_url(app, v, crate::storage::Kind::Hls, sha),
         }));
         for f in files.iter().filter(|f| f.kind == videos::KIND_HLS) {
             tag.extend(crate::video::files::ap_links(app, v, f));

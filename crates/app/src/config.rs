@@ -49,6 +49,67 @@ pub struct Config {
     pub archives: ArchivesConfig,
     pub import: ImportConfig,
     pub live: LiveConfig,
+    pub object_storage: ObjectStorageConfig,
+}
+
+/// Object storage (PeerTube's `object_storage`): videos' HLS files and web videos moved to an
+/// S3-compatible store after transcoding (`storage`). Keys are flat (`streaming_playlists_bucket_name`
+/// rather than PeerTube's nested sections) so that each has its `FLOTILLA_OBJECT_STORAGE_*`
+/// variable.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectStorageConfig {
+    /// New videos' files go to the buckets after transcoding; `flotilla admin
+    /// move-to-object-storage` moves the others. With it off but an `endpoint` set, files already
+    /// in the store stay readable (and `move-to-file-system` brings them back).
+    pub enabled: bool,
+    /// The S3 endpoint, `http(s)://host[:port]`.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Address buckets as `<bucket>.<endpoint host>` (AWS's style) rather than `<endpoint>/<bucket>`
+    /// (self-hosted stores').
+    pub virtual_host_style: bool,
+    /// Files larger than this are uploaded in parts of this size (bytes; PeerTube: 100 MB).
+    pub max_upload_part: u64,
+    /// Public videos' HLS files: bucket, key prefix, and the URL the public reads them from
+    /// (a CDN, or the store's website endpoint; empty: the bucket's own URL on `endpoint`).
+    pub streaming_playlists_bucket_name: String,
+    pub streaming_playlists_prefix: String,
+    pub streaming_playlists_base_url: String,
+    /// Public videos' web videos, the same way.
+    pub web_videos_bucket_name: String,
+    pub web_videos_prefix: String,
+    pub web_videos_base_url: String,
+    /// Files of videos that are not public (private, internal, password-protected): a bucket that
+    /// is never readable by the public, streamed to viewers by Flotilla after its checks. Empty:
+    /// such videos keep their files on the local disk. (PeerTube sets a private ACL on such files;
+    /// a bucket of their own works on stores without ACLs, Garage among them.)
+    pub private_bucket_name: String,
+    pub private_prefix: String,
+}
+
+impl Default for ObjectStorageConfig {
+    fn default() -> Self {
+        ObjectStorageConfig {
+            enabled: false,
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            virtual_host_style: false,
+            max_upload_part: 100 * 1024 * 1024,
+            streaming_playlists_bucket_name: String::new(),
+            streaming_playlists_prefix: String::new(),
+            streaming_playlists_base_url: String::new(),
+            web_videos_bucket_name: String::new(),
+            web_videos_prefix: String::new(),
+            web_videos_base_url: String::new(),
+            private_bucket_name: String::new(),
+            private_prefix: String::new(),
+        }
+    }
 }
 
 /// Live streaming (PeerTube's `live`): an RTMP server in the process takes the creator's stream,
@@ -482,6 +543,7 @@ impl Default for Config {
             archives: ArchivesConfig::default(),
             import: ImportConfig::default(),
             live: LiveConfig::default(),
+            object_storage: ObjectStorageConfig::default(),
             signup_requires_email_verification: false,
         }
     }
@@ -799,6 +861,12 @@ impl Config {
             ("video_password", &r.video_password),
         ] {
             crate::limits::parse(spec).map_err(|m| bad(&format!("rate_limits.{key}"), m))?;
+        }
+        if self.object_storage.enabled && self.object_storage.endpoint.is_empty() {
+            return Err(bad("object_storage.endpoint", "is needed when object storage is enabled"));
+        }
+        if !self.object_storage.endpoint.is_empty() {
+            crate::storage::ObjectStorage::new(&self.object_storage).map_err(|m| bad("object_storage", m))?;
         }
         if !matches!(self.log.format.as_str(), "auto" | "pretty" | "json") {
             return Err(bad("log.format", "must be auto, pretty or json"));

@@ -251,14 +251,24 @@ pub fn video_to_api(
                 "redundancies": [],
                 "files": [],
             }]),
-            (Some(master), Some(sha)) if !file_json.is_empty() => json!([{
-                "id": v.id,
-                "type": 1,
-                "playlistUrl": format!("{base}{}", uris::hls_file_path(&v.uuid, master)),
-                "segmentsSha256Url": format!("{base}{}", uris::hls_file_path(&v.uuid, sha)),
-                "redundancies": [],
-                "files": file_json,
-            }]),
+            (Some(master), Some(sha)) if !file_json.is_empty() => {
+                let url = crate::storage::file_url(app, v, crate::storage::Kind::Hls, master);
+                let mut p = json!({
+                    "id": v.id,
+                    "type": 1,
+                    "playlistUrl": url,
+                    "segmentsSha256Url": crate::storage::file_url(app, v, crate::storage::Kind::Hls, sha),
+                    "redundancies": [],
+                    "files": file_json,
+                });
+                // Files in a public bucket: ours stays the fallback and names the P2P swarm
+                // (the tracker admits the swarms of our URLs).
+                let ours = format!("{base}{}", uris::hls_file_path(&v.uuid, master));
+                if url != ours {
+                    p["originPlaylistUrl"] = json!(ours);
+                }
+                json!([p])
+            }
             _ => json!([]),
         };
         out["streamingPlaylists"] = playlists;

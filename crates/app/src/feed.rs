@@ -229,7 +229,7 @@ async fn video_items(app: &App, rows: &[videos::Video]) -> Result<Vec<Item>> {
         let files = if v.is_local() { episode_files(app, v.id).await? } else { Vec::new() };
         let enclosure = files.iter().max_by_key(|f| f.resolution).map(|f| {
             (
-                crate::video::files::file_url(app, &v.uuid, f),
+                crate::video::files::file_url(app, v, f),
                 if f.resolution == 0 { "audio/mp4" } else { "video/mp4" },
                 f.size,
             )
@@ -538,7 +538,7 @@ pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
     for (item, v) in channel.items.iter_mut().zip(&rows) {
         let files = episode_files(app, v.id).await?;
         for (i, f) in files.iter().enumerate() {
-            let url = crate::video::files::file_url(app, &v.uuid, f);
+            let url = crate::video::files::file_url(app, v, f);
             let mut alt = ext(
                 "podcast:alternateEnclosure",
                 None,

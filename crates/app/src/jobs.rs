@@ -139,9 +139,34 @@ pub enum Job {
         video_id: i64,
         session_id: i64,
     },
+    /// A video's files moved to the object store's bucket its privacy calls for
+    /// (`storage::run_move`).
+    MoveToObjectStorage {
+        video_id: i64,
+    },
+    /// A video's files brought back to the local disk.
+    MoveToFileSystem {
+        video_id: i64,
+    },
+    /// A deleted video's files removed from the object store (`storage::remove_objects`): names
+    /// taken in the transaction that deleted its rows.
+    RemoveObjects {
+        uuid: String,
+        storage: i64,
+        /// `(kind, name)`: `hls` or `web`.
+        files: Vec<(String, String)>,
+    },
 }
 
 impl Job {
+    /// The move of a video's files that way.
+    pub fn move_job(video_id: i64, direction: crate::storage::Direction) -> Job {
+        match direction {
+            crate::storage::Direction::ToObjectStorage => Job::MoveToObjectStorage { video_id },
+            crate::storage::Direction::ToFileSystem => Job::MoveToFileSystem { video_id },
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Transcode { .. } => "transcode",
@@ -168,6 +193,9 @@ impl Job {
             Job::UserImport { .. } => "user-import",
             Job::VideoImport { .. } => "video-import",
             Job::LiveCleanup { .. } => "live-cleanup",
+            Job::MoveToObjectStorage { .. } => "move-to-object-storage",
+            Job::MoveToFileSystem { .. } => "move-to-file-system",
+            Job::RemoveObjects { .. } => "remove-objects",
         }
     }
 
@@ -197,10 +225,12 @@ impl Job {
             // the server's trouble and for a worker that died midway.
             Job::VideoImport { .. } => 5,
             Job::LiveCleanup { .. } => 5,
+            // With the backoff, about a day of trying while the store is down.
+            Job::MoveToObjectStorage { .. } | Job::MoveToFileSystem { .. } | Job::RemoveObjects { .. } => 16,
         }
     }
 
-    fn unique_key(&self) -> Option<String> {
+    pub fn unique_key(&self) -> Option<String> {
         match self {
             Job::Transcode { video_id } => Some(format!("transcode:{video_id}")),
             Job::Deliver { .. } => None,
@@ -226,6 +256,11 @@ impl Job {
             Job::UserImport { import_id } => Some(format!("user-import:{import_id}")),
             Job::VideoImport { import_id } => Some(format!("video-import:{import_id}")),
             Job::LiveCleanup { session_id, .. } => Some(format!("live-cleanup:{session_id}")),
+            // One move of a video at a time, whichever way.
+            Job::MoveToObjectStorage { video_id } | Job::MoveToFileSystem { video_id } => {
+                Some(format!("move-storage:{video_id}"))
+            }
+            Job::RemoveObjects { .. } => None,
         }
     }
 
@@ -259,6 +294,12 @@ impl Job {
         struct LiveCleanupPayload {
             video_id: i64,
             session_id: i64,
+        }
+        #[derive(Deserialize)]
+        struct RemoveObjectsPayload {
+            uuid: String,
+            storage: i64,
+            files: Vec<(String, String)>,
         }
         #[derive(Deserialize)]
         struct EventPayload {
@@ -385,6 +426,15 @@ impl Job {
             "live-cleanup" => serde_json::from_str::<LiveCleanupPayload>(payload)
                 .map(|p| Job::LiveCleanup { video_id: p.video_id, session_id: p.session_id })
                 .map_err(|e| e.to_string()),
+            "move-to-object-storage" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::MoveToObjectStorage { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
+            "move-to-file-system" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::MoveToFileSystem { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
+            "remove-objects" => serde_json::from_str::<RemoveObjectsPayload>(payload)
+                .map(|p| Job::RemoveObjects { uuid: p.uuid, storage: p.storage, files: p.files })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -424,6 +474,10 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         // Downloads wait on the network; two at once, so one slow server does not hold all.
         ("video-import", 2),
         ("live-cleanup", 1),
+        // Whole videos to and from the object store: one at a time.
+        ("move-to-object-storage", 1),
+        ("move-to-file-system", 1),
+        ("remove-objects", 1),
     ]
 }
 
@@ -539,6 +593,13 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::UserImport { import_id } => Box::pin(crate::archive::import::run(app, *import_id)).await,
         Job::VideoImport { import_id } => Box::pin(crate::video::import::run(app, *import_id, progress)).await,
         Job::LiveCleanup { video_id, session_id } => Ok(crate::live::cleanup(app, *video_id, *session_id).await?),
+        Job::MoveToObjectStorage { video_id } => {
+            crate::storage::run_move(app, *video_id, crate::storage::Direction::ToObjectStorage).await
+        }
+        Job::MoveToFileSystem { video_id } => {
+            crate::storage::run_move(app, *video_id, crate::storage::Direction::ToFileSystem).await
+        }
+        Job::RemoveObjects { uuid, storage, files } => crate::storage::remove_objects(app, uuid, *storage, files).await,
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -587,6 +648,12 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         Job::VideoImport { import_id } => crate::video::import::failed(app, *import_id, why).await,
         Job::LiveCleanup { video_id, .. } => {
             tracing::warn!(video = video_id, error = why, "an ended live's files not removed")
+        }
+        Job::MoveToObjectStorage { video_id } | Job::MoveToFileSystem { video_id } => {
+            tracing::error!(video = video_id, error = why, "a video's files not moved (they stay where they were)")
+        }
+        Job::RemoveObjects { uuid, .. } => {
+            tracing::warn!(video = uuid, error = why, "a deleted video's files left in the object store")
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod notification;
 pub mod playlist;
 pub mod redundancy;
 pub mod registration;
+pub mod storage;
 pub mod text;
 pub mod two_factor;
 pub mod uris;
@@ -106,6 +107,9 @@ pub struct App {
     pub feeds: feed::FeedCache,
     /// Lives streaming in this process, and the RTMP server's address (`live`).
     pub lives: live::Lives,
+    /// The object store's clients, when one is configured (`storage`): also when `enabled` is off,
+    /// so that files already there stay readable and can be moved back.
+    pub object_storage: Option<storage::ObjectStorage>,
     /// The settings admins change at run time (custom config), over the file's values.
     settings: RwLock<Arc<instance::Settings>>,
 }
@@ -149,6 +153,11 @@ impl App {
                 &format!("Flotilla/{} (+{})", env!("CARGO_PKG_VERSION"), public.base()),
             ),
             file_token_key,
+            object_storage: if config.object_storage.endpoint.is_empty() {
+                None
+            } else {
+                Some(storage::ObjectStorage::new(&config.object_storage).map_err(Error::Internal)?)
+            },
             config: Arc::new(config),
             public,
             db,

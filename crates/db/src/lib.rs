@@ -402,6 +402,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0046_video_sources.sql"),
     ),
     (47, "lives", include_str!("../migrations/0047_lives.sql"), include_str!("../migrations/0047_lives.sql")),
+    (
+        48,
+        "object_storage",
+        include_str!("../migrations/0048_object_storage.sql"),
+        include_str!("../migrations/0048_object_storage.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

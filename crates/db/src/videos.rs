@@ -59,7 +59,15 @@ pub struct Video {
     pub nsfw_summary: Option<String>,
     /// Made to be streamed (`lives`): its state tells whether it streams now.
     pub is_live: bool,
+    /// Where its files are: [`STORAGE_FILE_SYSTEM`], [`STORAGE_OBJECT`], [`STORAGE_OBJECT_PRIVATE`].
+    pub storage: i64,
 }
+
+pub const STORAGE_FILE_SYSTEM: i64 = 0;
+/// The object store's public buckets (one per kind of file).
+pub const STORAGE_OBJECT: i64 = 1;
+/// The object store's private bucket (videos that are not public).
+pub const STORAGE_OBJECT_PRIVATE: i64 = 2;
 
 impl Video {
     pub fn is_local(&self) -> bool {
@@ -71,7 +79,7 @@ const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, supp
     language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
     has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
     views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data, \
-    blocked, nsfw_flags, nsfw_summary, is_live";
+    blocked, nsfw_flags, nsfw_summary, is_live, storage";
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,
@@ -957,11 +965,13 @@ pub async fn file_named(e: impl Into<Exec<'_>>, name: &str, by_torrent: bool) ->
 
 /// Local videos done transcoding with a file that has no torrent, (`want_web`) an HLS rendition
 /// without its web video, or a picture and no storyboard: what the app's `video-files` jobs complete.
+/// (Videos whose files are in the object store are left out: completing them would bring every
+/// file back to the disk each hour.)
 pub async fn missing_extras(e: impl Into<Exec<'_>>, want_web: bool, limit: i64) -> Result<Vec<i64>> {
     let rows: Vec<(i64,)> = run!(e, |x| {
         sqlx::query_as(
         "SELECT DISTINCT v.id FROM videos v JOIN video_files f ON f.video_id = v.id \
-         WHERE v.remote_url IS NULL AND v.input_path IS NULL AND v.master_playlist IS NOT NULL \
+         WHERE v.remote_url IS NULL AND v.input_path IS NULL AND v.master_playlist IS NOT NULL AND v.storage = 0 \
          AND (f.torrent IS NULL OR ($1 AND NOT v.web_videos_off AND f.kind = 'hls' AND NOT EXISTS (SELECT 1 FROM video_files w \
               WHERE w.video_id = v.id AND w.kind = 'web' AND w.resolution = f.resolution)) \
               OR (f.resolution > 0 AND v.duration >= 3 \
@@ -1281,4 +1291,40 @@ pub async fn get_tombstone(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<(
     .bind(url)
     .fetch_optional(x)
     .await)?)
+}
+
+/// Records where a video's files are now, if they were still at `from` (a move that lost a race
+/// changes nothing): whether it did.
+pub async fn set_storage(e: impl Into<Exec<'_>>, video: i64, from: i64, to: i64) -> Result<bool> {
+    let r = run!(e, |x| sqlx::query("UPDATE videos SET storage = $3 WHERE id = $1 AND storage = $2")
+        .bind(video)
+        .bind(from)
+        .bind(to)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(r == 1)
+}
+
+/// Local videos whose files are at `storage`, after `after_id`, by id (a move of them all goes by
+/// pages).
+pub async fn ids_in_storage(e: impl Into<Exec<'_>>, storage: i64, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+    let sql = "SELECT id FROM videos WHERE remote_url IS NULL AND storage = $1 AND id > $2 ORDER BY id LIMIT $3";
+    Ok(run!(e, |x| sqlx::query_scalar::<_, i64>(sql).bind(storage).bind(after_id).bind(limit).fetch_all(x).await)?)
+}
+
+/// What ffprobe read in a file, kept before it left the disk.
+pub async fn file_metadata(e: impl Into<Exec<'_>>, file: i64) -> Result<Option<String>> {
+    let sql = "SELECT metadata FROM video_files WHERE id = $1";
+    Ok(run!(e, |x| sqlx::query_scalar::<_, Option<String>>(sql).bind(file).fetch_optional(x).await)?.flatten())
+}
+
+pub async fn set_file_metadata(e: impl Into<Exec<'_>>, file: i64, metadata: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE video_files SET metadata = $2 WHERE id = $1")
+        .bind(file)
+        .bind(metadata)
+        .execute(x)
+        .await
+        .map(|_| ()))?;
+    Ok(())
 }

@@ -21,6 +21,9 @@ Commands:
   admin create-user --username NAME --email EMAIL [--password PASS] [--role admin|moderator|user]
   admin reset-password USERNAME [--password PASS]
   admin set-role USERNAME admin|moderator|user
+  admin move-to-object-storage [VIDEO]    queue the move of every local video's files (or one's) to
+                                          the object store; the running instance's workers do it
+  admin move-to-file-system [VIDEO]       the same, back to the local disk
   doctor                                  check ffmpeg, the data directory, the database, the public URL
   config example                          print a documented configuration file
 
@@ -265,13 +268,23 @@ async fn admin(mut args: Vec<String>, loaded: Loaded) -> ExitCode {
                 .await
                 .map(|_| format!("'{username}' is now {}.", role.label()))
         }
+        "move-to-object-storage" | "move-to-file-system" => {
+            let direction = if sub == "move-to-file-system" {
+                flotilla_app::storage::Direction::ToFileSystem
+            } else {
+                flotilla_app::storage::Direction::ToObjectStorage
+            };
+            flotilla_app::storage::queue_all(&app, direction, args.get(1).map(String::as_str)).await.map(|n| {
+                format!("Queued the move of {n} video(s); the instance's job workers move them (progress: GET /api/v1/jobs/all?jobType=move-to-object-storage).")
+            })
+        }
         other => return usage_error(&format!("unknown admin command '{other}'")),
     };
     app.db.close().await;
     match result {
         Ok(msg) => {
             println!("{msg}");
-            if generated && sub != "set-role" {
+            if generated && matches!(sub.as_str(), "create-user" | "reset-password") {
                 println!("Password: {password}");
             }
             ExitCode::SUCCESS

@@ -1007,3 +1007,194 @@ fn parse_mail(raw: &str) -> Mail {
     };
     Mail { to: header("To"), subject: header("Subject"), body }
 }
+
+/// A real S3 server for the object-storage tests: Garage (built from crates.io by
+/// `scripts/ensure-deps test` into `.tools/garage`), one node on private ports with a generated
+/// configuration, three buckets (`hls`, `web` readable through its website port, `private` not)
+/// and a key allowed on them. Stopped on drop.
+pub struct Garage {
+    /// The S3 endpoint, `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    /// The website port: public reads by `Host: <bucket>.web.localhost`.
+    pub web_port: u16,
+    pub key_id: String,
+    pub secret: String,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    child: Option<std::process::Child>,
+    s3_port: u16,
+    rpc_port: u16,
+    admin_port: u16,
+}
+
+pub const GARAGE_BUCKETS: [&str; 3] = ["flotilla-hls", "flotilla-web", "flotilla-private"];
+
+impl Garage {
+    pub fn binary() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/garage/bin/garage")
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(Self::binary())
+            .arg("-c")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("run garage");
+        assert!(out.status.success(), "garage {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub async fn start() -> Garage {
+        let bin = Self::binary();
+        assert!(
+            bin.exists(),
+            "Garage is missing at {}: run scripts/ensure-deps test (or make test), which builds it from crates.io once",
+            bin.display()
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (s3_port, rpc_port, web_port, admin_port) = (free_port(), free_port(), free_port(), free_port());
+        let config = dir.path().join("garage.toml");
+        let mut g = Garage {
+            endpoint: format!("http://127.0.0.1:{s3_port}"),
+            web_port,
+            key_id: String::new(),
+            secret: String::new(),
+            config,
+            child: None,
+            s3_port,
+            rpc_port,
+            admin_port,
+            dir,
+        };
+        let secret = flotilla_app::auth::random_token(32);
+        let text = format!(
+            "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\nreplication_factor = 1\n\
+             rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\n\
+             [s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{s3}\"\nroot_domain = \".s3.localhost\"\n\n\
+             [s3_web]\nbind_addr = \"127.0.0.1:{web}\"\nroot_domain = \".web.localhost\"\n\n\
+             [admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\nadmin_token = \"{secret}\"\n",
+            d = g.dir.path().display(),
+            rpc = g.rpc_port,
+            s3 = g.s3_port,
+            web = g.web_port,
+            admin = g.admin_port,
+        );
+        std::fs::write(&g.config, text).expect("write garage.toml");
+        g.spawn().await;
+        let status = g.cli(&["status"]);
+        let node = status
+            .lines()
+            .find_map(|l| {
+                l.split_whitespace().next().filter(|w| w.len() == 16 && w.chars().all(|c| c.is_ascii_hexdigit()))
+            })
+            .unwrap_or_else(|| panic!("no node id in garage status: {status}"))
+            .to_string();
+        g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
+        g.cli(&["layout", "apply", "--version", "1"]);
+        let key = g.cli(&["key", "create", "flotilla"]);
+        let field = |name: &str| {
+            key.lines()
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
+                .unwrap_or_else(|| panic!("no {name} in: {key}"))
+        };
+        g.key_id = field("Key ID");
+        g.secret = field("Secret key");
+        for b in GARAGE_BUCKETS {
+            g.cli(&["bucket", "create", b]);
+            g.cli(&["bucket", "allow", "--read", "--write", "--owner", b, "--key", "flotilla"]);
+        }
+        g.cli(&["bucket", "website", "--allow", GARAGE_BUCKETS[0]]);
+        g.cli(&["bucket", "website", "--allow", GARAGE_BUCKETS[1]]);
+        g
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("garage.log")).expect("log file");
+        let child = std::process::Command::new(Self::binary())
+            .arg("-c")
+            .arg(&self.config)
+            .arg("server")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start garage");
+        self.child = Some(child);
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.s3_port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("garage did not listen on 127.0.0.1:{}", self.s3_port);
+    }
+
+    /// Stops the server (its data stays): an outage.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same ports and data.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+        // The node is ready once it answers the CLI (its layout is stored).
+        for _ in 0..100 {
+            let out = std::process::Command::new(Self::binary()).arg("-c").arg(&self.config).arg("status").output();
+            if out.is_ok_and(|o| o.status.success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sets `c` to keep videos in these buckets (`base_url`s on the website port, public reads by
+    /// `Host: <bucket>.web.localhost`).
+    pub fn configure(&self, c: &mut Config) {
+        let o = &mut c.object_storage;
+        o.enabled = true;
+        o.endpoint = self.endpoint.clone();
+        o.region = "garage".into();
+        o.access_key_id = self.key_id.clone();
+        o.secret_access_key = self.secret.clone();
+        o.streaming_playlists_bucket_name = GARAGE_BUCKETS[0].into();
+        o.streaming_playlists_base_url = format!("http://{}.web.localhost:{}", GARAGE_BUCKETS[0], self.web_port);
+        o.web_videos_bucket_name = GARAGE_BUCKETS[1].into();
+        o.web_videos_base_url = format!("http://{}.web.localhost:{}", GARAGE_BUCKETS[1], self.web_port);
+        o.private_bucket_name = GARAGE_BUCKETS[2].into();
+    }
+
+    /// The keys in `bucket`, listed through S3 by curl (its own SigV4 signing, not ours).
+    pub fn list(&self, bucket: &str) -> Vec<String> {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:garage:s3", "--user"])
+            .arg(format!("{}:{}", self.key_id, self.secret))
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(format!("{}/{bucket}?list-type=2&max-keys=1000", self.endpoint))
+            .output()
+            .expect("curl is needed to list the bucket");
+        assert!(out.status.success(), "listing {bucket} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let xml = String::from_utf8_lossy(&out.stdout);
+        xml.split("<Key>").skip(1).filter_map(|s| s.split_once("</Key>").map(|(k, _)| k.to_string())).collect()
+    }
+
+    /// A public read of `key` in `bucket` through the website port, as a browser would.
+    pub async fn public_get(&self, bucket: &str, key: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/{key}", self.web_port))
+            .header("Host", format!("{bucket}.web.localhost:{}", self.web_port))
+            .send()
+            .await
+            .expect("garage web")
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -35,7 +35,7 @@ export function requireTools(webDir = BUILD_DIR) {
   return bin;
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -35,6 +35,8 @@ const MAX_ITEMS: i64 = 10_000;
 struct Builder {
     entries: Vec<(String, Source)>,
     outbox: Vec<Value>,
+    /// Where videos whose files are in the object store are downloaded for the zip (removed after).
+    staging: Option<PathBuf>,
 }
 
 impl Builder {
@@ -81,8 +83,12 @@ pub async fn run(app: &Arc<App>, export_id: i64) -> std::result::Result<(), Fail
         let part = part.clone();
         tokio::task::spawn_blocking(move || zipfile::write(&part, entries))
             .await
-            .map_err(|err| Failure::Retry(format!("the zip writer failed: {err}")))?
+            .map_err(|err| Failure::Retry(format!("the zip writer failed: {err}")))
     };
+    if let Some(staging) = &b.staging {
+        let _ = tokio::fs::remove_dir_all(staging).await;
+    }
+    let written = written?;
     let size = match written {
         Ok(n) => n,
         Err(err) => {
@@ -291,6 +297,21 @@ async fn video_files(
         // it is not transcoded yet.
         let video_file = if with_files {
             match (files.first(), &v.input_path) {
+                (Some(f), _) if v.storage != videos::STORAGE_FILE_SYSTEM => {
+                    // In the object store: downloaded for the zip.
+                    let staging = b
+                        .staging
+                        .get_or_insert_with(|| {
+                            app.data_path("tmp/transcode").join(format!("export-{}", uuid::Uuid::new_v4()))
+                        })
+                        .clone();
+                    tokio::fs::create_dir_all(&staging).await.map_err(|e| Error::Internal(e.to_string()))?;
+                    let path = staging.join(&f.filename);
+                    if let Some(store) = &app.object_storage {
+                        store.download(v.storage, crate::storage::Kind::Hls, &v.uuid, &f.filename, &path).await?;
+                    }
+                    Some(b.file("videos/video-files", &format!("{}.mp4", v.uuid), path))
+                }
                 (Some(f), _) => Some(b.file("videos/video-files", &format!("{}.mp4", v.uuid), dir.join(&f.filename))),
                 (None, Some(input)) => Some(b.file("videos/video-files", &format!("{}.mp4", v.uuid), input.into())),
                 (None, None) => None,
@@ -329,7 +350,7 @@ async fn video_files(
                     "size": f.size,
                     "fps": f.fps,
                     "torrentUrl": f.torrent.as_ref().map(|t| uris::absolute(app, &format!("/lazy-static/torrents/{t}"))),
-                    "fileUrl": crate::video::files::file_url(app, &v.uuid, f),
+                    "fileUrl": crate::video::files::file_url(app, &v, f),
                 })
             })
             .collect();

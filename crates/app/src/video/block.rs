@@ -77,6 +77,8 @@ pub async fn block(app: &App, who: &AuthUser, key: &str, body: BlockBody) -> Res
         return Err(Error::Conflict("this video is already blocked".into()));
     }
     events::record(&mut tx, Event::VideoBlocked { video_id: v.id, was_federated, at: now }).await?;
+    // A blocked video's files leave the public bucket.
+    crate::storage::privacy_changed(&mut tx, &v, &flotilla_db::videos::Video { blocked: 1, ..v.clone() }).await?;
     tx.commit().await?;
     app.wake_jobs();
     app.media_cache.invalidate_access(&v.uuid);
@@ -116,6 +118,7 @@ pub async fn unblock(app: &App, who: &AuthUser, key: &str) -> Result<()> {
         },
     )
     .await?;
+    crate::storage::privacy_changed(&mut tx, &v, &flotilla_db::videos::Video { blocked: 0, ..v.clone() }).await?;
     tx.commit().await?;
     app.wake_jobs();
     app.media_cache.invalidate_access(&v.uuid);

@@ -220,6 +220,9 @@ pub async fn update(
     }
     videos::index_search(&mut tx, v.id).await?;
     crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated }).await?;
+    // Files in the object store follow the privacy to the public or the private bucket.
+    let now = videos::Video { privacy: u.privacy.unwrap_or(v.privacy), ..v.clone() };
+    crate::storage::privacy_changed(&mut tx, &v, &now).await?;
     tx.commit().await?;
     app.wake_jobs();
     // A privacy change must reach the file server at once.

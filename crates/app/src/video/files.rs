@@ -39,13 +39,17 @@ pub fn path_of(app: &App, uuid: &str, f: &VideoFile) -> PathBuf {
     if f.kind == KIND_WEB { web_dir(app, uuid).join(&f.filename) } else { hls_dir(app, uuid).join(&f.filename) }
 }
 
-/// The file's public URL.
-pub fn file_url(app: &App, uuid: &str, f: &VideoFile) -> String {
-    if f.kind == KIND_WEB {
-        format!("{}/static/web-videos/{}", app.public.base(), f.filename)
-    } else {
-        crate::uris::absolute(app, &crate::uris::hls_file_path(uuid, &f.filename))
-    }
+/// Where a file is read from (the disk or the object store).
+pub fn place_of(app: &App, v: &videos::Video, f: &VideoFile) -> crate::storage::Place {
+    let kind = if f.kind == KIND_WEB { crate::storage::Kind::Web } else { crate::storage::Kind::Hls };
+    crate::storage::place(app, v, kind, &f.filename)
+}
+
+/// The file's public URL: the object store's when it is in a public bucket
+/// (`storage::file_url`), else ours.
+pub fn file_url(app: &App, v: &videos::Video, f: &VideoFile) -> String {
+    let kind = if f.kind == KIND_WEB { crate::storage::Kind::Web } else { crate::storage::Kind::Hls };
+    crate::storage::file_url(app, v, kind, &f.filename)
 }
 
 /// Its download URL (PeerTube's: named by the video and the resolution, answered as an attachment).
@@ -71,7 +75,7 @@ fn torrent_urls(app: &App, v: &videos::Video, f: &VideoFile) -> Option<(String, 
     let (torrent, hash) = (f.torrent.as_ref()?, f.info_hash.as_ref()?);
     let base = app.public.base();
     let url = format!("{base}/lazy-static/torrents/{torrent}");
-    let magnet = flotilla_media::torrent::magnet(hash, &v.name, &url, &trackers(app), &[file_url(app, &v.uuid, f)]);
+    let magnet = flotilla_media::torrent::magnet(hash, &v.name, &url, &trackers(app), &[file_url(app, v, f)]);
     Some((url, format!("{base}/download/torrents/{torrent}"), magnet))
 }
 
@@ -88,15 +92,16 @@ pub fn api_json(app: &App, v: &videos::Video, f: &VideoFile) -> Value {
         "fps": f.fps.round() as i64,
         "torrentUrl": torrent.as_ref().map(|t| &t.0),
         "torrentDownloadUrl": torrent.as_ref().map(|t| &t.1),
-        "fileUrl": file_url(app, &v.uuid, f),
+        "fileUrl": file_url(app, v, f),
         "fileDownloadUrl": download_url(app, &v.uuid, f),
         "metadataUrl": metadata_url(app, &v.uuid, f),
         "hasAudio": v.has_audio,
         "hasVideo": f.resolution != 0,
-        "storage": 0,
+        // PeerTube's: 0 the file system, 1 object storage.
+        "storage": i64::from(v.storage != videos::STORAGE_FILE_SYSTEM),
     });
     if f.kind == KIND_HLS {
-        out["playlistUrl"] = json!(crate::uris::absolute(app, &crate::uris::hls_file_path(&v.uuid, &f.playlist)));
+        out["playlistUrl"] = json!(crate::storage::file_url(app, v, crate::storage::Kind::Hls, &f.playlist));
     }
     out
 }
@@ -118,7 +123,7 @@ pub fn ap_links(app: &App, v: &videos::Video, f: &VideoFile) -> Vec<Value> {
         json!({
             "type": "Link",
             "mediaType": "video/mp4",
-            "href": file_url(app, &v.uuid, f),
+            "href": file_url(app, v, f),
             "height": f.height,
             "width": f.width,
             "size": f.size,
@@ -219,18 +224,22 @@ pub async fn run(app: &Arc<App>, video_id: i64) -> Result<(), Failure> {
     if v.input_path.is_some() {
         return Ok(()); // its transcoding job makes them
     }
+    // Made from the HLS renditions on the disk; with object storage they go back at the end.
+    crate::storage::ensure_local(app, &v).await.map_err(retry)?;
     let staging = app.data_path("tmp/transcode").join(format!("{}-files", v.uuid));
     let _ = tokio::fs::remove_dir_all(&staging).await;
     tokio::fs::create_dir_all(&staging).await.map_err(retry)?;
     let made = complete(app, video_id, &staging, true).await;
     let _ = tokio::fs::remove_dir_all(&staging).await;
-    if made? && v.state == crate::video::STATE_PUBLISHED {
-        let mut tx = app.db.begin().await.map_err(retry)?;
+    let made = made?;
+    let mut tx = app.db.begin().await.map_err(retry)?;
+    if made && v.state == crate::video::STATE_PUBLISHED {
         let event = crate::events::Event::VideoUpdated { video_id, was_federated: crate::ap::federates(app, &v) };
         crate::events::record(&mut tx, event).await.map_err(retry)?;
-        tx.commit().await.map_err(retry)?;
-        app.wake_jobs();
     }
+    crate::storage::queue_move(&mut tx, app, &v).await.map_err(retry)?;
+    tx.commit().await.map_err(retry)?;
+    app.wake_jobs();
     Ok(())
 }
 
@@ -254,7 +263,7 @@ async fn make_torrent(app: &Arc<App>, v: &videos::Video, f: &VideoFile) -> Resul
     let suffix = if f.kind == KIND_HLS { "-hls" } else { "" };
     let name = format!("{}-{}{suffix}.torrent", uuid::Uuid::new_v4(), f.resolution);
     let path = path_of(app, &v.uuid, f);
-    let (tname, trackers, seeds) = (torrent_name(v, f), trackers(app), vec![file_url(app, &v.uuid, f)]);
+    let (tname, trackers, seeds) = (torrent_name(v, f), trackers(app), vec![file_url(app, v, f)]);
     let made = tokio::task::spawn_blocking(move || {
         let spec = flotilla_media::torrent::Spec {
             name: &tname,
@@ -297,7 +306,8 @@ pub fn source_json(app: &App, v: &videos::Video) -> Value {
         "metadataUrl": null,
         "hasAudio": v.has_audio,
         "hasVideo": resolution != 0,
-        "storage": 0,
+        // PeerTube's: 0 the file system, 1 object storage.
+        "storage": i64::from(v.storage != videos::STORAGE_FILE_SYSTEM),
     })
 }
 
@@ -310,15 +320,19 @@ pub async fn for_static(
     name: &str,
     by_torrent: bool,
     file_token: Option<&str>,
-) -> crate::Result<(videos::Video, VideoFile, PathBuf)> {
+) -> crate::Result<(videos::Video, VideoFile, crate::storage::Place)> {
     let f = videos::file_named(&app.db, name, by_torrent).await?.ok_or_else(|| Error::not_found("file"))?;
     if !by_torrent && f.kind != KIND_WEB {
         return Err(Error::not_found("file"));
     }
     let v = videos::get(&app.db, f.video_id).await?.ok_or_else(|| Error::not_found("file"))?;
     crate::video::get_for_files(app, who, &v.uuid, file_token).await?;
-    let path = if by_torrent { torrent_dir(app, &v.uuid).join(name) } else { path_of(app, &v.uuid, &f) };
-    Ok((v, f, path))
+    let place = if by_torrent {
+        crate::storage::Place::Disk(torrent_dir(app, &v.uuid).join(name))
+    } else {
+        place_of(app, &v, &f)
+    };
+    Ok((v, f, place))
 }
 
 /// The checks of every download: whoever may see the video, and downloads allowed by its owner
@@ -350,7 +364,7 @@ async fn manages_or_moderates(app: &App, who: Option<&AuthUser>, v: &videos::Vid
 
 /// A file to answer as an attachment: where it is and the name to save it under.
 pub struct Download {
-    pub path: PathBuf,
+    pub place: crate::storage::Place,
     pub filename: String,
 }
 
@@ -399,7 +413,7 @@ pub async fn download(
     let files = videos::all_files(&app.db, v.id).await?;
     let f =
         files.iter().find(|f| f.kind == kind && f.resolution == resolution).ok_or_else(|| Error::not_found("file"))?;
-    Ok(Download { path: path_of(app, &v.uuid, f), filename: download_name(&v, f.resolution) })
+    Ok(Download { place: place_of(app, &v, f), filename: download_name(&v, f.resolution) })
 }
 
 /// `/download/torrents/<file>`: a torrent as an attachment.
@@ -409,12 +423,12 @@ pub async fn download_torrent(
     name: &str,
     file_token: Option<&str>,
 ) -> crate::Result<Download> {
-    let (v, f, path) = for_static(app, who, name, true, file_token).await?;
+    let (v, f, place) = for_static(app, who, name, true, file_token).await?;
     if !v.download_enabled && !manages_or_moderates(app, who, &v).await? {
         return Err(Error::Forbidden("downloads of this video are disabled by its owner".into()));
     }
     let stem = download_name(&v, f.resolution);
-    Ok(Download { path, filename: format!("{}.torrent", stem.trim_end_matches(".mp4")) })
+    Ok(Download { place, filename: format!("{}.torrent", stem.trim_end_matches(".mp4")) })
 }
 
 /// `/download/videos/generate/<id>?videoFileIds=…` (PeerTube 6.1+, which muxes a chosen video
@@ -440,7 +454,7 @@ pub async fn generate(
         .into_iter()
         .max_by_key(|f| (f.resolution, f.kind == KIND_WEB))
         .ok_or_else(|| Error::not_found("file"))?;
-    Ok(Download { path: path_of(app, &v.uuid, best), filename: download_name(&v, best.resolution) })
+    Ok(Download { place: place_of(app, &v, best), filename: download_name(&v, best.resolution) })
 }
 
 /// `/download/original-video-files/<uuid>`: the upload itself, while it is transcoded or kept
@@ -457,7 +471,7 @@ pub async fn download_source(
         return Err(Error::not_found("file"));
     }
     let path = crate::video::source::file_of(app, &v).await?;
-    Ok(Download { path, filename: download_name(&v, 0) })
+    Ok(Download { place: crate::storage::Place::Disk(path), filename: download_name(&v, 0) })
 }
 
 /// `GET /api/v1/videos/{id}/metadata/{fileId}`: what ffprobe reads in one of the video's files
@@ -469,9 +483,16 @@ pub async fn metadata(app: &App, who: Option<&AuthUser>, key: &str, file_id: i64
     }
     let files = videos::all_files(&app.db, v.id).await?;
     let f = files.iter().find(|f| f.id == file_id).ok_or_else(|| Error::not_found("file"))?;
-    let (_, text) = flotilla_media::probe::probe(&path_of(app, &v.uuid, f))
-        .await
-        .map_err(|e| Error::Internal(format!("cannot read the file's metadata: {e}")))?;
+    // Kept when the file left the disk for the object store; read from the file otherwise.
+    let text = match videos::file_metadata(&app.db, f.id).await? {
+        Some(text) => text,
+        None => {
+            flotilla_media::probe::probe(&path_of(app, &v.uuid, f))
+                .await
+                .map_err(|e| Error::Internal(format!("cannot read the file's metadata: {e}")))?
+                .1
+        }
+    };
     let mut out: Value = serde_json::from_str(&text).map_err(|e| Error::Internal(e.to_string()))?;
     // ffprobe names the file by its path on this server: not the client's business.
     if let Some(format) = out["format"].as_object_mut() {

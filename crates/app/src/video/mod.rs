@@ -454,8 +454,10 @@ pub fn forget_files(app: &App, uuid: &str) {
 /// [`delete`]; this is for copies of remote videos and clean-ups.)
 pub async fn remove(app: &App, v: &videos::Video) -> Result<()> {
     let mut tx = app.db.begin().await?;
+    crate::storage::deleting(&mut tx, v).await?;
     videos::delete(&mut tx, v.id).await?;
     tx.commit().await?;
+    app.wake_jobs();
     remove_files(app, v).await;
     Ok(())
 }
@@ -464,6 +466,7 @@ pub async fn remove(app: &App, v: &videos::Video) -> Result<()> {
 /// tombstone (servers that missed the `Delete` learn it from a 410) and the deletion is recorded
 /// for them. `by_instance`: its account goes too, so the instance actor speaks.
 pub async fn deleting(tx: &mut flotilla_db::Tx, app: &App, v: &videos::Video, by_instance: bool) -> Result<()> {
+    crate::storage::deleting(tx, v).await?;
     if let Some(event) = crate::events::video_deleted(&mut *tx, app, v, by_instance).await? {
         let url = crate::uris::video(app, &v.uuid);
         videos::insert_tombstone(&mut *tx, &url, "Video", flotilla_domain::time::now_ms()).await?;
@@ -520,6 +523,16 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
 /// they may see the video — and 404 otherwise, so private videos do not reveal that they exist.
 pub async fn get_for_files(app: &App, who: Option<&AuthUser>, uuid: &str, file_token: Option<&str>) -> Result<String> {
     files_access(app, who, uuid, file_token, false).await
+}
+
+/// The video, when its files are in the object store (checked only when a store is configured:
+/// otherwise every file is on the disk and the hot path asks nothing more).
+pub async fn stored_elsewhere(app: &App, uuid: &str) -> Result<Option<videos::Video>> {
+    if app.object_storage.is_none() {
+        return Ok(None);
+    }
+    let v = videos::get_by_uuid(&app.db, uuid).await?;
+    Ok(v.filter(|v| v.storage != videos::STORAGE_FILE_SYSTEM))
 }
 
 /// [`get_for_files`] for a live's own files (`flotilla_media::live::is_live_file`): these exist

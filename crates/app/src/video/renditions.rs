@@ -57,6 +57,8 @@ pub(crate) fn playlists_of(app: &App, v: &videos::Video) -> Vec<std::path::PathB
 /// `DELETE /api/v1/videos/:id/hls` (`kind` HLS) and `…/web-videos` (`kind` web).
 pub async fn delete(app: &App, who: &AuthUser, key: &str, kind: &str) -> Result<()> {
     let v = local(app, who, key, false).await?;
+    // Files in the object store come back to the disk first; what is left goes again after.
+    crate::storage::ensure_local(app, &v).await?;
     let all = videos::all_files(&app.db, v.id).await?;
     let (these, others): (Vec<VideoFile>, Vec<VideoFile>) = all.into_iter().partition(|f| f.kind == kind);
     let what = if kind == KIND_HLS { "HLS files" } else { "web videos" };
@@ -79,6 +81,7 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str, kind: &str) -> Result<
     }
     let was_federated = crate::ap::federates(app, &v);
     crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated }).await?;
+    crate::storage::queue_move(&mut tx, app, &v).await?;
     tx.commit().await?;
     app.wake_jobs();
     let extra = if kind == KIND_HLS { playlists_of(app, &v) } else { Vec::new() };
@@ -96,6 +99,9 @@ pub async fn transcode(app: &App, who: &AuthUser, key: &str, kind: Option<&str>,
         _ => return Err(Error::invalid("transcodingType", "transcodingType must be hls or web-video")),
     };
     let v = local(app, who, key, force).await?;
+    // Made from files on the disk: those in the object store come back first (the jobs send them
+    // again when done).
+    crate::storage::ensure_local(app, &v).await?;
     let all = videos::all_files(&app.db, v.id).await?;
     if kind == KIND_WEB {
         if !app.config.transcoding.web_videos {

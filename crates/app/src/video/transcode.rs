@@ -48,6 +48,12 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let Some(input) = v.input_path.clone() else {
         return Ok(()); // already transcoded
     };
+    // A new transcoding of a video whose files are in the object store works on the disk: they
+    // come back first, and go again at its end.
+    crate::storage::ensure_local(app, &v).await.map_err(|e| match e {
+        crate::Error::NotFound(m) => Failure::Fail(format!("a stored file is missing: {m}")),
+        e => retry(e),
+    })?;
     let input = Path::new(&input).to_path_buf();
     if !input.exists() {
         return Err(Failure::Fail(format!("the uploaded file {} is missing", input.display())));
@@ -163,7 +169,12 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
         write_playlists(app, v.id, &v.uuid, true, &mut hashes).await?;
     }
 
-    videos::clear_input(&app.db, v.id).await.map_err(retry)?;
+    // Done, and (with object storage) its files' move queued, in one transaction.
+    let mut tx = app.db.begin().await.map_err(retry)?;
+    videos::clear_input(&mut tx, v.id).await.map_err(retry)?;
+    crate::storage::queue_move(&mut tx, app, &v).await.map_err(retry)?;
+    tx.commit().await.map_err(retry)?;
+    app.wake_jobs();
     crate::video::source::after_transcoding(app, &v, &input).await;
     progress.set(100);
     tracing::info!(video = %v.uuid, "video published");

@@ -55,6 +55,7 @@ mod federation_videos;
 mod federation_views;
 mod jobs_disk_full;
 mod jobs_fencing;
+mod object_storage;
 mod process_crash_federation;
 mod process_lifecycle;
 mod process_open_files;

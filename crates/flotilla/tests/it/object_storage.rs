@@ -1,0 +1,203 @@
+//! Object storage on a real S3 server (Garage, started per test on private ports): a video's files
+//! go to the buckets after transcoding and the API points at them; a private video's go to the
+//! private bucket and are streamed through us to those who may see it; moves to the disk and back
+//! keep every byte; an outage of the store during a move loses nothing and the move finishes
+//! once the store is back; a deleted video's objects go.
+
+use flotilla_app::storage::Direction;
+use flotilla_testkit::reqwest::{self, StatusCode};
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{Backend, GARAGE_BUCKETS, Garage, TestInstance, db_tests};
+use sha2::{Digest, Sha256};
+
+db_tests!(a_videos_files_live_in_the_object_store, moves_keep_every_byte_and_survive_an_outage,);
+
+const HLS: &str = GARAGE_BUCKETS[0];
+const WEB: &str = GARAGE_BUCKETS[1];
+const PRIVATE: &str = GARAGE_BUCKETS[2];
+
+async fn video(t: &TestInstance, uuid: &str, token: Option<&str>) -> Value {
+    let (status, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn of(keys: &[String], uuid: &str) -> Vec<String> {
+    keys.iter().filter(|k| k.contains(uuid)).cloned().collect()
+}
+
+async fn a_videos_files_live_in_the_object_store(backend: Backend) {
+    let garage = Garage::start().await;
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        garage.configure(c);
+    })
+    .await;
+    let owner = t.user("olga").await;
+    let uuid = t.publish(&owner, "Harbour at dawn", &[]).await;
+    t.run_jobs().await;
+
+    // In the buckets (listed through S3 by another client), no longer on the disk.
+    let v = video(&t, &uuid, None).await;
+    let rendition = &v["streamingPlaylists"][0]["files"][0];
+    let hls_keys = of(&garage.list(HLS), &uuid);
+    // Master playlist, hashes, and the rendition's fragmented MP4 and playlist.
+    assert_eq!(hls_keys.len(), 4, "{hls_keys:?}");
+    let web_name = v["files"][0]["fileUrl"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    assert!(garage.list(WEB).contains(&web_name), "{web_name}");
+    let hls_dir = t.dir.path().join("data/streaming-playlists/hls").join(&uuid);
+    let left: Vec<_> = std::fs::read_dir(&hls_dir).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(left.is_empty(), "files left on the disk: {left:?}");
+
+    // The API's URLs are the buckets' (their base_url); ours stays the fallback and the swarm.
+    let base = format!("http://{HLS}.web.localhost:{}/{uuid}/", garage.web_port);
+    let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap();
+    assert!(playlist.starts_with(&base), "{playlist}");
+    assert!(v["streamingPlaylists"][0]["segmentsSha256Url"].as_str().unwrap().starts_with(&base));
+    assert!(rendition["fileUrl"].as_str().unwrap().starts_with(&base), "{rendition}");
+    assert_eq!(rendition["storage"], 1);
+    let ours = v["streamingPlaylists"][0]["originPlaylistUrl"].as_str().unwrap();
+    assert!(ours.starts_with(&t.api.url("/static/streaming-playlists/hls/")), "{ours}");
+    let web_url = v["files"][0]["fileUrl"].as_str().unwrap();
+    assert!(web_url.starts_with(&format!("http://{WEB}.web.localhost:{}/", garage.web_port)), "{web_url}");
+
+    // The public reads them from the store; our URLs send players there.
+    let key = playlist.strip_prefix(&format!("http://{HLS}.web.localhost:{}/", garage.web_port)).unwrap();
+    let from_store = garage.public_get(HLS, key).await;
+    assert_eq!(from_store.status(), StatusCode::OK);
+    let master_text = from_store.text().await.unwrap();
+    assert!(master_text.starts_with("#EXTM3U"), "{master_text}");
+    let fmp4 = rendition["fileUrl"].as_str().unwrap().rsplit('/').next().unwrap();
+    let bytes = garage.public_get(HLS, &format!("{uuid}/{fmp4}")).await.bytes().await.unwrap();
+    assert_eq!(bytes.len() as i64, rendition["size"].as_i64().unwrap());
+    let resp = no_redirects().get(ours).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(resp.headers()["location"], playlist);
+    // The file's metadata was kept before it left the disk.
+    let (status, meta) = t.api.get(&format!("/api/v1/videos/{uuid}/metadata/{}", rendition["id"]), None).await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    assert!(meta["streams"].as_array().is_some_and(|s| !s.is_empty()), "{meta}");
+    assert!(meta["format"].get("filename").is_none());
+    // A download streams from the store, as an attachment.
+    let resp = t.api.http.get(rendition["fileDownloadUrl"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+
+    // Made private: its files move to the private bucket, read only through us.
+    let (status, body) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&owner), json!({ "privacy": 3 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    assert!(of(&garage.list(HLS), &uuid).is_empty(), "left in the public bucket");
+    assert!(!garage.list(WEB).contains(&web_name));
+    let private_keys = of(&garage.list(PRIVATE), &uuid);
+    assert_eq!(private_keys.len(), 4, "{private_keys:?}");
+    assert!(
+        !garage.public_get(PRIVATE, &private_keys[0]).await.status().is_success(),
+        "the private bucket has no public reads"
+    );
+    let v = video(&t, &uuid, Some(&owner)).await;
+    let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string();
+    assert!(playlist.starts_with(&t.api.url("/static/streaming-playlists/hls/")), "{playlist}");
+    let file_url = v["streamingPlaylists"][0]["files"][0]["fileUrl"].as_str().unwrap().to_string();
+    assert_eq!(v["streamingPlaylists"][0]["files"][0]["storage"], 1);
+    // Nobody without a right to it.
+    assert_eq!(t.api.http.get(&playlist).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(t.api.http.get(&file_url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    // Its owner: streamed through us, ranges kept.
+    let resp = t.api.http.get(&playlist).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap(), master_text);
+    let resp = t.api.http.get(&file_url).bearer_auth(&owner).header("Range", "bytes=100-1099").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.headers()["content-range"], format!("bytes 100-1099/{}", bytes.len()));
+    assert_eq!(resp.bytes().await.unwrap(), bytes.slice(100..1100));
+
+    // Deleted: its objects go.
+    let (status, _) = t.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    t.run_jobs().await;
+    assert!(of(&garage.list(PRIVATE), &uuid).is_empty());
+}
+
+/// Every file of the video (name → SHA-256), read where its row says it is.
+async fn hashes(t: &TestInstance, garage: &Garage, uuid: &str) -> Vec<(String, String)> {
+    let dir = t.dir.path().join("data/streaming-playlists/hls").join(uuid);
+    let keys = of(&garage.list(HLS), uuid);
+    let mut out = Vec::new();
+    if keys.is_empty() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let bytes = std::fs::read(e.path()).unwrap();
+            out.push((e.file_name().to_string_lossy().into_owned(), hex::encode(Sha256::digest(&bytes))));
+        }
+    } else {
+        for k in keys {
+            let bytes = garage.public_get(HLS, &k).await.bytes().await.unwrap();
+            out.push((k.rsplit('/').next().unwrap().to_string(), hex::encode(Sha256::digest(&bytes))));
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn make_due(t: &TestInstance) {
+    let db = &t.instance.app.db;
+    flotilla_db::run!(db, |x| sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'")
+        .execute(x)
+        .await
+        .map(|_| ()))
+    .unwrap();
+}
+
+async fn moves_keep_every_byte_and_survive_an_outage(backend: Backend) {
+    let mut garage = Garage::start().await;
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        garage.configure(c);
+    })
+    .await;
+    let app = &t.instance.app;
+    let owner = t.user("piet").await;
+    let uuid = t.publish(&owner, "Tugboat", &[]).await;
+    t.run_jobs().await;
+    let in_store = hashes(&t, &garage, &uuid).await;
+    assert_eq!(in_store.len(), 4);
+
+    // To the disk: every file byte-identical, the buckets emptied of it, still served.
+    let n = flotilla_app::storage::queue_all(app, Direction::ToFileSystem, None).await.unwrap();
+    assert_eq!(n, 1);
+    t.run_jobs().await;
+    assert!(of(&garage.list(HLS), &uuid).is_empty());
+    assert_eq!(hashes(&t, &garage, &uuid).await, in_store);
+    let v = video(&t, &uuid, None).await;
+    let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap().to_string();
+    assert!(playlist.starts_with(&t.api.url("/")), "{playlist}");
+    assert_eq!(v["streamingPlaylists"][0]["files"][0]["storage"], 0);
+    // Asked again: nothing to move.
+    assert_eq!(flotilla_app::storage::queue_all(app, Direction::ToFileSystem, None).await.unwrap(), 0);
+
+    // Back to the store while it is down: the move fails, is retried, and loses nothing.
+    garage.stop();
+    assert_eq!(flotilla_app::storage::queue_all(app, Direction::ToObjectStorage, None).await.unwrap(), 1);
+    t.run_jobs().await;
+    let v = video(&t, &uuid, None).await;
+    assert_eq!(v["streamingPlaylists"][0]["files"][0]["storage"], 0, "still on the disk");
+    assert_eq!(t.api.http.get(&playlist).send().await.unwrap().status(), StatusCode::OK);
+    let (status, queued) =
+        t.api.get("/api/v1/jobs/delayed?jobType=move-to-object-storage", Some(&t.admin_token().await)).await;
+    assert_eq!(status, StatusCode::OK, "{queued}");
+    assert_eq!(queued["total"], 1, "the move waits for its retry: {queued}");
+
+    garage.restart().await;
+    make_due(&t).await;
+    t.run_jobs().await;
+    let v = video(&t, &uuid, None).await;
+    assert_eq!(v["streamingPlaylists"][0]["files"][0]["storage"], 1);
+    assert_eq!(hashes(&t, &garage, &uuid).await, in_store, "the same bytes in the store");
+    let dir = t.dir.path().join("data/streaming-playlists/hls").join(&uuid);
+    assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0, "the disk's copies removed");
+}
