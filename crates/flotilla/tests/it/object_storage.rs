@@ -201,3 +201,32 @@ async fn moves_keep_every_byte_and_survive_an_outage(backend: Backend) {
     let dir = t.dir.path().join("data/streaming-playlists/hls").join(&uuid);
     assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0, "the disk's copies removed");
 }
+
+/// A file above `max_upload_part` goes up in parts (S3's multipart upload) and comes back whole.
+#[tokio::test]
+async fn large_files_go_up_in_parts_and_come_back_whole() {
+    let garage = Garage::start().await;
+    let mut c = flotilla_app::Config::default();
+    garage.configure(&mut c);
+    c.object_storage.max_upload_part = 5 * 1024 * 1024;
+    let store = flotilla_app::storage::ObjectStorage::new(&c.object_storage).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 12 MiB and a bit of varied bytes: three parts, the last one short.
+    let bytes: Vec<u8> = (0..12 * 1024 * 1024 + 12_345u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let src = dir.path().join("big.mp4");
+    std::fs::write(&src, &bytes).unwrap();
+    let kind = flotilla_app::storage::Kind::Web;
+    store.upload(1, kind, "uuid-x", "big.mp4", &src).await.unwrap();
+    assert!(garage.list(WEB).contains(&"big.mp4".to_string()));
+    let back = dir.path().join("back.mp4");
+    store.download(1, kind, "uuid-x", "big.mp4", &back).await.unwrap();
+    assert_eq!(hex::encode(Sha256::digest(std::fs::read(&back).unwrap())), hex::encode(Sha256::digest(&bytes)));
+    // A range of it, as a player asks.
+    let read = store.get(1, kind, "uuid-x", "big.mp4", Some((6_000_000, 6_000_099))).await.unwrap();
+    assert_eq!(read.size, bytes.len() as u64);
+    assert_eq!(read.range, 6_000_000..6_000_100);
+    // Gone once deleted; deleting again is no error.
+    store.delete(1, kind, "uuid-x", "big.mp4").await.unwrap();
+    store.delete(1, kind, "uuid-x", "big.mp4").await.unwrap();
+    assert!(!garage.list(WEB).contains(&"big.mp4".to_string()));
+}
