@@ -581,6 +581,27 @@ def edge(rows, table, notes, details, busy_note):
                            f"{r.get('edge_files', '?')} files in its edge cache")
 
 
+def storage(rows, table, notes, details, busy_note):
+    """15. Object storage: a public segment from Garage's website endpoint vs Flotilla's local
+    file; a private one streamed by Flotilla from the store vs from its disk. Figures."""
+    if any(r.get("kind") == "storage_error" for r in rows):
+        notes.append("object storage benchmark (15) failed: see scripts/bench-lib/storage.sh's output")
+    best = {}
+    for r in (r for r in rows if r.get("kind") == "storage_serve"):
+        key = (r["file"], r["from"])
+        busy_note(r, f"object storage, {r['file']} segment from {r['from']} (round {r['round']})")
+        if r.get("rps", 0) > best.get(key, {}).get("rps", 0):
+            best[key] = r
+        details.append(f"- {r['file']} segment ({r.get('range')}) from {r['from']}, round {r['round']}: "
+                       f"{num(r.get('rps', 0))} req/s, p99 {ms(r.get('p99_ms'))}, others' CPU {r.get('other_cpu', '?')}%")
+    for file, label, ref in (("public", "15a. a public segment from Garage's website endpoint", "Flotilla's local file"),
+                             ("private", "15b. a private segment streamed by Flotilla from Garage", "from its disk")):
+        s, loc = best.get((file, "store")), best.get((file, "local"))
+        if s and loc:
+            table.append((f"{label}, req/s", f"{num(s['rps'])} req/s", f"{ref} {num(loc['rps'])} req/s",
+                          f"{s['rps'] / loc['rps']:.2f}×", "(figure)", "figure"))
+
+
 def moderation(rows, table, notes, details, busy_note):
     """13. The inbox refusing a blocked server's signed activities, vs malformed requests."""
     for r in rows:
@@ -878,6 +899,7 @@ def main():
     soak(rows, info, table, notes, details)
     comments(rows, info, table, notes, details, busy_note)
     edge(rows, table, notes, details, busy_note)
+    storage(rows, table, notes, details, busy_note)
     moderation(rows, table, notes, details, busy_note)
     live(rows, info, machine, table, notes, details, busy_note)
     for key in ("skipped",):

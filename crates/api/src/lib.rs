@@ -65,7 +65,27 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
     let fallback = move |State(app): State<Arc<App>>, req: Request| async move {
         web::fallback(&app, &web_for_fallback, req).await
     };
-    Router::new()
+    // A process without the web role answers only its tracker (and /metrics); without the tracker
+    // role, /tracker/socket is left to the process that has it.
+    let (has_web, has_tracker) = (app.config.has_role("web"), app.config.has_role("tracker"));
+    let metrics_route = get(move || async move {
+        let extra = tracker::prometheus(&tracker_for_metrics) + &flotilla_app::edge::prometheus(&app_for_metrics.edge);
+        prometheus(&metrics_for_route, &extra)
+    });
+    let mut router = Router::new().route("/metrics", metrics_route);
+    if has_tracker {
+        router = router.route("/tracker/socket", get(tracker::socket));
+    }
+    if !has_web {
+        return router
+            .fallback(api_not_found)
+            .layer(axum::Extension(tracker))
+            .layer(middleware::from_fn_with_state(metrics, metrics::track))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn(log_request))
+            .with_state(app);
+    }
+    router
         .nest("/api/v1", api)
         .route("/lazy-static/avatars/{file}", get(get_image))
         .route("/lazy-static/banners/{file}", get(get_image))
@@ -84,15 +104,6 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         .route("/static/streaming-playlists/hls/{uuid}/{file}", get(get_hls_file))
         .route("/static/edge/hls/{uuid}/{file}", get(get_edge_file))
         .route("/static/redundancy/hls/{uuid}/{file}", get(get_mirror_file))
-        .route(
-            "/metrics",
-            get(move || async move {
-                let extra =
-                    tracker::prometheus(&tracker_for_metrics) + &flotilla_app::edge::prometheus(&app_for_metrics.edge);
-                prometheus(&metrics_for_route, &extra)
-            }),
-        )
-        .route("/tracker/socket", get(tracker::socket))
         .route("/.well-known/webfinger", get(ap::webfinger))
         .route("/.well-known/host-meta", get(ap::host_meta))
         .route("/.well-known/nodeinfo", get(ap::nodeinfo_links))

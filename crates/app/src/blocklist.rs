@@ -102,6 +102,12 @@ pub async fn reload(app: &App) -> Result<()> {
     reload_muting(app).await
 }
 
+/// A user's own blocklist changed (here or in another process: `changes`).
+pub async fn user_changed(app: &App, user: i64) -> Result<()> {
+    app.blocks.users.lock().unwrap_or_else(|p| p.into_inner()).remove(&user);
+    reload_muting(app).await
+}
+
 async fn reload_muting(app: &App) -> Result<()> {
     let muting: HashSet<i64> = db::muting_users(&app.db).await?.into_iter().collect();
     *app.blocks.muting.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(muting);
@@ -232,10 +238,13 @@ pub async fn unblock_server(app: &App, scope: Scope<'_>, host: &str) -> Result<(
 
 async fn changed(app: &App, scope: Scope<'_>) -> Result<()> {
     match scope {
-        Scope::Server(_) => reload(app).await,
+        Scope::Server(_) => {
+            crate::changes::tell(app, crate::changes::Change::Blocks).await;
+            Ok(())
+        }
         Scope::Mine(w) => {
-            app.blocks.users.lock().unwrap_or_else(|p| p.into_inner()).remove(&w.user.id);
-            reload_muting(app).await
+            crate::changes::tell(app, crate::changes::Change::UserBlocks(w.user.id)).await;
+            Ok(())
         }
     }
 }
@@ -414,6 +423,6 @@ pub async fn import_servers(app: &App, who: &AuthUser, text: &str) -> Result<Val
         }
     }
     tx.commit().await?;
-    reload(app).await?;
+    crate::changes::tell(app, crate::changes::Change::Blocks).await;
     Ok(json!({ "added": added, "alreadyBlocked": valid.len() - added, "skipped": skipped, "invalid": invalid }))
 }

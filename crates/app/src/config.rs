@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use flotilla_domain::SignupMode;
 use serde::{Deserialize, Serialize};
 
+/// Every role a process can have (`Config::roles`).
+pub const ROLES: &[&str] = &["web", "jobs", "tracker", "live"];
+
 /// Resolutions PeerTube knows how to produce (besides 0 = audio only).
 pub const KNOWN_RESOLUTIONS: &[u32] = &[144, 240, 360, 480, 720, 1080, 1440, 2160];
 
@@ -33,6 +36,12 @@ pub struct Config {
     /// New users confirm their e-mail address (a link sent to it) before they can log in; needs
     /// `[smtp]`.
     pub signup_requires_email_verification: bool,
+    /// What this process does (`flotilla serve --roles`): `web` (the API, pages, media files,
+    /// ActivityPub), `jobs` (background work and periodic tasks), `tracker` (the P2P tracker's
+    /// WebSocket), `live` (the RTMP server). Several processes on one PostgreSQL share the work:
+    /// web processes behind a load balancer, job workers elsewhere, one tracker. SQLite allows one
+    /// process.
+    pub roles: Vec<String>,
     pub instance: InstanceConfig,
     pub user: UserConfig,
     pub http: HttpConfig,
@@ -545,6 +554,7 @@ impl Default for Config {
             live: LiveConfig::default(),
             object_storage: ObjectStorageConfig::default(),
             signup_requires_email_verification: false,
+            roles: ROLES.iter().map(|r| r.to_string()).collect(),
         }
     }
 }
@@ -712,6 +722,11 @@ impl UploadConfig {
 }
 
 impl Config {
+    /// Whether this process has `role` (one of [`ROLES`]).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
     /// The database URL, with the default filled in.
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
@@ -794,6 +809,12 @@ impl Config {
         }
         if self.http.max_image_bytes < 1024 {
             return Err(bad("http.max_image_bytes", "must be at least 1024"));
+        }
+        if self.roles.is_empty() {
+            return Err(bad("roles", format!("name at least one of {}", ROLES.join(", "))));
+        }
+        if let Some(r) = self.roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
+            return Err(bad("roles", format!("'{r}' is not one of {}", ROLES.join(", "))));
         }
         if self.live.resolutions.iter().any(|r| !(144..=2160).contains(r)) {
             return Err(bad("live.resolutions", "each must be between 144 and 2160"));

@@ -388,6 +388,7 @@ pub async fn update_custom(app: &App, who: &AuthUser, c: CustomConfig) -> Result
     let json = serde_json::to_string(&s).map_err(|e| Error::Internal(e.to_string()))?;
     settings::put(&app.db, KEY, &json, now_ms()).await?;
     app.set_settings(s);
+    crate::changes::tell(app, crate::changes::Change::Settings).await;
     tracing::info!(by = %who.user.username, "custom config updated");
     custom(app, who)
 }
@@ -397,5 +398,13 @@ pub async fn reset_custom(app: &App, who: &AuthUser) -> Result<()> {
     who.require_admin()?;
     settings::delete(&app.db, KEY).await?;
     app.set_settings(Settings::from_config(&app.config));
+    crate::changes::tell(app, crate::changes::Change::Settings).await;
+    Ok(())
+}
+
+/// Reads the custom settings again (another process changed them: `changes`).
+pub async fn reload(app: &App) -> Result<()> {
+    let s = load(&app.db, &app.config).await?;
+    app.set_settings(s);
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod auto_tags;
 pub mod blocklist;
 pub mod bootstrap;
+pub mod changes;
 pub mod channel;
 pub mod collaborators;
 pub mod comment;

@@ -135,6 +135,11 @@ impl MediaCache {
         self.access.lock().unwrap_or_else(|p| p.into_inner()).pop(uuid);
     }
 
+    /// Forgets every access decision (changes may have been missed: `changes::listen`).
+    pub fn invalidate_all_access(&self) {
+        self.access.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Videos whose access is remembered now.
     pub fn access_len(&self) -> usize {
         self.access.lock().unwrap_or_else(|p| p.into_inner()).len()

@@ -382,9 +382,10 @@ pub async fn run_move(app: &App, video_id: i64, direction: Direction) -> std::re
     if !v.is_local() || v.is_live {
         return Ok(());
     }
-    // A transcoding writes on the disk: the move waits for it (it queues one at its end anyway).
-    if flotilla_db::jobs::key_held(&app.db, &format!("transcode:{video_id}")).await? {
-        return Err(Failure::Defer(Duration::from_secs(30)));
+    // A transcoding to come or under way (the video has an input) writes on the disk: nothing to
+    // move now; its end (which clears the input) queues the move again.
+    if v.input_path.is_some() {
+        return Ok(());
     }
     let target = match (direction, &app.object_storage) {
         (Direction::ToObjectStorage, Some(store)) => object_target(store, &v),
@@ -446,7 +447,7 @@ async fn move_files(app: &App, v: &Video, target: i64) -> Result<()> {
     }
     tx.commit().await?;
     app.wake_jobs();
-    crate::video::forget_files(app, &v.uuid);
+    crate::video::forget_files(app, &v.uuid).await;
     tracing::info!(video = %v.uuid, from, to = target, files = files.len(), "video files moved");
     // The old copies: nobody is sent to them any more.
     remove_copies(app, v, from, &files).await;

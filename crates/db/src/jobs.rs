@@ -122,13 +122,6 @@ pub async fn release_key(e: impl Into<Exec<'_>>, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether a queued or running job holds `key` (finished jobs release theirs).
-pub async fn key_held(e: impl Into<Exec<'_>>, key: &str) -> Result<bool> {
-    let found: Option<(i64,)> =
-        run!(e, |x| sqlx::query_as("SELECT id FROM jobs WHERE unique_key = $1").bind(key).fetch_optional(x).await)?;
-    Ok(found.is_some())
-}
-
 /// Takes the next due job of `kind` for `worker` under the lease `token`, or `None`. PostgreSQL
 /// skips rows other processes hold; SQLite has a single writer, so the statement alone is atomic.
 /// The claim counts an attempt: a job whose worker dies with it has used one.

@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod live_sessions;
 pub mod lives;
 pub mod notifications;
+pub mod notify;
 pub mod playlists;
 pub mod rates;
 pub mod redundancies;

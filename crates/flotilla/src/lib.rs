@@ -86,18 +86,33 @@ pub async fn start_with_routes(
     let router = flotilla_api::router_with(app.clone(), Arc::new(Metrics::default()), extra);
     let (tx, rx) = oneshot::channel::<()>();
     let limits = serve::Limits::of(&app.config.http);
-    let server = tokio::spawn(serve::serve(listener, router, limits, async {
-        let _ = rx.await;
-    }));
-    let mut background = vec![
-        tokio::spawn(housekeeping(app.clone())),
-        tokio::spawn(mirroring(app.clone())),
-        tokio::spawn(audiences(app.clone())),
-    ];
-    if app.config.live.enabled {
+    let config = &app.config;
+    // A process with neither the web nor the tracker role (`roles = ["jobs"]`) serves no HTTP.
+    let server = if config.has_role("web") || config.has_role("tracker") {
+        tokio::spawn(serve::serve(listener, router, limits, async {
+            let _ = rx.await;
+        }))
+    } else {
+        drop(listener);
+        tokio::spawn(async {
+            let _ = rx.await;
+            Ok(())
+        })
+    };
+    // Other processes' changes to shared caches (PostgreSQL only).
+    let mut background = vec![tokio::spawn(flotilla_app::changes::listen(app.clone()))];
+    if config.has_role("jobs") {
+        background.push(tokio::spawn(housekeeping(app.clone())));
+        background.push(tokio::spawn(mirroring(app.clone())));
+        background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
+    }
+    // Who watches what is known to the web process that serves them (`video::views::Watching`).
+    if config.has_role("web") {
+        background.push(tokio::spawn(audiences(app.clone())));
+    }
+    if config.live.enabled && config.has_role("live") {
         background.push(tokio::spawn(flotilla_app::live::ingest::serve(app.clone())));
     }
-    background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     Ok(RunningInstance { addr, app, shutdown: Some(tx), server, background })
 }
 

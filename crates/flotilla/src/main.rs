@@ -16,7 +16,8 @@ flotilla — a federated video platform
 Usage: flotilla [--config FILE] <command>
 
 Commands:
-  serve                                   run the instance
+  serve [--roles web,jobs,tracker,live]   run the instance (all roles unless told: several
+                                          processes on one PostgreSQL share them)
   migrate                                 create or upgrade the database, then exit
   admin create-user --username NAME --email EMAIL [--password PASS] [--role admin|moderator|user]
   admin reset-password USERNAME [--password PASS]
@@ -34,6 +35,8 @@ FLOTILLA_* environment variables (see `flotilla config example`).
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let config_path = take_option(&mut args, "--config").map(PathBuf::from);
+    // `serve --roles web,jobs`: the same as FLOTILLA_ROLES, over it.
+    let roles_arg = take_option(&mut args, "--roles");
     if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h" || a == "help") {
         print!("{USAGE}");
         return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
@@ -52,7 +55,8 @@ fn main() -> ExitCode {
         };
     }
 
-    let loaded = match config::load(config_path.as_deref(), std::env::vars()) {
+    let vars = std::env::vars().chain(roles_arg.map(|r| ("FLOTILLA_ROLES".to_string(), r)));
+    let loaded = match config::load(config_path.as_deref(), vars) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("flotilla: {e}");
@@ -84,6 +88,35 @@ async fn run(args: Vec<String>, loaded: Loaded) -> ExitCode {
     }
 }
 
+/// SQLite is one process's database: `serve` takes an exclusive lock on `<database>.lock` (released
+/// by the kernel however the process ends). Several processes need PostgreSQL.
+fn sqlite_lock(config: &flotilla_app::Config) -> Result<Option<std::fs::File>, String> {
+    let url = config.database_url();
+    let Some(rest) = url.strip_prefix("sqlite:") else { return Ok(None) };
+    let path = rest.trim_start_matches("//").split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = PathBuf::from(format!("{path}.lock"));
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another flotilla process is serving the SQLite database {path}: SQLite allows one process \
+             (run several processes on PostgreSQL, with --roles)"
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", lock_path.display())),
+    }
+}
+
 fn usage_error(msg: &str) -> ExitCode {
     eprintln!("flotilla: {msg}\n\n{USAGE}");
     ExitCode::from(2)
@@ -111,6 +144,15 @@ async fn serve(loaded: Loaded) -> ExitCode {
     if let Some(f) = &loaded.file {
         tracing::info!(file = %f.display(), "configuration file loaded");
     }
+    // Held until the process ends: a second `serve` on the same SQLite database is refused.
+    let _sqlite_lock = match sqlite_lock(&config) {
+        Ok(lock) => lock,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            eprintln!("flotilla: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -1009,9 +1009,10 @@ fn parse_mail(raw: &str) -> Mail {
 }
 
 /// A real S3 server for the object-storage tests: Garage (built from crates.io by
-/// `scripts/ensure-deps test` into `.tools/garage`), one node on private ports with a generated
-/// configuration, three buckets (`hls`, `web` readable through its website port, `private` not)
-/// and a key allowed on them. Stopped on drop.
+/// `scripts/ensure-garage` into `.tools/garage`), started by `scripts/garage-start` — the same
+/// throwaway one-node store the browser tests and the benchmark use: private ports, a generated
+/// configuration, three buckets (`flotilla-hls`, `flotilla-web` readable through its website port,
+/// `flotilla-private` not) and a key allowed on them. Stopped on drop.
 pub struct Garage {
     /// The S3 endpoint, `http://127.0.0.1:<port>`.
     pub endpoint: String,
@@ -1019,12 +1020,11 @@ pub struct Garage {
     pub web_port: u16,
     pub key_id: String,
     pub secret: String,
-    dir: tempfile::TempDir,
     config: PathBuf,
+    pid: Option<u32>,
     child: Option<std::process::Child>,
     s3_port: u16,
-    rpc_port: u16,
-    admin_port: u16,
+    _dir: tempfile::TempDir,
 }
 
 pub const GARAGE_BUCKETS: [&str; 3] = ["flotilla-hls", "flotilla-web", "flotilla-private"];
@@ -1034,104 +1034,46 @@ impl Garage {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/garage/bin/garage")
     }
 
-    fn cli(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(Self::binary())
-            .arg("-c")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .expect("run garage");
-        assert!(out.status.success(), "garage {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
     pub async fn start() -> Garage {
         let bin = Self::binary();
         assert!(
             bin.exists(),
-            "Garage is missing at {}: run scripts/ensure-deps test (or make test), which builds it from crates.io once",
+            "Garage is missing at {}: run scripts/ensure-garage (make test does), which builds it from crates.io once",
             bin.display()
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        let (s3_port, rpc_port, web_port, admin_port) = (free_port(), free_port(), free_port(), free_port());
-        let config = dir.path().join("garage.toml");
-        let mut g = Garage {
-            endpoint: format!("http://127.0.0.1:{s3_port}"),
-            web_port,
-            key_id: String::new(),
-            secret: String::new(),
-            config,
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/garage-start");
+        let out = std::process::Command::new(&script).arg(dir.path()).output().expect("run scripts/garage-start");
+        assert!(out.status.success(), "scripts/garage-start failed: {}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout);
+        let g: Value = serde_json::from_str(line.trim().lines().last().unwrap_or_default()).expect("its JSON line");
+        let endpoint = g["endpoint"].as_str().expect("endpoint").to_string();
+        let s3_port = endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("its port");
+        Garage {
+            endpoint,
+            web_port: g["web_port"].as_u64().expect("web_port") as u16,
+            key_id: g["key_id"].as_str().expect("key_id").to_string(),
+            secret: g["secret"].as_str().expect("secret").to_string(),
+            config: PathBuf::from(g["config"].as_str().expect("config")),
+            pid: g["pid"].as_u64().map(|p| p as u32),
             child: None,
             s3_port,
-            rpc_port,
-            admin_port,
-            dir,
-        };
-        let secret = flotilla_app::auth::random_token(32);
-        let text = format!(
-            "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\nreplication_factor = 1\n\
-             rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\n\
-             [s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{s3}\"\nroot_domain = \".s3.localhost\"\n\n\
-             [s3_web]\nbind_addr = \"127.0.0.1:{web}\"\nroot_domain = \".web.localhost\"\n\n\
-             [admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\nadmin_token = \"{secret}\"\n",
-            d = g.dir.path().display(),
-            rpc = g.rpc_port,
-            s3 = g.s3_port,
-            web = g.web_port,
-            admin = g.admin_port,
-        );
-        std::fs::write(&g.config, text).expect("write garage.toml");
-        g.spawn().await;
-        let status = g.cli(&["status"]);
-        let node = status
-            .lines()
-            .find_map(|l| {
-                l.split_whitespace().next().filter(|w| w.len() == 16 && w.chars().all(|c| c.is_ascii_hexdigit()))
-            })
-            .unwrap_or_else(|| panic!("no node id in garage status: {status}"))
-            .to_string();
-        g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
-        g.cli(&["layout", "apply", "--version", "1"]);
-        let key = g.cli(&["key", "create", "flotilla"]);
-        let field = |name: &str| {
-            key.lines()
-                .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
-                .unwrap_or_else(|| panic!("no {name} in: {key}"))
-        };
-        g.key_id = field("Key ID");
-        g.secret = field("Secret key");
-        for b in GARAGE_BUCKETS {
-            g.cli(&["bucket", "create", b]);
-            g.cli(&["bucket", "allow", "--read", "--write", "--owner", b, "--key", "flotilla"]);
+            _dir: dir,
         }
-        g.cli(&["bucket", "website", "--allow", GARAGE_BUCKETS[0]]);
-        g.cli(&["bucket", "website", "--allow", GARAGE_BUCKETS[1]]);
-        g
-    }
-
-    async fn spawn(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("garage.log")).expect("log file");
-        let child = std::process::Command::new(Self::binary())
-            .arg("-c")
-            .arg(&self.config)
-            .arg("server")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start garage");
-        self.child = Some(child);
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.s3_port)).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("garage did not listen on 127.0.0.1:{}", self.s3_port);
     }
 
     /// Stops the server (its data stays): an outage.
     pub fn stop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            // Gone once its port no longer answers.
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", self.s3_port)).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -1141,15 +1083,31 @@ impl Garage {
     /// Starts it again on the same ports and data.
     pub async fn restart(&mut self) {
         self.stop();
-        self.spawn().await;
-        // The node is ready once it answers the CLI (its layout is stored).
-        for _ in 0..100 {
-            let out = std::process::Command::new(Self::binary()).arg("-c").arg(&self.config).arg("status").output();
-            if out.is_ok_and(|o| o.status.success()) {
+        let child = std::process::Command::new(Self::binary())
+            .arg("-c")
+            .arg(&self.config)
+            .arg("server")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start garage");
+        self.child = Some(child);
+        for _ in 0..300 {
+            let up = tokio::net::TcpStream::connect(("127.0.0.1", self.s3_port)).await.is_ok();
+            let ready = up
+                && std::process::Command::new(Self::binary())
+                    .arg("-c")
+                    .arg(&self.config)
+                    .arg("status")
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+            if ready {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        panic!("garage did not come back on 127.0.0.1:{}", self.s3_port);
     }
 
     /// Sets `c` to keep videos in these buckets (`base_url`s on the website port, public reads by

@@ -198,6 +198,15 @@ fn check_enabled(app: &App) -> Result<()> {
     if !app.config.live.enabled {
         return Err(refuse("Live is not enabled on this instance".into()));
     }
+    // Another process runs the RTMP server (`roles`): creators are sent to its configured URL.
+    if !app.config.has_role("live") {
+        if app.config.live.rtmp_url.is_empty() {
+            return Err(refuse(
+                "Live is not available from this process: it has no live role and [live] rtmp_url is not set".into(),
+            ));
+        }
+        return Ok(());
+    }
     if let Some(why) = app.lives.unavailable() {
         return Err(refuse(format!("Live is not available on this instance now: {why}")));
     }
@@ -556,7 +565,7 @@ pub async fn begin(app: &App, stream_key: &str) -> std::result::Result<Started, 
     .await;
     match started {
         Ok(session_id) => {
-            crate::video::forget_files(app, &v.uuid);
+            crate::video::forget_files(app, &v.uuid).await;
             tracing::info!(video = %v.uuid, session = session_id, "live session started");
             let replay = (live.save_replay && app.config.live.allow_replay).then(|| replay_path(app, session_id));
             if let Some(dir) = replay.as_ref().and_then(|p| p.parent())
@@ -622,7 +631,7 @@ pub async fn end(app: &App, video_id: i64, session_id: i64, error: Option<i64>, 
         } else {
             clear_files(app, uuid).await;
         }
-        crate::video::forget_files(app, uuid);
+        crate::video::forget_files(app, uuid).await;
     }
     if let Err(e) = finish(app, video_id, session_id, error, aired).await {
         // The next start's recovery ends it.
@@ -869,7 +878,7 @@ pub async fn cleanup(app: &std::sync::Arc<App>, video_id: i64, session_id: i64) 
     .await
     .map_err(|e| Error::Internal(format!("the clean-up of a live's files stopped: {e}")))?;
     removed.map_err(|e| Error::Internal(format!("cannot remove an ended live's files: {e}")))?;
-    crate::video::forget_files(app, &v.uuid);
+    crate::video::forget_files(app, &v.uuid).await;
     tracing::info!(video = %v.uuid, session = session_id, "an ended live's files removed");
     Ok(())
 }
@@ -883,7 +892,7 @@ pub async fn recover(app: &App) -> Result<usize> {
         app.lives.lock().remove(&s.video_id);
         if let Some(v) = videos::get(&app.db, s.video_id).await? {
             clear_files(app, &v.uuid).await;
-            crate::video::forget_files(app, &v.uuid);
+            crate::video::forget_files(app, &v.uuid).await;
         }
         // It aired if its swarms were named (`went_live`).
         let aired = !videos::infohashes(&app.db, s.video_id).await?.is_empty();

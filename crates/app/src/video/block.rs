@@ -81,9 +81,10 @@ pub async fn block(app: &App, who: &AuthUser, key: &str, body: BlockBody) -> Res
     crate::storage::privacy_changed(&mut tx, &v, &flotilla_db::videos::Video { blocked: 1, ..v.clone() }).await?;
     tx.commit().await?;
     app.wake_jobs();
-    app.media_cache.invalidate_access(&v.uuid);
+    crate::video::forget_files(app, &v.uuid).await;
     // A live streaming now ends (PeerTube's `BLACKLISTED` session error).
-    app.lives.stop(v.id, Some(crate::live::ERROR_BLOCKED));
+    let stop = crate::changes::Change::StopLive { video_id: v.id, error: crate::live::ERROR_BLOCKED };
+    crate::changes::tell(app, stop).await;
     tracing::info!(video = %v.uuid, by = %who.user.username, unfederate, "video blocked");
     Ok(())
 }
@@ -121,7 +122,7 @@ pub async fn unblock(app: &App, who: &AuthUser, key: &str) -> Result<()> {
     crate::storage::privacy_changed(&mut tx, &v, &flotilla_db::videos::Video { blocked: 0, ..v.clone() }).await?;
     tx.commit().await?;
     app.wake_jobs();
-    app.media_cache.invalidate_access(&v.uuid);
+    crate::video::forget_files(app, &v.uuid).await;
     tracing::info!(video = %v.uuid, by = %who.user.username, "video unblocked");
     Ok(())
 }

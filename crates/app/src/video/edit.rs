@@ -226,7 +226,7 @@ pub async fn update(
     tx.commit().await?;
     app.wake_jobs();
     // A privacy change must reach the file server at once.
-    app.media_cache.invalidate_access(&v.uuid);
+    crate::video::forget_files(app, &v.uuid).await;
     set_images(app, &v, images).await?;
     Ok(())
 }

@@ -443,8 +443,14 @@ pub async fn get_federated(app: &App, uuid: &str) -> Result<videos::Video> {
     }
 }
 
-/// Drops what the media cache holds of a video: its access decision and its bytes.
-pub fn forget_files(app: &App, uuid: &str) {
+/// Drops what the media cache holds of a video — its access decision and its bytes — here and in
+/// the other processes (`changes`).
+pub async fn forget_files(app: &App, uuid: &str) {
+    crate::changes::tell(app, crate::changes::Change::Video(uuid.to_string())).await;
+}
+
+/// [`forget_files`] in this process only.
+pub fn forget_files_here(app: &App, uuid: &str) {
     app.media_cache.invalidate_access(uuid);
     app.media_cache.invalidate_dir(&hls_dir(app, uuid));
 }
@@ -479,8 +485,10 @@ pub async fn deleting(tx: &mut flotilla_db::Tx, app: &App, v: &videos::Video, by
 /// media cache holds of it.
 pub async fn remove_files(app: &App, v: &videos::Video) {
     // A live streaming now stops (its connection ends the session).
-    app.lives.stop(v.id, None);
-    forget_files(app, &v.uuid);
+    if v.is_live {
+        crate::changes::tell(app, crate::changes::Change::StopLive { video_id: v.id, error: 0 }).await;
+    }
+    forget_files(app, &v.uuid).await;
     app.edge.forget(app, &v.uuid).await;
     crate::redundancy::remove_files(app, &v.uuid).await;
     let mut paths = vec![

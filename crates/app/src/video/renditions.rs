@@ -46,7 +46,7 @@ pub(crate) async fn remove_from_disk(app: &App, v: &videos::Video, files: &[Vide
             tracing::warn!(path = %p.display(), error = %e, "cannot remove a video file");
         }
     }
-    forget_files(app, &v.uuid);
+    forget_files(app, &v.uuid).await;
 }
 
 /// The master playlist and segment hashes a video points at now.

@@ -50,6 +50,19 @@ impl Busy {
     }
 }
 
+/// An exclusive lock (`flock`) on an upload's file while a chunk is handled, seen by every process
+/// on this machine (and by those sharing its file system where it supports locks): another one
+/// writing the same upload answers 429, as [`Busy`] does in one process. A missing file, or a
+/// file system without locks, leaves it to [`Busy`] and the offset check.
+fn lock_across_processes(path: &Path) -> Result<Option<std::fs::File>> {
+    let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::TooManyRequests { retry_after_secs: 1 }),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
 fn mime_ok(mime: &str) -> bool {
     let m = mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     m.starts_with("video/")
@@ -209,6 +222,9 @@ where
         return Ok(Status::Imported(import_id));
     }
     let path = Path::new(&s.path).to_path_buf();
+    // Several web processes (`roles`) may get this upload's chunks: the file itself is locked for
+    // the chunk, so two of them never append at once.
+    let _file_lock = lock_across_processes(&path)?;
     let total = s.total_size as u64;
     let have = stored(&path).await;
     let total_claimed = match &range {

@@ -404,7 +404,7 @@ async fn images(
 /// retry the job.
 pub async fn failed(app: &Arc<App>, video_id: i64, why: &str) {
     if let Ok(Some(v)) = videos::get(&app.db, video_id).await {
-        crate::video::forget_files(app, &v.uuid);
+        crate::video::forget_files(app, &v.uuid).await;
     }
     if let Err(e) = videos::set_state(&app.db, video_id, STATE_TRANSCODING_FAILED, Some(why), now_ms()).await {
         tracing::error!(video_id, error = %e, "cannot mark the video as failed");

@@ -59,6 +59,7 @@ mod object_storage;
 mod process_crash_federation;
 mod process_lifecycle;
 mod process_open_files;
+mod process_several;
 mod process_transcode;
 mod server_limits;
 mod tracker_socket;

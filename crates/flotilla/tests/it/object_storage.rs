@@ -212,7 +212,8 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
     let store = flotilla_app::storage::ObjectStorage::new(&c.object_storage).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // 12 MiB and a bit of varied bytes: three parts, the last one short.
-    let bytes: Vec<u8> = (0..12 * 1024 * 1024 + 12_345u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> =
+        (0..12 * 1024 * 1024 + 12_345u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let src = dir.path().join("big.mp4");
     std::fs::write(&src, &bytes).unwrap();
     let kind = flotilla_app::storage::Kind::Web;
