@@ -80,7 +80,8 @@ pub struct ObjectStorageConfig {
     /// Address buckets as `<bucket>.<endpoint host>` (AWS's style) rather than `<endpoint>/<bucket>`
     /// (self-hosted stores').
     pub virtual_host_style: bool,
-    /// Files larger than this are uploaded in parts of this size (bytes; PeerTube: 100 MB).
+    /// Files larger than this are uploaded in parts of this size (bytes; PeerTube: 100 MB). A file
+    /// up to it is read whole into memory for its upload, and a larger one takes two parts' worth.
     pub max_upload_part: u64,
     /// Public videos' HLS files: bucket, key prefix, and the URL the public reads them from
     /// (a CDN, or the store's website endpoint; empty: the bucket's own URL on `endpoint`).
@@ -108,7 +109,7 @@ impl Default for ObjectStorageConfig {
             access_key_id: String::new(),
             secret_access_key: String::new(),
             virtual_host_style: false,
-            max_upload_part: 100 * 1024 * 1024,
+            max_upload_part: 32 * 1024 * 1024,
             streaming_playlists_bucket_name: String::new(),
             streaming_playlists_prefix: String::new(),
             streaming_playlists_base_url: String::new(),

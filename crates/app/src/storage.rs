@@ -14,8 +14,8 @@
 //! video readable where its row says, and its next run copies again (same keys, same names).
 //! What needs the files on the disk (a new transcoding) brings them back first ([`ensure_local`]).
 //!
-//! The S3 protocol (signing, multipart uploads, retries with backoff, pre-signed URLs) is the
-//! `object_store` crate's.
+//! The S3 protocol (signing, multipart uploads, retries with backoff) is the `object_store`
+//! crate's.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -185,16 +185,28 @@ impl ObjectStorage {
             let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
             let mut f = tokio::fs::File::open(local).await.map_err(io)?;
             let mut buf = vec![0u8; 1024 * 1024];
-            loop {
-                // At most two parts in flight: memory stays within two parts.
-                writer.wait_for_capacity(2).await.map_err(s3)?;
-                let n = f.read(&mut buf).await.map_err(io)?;
-                if n == 0 {
-                    break;
+            let sent = async {
+                loop {
+                    // At most two parts in flight: memory stays within two parts.
+                    writer.wait_for_capacity(2).await.map_err(s3)?;
+                    let n = f.read(&mut buf).await.map_err(io)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    writer.write(&buf[..n]);
                 }
-                writer.write(&buf[..n]);
             }
-            writer.finish().await.map_err(s3)?;
+            .await;
+            match sent {
+                Ok(()) => {
+                    writer.finish().await.map_err(s3)?;
+                }
+                Err(e) => {
+                    // The parts sent so far would stay in the store, invisible, taking space.
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+            }
         }
         let stored = bucket.store.head(&key).await.map_err(s3)?.size;
         if stored != len {
@@ -207,7 +219,7 @@ impl ObjectStorage {
     pub async fn download(&self, storage: i64, kind: Kind, uuid: &str, file: &str, dest: &Path) -> Result<()> {
         use tokio::io::AsyncWriteExt;
         let read = self.get(storage, kind, uuid, file, None).await?;
-        let part = dest.with_extension("part");
+        let part = PathBuf::from(format!("{}.part", dest.display()));
         let mut out = tokio::fs::File::create(&part).await.map_err(io)?;
         let mut written = 0u64;
         let mut stream = read.stream;
@@ -460,6 +472,9 @@ async fn remove_copies(app: &App, v: &Video, storage: i64, files: &[(Kind, Strin
         for (kind, name) in files {
             let _ = tokio::fs::remove_file(local_path(app, v, *kind, name)).await;
         }
+        // The video's directories, when nothing else is left in them.
+        let _ = tokio::fs::remove_dir(crate::video::hls_dir(app, &v.uuid)).await;
+        let _ = tokio::fs::remove_dir(crate::video::files::web_dir(app, &v.uuid)).await;
         return;
     }
     let Some(store) = &app.object_storage else { return };
