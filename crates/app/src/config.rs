@@ -920,6 +920,28 @@ mod tests {
     }
 
     #[test]
+    fn object_storage_and_roles_are_checked() {
+        let mut c = Config::default();
+        c.object_storage.enabled = true;
+        assert_eq!(c.validate().unwrap_err().key, "object_storage.endpoint");
+        c.object_storage.endpoint = "ftp://store.example".into();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "object_storage");
+        assert!(e.msg.contains("http(s)"), "{}", e.msg);
+        c.object_storage.endpoint = "http://127.0.0.1:3900".into();
+        c.object_storage.access_key_id = "GK1".into();
+        c.object_storage.secret_access_key = "s".into();
+        assert!(c.validate().unwrap_err().msg.contains("streaming_playlists_bucket_name"));
+        c.object_storage.streaming_playlists_bucket_name = "hls".into();
+        c.object_storage.web_videos_bucket_name = "web".into();
+        c.validate().unwrap();
+        c.roles = vec!["web".into(), "dance".into()];
+        assert_eq!(c.validate().unwrap_err().key, "roles");
+        c.roles = vec![];
+        assert_eq!(c.validate().unwrap_err().key, "roles");
+    }
+
+    #[test]
     fn a_bad_value_names_its_key() {
         let mut c = Config::default();
         c.transcoding.resolutions = vec![360, 500];

@@ -200,6 +200,18 @@ async fn moves_keep_every_byte_and_survive_an_outage(backend: Backend) {
     assert_eq!(hashes(&t, &garage, &uuid).await, in_store, "the same bytes in the store");
     let dir = t.dir.path().join("data/streaming-playlists/hls").join(&uuid);
     assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0, "the disk's copies removed");
+
+    // The store down while a file is read through us (a download): a clear 502, the server alive.
+    garage.stop();
+    let download = v["streamingPlaylists"][0]["files"][0]["fileDownloadUrl"].as_str().unwrap().to_string();
+    let resp = t.api.http.get(&download).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "object_storage_unavailable", "{body}");
+    let (status, _) = t.api.get("/api/v1/config", None).await;
+    assert_eq!(status, StatusCode::OK);
+    garage.restart().await;
+    assert_eq!(t.api.http.get(&download).send().await.unwrap().status(), StatusCode::OK);
 }
 
 /// A file above `max_upload_part` goes up in parts (S3's multipart upload) and comes back whole.
