@@ -602,6 +602,28 @@ def storage(rows, table, notes, details, busy_note):
                           f"{s['rps'] / loc['rps']:.2f}×", "(figure)", "figure"))
 
 
+def processes(rows, table, notes, details, busy_note):
+    """16. The video list through nginx, one web process vs two on one PostgreSQL. A figure: on
+    2 cores the second process shares the cores, so it shows overhead rather than scaling."""
+    if any(r.get("kind") == "processes_error" for r in rows):
+        notes.append("several-processes benchmark (16) failed: see scripts/bench-lib/processes.sh's output")
+    best = {}
+    for r in (r for r in rows if r.get("kind") == "processes"):
+        n = r["web_processes"]
+        busy_note(r, f"{n} web process(es), round {r['round']}")
+        if r.get("rps", 0) > best.get(n, {}).get("rps", 0):
+            best[n] = r
+        details.append(f"- {n} web process(es) behind nginx, round {r['round']}: {num(r.get('rps', 0))} req/s, "
+                       f"p99 {ms(r.get('p99_ms'))}, the processes' CPU {r.get('server_cpu_s', '?')} s")
+    if 1 in best and 2 in best:
+        two, one = best[2], best[1]
+        table.append(("16. GET /api/v1/videos?count=25 through nginx, two web processes on one PostgreSQL "
+                      "(10,000 videos; 2 cores: overhead, not scaling), req/s",
+                      f"{num(two['rps'])} req/s (p99 {ms(two.get('p99_ms'))})",
+                      f"one process {num(one['rps'])} req/s (p99 {ms(one.get('p99_ms'))})",
+                      f"{two['rps'] / one['rps']:.2f}×", "(figure)", "figure"))
+
+
 def moderation(rows, table, notes, details, busy_note):
     """13. The inbox refusing a blocked server's signed activities, vs malformed requests."""
     for r in rows:
@@ -900,6 +922,7 @@ def main():
     comments(rows, info, table, notes, details, busy_note)
     edge(rows, table, notes, details, busy_note)
     storage(rows, table, notes, details, busy_note)
+    processes(rows, table, notes, details, busy_note)
     moderation(rows, table, notes, details, busy_note)
     live(rows, info, machine, table, notes, details, busy_note)
     for key in ("skipped",):
