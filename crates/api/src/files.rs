@@ -322,6 +322,7 @@ pub async fn serve_object(
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Result<Response, ApiError> {
+    use flotilla_app::storage::ByteRange;
     let store = app.object_storage.as_ref().ok_or_else(|| ApiError::not_found("file not found"))?;
     let unavailable = |e: flotilla_app::Error| match e {
         flotilla_app::Error::NotFound(_) => ApiError::not_found("file not found"),
@@ -330,30 +331,47 @@ pub async fn serve_object(
             msg: format!("the object store did not answer: {e}"),
         }),
     };
-    let len = store.size(storage, kind, uuid, file).await.map_err(unavailable)?;
+    // The range as asked, sent with the one GET (its answer carries the size): one round trip
+    // to the store. Several ranges: the whole file, as `range` does.
+    let want = requested_range(headers)
+        .map(|(a, b)| b.map_or(ByteRange::From(a), |b| ByteRange::Between(a, b)))
+        .or_else(|| suffix_range(headers).map(ByteRange::Last));
+    let read = match store.get(storage, kind, uuid, file, want).await {
+        Ok(read) => read,
+        Err(e) if want.is_none() || matches!(e, flotilla_app::Error::NotFound(_)) => return Err(unavailable(e)),
+        Err(e) => {
+            // Most likely a range past the end: the size says (and answers 416), else it failed.
+            let len = store.size(storage, kind, uuid, file).await.map_err(unavailable)?;
+            if range(headers, len).is_ok() {
+                return Err(unavailable(e));
+            }
+            let mut out = headers_for(content_type, cache_control, &format!("\"{len:x}-o\""));
+            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"));
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
+        }
+    };
+    let len = read.size;
     let etag = format!("\"{len:x}-o\"");
     let mut out = headers_for(content_type, cache_control, &etag);
     if not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    let (status, want) = match range(headers, len) {
-        Ok(None) => (StatusCode::OK, None),
-        Ok(Some((s, e))) => {
-            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {s}-{e}/{len}")).expect("ascii"));
-            (StatusCode::PARTIAL_CONTENT, Some((s, e)))
-        }
-        Err(()) => {
-            out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"));
-            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
-        }
-    };
-    if len == 0 {
-        out.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-        return Ok((StatusCode::OK, out).into_response());
-    }
-    let read = store.get(storage, kind, uuid, file, want).await.map_err(unavailable)?;
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(read.range.end - read.range.start));
+    let status = if want.is_some() {
+        let (s, e) = (read.range.start, read.range.end.saturating_sub(1));
+        out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {s}-{e}/{len}")).expect("ascii"));
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
     Ok((status, out, Body::from_stream(read.stream)).into_response())
+}
+
+/// A request's `bytes=-n` (the last `n` bytes), `n` > 0.
+fn suffix_range(req: &HeaderMap) -> Option<u64> {
+    let spec = req.get(header::RANGE)?.to_str().ok()?.trim().strip_prefix("bytes=")?;
+    let n: u64 = spec.strip_prefix('-')?.trim().parse().ok()?;
+    (n > 0 && !spec.contains(',')).then_some(n)
 }
 
 #[cfg(test)]

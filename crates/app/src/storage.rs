@@ -55,6 +55,14 @@ pub struct ObjectStorage {
     part_size: usize,
 }
 
+/// Bytes of a file, as an HTTP `Range` names them: `a-b` (inclusive), `a-`, or the last `n`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    Between(u64, u64),
+    From(u64),
+    Last(u64),
+}
+
 /// A file being read from the store: its whole size, the bytes answered, and their stream.
 pub struct ObjectRead {
     pub size: u64,
@@ -237,18 +245,23 @@ impl ObjectStorage {
         tokio::fs::rename(&part, dest).await.map_err(io)
     }
 
-    /// Reads a stored file, or `range` of it (inclusive ends, as HTTP writes them). A missing
-    /// file is `NotFound`.
+    /// Reads a stored file, or `range` of it, in one request (its size comes with it). A missing
+    /// file is `NotFound`; a range the file cannot satisfy is an error too (ask [`Self::size`]).
     pub async fn get(
         &self,
         storage: i64,
         kind: Kind,
         uuid: &str,
         file: &str,
-        range: Option<(u64, u64)>,
+        range: Option<ByteRange>,
     ) -> Result<ObjectRead> {
         let (bucket, key) = self.locate(storage, kind, uuid, file).ok_or_else(no_bucket)?;
-        let options = GetOptions { range: range.map(|(a, b)| GetRange::Bounded(a..b + 1)), ..Default::default() };
+        let range = range.map(|r| match r {
+            ByteRange::Between(a, b) => GetRange::Bounded(a..b + 1),
+            ByteRange::From(a) => GetRange::Offset(a),
+            ByteRange::Last(n) => GetRange::Suffix(n),
+        });
+        let options = GetOptions { range, ..Default::default() };
         let got = bucket.store.get_opts(&key, options).await.map_err(s3)?;
         let (size, range) = (got.meta.size, got.range.clone());
         let stream = got.into_stream().map(|r| r.map_err(std::io::Error::other)).boxed();

@@ -116,6 +116,14 @@ async fn a_videos_files_live_in_the_object_store(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(resp.headers()["content-range"], format!("bytes 100-1099/{}", bytes.len()));
     assert_eq!(resp.bytes().await.unwrap(), bytes.slice(100..1100));
+    let n = bytes.len();
+    let resp = t.api.http.get(&file_url).bearer_auth(&owner).header("Range", "bytes=-100").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.headers()["content-range"], format!("bytes {}-{}/{n}", n - 100, n - 1));
+    assert_eq!(resp.bytes().await.unwrap(), bytes.slice(n - 100..));
+    let resp = t.api.http.get(&file_url).bearer_auth(&owner).header("Range", "bytes=999999999-").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(resp.headers()["content-range"], format!("bytes */{n}"));
 
     // Deleted: its objects go.
     let (status, _) = t.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
@@ -235,7 +243,8 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
     store.download(1, kind, "uuid-x", "big.mp4", &back).await.unwrap();
     assert_eq!(hex::encode(Sha256::digest(std::fs::read(&back).unwrap())), hex::encode(Sha256::digest(&bytes)));
     // A range of it, as a player asks.
-    let read = store.get(1, kind, "uuid-x", "big.mp4", Some((6_000_000, 6_000_099))).await.unwrap();
+    let range = flotilla_app::storage::ByteRange::Between(6_000_000, 6_000_099);
+    let read = store.get(1, kind, "uuid-x", "big.mp4", Some(range)).await.unwrap();
     assert_eq!(read.size, bytes.len() as u64);
     assert_eq!(read.range, 6_000_000..6_000_100);
     // Gone once deleted; deleting again is no error.
