@@ -306,6 +306,9 @@ pub async fn serve_place(
         }
         Place::Object { storage, kind, uuid, file, .. } => (storage, kind, uuid, file),
     };
+    // Streamed through us because not everybody may read it (or a download): never kept by a
+    // shared cache, whatever the route's usual caching.
+    let cache_control = if cache_control.starts_with("private") { cache_control } else { "private, max-age=3600" };
     serve_object(app, storage, kind, &uuid, &file, headers, content_type, cache_control).await
 }
 

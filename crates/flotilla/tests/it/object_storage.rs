@@ -111,6 +111,7 @@ async fn a_videos_files_live_in_the_object_store(backend: Backend) {
     // Its owner: streamed through us, ranges kept.
     let resp = t.api.http.get(&playlist).bearer_auth(&owner).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("private"), "no shared cache keeps it");
     assert_eq!(resp.text().await.unwrap(), master_text);
     let resp = t.api.http.get(&file_url).bearer_auth(&owner).header("Range", "bytes=100-1099").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
