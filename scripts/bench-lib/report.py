@@ -624,6 +624,26 @@ def processes(rows, table, notes, details, busy_note):
                       f"{two['rps'] / one['rps']:.2f}×", "(figure)", "figure"))
 
 
+def runners(rows, table, notes, details, busy_note):
+    """17. The same videos transcoded by the server's workers, by 1 and by 2 remote runners on this
+    machine. Figures: on 2 cores the runners share the cores with the server."""
+    if any(r.get("kind") == "runners_error" for r in rows):
+        notes.append("remote runners benchmark (17) failed: see scripts/bench-lib/runners.sh's output")
+    by = {r["runners"]: r for r in rows if r.get("kind") == "runners"}
+    for n, r in sorted(by.items()):
+        busy_note(r, f"{n} runner(s)")
+        details.append(f"- {n} runner(s): {r['videos']} videos of {r['renditions']} renditions in {r['seconds']} s")
+    local = by.get(0)
+    for n in (1, 2):
+        r = by.get(n)
+        if local and r:
+            table.append((f"17. {r['videos']} videos ({r['renditions']} renditions each) transcoded by "
+                          f"{n} remote runner{'s' if n > 1 else ''} on this machine "
+                          "(2 cores: the protocol's cost, not scaling), seconds",
+                          f"{r['seconds']} s", f"the server's own workers {local['seconds']} s",
+                          f"{local['seconds'] / r['seconds']:.2f}× the throughput", "(figure)", "figure"))
+
+
 def moderation(rows, table, notes, details, busy_note):
     """13. The inbox refusing a blocked server's signed activities, vs malformed requests."""
     for r in rows:
@@ -923,6 +943,7 @@ def main():
     edge(rows, table, notes, details, busy_note)
     storage(rows, table, notes, details, busy_note)
     processes(rows, table, notes, details, busy_note)
+    runners(rows, table, notes, details, busy_note)
     moderation(rows, table, notes, details, busy_note)
     live(rows, info, machine, table, notes, details, busy_note)
     for key in ("skipped",):

@@ -441,6 +441,13 @@ pub struct TranscodingConfig {
     /// after the first are made together in one ffmpeg sharing them; larger ones run alone on one
     /// thread (x264's memory at 4K grows with its threads).
     pub threads: u32,
+    /// Hand transcoding to remote runners (`flotilla runner`, or PeerTube's `peertube-runner`)
+    /// instead of this server's workers: one runner job per rendition, listed in the admin's
+    /// runners page. With no runner registered, videos wait.
+    pub remote_runners: bool,
+    /// A runner's job without news (progress, sign of life) for this long is given to another
+    /// runner (PeerTube: 2 minutes).
+    pub runner_stalled_after_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -606,6 +613,8 @@ impl Default for TranscodingConfig {
             web_videos: true,
             keep_original: false,
             threads: 0,
+            remote_runners: false,
+            runner_stalled_after_secs: 120,
         }
     }
 }
@@ -851,6 +860,9 @@ impl Config {
         }
         if self.jobs.concurrency == 0 || self.jobs.concurrency > 64 {
             return Err(bad("jobs.concurrency", "must be between 1 and 64"));
+        }
+        if self.transcoding.runner_stalled_after_secs < 2 {
+            return Err(bad("transcoding.runner_stalled_after_secs", "must be at least 2"));
         }
         if self.jobs.lease_secs < 2 {
             return Err(bad("jobs.lease_secs", "must be at least 2"));

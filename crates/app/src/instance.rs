@@ -133,7 +133,7 @@ pub fn server_config(app: &App) -> Value {
         "serverCommit": "",
         "software": { "name": "flotilla", "version": env!("CARGO_PKG_VERSION") },
         "transcoding": {
-            "remoteRunners": { "enabled": false },
+            "remoteRunners": { "enabled": app.config.transcoding.remote_runners },
             "hls": { "enabled": true },
             "web_videos": { "enabled": app.config.transcoding.web_videos },
             "enabledResolutions": s.resolutions,

@@ -156,6 +156,10 @@ pub enum Job {
         /// `(kind, name)`: `hls` or `web`.
         files: Vec<(String, String)>,
     },
+    /// A video's renditions made by remote runners, stored and published (`runners::results`).
+    RunnerResults {
+        video_id: i64,
+    },
 }
 
 impl Job {
@@ -196,6 +200,7 @@ impl Job {
             Job::MoveToObjectStorage { .. } => "move-to-object-storage",
             Job::MoveToFileSystem { .. } => "move-to-file-system",
             Job::RemoveObjects { .. } => "remove-objects",
+            Job::RunnerResults { .. } => "runner-results",
         }
     }
 
@@ -227,6 +232,7 @@ impl Job {
             Job::LiveCleanup { .. } => 5,
             // With the backoff, about a day of trying while the store is down.
             Job::MoveToObjectStorage { .. } | Job::MoveToFileSystem { .. } | Job::RemoveObjects { .. } => 16,
+            Job::RunnerResults { .. } => 10,
         }
     }
 
@@ -261,6 +267,9 @@ impl Job {
                 Some(format!("move-storage:{video_id}"))
             }
             Job::RemoveObjects { .. } => None,
+            // One storing of a video's results at a time (each writes its master playlist); a
+            // success while it runs is stored by its loop or by the watchdog's next round.
+            Job::RunnerResults { video_id } => Some(format!("runner-results:{video_id}")),
         }
     }
 
@@ -435,6 +444,9 @@ impl Job {
             "remove-objects" => serde_json::from_str::<RemoveObjectsPayload>(payload)
                 .map(|p| Job::RemoveObjects { uuid: p.uuid, storage: p.storage, files: p.files })
                 .map_err(|e| e.to_string()),
+            "runner-results" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::RunnerResults { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -478,6 +490,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("move-to-object-storage", 1),
         ("move-to-file-system", 1),
         ("remove-objects", 1),
+        // Renditions made elsewhere: a copy and the hashes of each, one video at a time.
+        ("runner-results", 1),
     ]
 }
 
@@ -600,6 +614,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
             crate::storage::run_move(app, *video_id, crate::storage::Direction::ToFileSystem).await
         }
         Job::RemoveObjects { uuid, storage, files } => crate::storage::remove_objects(app, uuid, *storage, files).await,
+        Job::RunnerResults { video_id } => Box::pin(crate::runners::results::store_all(app, *video_id)).await,
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -654,6 +669,10 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         }
         Job::RemoveObjects { uuid, .. } => {
             tracing::warn!(video = uuid, error = why, "a deleted video's files left in the object store")
+        }
+        Job::RunnerResults { video_id } => {
+            let msg = format!("the renditions made by remote runners could not be stored: {why}");
+            crate::video::transcode::failed(app, *video_id, &msg).await
         }
     }
 }

@@ -45,6 +45,7 @@ pub mod notification;
 pub mod playlist;
 pub mod redundancy;
 pub mod registration;
+pub mod runners;
 pub mod storage;
 pub mod text;
 pub mod two_factor;

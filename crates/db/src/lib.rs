@@ -37,6 +37,7 @@ pub mod playlists;
 pub mod rates;
 pub mod redundancies;
 pub mod registrations;
+pub mod runners;
 pub mod settings;
 pub mod storyboards;
 pub mod tokens;
@@ -409,6 +410,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0048_object_storage.sql"),
         include_str!("../migrations/0048_object_storage.sql"),
     ),
+    (49, "runners", include_str!("../migrations/0049_runners.sql"), include_str!("../migrations/0049_runners.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

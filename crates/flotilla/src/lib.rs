@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub mod config;
 pub mod doctor;
+pub mod runner;
 pub mod serve;
 
 /// An instance serving HTTP. Dropping it does not stop it; call [`RunningInstance::stop`].
@@ -104,6 +105,7 @@ pub async fn start_with_routes(
     if config.has_role("jobs") {
         background.push(tokio::spawn(housekeeping(app.clone())));
         background.push(tokio::spawn(mirroring(app.clone())));
+        background.push(tokio::spawn(runner_watchdog(app.clone())));
         background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     }
     // Who watches what is known to the web process that serves them (`video::views::Watching`).
@@ -163,6 +165,21 @@ async fn housekeeping(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "keys of actors deleted days ago forgotten"),
             Err(e) => tracing::warn!(error = %e, "cannot prune retired keys"),
+        }
+    }
+}
+
+/// Remote runners' jobs without news given to another runner, results never stored queued again
+/// (`runners::watchdog`): a few times per stall period.
+async fn runner_watchdog(app: Arc<App>) {
+    let every = Duration::from_secs((app.config.transcoding.runner_stalled_after_secs / 4).clamp(1, 10));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        match flotilla_app::runners::watchdog(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "stalled runner jobs given back"),
+            Err(e) => tracing::warn!(error = %e, "cannot look for stalled runner jobs"),
         }
     }
 }

@@ -25,6 +25,11 @@ Commands:
   admin move-to-object-storage [VIDEO]    queue the move of every local video's files (or one's) to
                                           the object store; the running instance's workers do it
   admin move-to-file-system [VIDEO]       the same, back to the local disk
+  runner --url URL [--registration-token TOKEN --name NAME] [--description TEXT] [--data DIR]
+         [--threads N] [--poll-secs S] [--update-secs S]
+                                          a remote transcoding runner for the instance at URL
+                                          (registers once with an admin's token; keeps its own
+                                          token in DIR/runner.json, DIR default ./flotilla-runner)
   doctor                                  check ffmpeg, the data directory, the database, the public URL
   config example                          print a documented configuration file
 
@@ -55,6 +60,10 @@ fn main() -> ExitCode {
         };
     }
 
+    if args[0] == "runner" {
+        return runner_command(args);
+    }
+
     let vars = std::env::vars().chain(roles_arg.map(|r| ("FLOTILLA_ROLES".to_string(), r)));
     let loaded = match config::load(config_path.as_deref(), vars) {
         Ok(l) => l,
@@ -75,6 +84,51 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(args, loaded))
+}
+
+/// `flotilla runner …`: no configuration file, no database; the server's URL and a token.
+fn runner_command(mut args: Vec<String>) -> ExitCode {
+    let secs = |v: Option<String>, default: u64, name: &str| -> Result<Duration, String> {
+        match v {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => match v.parse::<f64>() {
+                Ok(s) if s > 0.0 && s < 3600.0 => Ok(Duration::from_secs_f64(s)),
+                _ => Err(format!("{name} must be a number of seconds")),
+            },
+        }
+    };
+    let url = take_option(&mut args, "--url");
+    let registration_token = take_option(&mut args, "--registration-token");
+    let name = take_option(&mut args, "--name");
+    let description = take_option(&mut args, "--description");
+    let data_dir =
+        take_option(&mut args, "--data").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("flotilla-runner"));
+    let threads = match take_option(&mut args, "--threads").map(|t| t.parse::<u32>()) {
+        None => 0,
+        Some(Ok(t)) => t,
+        Some(Err(_)) => return usage_error("--threads must be a number"),
+    };
+    let poll = secs(take_option(&mut args, "--poll-secs"), 5, "--poll-secs");
+    let update_every = secs(take_option(&mut args, "--update-secs"), 10, "--update-secs");
+    let (poll, update_every) = match (poll, update_every) {
+        (Ok(p), Ok(u)) => (p, u),
+        (Err(e), _) | (_, Err(e)) => return usage_error(&e),
+    };
+    if args.len() > 1 {
+        return usage_error(&format!("unexpected argument '{}'", args[1]));
+    }
+    let Some(url) = url else { return usage_error("runner needs --url (the instance's URL)") };
+    flotilla::init_logging(&flotilla_app::Config::default());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flotilla: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts =
+        flotilla::runner::Options { url, registration_token, name, description, data_dir, poll, update_every, threads };
+    runtime.block_on(flotilla::runner::run(opts))
 }
 
 async fn run(args: Vec<String>, loaded: Loaded) -> ExitCode {

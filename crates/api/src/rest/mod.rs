@@ -25,6 +25,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod oauth;
 pub mod playlists;
+pub mod runners;
 pub mod server;
 pub mod subscriptions;
 pub mod users;
@@ -218,6 +219,23 @@ pub fn router(app: &App) -> Router<Arc<App>> {
         )
         .route("/server/blocklist/servers/{host}", axum::routing::delete(blocklist::unblock_server))
         .route("/blocklist/status", get(blocklist::status))
+        .route("/runners/registration-tokens", get(runners::list_registration_tokens))
+        .route("/runners/registration-tokens/generate", post(runners::generate_registration_token))
+        .route("/runners/registration-tokens/{id}", axum::routing::delete(runners::delete_registration_token))
+        .route("/runners/register", post(runners::register))
+        .route("/runners/unregister", post(runners::unregister))
+        .route("/runners", get(runners::list_runners))
+        .route("/runners/{id}", axum::routing::delete(runners::delete_runner))
+        .route("/runners/jobs", get(runners::list_jobs))
+        .route("/runners/jobs/request", post(runners::request))
+        .route("/runners/jobs/{uuid}", axum::routing::delete(runners::delete_job))
+        .route("/runners/jobs/{uuid}/accept", post(runners::accept))
+        .route("/runners/jobs/{uuid}/abort", post(runners::abort))
+        .route("/runners/jobs/{uuid}/error", post(runners::error))
+        .route("/runners/jobs/{uuid}/cancel", post(runners::cancel_job))
+        .route("/runners/jobs/{uuid}/update", post(runners::update).layer(DefaultBodyLimit::max(16 * 1024 * 1024)))
+        .route("/runners/jobs/{uuid}/success", post(runners::success).layer(DefaultBodyLimit::disable()))
+        .route("/runners/jobs/{uuid}/files/videos/{video}/max-quality", post(runners::input_file))
         .route("/abuses", get(abuses::list).post(abuses::report))
         .route("/abuses/{id}", axum::routing::put(abuses::update).delete(abuses::delete))
         .route("/abuses/{id}/messages", get(abuses::messages).post(abuses::add_message))

@@ -79,6 +79,11 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     let done: Vec<i64> = videos::files(&app.db, v.id).await.map_err(retry)?.iter().map(|f| f.resolution).collect();
     let todo: Vec<_> = plan.iter().filter(|r| !done.contains(&i64::from(r.resolution))).cloned().collect();
     let duration = probe.duration.max(0.1);
+    // Remote runners make the renditions: one runner job each; their results are stored and the
+    // video finished by `runners::results` (this job ends here).
+    if app.config.transcoding.remote_runners && !todo.is_empty() {
+        return crate::runners::hand_over(app, &v, &probe, &todo).await;
+    }
     // Generous: slow machines transcode 1080p at a fraction of real time. The duration is the
     // probe's, checked against `upload.max_duration_secs`, and ffmpeg stops there (`-t`): a file
     // lying about its length cannot make a rendition run longer than this.
@@ -192,8 +197,8 @@ fn outputs_of(pass: &[&hls::Rendition]) -> Vec<(hls::Rendition, String, String)>
 }
 
 /// Moves a pass's finished renditions into place and records them, before any playlist names
-/// them.
-async fn store(
+/// them (a remote runner's too: `runners::results`).
+pub(crate) async fn store(
     app: &Arc<App>,
     v: &videos::Video,
     staging: &Path,
@@ -269,9 +274,9 @@ impl Drop for RemoveOnDrop {
 /// points the video at them, then removes the previous pair.
 /// Segment hashes already computed in this run, by media playlist: each rendition is hashed once,
 /// not again each time a later one is added.
-type HashCache = std::collections::HashMap<String, serde_json::Value>;
+pub(crate) type HashCache = std::collections::HashMap<String, serde_json::Value>;
 
-async fn write_playlists(
+pub(crate) async fn write_playlists(
     app: &Arc<App>,
     video_id: i64,
     uuid: &str,

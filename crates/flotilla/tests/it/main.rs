@@ -61,6 +61,7 @@ mod process_lifecycle;
 mod process_open_files;
 mod process_several;
 mod process_transcode;
+mod runners;
 mod server_limits;
 mod tracker_socket;
 mod web_pages;

@@ -26,6 +26,9 @@ import type {
   ListResult,
   ModeratedComment,
   NotificationSettings,
+  Runner,
+  RunnerJob,
+  RunnerRegistrationToken,
   ServerBlock,
   ServerConfig,
   TranscodingType,
@@ -574,6 +577,21 @@ export const listVideoBlocks = (q: VideoBlockListQuery) => api<ListResult<VideoB
 
 export const listJobs = (state: string, q: Query) => api<ListResult<Job>>(`/jobs/${state}`, { query: q });
 export const retryJob = (id: number) => api(`/jobs/${id}/retry`, { method: 'POST' });
+
+// Remote runners (PeerTube 6.3's runner admin API, administrators): registration tokens, the
+// runners registered with them, and the jobs offered to runners.
+export const listRunnerRegistrationTokens = (q: { start?: number; count?: number }) =>
+  api<ListResult<RunnerRegistrationToken>>('/runners/registration-tokens', { query: q });
+export const generateRunnerRegistrationToken = () => api('/runners/registration-tokens/generate', { method: 'POST' });
+/** The runners registered with it go too; the jobs they were processing go back to pending. */
+export const deleteRunnerRegistrationToken = (id: number) => api(`/runners/registration-tokens/${id}`, { method: 'DELETE' });
+export const listRunners = (q: { start?: number; count?: number }) => api<ListResult<Runner>>('/runners', { query: q });
+export const deleteRunner = (id: number) => api(`/runners/${id}`, { method: 'DELETE' });
+export const listRunnerJobs = (q: { start?: number; count?: number; search?: string; stateOneOf?: number[] }) =>
+  api<ListResult<RunnerJob>>('/runners/jobs', { query: { ...q, stateOneOf: q.stateOneOf?.map(String) } });
+/** A pending or processing job is cancelled. */
+export const cancelRunnerJob = (uuid: string) => api(`/runners/jobs/${encodeURIComponent(uuid)}/cancel`, { method: 'POST' });
+export const deleteRunnerJob = (uuid: string) => api(`/runners/jobs/${encodeURIComponent(uuid)}`, { method: 'DELETE' });
 
 /** `name` for a local actor, `name@host` for a remote one (the form PeerTube's URLs use). */
 export function handleOf(actor: { name: string; host: string; isLocal?: boolean }): string {

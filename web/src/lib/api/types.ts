@@ -619,7 +619,8 @@ export interface ServerConfig {
   };
   tracker?: { enabled?: boolean };
   webrtc?: { stunServers?: string[] };
-  transcoding: { enabledResolutions: number[] };
+  /** `remoteRunners.enabled`: transcoding jobs go to remote runners (`[transcoding] remote_runners`). */
+  transcoding: { enabledResolutions: number[]; remoteRunners?: { enabled: boolean } };
   user: { videoQuota: number; videoQuotaDaily: number };
   videoChannels?: { maxPerUser: number };
   /** User archives (PeerTube 6.1): `exportExpiration` in ms, `maxUserVideoQuota` in bytes. */
@@ -749,6 +750,61 @@ export interface Job {
   createdAt: string;
   processedOn: string | null;
   finishedOn: string | null;
+}
+
+/** PeerTube's runner registration token: a runner registers with it (`POST /runners/register`). */
+export interface RunnerRegistrationToken {
+  id: number;
+  registrationToken: string;
+  createdAt: string;
+  updatedAt: string;
+  registeredRunnersCount: number;
+}
+
+/** A remote runner (PeerTube's `Runner`): another machine that takes transcoding jobs. */
+export interface Runner {
+  id: number;
+  name: string;
+  description: string | null;
+  ip: string;
+  createdAt: string;
+  updatedAt: string;
+  lastContact: string;
+}
+
+/** PeerTube's `RunnerJobState`. */
+export const RunnerJobState = {
+  Pending: 1,
+  Processing: 2,
+  Completed: 3,
+  Errored: 4,
+  WaitingForParentJob: 5,
+  Cancelled: 6,
+  ParentErrored: 7,
+  ParentCancelled: 8,
+} as const;
+
+/** A job offered to runners (PeerTube's admin `RunnerJob`). */
+export interface RunnerJob {
+  uuid: string;
+  /** `vod-hls-transcoding`, `vod-web-video-transcoding`, `vod-audio-merge-transcoding`… */
+  type: string;
+  state: IdLabel;
+  /** What the runner is told: `output.resolution` is the rendition's height. */
+  payload: { output?: { resolution?: number } } & Record<string, unknown>;
+  /** What the server keeps to itself: the video's uuid. */
+  privatePayload: { videoUUID?: string } & Record<string, unknown>;
+  failures: number;
+  error: string | null;
+  /** 0–100, or null before the runner says. */
+  progress: number | null;
+  priority: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  parent?: { uuid: string; type: string; state: IdLabel } | null;
+  runner: { id: number; name: string; description: string | null } | null;
 }
 
 export interface Token {

@@ -1,0 +1,434 @@
+//! Remote runners (PeerTube's runner protocol): two `flotilla runner` processes (the real binary)
+//! share a server's transcoding; one killed while it holds a job, the job stalls and finishes on
+//! the other; a runner's corrupt or wrong result is refused (and counted as the job's failure);
+//! a deleted registration token stops its runner and gives its job back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use flotilla_media::hls;
+use flotilla_testkit::reqwest::{self, StatusCode};
+use flotilla_testkit::serde_json::{Value, json};
+use flotilla_testkit::{Backend, TestInstance, clip, db_tests};
+use sha2::{Digest, Sha256};
+
+db_tests!(
+    two_runners_share_the_work_and_a_killed_ones_job_goes_to_the_other,
+    a_corrupt_or_wrong_result_is_refused_and_a_good_one_published,
+    a_deleted_registration_token_stops_its_runner,
+);
+
+const BIN: &str = env!("CARGO_BIN_EXE_flotilla");
+
+/// A `flotilla runner` process, killed on drop.
+struct RunnerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl RunnerProcess {
+    fn start(dir: &Path, url: &str, token: &str, name: &str) -> RunnerProcess {
+        let log = dir.join(format!("runner-{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(BIN)
+            .args(["runner", "--url", url, "--registration-token", token, "--name", name])
+            .args(["--data", &dir.join(format!("runner-{name}")).display().to_string()])
+            .args(["--poll-secs", "0.2", "--update-secs", "0.5", "--threads", "1"])
+            .env("RUST_LOG", "info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn flotilla runner");
+        RunnerProcess { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RunnerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn until<T>(what: &str, secs: u64, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..secs * 10 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {secs} s");
+}
+
+async fn start(backend: Backend, resolutions: Vec<u32>) -> TestInstance {
+    TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = resolutions;
+        c.transcoding.remote_runners = true;
+        c.transcoding.runner_stalled_after_secs = 3;
+    })
+    .await
+}
+
+/// A new registration token, made by the admin.
+async fn registration_token(t: &TestInstance, admin: &str) -> (i64, String) {
+    let (status, body) = t.api.post("/api/v1/runners/registration-tokens/generate", Some(admin), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, list) = t.api.get("/api/v1/runners/registration-tokens", Some(admin)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let t0 = &list["data"][0];
+    (t0["id"].as_i64().unwrap(), t0["registrationToken"].as_str().unwrap().to_string())
+}
+
+async fn jobs(t: &TestInstance, admin: &str) -> Vec<Value> {
+    let (status, list) = t.api.get("/api/v1/runners/jobs?count=100", Some(admin)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["data"].as_array().unwrap().clone()
+}
+
+/// Uploads `file` to the user's channel; its UUID.
+async fn upload(t: &TestInstance, token: &str, file: &Path, name: &str) -> String {
+    let (_, me) = t.api.get("/api/v1/users/me", Some(token)).await;
+    let form = reqwest::multipart::Form::new()
+        .text("channelId", me["videoChannels"][0]["id"].to_string())
+        .text("name", name.to_string())
+        .part("videofile", reqwest::multipart::Part::bytes(std::fs::read(file).unwrap()).file_name("v.mp4"));
+    let req = t.api.http.post(t.api.url("/api/v1/videos/upload")).bearer_auth(token).multipart(form);
+    let (status, body) = t.api.send(req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["video"]["uuid"].as_str().unwrap().to_string()
+}
+
+/// Checks a published video: every rendition in its master playlist, and each segment's bytes
+/// hashing to what `segments-sha256.json` says (hashes we computed from the runner's file).
+async fn check_published(t: &TestInstance, uuid: &str, resolutions: &[i64]) {
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 1, "{v}");
+    let files = v["streamingPlaylists"][0]["files"].as_array().unwrap();
+    let mut got: Vec<i64> = files.iter().map(|f| f["resolution"]["id"].as_i64().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, resolutions, "{v}");
+    let master_url = v["streamingPlaylists"][0]["playlistUrl"].as_str().unwrap();
+    let master = t.api.http.get(master_url).send().await.unwrap().text().await.unwrap();
+    let sha_url = v["streamingPlaylists"][0]["segmentsSha256Url"].as_str().unwrap();
+    let sha: Value = t.api.http.get(sha_url).send().await.unwrap().json().await.unwrap();
+    let base = master_url.rsplit_once('/').unwrap().0;
+    let mut checked = 0;
+    for line in master.lines().filter(|l| l.ends_with(".m3u8")) {
+        let media = t.api.http.get(format!("{base}/{line}")).send().await.unwrap().text().await.unwrap();
+        for (file, off, len) in hls::segment_ranges(&media) {
+            let bytes = t
+                .api
+                .http
+                .get(format!("{base}/{file}"))
+                .header("Range", format!("bytes={off}-{}", off + len - 1))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(bytes.len() as u64, len);
+            let want = sha[&file][format!("{off}-{}", off + len - 1)].as_str().unwrap_or_default();
+            assert_eq!(hex::encode(Sha256::digest(&bytes)), want, "{file} {off}+{len}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= resolutions.len(), "segments checked: {checked}");
+}
+
+async fn two_runners_share_the_work_and_a_killed_ones_job_goes_to_the_other(backend: Backend) {
+    let t = start(backend, vec![144, 240, 360]).await;
+    let admin = t.admin_token().await;
+    let (_, token) = registration_token(&t, &admin).await;
+    let owner = t.user("rui").await;
+    let file = clip(t.dir.path(), "long.mp4", 640, 360, 20);
+    let uuid = upload(&t, &owner, &file, "Made elsewhere").await;
+    // The transcode job hands the three renditions to runners; nothing is transcoded here.
+    until("three runner jobs pending", 30, async || {
+        let j = jobs(&t, &admin).await;
+        (j.len() == 3 && j.iter().all(|j| j["state"]["id"] == 1)).then_some(())
+    })
+    .await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+    assert_ne!(v["state"]["id"], 1, "published before any runner worked: {v}");
+
+    let mut a = RunnerProcess::start(t.dir.path(), &t.api.url(""), &token, "alpha");
+    let b = RunnerProcess::start(t.dir.path(), &t.api.url(""), &token, "beta");
+    // As soon as alpha holds a job, it is killed (no abort, no goodbye).
+    let held = until("alpha holds a job", 60, async || {
+        jobs(&t, &admin).await.into_iter().find(|j| j["state"]["id"] == 2 && j["runner"]["name"] == "alpha")
+    })
+    .await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let held_uuid = held["uuid"].as_str().unwrap().to_string();
+
+    // The job stalls (3 s without news), goes back to pending, and beta does it.
+    let done = until("every runner job completed", 120, async || {
+        let j = jobs(&t, &admin).await;
+        j.iter().all(|j| j["state"]["id"] == 3).then_some(j)
+    })
+    .await;
+    let job = done.iter().find(|j| j["uuid"] == held_uuid.as_str()).unwrap();
+    assert_eq!(job["runner"]["name"], "beta", "{job}\nalpha: {}\nbeta: {}", a.log(), b.log());
+    assert_eq!(job["failures"], 1, "{job}");
+    assert!(job["error"].as_str().unwrap().contains("no news"), "{job}");
+    assert_eq!(job["progress"], 100);
+    assert!(done.iter().any(|j| j["runner"]["name"] == "beta"));
+
+    until("the video is published with every rendition", 60, async || {
+        let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        (v["state"]["id"] == 1 && v["streamingPlaylists"][0]["files"].as_array().is_some_and(|f| f.len() == 3))
+            .then_some(())
+    })
+    .await;
+    check_published(&t, &uuid, &[144, 240, 360]).await;
+    // Each result's directory goes once it is stored.
+    let results = t.dir.path().join("data/tmp/runner-results");
+    until("no result left behind", 20, async || {
+        std::fs::read_dir(&results).map_or(true, |mut d| d.next().is_none()).then_some(())
+    })
+    .await;
+    // Both runners are listed, with their last contact.
+    let (_, runners) = t.api.get("/api/v1/runners", Some(&admin)).await;
+    let names: Vec<&str> = runners["data"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"alpha") && names.contains(&"beta"), "{runners}");
+    assert!(runners["data"][0]["lastContact"].is_string());
+}
+
+/// A runner by hand: registered, holding `job` (accepted), with what it downloaded.
+struct Hand {
+    runner: String,
+    job: String,
+    job_token: String,
+    payload: Value,
+}
+
+async fn take(t: &TestInstance, runner: &str, resolution: u64) -> Hand {
+    let (status, offered) = t.api.post("/api/v1/runners/jobs/request", None, json!({ "runnerToken": runner })).await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    let job = offered["availableJobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["payload"]["output"]["resolution"] == resolution)
+        .unwrap_or_else(|| panic!("no pending {resolution}p job: {offered}"))
+        .clone();
+    let uuid = job["uuid"].as_str().unwrap().to_string();
+    let (status, accepted) =
+        t.api.post(&format!("/api/v1/runners/jobs/{uuid}/accept"), None, json!({ "runnerToken": runner })).await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["job"]["state"]["id"], 2);
+    Hand {
+        runner: runner.to_string(),
+        job: uuid,
+        job_token: accepted["job"]["jobToken"].as_str().unwrap().to_string(),
+        payload: accepted["job"]["payload"].clone(),
+    }
+}
+
+/// Downloads the job's input and makes `resolution` of it with ffmpeg, the way a runner does.
+async fn make(t: &TestInstance, h: &Hand, resolution: u32, dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let url = h.payload["input"]["videoFileUrl"].as_str().unwrap();
+    let body = json!({ "runnerToken": h.runner, "jobToken": h.job_token });
+    let resp = t.api.http.post(url).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let input = dir.join("input.mp4");
+    std::fs::write(&input, resp.bytes().await.unwrap()).unwrap();
+    let (probe, _) = flotilla_media::probe::probe(&input).await.unwrap();
+    let r = hls::plan(&probe, &[resolution]).into_iter().find(|r| r.resolution == resolution).unwrap();
+    let (fragment, playlist) = hls::names("out", resolution);
+    let args =
+        hls::ladder_args(&input, &probe, &[hls::Output { rendition: &r, fragment: &fragment, playlist: &playlist }], 1);
+    hls::run_ffmpeg(dir, &args, Duration::from_secs(300), |_| {}).await.unwrap();
+    (dir.join(fragment), dir.join(playlist))
+}
+
+/// Posts a result as a runner does (tokens first unless `files_first`).
+async fn post_result(
+    t: &TestInstance,
+    h: &Hand,
+    video: Vec<u8>,
+    playlist: Vec<u8>,
+    files_first: bool,
+) -> (StatusCode, Value) {
+    let files = |f: reqwest::multipart::Form| {
+        f.part("payload[videoFile]", reqwest::multipart::Part::bytes(video.clone()).file_name("v.mp4")).part(
+            "payload[resolutionPlaylistFile]",
+            reqwest::multipart::Part::bytes(playlist.clone()).file_name("v.m3u8"),
+        )
+    };
+    let tokens =
+        |f: reqwest::multipart::Form| f.text("runnerToken", h.runner.clone()).text("jobToken", h.job_token.clone());
+    let form = if files_first {
+        tokens(files(reqwest::multipart::Form::new()))
+    } else {
+        files(tokens(reqwest::multipart::Form::new()))
+    };
+    let req = t.api.http.post(t.api.url(&format!("/api/v1/runners/jobs/{}/success", h.job))).multipart(form);
+    t.api.send(req).await
+}
+
+async fn job_state(t: &TestInstance, admin: &str, uuid: &str) -> Value {
+    jobs(t, admin).await.into_iter().find(|j| j["uuid"] == uuid).unwrap()
+}
+
+async fn a_corrupt_or_wrong_result_is_refused_and_a_good_one_published(backend: Backend) {
+    let t = start(backend, vec![144, 240]).await;
+    let admin = t.admin_token().await;
+    let (_, token) = registration_token(&t, &admin).await;
+    let owner = t.user("iva").await;
+    let file = clip(t.dir.path(), "src.mp4", 426, 240, 6);
+    let uuid = upload(&t, &owner, &file, "Checked results").await;
+    t.run_jobs().await;
+
+    // Registration: an unknown token is refused; a name is unique.
+    let (status, body) =
+        t.api.post("/api/v1/runners/register", None, json!({ "registrationToken": "ptrrt-nope", "name": "x" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, reg) =
+        t.api.post("/api/v1/runners/register", None, json!({ "registrationToken": token, "name": "hand" })).await;
+    assert_eq!(status, StatusCode::OK, "{reg}");
+    let runner = reg["runnerToken"].as_str().unwrap().to_string();
+    let (status, _) =
+        t.api.post("/api/v1/runners/register", None, json!({ "registrationToken": token, "name": "hand" })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = t.api.post("/api/v1/runners/jobs/request", None, json!({ "runnerToken": "ptrt-nope" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let h = take(&t, &runner, 240).await;
+    // The input is the upload, byte for byte; only with the job's token.
+    let url = h.payload["input"]["videoFileUrl"].as_str().unwrap().to_string();
+    let resp =
+        t.api.http.post(&url).json(&json!({ "runnerToken": runner, "jobToken": "ptrjt-nope" })).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let work = t.dir.path().join("hand");
+    let (good_video, good_playlist) = make(&t, &h, 240, &work.join("240")).await;
+    assert_eq!(
+        std::fs::read(work.join("240/input.mp4")).unwrap(),
+        std::fs::read(&file).unwrap(),
+        "the runner gets the upload"
+    );
+    let video = std::fs::read(&good_video).unwrap();
+    let playlist = std::fs::read(&good_playlist).unwrap();
+
+    // Files before the tokens: refused before anything is read (no failure counted).
+    let (status, body) = post_result(&t, &h, video.clone(), playlist.clone(), true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(job_state(&t, &admin, &h.job).await["failures"], 0);
+
+    // A playlist whose byte ranges run past the file: refused, counted, the job pending again.
+    let cut = video[..video.len() - 1000].to_vec();
+    let (status, body) = post_result(&t, &h, cut, playlist.clone(), false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_runner_result", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("past the end"), "{body}");
+    let j = job_state(&t, &admin, &h.job).await;
+    assert_eq!((j["state"]["id"].as_i64(), j["failures"].as_i64()), (Some(1), Some(1)), "{j}");
+    assert!(j["runner"].is_null());
+    // Its old job token is worth nothing now.
+    let (status, _) = t
+        .api
+        .post(
+            &format!("/api/v1/runners/jobs/{}/update", h.job),
+            None,
+            json!({ "runnerToken": runner, "jobToken": h.job_token, "progress": 50 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Bytes that are no video, under a playlist that fits them: refused.
+    let h = take(&t, &runner, 240).await;
+    let mut garbage = vec![0u8; video.len()];
+    garbage.iter_mut().enumerate().for_each(|(i, b)| *b = (i * 7 % 251) as u8);
+    let (status, body) = post_result(&t, &h, garbage, playlist.clone(), false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("cannot be read as a video"), "{body}");
+
+    // A good file of the wrong size (144p for the 240p job): refused.
+    let h = take(&t, &runner, 240).await;
+    let (small_video, small_playlist) = make(&t, &h, 144, &work.join("144-as-240")).await;
+    let (status, body) =
+        post_result(&t, &h, std::fs::read(small_video).unwrap(), std::fs::read(small_playlist).unwrap(), false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("was asked"), "{body}");
+    let j = job_state(&t, &admin, &h.job).await;
+    assert_eq!(j["failures"], 3, "{j}");
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+    assert_ne!(v["state"]["id"], 1, "nothing refused was published: {v}");
+
+    // A playlist over its bound: 413, nothing kept.
+    let h = take(&t, &runner, 240).await;
+    let (status, body) = post_result(&t, &h, video.clone(), vec![b'#'; 3 * 1024 * 1024], false).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(job_state(&t, &admin, &h.job).await["state"]["id"], 2, "still the runner's");
+
+    // The good result: accepted (progress first), stored, published once the other is done too.
+    let (status, body) = t
+        .api
+        .post(
+            &format!("/api/v1/runners/jobs/{}/update", h.job),
+            None,
+            json!({ "runnerToken": runner, "jobToken": h.job_token, "progress": 42 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(job_state(&t, &admin, &h.job).await["progress"], 42);
+    let (status, body) = post_result(&t, &h, video, playlist, false).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    let h144 = take(&t, &runner, 144).await;
+    let (v144, p144) = make(&t, &h144, 144, &work.join("144")).await;
+    let (status, body) =
+        post_result(&t, &h144, std::fs::read(v144).unwrap(), std::fs::read(p144).unwrap(), false).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    check_published(&t, &uuid, &[144, 240]).await;
+    let all = jobs(&t, &admin).await;
+    assert!(all.iter().all(|j| j["state"]["id"] == 3), "{all:?}");
+    // A completed job's tokens are worth nothing.
+    let (status, _) = post_result(&t, &h144, vec![1], vec![b'#'], false).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+async fn a_deleted_registration_token_stops_its_runner(backend: Backend) {
+    let t = start(backend, vec![144, 240]).await;
+    let admin = t.admin_token().await;
+    let (token_id, token) = registration_token(&t, &admin).await;
+    // Admins only.
+    let user = t.user("ola").await;
+    for path in ["/api/v1/runners", "/api/v1/runners/jobs", "/api/v1/runners/registration-tokens"] {
+        let (status, _) = t.api.get(path, Some(&user)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let file = clip(t.dir.path(), "long.mp4", 640, 360, 30);
+    upload(&t, &user, &file, "Revoked midway").await;
+    let mut runner = RunnerProcess::start(t.dir.path(), &t.api.url(""), &token, "gamma");
+    let held = until("gamma holds a job", 60, async || {
+        jobs(&t, &admin).await.into_iter().find(|j| j["state"]["id"] == 2 && j["runner"]["name"] == "gamma")
+    })
+    .await;
+    let (_, tokens) = t.api.get("/api/v1/runners/registration-tokens", Some(&admin)).await;
+    assert_eq!(tokens["data"][0]["registeredRunnersCount"], 1, "{tokens}");
+
+    let (status, body) = t.api.delete(&format!("/api/v1/runners/registration-tokens/{token_id}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // Its runner is gone, its job pending again (not its failure), and the process stops.
+    let (_, runners) = t.api.get("/api/v1/runners", Some(&admin)).await;
+    assert_eq!(runners["total"], 0, "{runners}");
+    let j = job_state(&t, &admin, held["uuid"].as_str().unwrap()).await;
+    assert_eq!((j["state"]["id"].as_i64(), j["failures"].as_i64()), (Some(1), Some(0)), "{j}");
+    let status = until("the runner stops", 30, async || runner.child.try_wait().unwrap()).await;
+    assert_eq!(status.code(), Some(3), "{}", runner.log());
+    assert!(runner.log().contains("registration token"), "{}", runner.log());
+    // Its token opens nothing, and it cannot register again with the deleted token.
+    let (status, _) =
+        t.api.post("/api/v1/runners/register", None, json!({ "registrationToken": token, "name": "gamma" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
