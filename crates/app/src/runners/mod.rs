@@ -453,6 +453,14 @@ pub async fn hand_over(
     };
     let now = now_ms();
     let mut tx = app.db.begin().await.map_err(retry)?;
+    // The jobs of an earlier transcoding of this video that are over (an upload replaced, a
+    // transcoding run again after a failure) are forgotten: what is missing now is `todo`.
+    for j in existing
+        .iter()
+        .filter(|j| j.state == db::ERRORED || j.state == db::CANCELLED || (j.state == db::COMPLETED && j.result_stored))
+    {
+        db::delete_job(&mut tx, j.id).await.map_err(retry)?;
+    }
     let mut made = 0;
     for r in todo.iter().filter(|r| !under_way(r.resolution)) {
         let uuid = uuid::Uuid::new_v4().to_string();
@@ -505,6 +513,7 @@ pub async fn watchdog(app: &Arc<App>) -> Result<usize> {
         tracing::warn!(job = %job.uuid, "runner job stalled; back to pending");
         n += 1;
     }
+    results::sweep_files(app).await;
     // A `runner-results` job lost between a success and its queueing cannot be (one transaction),
     // but one that ended while a success was being committed may have missed it.
     let unstored = db::videos_with_unstored_results(&app.db, now - 30_000).await?;

@@ -219,6 +219,38 @@ pub async fn keep(app: &App, job_uuid: &str, video: &Path, playlist: &str, width
     Ok(())
 }
 
+/// Files nobody will use: result directories of jobs that are gone (their video deleted, an admin
+/// deleted the job) or already stored, and uploads cut by a crash, once an hour old.
+pub async fn sweep_files(app: &App) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let old = |m: &std::fs::Metadata| m.modified().is_ok_and(|t| t < hour_ago);
+    if let Ok(mut dirs) = tokio::fs::read_dir(dir(app, "")).await {
+        while let Ok(Some(entry)) = dirs.next_entry().await {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Ok(meta) = entry.metadata().await else { continue };
+            if !old(&meta) {
+                continue;
+            }
+            match db::job_by_uuid(&app.db, &name).await {
+                // Still to be stored (its `runner-results` job is behind).
+                Ok(Some(j)) if j.state == db::COMPLETED && !j.result_stored => {}
+                Ok(_) => {
+                    let _ = tokio::fs::remove_dir_all(entry.path()).await;
+                }
+                // The database is away: the next round decides.
+                Err(_) => {}
+            }
+        }
+    }
+    if let Ok(mut files) = tokio::fs::read_dir(upload_dir(app)).await {
+        while let Ok(Some(entry)) = files.next_entry().await {
+            if entry.metadata().await.is_ok_and(|m| old(&m)) {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+    }
+}
+
 fn retry(e: impl std::fmt::Display) -> Failure {
     Failure::Retry(e.to_string())
 }

@@ -395,6 +395,18 @@ async fn a_corrupt_or_wrong_result_is_refused_and_a_good_one_published(backend: 
     // A completed job's tokens are worth nothing.
     let (status, _) = post_result(&t, &h144, vec![1], vec![b'#'], false).await;
     assert_eq!(status, StatusCode::CONFLICT);
+
+    // Transcoded again by an admin: new jobs for the whole ladder, the finished ones forgotten.
+    let (status, body) = t
+        .api
+        .post(&format!("/api/v1/videos/{uuid}/transcoding"), Some(&admin), json!({ "transcodingType": "hls" }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    let again = jobs(&t, &admin).await;
+    assert_eq!(again.len(), 2, "{again:?}");
+    assert!(again.iter().all(|j| j["state"]["id"] == 1 && j["failures"] == 0), "{again:?}");
+    assert!(again.iter().all(|j| all.iter().all(|o| o["uuid"] != j["uuid"])), "new jobs");
 }
 
 async fn a_deleted_registration_token_stops_its_runner(backend: Backend) {
