@@ -375,7 +375,14 @@ impl Runner {
             return Err(format!("the server answered {}", res.status()));
         }
         let mut file = tokio::fs::File::create(to).await.map_err(|e| e.to_string())?;
-        while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        // A connection that stops sending must not hold the job for ever (the progress reports
+        // would keep the server from seeing it stalled).
+        loop {
+            let chunk = tokio::time::timeout(IDLE, res.chunk())
+                .await
+                .map_err(|_| format!("no byte received for {} s", IDLE.as_secs()))?
+                .map_err(|e| e.to_string())?;
+            let Some(chunk) = chunk else { break };
             file.write_all(&chunk).await.map_err(|e| e.to_string())?;
         }
         file.flush().await.map_err(|e| e.to_string())?;
@@ -402,9 +409,12 @@ impl Runner {
             .text("jobToken", job_token.to_string())
             .part("payload[videoFile]", video_part)
             .part("payload[resolutionPlaylistFile]", playlist_part);
+        // Generous (a slow link at 256 KiB/s), but finite: a stuck upload frees the runner.
+        let limit = Duration::from_secs(600 + len / (256 * 1024));
         let res = self
             .http
             .post(format!("{}/api/v1/runners/jobs/{uuid}/success", self.url))
+            .timeout(limit)
             .multipart(form)
             .send()
             .await
@@ -430,6 +440,9 @@ async fn signal() {
         }
     }
 }
+
+/// How long a download may go without a byte before the job is given up.
+const IDLE: Duration = Duration::from_secs(60);
 
 /// The job type this runner does.
 pub const HLS: &str = "vod-hls-transcoding";

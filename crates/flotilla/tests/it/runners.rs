@@ -1,7 +1,8 @@
 //! Remote runners (PeerTube's runner protocol): two `flotilla runner` processes (the real binary)
 //! share a server's transcoding; one killed while it holds a job, the job stalls and finishes on
 //! the other; a runner's corrupt or wrong result is refused (and counted as the job's failure);
-//! a deleted registration token stops its runner and gives its job back.
+//! a runner stopped by SIGTERM gives its job back; a deleted registration token stops its runner
+//! and gives its job back.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -421,13 +422,25 @@ async fn a_deleted_registration_token_stops_its_runner(backend: Backend) {
     }
     let file = clip(t.dir.path(), "long.mp4", 640, 360, 30);
     upload(&t, &user, &file, "Revoked midway").await;
+    // Stopped with SIGTERM while it works, a runner gives its job back at once (no failure).
+    let mut delta = RunnerProcess::start(t.dir.path(), &t.api.url(""), &token, "delta");
+    let held = until("delta holds a job", 60, async || {
+        jobs(&t, &admin).await.into_iter().find(|j| j["state"]["id"] == 2 && j["runner"]["name"] == "delta")
+    })
+    .await;
+    let status = Command::new("kill").args(["-TERM", &delta.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let status = until("delta stops", 30, async || delta.child.try_wait().unwrap()).await;
+    assert_eq!(status.code(), Some(0), "{}", delta.log());
+    let j = job_state(&t, &admin, held["uuid"].as_str().unwrap()).await;
+    assert_eq!((j["state"]["id"].as_i64(), j["failures"].as_i64()), (Some(1), Some(0)), "{j}");
     let mut runner = RunnerProcess::start(t.dir.path(), &t.api.url(""), &token, "gamma");
     let held = until("gamma holds a job", 60, async || {
         jobs(&t, &admin).await.into_iter().find(|j| j["state"]["id"] == 2 && j["runner"]["name"] == "gamma")
     })
     .await;
     let (_, tokens) = t.api.get("/api/v1/runners/registration-tokens", Some(&admin)).await;
-    assert_eq!(tokens["data"][0]["registeredRunnersCount"], 1, "{tokens}");
+    assert_eq!(tokens["data"][0]["registeredRunnersCount"], 2, "{tokens}");
 
     let (status, body) = t.api.delete(&format!("/api/v1/runners/registration-tokens/{token_id}"), Some(&admin)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
