@@ -361,6 +361,31 @@ pub async fn update(
     if !db::set_progress(&app.db, job.id, &hash(job_token), progress, now_ms()).await? {
         return Err(Error::Conflict("the runner job was taken back meanwhile".into()));
     }
+    if progress.is_some()
+        && let Some(video_id) = job.video_id
+    {
+        video_progress(app, video_id).await?;
+    }
+    Ok(())
+}
+
+/// The video's `transcodingProgress` (what its owner watches): the mean of its renditions' jobs,
+/// a completed one counting 100, below 100 until the last result is stored.
+async fn video_progress(app: &App, video_id: i64) -> Result<()> {
+    let jobs = db::of_video(&app.db, video_id).await?;
+    let open: Vec<i64> = jobs
+        .iter()
+        .filter_map(|j| match j.state {
+            db::COMPLETED => Some(100),
+            db::PENDING => Some(0),
+            db::PROCESSING => Some(j.progress.unwrap_or(0).clamp(0, 100)),
+            _ => None,
+        })
+        .collect();
+    if !open.is_empty() {
+        let mean = open.iter().sum::<i64>() / open.len() as i64;
+        videos::set_progress(&app.db, video_id, mean.min(99)).await?;
+    }
     Ok(())
 }
 

@@ -381,6 +381,9 @@ async fn a_corrupt_or_wrong_result_is_refused_and_a_good_one_published(backend: 
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(job_state(&t, &admin, &h.job).await["progress"], 42);
+    // Its owner follows it on the video: the mean of its renditions' jobs (42 and 0).
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+    assert_eq!(v["transcodingProgress"], 21, "{v}");
     let (status, body) = post_result(&t, &h, video, playlist, false).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     t.run_jobs().await;
