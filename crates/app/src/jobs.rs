@@ -160,6 +160,11 @@ pub enum Job {
     RunnerResults {
         video_id: i64,
     },
+    /// A video's kept original copied to the object store's private bucket
+    /// (`storage::store_original`).
+    StoreOriginal {
+        video_id: i64,
+    },
 }
 
 impl Job {
@@ -201,6 +206,7 @@ impl Job {
             Job::MoveToFileSystem { .. } => "move-to-file-system",
             Job::RemoveObjects { .. } => "remove-objects",
             Job::RunnerResults { .. } => "runner-results",
+            Job::StoreOriginal { .. } => "store-original",
         }
     }
 
@@ -233,6 +239,7 @@ impl Job {
             // With the backoff, about a day of trying while the store is down.
             Job::MoveToObjectStorage { .. } | Job::MoveToFileSystem { .. } | Job::RemoveObjects { .. } => 16,
             Job::RunnerResults { .. } => 10,
+            Job::StoreOriginal { .. } => 16,
         }
     }
 
@@ -270,6 +277,7 @@ impl Job {
             // One storing of a video's results at a time (each writes its master playlist); a
             // success while it runs is stored by its loop or by the watchdog's next round.
             Job::RunnerResults { video_id } => Some(format!("runner-results:{video_id}")),
+            Job::StoreOriginal { video_id } => Some(format!("store-original:{video_id}")),
         }
     }
 
@@ -447,6 +455,9 @@ impl Job {
             "runner-results" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::RunnerResults { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "store-original" => serde_json::from_str::<VideoPayload>(payload)
+                .map(|p| Job::StoreOriginal { video_id: p.video_id })
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -492,6 +503,7 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         ("remove-objects", 1),
         // Renditions made elsewhere: a copy and the hashes of each, one video at a time.
         ("runner-results", 1),
+        ("store-original", 1),
     ]
 }
 
@@ -615,6 +627,7 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         }
         Job::RemoveObjects { uuid, storage, files } => crate::storage::remove_objects(app, uuid, *storage, files).await,
         Job::RunnerResults { video_id } => Box::pin(crate::runners::results::store_all(app, *video_id)).await,
+        Job::StoreOriginal { video_id } => crate::storage::store_original(app, *video_id).await,
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -669,6 +682,13 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
         }
         Job::RemoveObjects { uuid, .. } => {
             tracing::warn!(video = uuid, error = why, "a deleted video's files left in the object store")
+        }
+        Job::StoreOriginal { video_id } => {
+            tracing::warn!(
+                video = video_id,
+                error = why,
+                "a kept original not moved to the object store (it stays on the disk)"
+            )
         }
         Job::RunnerResults { video_id } => {
             let msg = format!("the renditions made by remote runners could not be stored: {why}");

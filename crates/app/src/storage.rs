@@ -38,6 +38,8 @@ use crate::{App, Error, Result};
 pub enum Kind {
     Hls,
     Web,
+    /// A kept original (`[transcoding] keep_original`): only ever in the private bucket.
+    Original,
 }
 
 struct Bucket {
@@ -163,6 +165,10 @@ impl ObjectStorage {
             (STORAGE_OBJECT_PRIVATE, Kind::Web) => {
                 let b = self.private.as_ref()?;
                 (b, format!("{}web-videos/{file}", b.prefix))
+            }
+            (STORAGE_OBJECT_PRIVATE, Kind::Original) => {
+                let b = self.private.as_ref()?;
+                (b, format!("{}original-video-files/{file}", b.prefix))
             }
             _ => return None,
         };
@@ -351,6 +357,7 @@ fn object_target(store: &ObjectStorage, v: &Video) -> i64 {
 /// bucket and anybody may read them, else ours (which checks who asks).
 pub fn file_url(app: &App, v: &Video, kind: Kind, file: &str) -> String {
     if v.storage == STORAGE_OBJECT
+        && kind != Kind::Original
         && readable_by_anyone(v)
         && let Some(store) = &app.object_storage
     {
@@ -359,6 +366,7 @@ pub fn file_url(app: &App, v: &Video, kind: Kind, file: &str) -> String {
     match kind {
         Kind::Hls => crate::uris::absolute(app, &crate::uris::hls_file_path(&v.uuid, file)),
         Kind::Web => format!("{}/static/web-videos/{file}", app.public.base()),
+        Kind::Original => format!("{}/download/original-video-files/{}", app.public.base(), v.uuid),
     }
 }
 
@@ -384,6 +392,7 @@ fn local_path(app: &App, v: &Video, kind: Kind, file: &str) -> PathBuf {
     match kind {
         Kind::Hls => crate::video::hls_dir(app, &v.uuid).join(file),
         Kind::Web => crate::video::files::web_dir(app, &v.uuid).join(file),
+        Kind::Original => crate::video::source::originals_dir(app).join(file),
     }
 }
 
@@ -545,6 +554,12 @@ pub async fn privacy_changed(tx: &mut flotilla_db::Tx, before: &Video, after: &V
 /// In the transaction deleting a video's rows: when its files are in the object store, a job
 /// that removes them (their names read now, before the rows go).
 pub async fn deleting(tx: &mut flotilla_db::Tx, v: &Video) -> Result<()> {
+    let source = videos::source(&mut *tx, v.id).await?;
+    if source.original_stored
+        && let Some(name) = source.original_file
+    {
+        original_gone(&mut *tx, &v.uuid, &name).await?;
+    }
     if v.storage == STORAGE_FILE_SYSTEM {
         return Ok(());
     }
@@ -565,6 +580,54 @@ pub async fn deleting(tx: &mut flotilla_db::Tx, v: &Video) -> Result<()> {
     Ok(())
 }
 
+fn store_has_private(app: &App) -> bool {
+    app.object_storage.as_ref().is_some_and(ObjectStorage::has_private)
+}
+
+/// Whether kept originals go to the object store: with `enabled` and a private bucket (an
+/// original is never public: only the video's managers download it).
+pub fn wants_originals(app: &App) -> bool {
+    app.config.object_storage.enabled && app.object_storage.as_ref().is_some_and(ObjectStorage::has_private)
+}
+
+/// In a transaction that drops a stored original (replaced, removed by a moderator, its video
+/// deleted): the job removing its object.
+pub async fn original_gone(tx: &mut flotilla_db::Tx, uuid: &str, name: &str) -> Result<()> {
+    let job = crate::jobs::Job::RemoveObjects {
+        uuid: uuid.to_string(),
+        storage: STORAGE_OBJECT_PRIVATE,
+        files: vec![("original".to_string(), name.to_string())],
+    };
+    crate::jobs::enqueue(&mut *tx, &job).await?;
+    Ok(())
+}
+
+/// The `store-original` job: a video's kept original copied to the private bucket (its size
+/// checked), the video switched to it in one update fenced by the original's name, then the disk's
+/// copy removed. Killed anywhere, the video names a complete copy; run again, it copies again.
+pub async fn store_original(app: &App, video_id: i64) -> std::result::Result<(), Failure> {
+    let retry = |e: Error| Failure::Retry(e.to_string());
+    let Some(store) = app.object_storage.as_ref().filter(|s| s.has_private()) else {
+        return Ok(()); // configured away since it was queued: the original stays on the disk
+    };
+    let Some(v) = videos::get(&app.db, video_id).await.map_err(|e| retry(e.into()))? else { return Ok(()) };
+    let source = videos::source(&app.db, v.id).await.map_err(|e| retry(e.into()))?;
+    let (Some(name), false) = (source.original_file, source.original_stored) else { return Ok(()) };
+    let local = crate::video::source::originals_dir(app).join(&name);
+    if !local.exists() {
+        return Err(Failure::Fail(format!("the kept original {name} is missing from the disk")));
+    }
+    store.upload(STORAGE_OBJECT_PRIVATE, Kind::Original, &v.uuid, &name, &local).await.map_err(retry)?;
+    if videos::set_original_stored(&app.db, v.id, &name).await.map_err(|e| retry(e.into()))? {
+        let _ = tokio::fs::remove_file(&local).await;
+        tracing::info!(video = %v.uuid, "kept original moved to the object store");
+    } else {
+        // Replaced or removed meanwhile: the copy is nobody's.
+        let _ = store.delete(STORAGE_OBJECT_PRIVATE, Kind::Original, &v.uuid, &name).await;
+    }
+    Ok(())
+}
+
 /// The `remove-objects` job.
 pub async fn remove_objects(
     app: &App,
@@ -576,7 +639,11 @@ pub async fn remove_objects(
         return Err(Failure::Fail("object storage is not configured".into()));
     };
     for (kind, name) in files {
-        let kind = if kind == "web" { Kind::Web } else { Kind::Hls };
+        let kind = match kind.as_str() {
+            "web" => Kind::Web,
+            "original" => Kind::Original,
+            _ => Kind::Hls,
+        };
         store.delete(storage, kind, uuid, name).await.map_err(|e| Failure::Retry(e.to_string()))?;
     }
     Ok(())
@@ -621,6 +688,30 @@ pub async fn queue_all(app: &App, direction: Direction, only: Option<&str>) -> R
             crate::jobs::enqueue(&mut tx, &crate::jobs::Job::move_job(*id, direction)).await?;
         }
         tx.commit().await?;
+    }
+    // Kept originals go to the private bucket with the rest (they stay there on the way back:
+    // they are only downloaded, never served to players).
+    if direction == Direction::ToObjectStorage && store_has_private(app) {
+        let originals = match only {
+            Some(_) => ids.clone(),
+            None => {
+                let (mut all, mut after) = (Vec::new(), 0);
+                loop {
+                    let page = videos::ids_with_local_original(&app.db, after, 500).await?;
+                    let Some(last) = page.last() else { break };
+                    after = *last;
+                    all.extend(page);
+                }
+                all
+            }
+        };
+        for chunk in originals.chunks(500) {
+            let mut tx = app.db.begin().await?;
+            for id in chunk {
+                crate::jobs::enqueue(&mut tx, &crate::jobs::Job::StoreOriginal { video_id: *id }).await?;
+            }
+            tx.commit().await?;
+        }
     }
     Ok(ids.len())
 }

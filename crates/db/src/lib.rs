@@ -411,6 +411,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0048_object_storage.sql"),
     ),
     (49, "runners", include_str!("../migrations/0049_runners.sql"), include_str!("../migrations/0049_runners.sql")),
+    (
+        50,
+        "original_storage",
+        include_str!("../migrations/0050_original_storage.sql"),
+        include_str!("../migrations/0050_original_storage.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -992,11 +992,13 @@ pub struct Source {
     pub input_filename: Option<String>,
     pub input_updated_at: Option<i64>,
     pub original_file: Option<String>,
+    /// The kept original is in the object store's private bucket, not on the disk.
+    pub original_stored: bool,
 }
 
 pub async fn source(e: impl Into<Exec<'_>>, id: i64) -> Result<Source> {
     let s: Option<Source> = run!(e, |x| sqlx::query_as::<_, Source>(
-        "SELECT input_filename, input_updated_at, original_file FROM videos WHERE id = $1"
+        "SELECT input_filename, input_updated_at, original_file, original_stored FROM videos WHERE id = $1"
     )
     .bind(id)
     .fetch_optional(x)
@@ -1027,13 +1029,34 @@ pub async fn set_original(e: impl Into<Exec<'_>>, id: i64, file: Option<&str>) -
             .bind(id)
             .fetch_optional(x)
             .await)?;
-    run!(&mut e, |x| sqlx::query("UPDATE videos SET original_file = $2 WHERE id = $1")
+    run!(&mut e, |x| sqlx::query("UPDATE videos SET original_file = $2, original_stored = FALSE WHERE id = $1")
         .bind(id)
         .bind(file)
         .execute(x)
         .await
         .map(|r| r.rows_affected()))?;
     Ok(old.flatten())
+}
+
+/// The kept original `file` is now in the object store: one update, fenced by the name (a newer
+/// original may have replaced it meanwhile). Whether it was still the video's.
+pub async fn set_original_stored(e: impl Into<Exec<'_>>, id: i64, file: &str) -> Result<bool> {
+    let n = run!(e, |x| sqlx::query(
+        "UPDATE videos SET original_stored = TRUE WHERE id = $1 AND original_file = $2 AND NOT original_stored"
+    )
+    .bind(id)
+    .bind(file)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Local videos whose kept original is still on the disk, after `after_id`.
+pub async fn ids_with_local_original(e: impl Into<Exec<'_>>, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+    let sql = "SELECT id FROM videos WHERE remote_url IS NULL AND original_file IS NOT NULL AND NOT original_stored \
+               AND id > $1 ORDER BY id LIMIT $2";
+    Ok(run!(e, |x| sqlx::query_scalar::<_, i64>(sql).bind(after_id).bind(limit).fetch_all(x).await)?)
 }
 
 /// Whether an administrator turned a video's web videos off (`DELETE /videos/:id/web-videos`).

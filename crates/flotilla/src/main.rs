@@ -22,8 +22,9 @@ Commands:
   admin create-user --username NAME --email EMAIL [--password PASS] [--role admin|moderator|user]
   admin reset-password USERNAME [--password PASS]
   admin set-role USERNAME admin|moderator|user
-  admin move-to-object-storage [VIDEO]    queue the move of every local video's files (or one's) to
-                                          the object store; the running instance's workers do it
+  admin move-to-object-storage [VIDEO]    queue the move of every local video's files (or one's),
+                                          kept originals included, to the object store; the
+                                          running instance's workers do it
   admin move-to-file-system [VIDEO]       the same, back to the local disk
   runner --url URL [--registration-token TOKEN --name NAME] [--description TEXT] [--data DIR]
          [--threads N] [--poll-secs S] [--update-secs S]

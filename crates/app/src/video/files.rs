@@ -470,8 +470,8 @@ pub async fn download_source(
     if !by_token && !manages_or_moderates(app, who, &v).await? {
         return Err(Error::not_found("file"));
     }
-    let path = crate::video::source::file_of(app, &v).await?;
-    Ok(Download { place: crate::storage::Place::Disk(path), filename: download_name(&v, 0) })
+    let place = crate::video::source::place_of(app, &v).await?;
+    Ok(Download { place, filename: download_name(&v, 0) })
 }
 
 /// `GET /api/v1/videos/{id}/metadata/{fileId}`: what ffprobe reads in one of the video's files

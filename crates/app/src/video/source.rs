@@ -53,13 +53,21 @@ pub async fn get(app: &App, who: &AuthUser, key: &str) -> Result<Value> {
 pub async fn delete_file(app: &App, who: &AuthUser, key: &str) -> Result<()> {
     who.require_moderator()?;
     let v = videos::get_by_any_id(&app.db, key).await?.ok_or_else(|| Error::not_found("video"))?;
-    let old = videos::set_original(&app.db, v.id, None).await?.ok_or_else(|| Error::not_found("video source"))?;
+    let before = videos::source(&app.db, v.id).await?;
+    let mut tx = app.db.begin().await?;
+    let old = videos::set_original(&mut tx, v.id, None).await?.ok_or_else(|| Error::not_found("video source"))?;
+    if before.original_stored && before.original_file.as_deref() == Some(old.as_str()) {
+        crate::storage::original_gone(&mut tx, &v.uuid, &old).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
     let _ = tokio::fs::remove_file(originals_dir(app).join(old)).await;
     Ok(())
 }
 
 /// At the end of a transcoding: the input is kept as the original when configured (and when it
-/// is an upload, not a copy of a rendition), replacing the one kept before; else removed.
+/// is an upload, not a copy of a rendition), replacing the one kept before; else removed. With
+/// object storage (and a private bucket), a `store-original` job queued with it moves it there.
 pub async fn after_transcoding(app: &App, v: &videos::Video, input: &Path) {
     let is_copy = input.extension().is_some_and(|e| e == COPY_EXTENSION);
     if !app.config.transcoding.keep_original || is_copy {
@@ -68,8 +76,24 @@ pub async fn after_transcoding(app: &App, v: &videos::Video, input: &Path) {
     }
     let name = format!("{}-{}", v.uuid, uuid::Uuid::new_v4());
     let kept = async {
+        let before = videos::source(&app.db, v.id).await.map_err(|e| e.to_string())?;
         tokio::fs::rename(input, originals_dir(app).join(&name)).await.map_err(|e| e.to_string())?;
-        videos::set_original(&app.db, v.id, Some(&name)).await.map_err(|e| e.to_string())
+        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
+        let old = videos::set_original(&mut tx, v.id, Some(&name)).await.map_err(|e| e.to_string())?;
+        if let Some(old) = &old
+            && before.original_stored
+            && before.original_file.as_deref() == Some(old.as_str())
+        {
+            crate::storage::original_gone(&mut tx, &v.uuid, old).await.map_err(|e| e.to_string())?;
+        }
+        if crate::storage::wants_originals(app) {
+            crate::jobs::enqueue(&mut tx, &crate::jobs::Job::StoreOriginal { video_id: v.id })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        app.wake_jobs();
+        Ok::<_, String>(old)
     }
     .await;
     match kept {
@@ -80,6 +104,7 @@ pub async fn after_transcoding(app: &App, v: &videos::Video, input: &Path) {
         Err(e) => {
             tracing::warn!(video = %v.uuid, error = %e, "the original could not be kept");
             let _ = tokio::fs::remove_file(input).await;
+            let _ = tokio::fs::remove_file(originals_dir(app).join(&name)).await;
         }
     }
 }
@@ -92,6 +117,25 @@ pub async fn file_of(app: &App, v: &videos::Video) -> Result<PathBuf> {
     }
     let s = videos::source(&app.db, v.id).await?;
     s.original_file.map(|f| originals_dir(app).join(f)).ok_or_else(|| Error::not_found("file"))
+}
+
+/// Where the file behind `/download/original-video-files/<uuid>` is: the upload or a kept
+/// original on the disk, or a kept original in the object store's private bucket.
+pub async fn place_of(app: &App, v: &videos::Video) -> Result<crate::storage::Place> {
+    let s = videos::source(&app.db, v.id).await?;
+    if v.input_path.is_none()
+        && s.original_stored
+        && let Some(name) = s.original_file
+    {
+        return Ok(crate::storage::Place::Object {
+            storage: videos::STORAGE_OBJECT_PRIVATE,
+            kind: crate::storage::Kind::Original,
+            uuid: v.uuid.clone(),
+            file: name,
+            public_url: None,
+        });
+    }
+    Ok(crate::storage::Place::Disk(file_of(app, v).await?))
 }
 
 /// The video `who` may replace the file of: one they manage, local, not being transcoded or

@@ -10,7 +10,11 @@ use flotilla_testkit::serde_json::{Value, json};
 use flotilla_testkit::{Backend, GARAGE_BUCKETS, Garage, TestInstance, db_tests};
 use sha2::{Digest, Sha256};
 
-db_tests!(a_videos_files_live_in_the_object_store, moves_keep_every_byte_and_survive_an_outage,);
+db_tests!(
+    a_videos_files_live_in_the_object_store,
+    moves_keep_every_byte_and_survive_an_outage,
+    kept_originals_live_in_the_private_bucket,
+);
 
 const HLS: &str = GARAGE_BUCKETS[0];
 const WEB: &str = GARAGE_BUCKETS[1];
@@ -252,4 +256,66 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
     store.delete(1, kind, "uuid-x", "big.mp4").await.unwrap();
     store.delete(1, kind, "uuid-x", "big.mp4").await.unwrap();
     assert!(!garage.list(WEB).contains(&"big.mp4".to_string()));
+}
+
+fn originals(keys: &[String], uuid: &str) -> Vec<String> {
+    keys.iter().filter(|k| k.contains("original-video-files/") && k.contains(uuid)).cloned().collect()
+}
+
+async fn kept_originals_live_in_the_private_bucket(backend: Backend) {
+    let garage = Garage::start().await;
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        c.transcoding.keep_original = true;
+        garage.configure(c);
+    })
+    .await;
+    let owner = t.user("otto").await;
+    let stranger = t.user("sven").await;
+    let uuid = t.publish(&owner, "Kept whole", &[]).await;
+    let uploaded = std::fs::read(t.dir.path().join("f.mp4")).unwrap();
+    t.run_jobs().await;
+
+    // In the private bucket (listed through S3), no longer on the disk.
+    let keys = originals(&garage.list(PRIVATE), &uuid);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        !garage.public_get(PRIVATE, &keys[0]).await.status().is_success(),
+        "the private bucket has no public reads"
+    );
+    let on_disk: Vec<_> = std::fs::read_dir(t.dir.path().join("data/original-video-files"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(on_disk.is_empty(), "left on the disk: {on_disk:?}");
+
+    // Its owner downloads it byte for byte, streamed from the store; nobody else gets it.
+    let (status, source) = t.api.get(&format!("/api/v1/videos/{uuid}/source"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::OK, "{source}");
+    let url = source["fileDownloadUrl"].as_str().unwrap().to_string();
+    let resp = t.api.http.get(&url).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("private"));
+    assert_eq!(Sha256::digest(resp.bytes().await.unwrap()), Sha256::digest(&uploaded));
+    let resp = t.api.http.get(&url).bearer_auth(&owner).header("Range", "bytes=10-109").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.bytes().await.unwrap(), uploaded[10..110]);
+    assert_eq!(t.api.http.get(&url).bearer_auth(&stranger).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(t.api.http.get(&url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // A moderator removes it: its object goes.
+    let admin = t.admin_token().await;
+    let (status, body) = t.api.delete(&format!("/api/v1/videos/{uuid}/source/file"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    assert!(originals(&garage.list(PRIVATE), &uuid).is_empty());
+    assert_eq!(t.api.http.get(&url).bearer_auth(&owner).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // A deleted video's original goes with it.
+    let other = t.publish(&owner, "Kept, then deleted", &[]).await;
+    t.run_jobs().await;
+    assert_eq!(originals(&garage.list(PRIVATE), &other).len(), 1);
+    let (status, body) = t.api.delete(&format!("/api/v1/videos/{other}"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    assert!(originals(&garage.list(PRIVATE), &other).is_empty(), "left in the store");
 }
