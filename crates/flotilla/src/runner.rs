@@ -258,7 +258,12 @@ impl Runner {
             _ = self.stopping() => Err(Outcome::Stopping),
         };
         let result = match outcome {
-            Ok((video, playlist)) => match self.upload(uuid, job_token, &video, &playlist).await {
+            // Signs of life go on during the upload: a large result on a slow link takes longer
+            // than the server waits for news.
+            Ok((video, playlist)) => match tokio::select! {
+                r = self.upload_retrying(uuid, job_token, &video, &playlist) => r,
+                lost = self.keep_alive(uuid, job_token, progress.clone()) => Err(CallError::Status(409, lost)),
+            } {
                 Ok(()) => {
                     tracing::info!(job = uuid, "job done");
                     Ok(())
@@ -387,6 +392,28 @@ impl Runner {
         }
         file.flush().await.map_err(|e| e.to_string())?;
         Ok(())
+    }
+
+    /// [`Runner::upload`], tried again (3 times, 5 s apart) when the network failed rather than
+    /// the server refusing: a rendition is minutes of work, a dropped connection seconds.
+    async fn upload_retrying(
+        &self,
+        uuid: &str,
+        job_token: &str,
+        video: &Path,
+        playlist: &Path,
+    ) -> Result<(), CallError> {
+        let mut tries = 0;
+        loop {
+            match self.upload(uuid, job_token, video, playlist).await {
+                Err(CallError::Network(e)) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(job = uuid, error = %e, attempt = tries, "result upload failed; trying again");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// `success`: the tokens first, then the files (the server reads a file only from the runner
