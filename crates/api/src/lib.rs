@@ -267,8 +267,8 @@ async fn get_user_export(
     Path(file): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (path, name) = flotilla_app::archive::download(&app, &file).await?;
-    let mut resp = files::serve(&app.media_cache, &path, &headers, "application/zip", "private, no-store").await?;
+    let (place, name) = flotilla_app::archive::download(&app, &file).await?;
+    let mut resp = files::serve_place(&app, place, &headers, "application/zip", "private, no-store", false).await?;
     let disposition = axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .unwrap_or_else(|_| axum::http::HeaderValue::from_static("attachment"));
     resp.headers_mut().insert(axum::http::header::CONTENT_DISPOSITION, disposition);

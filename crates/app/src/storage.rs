@@ -40,6 +40,8 @@ pub enum Kind {
     Web,
     /// A kept original (`[transcoding] keep_original`): only ever in the private bucket.
     Original,
+    /// A user's archive (`archive::export`): only ever in the private bucket.
+    UserExport,
 }
 
 struct Bucket {
@@ -169,6 +171,10 @@ impl ObjectStorage {
             (STORAGE_OBJECT_PRIVATE, Kind::Original) => {
                 let b = self.private.as_ref()?;
                 (b, format!("{}original-video-files/{file}", b.prefix))
+            }
+            (STORAGE_OBJECT_PRIVATE, Kind::UserExport) => {
+                let b = self.private.as_ref()?;
+                (b, format!("{}user-exports/{file}", b.prefix))
             }
             _ => return None,
         };
@@ -357,7 +363,7 @@ fn object_target(store: &ObjectStorage, v: &Video) -> i64 {
 /// bucket and anybody may read them, else ours (which checks who asks).
 pub fn file_url(app: &App, v: &Video, kind: Kind, file: &str) -> String {
     if v.storage == STORAGE_OBJECT
-        && kind != Kind::Original
+        && matches!(kind, Kind::Hls | Kind::Web)
         && readable_by_anyone(v)
         && let Some(store) = &app.object_storage
     {
@@ -367,6 +373,7 @@ pub fn file_url(app: &App, v: &Video, kind: Kind, file: &str) -> String {
         Kind::Hls => crate::uris::absolute(app, &crate::uris::hls_file_path(&v.uuid, file)),
         Kind::Web => format!("{}/static/web-videos/{file}", app.public.base()),
         Kind::Original => format!("{}/download/original-video-files/{}", app.public.base(), v.uuid),
+        Kind::UserExport => format!("{}/download/user-exports/{file}", app.public.base()),
     }
 }
 
@@ -393,6 +400,7 @@ fn local_path(app: &App, v: &Video, kind: Kind, file: &str) -> PathBuf {
         Kind::Hls => crate::video::hls_dir(app, &v.uuid).join(file),
         Kind::Web => crate::video::files::web_dir(app, &v.uuid).join(file),
         Kind::Original => crate::video::source::originals_dir(app).join(file),
+        Kind::UserExport => app.data_path(crate::archive::EXPORT_DIR).join(file),
     }
 }
 
@@ -584,8 +592,8 @@ fn store_has_private(app: &App) -> bool {
     app.object_storage.as_ref().is_some_and(ObjectStorage::has_private)
 }
 
-/// Whether kept originals go to the object store: with `enabled` and a private bucket (an
-/// original is never public: only the video's managers download it).
+/// Whether kept originals and user exports go to the object store: with `enabled` and a private
+/// bucket (they are never public: only their owners download them).
 pub fn wants_originals(app: &App) -> bool {
     app.config.object_storage.enabled && app.object_storage.as_ref().is_some_and(ObjectStorage::has_private)
 }
@@ -642,6 +650,7 @@ pub async fn remove_objects(
         let kind = match kind.as_str() {
             "web" => Kind::Web,
             "original" => Kind::Original,
+            "user-export" => Kind::UserExport,
             _ => Kind::Hls,
         };
         store.delete(storage, kind, uuid, name).await.map_err(|e| Failure::Retry(e.to_string()))?;

@@ -22,11 +22,13 @@ pub struct Export {
     pub error: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    /// In the object store's private bucket rather than under `<data>/user-exports/`.
+    pub stored: bool,
 }
 
 /// An export row's columns (`COLUMNS` are an import's).
-const SELECT: &str =
-    "SELECT id, user_id, state, with_video_files, filename, size, error, created_at, expires_at FROM user_exports";
+const SELECT: &str = "SELECT id, user_id, state, with_video_files, filename, size, error, created_at, expires_at, stored \
+     FROM user_exports";
 
 pub async fn insert_export(
     e: impl Into<Exec<'_>>,
@@ -63,6 +65,16 @@ pub async fn export_by_filename(e: impl Into<Exec<'_>>, filename: &str) -> Resul
 pub async fn exports_of(e: impl Into<Exec<'_>>, user_id: i64) -> Result<Vec<Export>> {
     let sql = format!("{SELECT} WHERE user_id = $1 ORDER BY id DESC");
     Ok(run!(e, |x| sqlx::query_as::<_, Export>(&sql).bind(user_id).fetch_all(x).await)?)
+}
+
+/// The finished archive is in the object store.
+pub async fn set_export_stored(e: impl Into<Exec<'_>>, id: i64) -> Result<()> {
+    run!(e, |x| sqlx::query("UPDATE user_exports SET stored = TRUE WHERE id = $1")
+        .bind(id)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub async fn set_export_state(

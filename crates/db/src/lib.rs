@@ -413,9 +413,9 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (49, "runners", include_str!("../migrations/0049_runners.sql"), include_str!("../migrations/0049_runners.sql")),
     (
         50,
-        "original_storage",
-        include_str!("../migrations/0050_original_storage.sql"),
-        include_str!("../migrations/0050_original_storage.sql"),
+        "stored_originals_and_exports",
+        include_str!("../migrations/0050_stored_originals_and_exports.sql"),
+        include_str!("../migrations/0050_stored_originals_and_exports.sql"),
     ),
 ];
 

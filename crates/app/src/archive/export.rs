@@ -103,12 +103,36 @@ pub async fn run(app: &Arc<App>, export_id: i64) -> std::result::Result<(), Fail
         let _ = tokio::fs::remove_file(&part).await;
         return Ok(());
     }
-    tokio::fs::rename(&part, dir.join(&e.filename))
-        .await
-        .map_err(|err| Failure::Retry(format!("cannot finish the archive: {err}")))?;
+    // With object storage (a private bucket), the archive goes there before it is said finished;
+    // its download streams from it. A store that is down fails the job, which retries.
+    let stored = match app.object_storage.as_ref().filter(|_| crate::storage::wants_originals(app)) {
+        Some(store) => {
+            store
+                .upload(
+                    flotilla_db::videos::STORAGE_OBJECT_PRIVATE,
+                    crate::storage::Kind::UserExport,
+                    "",
+                    &e.filename,
+                    &part,
+                )
+                .await
+                .map_err(|err| Failure::Retry(format!("cannot store the archive: {err}")))?;
+            let _ = tokio::fs::remove_file(&part).await;
+            true
+        }
+        None => {
+            tokio::fs::rename(&part, dir.join(&e.filename))
+                .await
+                .map_err(|err| Failure::Retry(format!("cannot finish the archive: {err}")))?;
+            false
+        }
+    };
     let expires = now_ms() + (app.config.archives.export_expiration_secs as i64) * 1000;
     let mut tx = app.db.begin().await?;
     archives::set_export_state(&mut tx, e.id, COMPLETED, Some(size as i64), None, Some(expires)).await?;
+    if stored {
+        archives::set_export_stored(&mut tx, e.id).await?;
+    }
     let done = archives::Export { state: COMPLETED, ..e.clone() };
     let text = format!(
         "Your archive is ready. Download it within {} hours at:\n\n{}\n",

@@ -111,7 +111,19 @@ pub async fn list_exports(app: &App, who: &AuthUser, user_id: i64) -> Result<Val
 }
 
 async fn remove_export(app: &App, e: &archives::Export) -> Result<()> {
-    archives::delete_export(&app.db, e.id).await?;
+    let mut tx = app.db.begin().await?;
+    archives::delete_export(&mut tx, e.id).await?;
+    // In the store: its object goes by a job queued with the row's deletion.
+    if e.stored {
+        let job = crate::jobs::Job::RemoveObjects {
+            uuid: String::new(),
+            storage: flotilla_db::videos::STORAGE_OBJECT_PRIVATE,
+            files: vec![("user-export".to_string(), e.filename.clone())],
+        };
+        crate::jobs::enqueue(&mut tx, &job).await?;
+    }
+    tx.commit().await?;
+    app.wake_jobs();
     let dir = app.data_path(EXPORT_DIR);
     for name in [e.filename.clone(), format!("{}.part", e.filename)] {
         if let Err(err) = tokio::fs::remove_file(dir.join(&name)).await
@@ -135,7 +147,7 @@ pub async fn delete_export(app: &App, who: &AuthUser, user_id: i64, export_id: i
 
 /// `GET /download/user-exports/:filename`: the archive's path and the name to save it as, while it
 /// is finished and not expired.
-pub async fn download(app: &App, filename: &str) -> Result<(std::path::PathBuf, String)> {
+pub async fn download(app: &App, filename: &str) -> Result<(crate::storage::Place, String)> {
     let ok_name = filename.len() < 100 && filename.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
     if !ok_name {
         return Err(Error::not_found("export"));
@@ -147,7 +159,18 @@ pub async fn download(app: &App, filename: &str) -> Result<(std::path::PathBuf, 
     let user = flotilla_db::users::get(&app.db, flotilla_domain::UserId(e.user_id)).await?;
     let stamp = iso8601(e.created_at).replace(':', "_");
     let name = format!("user-export-{}-{stamp}.zip", user.map(|u| u.username).unwrap_or_default());
-    Ok((app.data_path(EXPORT_DIR).join(&e.filename), name))
+    let place = if e.stored {
+        crate::storage::Place::Object {
+            storage: flotilla_db::videos::STORAGE_OBJECT_PRIVATE,
+            kind: crate::storage::Kind::UserExport,
+            uuid: String::new(),
+            file: e.filename.clone(),
+            public_url: None,
+        }
+    } else {
+        crate::storage::Place::Disk(app.data_path(EXPORT_DIR).join(&e.filename))
+    };
+    Ok((place, name))
 }
 
 /// Removes expired exports and their files (hourly housekeeping). Returns how many went.

@@ -14,6 +14,7 @@ db_tests!(
     a_videos_files_live_in_the_object_store,
     moves_keep_every_byte_and_survive_an_outage,
     kept_originals_live_in_the_private_bucket,
+    user_archives_live_in_the_private_bucket,
 );
 
 const HLS: &str = GARAGE_BUCKETS[0];
@@ -318,4 +319,57 @@ async fn kept_originals_live_in_the_private_bucket(backend: Backend) {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     t.run_jobs().await;
     assert!(originals(&garage.list(PRIVATE), &other).is_empty(), "left in the store");
+}
+
+async fn user_archives_live_in_the_private_bucket(backend: Backend) {
+    let garage = Garage::start().await;
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        garage.configure(c);
+    })
+    .await;
+    let owner = t.user("xena").await;
+    let (_, me) = t.api.get("/api/v1/users/me", Some(&owner)).await;
+    let id = me["id"].as_i64().unwrap();
+    let uuid = t.publish(&owner, "In the archive", &[]).await;
+    t.run_jobs().await;
+    let (status, body) = t
+        .api
+        .post(&format!("/api/v1/users/{id}/exports/request"), Some(&owner), json!({ "withVideoFiles": true }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_jobs().await;
+    let (_, list) = t.api.get(&format!("/api/v1/users/{id}/exports"), Some(&owner)).await;
+    let export = &list["data"][0];
+    assert_eq!(export["state"]["id"], 3, "{list}");
+    let link = export["privateDownloadUrl"].as_str().unwrap().to_string();
+    let name = link.rsplit('/').next().unwrap().to_string();
+
+    // In the private bucket, not on the disk.
+    let keys: Vec<String> =
+        garage.list(PRIVATE).into_iter().filter(|k| k.ends_with(&format!("user-exports/{name}"))).collect();
+    assert_eq!(keys.len(), 1, "{:?}", garage.list(PRIVATE));
+    assert!(!garage.public_get(PRIVATE, &keys[0]).await.status().is_success(), "no public reads");
+    let on_disk: Vec<_> =
+        std::fs::read_dir(t.dir.path().join("data/user-exports")).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(on_disk.is_empty(), "left on the disk: {on_disk:?}");
+
+    // Its link streams it from the store: a whole zip of the size listed, with the video in it.
+    let resp = t.api.http.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let zip = resp.bytes().await.unwrap();
+    assert_eq!(zip.len() as i64, export["size"].as_i64().unwrap());
+    // The video (its files in the store's public buckets) is in it, read back from the store.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+    let inside = archive.by_name(&format!("files/videos/video-files/{uuid}.mp4")).map(|f| f.size()).unwrap_or(0);
+    assert!(inside > 1000, "the video file in the archive: {inside} bytes");
+
+    // Deleted: its object goes.
+    let export_id = export["id"].as_i64().unwrap();
+    let (status, body) = t.api.delete(&format!("/api/v1/users/{id}/exports/{export_id}"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    assert!(garage.list(PRIVATE).iter().all(|k| !k.ends_with(&name)), "left in the store");
+    assert_eq!(t.api.http.get(&link).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
