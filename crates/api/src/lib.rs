@@ -300,15 +300,23 @@ async fn get_hls_file(
         return files::serve(&files::UNCACHED, &path, &headers, content_type, cache).await;
     }
     let video = flotilla_app::video::get_for_files(&app, who.as_ref(), &uuid, token).await?;
+    // Files anybody may fetch are cached by anyone; those opened by the caller's rights (a private,
+    // internal or password-protected video, one not published yet) by the caller's browser only:
+    // a shared cache in front must not keep them for others. (The access check just remembered a
+    // public video; a change since then only makes this stricter.)
+    let cache = if app.media_cache.public_access(&uuid) == Some(true) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "private, max-age=31536000, immutable"
+    };
     // A video whose files are in the object store: players go there (a public bucket) or get them
     // through us; a video mid-transcoding is on the disk.
     if let Some(v) = flotilla_app::video::stored_elsewhere(&app, &uuid).await? {
         let place = flotilla_app::storage::place(&app, &v, flotilla_app::storage::Kind::Hls, &file);
-        return files::serve_place(&app, place, &headers, content_type, "public, max-age=31536000, immutable", true)
-            .await;
+        return files::serve_place(&app, place, &headers, content_type, cache, true).await;
     }
     let path = flotilla_app::video::hls_dir(&app, &video).join(&file);
-    files::serve(&app.media_cache, &path, &headers, content_type, "public, max-age=31536000, immutable").await
+    files::serve(&app.media_cache, &path, &headers, content_type, cache).await
 }
 
 /// `GET /static/edge/hls/{uuid}/{file}`: a remote video's files through the edge cache

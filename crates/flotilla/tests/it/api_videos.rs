@@ -632,6 +632,10 @@ async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
         assert_eq!(fetch(&t.api, &master).await.0, StatusCode::OK);
         let resp = t.api.http.get(&segment).header("Range", "bytes=0-99").send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+        assert!(
+            resp.headers()["cache-control"].to_str().unwrap().starts_with("public"),
+            "anybody's: shared caches too"
+        );
         assert_eq!(resp.bytes().await.unwrap().len(), 100);
     }
     let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "privacy": 3 })).await;
@@ -641,6 +645,11 @@ async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
     // …and stops the moment it turns private.
     assert_eq!(fetch(&t.api, &master).await.0, StatusCode::NOT_FOUND);
     assert_eq!(fetch(&t.api, &segment).await.0, StatusCode::NOT_FOUND);
+    // Its owner still gets them, for their browser only (no shared cache keeps a private file).
+    let resp = t.api.http.get(&segment).bearer_auth(&token).header("Range", "bytes=0-99").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    let cache = resp.headers()["cache-control"].to_str().unwrap().to_string();
+    assert!(cache.starts_with("private"), "{cache}");
 
     // Deleting the user removes their videos' files too.
     let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
