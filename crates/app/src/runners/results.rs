@@ -317,7 +317,10 @@ pub async fn store_all(app: &Arc<App>, video_id: i64) -> std::result::Result<(),
                 fps: p.fps,
                 max_bitrate: 0,
             };
-            let others_open = all.iter().any(|o| o.id != j.id && open(o)) || i + 1 < ready.len();
+            // The last when no job is still out and this is the last of the batch (`all` was read
+            // before the batch: its other completed jobs are stored by this loop, not open).
+            let others_open =
+                i + 1 < ready.len() || all.iter().any(|o| o.state == db::PENDING || o.state == db::PROCESSING);
             let last = !others_open;
             crate::video::transcode::store(app, &v, &d, &out_dir, &[(rendition, fragment, playlist)], p.duration)
                 .await?;
