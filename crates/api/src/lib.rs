@@ -217,6 +217,27 @@ async fn log_request(req: Request, next: middleware::Next) -> Response {
     resp
 }
 
+/// An image that is no longer on the disk but in the object store's images bucket: a redirect
+/// there (`image_storage`). Cached for an hour only: a move back to the disk removes the object.
+async fn stored_image(app: &App, dir: &str, file: &str) -> Result<Response, ApiError> {
+    match flotilla_app::image_storage::redirect(app, dir, file).await? {
+        Some(url) => {
+            let location = HeaderValue::from_str(&url)
+                .map_err(|_| flotilla_app::Error::Internal(format!("unusable image URL {url}")))?;
+            Ok((
+                StatusCode::FOUND,
+                [
+                    (header::LOCATION, location),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                    (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+                ],
+            )
+                .into_response())
+        }
+        None => Err(ApiError::not_found("image not found")),
+    }
+}
+
 /// `GET /lazy-static/{avatars,banners}/{file}`: stored images, with long cache headers (names
 /// change whenever the image does), and the headers of every user-supplied file: never sniffed as
 /// another type, sandboxed if opened as a page.
@@ -234,7 +255,7 @@ async fn get_image(State(app): State<Arc<App>>, Path(file): Path<String>) -> Res
             bytes,
         )
             .into_response()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found("image not found")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => stored_image(&app, "images", &file).await,
         Err(e) => Err(flotilla_app::Error::Internal(format!("cannot read {}: {e}", path.display())).into()),
     }
 }
@@ -250,14 +271,11 @@ async fn get_video_image(
         return Err(ApiError::not_found("image not found"));
     }
     let dir = if uri.path().starts_with("/lazy-static/previews/") { "previews" } else { "thumbnails" };
-    files::serve(
-        &app.media_cache,
-        &app.data_path(dir).join(&file),
-        &headers,
-        "image/jpeg",
-        "public, max-age=31536000, immutable",
-    )
-    .await
+    let path = app.data_path(dir).join(&file);
+    if app.object_storage.is_some() && !tokio::fs::try_exists(&path).await.unwrap_or(true) {
+        return stored_image(&app, dir, &file).await;
+    }
+    files::serve(&app.media_cache, &path, &headers, "image/jpeg", "public, max-age=31536000, immutable").await
 }
 
 /// `GET /download/user-exports/{file}`: a finished user archive; its random name is the secret

@@ -98,6 +98,12 @@ pub struct ObjectStorageConfig {
     /// a bucket of their own works on stores without ACLs, Garage among them.)
     pub private_bucket_name: String,
     pub private_prefix: String,
+    /// Images (avatars, banners, thumbnails, previews): a bucket the public reads, like the
+    /// videos' ones. Empty: images stay on the disk. They keep their `/lazy-static/…` URLs (the
+    /// API's `path`s are PeerTube's), which redirect to the bucket.
+    pub images_bucket_name: String,
+    pub images_prefix: String,
+    pub images_base_url: String,
 }
 
 impl Default for ObjectStorageConfig {
@@ -118,6 +124,9 @@ impl Default for ObjectStorageConfig {
             web_videos_base_url: String::new(),
             private_bucket_name: String::new(),
             private_prefix: String::new(),
+            images_bucket_name: String::new(),
+            images_prefix: String::new(),
+            images_base_url: String::new(),
         }
     }
 }

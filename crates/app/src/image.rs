@@ -95,7 +95,8 @@ pub async fn delete(app: &App, actor_id: i64, kind: Kind) -> Result<()> {
     Ok(())
 }
 
-/// Deletes image files; a file already gone is not an error, another failure is logged.
+/// Deletes image files, and their copies in the object store (`image_storage::forget`); a file
+/// already gone is not an error, another failure is logged.
 pub async fn remove_files(app: &App, names: &[String]) {
     for n in names {
         if let Some(path) = file_path(app, n)
@@ -105,6 +106,7 @@ pub async fn remove_files(app: &App, names: &[String]) {
             tracing::warn!(path = %path.display(), error = %e, "cannot remove image file");
         }
     }
+    crate::image_storage::forget(app, "images", names).await;
 }
 
 /// The path of a stored image, only for names we generate (`<uuid>-<w>x<h>.jpg`): a request can

@@ -165,6 +165,13 @@ pub enum Job {
     StoreOriginal {
         video_id: i64,
     },
+    /// Images on the disk older than `settle_secs` copied to the images bucket
+    /// (`image_storage::store_all`). One at a time (its key): it removes disk copies.
+    StoreImages {
+        settle_secs: u64,
+    },
+    /// Every image in the images bucket brought back to the disk (`image_storage::to_file_system`).
+    ImagesToFileSystem {},
 }
 
 impl Job {
@@ -207,6 +214,8 @@ impl Job {
             Job::RemoveObjects { .. } => "remove-objects",
             Job::RunnerResults { .. } => "runner-results",
             Job::StoreOriginal { .. } => "store-original",
+            Job::StoreImages { .. } => "store-images",
+            Job::ImagesToFileSystem { .. } => "images-to-file-system",
         }
     }
 
@@ -240,6 +249,9 @@ impl Job {
             Job::MoveToObjectStorage { .. } | Job::MoveToFileSystem { .. } | Job::RemoveObjects { .. } => 16,
             Job::RunnerResults { .. } => 10,
             Job::StoreOriginal { .. } => 16,
+            // The next round queues it again anyway.
+            Job::StoreImages { .. } => 3,
+            Job::ImagesToFileSystem { .. } => 16,
         }
     }
 
@@ -278,6 +290,9 @@ impl Job {
             // success while it runs is stored by its loop or by the watchdog's next round.
             Job::RunnerResults { video_id } => Some(format!("runner-results:{video_id}")),
             Job::StoreOriginal { video_id } => Some(format!("store-original:{video_id}")),
+            // Images go one way at a time, by one worker: a sweep that finds its disk copy gone
+            // concludes the image was deleted meanwhile.
+            Job::StoreImages { .. } | Job::ImagesToFileSystem { .. } => Some("move-images".into()),
         }
     }
 
@@ -317,6 +332,10 @@ impl Job {
             uuid: String,
             storage: i64,
             files: Vec<(String, String)>,
+        }
+        #[derive(Deserialize)]
+        struct StoreImagesPayload {
+            settle_secs: u64,
         }
         #[derive(Deserialize)]
         struct EventPayload {
@@ -458,6 +477,10 @@ impl Job {
             "store-original" => serde_json::from_str::<VideoPayload>(payload)
                 .map(|p| Job::StoreOriginal { video_id: p.video_id })
                 .map_err(|e| e.to_string()),
+            "store-images" => serde_json::from_str::<StoreImagesPayload>(payload)
+                .map(|p| Job::StoreImages { settle_secs: p.settle_secs })
+                .map_err(|e| e.to_string()),
+            "images-to-file-system" => Ok(Job::ImagesToFileSystem {}),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -504,6 +527,8 @@ fn kinds(app: &App) -> Vec<(&'static str, u32)> {
         // Renditions made elsewhere: a copy and the hashes of each, one video at a time.
         ("runner-results", 1),
         ("store-original", 1),
+        ("store-images", 1),
+        ("images-to-file-system", 1),
     ]
 }
 
@@ -628,6 +653,10 @@ async fn dispatch(app: &Arc<App>, job: &Job, progress: &Progress) -> std::result
         Job::RemoveObjects { uuid, storage, files } => crate::storage::remove_objects(app, uuid, *storage, files).await,
         Job::RunnerResults { video_id } => Box::pin(crate::runners::results::store_all(app, *video_id)).await,
         Job::StoreOriginal { video_id } => crate::storage::store_original(app, *video_id).await,
+        Job::StoreImages { settle_secs } => {
+            crate::image_storage::store_all(app, Duration::from_secs(*settle_secs)).await.map(|_| ())
+        }
+        Job::ImagesToFileSystem {} => crate::image_storage::to_file_system(app).await.map(|_| ()),
         Job::FetchPlaylist { url } => {
             let budget = (crate::federation::playlists::MAX_REMOTE_ELEMENTS + 32) as u32;
             flotilla_federation::fetch::with_budget(budget, Box::pin(crate::federation::playlists::fetch(app, url)))
@@ -689,6 +718,10 @@ async fn gave_up(app: &Arc<App>, job: &Job, why: &str) {
                 error = why,
                 "a kept original not moved to the object store (it stays on the disk)"
             )
+        }
+        Job::StoreImages { .. } => tracing::warn!(error = why, "images not moved to the object store (retried later)"),
+        Job::ImagesToFileSystem {} => {
+            tracing::error!(error = why, "images not brought back from the object store (those left stay there)")
         }
         Job::RunnerResults { video_id } => {
             let msg = format!("the renditions made by remote runners could not be stored: {why}");

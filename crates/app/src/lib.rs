@@ -34,6 +34,7 @@ pub mod federation;
 pub mod feed;
 pub mod history;
 pub mod image;
+pub mod image_storage;
 pub mod instance;
 pub mod jobs;
 pub mod jobs_admin;

@@ -279,12 +279,13 @@ async fn store_thumbnail(app: &App, bytes: Vec<u8>) -> Result<String> {
 }
 
 async fn remove_thumbnail(app: &App, name: Option<&str>) {
-    if let Some(n) = name
-        && let Err(e) = tokio::fs::remove_file(app.data_path("thumbnails").join(n)).await
+    let Some(n) = name else { return };
+    if let Err(e) = tokio::fs::remove_file(app.data_path("thumbnails").join(n)).await
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(file = n, error = %e, "cannot remove a playlist thumbnail");
     }
+    crate::image_storage::forget(app, "thumbnails", &[n.to_string()]).await;
 }
 
 /// `POST /video-playlists`: `{ id, uuid, shortUUID }` of the new playlist.

@@ -5,8 +5,8 @@
 //! A video's HLS files (renditions, their playlists, the master playlist, the segment hashes) and
 //! its web videos are all in one place, `videos.storage`: the disk, the public buckets (one per
 //! kind, read by the public from their `base_url`), or the private bucket (videos that are not
-//! public, read only through Flotilla). Torrents, thumbnails, captions and storyboards stay on
-//! the disk.
+//! public, read only through Flotilla). Images (avatars, banners, thumbnails, previews) have a
+//! bucket of their own (`image_storage`); torrents, captions and storyboards stay on the disk.
 //!
 //! A move (`move-to-object-storage`, `move-to-file-system`; [`run_move`]) copies every file to
 //! the target, checks each copy's size, then flips `videos.storage` in one update fenced by the
@@ -42,6 +42,9 @@ pub enum Kind {
     Original,
     /// A user's archive (`archive::export`): only ever in the private bucket.
     UserExport,
+    /// An avatar, banner, thumbnail or preview (`image_storage`): only ever in the images bucket,
+    /// under `<prefix><dir>/<name>` (the `uuid` argument of the methods below is the directory).
+    Image,
 }
 
 struct Bucket {
@@ -56,6 +59,7 @@ pub struct ObjectStorage {
     hls: Bucket,
     web: Bucket,
     private: Option<Bucket>,
+    images: Option<Bucket>,
     part_size: usize,
 }
 
@@ -142,7 +146,13 @@ impl ObjectStorage {
                 public_base: String::new(),
             })
         };
+        let images = if c.images_bucket_name.is_empty() {
+            None
+        } else {
+            Some(bucket(&c.images_bucket_name, &c.images_prefix, &c.images_base_url, "images")?)
+        };
         Ok(ObjectStorage {
+            images,
             hls: bucket(
                 &c.streaming_playlists_bucket_name,
                 &c.streaming_playlists_prefix,
@@ -176,6 +186,10 @@ impl ObjectStorage {
                 let b = self.private.as_ref()?;
                 (b, format!("{}user-exports/{file}", b.prefix))
             }
+            (STORAGE_OBJECT, Kind::Image) => {
+                let b = self.images.as_ref()?;
+                (b, format!("{}{uuid}/{file}", b.prefix))
+            }
             _ => return None,
         };
         Some((bucket, Key::from(key)))
@@ -185,6 +199,17 @@ impl ObjectStorage {
     pub fn public_url(&self, kind: Kind, uuid: &str, file: &str) -> String {
         let (bucket, key) = self.locate(STORAGE_OBJECT, kind, uuid, file).expect("public buckets always exist");
         format!("{}/{}", bucket.public_base, key)
+    }
+
+    /// Where the public reads a stored image (`dir` is `images`, `thumbnails` or `previews`).
+    pub fn image_url(&self, dir: &str, name: &str) -> Option<String> {
+        let (bucket, key) = self.locate(STORAGE_OBJECT, Kind::Image, dir, name)?;
+        Some(format!("{}/{}", bucket.public_base, key))
+    }
+
+    /// Whether images go to the store (an images bucket is configured).
+    pub fn has_images(&self) -> bool {
+        self.images.is_some()
     }
 
     /// Whether videos that are not public may go to the store (a private bucket is configured).
@@ -374,6 +399,8 @@ pub fn file_url(app: &App, v: &Video, kind: Kind, file: &str) -> String {
         Kind::Web => format!("{}/static/web-videos/{file}", app.public.base()),
         Kind::Original => format!("{}/download/original-video-files/{}", app.public.base(), v.uuid),
         Kind::UserExport => format!("{}/download/user-exports/{file}", app.public.base()),
+        // Images are nobody's video file (`image_storage` reads and writes them by their names).
+        Kind::Image => unreachable!("an image is not a video's file"),
     }
 }
 
@@ -401,6 +428,7 @@ fn local_path(app: &App, v: &Video, kind: Kind, file: &str) -> PathBuf {
         Kind::Web => crate::video::files::web_dir(app, &v.uuid).join(file),
         Kind::Original => crate::video::source::originals_dir(app).join(file),
         Kind::UserExport => app.data_path(crate::archive::EXPORT_DIR).join(file),
+        Kind::Image => unreachable!("an image is not a video's file"),
     }
 }
 
@@ -651,6 +679,7 @@ pub async fn remove_objects(
             "web" => Kind::Web,
             "original" => Kind::Original,
             "user-export" => Kind::UserExport,
+            "image" => Kind::Image,
             _ => Kind::Hls,
         };
         store.delete(storage, kind, uuid, name).await.map_err(|e| Failure::Retry(e.to_string()))?;
@@ -697,6 +726,22 @@ pub async fn queue_all(app: &App, direction: Direction, only: Option<&str>) -> R
             crate::jobs::enqueue(&mut tx, &crate::jobs::Job::move_job(*id, direction)).await?;
         }
         tx.commit().await?;
+    }
+    // Images: to the bucket by the `store-images` job while `enabled` (queued by the jobs role as
+    // they settle, and now); back only when not `enabled`, or they would go straight back up.
+    if only.is_none() && app.object_storage.as_ref().is_some_and(ObjectStorage::has_images) {
+        let job = match direction {
+            Direction::ToObjectStorage if crate::image_storage::wants(app) => {
+                Some(crate::jobs::Job::StoreImages { settle_secs: crate::image_storage::SETTLE.as_secs() })
+            }
+            Direction::ToFileSystem if !app.config.object_storage.enabled => {
+                Some(crate::jobs::Job::ImagesToFileSystem {})
+            }
+            _ => None,
+        };
+        if let Some(job) = job {
+            crate::jobs::enqueue(&app.db, &job).await?;
+        }
     }
     // Kept originals go to the private bucket with the rest (they stay there on the way back:
     // they are only downloaded, never served to players).

@@ -90,3 +90,49 @@ pub async fn set_source(e: impl Into<Exec<'_>>, actor_id: i64, kind: &str, url: 
     .map(|_| ()))?;
     Ok(())
 }
+
+/// Records that `dir/name` is in the object store's images bucket (again: nothing changes).
+pub async fn mark_stored(e: impl Into<Exec<'_>>, dir: &str, name: &str) -> Result<()> {
+    run!(e, |x| sqlx::query("INSERT INTO stored_images (dir, name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(dir)
+        .bind(name)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Whether `dir/name` is in the images bucket.
+pub async fn is_stored(e: impl Into<Exec<'_>>, dir: &str, name: &str) -> Result<bool> {
+    let found: i64 =
+        run!(e, |x| sqlx::query_scalar("SELECT COUNT(*) FROM stored_images WHERE dir = $1 AND name = $2")
+            .bind(dir)
+            .bind(name)
+            .fetch_one(x)
+            .await)?;
+    Ok(found > 0)
+}
+
+/// Forgets that `dir/name` is in the bucket; whether it was.
+pub async fn unmark_stored(e: impl Into<Exec<'_>>, dir: &str, name: &str) -> Result<bool> {
+    let n = run!(e, |x| sqlx::query("DELETE FROM stored_images WHERE dir = $1 AND name = $2")
+        .bind(dir)
+        .bind(name)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Stored images after `(dir, name)`, in order, at most `count` (1 to 1000).
+pub async fn stored_after(e: impl Into<Exec<'_>>, after: (&str, &str), count: i64) -> Result<Vec<(String, String)>> {
+    let count = count.clamp(1, 1000);
+    Ok(run!(e, |x| sqlx::query_as(
+        "SELECT dir, name FROM stored_images WHERE dir > $1 OR (dir = $1 AND name > $2) ORDER BY dir, name LIMIT $3"
+    )
+    .bind(after.0)
+    .bind(after.1)
+    .bind(count)
+    .fetch_all(x)
+    .await)?)
+}

@@ -417,6 +417,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0050_stored_originals_and_exports.sql"),
         include_str!("../migrations/0050_stored_originals_and_exports.sql"),
     ),
+    (
+        51,
+        "stored_images",
+        include_str!("../migrations/0051_stored_images.sql"),
+        include_str!("../migrations/0051_stored_images.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -106,6 +106,9 @@ pub async fn start_with_routes(
         background.push(tokio::spawn(housekeeping(app.clone())));
         background.push(tokio::spawn(mirroring(app.clone())));
         background.push(tokio::spawn(runner_watchdog(app.clone())));
+        if flotilla_app::image_storage::wants(&app) {
+            background.push(tokio::spawn(image_storing(app.clone())));
+        }
         background.extend(flotilla_app::jobs::spawn_workers(app.clone()));
     }
     // Who watches what is known to the web process that serves them (`video::views::Watching`).
@@ -180,6 +183,24 @@ async fn runner_watchdog(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::warn!(count = n, "stalled runner jobs given back"),
             Err(e) => tracing::warn!(error = %e, "cannot look for stalled runner jobs"),
+        }
+    }
+}
+
+/// New images to the object store's images bucket: the `store-images` job queued whenever some
+/// image on the disk has settled (one job at a time, whichever jobs process queues it).
+async fn image_storing(app: Arc<App>) {
+    let every = flotilla_app::image_storage::SETTLE;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if !flotilla_app::image_storage::any_waiting(&app).await {
+            continue;
+        }
+        let job = flotilla_app::jobs::Job::StoreImages { settle_secs: every.as_secs() };
+        match flotilla_app::jobs::enqueue(&app.db, &job).await {
+            Ok(_) => app.wake_jobs(),
+            Err(e) => tracing::warn!(error = %e, "cannot queue the move of images to the object store"),
         }
     }
 }

@@ -371,8 +371,25 @@ async fn admin(mut args: Vec<String>, loaded: Loaded) -> ExitCode {
             } else {
                 flotilla_app::storage::Direction::ToObjectStorage
             };
+            let o = &app.config.object_storage;
+            let images = match (o.images_bucket_name.is_empty() || args.len() > 1, direction, o.enabled) {
+                (true, _, _) => "",
+                (false, flotilla_app::storage::Direction::ToObjectStorage, true) => {
+                    " Images go to the images bucket by a store-images job."
+                }
+                (false, flotilla_app::storage::Direction::ToObjectStorage, false) => {
+                    " Images move to the images bucket once [object_storage] enabled = true."
+                }
+                (false, flotilla_app::storage::Direction::ToFileSystem, true) => {
+                    " Images stay in the images bucket while [object_storage] enabled = true (new ones would go straight back): set it to false and run this again to bring them back."
+                }
+                (false, flotilla_app::storage::Direction::ToFileSystem, false) => {
+                    " Images come back by an images-to-file-system job."
+                }
+            };
+            let kind = if sub == "move-to-file-system" { "move-to-file-system" } else { "move-to-object-storage" };
             flotilla_app::storage::queue_all(&app, direction, args.get(1).map(String::as_str)).await.map(|n| {
-                format!("Queued the move of {n} video(s); the instance's job workers move them (progress: GET /api/v1/jobs/all?jobType=move-to-object-storage).")
+                format!("Queued the move of {n} video(s); the instance's job workers move them (progress: GET /api/v1/jobs/all?jobType={kind}).{images}")
             })
         }
         other => return usage_error(&format!("unknown admin command '{other}'")),

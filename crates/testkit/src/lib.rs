@@ -1027,7 +1027,7 @@ pub struct Garage {
     _dir: tempfile::TempDir,
 }
 
-pub const GARAGE_BUCKETS: [&str; 3] = ["flotilla-hls", "flotilla-web", "flotilla-private"];
+pub const GARAGE_BUCKETS: [&str; 4] = ["flotilla-hls", "flotilla-web", "flotilla-private", "flotilla-images"];
 
 impl Garage {
     pub fn binary() -> PathBuf {
@@ -1124,6 +1124,8 @@ impl Garage {
         o.web_videos_bucket_name = GARAGE_BUCKETS[1].into();
         o.web_videos_base_url = format!("http://{}.web.localhost:{}", GARAGE_BUCKETS[1], self.web_port);
         o.private_bucket_name = GARAGE_BUCKETS[2].into();
+        o.images_bucket_name = GARAGE_BUCKETS[3].into();
+        o.images_base_url = format!("http://{}.web.localhost:{}", GARAGE_BUCKETS[3], self.web_port);
     }
 
     /// The keys in `bucket`, listed through S3 by curl (its own SigV4 signing, not ours).

@@ -50,6 +50,29 @@ impl Builder {
         self.entries.push((format!("files/{dir}/{name}"), Source::File(path)));
         format!("../files/{dir}/{name}")
     }
+
+    /// The directory files downloaded from the object store are put in (removed after the zip).
+    fn staging(&mut self, app: &App) -> PathBuf {
+        self.staging
+            .get_or_insert_with(|| app.data_path("tmp/transcode").join(format!("export-{}", uuid::Uuid::new_v4())))
+            .clone()
+    }
+
+    /// Adds an image (`data_dir`'s file `name`) under `files/<dir>/<zip_name>`: the disk's copy,
+    /// or the images bucket's downloaded (`image_storage::local_copy`); `None` when it is in
+    /// neither.
+    async fn image(
+        &mut self,
+        app: &App,
+        dir: &str,
+        zip_name: &str,
+        data_dir: &str,
+        name: &str,
+    ) -> Result<Option<String>> {
+        let staging = self.staging(app);
+        let copy = crate::image_storage::local_copy(app, data_dir, name, &staging).await?;
+        Ok(copy.map(|path| self.file(dir, zip_name, path)))
+    }
 }
 
 fn ext(name: &str) -> &str {
@@ -206,10 +229,12 @@ async fn actor_images(app: &App, actor_id: i64, kind: &str) -> Result<(Value, Op
 
 async fn account_files(app: &App, b: &mut Builder, a: &accounts::Account) -> Result<()> {
     let (avatars, best) = actor_images(app, a.actor_id, "avatar").await?;
-    let avatar = best.and_then(|i| {
-        let path = crate::image::file_path(app, &i.filename)?;
-        Some(b.file("account/avatars", &format!("{}.{}", a.name, ext(&i.filename)), path))
-    });
+    let avatar = match best {
+        Some(i) => {
+            b.image(app, "account/avatars", &format!("{}.{}", a.name, ext(&i.filename)), "images", &i.filename).await?
+        }
+        None => None,
+    };
     b.json(
         "peertube/account.json",
         &json!({
@@ -254,14 +279,16 @@ async fn channel_files(app: &App, b: &mut Builder, chans: &[channels::Channel]) 
     for c in chans {
         let (avatars, best_avatar) = actor_images(app, c.actor_id, "avatar").await?;
         let (banners, best_banner) = actor_images(app, c.actor_id, "banner").await?;
-        let mut archived = |dir: &str, img: Option<images::Image>| {
-            img.and_then(|i| {
-                let path = crate::image::file_path(app, &i.filename)?;
-                Some(b.file(dir, &format!("{}.{}", c.name, ext(&i.filename)), path))
-            })
-        };
-        let avatar = archived("channels/avatars", best_avatar);
-        let banner = archived("channels/banners", best_banner);
+        let mut archived = Vec::new();
+        for (dir, img) in [("channels/avatars", best_avatar), ("channels/banners", best_banner)] {
+            archived.push(match img {
+                Some(i) => {
+                    b.image(app, dir, &format!("{}.{}", c.name, ext(&i.filename)), "images", &i.filename).await?
+                }
+                None => None,
+            });
+        }
+        let [avatar, banner]: [Option<String>; 2] = archived.try_into().unwrap_or_default();
         list.push(json!({
             "url": uris::channel(app, &c.name),
             "name": c.name,
@@ -323,12 +350,7 @@ async fn video_files(
             match (files.first(), &v.input_path) {
                 (Some(f), _) if v.storage != videos::STORAGE_FILE_SYSTEM => {
                     // In the object store: downloaded for the zip.
-                    let staging = b
-                        .staging
-                        .get_or_insert_with(|| {
-                            app.data_path("tmp/transcode").join(format!("export-{}", uuid::Uuid::new_v4()))
-                        })
-                        .clone();
+                    let staging = b.staging(app);
                     tokio::fs::create_dir_all(&staging).await.map_err(|e| Error::Internal(e.to_string()))?;
                     let path = staging.join(&f.filename);
                     if let Some(store) = &app.object_storage {
@@ -379,9 +401,10 @@ async fn video_files(
             })
             .collect();
         let image = v.preview.as_ref().map(|p| ("previews", p)).or(v.thumbnail.as_ref().map(|t| ("thumbnails", t)));
-        let thumbnail = image.map(|(d, name)| {
-            b.file("videos/thumbnails", &format!("{}.{}", v.uuid, ext(name)), app.data_path(d).join(name))
-        });
+        let thumbnail = match image {
+            Some((d, name)) => b.image(app, "videos/thumbnails", &format!("{}.{}", v.uuid, ext(name)), d, name).await?,
+            None => None,
+        };
         let passwords: Vec<String> = if v.privacy == crate::video::PRIVACY_PASSWORD {
             flotilla_db::video_passwords::all(&app.db, v.id).await?.into_iter().map(|p| p.password).collect()
         } else {
@@ -468,9 +491,13 @@ async fn playlist_files(app: &App, b: &mut Builder, account: &accounts::Account)
             }
             None => None,
         };
-        let thumbnail = p.thumbnail.as_ref().map(|t| {
-            b.file("video-playlists/thumbnails", &format!("{}.{}", p.uuid, ext(t)), app.data_path("thumbnails").join(t))
-        });
+        let thumbnail = match &p.thumbnail {
+            Some(t) => {
+                let zip_name = format!("{}.{}", p.uuid, ext(t));
+                b.image(app, "video-playlists/thumbnails", &zip_name, "thumbnails", t).await?
+            }
+            None => None,
+        };
         list.push(json!({
             "displayName": p.name,
             "description": p.description,

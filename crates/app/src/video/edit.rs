@@ -264,7 +264,8 @@ pub async fn set_images(app: &App, v: &videos::Video, images: VideoImages) -> Re
             videos::replace_preview(&app.db, v.id, &name).await?
         };
         if let Some(old) = old {
-            let _ = tokio::fs::remove_file(app.data_path(dir).join(old)).await;
+            let _ = tokio::fs::remove_file(app.data_path(dir).join(&old)).await;
+            crate::image_storage::forget(app, dir, &[old]).await;
         }
     }
     Ok(())

@@ -525,6 +525,12 @@ pub async fn remove_files(app: &App, v: &videos::Video) {
             tracing::warn!(path = %p.display(), error = %e, "cannot remove a video file");
         }
     }
+    // Their copies in the object store's images bucket, if they went there.
+    for (dir, name) in [("thumbnails", &v.thumbnail), ("previews", &v.preview)] {
+        if let Some(name) = name {
+            crate::image_storage::forget(app, dir, std::slice::from_ref(name)).await;
+        }
+    }
 }
 
 /// The UUID of a video whose files the caller may fetch — by a valid `videoFileToken`, or because

@@ -15,11 +15,13 @@ db_tests!(
     moves_keep_every_byte_and_survive_an_outage,
     kept_originals_live_in_the_private_bucket,
     user_archives_live_in_the_private_bucket,
+    images_live_in_their_bucket_behind_our_urls,
 );
 
 const HLS: &str = GARAGE_BUCKETS[0];
 const WEB: &str = GARAGE_BUCKETS[1];
 const PRIVATE: &str = GARAGE_BUCKETS[2];
+const IMAGES: &str = GARAGE_BUCKETS[3];
 
 async fn video(t: &TestInstance, uuid: &str, token: Option<&str>) -> Value {
     let (status, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), token).await;
@@ -338,6 +340,9 @@ async fn user_archives_live_in_the_private_bucket(backend: Backend) {
         .post(&format!("/api/v1/users/{id}/exports/request"), Some(&owner), json!({ "withVideoFiles": true }))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The video's thumbnail in the images bucket (not on the disk) goes into the archive too.
+    let moved = flotilla_app::image_storage::store_all(&t.instance.app, std::time::Duration::ZERO).await.unwrap();
+    assert!(moved >= 2, "thumbnail and preview moved: {moved}");
     t.run_jobs().await;
     let (_, list) = t.api.get(&format!("/api/v1/users/{id}/exports"), Some(&owner)).await;
     let export = &list["data"][0];
@@ -364,6 +369,16 @@ async fn user_archives_live_in_the_private_bucket(backend: Backend) {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
     let inside = archive.by_name(&format!("files/videos/video-files/{uuid}.mp4")).map(|f| f.size()).unwrap_or(0);
     assert!(inside > 1000, "the video file in the archive: {inside} bytes");
+    let preview =
+        video(&t, &uuid, Some(&owner)).await["previewPath"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let stored = garage.public_get(IMAGES, &format!("previews/{preview}")).await.bytes().await.unwrap();
+    let mut image = Vec::new();
+    std::io::Read::read_to_end(
+        &mut archive.by_name(&format!("files/videos/thumbnails/{uuid}.jpg")).unwrap(),
+        &mut image,
+    )
+    .unwrap();
+    assert!(stored.len() > 100 && image == stored, "the archive's thumbnail is the stored preview");
 
     // Deleted: its object goes.
     let export_id = export["id"].as_i64().unwrap();
@@ -372,4 +387,128 @@ async fn user_archives_live_in_the_private_bucket(backend: Backend) {
     t.run_jobs().await;
     assert!(garage.list(PRIVATE).iter().all(|k| !k.ends_with(&name)), "left in the store");
     assert_eq!(t.api.http.get(&link).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+/// Keys of the images bucket, by directory.
+fn images_in(garage: &Garage, dir: &str) -> Vec<String> {
+    garage.list(IMAGES).into_iter().filter_map(|k| k.strip_prefix(&format!("{dir}/")).map(String::from)).collect()
+}
+
+fn last_segment(path: &str) -> String {
+    path.rsplit('/').next().unwrap().to_string()
+}
+
+/// Avatars, thumbnails and previews move to the images bucket once they have settled; their URLs
+/// stay ours (PeerTube's `path`s) and redirect there; replaced or deleted ones leave the bucket;
+/// a store down during the move loses nothing; the way back brings every byte home.
+async fn images_live_in_their_bucket_behind_our_urls(backend: Backend) {
+    let mut garage = Garage::start().await;
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        garage.configure(c);
+    })
+    .await;
+    let app = &t.instance.app;
+    let owner = t.user("ines").await;
+    let pick = |bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .part("avatarfile", reqwest::multipart::Part::bytes(bytes).file_name("me.png"));
+        t.api.send(t.api.http.post(t.api.url("/api/v1/users/me/avatar/pick")).bearer_auth(&owner).multipart(form))
+    };
+    let (status, body) = pick(flotilla_testkit::png(300, 300)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let avatars: Vec<String> =
+        body["avatars"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap().to_string()).collect();
+    assert!(avatars.len() >= 2, "{body}");
+    let uuid = t.publish(&owner, "Lighthouse", &[]).await;
+    t.run_jobs().await;
+    let v = video(&t, &uuid, None).await;
+    let mut paths = avatars.clone();
+    paths.push(v["thumbnailPath"].as_str().unwrap().to_string());
+    paths.push(v["previewPath"].as_str().unwrap().to_string());
+    let mut before = Vec::new();
+    for p in &paths {
+        let resp = t.api.http.get(t.api.url(p)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{p}");
+        before.push(resp.bytes().await.unwrap());
+    }
+
+    // Not yet settled: nothing moves.
+    assert_eq!(flotilla_app::image_storage::store_all(app, std::time::Duration::from_secs(3600)).await.unwrap(), 0);
+    assert!(garage.list(IMAGES).is_empty());
+
+    // Moved: in the bucket (listed through S3), off the disk, our URLs redirect to the bucket's,
+    // which serves the same bytes to anybody.
+    let moved = flotilla_app::image_storage::store_all(app, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(moved, paths.len());
+    assert_eq!(images_in(&garage, "images").len(), avatars.len());
+    assert_eq!(images_in(&garage, "thumbnails"), [last_segment(&paths[avatars.len()])]);
+    assert_eq!(images_in(&garage, "previews"), [last_segment(&paths[avatars.len() + 1])]);
+    for dir in ["images", "thumbnails", "previews"] {
+        let left: Vec<_> = std::fs::read_dir(t.dir.path().join("data").join(dir)).unwrap().flatten().collect();
+        assert!(left.is_empty(), "left on the disk in {dir}: {left:?}");
+    }
+    let base = format!("http://{IMAGES}.web.localhost:{}/", garage.web_port);
+    for (p, bytes) in paths.iter().zip(&before) {
+        let resp = no_redirects().get(t.api.url(p)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND, "{p}");
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        let key = location.strip_prefix(&base).unwrap_or_else(|| panic!("{location} is not in the bucket"));
+        assert!(key.ends_with(&last_segment(p)), "{key}");
+        let from_store = garage.public_get(IMAGES, key).await;
+        assert_eq!(from_store.status(), StatusCode::OK);
+        assert_eq!(&from_store.bytes().await.unwrap(), bytes, "{p}: the same bytes");
+    }
+    // The API's paths are unchanged (PeerTube's shape: relative to us).
+    assert_eq!(video(&t, &uuid, None).await["thumbnailPath"], v["thumbnailPath"]);
+    // Names that are neither on the disk nor stored: 404, as before.
+    for p in [
+        "/lazy-static/avatars/0000-48x48.jpg",
+        "/lazy-static/thumbnails/nothing.jpg",
+        "/lazy-static/previews/..%2Fx.jpg",
+    ] {
+        let resp = no_redirects().get(t.api.url(p)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{p}");
+    }
+
+    // A new avatar: served from the disk until it moves; the old ones leave the bucket.
+    let (status, body) = pick(flotilla_testkit::png(200, 200)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new_avatars: Vec<String> =
+        body["avatars"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap().to_string()).collect();
+    t.run_jobs().await;
+    assert!(images_in(&garage, "images").is_empty(), "old avatars left: {:?}", garage.list(IMAGES));
+    assert_eq!(no_redirects().get(t.api.url(&avatars[0])).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(no_redirects().get(t.api.url(&new_avatars[0])).send().await.unwrap().status(), StatusCode::OK);
+
+    // The store down during the move: it fails, the avatar stays on the disk and served; once the
+    // store is back the next run moves it.
+    garage.stop();
+    assert!(flotilla_app::image_storage::store_all(app, std::time::Duration::ZERO).await.is_err());
+    assert_eq!(no_redirects().get(t.api.url(&new_avatars[0])).send().await.unwrap().status(), StatusCode::OK);
+    garage.restart().await;
+    let moved = flotilla_app::image_storage::store_all(app, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(moved, new_avatars.len());
+    assert_eq!(no_redirects().get(t.api.url(&new_avatars[0])).send().await.unwrap().status(), StatusCode::FOUND);
+
+    // Back to the disk: every image byte-identical, the bucket emptied, served by us again.
+    let new_bytes = garage.public_get(IMAGES, &format!("images/{}", last_segment(&new_avatars[0]))).await.bytes().await;
+    let back = flotilla_app::image_storage::to_file_system(app).await.unwrap();
+    assert_eq!(back, new_avatars.len() + 2);
+    assert!(garage.list(IMAGES).is_empty(), "{:?}", garage.list(IMAGES));
+    let resp = no_redirects().get(t.api.url(&new_avatars[0])).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap(), new_bytes.unwrap());
+    let resp = no_redirects().get(t.api.url(&paths[avatars.len()])).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap(), before[avatars.len()], "the thumbnail came back whole");
+
+    // Up again, then the video deleted: its thumbnail and preview leave the bucket.
+    flotilla_app::image_storage::store_all(app, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(images_in(&garage, "thumbnails").len(), 1);
+    let (status, body) = t.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    assert!(images_in(&garage, "thumbnails").is_empty() && images_in(&garage, "previews").is_empty());
+    assert_eq!(images_in(&garage, "images").len(), new_avatars.len(), "the avatar stays");
 }
