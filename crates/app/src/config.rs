@@ -167,6 +167,10 @@ pub struct LiveConfig {
     /// A session's files are kept this long after it ends (seconds; PeerTube: 5 minutes), so that
     /// viewers behind the live edge play to its end; 0: removed at once.
     pub cleanup_delay_secs: u64,
+    /// Lives are transcoded by remote runners (a `live-rtmp-hls-transcoding` job per session:
+    /// the runner reads the stream from our RTMP server and uploads the segments) instead of an
+    /// ffmpeg here (PeerTube's `live.transcoding.remote_runners.enabled`).
+    pub remote_runners: bool,
 }
 
 impl Default for LiveConfig {
@@ -187,6 +191,7 @@ impl Default for LiveConfig {
             resolutions: vec![720, 480, 360],
             threads: 2,
             cleanup_delay_secs: 300,
+            remote_runners: false,
         }
     }
 }

@@ -87,7 +87,7 @@ fn live_config(app: &App) -> Value {
         "maxDuration": if l.max_duration_secs == 0 { -1 } else { (l.max_duration_secs * 1000) as i64 },
         "maxInstanceLives": limit(u64::from(l.max_instance_lives)),
         "maxUserLives": limit(u64::from(l.max_user_lives)),
-        "transcoding": { "enabled": true, "remoteRunners": { "enabled": false }, "enabledResolutions": l.resolutions,
+        "transcoding": { "enabled": true, "remoteRunners": { "enabled": l.remote_runners }, "enabledResolutions": l.resolutions,
                          "profile": "default", "availableProfiles": ["default"] },
         "rtmp": { "port": app.lives.rtmp_addr().map_or(1935, |a| a.port()) },
     })

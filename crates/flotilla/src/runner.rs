@@ -4,7 +4,9 @@
 //! input, make the rendition with its own ffmpeg (`flotilla_media::hls`, the same arguments as a
 //! transcoding on the server), report progress (which also tells the server it is alive), and
 //! upload the result. Stopped (SIGTERM, Ctrl-C) it gives its job back; killed, the server gives
-//! the job to another runner once it stalls.
+//! the job to another runner once it stalls. Lives' jobs (`live-rtmp-hls-transcoding`): [`live`].
+
+mod live;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -212,14 +214,19 @@ impl Runner {
                 Err(e) => tracing::warn!(error = %e, "cannot ask for jobs; trying again"),
                 Ok(v) => {
                     let jobs = v["availableJobs"].as_array().cloned().unwrap_or_default();
-                    for job in jobs.iter().filter(|j| j["type"] == crate::runner::HLS) {
+                    for job in jobs.iter().filter(|j| j["type"] == HLS || j["type"] == LIVE) {
                         let Some(uuid) = job["uuid"].as_str() else { continue };
                         match self
                             .post(&format!("/api/v1/runners/jobs/{uuid}/accept"), json!({ "runnerToken": self.token }))
                             .await
                         {
                             Ok(accepted) => {
-                                if let Err(stop) = self.work(uuid, &accepted["job"]).await {
+                                let done = if job["type"] == LIVE {
+                                    self.work_live(uuid, &accepted["job"]).await
+                                } else {
+                                    self.work(uuid, &accepted["job"]).await
+                                };
+                                if let Err(stop) = done {
                                     return stop;
                                 }
                                 break;
@@ -471,8 +478,9 @@ async fn signal() {
 /// How long a download may go without a byte before the job is given up.
 const IDLE: Duration = Duration::from_secs(60);
 
-/// The job type this runner does.
+/// The job types this runner does.
 pub const HLS: &str = "vod-hls-transcoding";
+pub const LIVE: &str = "live-rtmp-hls-transcoding";
 
 enum Outcome {
     Failed(String),

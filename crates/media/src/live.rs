@@ -104,6 +104,12 @@ pub fn max_bitrate(height: u32) -> u64 {
 /// allowed), the ladder decoded once and `split`, each variant x264 + AAC with keyframes on the
 /// segment grid, written by one HLS muxer into the working directory.
 pub fn ffmpeg_args(source: &Source, s: &Settings<'_>) -> Vec<String> {
+    ffmpeg_args_from(source, s, "pipe:0", "pipe")
+}
+
+/// [`ffmpeg_args`] reading `input` (a remote runner: the server's `rtmp://` URL) with only
+/// `protocols` allowed (`rtmp,tcp`).
+pub fn ffmpeg_args_from(source: &Source, s: &Settings<'_>, input: &str, protocols: &str) -> Vec<String> {
     let heights = ladder(source, s.resolutions);
     let seg = s.segment_seconds.max(1);
     let mut a: Vec<String> = [
@@ -112,17 +118,14 @@ pub fn ffmpeg_args(source: &Source, s: &Settings<'_>) -> Vec<String> {
         "-loglevel",
         "error",
         "-protocol_whitelist",
-        "pipe",
+        protocols,
         "-analyzeduration",
         "3000000",
-        "-f",
-        "flv",
-        "-i",
-        "pipe:0",
     ]
     .into_iter()
     .map(String::from)
     .collect();
+    a.extend(["-f", "flv", "-i", input].into_iter().map(String::from));
     let has_audio = source.has_audio;
     if !heights.is_empty() {
         let labels: String = (0..heights.len()).map(|i| format!("[s{i}]")).collect();

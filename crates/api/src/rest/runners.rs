@@ -214,21 +214,66 @@ pub async fn update(
 ) -> Result<StatusCode, ApiError> {
     let (runner_token, job_token, progress) = if is_multipart(&req) {
         let mut form = Form::from_request(req, &app).await?;
-        let (mut rt, mut jt, mut progress) = (None, None, None);
-        while let Some(mut part) = form.next().await? {
-            match part.name.as_str() {
-                "runnerToken" => rt = Some(part.text().await?),
-                "jobToken" => jt = Some(part.text().await?),
-                "progress" => {
-                    let t = part.text().await?;
-                    progress = Some(t.trim().parse::<f64>().map_err(|_| ApiError::invalid("progress", "a number"))?);
+        let (mut rt, mut jt, mut progress) = (None::<String>, None::<String>, None);
+        let mut chunk = runners::live::Chunk::default();
+        let mut chunk_file: Option<RemoveOnDrop> = None;
+        let mut checked = false;
+        let read = async {
+            while let Some(mut part) = form.next().await? {
+                let name = part.name.clone();
+                let is_file = matches!(
+                    name.as_str(),
+                    "payload[videoChunkFile]" | "payload[resolutionPlaylistFile]" | "payload[masterPlaylistFile]"
+                );
+                // A live's files are only read from the runner holding the job.
+                if is_file && !checked {
+                    let (Some(r), Some(j)) = (&rt, &jt) else {
+                        return Err(ApiError::invalid(
+                            "runnerToken",
+                            "runnerToken and jobToken come before the files in the form",
+                        ));
+                    };
+                    runners::check_held(&app, r, j, &uuid, ip).await?;
+                    checked = true;
                 }
-                // Live chunks (`payload[…]`) are not ours to take: read and dropped within bounds.
-                _ => while part.chunk().await?.is_some() {},
+                let max = runners::live::MAX_PLAYLIST_BYTES;
+                match name.as_str() {
+                    "runnerToken" => rt = Some(part.text().await?),
+                    "jobToken" => jt = Some(part.text().await?),
+                    "progress" => {
+                        let t = part.text().await?;
+                        progress =
+                            Some(t.trim().parse::<f64>().map_err(|_| ApiError::invalid("progress", "a number"))?);
+                    }
+                    "payload[type]" => chunk.kind = part.text().await?,
+                    "payload[videoChunkFilename]" => chunk.chunk_name = part.text().await?,
+                    "payload[resolutionPlaylistFilename]" => chunk.playlist_name = Some(part.text().await?),
+                    "payload[resolutionPlaylistFile]" => chunk.playlist = Some(part.bytes(max, "the playlist").await?),
+                    "payload[masterPlaylistFile]" => chunk.master = Some(part.bytes(max, "the master playlist").await?),
+                    "payload[videoChunkFile]" => {
+                        if chunk_file.is_some() {
+                            return Err(ApiError::invalid(&name, "sent twice"));
+                        }
+                        let max = runners::live::MAX_CHUNK_BYTES;
+                        chunk_file = Some(receive(&app, &mut part, max, "a live segment").await?);
+                    }
+                    _ => while part.chunk().await?.is_some() {},
+                }
             }
+            Ok::<_, ApiError>(())
+        };
+        if let Err(e) = read.await {
+            form.drain().await;
+            return Err(e);
         }
         let rt = rt.ok_or_else(|| ApiError::invalid("runnerToken", "required"))?;
         let jt = jt.ok_or_else(|| ApiError::invalid("jobToken", "required"))?;
+        if !chunk.kind.is_empty() {
+            chunk.chunk_file = chunk_file.as_ref().map(|f| f.0.clone());
+            runners::live::update(&app, &rt, &jt, &uuid, chunk, ip).await?;
+            drop(chunk_file);
+            return Ok(StatusCode::NO_CONTENT);
+        }
         (rt, jt, progress)
     } else {
         let Body(b) = Body::<JobBody>::from_request(req, &app).await?;
@@ -260,6 +305,34 @@ pub async fn input_file(
     Ok(res)
 }
 
+/// Writes a file part of a runner's form to the uploads' directory (at most `max` bytes, `413`
+/// past it), synced; removed when the guard goes.
+async fn receive(
+    app: &App,
+    part: &mut crate::rest::form::Part<'_>,
+    max: u64,
+    what: &str,
+) -> Result<RemoveOnDrop, ApiError> {
+    let io = |e: std::io::Error| ApiError::from(flotilla_app::Error::Internal(e.to_string()));
+    let dir = results::upload_dir(app);
+    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+    let path = dir.join(format!("{}.part", flotilla_app::auth::random_token(16)));
+    let guard = RemoveOnDrop(path.clone());
+    let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+    let mut written = 0u64;
+    while let Some(chunk) = part.chunk().await? {
+        written += chunk.len() as u64;
+        if written > max {
+            let msg = format!("{what} is larger than {max} bytes");
+            return Err(flotilla_app::Error::TooLarge { code: "payload_too_large", msg }.into());
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    Ok(guard)
+}
+
 /// Removes a partial upload however its request ends.
 struct RemoveOnDrop(std::path::PathBuf);
 
@@ -279,11 +352,10 @@ pub async fn success(
     req: Request,
 ) -> Result<StatusCode, ApiError> {
     if !is_multipart(&req) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "a job's result is sent as multipart/form-data",
-        ));
+        // A live's job ends without files (JSON, or a URL-encoded form).
+        let Body(b) = Body::<JobBody>::from_request(req, &app).await?;
+        runners::live::success(&app, &b.runner_token, &b.job_token, &uuid, ip).await?;
+        return Ok(StatusCode::NO_CONTENT);
     }
     let mut form = Form::from_request(req, &app).await?;
     let (mut rt, mut jt, mut checked) = (None::<String>, None::<String>, false);
@@ -317,27 +389,7 @@ pub async fn success(
                     if video.is_some() {
                         return Err(ApiError::invalid(&name, "sent twice"));
                     }
-                    let dir = results::upload_dir(&app);
-                    let io = |e: std::io::Error| ApiError::from(flotilla_app::Error::Internal(e.to_string()));
-                    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-                    let path = dir.join(format!("{}.part", flotilla_app::auth::random_token(16)));
-                    let guard = RemoveOnDrop(path.clone());
-                    let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
-                    let mut written = 0u64;
-                    while let Some(chunk) = part.chunk().await? {
-                        written += chunk.len() as u64;
-                        if written > max_video {
-                            return Err(flotilla_app::Error::TooLarge {
-                                code: "payload_too_large",
-                                msg: format!("the video file is larger than {max_video} bytes"),
-                            }
-                            .into());
-                        }
-                        file.write_all(&chunk).await.map_err(io)?;
-                    }
-                    file.flush().await.map_err(io)?;
-                    file.sync_all().await.map_err(io)?;
-                    video = Some(guard);
+                    video = Some(receive(&app, &mut part, max_video, "the video file").await?);
                 }
                 _ => while part.chunk().await?.is_some() {},
             }
@@ -351,6 +403,10 @@ pub async fn success(
     }
     let rt = rt.ok_or_else(|| ApiError::invalid("runnerToken", "required"))?;
     let jt = jt.ok_or_else(|| ApiError::invalid("jobToken", "required"))?;
+    if video.is_none() && playlist.is_none() {
+        runners::live::success(&app, &rt, &jt, &uuid, ip).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let video = video.ok_or_else(|| ApiError::invalid("payload[videoFile]", "the rendition's file is required"))?;
     let playlist = playlist
         .ok_or_else(|| ApiError::invalid("payload[resolutionPlaylistFile]", "the rendition's playlist is required"))?;

@@ -1,5 +1,5 @@
 //! The RTMP server: creators' streams come in here (OBS, ffmpeg: `rtmp://host:1935/live` and the
-//! live's stream key). The protocol (handshake, chunks, commands) is `rml_rtmp`'s; this module
+//! live's stream key); a remote runner plays a session it transcodes with its relay's key. The protocol (handshake, chunks, commands) is `rml_rtmp`'s; this module
 //! decides. Everything before a stream key is accepted is hostile and bounded: a few seconds and
 //! a few kilobytes to say which key, an unknown key refused at once — nothing is decoded, no
 //! ffmpeg started, no file written for it. Once accepted the stream's bitrate and duration are
@@ -17,7 +17,7 @@ use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent,
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::stream::Transcoder;
+use super::stream::{Encoder, Remote, Transcoder};
 use crate::App;
 
 /// A connection's stream: TCP, or TLS over TCP (RTMPS).
@@ -150,7 +150,12 @@ type Failed = String;
 async fn connection(app: Arc<App>, mut sock: impl Conn, peer: SocketAddr) {
     let announced = tokio::time::timeout(ANNOUNCE_TIMEOUT, announce(&app, &mut sock)).await;
     let (mut session, started, leftover) = match announced {
-        Ok(Ok(Some(x))) => x,
+        Ok(Ok(Some(Announced::Publish(session, started, leftover)))) => (session, *started, leftover),
+        Ok(Ok(Some(Announced::Play { session, stream_id, relay, results }))) => {
+            play(&mut sock, session, stream_id, relay, results).await;
+            let _ = sock.shutdown().await;
+            return;
+        }
         Ok(Ok(None)) => return,
         Ok(Err(why)) => {
             tracing::info!(%peer, why, "RTMP connection refused");
@@ -168,8 +173,78 @@ async fn connection(app: Arc<App>, mut sock: impl Conn, peer: SocketAddr) {
     let _ = sock.shutdown().await;
 }
 
-/// What a connection has once its key is accepted.
-type Announced = (ServerSession, super::Started, Vec<ServerSessionResult>);
+/// What a connection has once its key is accepted: a publisher's session, or a runner playing
+/// a session it transcodes.
+enum Announced {
+    Publish(ServerSession, Box<super::Started>, Vec<ServerSessionResult>),
+    Play {
+        session: ServerSession,
+        stream_id: u32,
+        relay: std::sync::Arc<super::Relay>,
+        results: Vec<ServerSessionResult>,
+    },
+}
+
+/// A runner plays a session (its job's `rtmpUrl`): the relay's tags are sent as they come,
+/// until the session ends, the runner leaves, or it falls too far behind.
+async fn play(
+    sock: &mut impl Conn,
+    mut session: ServerSession,
+    stream_id: u32,
+    relay: std::sync::Arc<super::Relay>,
+    results: Vec<ServerSessionResult>,
+) {
+    use rml_rtmp::time::RtmpTimestamp;
+    if write_results(sock, results).await.is_err() {
+        return;
+    }
+    let (first, mut rx) = relay.subscribe();
+    drop(relay);
+    let send = |session: &mut ServerSession, (kind, ts, data): super::Tag| {
+        let ts = RtmpTimestamp::new(ts);
+        if kind == media::TAG_AUDIO {
+            session.send_audio_data(stream_id, data, ts, false)
+        } else {
+            session.send_video_data(stream_id, data, ts, false)
+        }
+    };
+    for tag in first {
+        match send(&mut session, tag) {
+            Ok(p) => {
+                if sock.write_all(&p.bytes).await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            tag = rx.recv() => {
+                let tag = match tag {
+                    Ok(t) => t,
+                    // Too far behind to follow, or the session ended.
+                    Err(_) => break,
+                };
+                match send(&mut session, tag) {
+                    Ok(p) => if sock.write_all(&p.bytes).await.is_err() { return },
+                    Err(_) => return,
+                }
+            }
+            read = sock.read(&mut buf) => {
+                let n = match read { Ok(0) | Err(_) => return, Ok(n) => n };
+                match session.handle_input(&buf[..n]) {
+                    Ok(results) => if write_results(sock, results).await.is_err() { return },
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+    if let Ok(p) = session.finish_playing(stream_id) {
+        let _ = sock.write_all(&p.bytes).await;
+    }
+}
 
 /// The handshake and the commands up to an accepted `publish`; `None` when the client left.
 async fn announce(app: &App, sock: &mut impl Conn) -> Result<Option<Announced>, Failed> {
@@ -235,7 +310,7 @@ async fn announce(app: &App, sock: &mut impl Conn) -> Result<Option<Announced>, 
                             // The rest of this round (media already sent) is the stream's.
                             let mut rest = results;
                             rest.extend(next);
-                            return Ok(Some((session, started, rest)));
+                            return Ok(Some(Announced::Publish(session, Box::new(started), rest)));
                         }
                         Err(super::Refused(why)) => {
                             if let Ok(results) = session.reject_request(request_id, "NetStream.Publish.BadName", &why) {
@@ -245,8 +320,26 @@ async fn announce(app: &App, sock: &mut impl Conn) -> Result<Option<Announced>, 
                         }
                     }
                 }
-                ServerSessionResult::RaisedEvent(ServerSessionEvent::PlayStreamRequested { .. }) => {
-                    return Err("playing over RTMP is not offered".into());
+                // Only a runner, with the secret key of the session it transcodes.
+                ServerSessionResult::RaisedEvent(ServerSessionEvent::PlayStreamRequested {
+                    request_id,
+                    app_name,
+                    stream_key,
+                    stream_id,
+                    ..
+                }) => {
+                    let relay = (app_name == APP_NAME).then(|| app.lives.relay(&stream_key)).flatten();
+                    let Some(relay) = relay else {
+                        if let Ok(results) =
+                            session.reject_request(request_id, "NetStream.Play.StreamNotFound", "unknown stream")
+                        {
+                            let _ = write_results(sock, results).await;
+                        }
+                        return Err("playing over RTMP is only for the runner of a session".into());
+                    };
+                    let mut results = session.accept_request(request_id).map_err(|e| format!("RTMP session: {e:?}"))?;
+                    results.extend(next);
+                    return Ok(Some(Announced::Play { session, stream_id, relay, results }));
                 }
                 _ => {}
             }
@@ -328,7 +421,7 @@ async fn stream(
     let limits = &app.config.live;
     let begun = Instant::now();
     let mut probe = Probe::default();
-    let mut ffmpeg: Option<Transcoder> = None;
+    let mut ffmpeg: Option<Encoder> = None;
     let mut window_start = Instant::now();
     let mut window_bytes = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
@@ -366,8 +459,8 @@ async fn stream(
                 _ => continue,
             };
             let replay = replay.clone();
-            if let Err(code) = feed(app, &dir, live.latency_mode, replay, &mut probe, &mut ffmpeg, kind, ts, data).await
-            {
+            let at = (&video, session_id, live.latency_mode);
+            if let Err(code) = feed(app, &dir, at, replay, &mut probe, &mut ffmpeg, kind, ts, data).await {
                 break 'session Some(code);
             }
         }
@@ -430,14 +523,16 @@ async fn stream(
                         tracing::error!(video = %video.uuid, error = %e, "cannot announce a live's start");
                     }
                 }
-                if ffmpeg.as_mut().is_some_and(|f| f.exited()) {
-                    break 'session Some(super::ERROR_FFMPEG);
+                if let Some(f) = ffmpeg.as_mut()
+                    && let Some(code) = f.failed(app).await
+                {
+                    break 'session Some(code);
                 }
             }
         }
     };
     if let Some(f) = ffmpeg.take() {
-        let (failed, master) = f.finish(Duration::from_secs(5)).await;
+        let (failed, master) = f.finish(app, Duration::from_secs(5)).await;
         if let Some(why) = failed
             && error.is_none()
         {
@@ -460,23 +555,34 @@ async fn stream(
 async fn feed(
     app: &App,
     dir: &std::path::Path,
-    latency_mode: i64,
+    (video, session_id, latency_mode): (&flotilla_db::videos::Video, i64, i64),
     replay: Option<std::path::PathBuf>,
     probe: &mut Probe,
-    ffmpeg: &mut Option<Transcoder>,
+    ffmpeg: &mut Option<Encoder>,
     kind: u8,
     ts: u32,
     data: Bytes,
 ) -> Result<(), i64> {
-    let mut out = Vec::with_capacity(data.len() + 15);
     if let Some(f) = ffmpeg.as_mut() {
-        media::flv_tag(&mut out, kind, ts, &data);
-        return f.write(&out).await.map_err(|_| super::ERROR_FFMPEG);
+        return f.send(kind, ts, data).await.map_err(|_| super::ERROR_FFMPEG);
     }
     probe.push(kind, ts, data);
     if !probe.ready() {
         return Ok(());
     }
+    if app.config.live.remote_runners {
+        let r = Remote::start(app, dir, &probe.source, latency_mode, replay, video, session_id).await.map_err(|e| {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot hand a live to remote runners");
+            super::ERROR_RUNNER_JOB
+        })?;
+        let f = ffmpeg.insert(Encoder::Remote(r));
+        for (k, ts, d) in probe.tags.drain(..) {
+            let _ = f.send(k, ts, d).await;
+        }
+        probe.bytes = 0;
+        return Ok(());
+    }
+    let mut out = Vec::with_capacity(probe.bytes + 15 * (probe.tags.len() + 1));
     let t = Transcoder::start(app, dir, &probe.source, latency_mode, replay).await.map_err(|e| {
         tracing::error!(dir = %dir.display(), error = %e, "cannot start a live's ffmpeg");
         super::ERROR_FFMPEG
@@ -486,6 +592,9 @@ async fn feed(
         media::flv_tag(&mut out, k, ts, &d);
     }
     probe.bytes = 0;
-    let f = ffmpeg.insert(t);
-    f.write(&out).await.map_err(|_| super::ERROR_FFMPEG)
+    let f = ffmpeg.insert(Encoder::Local(t));
+    match f {
+        Encoder::Local(t) => t.write(&out).await.map_err(|_| super::ERROR_FFMPEG),
+        Encoder::Remote(_) => Ok(()),
+    }
 }

@@ -1,7 +1,8 @@
 //! Lives (PeerTube's live streaming): a video made to be streamed (`POST /videos/live`), its
 //! stream key and settings (`GET`/`PUT /videos/live/{id}`), and its sessions — each time a
 //! creator's stream reaches the RTMP server ([`ingest`]) until it ends. While a session runs the
-//! video is published and its live HLS is written by ffmpeg into the video's HLS directory
+//! video is published and its live HLS is written by ffmpeg — here, or a remote runner's
+//! (`runners::live`, through the session's [`Relay`]) — into the video's HLS directory
 //! ([`stream`]); when it ends the video waits for the next session (a permanent live) or is
 //! ended (state 5), and the live files go.
 //!
@@ -15,7 +16,9 @@ pub mod stream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
 
 use flotilla_db::{live_sessions, lives, videos};
 use flotilla_domain::time::{iso8601, now_ms};
@@ -43,6 +46,9 @@ pub const ERROR_DURATION_EXCEEDED: i64 = 2;
 pub const ERROR_QUOTA_EXCEEDED: i64 = 3;
 pub const ERROR_FFMPEG: i64 = 4;
 pub const ERROR_BLOCKED: i64 = 5;
+/// The session's runner job failed (errored, stalled), or an admin cancelled it.
+pub const ERROR_RUNNER_JOB: i64 = 6;
+pub const ERROR_RUNNER_CANCELLED: i64 = 7;
 pub const ERROR_BITRATE_EXCEEDED: i64 = 101;
 
 /// The live HLS files' names (PeerTube's for lives).
@@ -64,6 +70,73 @@ pub struct Lives {
     running: Mutex<HashMap<i64, Running>>,
     rtmp: OnceLock<std::result::Result<SocketAddr, String>>,
     rtmps: OnceLock<SocketAddr>,
+    /// Sessions transcoded by remote runners, by the secret key their runner plays them with.
+    relays: Mutex<HashMap<String, Arc<Relay>>>,
+}
+
+/// One FLV message of a stream: its kind (`TAG_AUDIO`, `TAG_VIDEO`), timestamp (ms) and body.
+pub type Tag = (u8, u32, Bytes);
+
+/// A session's stream passed on to the runner that transcodes it (`[live] remote_runners`): what
+/// the publisher sends, to whoever plays the session's secret key over RTMP. A player joining
+/// late starts with the codecs' headers and the tags since the last keyframe.
+pub struct Relay {
+    start: Mutex<RelayStart>,
+    tx: tokio::sync::broadcast::Sender<Tag>,
+}
+
+#[derive(Default)]
+struct RelayStart {
+    headers: Vec<Tag>,
+    gop: Vec<Tag>,
+    gop_bytes: usize,
+}
+
+/// The most bytes kept since the last keyframe for a late player (past it, the player waits for
+/// the next keyframe).
+const RELAY_GOP_BYTES: usize = 16 * 1024 * 1024;
+/// Tags a player may fall behind before it is cut off.
+const RELAY_BACKLOG: usize = 4096;
+
+impl Relay {
+    fn new() -> Relay {
+        Relay { start: Mutex::new(RelayStart::default()), tx: tokio::sync::broadcast::channel(RELAY_BACKLOG).0 }
+    }
+
+    /// Passes one tag on to the players.
+    pub fn push(&self, kind: u8, ts: u32, data: Bytes) {
+        let mut s = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        let first = data.first().copied().unwrap_or(0);
+        let sequence_header = data.get(1) == Some(&0)
+            && ((kind == flotilla_media::live::TAG_VIDEO && first & 0x0f == 7)
+                || (kind == flotilla_media::live::TAG_AUDIO && first >> 4 == 10));
+        if sequence_header {
+            s.headers.retain(|(k, _, _)| *k != kind);
+            s.headers.push((kind, ts, data.clone()));
+        } else {
+            if kind == flotilla_media::live::TAG_VIDEO && first >> 4 == 1 {
+                s.gop.clear();
+                s.gop_bytes = 0;
+            }
+            if s.gop_bytes + data.len() > RELAY_GOP_BYTES {
+                s.gop.clear();
+                s.gop_bytes = 0;
+            } else {
+                s.gop_bytes += data.len();
+                s.gop.push((kind, ts, data.clone()));
+            }
+        }
+        // Sent under the lock: a player subscribing meanwhile gets each tag once.
+        let _ = self.tx.send((kind, ts, data));
+    }
+
+    /// What a new player gets first, and the tags after it.
+    pub fn subscribe(&self) -> (Vec<Tag>, tokio::sync::broadcast::Receiver<Tag>) {
+        let s = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        let mut first = s.headers.clone();
+        first.extend(s.gop.iter().cloned());
+        (first, self.tx.subscribe())
+    }
 }
 
 struct Running {
@@ -115,6 +188,23 @@ impl Lives {
         while self.streaming_count() > 0 && std::time::Instant::now() < until {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// A new relay for a session, under the key its runner plays it with.
+    pub fn open_relay(&self, key: &str) -> Arc<Relay> {
+        let relay = Arc::new(Relay::new());
+        self.relays.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string(), relay.clone());
+        relay
+    }
+
+    /// The relay of this key, while its session runs.
+    pub fn relay(&self, key: &str) -> Option<Arc<Relay>> {
+        self.relays.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    /// The session ended: its players see the stream end.
+    pub fn close_relay(&self, key: &str) {
+        self.relays.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 
     /// Ends a session streaming here, from outside its connection (`error`: why).

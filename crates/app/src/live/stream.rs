@@ -117,12 +117,7 @@ impl Transcoder {
         latency_mode: i64,
         replay: Option<PathBuf>,
     ) -> std::io::Result<Transcoder> {
-        if let Err(e) = tokio::fs::remove_dir_all(dir).await
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return Err(e);
-        }
-        tokio::fs::create_dir_all(dir).await?;
+        fresh_dir(dir).await?;
         let settings = live::Settings {
             resolutions: &app.config.live.resolutions,
             segment_seconds: super::segment_seconds(latency_mode),
@@ -210,6 +205,16 @@ impl Transcoder {
     }
 }
 
+/// Empties a session's directory (what an earlier session left).
+async fn fresh_dir(dir: &Path) -> std::io::Result<()> {
+    if let Err(e) = tokio::fs::remove_dir_all(dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(e);
+    }
+    tokio::fs::create_dir_all(dir).await
+}
+
 /// Rewrites `segments-sha256.json` (through a temporary file: readers see the old or the new)
 /// when the finished segments changed. Returns whether it did.
 fn write_hashes(dir: &Path, known: &mut BTreeMap<String, String>) -> std::io::Result<bool> {
@@ -234,6 +239,110 @@ async fn watch(watcher: Arc<Mutex<Watcher>>) {
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(error = %e, "cannot keep a live's segment hashes or replay");
+        }
+    }
+}
+
+/// A session transcoded by a remote runner (`[live] remote_runners`): the stream goes to the
+/// relay its runner plays; the runner's segments arrive in the directory through the runner API
+/// (`runners::live::update`), where the same watcher keeps hashes, replay and publication.
+pub struct Remote {
+    relay: Arc<super::Relay>,
+    key: String,
+    job_id: i64,
+    hashes: JoinHandle<()>,
+    watcher: Arc<Mutex<Watcher>>,
+}
+
+impl Remote {
+    /// Opens the relay and creates the runner job, for a session in `dir` (made empty first).
+    pub async fn start(
+        app: &App,
+        dir: &Path,
+        source: &Source,
+        latency_mode: i64,
+        replay: Option<PathBuf>,
+        video: &flotilla_db::videos::Video,
+        session_id: i64,
+    ) -> std::io::Result<Remote> {
+        fresh_dir(dir).await?;
+        let key = crate::auth::random_token(24);
+        let relay = app.lives.open_relay(&key);
+        let job_id = match crate::runners::live::create(app, video, session_id, source, latency_mode, &key).await {
+            Ok(id) => id,
+            Err(e) => {
+                app.lives.close_relay(&key);
+                return Err(std::io::Error::other(e.to_string()));
+            }
+        };
+        let watcher = Arc::new(Mutex::new(Watcher::new(dir, replay)));
+        let hashes = tokio::spawn(watch(watcher.clone()));
+        Ok(Remote { relay, key, job_id, hashes, watcher })
+    }
+
+    /// Ends the relay and the watcher; a job no runner took is cancelled. The master playlist
+    /// if it appeared only now.
+    pub async fn finish(self, app: &App) -> Option<String> {
+        app.lives.close_relay(&self.key);
+        drop(self.relay);
+        self.hashes.abort();
+        let watcher = self.watcher.clone();
+        let _ = tokio::task::spawn_blocking(move || watcher.lock().unwrap_or_else(|p| p.into_inner()).step()).await;
+        crate::runners::live::session_ended(app, self.job_id).await;
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner()).master.take()
+    }
+}
+
+/// Who transcodes a session: an ffmpeg here, or a remote runner.
+pub enum Encoder {
+    Local(Transcoder),
+    Remote(Remote),
+}
+
+impl Encoder {
+    /// Passes one media message on; an error means the local ffmpeg is gone.
+    pub async fn send(&mut self, kind: u8, ts: u32, data: bytes::Bytes) -> std::io::Result<()> {
+        match self {
+            Encoder::Local(t) => {
+                let mut out = Vec::with_capacity(data.len() + 15);
+                live::flv_tag(&mut out, kind, ts, &data);
+                t.write(&out).await
+            }
+            Encoder::Remote(r) => {
+                r.relay.push(kind, ts, data);
+                Ok(())
+            }
+        }
+    }
+
+    fn watcher(&self) -> &Arc<Mutex<Watcher>> {
+        match self {
+            Encoder::Local(t) => &t.watcher,
+            Encoder::Remote(r) => &r.watcher,
+        }
+    }
+
+    pub fn replay_bytes(&self) -> u64 {
+        self.watcher().lock().unwrap_or_else(|p| p.into_inner()).replay_bytes()
+    }
+
+    pub fn take_master(&self) -> Option<String> {
+        self.watcher().lock().unwrap_or_else(|p| p.into_inner()).master.take()
+    }
+
+    /// Whether the encoder stopped by itself: the session's error.
+    pub async fn failed(&mut self, app: &App) -> Option<i64> {
+        match self {
+            Encoder::Local(t) => t.exited().then_some(super::ERROR_FFMPEG),
+            Encoder::Remote(r) => crate::runners::live::failed(app, r.job_id).await,
+        }
+    }
+
+    /// See [`Transcoder::finish`].
+    pub async fn finish(self, app: &App, grace: Duration) -> (Option<String>, Option<String>) {
+        match self {
+            Encoder::Local(t) => t.finish(grace).await,
+            Encoder::Remote(r) => (None, r.finish(app).await),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! Every state change is one update fenced by the state it leaves and the job token it was given
 //! with (`flotilla_db::runners`): a runner whose job was taken from it cannot post for it.
 
+pub mod live;
 pub mod results;
 
 use std::net::IpAddr;
@@ -179,11 +180,17 @@ pub async fn delete_runner(app: &App, who: &AuthUser, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The jobs a runner holds go back to pending (not its jobs' fault: no failure counted).
+/// The jobs a runner holds go back to pending (not its jobs' fault: no failure counted). A live's
+/// job ends instead (another runner would start the segments over: its session ends).
 async fn release_jobs_of(tx: &mut flotilla_db::Tx, runner_id: i64) -> Result<()> {
     let now = now_ms();
     for (id, token) in db::held_by(&mut *tx, runner_id).await? {
-        db::requeue(&mut *tx, id, &token, None, now).await?;
+        let is_live = db::job_by_id(&mut *tx, id).await?.is_some_and(|j| j.kind == live::KIND_LIVE);
+        if is_live {
+            db::error(&mut *tx, id, &token, "its runner was removed", now).await?;
+        } else {
+            db::requeue(&mut *tx, id, &token, None, now).await?;
+        }
     }
     Ok(())
 }
@@ -210,7 +217,10 @@ pub async fn cancel_job(app: &Arc<App>, who: &AuthUser, uuid: &str) -> Result<()
             state_label(job.state).to_lowercase()
         )));
     }
-    if let Some(video_id) = job.video_id {
+    // A live's session sees its job cancelled and ends (`live::failed`).
+    if job.kind != live::KIND_LIVE
+        && let Some(video_id) = job.video_id
+    {
         crate::video::transcode::failed(app, video_id, "a transcoding was cancelled by an administrator").await;
     }
     Ok(())
@@ -221,6 +231,7 @@ pub async fn delete_job(app: &Arc<App>, who: &AuthUser, uuid: &str) -> Result<()
     who.require_admin()?;
     let job = db::job_by_uuid(&app.db, uuid).await?.ok_or_else(|| Error::not_found("runner job"))?;
     if db::cancel(&app.db, job.id, now_ms()).await?
+        && job.kind != live::KIND_LIVE
         && let Some(video_id) = job.video_id
     {
         crate::video::transcode::failed(app, video_id, "a transcoding was cancelled by an administrator").await;
@@ -375,6 +386,8 @@ async fn video_progress(app: &App, video_id: i64) -> Result<()> {
     let jobs = db::of_video(&app.db, video_id).await?;
     let open: Vec<i64> = jobs
         .iter()
+        // A live's job of the same video (its replay transcoded) is not a rendition.
+        .filter(|j| j.kind == KIND_HLS)
         .filter_map(|j| match j.state {
             db::COMPLETED => Some(100),
             db::PENDING => Some(0),
@@ -393,6 +406,11 @@ async fn video_progress(app: &App, video_id: i64) -> Result<()> {
 pub async fn abort(app: &App, runner_token: &str, job_token: &str, uuid: &str, reason: &str, ip: IpAddr) -> Result<()> {
     let r = runner(app, runner_token, ip).await?;
     let job = held(app, &r, uuid, job_token).await?;
+    if job.kind == live::KIND_LIVE {
+        // PeerTube's live jobs cannot be aborted either: the session cannot wait for another.
+        db::error(&app.db, job.id, &hash(job_token), "its runner gave it up", now_ms()).await?;
+        return Ok(());
+    }
     db::requeue(&app.db, job.id, &hash(job_token), None, now_ms()).await?;
     tracing::info!(runner = %r.name, job = uuid, reason = %reason.chars().take(200).collect::<String>(), "runner job aborted");
     Ok(())
@@ -418,6 +436,11 @@ pub async fn error(
 /// A failure of a processing job: pending again, or errored for good after [`MAX_FAILURES`].
 async fn count_failure(app: &Arc<App>, job: &db::Job, token_hash: &str, why: &str) -> Result<()> {
     let now = now_ms();
+    // A live's job is not tried again: its session ends with the error (`live::failed`).
+    if job.kind == live::KIND_LIVE {
+        db::error(&app.db, job.id, token_hash, why, now).await?;
+        return Ok(());
+    }
     if job.failures + 1 >= MAX_FAILURES {
         if db::error(&app.db, job.id, token_hash, why, now).await?
             && let Some(video_id) = job.video_id

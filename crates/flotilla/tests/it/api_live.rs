@@ -50,12 +50,12 @@ async fn instance(backend: Backend, tweak: impl FnOnce(&mut flotilla_app::Config
     .await
 }
 
-async fn channel_id(api: &Api, token: &str) -> i64 {
+pub(crate) async fn channel_id(api: &Api, token: &str) -> i64 {
     api.get("/api/v1/users/me", Some(token)).await.1["videoChannels"][0]["id"].as_i64().unwrap()
 }
 
 /// Creates a live; returns `(id, uuid)`.
-async fn create_live(api: &Api, token: &str, extra: Value) -> (i64, String) {
+pub(crate) async fn create_live(api: &Api, token: &str, extra: Value) -> (i64, String) {
     let mut body = json!({ "channelId": channel_id(api, token).await, "name": "Harbour live", "privacy": 1 });
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
@@ -66,14 +66,14 @@ async fn create_live(api: &Api, token: &str, extra: Value) -> (i64, String) {
 }
 
 /// `(rtmpUrl, streamKey)` as the owner sees them.
-async fn stream_address(api: &Api, token: &str, id: i64) -> (String, String) {
+pub(crate) async fn stream_address(api: &Api, token: &str, id: i64) -> (String, String) {
     let (status, live) = api.get(&format!("/api/v1/videos/live/{id}"), Some(token)).await;
     assert_eq!(status, StatusCode::OK, "{live}");
     (live["rtmpUrl"].as_str().unwrap().to_string(), live["streamKey"].as_str().unwrap().to_string())
 }
 
 /// ffmpeg as a creator's encoder: `secs` of a 640×360 test pattern with a tone, in real time.
-fn push(rtmp_url: &str, key: &str, secs: u32) -> tokio::process::Child {
+pub(crate) fn push(rtmp_url: &str, key: &str, secs: u32) -> tokio::process::Child {
     tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
@@ -90,13 +90,13 @@ fn push(rtmp_url: &str, key: &str, secs: u32) -> tokio::process::Child {
         .expect("ffmpeg (apt-get install ffmpeg)")
 }
 
-async fn state(api: &Api, uuid: &str) -> i64 {
+pub(crate) async fn state(api: &Api, uuid: &str) -> i64 {
     let (status, v) = api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     v["state"]["id"].as_i64().unwrap()
 }
 
-async fn wait_state(api: &Api, uuid: &str, want: i64, within: Duration) {
+pub(crate) async fn wait_state(api: &Api, uuid: &str, want: i64, within: Duration) {
     let until = Instant::now() + within;
     loop {
         let s = state(api, uuid).await;
@@ -109,17 +109,17 @@ async fn wait_state(api: &Api, uuid: &str, want: i64, within: Duration) {
 }
 
 /// Waits for a push to end by itself; returns whether ffmpeg succeeded.
-async fn pushed(child: &mut tokio::process::Child, within: Duration) -> bool {
+pub(crate) async fn pushed(child: &mut tokio::process::Child, within: Duration) -> bool {
     tokio::time::timeout(within, child.wait()).await.expect("the push ended in time").expect("wait").success()
 }
 
-async fn sessions(api: &Api, token: &str, id: i64) -> Value {
+pub(crate) async fn sessions(api: &Api, token: &str, id: i64) -> Value {
     let (status, s) = api.get(&format!("/api/v1/videos/live/{id}/sessions"), Some(token)).await;
     assert_eq!(status, StatusCode::OK, "{s}");
     s
 }
 
-async fn get_text(api: &Api, url: &str) -> (StatusCode, String) {
+pub(crate) async fn get_text(api: &Api, url: &str) -> (StatusCode, String) {
     let r = api.http.get(url).send().await.expect("request");
     (r.status(), r.text().await.unwrap_or_default())
 }

@@ -2,7 +2,8 @@
 //! share a server's transcoding; one killed while it holds a job, the job stalls and finishes on
 //! the other; a runner's corrupt or wrong result is refused (and counted as the job's failure);
 //! a runner stopped by SIGTERM gives its job back; a deleted registration token stops its runner
-//! and gives its job back.
+//! and gives its job back. Lives: a runner plays the session's relay and sends its segments; one
+//! that dies ends the session with its error; hostile chunks are refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -18,6 +19,10 @@ db_tests!(
     two_runners_share_the_work_and_a_killed_ones_job_goes_to_the_other,
     a_corrupt_or_wrong_result_is_refused_and_a_good_one_published,
     a_deleted_registration_token_stops_its_runner,
+    a_live_is_transcoded_by_a_runner,
+    a_live_whose_runner_dies_ends_with_its_error,
+    a_live_runners_hostile_chunks_are_refused,
+    a_runner_transcoded_lives_replay_becomes_the_video,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_flotilla");
@@ -461,4 +466,293 @@ async fn a_deleted_registration_token_stops_its_runner(backend: Backend) {
     let (status, _) =
         t.api.post("/api/v1/runners/register", None, json!({ "registrationToken": token, "name": "gamma" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+// ---- lives on runners ----
+
+use crate::api_live::{create_live, get_text, push, pushed, sessions, stream_address, wait_state};
+
+async fn live_instance(backend: Backend) -> TestInstance {
+    TestInstance::start_with(backend, |c| {
+        c.live.resolutions = vec![360, 240];
+        c.live.threads = 1;
+        c.live.remote_runners = true;
+        c.transcoding.runner_stalled_after_secs = 3;
+    })
+    .await
+}
+
+/// A live: the server relays the stream to a `flotilla runner`, which makes the ladder and uploads
+/// its segments; viewers get the master playlist and segments whose hashes we computed; the
+/// stream's end ends the live and the runner's job.
+async fn a_live_is_transcoded_by_a_runner(backend: Backend) {
+    let t = live_instance(backend).await;
+    let admin = t.admin_token().await;
+    let (_, reg) = registration_token(&t, &admin).await;
+    let (_, config) = t.api.get("/api/v1/config", None).await;
+    assert_eq!(config["live"]["transcoding"]["remoteRunners"]["enabled"], true, "{}", config["live"]);
+    let runner = RunnerProcess::start(t.dir.path(), &t.api.url(""), &reg, "studio");
+    let owner = t.user("lina").await;
+    let (id, uuid) = create_live(&t.api, &owner, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &owner, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 16);
+
+    // The session's job goes to the runner, which plays the stream and sends segments back.
+    wait_state(&t.api, &uuid, 1, std::time::Duration::from_secs(60)).await;
+    let job = until("the runner holds the live's job", 20, async || {
+        jobs(&t, &admin).await.into_iter().find(|j| j["type"] == "live-rtmp-hls-transcoding" && j["state"]["id"] == 2)
+    })
+    .await;
+    assert_eq!(job["runner"]["name"], "studio", "{job}");
+    let rtmp_url = job["payload"]["input"]["rtmpUrl"].as_str().unwrap();
+    assert!(rtmp_url.starts_with(&format!("{rtmp}/")) && !rtmp_url.contains(&key), "a key of its own: {rtmp_url}");
+    let resolutions: Vec<i64> = job["payload"]["output"]["toTranscode"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["resolution"].as_i64().unwrap())
+        .collect();
+    assert_eq!(resolutions, [360, 240], "{job}");
+
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    let playlist = v["streamingPlaylists"][0]["playlistUrl"].as_str().expect("a live playlist").to_string();
+    let sha_url = v["streamingPlaylists"][0]["segmentsSha256Url"].as_str().unwrap().to_string();
+    let master = until("the master playlist lists the ladder", 20, async || {
+        let (status, text) = get_text(&t.api, &playlist).await;
+        (status == StatusCode::OK && text.matches("#EXT-X-STREAM-INF").count() == 2).then_some(text)
+    })
+    .await;
+    assert!(master.contains("RESOLUTION=640x360") && master.contains("RESOLUTION=426x240"), "{master}");
+    let base = playlist.trim_end_matches("master.m3u8").to_string();
+    let hashes = until("segment hashes", 30, async || {
+        let r = t.api.http.get(&sha_url).send().await.ok()?;
+        let j: Value = r.json().await.ok()?;
+        j.as_object().is_some_and(|o| o.len() >= 4).then_some(j)
+    })
+    .await;
+    for (name, sha) in hashes.as_object().unwrap() {
+        let r = t.api.http.get(format!("{base}{name}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(sha.as_str().unwrap(), hex::encode(Sha256::digest(&bytes)), "{name}");
+    }
+    // ffprobe reads the runner's rendition through us.
+    let probe = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,height", "-of", "json", &format!("{base}0.m3u8")])
+        .output()
+        .await
+        .expect("ffprobe");
+    let probe: Value = serde_json::from_slice(&probe.stdout).unwrap_or_default();
+    assert!(probe["streams"].as_array().is_some_and(|s| s.iter().any(|s| s["height"] == 360)), "{probe}");
+    // Only the job's own key plays the stream: not the publisher's key, not a made-up one.
+    for k in [key.as_str(), "0123456789abcdef0123456789abcdef"] {
+        let played = tokio::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-rw_timeout", "5000000"])
+            .args(["-i", &format!("{rtmp}/{k}"), "-t", "1", "-f", "null", "-"])
+            .output()
+            .await
+            .expect("ffmpeg");
+        assert!(!played.status.success(), "played with {k}");
+    }
+
+    // The stream ends: the live ends as it should, the runner's job completes.
+    assert!(pushed(&mut ffmpeg, std::time::Duration::from_secs(60)).await, "the push succeeds");
+    wait_state(&t.api, &uuid, 5, std::time::Duration::from_secs(30)).await;
+    let s = sessions(&t.api, &owner, id).await;
+    assert_eq!(s["data"][0]["error"], Value::Null, "{s}");
+    let uuid_job = job["uuid"].as_str().unwrap().to_string();
+    until("the live's job completed", 30, async || {
+        let j = jobs(&t, &admin).await.into_iter().find(|j| j["uuid"] == uuid_job.as_str())?;
+        (j["state"]["id"] == 3).then_some(())
+    })
+    .await;
+    assert!(runner.log().contains("live ended"), "{}", runner.log());
+}
+
+/// A runner killed mid-live: its job stalls and errors (a live's job is not given to another),
+/// the session ends with PeerTube's runner error (6).
+async fn a_live_whose_runner_dies_ends_with_its_error(backend: Backend) {
+    let t = live_instance(backend).await;
+    let admin = t.admin_token().await;
+    let (_, reg) = registration_token(&t, &admin).await;
+    let mut runner = RunnerProcess::start(t.dir.path(), &t.api.url(""), &reg, "fragile");
+    let owner = t.user("noor").await;
+    let (id, uuid) = create_live(&t.api, &owner, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &owner, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 60);
+    wait_state(&t.api, &uuid, 1, std::time::Duration::from_secs(60)).await;
+    runner.child.kill().unwrap();
+    runner.child.wait().unwrap();
+
+    let job = until("the live's job errored", 30, async || {
+        jobs(&t, &admin).await.into_iter().find(|j| j["type"] == "live-rtmp-hls-transcoding" && j["state"]["id"] == 4)
+    })
+    .await;
+    assert!(job["error"].as_str().unwrap().contains("no news"), "{job}");
+    wait_state(&t.api, &uuid, 5, std::time::Duration::from_secs(20)).await;
+    let s = sessions(&t.api, &owner, id).await;
+    assert_eq!(s["data"][0]["error"], 6, "{s}");
+    // The publisher is let go.
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(20), ffmpeg.wait()).await.is_ok());
+}
+
+/// A runner by hand holding a live's job: names outside the live, playlists naming other files
+/// or servers, files before tokens and another runner's tokens are refused, nothing written; a
+/// good chunk lands in the live's directory.
+async fn a_live_runners_hostile_chunks_are_refused(backend: Backend) {
+    let t = live_instance(backend).await;
+    let admin = t.admin_token().await;
+    let (_, reg) = registration_token(&t, &admin).await;
+    let register = |name: &'static str| {
+        let api = &t.api;
+        let reg = reg.clone();
+        async move {
+            let (status, r) =
+                api.post("/api/v1/runners/register", None, json!({ "registrationToken": reg, "name": name })).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+            r["runnerToken"].as_str().unwrap().to_string()
+        }
+    };
+    let mallory = register("mallory").await;
+    let other = register("other").await;
+    let owner = t.user("ossian").await;
+    let (id, uuid) = create_live(&t.api, &owner, json!({})).await;
+    let (rtmp, key) = stream_address(&t.api, &owner, id).await;
+    let _ffmpeg = push(&rtmp, &key, 40);
+    let job = until("the live's job is pending", 30, async || {
+        jobs(&t, &admin).await.into_iter().find(|j| j["type"] == "live-rtmp-hls-transcoding")
+    })
+    .await;
+    let job_uuid = job["uuid"].as_str().unwrap().to_string();
+    let (status, accepted) =
+        t.api.post(&format!("/api/v1/runners/jobs/{job_uuid}/accept"), None, json!({ "runnerToken": mallory })).await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let job_token = accepted["job"]["jobToken"].as_str().unwrap().to_string();
+    let dir = t.config.data_dir.join("streaming-playlists/hls").join(&uuid);
+
+    let media =
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:4.0,\n0-000000.ts\n";
+    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\n0.m3u8\n";
+    let send = |fields: Vec<(&'static str, String)>, files: Vec<(&'static str, Vec<u8>)>, tokens_first: bool| {
+        let (mallory, job_token) = (mallory.clone(), job_token.clone());
+        let job_uuid = job_uuid.clone();
+        let api = &t.api;
+        async move {
+            let mut form = reqwest::multipart::Form::new();
+            if tokens_first {
+                form = form.text("runnerToken", mallory.clone()).text("jobToken", job_token.clone());
+            }
+            for (k, v) in fields {
+                form = form.text(k, v);
+            }
+            for (k, v) in files {
+                form = form.part(k, reqwest::multipart::Part::bytes(v).file_name("f"));
+            }
+            if !tokens_first {
+                form = form.text("runnerToken", mallory).text("jobToken", job_token);
+            }
+            let req = api.http.post(api.url(&format!("/api/v1/runners/jobs/{job_uuid}/update"))).multipart(form);
+            api.send(req).await
+        }
+    };
+    let chunk = |name: &str, playlist: &str, master: Option<&str>| {
+        let fields = vec![
+            ("payload[type]", "add-chunk".to_string()),
+            ("payload[videoChunkFilename]", name.to_string()),
+            ("payload[resolutionPlaylistFilename]", "0.m3u8".to_string()),
+        ];
+        let mut files = vec![
+            ("payload[videoChunkFile]", vec![0x47u8; 188 * 4]),
+            ("payload[resolutionPlaylistFile]", playlist.as_bytes().to_vec()),
+        ];
+        if let Some(m) = master {
+            files.push(("payload[masterPlaylistFile]", m.as_bytes().to_vec()));
+        }
+        (fields, files)
+    };
+    let refused = [
+        ("a name outside the live", chunk("../../escape.ts", media, None)),
+        (
+            "a playlist naming a server",
+            chunk("0-000000.ts", "#EXTM3U\n#EXTINF:4,\nhttp://169.254.169.254/latest.ts\n", None),
+        ),
+        (
+            "a playlist with a key",
+            chunk("0-000000.ts", "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"file:///etc/passwd\"\n", None),
+        ),
+        (
+            "a master naming another file",
+            chunk("0-000000.ts", media, Some("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n../../x.m3u8\n")),
+        ),
+    ];
+    for (why, (fields, files)) in refused {
+        let (status, body) = send(fields, files, true).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
+        assert_eq!(body["code"], "invalid_runner_result", "{why}: {body}");
+    }
+    assert!(!t.config.data_dir.join("streaming-playlists/escape.ts").exists());
+    assert!(!dir.join("0-000000.ts").exists(), "nothing written");
+    // Files before the tokens: not read.
+    let (fields, files) = chunk("0-000000.ts", media, Some(master));
+    let (status, body) = send(fields, files, false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let why = body["invalid-params"]["runnerToken"]["msg"].as_str().unwrap_or_default();
+    assert!(why.contains("before the files"), "{body}");
+    // Another runner: not its job.
+    let form = reqwest::multipart::Form::new()
+        .text("runnerToken", other.clone())
+        .text("jobToken", job_token.clone())
+        .text("payload[type]", "remove-chunk")
+        .text("payload[videoChunkFilename]", "0-000000.ts");
+    let req = t.api.http.post(t.api.url(&format!("/api/v1/runners/jobs/{job_uuid}/update"))).multipart(form);
+    let (status, body) = t.api.send(req).await;
+    assert!(status == StatusCode::NOT_FOUND || status == StatusCode::CONFLICT, "{status} {body}");
+
+    // A good chunk: in the live's directory, with its playlist and the master.
+    let (fields, files) = chunk("0-000000.ts", media, Some(master));
+    let (status, body) = send(fields, files, true).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(std::fs::read(dir.join("0-000000.ts")).unwrap().len(), 188 * 4);
+    assert_eq!(std::fs::read_to_string(dir.join("0.m3u8")).unwrap(), media);
+    assert_eq!(std::fs::read_to_string(dir.join("master.m3u8")).unwrap(), master);
+    // Removed: gone.
+    let fields =
+        vec![("payload[type]", "remove-chunk".to_string()), ("payload[videoChunkFilename]", "0-000000.ts".to_string())];
+    let (status, body) = send(fields, vec![], true).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(!dir.join("0-000000.ts").exists());
+    let _ = id;
+}
+
+/// The replay of a live transcoded by a runner: made from the runner's segments, as with a local
+/// ffmpeg.
+async fn a_runner_transcoded_lives_replay_becomes_the_video(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| {
+        c.live.resolutions = vec![240];
+        c.live.threads = 1;
+        c.live.remote_runners = true;
+        c.transcoding.resolutions = vec![144];
+    })
+    .await;
+    let admin = t.admin_token().await;
+    let (_, reg) = registration_token(&t, &admin).await;
+    let _runner = RunnerProcess::start(t.dir.path(), &t.api.url(""), &reg, "keeper");
+    let owner = t.user("ivo").await;
+    let (id, uuid) =
+        create_live(&t.api, &owner, json!({ "saveReplay": true, "replaySettings": { "privacy": 2 } })).await;
+    let (rtmp, key) = stream_address(&t.api, &owner, id).await;
+    let mut ffmpeg = push(&rtmp, &key, 10);
+    wait_state(&t.api, &uuid, 1, std::time::Duration::from_secs(60)).await;
+    assert!(pushed(&mut ffmpeg, std::time::Duration::from_secs(60)).await);
+    until("the live became its replay", 30, async || {
+        let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+        (v["isLive"] == false).then_some(())
+    })
+    .await;
+    t.run_jobs().await;
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["state"]["id"], 1, "{v}");
+    let duration = v["duration"].as_i64().unwrap();
+    assert!((5..=12).contains(&duration), "the replay holds the stream: {duration} s");
+    assert!(!v["streamingPlaylists"][0]["files"].as_array().unwrap().is_empty(), "{v}");
 }

@@ -644,6 +644,8 @@ export interface ServerConfig {
     maxInstanceLives?: number;
     maxUserLives?: number;
     rtmp?: { port: number };
+    /** `remoteRunners.enabled`: lives are transcoded by remote runners (`[live] remote_runners`). */
+    transcoding?: { remoteRunners?: { enabled: boolean } };
   };
 }
 

@@ -1362,7 +1362,7 @@ export const en = {
   'admin.runners': 'Runners',
 
   'runners.intro': 'Runners are other computers that transcode videos for this server: a runner registers with a registration token, then takes the transcoding jobs of new uploads, works on them and sends the results back.',
-  'runners.remoteOff': 'Remote runners are off: this server transcodes its videos itself and gives runners no job. To send jobs to runners, set remote_runners = true in the [transcoding] section of flotilla.toml (or FLOTILLA_TRANSCODING_REMOTE_RUNNERS=true) and restart the server.',
+  'runners.remoteOff': 'Remote runners are off: this server transcodes its videos and lives itself and gives runners no job. To send jobs to runners, set remote_runners = true in the [transcoding] section of flotilla.toml (videos; or FLOTILLA_TRANSCODING_REMOTE_RUNNERS=true) or in its [live] section (lives), and restart the server.',
   'runners.tokens': 'Registration tokens',
   'runners.tokensHelp': 'A runner needs one to register. Anyone who has it can register a runner, which then sees the videos it transcodes: keep it secret.',
   'runners.generate': 'Generate a token',
