@@ -192,8 +192,11 @@ pub async fn get_caption(
     if !files::safe_name(&file) || !file.ends_with(".vtt") {
         return Err(ApiError::not_found("file not found"));
     }
-    let path = flotilla_app::video::captions::file(&app, who.as_ref(), &file, q.video_file_token.as_deref()).await?;
-    files::serve(&app.media_cache, &path, &headers, "text/vtt; charset=utf-8", IMMUTABLE).await
+    let (place, public) =
+        flotilla_app::video::captions::file(&app, who.as_ref(), &file, q.video_file_token.as_deref()).await?;
+    // A caption of a video not everybody may watch is never kept by a shared cache.
+    let cache = if public { IMMUTABLE } else { "private, max-age=3600" };
+    files::serve_place(&app, place, &headers, "text/vtt; charset=utf-8", cache, true).await
 }
 
 /// `GET /api/v1/videos/{id}/captions`

@@ -5,8 +5,9 @@
 //! A video's HLS files (renditions, their playlists, the master playlist, the segment hashes) and
 //! its web videos are all in one place, `videos.storage`: the disk, the public buckets (one per
 //! kind, read by the public from their `base_url`), or the private bucket (videos that are not
-//! public, read only through Flotilla). Images (avatars, banners, thumbnails, previews) have a
-//! bucket of their own (`image_storage`); torrents, captions and storyboards stay on the disk.
+//! public, read only through Flotilla), captions included (`<uuid>/captions/`). Images (avatars,
+//! banners, thumbnails, previews) have a bucket of their own (`image_storage`); torrents and
+//! storyboards stay on the disk.
 //!
 //! A move (`move-to-object-storage`, `move-to-file-system`; [`run_move`]) copies every file to
 //! the target, checks each copy's size, then flips `videos.storage` in one update fenced by the
@@ -42,6 +43,9 @@ pub enum Kind {
     Original,
     /// A user's archive (`archive::export`): only ever in the private bucket.
     UserExport,
+    /// A local video's caption (`video::captions`): with the video's other files, under
+    /// `<uuid>/captions/` of its bucket.
+    Caption,
     /// An avatar, banner, thumbnail or preview (`image_storage`): only ever in the images bucket,
     /// under `<prefix><dir>/<name>` (the `uuid` argument of the methods below is the directory).
     Image,
@@ -170,6 +174,11 @@ impl ObjectStorage {
         let (bucket, key) = match (storage, kind) {
             (STORAGE_OBJECT, Kind::Hls) => (&self.hls, format!("{}{uuid}/{file}", self.hls.prefix)),
             (STORAGE_OBJECT, Kind::Web) => (&self.web, format!("{}{file}", self.web.prefix)),
+            (STORAGE_OBJECT, Kind::Caption) => (&self.hls, format!("{}{uuid}/captions/{file}", self.hls.prefix)),
+            (STORAGE_OBJECT_PRIVATE, Kind::Caption) => {
+                let b = self.private.as_ref()?;
+                (b, format!("{}captions/{uuid}/{file}", b.prefix))
+            }
             (STORAGE_OBJECT_PRIVATE, Kind::Hls) => {
                 let b = self.private.as_ref()?;
                 (b, format!("{}hls/{uuid}/{file}", b.prefix))
@@ -399,6 +408,7 @@ pub fn file_url(app: &App, v: &Video, kind: Kind, file: &str) -> String {
         Kind::Web => format!("{}/static/web-videos/{file}", app.public.base()),
         Kind::Original => format!("{}/download/original-video-files/{}", app.public.base(), v.uuid),
         Kind::UserExport => format!("{}/download/user-exports/{file}", app.public.base()),
+        Kind::Caption => crate::uris::absolute(app, &format!("/lazy-static/video-captions/{file}")),
         // Images are nobody's video file (`image_storage` reads and writes them by their names).
         Kind::Image => unreachable!("an image is not a video's file"),
     }
@@ -419,6 +429,11 @@ async fn names(app: &App, v: &Video) -> Result<Vec<(Kind, String)>> {
     for name in [&v.master_playlist, &v.segments_sha256].into_iter().flatten() {
         out.push((Kind::Hls, name.clone()));
     }
+    for c in flotilla_db::captions::of_video(&app.db, v.id).await? {
+        if let Some(name) = c.filename {
+            out.push((Kind::Caption, name));
+        }
+    }
     Ok(out)
 }
 
@@ -428,6 +443,7 @@ fn local_path(app: &App, v: &Video, kind: Kind, file: &str) -> PathBuf {
         Kind::Web => crate::video::files::web_dir(app, &v.uuid).join(file),
         Kind::Original => crate::video::source::originals_dir(app).join(file),
         Kind::UserExport => app.data_path(crate::archive::EXPORT_DIR).join(file),
+        Kind::Caption => crate::video::captions::dir(app, &v.uuid).join(file),
         Kind::Image => unreachable!("an image is not a video's file"),
     }
 }
@@ -611,6 +627,11 @@ pub async fn deleting(tx: &mut flotilla_db::Tx, v: &Video) -> Result<()> {
     for name in [&v.master_playlist, &v.segments_sha256].into_iter().flatten() {
         files.push(("hls".to_string(), name.clone()));
     }
+    for c in flotilla_db::captions::of_video(&mut *tx, v.id).await? {
+        if let Some(name) = c.filename {
+            files.push(("caption".to_string(), name));
+        }
+    }
     let job = crate::jobs::Job::RemoveObjects { uuid: v.uuid.clone(), storage: v.storage, files };
     crate::jobs::enqueue(&mut *tx, &job).await?;
     Ok(())
@@ -680,6 +701,7 @@ pub async fn remove_objects(
             "original" => Kind::Original,
             "user-export" => Kind::UserExport,
             "image" => Kind::Image,
+            "caption" => Kind::Caption,
             _ => Kind::Hls,
         };
         store.delete(storage, kind, uuid, name).await.map_err(|e| Failure::Retry(e.to_string()))?;

@@ -371,7 +371,14 @@ async fn video_files(
         let mut caption_files = serde_json::Map::new();
         for c in caption_rows.iter().filter(|c| c.remote_url.is_none()) {
             let Some(name) = &c.filename else { continue };
-            let path = crate::video::captions::dir(app, &v.uuid).join(name);
+            let mut path = crate::video::captions::dir(app, &v.uuid).join(name);
+            // In the object store with the video's files: downloaded for the zip.
+            if let Some(store) = app.object_storage.as_ref().filter(|_| v.storage != videos::STORAGE_FILE_SYSTEM) {
+                let staging = b.staging(app);
+                tokio::fs::create_dir_all(&staging).await.map_err(|e| Error::Internal(e.to_string()))?;
+                path = staging.join(name);
+                store.download(v.storage, crate::storage::Kind::Caption, &v.uuid, name, &path).await?;
+            }
             let rel = b.file("videos/captions", &format!("{}-{}.vtt", v.uuid, c.language), path);
             caption_files.insert(c.language.clone(), json!(rel));
             captions.push(json!({

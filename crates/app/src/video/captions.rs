@@ -93,16 +93,64 @@ pub async fn put(app: &App, who: &AuthUser, key: &str, language: &str, bytes: &[
     let tmp = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&tmp, vtt.as_bytes()).await.map_err(|e| Error::write("the caption", e))?;
     tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(|e| Error::write("the caption", e))?;
+    // A video whose files are in the object store gets its caption there too, before the row
+    // names it (a store that is down: 502, nothing changed).
+    if let Err(e) = to_store(app, &v, &name).await {
+        let _ = tokio::fs::remove_file(dir.join(&name)).await;
+        return Err(e);
+    }
     let old = captions::of_video(&app.db, v.id).await?.into_iter().find(|c| c.language == language);
     let was_federated = crate::ap::federates(app, &v);
     let mut tx = app.db.begin().await?;
+    same_storage(&mut tx, &v).await?;
     captions::upsert(&mut tx, v.id, language, Some(&name), None, now_ms()).await?;
+    if let Some(f) = old.as_ref().and_then(|o| o.filename.clone()) {
+        gone_from_store(&mut tx, &v, f).await?;
+    }
     crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated }).await?;
     tx.commit().await?;
     app.wake_jobs();
     if let Some(f) = old.and_then(|o| o.filename) {
         let _ = tokio::fs::remove_file(dir.join(f)).await;
     }
+    Ok(())
+}
+
+/// Copies a new caption of a video whose files are in the object store there, and removes the
+/// disk's copy.
+async fn to_store(app: &App, v: &videos::Video, name: &str) -> Result<()> {
+    let Some(store) = app.object_storage.as_ref().filter(|_| v.storage != videos::STORAGE_FILE_SYSTEM) else {
+        return Ok(());
+    };
+    let local = dir(app, &v.uuid).join(name);
+    store.upload(v.storage, crate::storage::Kind::Caption, &v.uuid, name, &local).await.map_err(|e| {
+        Error::Upstream { code: "object_storage_unavailable", msg: format!("the caption could not be stored: {e}") }
+    })?;
+    let _ = tokio::fs::remove_file(&local).await;
+    Ok(())
+}
+
+/// Refuses the change if the video's files moved since `v` was read (the move did not take the
+/// new caption along): the caller tries again.
+async fn same_storage(tx: &mut flotilla_db::Tx, v: &videos::Video) -> Result<()> {
+    let now = videos::get(&mut *tx, v.id).await?.ok_or_else(|| Error::not_found("video"))?;
+    if now.storage != v.storage {
+        return Err(Error::Conflict("the video's files moved meanwhile: try again".into()));
+    }
+    Ok(())
+}
+
+/// In the transaction dropping a caption: its object's removal, when it is in the store.
+async fn gone_from_store(tx: &mut flotilla_db::Tx, v: &videos::Video, name: String) -> Result<()> {
+    if v.storage == videos::STORAGE_FILE_SYSTEM {
+        return Ok(());
+    }
+    let job = crate::jobs::Job::RemoveObjects {
+        uuid: v.uuid.clone(),
+        storage: v.storage,
+        files: vec![("caption".to_string(), name)],
+    };
+    crate::jobs::enqueue(&mut *tx, &job).await?;
     Ok(())
 }
 
@@ -113,7 +161,11 @@ pub async fn delete(app: &App, who: &AuthUser, key: &str, language: &str) -> Res
     let Some(old) = old else { return Err(Error::not_found("caption")) };
     let was_federated = crate::ap::federates(app, &v);
     let mut tx = app.db.begin().await?;
+    same_storage(&mut tx, &v).await?;
     captions::delete(&mut tx, v.id, language).await?;
+    if let Some(f) = old.filename.clone() {
+        gone_from_store(&mut tx, &v, f).await?;
+    }
     crate::events::record(&mut tx, crate::events::Event::VideoUpdated { video_id: v.id, was_federated }).await?;
     tx.commit().await?;
     app.wake_jobs();
@@ -196,12 +248,22 @@ pub async fn store_remote(
     Ok(())
 }
 
-/// The file behind `/lazy-static/video-captions/<name>` for whoever may see its video; a remote
-/// caption's copy is fetched first if it is not here yet.
-pub async fn file(app: &App, who: Option<&AuthUser>, name: &str, file_token: Option<&str>) -> Result<PathBuf> {
+/// Where the file behind `/lazy-static/video-captions/<name>` is, for whoever may see its video
+/// (the disk, or the object store with the video's other files), and whether anybody may read it
+/// (shared caches may keep it); a remote caption's copy is fetched first if it is not here yet.
+pub async fn file(
+    app: &App,
+    who: Option<&AuthUser>,
+    name: &str,
+    file_token: Option<&str>,
+) -> Result<(crate::storage::Place, bool)> {
     let c = captions::by_filename(&app.db, name).await?.ok_or_else(|| Error::not_found("file"))?;
     let v = videos::get(&app.db, c.video_id).await?.ok_or_else(|| Error::not_found("file"))?;
     crate::video::get_for_files(app, who, &v.uuid, file_token).await?;
+    let public = crate::storage::readable_by_anyone(&v) && v.state == crate::video::STATE_PUBLISHED;
+    if v.is_local() {
+        return Ok((crate::storage::place(app, &v, crate::storage::Kind::Caption, name), public));
+    }
     let dir = dir(app, &v.uuid);
     let path = dir.join(name);
     if let Some(url) = c.remote_url.as_deref().filter(|_| !path.exists()) {
@@ -221,5 +283,5 @@ pub async fn file(app: &App, who: Option<&AuthUser>, name: &str, file_token: Opt
         tokio::fs::write(&tmp, vtt.as_bytes()).await.map_err(|e| Error::write("the caption", e))?;
         tokio::fs::rename(&tmp, &path).await.map_err(|e| Error::write("the caption", e))?;
     }
-    Ok(path)
+    Ok((crate::storage::Place::Disk(path), public))
 }

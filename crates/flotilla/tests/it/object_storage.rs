@@ -16,6 +16,7 @@ db_tests!(
     kept_originals_live_in_the_private_bucket,
     user_archives_live_in_the_private_bucket,
     images_live_in_their_bucket_behind_our_urls,
+    captions_live_with_their_videos_files,
 );
 
 const HLS: &str = GARAGE_BUCKETS[0];
@@ -511,4 +512,101 @@ async fn images_live_in_their_bucket_behind_our_urls(backend: Backend) {
     t.run_jobs().await;
     assert!(images_in(&garage, "thumbnails").is_empty() && images_in(&garage, "previews").is_empty());
     assert_eq!(images_in(&garage, "images").len(), new_avatars.len(), "the avatar stays");
+}
+
+async fn put_caption(t: &TestInstance, token: &str, uuid: &str, lang: &str, text: &str) -> (StatusCode, Value) {
+    let form = reqwest::multipart::Form::new()
+        .part("captionfile", reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("c.vtt"));
+    let req = t.api.http.put(t.api.url(&format!("/api/v1/videos/{uuid}/captions/{lang}"))).bearer_auth(token);
+    t.api.send(req.multipart(form)).await
+}
+
+async fn caption_path(t: &TestInstance, uuid: &str, token: &str) -> String {
+    let (status, list) = t.api.get(&format!("/api/v1/videos/{uuid}/captions"), Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["data"][0]["captionPath"].as_str().unwrap().to_string()
+}
+
+/// A stored video's captions go to the store with its files: added there (a store that is down
+/// refuses the caption, nothing changed), sent from the public bucket for a public video,
+/// through us for a private one (nobody else reads it, no shared cache keeps it), back to the
+/// disk with the rest, gone with the video.
+async fn captions_live_with_their_videos_files(backend: Backend) {
+    let mut garage = Garage::start().await;
+    let t = TestInstance::start_with(backend, |c| {
+        c.transcoding.resolutions = vec![144];
+        garage.configure(c);
+    })
+    .await;
+    let app = &t.instance.app;
+    let owner = t.user("talia").await;
+    let uuid = t.publish(&owner, "Spoken words", &[]).await;
+    t.run_jobs().await;
+    let first = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHello\n";
+    let (status, body) = put_caption(&t, &owner, &uuid, "en", first).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let path = caption_path(&t, &uuid, &owner).await;
+    let name = path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(of(&garage.list(HLS), &format!("{uuid}/captions/{name}")).len(), 1, "{:?}", garage.list(HLS));
+    let on_disk = t.dir.path().join("data/captions").join(&uuid);
+    assert_eq!(std::fs::read_dir(&on_disk).map(|d| d.count()).unwrap_or(0), 0, "left on the disk");
+    let resp = no_redirects().get(t.api.url(&path)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("http://{HLS}.web.localhost:{}/", garage.web_port)), "{location}");
+    let vtt = garage.public_get(HLS, &format!("{uuid}/captions/{name}")).await.text().await.unwrap();
+    assert!(vtt.starts_with("WEBVTT") && vtt.contains("Hello"), "{vtt}");
+
+    // Replaced: the new one in the store, the old object gone.
+    let (status, body) = put_caption(&t, &owner, &uuid, "en", &first.replace("Hello", "Bonjour")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    let path = caption_path(&t, &uuid, &owner).await;
+    let name = path.rsplit('/').next().unwrap().to_string();
+    let captions: Vec<String> = of(&garage.list(HLS), &format!("{uuid}/captions/"));
+    assert_eq!(captions, [format!("{uuid}/captions/{name}")]);
+
+    // The store down: a new caption is refused, nothing changed.
+    garage.stop();
+    let (status, body) = put_caption(&t, &owner, &uuid, "fr", first).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "object_storage_unavailable", "{body}");
+    let (_, list) = t.api.get(&format!("/api/v1/videos/{uuid}/captions"), Some(&owner)).await;
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(std::fs::read_dir(&on_disk).map(|d| d.count()).unwrap_or(0), 0, "nothing left behind");
+    garage.restart().await;
+
+    // Private: in the private bucket, read only through us by those allowed.
+    let (status, body) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&owner), json!({ "privacy": 3 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.run_jobs().await;
+    assert!(of(&garage.list(HLS), &uuid).is_empty());
+    assert_eq!(of(&garage.list(PRIVATE), &format!("captions/{uuid}/{name}")).len(), 1, "{:?}", garage.list(PRIVATE));
+    assert!(!no_redirects().get(t.api.url(&path)).send().await.unwrap().status().is_success(), "nobody else");
+    let resp = no_redirects().get(t.api.url(&path)).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("private"));
+    assert!(resp.text().await.unwrap().contains("Bonjour"));
+
+    // Back to the disk with the rest, byte-identical.
+    flotilla_app::storage::queue_all(app, Direction::ToFileSystem, Some(&uuid)).await.unwrap();
+    t.run_jobs().await;
+    assert!(of(&garage.list(PRIVATE), &uuid).is_empty(), "{:?}", garage.list(PRIVATE));
+    let local = std::fs::read_to_string(on_disk.join(&name)).unwrap();
+    assert!(local.contains("Bonjour"), "{local}");
+    let resp = no_redirects().get(t.api.url(&path)).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("private"), "a private video's caption");
+    assert_eq!(resp.text().await.unwrap(), local);
+
+    // Public and in the store again, then deleted: its caption's object goes with the rest.
+    let (status, body) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&owner), json!({ "privacy": 1 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    flotilla_app::storage::queue_all(app, Direction::ToObjectStorage, Some(&uuid)).await.unwrap();
+    t.run_jobs().await;
+    assert_eq!(of(&garage.list(HLS), &format!("{uuid}/captions/")).len(), 1);
+    let (status, _) = t.api.delete(&format!("/api/v1/videos/{uuid}"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    t.run_jobs().await;
+    assert!(of(&garage.list(HLS), &uuid).is_empty(), "{:?}", garage.list(HLS));
 }
