@@ -243,6 +243,10 @@ async fn watch(watcher: Arc<Mutex<Watcher>>) {
     }
 }
 
+/// How long an ended session waits for its runner's last segments (they finish once the runner's
+/// ffmpeg sees the stream end: the replay keeps them).
+const LAST_CHUNKS: Duration = Duration::from_secs(10);
+
 /// A session transcoded by a remote runner (`[live] remote_runners`): the stream goes to the
 /// relay its runner plays; the runner's segments arrive in the directory through the runner API
 /// (`runners::live::update`), where the same watcher keeps hashes, replay and publication.
@@ -280,11 +284,20 @@ impl Remote {
         Ok(Remote { relay, key, job_id, hashes, watcher })
     }
 
-    /// Ends the relay and the watcher; a job no runner took is cancelled. The master playlist
-    /// if it appeared only now.
+    /// Ends the relay (the runner's ffmpeg sees the stream end), waits a little for the runner's
+    /// last segments (its job over, or [`LAST_CHUNKS`]), then the watcher; a job no runner took
+    /// is cancelled. The master playlist if it appeared only now.
     pub async fn finish(self, app: &App) -> Option<String> {
         app.lives.close_relay(&self.key);
         drop(self.relay);
+        // Not while the instance stops: it ends its sessions within a bound of its own.
+        let until = std::time::Instant::now() + LAST_CHUNKS;
+        while std::time::Instant::now() < until
+            && !*app.stopping.borrow()
+            && crate::runners::live::processing(app, self.job_id).await
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         self.hashes.abort();
         let watcher = self.watcher.clone();
         let _ = tokio::task::spawn_blocking(move || watcher.lock().unwrap_or_else(|p| p.into_inner()).step()).await;

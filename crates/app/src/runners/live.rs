@@ -98,6 +98,11 @@ pub async fn failed(app: &App, job_id: i64) -> Option<i64> {
     }
 }
 
+/// Whether a runner holds the session's job (it may still send segments).
+pub async fn processing(app: &App, job_id: i64) -> bool {
+    matches!(db::job_by_id(&app.db, job_id).await, Ok(Some(j)) if j.state == db::PROCESSING)
+}
+
 /// The session ended: a job no runner took is cancelled; one a runner holds ends when its
 /// runner sees the stream end (`success`), or stalls.
 pub async fn session_ended(app: &App, job_id: i64) {

@@ -336,6 +336,10 @@ async fn user_archives_live_in_the_private_bucket(backend: Backend) {
     let id = me["id"].as_i64().unwrap();
     let uuid = t.publish(&owner, "In the archive", &[]).await;
     t.run_jobs().await;
+    // A caption added to the stored video goes to the store; the archive reads it from there.
+    let (status, body) =
+        put_caption(&t, &owner, &uuid, "en", "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nArchived\n").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, body) = t
         .api
         .post(&format!("/api/v1/users/{id}/exports/request"), Some(&owner), json!({ "withVideoFiles": true }))
@@ -380,6 +384,13 @@ async fn user_archives_live_in_the_private_bucket(backend: Backend) {
     )
     .unwrap();
     assert!(stored.len() > 100 && image == stored, "the archive's thumbnail is the stored preview");
+    let mut caption = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name(&format!("files/videos/captions/{uuid}-en.vtt")).unwrap(),
+        &mut caption,
+    )
+    .unwrap();
+    assert!(caption.contains("Archived"), "{caption}");
 
     // Deleted: its object goes.
     let export_id = export["id"].as_i64().unwrap();
