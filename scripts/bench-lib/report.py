@@ -644,6 +644,23 @@ def runners(rows, table, notes, details, busy_note):
                           f"{local['seconds'] / r['seconds']:.2f}× the throughput", "(figure)", "figure"))
 
 
+def startup(rows, table, notes, details, busy_note):
+    """18. How soon `flotilla serve` answers after a start on an existing SQLite database."""
+    for r in rows:
+        if r.get("kind") == "startup_error":
+            notes.append(f"start-up benchmark (18) failed: {r.get('message')}")
+    r = next((r for r in rows if r.get("kind") == "startup"), None)
+    if not r:
+        return
+    busy_note(r, "start-up")
+    details.append(f"- start-up: each start to its first answer, ms: {r.get('runs')}; the first start (a new "
+                   f"database: migrations, the admin's password hashed) {r.get('first_ms')} ms")
+    table.append(("18. start-up: `flotilla serve` to its first answer on an existing SQLite database, median of "
+                  f"{len(json.loads(r['runs'])) if isinstance(r.get('runs'), str) else '?'} starts",
+                  f"{r['median_ms']:.0f} ms", f"min {r['min_ms']:.0f}, max {r['max_ms']:.0f} ms", "—", "≤ 100 ms",
+                  verdict(r["median_ms"] <= 100)))
+
+
 def moderation(rows, table, notes, details, busy_note):
     """13. The inbox refusing a blocked server's signed activities, vs malformed requests."""
     for r in rows:
@@ -944,6 +961,7 @@ def main():
     storage(rows, table, notes, details, busy_note)
     processes(rows, table, notes, details, busy_note)
     runners(rows, table, notes, details, busy_note)
+    startup(rows, table, notes, details, busy_note)
     moderation(rows, table, notes, details, busy_note)
     live(rows, info, machine, table, notes, details, busy_note)
     for key in ("skipped",):
