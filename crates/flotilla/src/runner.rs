@@ -445,9 +445,14 @@ impl Runner {
             .part("payload[resolutionPlaylistFile]", playlist_part);
         // Generous (a slow link at 256 KiB/s), but finite: a stuck upload frees the runner.
         let limit = Duration::from_secs(600 + len / (256 * 1024));
+        self.post_form(&format!("/api/v1/runners/jobs/{uuid}/success"), form, limit).await
+    }
+
+    /// Posts a multipart form; the server's refusal as `CallError::Status`.
+    async fn post_form(&self, path: &str, form: reqwest::multipart::Form, limit: Duration) -> Result<(), CallError> {
         let res = self
             .http
-            .post(format!("{}/api/v1/runners/jobs/{uuid}/success", self.url))
+            .post(format!("{}{path}", self.url))
             .timeout(limit)
             .multipart(form)
             .send()

@@ -230,19 +230,7 @@ impl Runner {
         if let Some(m) = master {
             form = form.part("payload[masterPlaylistFile]", part(m, media::MASTER_PLAYLIST));
         }
-        let res = self
-            .http
-            .post(format!("{}/api/v1/runners/jobs/{uuid}/update", self.url))
-            .timeout(Duration::from_secs(60))
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| CallError::Network(e.to_string()))?;
-        let status = res.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        Err(CallError::Status(status.as_u16(), res.text().await.unwrap_or_default()))
+        self.post_form(&format!("/api/v1/runners/jobs/{uuid}/update"), form, Duration::from_secs(60)).await
     }
 }
 
