@@ -10,6 +10,10 @@ use flotilla::doctor::{self, Status};
 use flotilla_app::{App, auth};
 use flotilla_domain::Role;
 
+/// mimalloc: see its comment in Cargo.toml and `docs/ARCHITECTURE.md`, "Speed of the API".
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 flotilla — a federated video platform
 
