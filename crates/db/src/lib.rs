@@ -423,6 +423,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0051_stored_images.sql"),
         include_str!("../migrations/0051_stored_images.sql"),
     ),
+    (
+        52,
+        "list_sorts",
+        include_str!("../migrations/0052_list_sorts.sql"),
+        include_str!("../migrations/0052_list_sorts.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -19,6 +19,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ("order", "an ORDER BY: order_by's allow-listed output (`order: &str` parameters), or a ranking built here"),
     ("p", "a `$N` placeholder"),
     ("vector", "a constant tsvector expression"),
+    ("from", "`videos v`, or it joined to a full-text match whose text is a `$N` placeholder"),
     ("FENCE", "the constant WHERE clause of a running job's lease (jobs.rs), placeholders only"),
     ("count.clamp(1, 100)", "an integer"),
     ("start.max(0)", "an integer"),
@@ -40,6 +41,7 @@ const BINDINGS: &[(&str, &[&str])] = &[
     ("let order = ", &["match (order, rank) {"]),
     ("let p = ", &["push(&mut args, "]),
     ("let vector = ", &["\""]),
+    ("let from = ", &["match &fts {"]),
 ];
 
 /// Upper-case words that make a format string SQL.

@@ -9,6 +9,7 @@ use flotilla_app::federation::subscriptions;
 use flotilla_app::{App, page, video};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
@@ -45,7 +46,7 @@ pub async fn list_subscription_videos(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q.as_deref().unwrap_or_default())
         .map_err(|e| crate::error::rejection(StatusCode::BAD_REQUEST, format!("invalid query string: {e}")))?;
     let params = video::ListParams::from_pairs(&pairs)?;

@@ -12,6 +12,7 @@ use flotilla_app::video::resumable;
 use flotilla_app::video::upload::{self, UploadMeta};
 use flotilla_app::video::{self, labels};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -328,7 +329,7 @@ pub async fn list_videos(
     State(app): State<Arc<App>>,
     MaybeAuth(who): MaybeAuth,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::All).await?))
 }
 
@@ -338,11 +339,14 @@ pub async fn search_videos(
     MaybeAuth(who): MaybeAuth,
     ClientIp(ip): ClientIp,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     app.limits.check_ip(Kind::Search, ip)?;
     let params = list_params(q)?;
     if let Some(s) = params.search.as_deref().filter(|s| s.trim().starts_with("http")) {
-        return Ok(Json(flotilla_app::federation::search::video_by_url(&app, who.as_ref(), s).await?));
+        let found = flotilla_app::federation::search::video_by_url(&app, who.as_ref(), s).await?;
+        let text = serde_json::value::to_raw_value(&found)
+            .map_err(|e| flotilla_app::Error::Internal(format!("search answer: {e}")))?;
+        return Ok(Json(text));
     }
     Ok(Json(video::list(&app, who.as_ref(), params, video::Scope::All).await?))
 }
@@ -373,7 +377,7 @@ pub async fn list_channel_videos(
     MaybeAuth(who): MaybeAuth,
     Path(handle): Path<String>,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::Channel(&handle)).await?))
 }
 
@@ -383,7 +387,7 @@ pub async fn list_account_videos(
     MaybeAuth(who): MaybeAuth,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     Ok(Json(video::list(&app, who.as_ref(), list_params(q)?, video::Scope::Account(&name)).await?))
 }
 
@@ -392,7 +396,7 @@ pub async fn list_my_videos(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Box<RawValue>>, ApiError> {
     Ok(Json(video::list(&app, Some(&who), list_params(q)?, video::Scope::Mine).await?))
 }
 

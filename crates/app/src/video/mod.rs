@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use flotilla_db::{accounts, channels, videos};
 use flotilla_domain::Role;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::auth::AuthUser;
@@ -228,25 +229,50 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
     Ok(out)
 }
 
-/// API objects of several videos with a fixed number of queries, whatever their count: channels,
+/// The account and channel JSON of the videos' channels, each built once (a page's videos
+/// mostly share a few channels), with a fixed number of queries whatever their count: channels,
 /// accounts and their images are loaded in batches, not per row.
+struct Owners {
+    /// `(channel id, account JSON, channel JSON)`.
+    built: Vec<(i64, Value, Value)>,
+}
+
+impl Owners {
+    async fn load(app: &App, list: &[videos::Video]) -> Result<Owners> {
+        let mut channel_ids: Vec<i64> = list.iter().map(|v| v.channel_id).collect();
+        channel_ids.sort_unstable();
+        channel_ids.dedup();
+        let chans = channels::get_many(&app.db, &channel_ids).await?;
+        let mut account_ids: Vec<i64> = chans.iter().map(|c| c.account_id).collect();
+        account_ids.sort_unstable();
+        account_ids.dedup();
+        let accs = accounts::get_many(&app.db, &account_ids).await?;
+        let actor_ids: Vec<i64> = chans.iter().map(|c| c.actor_id).chain(accs.iter().map(|a| a.actor_id)).collect();
+        let imgs = flotilla_db::images::list_for(&app.db, &actor_ids).await?;
+        let mut built = Vec::with_capacity(chans.len());
+        for c in &chans {
+            let a = accs.iter().find(|a| a.id == c.account_id).ok_or_else(|| Error::not_found("account"))?;
+            let account_json = convert::account_to_api(app, a, &imgs);
+            let channel_json = convert::channel_to_api(app, c, &imgs, account_json.clone());
+            built.push((c.id, account_json, channel_json));
+        }
+        Ok(Owners { built })
+    }
+
+    /// The account and channel JSON of `v`'s channel.
+    fn of(&self, v: &videos::Video) -> Result<(&Value, &Value)> {
+        let (_, a, c) =
+            self.built.iter().find(|(id, _, _)| *id == v.channel_id).ok_or_else(|| Error::not_found("channel"))?;
+        Ok((a, c))
+    }
+}
+
+/// API objects of several videos with a fixed number of queries, whatever their count.
 pub async fn views(app: &App, list: &[videos::Video], details: bool) -> Result<Vec<Value>> {
-    let mut channel_ids: Vec<i64> = list.iter().map(|v| v.channel_id).collect();
-    channel_ids.sort_unstable();
-    channel_ids.dedup();
-    let chans = channels::get_many(&app.db, &channel_ids).await?;
-    let mut account_ids: Vec<i64> = chans.iter().map(|c| c.account_id).collect();
-    account_ids.sort_unstable();
-    account_ids.dedup();
-    let accs = accounts::get_many(&app.db, &account_ids).await?;
-    let actor_ids: Vec<i64> = chans.iter().map(|c| c.actor_id).chain(accs.iter().map(|a| a.actor_id)).collect();
-    let imgs = flotilla_db::images::list_for(&app.db, &actor_ids).await?;
+    let owners = Owners::load(app, list).await?;
     let mut out = Vec::with_capacity(list.len());
     for v in list {
-        let c = chans.iter().find(|c| c.id == v.channel_id).ok_or_else(|| Error::not_found("channel"))?;
-        let a = accs.iter().find(|a| a.id == c.account_id).ok_or_else(|| Error::not_found("account"))?;
-        let account_json = convert::account_to_api(app, a, &imgs);
-        let channel_json = convert::channel_to_api(app, c, &imgs, account_json.clone());
+        let (account_json, channel_json) = owners.of(v)?;
         let (files, tags) = if details {
             (videos::all_files(&app.db, v.id).await?, videos::tags(&app.db, v.id).await?)
         } else {
@@ -255,6 +281,27 @@ pub async fn views(app: &App, list: &[videos::Video], details: bool) -> Result<V
         out.push(convert::video_to_api(app, v, account_json, channel_json, &files, &tags, details));
     }
     Ok(out)
+}
+
+/// A page of a video list as JSON text: `{"data":[…],"total":N}` (the keys in a `Value`'s
+/// order), each item written straight from its row ([`convert::VideoItem`]), with `userHistory`
+/// for a logged-in caller who watched it (as [`crate::history::annotate`]).
+async fn page_json(app: &App, who: Option<&AuthUser>, rows: &[videos::Video], total: i64) -> Result<Box<RawValue>> {
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        data: Vec<convert::VideoItem<'a>>,
+        total: i64,
+    }
+    let owners = Owners::load(app, rows).await?;
+    let positions = crate::history::positions_of(app, who, rows).await?;
+    let mut data = Vec::with_capacity(rows.len());
+    for (v, at) in rows.iter().zip(positions) {
+        let (account_json, channel_json) = owners.of(v)?;
+        let mut item = convert::video_item(app, v, account_json, channel_json, false);
+        item.user_history = at.map(|current_time| convert::UserHistory { current_time });
+        data.push(item);
+    }
+    serde_json::value::to_raw_value(&Page { data, total }).map_err(|e| Error::Internal(format!("video list: {e}")))
 }
 
 /// The parameters of PeerTube's video lists (`GET /videos`, channel and account videos, search).
@@ -330,15 +377,15 @@ const SORTS: &[(&str, &str)] = &[
     ("likes", "v.likes"),
     ("duration", "v.duration"),
     // "trending" and "hot" rank by the views of the last week (the daily counts older than that
-    // are pruned every hour: `video::views::prune`), "best" by likes.
-    ("trending", "(SELECT COALESCE(SUM(d.views), 0) FROM video_views_daily d WHERE d.video_id = v.id)"),
-    ("hot", "(SELECT COALESCE(SUM(d.views), 0) FROM video_views_daily d WHERE d.video_id = v.id)"),
+    // are pruned every hour: `video::views::prune`; `recent_views` is their sum), "best" by likes.
+    ("trending", "v.recent_views"),
+    ("hot", "v.recent_views"),
     ("best", "v.likes"),
 ];
 
 /// `GET /api/v1/videos`, `/video-channels/:handle/videos`, `/accounts/:name/videos`,
-/// `/users/me/videos` and `/search/videos`.
-pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope<'_>) -> Result<Value> {
+/// `/users/me/videos` and `/search/videos`: the page as JSON text ([`page_json`]).
+pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope<'_>) -> Result<Box<RawValue>> {
     let page = crate::page(p.start, p.count);
     let mut f = videos::VideoFilter {
         public_only: true,
@@ -408,9 +455,7 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
     if cacheable && recount {
         app.list_totals.put(key, total);
     }
-    let mut data = views(app, &rows, false).await?;
-    crate::history::annotate(app, who, &rows, &mut data).await?;
-    Ok(json!({ "total": total, "data": data }))
+    page_json(app, who, &rows, total).await
 }
 
 /// `DELETE /api/v1/videos/:id`: the owner or a moderator. Files go after the row, so a failed

@@ -376,7 +376,10 @@ pub const TRENDING_DAYS: i64 = 7;
 /// Forgets the daily view counts older than [`TRENDING_DAYS`] (hourly housekeeping).
 pub async fn prune(app: &App, now: i64) -> Result<u64> {
     let today = now.div_euclid(86_400_000);
-    Ok(flotilla_db::videos::prune_daily_views(&app.db, today - (TRENDING_DAYS - 1)).await?)
+    let mut tx = app.db.begin().await?;
+    let n = flotilla_db::videos::prune_daily_views(&mut tx, today - (TRENDING_DAYS - 1)).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// `PUT /api/v1/videos/:id/rate`: `like`, `dislike` or `none`, by a user who can see the video.

@@ -444,6 +444,14 @@ async fn history_records_positions_and_can_be_paused_and_cleared(backend: Backen
     // Lists show the position, and can leave out what was watched.
     let (_, list) = t.api.get("/api/v1/videos?sort=name", Some(&ava)).await;
     assert!(list["data"].as_array().unwrap().iter().all(|v| v.get("userHistory").is_some()), "{list}");
+    // Lists are written straight from their rows (convert::VideoItem), not through a `Value`:
+    // the text must be the one a `Value` writes, every key in its order, userHistory included.
+    for token in [Some(ava.as_str()), None] {
+        let answer = t.api.request(reqwest::Method::GET, "/api/v1/videos?sort=name", token).send().await.unwrap();
+        let raw = answer.text().await.unwrap();
+        let value: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(raw, serde_json::to_string(&value).unwrap(), "a list's text is a Value's");
+    }
     let (_, unwatched) = t.api.get("/api/v1/videos?excludeAlreadyWatched=true", Some(&ava)).await;
     assert_eq!(unwatched["total"], 0);
 

@@ -93,6 +93,16 @@ async fn trending_ranks_by_the_views_of_the_last_week(backend: Backend) {
             list["data"][0]["uuid"].as_str().unwrap().to_string()
         }
     };
+    // What the sort reads: the sum of the kept days, the pruned ones taken off.
+    let recent = |vid: i64| async move {
+        let n: i64 = flotilla_db::run!(db, |x| sqlx::query_scalar("SELECT recent_views FROM videos WHERE id = $1")
+            .bind(vid)
+            .fetch_one(x)
+            .await)
+        .unwrap();
+        n
+    };
+    assert_eq!((recent(old_id).await, recent(new_id).await), (0, 5));
     assert_eq!(first("-views").await, old, "all time");
     assert_eq!(first("-trending").await, new, "this week");
     assert_eq!(first("-hot").await, new);
