@@ -4,7 +4,9 @@
 #
 # A fresh instance is started once (it creates its schema and the `root` admin with the channel
 # `root_channel`), stopped, seeded with SQL, then started again for each size:
-#   GET /api/v1/videos?count=25   and   GET /api/v1/videos/<random id>
+#   GET /api/v1/videos?count=25 (the default sort; -views, -likes, -trending; a tagsOneOf filter; a
+#   deep page, start=50000), GET /api/v1/search/videos?search=<a word>&count=25 and
+#   GET /api/v1/videos/<random id>
 # with wrk (2 threads, $BENCH_API_CONNS connections, $BENCH_DURATION, --latency). Results are
 # appended to $BENCH_WORK/results.jsonl. Needs BENCH_WORK, BENCH_BIN, BENCH_SIZES, BENCH_DURATION,
 # BENCH_WARMUP, BENCH_API_CONNS from scripts/bench.
@@ -68,6 +70,20 @@ for size in $BENCH_SIZES; do
   j=$(run_wrk "api-$kind-$size-list" "$base/api/v1/videos?count=25" "$BENCH_DURATION" "$BENCH_API_CONNS")
   record kind=api db="$kind" videos="$size" endpoint=list single_ms="$(awk -v s="$single_list" 'BEGIN{print s*1000}')" \
     $(jq -r 'to_entries[] | "\(.key)=\(.value)"' <<<"$j")
+  # The other lists: "bego" is a word of about 0.5 % of the seeded names, "tbadi" a tag of about
+  # 1 % of the videos (seed.py's vocabularies).
+  for variant in "views /api/v1/videos?count=25&sort=-views" "likes /api/v1/videos?count=25&sort=-likes" \
+    "trending /api/v1/videos?count=25&sort=-trending" "tag /api/v1/videos?count=25&tagsOneOf=tbadi" \
+    "search /api/v1/search/videos?search=bego&count=25" "deep /api/v1/videos?count=25&start=50000"; do
+    name=${variant%% *}
+    path=${variant#* }
+    found=$(curl -sf --max-time 30 "$base$path" | jq -r '"\(.total) \(.data | length)"')
+    [ "${found% *}" -gt 0 ] || die "api/$kind: $path finds nothing"
+    single=$(curl -s -o /dev/null -w '%{time_total}' --max-time 30 "$base$path")
+    j=$(run_wrk "api-$kind-$size-$name" "$base$path" "$BENCH_DURATION" "$BENCH_API_CONNS")
+    record kind=api db="$kind" videos="$size" endpoint="$name" single_ms="$(awk -v s="$single" 'BEGIN{print s*1000}')" \
+      found="${found% *}" page="${found#* }" $(jq -r 'to_entries[] | "\(.key)=\(.value)"' <<<"$j")
+  done
   j=$(run_wrk "api-$kind-$size-get" "$base" "$BENCH_DURATION" "$BENCH_API_CONNS" -s "$bench_lib/random-id.lua" -- "$first_id" "$last_id")
   record kind=api db="$kind" videos="$size" endpoint=get single_ms="$(awk -v s="$single_get" 'BEGIN{print s*1000}')" \
     $(jq -r 'to_entries[] | "\(.key)=\(.value)"' <<<"$j")

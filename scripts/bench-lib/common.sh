@@ -90,6 +90,8 @@ login_root() {
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# The anonymous part of the RSS (heap, stacks): VmRSS also counts the binary's own mapped pages.
+anon_kib() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 # cpu_mark / cpu_other MARK: the share of the machine's CPU that programs other than ours used
 # between the two calls (see cpu.py), recorded beside each measurement to flag noisy figures.
