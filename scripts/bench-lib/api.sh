@@ -49,6 +49,7 @@ seed() {
     python3 "$bench_lib/seed.py" "$data/flotilla.db" "$total"
   else
     "${psql_db[@]}" -v total="$total" -f "$bench_lib/seed-postgres.sql"
+    "${psql_db[@]}" -f "$bench_lib/vacuum-postgres.sql"
     "${psql_db[@]}" -At -F ' ' -c "SELECT json_build_object('first_id', MIN(id), 'last_id', MAX(id), 'count', COUNT(*)) FROM videos"
   fi
 }

@@ -31,6 +31,7 @@ log "16. processes: schema, then 10,000 videos"
 start_flotilla "$dir/data" "$aport" "$dir/a.log" "${common[@]}"
 stop_pid "$FLOTILLA_PID"
 psql -X -q -v ON_ERROR_STOP=1 "$db_url" -v total=10000 -f "$bench_lib/seed-postgres.sql"
+psql -X -q -v ON_ERROR_STOP=1 "$db_url" -f "$bench_lib/vacuum-postgres.sql"
 start_flotilla "$dir/data" "$aport" "$dir/a.log" "${common[@]}"
 apid=$FLOTILLA_PID
 start_flotilla "$dir/data" "$bport" "$dir/b.log" "${common[@]}" FLOTILLA_ROLES=web

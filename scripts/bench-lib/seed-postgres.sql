@@ -37,8 +37,6 @@ FROM seeded s JOIN videos v ON v.short_uuid = substr(md5('bench-' || s.g), 1, 22
 CROSS JOIN generate_series(0, 2) AS d
 WHERE (s.g - 1) % 5 = 0;
 COMMIT;
--- What autovacuum does on a running instance within a minute of such a load: statistics, and the
--- visibility map that lets index-only scans skip the table.
-VACUUM ANALYZE videos;
-VACUUM ANALYZE video_tags;
-VACUUM ANALYZE video_views_daily;
+-- Then, in a session of its own (scripts/bench-lib/vacuum-postgres.sql: a VACUUM in this session,
+-- which made the temporary tables, left the visibility map unset), what autovacuum does on a
+-- running instance within a minute of such a load.
