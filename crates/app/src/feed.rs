@@ -164,7 +164,7 @@ pub async fn videos(app: &App, fmt: Format, q: &FeedQuery, path: &str, subscript
     const SORTS: &[(&str, &str)] =
         &[("publishedAt", "v.published_at"), ("createdAt", "v.created_at"), ("views", "v.views"), ("likes", "v.likes")];
     let order = flotilla_db::order_by(q.sort.as_deref(), SORTS, "v.published_at DESC");
-    let (rows, _) = videos::list_counted(&app.db, &f, &order, 0, ITEMS, Some(0)).await?;
+    let (rows, _) = videos::list_counted(&app.db, &f, &order, 0, ITEMS, Some(0), None).await?;
     let items = video_items(app, &rows).await?;
     let body = render(fmt, &head, &items);
     app.feeds.put(key, body.clone());
@@ -499,7 +499,7 @@ pub async fn podcast(app: &App, q: &FeedQuery, path: &str) -> Result<String> {
     }
     let owner = accounts::get(&app.db, c.owner()).await?.ok_or_else(|| Error::not_found("account"))?;
     let f = videos::VideoFilter { public_only: true, channel_id: Some(c.id), ..Default::default() };
-    let (rows, _) = videos::list_counted(&app.db, &f, "v.published_at DESC", 0, EPISODES, Some(0)).await?;
+    let (rows, _) = videos::list_counted(&app.db, &f, "v.published_at DESC", 0, EPISODES, Some(0), None).await?;
     let items = video_items(app, &rows).await?;
     let base = app.public.base();
     let channel_url = uris::channel(app, &c.name);

@@ -77,6 +77,8 @@ pub struct App {
     pub key_refetches: media_cache::RefetchLimiter,
     /// Recent totals of public video lists.
     pub list_totals: media_cache::ListTotals,
+    /// Where deep pages of public video lists start, recently.
+    pub list_bookmarks: media_cache::ListBookmarks,
     /// Who was counted as viewing which video in the last hour.
     pub views_seen: video::views::Seen,
     /// Who watches what now (`video::views::Watching`).
@@ -145,6 +147,7 @@ impl App {
             watching: Default::default(),
             remote_viewers: Default::default(),
             list_totals: Default::default(),
+            list_bookmarks: Default::default(),
             key_refetches: Default::default(),
             blocks: Default::default(),
             feeds: Default::default(),

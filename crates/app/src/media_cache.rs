@@ -7,9 +7,9 @@
 //! stale by being rewritten; entries are dropped when a video's files are removed or replaced
 //! (`invalidate_dir`) and access entries when its privacy or state changes (`invalidate_access`).
 //!
-//! Also the other small memories keyed by what clients send — list totals by filter, key refetches
-//! by actor — each an LRU with a fixed number of entries, so no request pattern grows them without
-//! bound.
+//! Also the other small memories keyed by what clients send — list totals and deep-page bookmarks
+//! by filter, key refetches by actor — each an LRU with a fixed number of entries, so no request
+//! pattern grows them without bound.
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -146,66 +146,73 @@ impl MediaCache {
     }
 }
 
-/// Totals of video lists by filter, trusted for a few seconds. The filter comes from the query
-/// string (categories, languages, tags…), so the remembered filters are capped ([`MAX_TOTALS`],
-/// least recently used out) and an over-long one is not remembered at all.
-pub struct ListTotals(Mutex<LruCache<String, Total>>);
+/// What a video list costs to find out and may be trusted for a few seconds: its total by filter
+/// ([`ListTotals`]), and where its deep pages start ([`ListBookmarks`]). The filter comes from the
+/// query string (categories, languages, tags, search words…), so the remembered filters are capped
+/// ([`MAX_TOTALS`], least recently used out) and an over-long one is not remembered at all.
+pub struct Remembered<V: Copy>(Mutex<LruCache<String, Entry<V>>>);
 
-impl Default for ListTotals {
+/// Totals of video lists by filter.
+pub type ListTotals = Remembered<i64>;
+/// The sort value and id of the row at a deep offset of a list (`db::videos::Bookmark`), by
+/// filter, order and offset: a deep page seeks there instead of walking 50,000 index entries.
+pub type ListBookmarks = Remembered<(i64, i64)>;
+
+impl<V: Copy> Default for Remembered<V> {
     fn default() -> Self {
-        ListTotals(Mutex::new(LruCache::new(NonZeroUsize::new(MAX_TOTALS).expect("> 0"))))
+        Remembered(Mutex::new(LruCache::new(NonZeroUsize::new(MAX_TOTALS).expect("> 0"))))
     }
 }
 
-struct Total {
-    n: i64,
+struct Entry<V> {
+    value: V,
     at: Instant,
-    /// When a caller took on counting again (the others keep the old total meanwhile).
+    /// When a caller took on finding it again (the others keep the old value meanwhile).
     recounting: Option<Instant>,
 }
 
-/// A total is fresh this long.
+/// A value is fresh this long.
 const TOTALS_TTL: Duration = Duration::from_secs(5);
-/// A stale total is still answered (while one caller counts again) up to this age; older, the
-/// caller counts itself.
+/// A stale value is still answered (while one caller finds it again) up to this age; older, the
+/// caller finds it itself.
 const TOTALS_MAX_AGE: Duration = Duration::from_secs(60);
-/// Filters whose totals are remembered at most: the lists people actually browse are a few dozen.
+/// Filters remembered at most: the lists people actually browse are a few dozen.
 pub const MAX_TOTALS: usize = 1000;
 /// A filter written longer than this (hundreds of tags) is counted every time, never remembered,
 /// so the memory stays under `MAX_TOTALS` × this.
 pub const MAX_TOTALS_KEY: usize = 1024;
 
-impl ListTotals {
-    /// The total to answer with, and whether this caller should count again and [`put`] it. When a
-    /// total goes stale only one caller counts; the others answer the old total meanwhile, so a
-    /// burst of page views never counts 100,000 rows twenty times at once.
+impl<V: Copy> Remembered<V> {
+    /// The value to answer with, and whether this caller should find it again and [`put`] it.
+    /// When a value goes stale only one caller finds it again; the others answer the old one
+    /// meanwhile, so a burst of page views never counts 100,000 rows twenty times at once.
     ///
-    /// [`put`]: ListTotals::put
-    pub fn lookup(&self, key: &str) -> (Option<i64>, bool) {
+    /// [`put`]: Remembered::put
+    pub fn lookup(&self, key: &str) -> (Option<V>, bool) {
         if key.len() > MAX_TOTALS_KEY {
             return (None, false);
         }
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match m.get_mut(key) {
-            Some(t) if t.at.elapsed() < TOTALS_TTL => (Some(t.n), false),
+            Some(t) if t.at.elapsed() < TOTALS_TTL => (Some(t.value), false),
             Some(t) if t.at.elapsed() < TOTALS_MAX_AGE => {
                 if t.recounting.is_some_and(|r| r.elapsed() < TOTALS_TTL) {
-                    (Some(t.n), false)
+                    (Some(t.value), false)
                 } else {
                     t.recounting = Some(Instant::now());
-                    (Some(t.n), true)
+                    (Some(t.value), true)
                 }
             }
             _ => (None, true),
         }
     }
 
-    pub fn put(&self, key: String, total: i64) {
+    pub fn put(&self, key: String, value: V) {
         if key.len() > MAX_TOTALS_KEY {
             return;
         }
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.put(key, Total { n: total, at: Instant::now(), recounting: None });
+        m.put(key, Entry { value, at: Instant::now(), recounting: None });
     }
 
     /// Filters remembered now.

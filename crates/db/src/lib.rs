@@ -429,6 +429,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0052_list_sorts.sql"),
         include_str!("../migrations/0052_list_sorts.sql"),
     ),
+    (
+        53,
+        "search_vector",
+        include_str!("../migrations/0053_search_vector.sqlite.sql"),
+        include_str!("../migrations/0053_search_vector.postgres.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

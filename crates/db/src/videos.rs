@@ -713,25 +713,77 @@ pub async fn list(
     start: i64,
     count: i64,
 ) -> Result<(Vec<Video>, i64)> {
-    list_counted(e, f, order, start, count, None).await
+    list_counted(e, f, order, start, count, None, None).await
 }
 
-/// [`list`], with the total already known (a recent count of the same filter): one query less.
-pub async fn list_counted(
+/// Where a deep page of a list starts: the row at `offset` of that list (its sort value and id),
+/// found by [`bookmark`] a moment ago. A page at `start >= offset` is read from there, `start -
+/// offset` rows on, instead of walking `start` index entries (50,000 entries took 12 ms on
+/// PostgreSQL, 2.4 ms on SQLite, per request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bookmark {
+    pub offset: i64,
+    pub value: i64,
+    pub id: i64,
+}
+
+/// The sort columns a bookmark can seek by: integers every published video has (`published_at`
+/// is set when a video is published, so only lists of published videos use bookmarks).
+const SEEKABLE: &[&str] = &["v.published_at", "v.created_at", "v.views", "v.likes", "v.recent_views", "v.duration"];
+
+/// The column of `order` and whether it is descending, when a page of `f` in that order can start
+/// at a [`Bookmark`]: a list of published public videos, sorted by a column of [`SEEKABLE`], with
+/// no search (a rank is no column).
+pub fn seekable(f: &VideoFilter, order: &str) -> Option<(&'static str, bool)> {
+    if !f.public_only || f.search.is_some() {
+        return None;
+    }
+    let (column, direction) = order.split_once(' ')?;
+    let column = SEEKABLE.iter().find(|c| **c == column)?;
+    match direction {
+        "DESC" => Some((column, true)),
+        "ASC" => Some((column, false)),
+        _ => None,
+    }
+}
+
+/// The bookmark of the row at `offset` of the list of `f` in `order` (see [`seekable`]), or `None`
+/// when the list is shorter or cannot be sought.
+pub async fn bookmark(
     e: impl Into<Exec<'_>> + Copy,
     f: &VideoFilter,
     order: &str,
-    start: i64,
-    count: i64,
-    known_total: Option<i64>,
-) -> Result<(Vec<Video>, i64)> {
-    let backend = e.into().backend();
-    let mut clauses: Vec<String> = Vec::new();
+    offset: i64,
+) -> Result<Option<Bookmark>> {
+    let Some((key, _)) = seekable(f, order) else { return Ok(None) };
+    let start = offset;
     let mut args: Vec<Arg> = Vec::new();
-    let push = |args: &mut Vec<Arg>, a: Arg| {
-        args.push(a);
-        format!("${}", args.len())
-    };
+    let (clauses, _, _) = filter_clauses(f, e.into().backend(), &mut args);
+    let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
+    let sql = format!(
+        "SELECT {key}, v.id FROM videos v WHERE {filter} ORDER BY {order}, v.id DESC LIMIT 1 OFFSET {start}",
+        start = start.max(0)
+    );
+    let row: Option<(Option<i64>, i64)> = run!(e, |x| {
+        let q = crate::bind_args!(sqlx::query_as(&sql), &args);
+        q.fetch_optional(x).await
+    })?;
+    Ok(row.and_then(|(value, id)| Some(Bookmark { offset: start.max(0), value: value?, id })))
+}
+
+fn push(args: &mut Vec<Arg>, a: Arg) -> String {
+    args.push(a);
+    format!("${}", args.len())
+}
+
+/// The WHERE clauses of `f` (their values pushed onto `args`), the search rank's ORDER BY, and
+/// SQLite's full-text match placeholder, which the rows are joined to.
+fn filter_clauses(
+    f: &VideoFilter,
+    backend: Backend,
+    args: &mut Vec<Arg>,
+) -> (Vec<String>, Option<String>, Option<String>) {
+    let mut clauses: Vec<String> = Vec::new();
     if f.public_only {
         clauses.push("v.state = 1 AND v.privacy = 1 AND v.blocked = 0".into());
     } else {
@@ -744,11 +796,11 @@ pub async fn list_counted(
         }
     }
     if let Some(c) = f.channel_id {
-        let p = push(&mut args, Arg::I(c));
+        let p = push(args, Arg::I(c));
         clauses.push(format!("v.channel_id = {p}"));
     }
     if let Some(a) = f.account_id {
-        let p = push(&mut args, Arg::I(a));
+        let p = push(args, Arg::I(a));
         clauses.push(format!("v.channel_id IN (SELECT id FROM channels WHERE account_id = {p})"));
     }
     if !f.category_one_of.is_empty() {
@@ -756,15 +808,15 @@ pub async fn list_counted(
         clauses.push(format!("v.category IN ({list})"));
     }
     if !f.language_one_of.is_empty() {
-        let ps: Vec<String> = f.language_one_of.iter().map(|l| push(&mut args, Arg::S(l.clone()))).collect();
+        let ps: Vec<String> = f.language_one_of.iter().map(|l| push(args, Arg::S(l.clone()))).collect();
         clauses.push(format!("v.language IN ({})", ps.join(",")));
     }
     if !f.tags_one_of.is_empty() {
-        let ps: Vec<String> = f.tags_one_of.iter().map(|t| push(&mut args, Arg::S(t.to_lowercase()))).collect();
+        let ps: Vec<String> = f.tags_one_of.iter().map(|t| push(args, Arg::S(t.to_lowercase()))).collect();
         clauses.push(format!("v.id IN (SELECT video_id FROM video_tags WHERE lower(tag) IN ({}))", ps.join(",")));
     }
     if let Some(actor) = f.subscriptions_of {
-        let p = push(&mut args, Arg::I(actor));
+        let p = push(args, Arg::I(actor));
         clauses.push(format!(
             "v.channel_id IN (SELECT c.id FROM channels c JOIN follows fo ON fo.target_id = c.actor_id \
              WHERE fo.follower_id = {p} AND fo.state = 'accepted')"
@@ -775,14 +827,14 @@ pub async fn list_counted(
         clauses.push(format!("v.channel_id NOT IN (SELECT id FROM channels WHERE account_id IN ({list}))"));
     }
     if let Some(a) = f.managed_by {
-        let p = push(&mut args, Arg::I(a));
+        let p = push(args, Arg::I(a));
         clauses.push(format!(
             "(v.channel_id IN (SELECT id FROM channels WHERE account_id = {p}) \
              OR v.channel_id IN (SELECT channel_id FROM channel_collaborators WHERE account_id = {p} AND state = 2))"
         ));
     }
     if let Some(user) = f.unwatched_by {
-        let p = push(&mut args, Arg::I(user));
+        let p = push(args, Arg::I(user));
         clauses.push(format!("v.id NOT IN (SELECT video_id FROM video_history WHERE user_id = {p})"));
     }
     match f.is_local {
@@ -809,21 +861,67 @@ pub async fn list_counted(
             // the match for each (3 s).
             Backend::Sqlite => match fts_query(text) {
                 Some(q) => {
-                    fts = Some(push(&mut args, Arg::S(q)));
+                    fts = Some(push(args, Arg::S(q)));
                     rank = Some("f.fts_rank ASC".to_string());
                 }
                 None => clauses.push("1 = 0".into()),
             },
             Backend::Postgres => match ts_query(text) {
                 Some(q) => {
-                    let p = push(&mut args, Arg::S(q));
-                    let vector = "to_tsvector('simple', COALESCE(v.search_text, ''))";
-                    clauses.push(format!("{vector} @@ to_tsquery('simple', {p})"));
-                    rank = Some(format!("ts_rank({vector}, to_tsquery('simple', {p})) DESC"));
+                    let p = push(args, Arg::S(q));
+                    // The stored tsvector (migration 0053): matched by its index and ranked
+                    // without computing it again from the text.
+                    clauses.push(format!("v.search_vector @@ to_tsquery('simple', {p})"));
+                    rank = Some(format!("ts_rank(v.search_vector, to_tsquery('simple', {p})) DESC"));
                 }
                 None => clauses.push("1 = 0".into()),
             },
         }
+    }
+    (clauses, rank, fts)
+}
+
+/// [`list`], with the total already known (a recent count of the same filter): one query less;
+/// and for a deep page, a [`Bookmark`] of that list at or before `start` to read it from.
+pub async fn list_counted(
+    e: impl Into<Exec<'_>> + Copy,
+    f: &VideoFilter,
+    order: &str,
+    start: i64,
+    count: i64,
+    known_total: Option<i64>,
+    at: Option<Bookmark>,
+) -> Result<(Vec<Video>, i64)> {
+    let backend = e.into().backend();
+    let mut args: Vec<Arg> = Vec::new();
+    let (mut clauses, rank, fts) = filter_clauses(f, backend, &mut args);
+    let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
+    let from = match &fts {
+        Some(p) => format!(
+            "(SELECT rowid AS fts_id, bm25(videos_fts) AS fts_rank FROM videos_fts WHERE videos_fts MATCH {p}) f \
+             CROSS JOIN videos v ON v.id = f.fts_id"
+        ),
+        None => "videos v".to_string(),
+    };
+    // The count is of the whole list: its SQL and values are taken before a bookmark's.
+    let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+    let count_args = args.len();
+    let mut start = start.max(0);
+    let mut deep = start >= DEEP_PAGE && fts.is_none();
+    if let Some(b) = at.filter(|b| b.offset <= start)
+        && let Some((key, desc)) = seekable(f, order)
+    {
+        // The rows from the bookmark's on: after it in the order, or level with it and at or
+        // below its id (ids break ties, descending).
+        let p = push(&mut args, Arg::I(b.value));
+        let pi = push(&mut args, Arg::I(b.id));
+        clauses.push(if desc {
+            format!("{key} <= {p} AND ({key} < {p} OR v.id <= {pi})")
+        } else {
+            format!("{key} >= {p} AND ({key} > {p} OR v.id <= {pi})")
+        });
+        start -= b.offset;
+        deep = start >= DEEP_PAGE;
     }
     let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
     let order = match (order, rank) {
@@ -832,14 +930,7 @@ pub async fn list_counted(
         (o, _) => o.to_string(),
     };
     let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
-    let from = match &fts {
-        Some(p) => format!(
-            "(SELECT rowid AS fts_id, bm25(videos_fts) AS fts_rank FROM videos_fts WHERE videos_fts MATCH {p}) f \
-             CROSS JOIN videos v ON v.id = f.fts_id"
-        ),
-        None => "videos v".to_string(),
-    };
-    let sql = if start >= DEEP_PAGE && fts.is_none() {
+    let sql = if deep {
         // A deep page: the rows skipped are found by the index alone, and only the page's own
         // rows are read (skipping 50,000 whole rows took 130 ms).
         format!(
@@ -856,7 +947,6 @@ pub async fn list_counted(
             start = start.max(0)
         )
     };
-    let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
     let rows = run!(e, |x| {
         let q = crate::bind_args!(sqlx::query_as::<_, Video>(&sql), &args);
         q.fetch_all(x).await
@@ -865,7 +955,7 @@ pub async fn list_counted(
         return Ok((rows, total));
     }
     let (total,): (i64,) = run!(e, |x| {
-        let q = crate::bind_args!(sqlx::query_as(&count_sql), &args);
+        let q = crate::bind_args!(sqlx::query_as(&count_sql), &args[..count_args]);
         q.fetch_one(x).await
     })?;
     Ok((rows, total))

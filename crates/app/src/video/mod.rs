@@ -445,17 +445,68 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
         Some("-match") | Some("match") => "match".to_string(),
         s => flotilla_db::order_by(s, SORTS, default),
     };
-    // Totals of public lists are remembered for a few seconds: counting 100,000 rows for every
-    // page view costs more than the page.
+    // Totals of public lists (searches included) are remembered for a few seconds: counting
+    // 100,000 rows for every page view costs more than the page. So are their deep pages' starts.
     let key = format!("{f:?}");
-    let cacheable = f.public_only && f.search.is_none() && f.unwatched_by.is_none();
+    let cacheable = f.public_only && f.unwatched_by.is_none();
     let (known, recount) = if cacheable { app.list_totals.lookup(&key) } else { (None, false) };
-    let (rows, total) =
-        videos::list_counted(&app.db, &f, &order, page.start, page.count, known.filter(|_| !recount)).await?;
-    if cacheable && recount {
+    let at = if cacheable { bookmark(app, &f, &order, &key, page.start).await? } else { None };
+    let given = known.filter(|_| !recount);
+    let (mut rows, mut total) = videos::list_counted(&app.db, &f, &order, page.start, page.count, given, at).await?;
+    // A remembered total the page itself contradicts (a video just published is on a page the
+    // old total ends before, or the list ends before it) is counted again now.
+    let contradicted = given.is_some_and(|n| !consistent(n, page.start, page.count, rows.len()));
+    if contradicted {
+        (rows, total) = videos::list_counted(&app.db, &f, &order, page.start, page.count, None, at).await?;
+    }
+    if cacheable && (recount || contradicted) {
         app.list_totals.put(key, total);
     }
     page_json(app, who, &rows, total).await
+}
+
+/// Whether `total` can be the length of a list whose page at `start` (asking `count`) has `got`
+/// rows: a full page needs at least that many, a short one ends the list.
+fn consistent(total: i64, start: i64, count: i64, got: usize) -> bool {
+    let (start, got) = (start.max(0), got as i64);
+    if got >= count {
+        total >= start + got
+    } else if got > 0 {
+        total == start + got
+    } else {
+        total <= start
+    }
+}
+
+/// Deep pages start from a bookmark every this many rows.
+const BOOKMARK_STEP: i64 = 1_000;
+
+/// Where the page at `start` of a public list can be read from: a bookmark of that list at the
+/// step at or before `start`, remembered for a few seconds like its total (`key` is its filter).
+/// A page read from it is the page the list had when the bookmark was taken, give or take the
+/// videos published, removed or re-ranked in those seconds, the same drift any offset page has
+/// between two requests.
+async fn bookmark(
+    app: &App,
+    f: &videos::VideoFilter,
+    order: &str,
+    key: &str,
+    start: i64,
+) -> Result<Option<videos::Bookmark>> {
+    if start < BOOKMARK_STEP || videos::seekable(f, order).is_none() {
+        return Ok(None);
+    }
+    let offset = start - start % BOOKMARK_STEP;
+    let key = format!("{order} {offset} {key}");
+    let (known, refind) = app.list_bookmarks.lookup(&key);
+    if !refind {
+        return Ok(known.map(|(value, id)| videos::Bookmark { offset, value, id }));
+    }
+    let found = videos::bookmark(&app.db, f, order, offset).await?;
+    if let Some(b) = found {
+        app.list_bookmarks.put(key, (b.value, b.id));
+    }
+    Ok(found)
 }
 
 /// `DELETE /api/v1/videos/:id`: the owner or a moderator. Files go after the row, so a failed

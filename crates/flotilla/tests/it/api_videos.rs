@@ -23,6 +23,7 @@ db_tests!(
     every_user_supplied_file_is_served_unsniffed_and_sandboxed,
     who_may_see_change_and_delete_a_video_by_its_privacy,
     a_ladder_made_in_one_ffmpeg_keeps_every_renditions_properties,
+    deep_pages_read_from_bookmarks_are_the_offset_pages,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -1080,5 +1081,92 @@ async fn a_ladder_made_in_one_ffmpeg_keeps_every_renditions_properties(backend: 
         assert!(codecs.contains("h264") && codecs.contains("aac"), "{name}: {codecs}");
     }
     assert!(starts.iter().all(|s| (s - starts[0]).abs() < 0.01), "one grid for all renditions: {starts:?}");
+    t.stop().await;
+}
+
+/// Pages at start >= 1,000 of public lists sorted by a column are read from a remembered bookmark
+/// (the sort value and id of the row at each thousandth place): they must be exactly the pages an
+/// offset gives, with ties on the sort value broken by id, in both directions, at and between
+/// bookmarks, for the first request (which takes the bookmark) and the next (which reuses it).
+async fn deep_pages_read_from_bookmarks_are_the_offset_pages(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("dora").await;
+    let channel = channel_id(&t.api, &token).await;
+    let db = &t.instance.app.db;
+    let now = flotilla_domain::time::now_ms();
+    // 2,600 published public videos; three share each publication time, views and likes repeat.
+    let inserted = flotilla_db::run!(db, |x| sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2600) \
+         INSERT INTO videos (uuid, short_uuid, channel_id, name, privacy, state, duration, width, height, fps, \
+         has_audio, has_video, input_size, created_at, updated_at, published_at, views, likes) \
+         SELECT 'deep-' || i, 'deep' || i, $1, 'Deep ' || i, 1, 1, i % 7, 640, 360, 30.0, TRUE, TRUE, 1000, \
+         $2 - i * 1000, $2 - i * 1000, $2 - (i / 3) * 1000, i % 17, i % 5 FROM n"
+    )
+    .bind(channel)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    assert_eq!(inserted, 2600);
+    // What an offset page holds, sorted here (not by the database): every row with its values.
+    type Row = (i64, String, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = flotilla_db::run!(db, |x| sqlx::query_as(
+        "SELECT id, uuid, published_at, created_at, views, likes, duration FROM videos WHERE uuid LIKE 'deep-%'"
+    )
+    .fetch_all(x)
+    .await)
+    .unwrap();
+    type Key = fn(&Row) -> i64;
+    let sorts: [(&str, Key); 5] = [
+        ("-publishedAt", |r| r.2),
+        ("-createdAt", |r| r.3),
+        ("-views", |r| r.4),
+        ("likes", |r| r.5),
+        ("duration", |r| r.6),
+    ];
+    for (sort, key) in sorts {
+        let desc = sort.starts_with('-');
+        let mut expected = rows.clone();
+        expected.sort_by(|a, b| {
+            let by_key = if desc { key(b).cmp(&key(a)) } else { key(a).cmp(&key(b)) };
+            by_key.then(b.0.cmp(&a.0))
+        });
+        for start in [999, 1000, 1001, 1999, 2000, 2590, 2600] {
+            let want: Vec<&str> = expected.iter().skip(start).take(25).map(|r| r.1.as_str()).collect();
+            for round in ["takes the bookmark", "reuses it"] {
+                let (status, page) =
+                    t.api.get(&format!("/api/v1/videos?sort={sort}&start={start}&count=25"), None).await;
+                assert_eq!(status, StatusCode::OK, "{page}");
+                let got: Vec<&str> =
+                    page["data"].as_array().unwrap().iter().map(|v| v["uuid"].as_str().unwrap()).collect();
+                assert_eq!(got, want, "sort {sort}, start {start}: the request that {round}");
+                assert_eq!(page["total"], 2600, "the total counts the whole list, not what follows the bookmark");
+            }
+        }
+    }
+    // The pages came from bookmarks: one per list at 1,000 and at 2,000.
+    assert_eq!(t.instance.app.list_bookmarks.len(), sorts.len() * 2);
+
+    // A remembered total that the page contradicts is counted again: a video published since
+    // (the oldest, so it ends the list) shows on the last page, and the total says so.
+    let last = "/api/v1/videos?sort=-publishedAt&start=2599&count=25";
+    let (_, page) = t.api.get(last, None).await;
+    assert_eq!((page["total"].as_i64(), page["data"].as_array().unwrap().len()), (Some(2600), 1));
+    flotilla_db::run!(db, |x| sqlx::query(
+        "INSERT INTO videos (uuid, short_uuid, channel_id, name, privacy, state, duration, width, height, fps, \
+         has_audio, has_video, input_size, created_at, updated_at, published_at) \
+         VALUES ('deep-late', 'deeplate', $1, 'Late', 1, 1, 1, 640, 360, 30.0, TRUE, TRUE, 1000, $2, $2, 1)"
+    )
+    .bind(channel)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    let (_, page) = t.api.get(last, None).await;
+    let uuids: Vec<&str> = page["data"].as_array().unwrap().iter().map(|v| v["uuid"].as_str().unwrap()).collect();
+    assert_eq!(uuids.last(), Some(&"deep-late"));
+    assert_eq!((page["total"].as_i64(), uuids.len()), (Some(2601), 2), "the total is not the one remembered");
     t.stop().await;
 }
