@@ -435,6 +435,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/0053_search_vector.sqlite.sql"),
         include_str!("../migrations/0053_search_vector.postgres.sql"),
     ),
+    (
+        54,
+        "tag_newest",
+        include_str!("../migrations/0054_tag_newest.sqlite.sql"),
+        include_str!("../migrations/0054_tag_newest.postgres.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

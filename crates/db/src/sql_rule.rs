@@ -20,7 +20,8 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ("p", "a `$N` placeholder"),
     ("pi", "a `$N` placeholder"),
     ("key", "a column of videos::SEEKABLE, chosen by comparing the allow-listed order with them"),
-    ("from", "`videos v`, or it joined to a full-text match whose text is a `$N` placeholder"),
+    ("from", "`videos v`, or it joined to a full-text match whose text is a `$N` placeholder, or to a tag's rows"),
+    ("tie", "one of two column names"),
     ("FENCE", "the constant WHERE clause of a running job's lease (jobs.rs), placeholders only"),
     ("count.clamp(1, 100)", "an integer"),
     ("start.max(0)", "an integer"),
@@ -42,7 +43,8 @@ const BINDINGS: &[(&str, &[&str])] = &[
     ("let order = ", &["match (order, rank) {"]),
     ("let p = ", &["push(&mut args, ", "push(args, "]),
     ("let pi = ", &["push(&mut args, "]),
-    ("let from = ", &["match &fts {"]),
+    ("let from = ", &["match (&fts, tag_walk) {"]),
+    ("let tie = ", &["if tag_walk { \""]),
 ];
 
 /// Upper-case words that make a format string SQL.

@@ -758,7 +758,7 @@ pub async fn bookmark(
     let Some((key, _)) = seekable(f, order) else { return Ok(None) };
     let start = offset;
     let mut args: Vec<Arg> = Vec::new();
-    let (clauses, _, _) = filter_clauses(f, e.into().backend(), &mut args);
+    let (clauses, _, _) = filter_clauses(f, e.into().backend(), false, &mut args);
     let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
     let sql = format!(
         "SELECT {key}, v.id FROM videos v WHERE {filter} ORDER BY {order}, v.id DESC LIMIT 1 OFFSET {start}",
@@ -781,6 +781,7 @@ fn push(args: &mut Vec<Arg>, a: Arg) -> String {
 fn filter_clauses(
     f: &VideoFilter,
     backend: Backend,
+    tag_walk: bool,
     args: &mut Vec<Arg>,
 ) -> (Vec<String>, Option<String>, Option<String>) {
     let mut clauses: Vec<String> = Vec::new();
@@ -811,7 +812,15 @@ fn filter_clauses(
         let ps: Vec<String> = f.language_one_of.iter().map(|l| push(args, Arg::S(l.clone()))).collect();
         clauses.push(format!("v.language IN ({})", ps.join(",")));
     }
-    if !f.tags_one_of.is_empty() {
+    if tag_walk && let [tag] = f.tags_one_of.as_slice() {
+        // The rows come from the tag's rows (`FROM video_tags t`, [`list_counted`]); a video with
+        // the tag written twice in different cases counts once, by its smallest spelling.
+        let p = push(args, Arg::S(tag.to_lowercase()));
+        clauses.push(format!(
+            "lower(t.tag) = {p} AND NOT EXISTS (SELECT 1 FROM video_tags t2 \
+             WHERE t2.video_id = t.video_id AND lower(t2.tag) = lower(t.tag) AND t2.tag < t.tag)"
+        ));
+    } else if !f.tags_one_of.is_empty() {
         let ps: Vec<String> = f.tags_one_of.iter().map(|t| push(args, Arg::S(t.to_lowercase()))).collect();
         clauses.push(format!("v.id IN (SELECT video_id FROM video_tags WHERE lower(tag) IN ({}))", ps.join(",")));
     }
@@ -894,14 +903,27 @@ pub async fn list_counted(
 ) -> Result<(Vec<Video>, i64)> {
     let backend = e.into().backend();
     let mut args: Vec<Arg> = Vec::new();
-    let (mut clauses, rank, fts) = filter_clauses(f, backend, &mut args);
+    // One tag, newest first: the tag's rows in publication order (`video_tags_newest`, migration
+    // 0054), each video looked up until the page is full, rather than every public video newest
+    // first looked up among the tag's rows.
+    let tag_walk = f.tags_one_of.len() == 1
+        && f.search.is_none()
+        && order == "v.published_at DESC"
+        && at.is_none()
+        && start < DEEP_PAGE;
+    let (mut clauses, rank, fts) = filter_clauses(f, backend, tag_walk, &mut args);
     let filter = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
-    let from = match &fts {
-        Some(p) => format!(
+    let from = match (&fts, tag_walk) {
+        (Some(p), _) => format!(
             "(SELECT rowid AS fts_id, bm25(videos_fts) AS fts_rank FROM videos_fts WHERE videos_fts MATCH {p}) f \
              CROSS JOIN videos v ON v.id = f.fts_id"
         ),
-        None => "videos v".to_string(),
+        // CROSS JOIN is SQLite's way of keeping that order (PostgreSQL has no CROSS JOIN … ON).
+        (None, true) => match backend {
+            Backend::Sqlite => "video_tags t CROSS JOIN videos v ON v.id = t.video_id".to_string(),
+            Backend::Postgres => "video_tags t JOIN videos v ON v.id = t.video_id".to_string(),
+        },
+        (None, false) => "videos v".to_string(),
     };
     // The count is of the whole list: its SQL and values are taken before a bookmark's.
     let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
@@ -927,8 +949,11 @@ pub async fn list_counted(
     let order = match (order, rank) {
         ("match", Some(r)) => r,
         ("match", None) => "v.published_at DESC".to_string(),
+        _ if tag_walk => "t.published_at DESC".to_string(),
         (o, _) => o.to_string(),
     };
+    // Ties broken by id, named as the index the rows are walked by has it.
+    let tie = if tag_walk { "t.video_id" } else { "v.id" };
     let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
     let sql = if deep {
         // A deep page: the rows skipped are found by the index alone, and only the page's own
@@ -942,7 +967,7 @@ pub async fn list_counted(
         )
     } else {
         format!(
-            "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order}, v.id DESC LIMIT {count} OFFSET {start}",
+            "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order}, {tie} DESC LIMIT {count} OFFSET {start}",
             count = count.clamp(1, 100),
             start = start.max(0)
         )

@@ -24,6 +24,7 @@ db_tests!(
     who_may_see_change_and_delete_a_video_by_its_privacy,
     a_ladder_made_in_one_ffmpeg_keeps_every_renditions_properties,
     deep_pages_read_from_bookmarks_are_the_offset_pages,
+    a_tags_list_follows_publication_and_counts_a_video_once,
 );
 
 async fn channel_id(api: &Api, token: &str) -> i64 {
@@ -1168,5 +1169,86 @@ async fn deep_pages_read_from_bookmarks_are_the_offset_pages(backend: Backend) {
     let uuids: Vec<&str> = page["data"].as_array().unwrap().iter().map(|v| v["uuid"].as_str().unwrap()).collect();
     assert_eq!(uuids.last(), Some(&"deep-late"));
     assert_eq!((page["total"].as_i64(), uuids.len()), (Some(2601), 2), "the total is not the one remembered");
+    t.stop().await;
+}
+
+/// `tagsOneOf` with one tag, newest first, walks that tag's rows in publication order (each row
+/// carries its video's `published_at`, kept by triggers): the pages must be those of the whole
+/// list filtered, with a tag written in two cases counted once, a publication date changed or a
+/// tag added later followed at once, and the same as the general path (two tags, another sort).
+async fn a_tags_list_follows_publication_and_counts_a_video_once(backend: Backend) {
+    let t = TestInstance::start(backend).await;
+    let token = t.user("tess").await;
+    let channel = channel_id(&t.api, &token).await;
+    let db = &t.instance.app.db;
+    let now = flotilla_domain::time::now_ms();
+    let sql = |q: &'static str| async move {
+        flotilla_db::run!(db, |x| sqlx::query(q).execute(x).await.map(|r| r.rows_affected())).unwrap()
+    };
+    flotilla_db::run!(db, |x| sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 90) \
+         INSERT INTO videos (uuid, short_uuid, channel_id, name, privacy, state, duration, width, height, fps, \
+         has_audio, has_video, input_size, created_at, updated_at, published_at, views) \
+         SELECT 'tag-' || i, 'tag' || i, $1, 'Tagged ' || i, CASE WHEN i % 10 = 0 THEN 2 ELSE 1 END, 1, 1, 640, 360, \
+         30.0, TRUE, TRUE, 1000, $2 - i * 1000, $2 - i * 1000, $2 - (i / 2) * 1000, i % 4 FROM n"
+    )
+    .bind(channel)
+    .bind(now)
+    .execute(x)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    // "Sea" on two videos in three, "sea" as well on one in five of them, "land" on the others.
+    sql("INSERT INTO video_tags (video_id, tag) SELECT id, 'Sea' FROM videos WHERE uuid LIKE 'tag-%' AND id % 3 <> 0")
+        .await;
+    sql("INSERT INTO video_tags (video_id, tag) SELECT id, 'sea' FROM videos WHERE uuid LIKE 'tag-%' AND id % 3 <> 0 AND id % 5 = 0").await;
+    sql("INSERT INTO video_tags (video_id, tag) SELECT id, 'land' FROM videos WHERE uuid LIKE 'tag-%' AND id % 3 = 0")
+        .await;
+
+    // The pages of `path`, whole, against the public videos with one of `tags`, sorted here.
+    let check = |path: &'static str, tags: &'static [&'static str], by_views: bool| {
+        let t = &t;
+        async move {
+            type Row = (i64, String, i64, i64, i64);
+            let rows: Vec<Row> = flotilla_db::run!(db, |x| sqlx::query_as(
+                "SELECT id, uuid, published_at, views, privacy FROM videos WHERE uuid LIKE 'tag-%'"
+            )
+            .fetch_all(x)
+            .await)
+            .unwrap();
+            let tagged: Vec<(i64, String)> =
+                flotilla_db::run!(db, |x| sqlx::query_as("SELECT video_id, tag FROM video_tags").fetch_all(x).await)
+                    .unwrap();
+            let mut want: Vec<Row> = rows
+                .into_iter()
+                .filter(|r| {
+                    r.4 == 1 && tagged.iter().any(|(v, tag)| *v == r.0 && tags.contains(&tag.to_lowercase().as_str()))
+                })
+                .collect();
+            want.sort_by(|a, b| if by_views { b.3.cmp(&a.3) } else { b.2.cmp(&a.2) }.then(b.0.cmp(&a.0)));
+            let want: Vec<String> = want.into_iter().map(|r| r.1).collect();
+            let mut got = Vec::new();
+            for start in [0, 25, 50, 75] {
+                let (status, page) = t.api.get(&format!("{path}&start={start}&count=25"), None).await;
+                assert_eq!(status, StatusCode::OK, "{page}");
+                assert_eq!(page["total"].as_u64(), Some(want.len() as u64), "{path}: the total");
+                got.extend(page["data"].as_array().unwrap().iter().map(|v| v["uuid"].as_str().unwrap().to_string()));
+            }
+            assert_eq!(got, want, "{path}");
+        }
+    };
+    check("/api/v1/videos?tagsOneOf=SEA", &["sea"], false).await;
+    check("/api/v1/videos?tagsOneOf=sea&sort=-views", &["sea"], true).await;
+    check("/api/v1/videos?tagsOneOf=sea&tagsOneOf=land", &["sea", "land"], false).await;
+
+    // A video published again later moves to the top of its tag's list; a tag added afterwards
+    // takes its video's date. (Within the few seconds a total is remembered: the pages say so.)
+    sql("UPDATE videos SET published_at = published_at + 1000000 WHERE uuid = 'tag-89'").await;
+    sql("INSERT INTO video_tags (video_id, tag) SELECT id, 'sea' FROM videos WHERE uuid = 'tag-3'").await;
+    let (_, page) = t.api.get("/api/v1/videos?tagsOneOf=sea&count=3", None).await;
+    let first: Vec<&str> = page["data"].as_array().unwrap().iter().map(|v| v["uuid"].as_str().unwrap()).collect();
+    // tag-3 was published with tag-2 (i / 2) and has the larger id; without its date it would
+    // come last (SQLite) or first (PostgreSQL).
+    assert_eq!(first, ["tag-89", "tag-1", "tag-3"], "tag-89 first now, tag-3's new tag has its date");
     t.stop().await;
 }
