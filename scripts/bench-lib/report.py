@@ -210,7 +210,8 @@ def tracker(rows, info, table, notes, details, busy_note):
         if f and b and f.get("server_cpu_us_per_message") and b.get("server_cpu_us_per_message"):
             fc, bc = f["server_cpu_us_per_message"], b["server_cpu_us_per_message"]
             table.append((f"6c. tracker, {num(n)} peers: the server's CPU time per frame handled (user + system)",
-                          f"{fc:.1f} µs", f"{ref_name} {bc:.1f} µs", f"{fc / bc:.2f}", "—", "figure"))
+                          f"{fc:.1f} µs", f"{ref_name} {bc:.1f} µs", f"{fc / bc:.2f}×", "≤ 0.25×",
+                          verdict(fc / bc <= 0.25)))
         for r in sorted(at, key=lambda r: (r["round"], r["who"])):
             what = f"tracker, {r['who']} at {num(n)} peers, round {r['round']}"
             busy_note(r, what)
@@ -1013,7 +1014,13 @@ def main():
     md += ["## Details", "", *details, ""]
     os.makedirs(out_dir, exist_ok=True)
     suffix = ("" if mode == "full" else f"-{mode}") + "".join(f"-{p}" for p in only)
-    path = os.path.join(out_dir, f"{now:%Y-%m-%d}-{short_machine(machine)}{suffix}.md")
+    base = os.path.join(out_dir, f"{now:%Y-%m-%d}-{short_machine(machine)}{suffix}")
+    # A second run of the same parts on the same day gets its own file: an earlier one may carry
+    # what was written into it by hand after its run (profiles, findings).
+    path, k = f"{base}.md", 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{base}-{k}.md"
     with open(path, "w") as f:
         f.write("\n".join(md))
     print("\n".join(["", *mdesc, "", *lines, ""]))

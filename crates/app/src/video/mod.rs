@@ -450,8 +450,16 @@ pub async fn list(app: &App, who: Option<&AuthUser>, p: ListParams, scope: Scope
     let key = format!("{f:?}");
     let cacheable = f.public_only && f.unwatched_by.is_none();
     let (known, recount) = if cacheable { app.list_totals.lookup(&key) } else { (None, false) };
-    let at = if cacheable { bookmark(app, &f, &order, &key, page.start).await? } else { None };
     let given = known.filter(|_| !recount);
+    // A deep page past the end of a list whose total is fresh has nothing to read (walking the
+    // whole index to find that out cost 5 ms per request at 10,000 videos).
+    if let Some(n) = given
+        && page.start >= BOOKMARK_STEP
+        && page.start >= n
+    {
+        return page_json(app, who, &[], n).await;
+    }
+    let at = if cacheable { bookmark(app, &f, &order, &key, page.start).await? } else { None };
     let (mut rows, mut total) = videos::list_counted(&app.db, &f, &order, page.start, page.count, given, at).await?;
     // A remembered total the page itself contradicts (a video just published is on a page the
     // old total ends before, or the list ends before it) is counted again now.

@@ -1096,19 +1096,7 @@ async fn deep_pages_read_from_bookmarks_are_the_offset_pages(backend: Backend) {
     let db = &t.instance.app.db;
     let now = flotilla_domain::time::now_ms();
     // 2,600 published public videos; three share each publication time, views and likes repeat.
-    let inserted = flotilla_db::run!(db, |x| sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2600) \
-         INSERT INTO videos (uuid, short_uuid, channel_id, name, privacy, state, duration, width, height, fps, \
-         has_audio, has_video, input_size, created_at, updated_at, published_at, views, likes) \
-         SELECT 'deep-' || i, 'deep' || i, $1, 'Deep ' || i, 1, 1, i % 7, 640, 360, 30.0, TRUE, TRUE, 1000, \
-         $2 - i * 1000, $2 - i * 1000, $2 - (i / 3) * 1000, i % 17, i % 5 FROM n"
-    )
-    .bind(channel)
-    .bind(now)
-    .execute(x)
-    .await
-    .map(|r| r.rows_affected()))
-    .unwrap();
+    let inserted = insert_videos(&t, channel, now, 2600, "deep", 3, ["1", "i % 7", "i % 17", "i % 5"]).await;
     assert_eq!(inserted, 2600);
     // What an offset page holds, sorted here (not by the database): every row with its values.
     type Row = (i64, String, i64, i64, i64, i64, i64);
@@ -1185,19 +1173,9 @@ async fn a_tags_list_follows_publication_and_counts_a_video_once(backend: Backen
     let sql = |q: &'static str| async move {
         flotilla_db::run!(db, |x| sqlx::query(q).execute(x).await.map(|r| r.rows_affected())).unwrap()
     };
-    flotilla_db::run!(db, |x| sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 90) \
-         INSERT INTO videos (uuid, short_uuid, channel_id, name, privacy, state, duration, width, height, fps, \
-         has_audio, has_video, input_size, created_at, updated_at, published_at, views) \
-         SELECT 'tag-' || i, 'tag' || i, $1, 'Tagged ' || i, CASE WHEN i % 10 = 0 THEN 2 ELSE 1 END, 1, 1, 640, 360, \
-         30.0, TRUE, TRUE, 1000, $2 - i * 1000, $2 - i * 1000, $2 - (i / 2) * 1000, i % 4 FROM n"
-    )
-    .bind(channel)
-    .bind(now)
-    .execute(x)
-    .await
-    .map(|r| r.rows_affected()))
-    .unwrap();
+    // One in ten unlisted; two share each publication time.
+    let privacy = "CASE WHEN i % 10 = 0 THEN 2 ELSE 1 END";
+    assert_eq!(insert_videos(&t, channel, now, 90, "tag", 2, [privacy, "1", "i % 4", "0"]).await, 90);
     // "Sea" on two videos in three, "sea" as well on one in five of them, "land" on the others.
     sql("INSERT INTO video_tags (video_id, tag) SELECT id, 'Sea' FROM videos WHERE uuid LIKE 'tag-%' AND id % 3 <> 0")
         .await;
@@ -1251,4 +1229,33 @@ async fn a_tags_list_follows_publication_and_counts_a_video_once(backend: Backen
     // come last (SQLite) or first (PostgreSQL).
     assert_eq!(first, ["tag-89", "tag-1", "tag-3"], "tag-89 first now, tag-3's new tag has its date");
     t.stop().await;
+}
+
+/// Inserts `n` published videos of `channel` as bare rows (no files: lists read only rows), with
+/// uuids `{prefix}-{i}` for i in 1..=n, created i seconds before `now` and published i / `ties`
+/// seconds before it; `exprs` are SQL expressions of `i` for privacy, duration, views and likes.
+async fn insert_videos(
+    t: &TestInstance,
+    channel: i64,
+    now: i64,
+    n: i64,
+    prefix: &str,
+    ties: i64,
+    exprs: [&str; 4],
+) -> u64 {
+    let [privacy, duration, views, likes] = exprs;
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+         INSERT INTO videos (uuid, short_uuid, channel_id, name, privacy, state, duration, width, height, fps, \
+         has_audio, has_video, input_size, created_at, updated_at, published_at, views, likes) \
+         SELECT '{prefix}-' || i, '{prefix}' || i, $1, 'Video ' || i, {privacy}, 1, {duration}, 640, 360, 30.0, \
+         TRUE, TRUE, 1000, $2 - i * 1000, $2 - i * 1000, $2 - (i / {ties}) * 1000, {views}, {likes} FROM n"
+    );
+    flotilla_db::run!(&t.instance.app.db, |x| sqlx::query(&sql)
+        .bind(channel)
+        .bind(now)
+        .execute(x)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap()
 }
