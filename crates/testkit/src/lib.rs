@@ -717,15 +717,45 @@ pub async fn post_streamed(
     Streamed { status, body, sent: sent_at_answer.unwrap_or_else(|| sent.load(Ordering::SeqCst)) }
 }
 
-/// Peak resident memory of this process so far (`VmHWM`), in KiB.
-pub fn peak_rss_kib() -> u64 {
+/// Resident memory of this process now (`VmRSS`), in KiB.
+pub fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// Starts a measure of how far this process's resident memory grows from now: the kernel's peak
+/// (`VmHWM`) is reset to what is resident now (`/proc/self/clear_refs`, "5"), so
+/// [`RssGrowth::grown_kib`] is the burst's own peak, whatever the test binary and the instance's
+/// start-up took before (which depends on the build and the machine, not on what is tested).
+pub struct RssGrowth {
+    before: u64,
+}
+
+impl RssGrowth {
+    pub fn start() -> RssGrowth {
+        std::fs::write("/proc/self/clear_refs", "5")
+            .expect("resetting the peak in /proc/self/clear_refs (Linux ≥ 4.0)");
+        RssGrowth { before: rss_kib() }
+    }
+
+    /// How far the peak rose above what was resident at the start, in KiB.
+    pub fn grown_kib(&self) -> u64 {
+        peak_rss_kib().saturating_sub(self.before)
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .expect("VmHWM in /proc/self/status")
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
 }
 
 /// A flotilla binary running as a child process (crash, restart and signal tests).
