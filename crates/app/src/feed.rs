@@ -223,7 +223,7 @@ fn watch_link(app: &App, v: &videos::Video) -> String {
 }
 
 async fn video_items(app: &App, rows: &[videos::Video]) -> Result<Vec<Item>> {
-    let shown = crate::video::views(app, rows, false).await?;
+    let shown = crate::video::views(app, rows).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (v, api) in rows.iter().zip(shown) {
         let files = if v.is_local() { episode_files(app, v.id).await? } else { Vec::new() };

@@ -62,7 +62,7 @@ pub async fn list(
             shown.push(v.clone());
         }
     }
-    let mut data = crate::video::views(app, &shown, false).await?;
+    let mut data = crate::video::views(app, &shown).await?;
     annotate(app, Some(who), &shown, &mut data).await?;
     Ok(json!({ "total": total, "data": data }))
 }

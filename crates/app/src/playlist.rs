@@ -509,7 +509,7 @@ pub async fn elements(
         };
         kinds.push(kind);
     }
-    let mut shown = crate::video::views(app, &visible, false).await?.into_iter();
+    let mut shown = crate::video::views(app, &visible).await?.into_iter();
     let mut positions = crate::history::positions_of(app, who, &visible).await?.into_iter();
     let data: Vec<Value> = rows
         .iter()

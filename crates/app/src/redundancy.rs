@@ -161,11 +161,6 @@ pub fn is_cache_file_undo(object: &Value) -> bool {
     is_cache_file(object) || (object["type"] == "Create" && is_cache_file(&object["object"]))
 }
 
-/// Where players may also fetch a video's files (complete, unexpired copies).
-pub async fn base_urls(app: &App, video_id: i64) -> Result<Vec<String>> {
-    Ok(redundancies::base_urls(&app.db, video_id, now_ms()).await?)
-}
-
 /// Forgets other servers' copies that expired (the periodic check).
 pub async fn prune_expired(app: &App, now: i64) -> Result<u64> {
     Ok(redundancies::prune_expired(&app.db, instance(app).await?, now).await?)

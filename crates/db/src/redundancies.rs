@@ -73,20 +73,6 @@ pub async fn delete_by_url(e: impl Into<Exec<'_>>, url: &str, actor_id: i64) -> 
     Ok(n > 0)
 }
 
-/// Where players may also fetch a video's files: its complete, unexpired copies, oldest first.
-pub async fn base_urls(e: impl Into<Exec<'_>>, video_id: i64, now: i64) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> = run!(e, |x| {
-        sqlx::query_as(
-        "SELECT base_url FROM video_redundancies WHERE video_id = $1 AND ready AND expires_at > $2 ORDER BY id LIMIT 20"
-    )
-    .bind(video_id)
-    .bind(now)
-    .fetch_all(x)
-    .await
-    })?;
-    Ok(rows.into_iter().map(|(u,)| u).collect())
-}
-
 /// Forgets other servers' copies that expired (they did not renew them); ours (`ours`, our
 /// instance actor) are ended by their own check, which tells the origin.
 pub async fn prune_expired(e: impl Into<Exec<'_>>, ours: i64, now: i64) -> Result<u64> {

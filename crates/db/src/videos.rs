@@ -257,6 +257,43 @@ pub async fn tags(e: impl Into<Exec<'_>>, video: i64) -> Result<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// What a watch page shows of a video beyond its row, its owners and its files
+/// ([`watch_extras`]).
+#[derive(Debug, Default, PartialEq)]
+pub struct WatchExtras {
+    /// Its tags, in order.
+    pub tags: Vec<String>,
+    /// The P2P info hashes of its renditions, in their order.
+    pub infohashes: Vec<String>,
+    /// Other servers' ready copies, oldest first (20 at most): their base URLs.
+    pub mirrors: Vec<String>,
+    /// The accepted followers of its channel's actor `channel_actor`.
+    pub followers: i64,
+}
+
+/// [`WatchExtras`] in one query (rows of four kinds made one list by `UNION ALL`): on PostgreSQL
+/// each query is a round trip to another process, and these four were a third of a watch page's.
+pub async fn watch_extras(e: impl Into<Exec<'_>>, video: i64, channel_actor: i64, now: i64) -> Result<WatchExtras> {
+    let sql = "SELECT CAST(0 AS BIGINT) AS kind, tag AS text, CAST(0 AS BIGINT) AS n FROM video_tags WHERE video_id = $1 \
+               UNION ALL SELECT 1, info_hash, position FROM video_infohashes WHERE video_id = $1 \
+               UNION ALL SELECT 2, base_url, id FROM (SELECT base_url, id FROM video_redundancies \
+                   WHERE video_id = $1 AND ready AND expires_at > $3 ORDER BY id LIMIT 20) r \
+               UNION ALL SELECT 3, '', COUNT(*) FROM follows WHERE target_id = $2 AND state = 'accepted' \
+               ORDER BY kind, n, text";
+    let rows: Vec<(i64, String, i64)> =
+        run!(e, |x| sqlx::query_as(sql).bind(video).bind(channel_actor).bind(now).fetch_all(x).await)?;
+    let mut out = WatchExtras::default();
+    for (kind, text, n) in rows {
+        match kind {
+            0 => out.tags.push(text),
+            1 => out.infohashes.push(text),
+            2 => out.mirrors.push(text),
+            _ => out.followers = n,
+        }
+    }
+    Ok(out)
+}
+
 /// Bytes of uploads counted against a user's quota, in total and since `since`.
 pub async fn quota_used(e: impl Into<Exec<'_>>, user_id: i64, since: i64) -> Result<(i64, i64)> {
     let sql = "SELECT CAST(COALESCE(SUM(v.input_size), 0) AS BIGINT), \

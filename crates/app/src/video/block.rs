@@ -139,7 +139,7 @@ pub async fn hold_if_needed(app: &App, tx: &mut flotilla_db::Tx, who: &AuthUser,
 /// A block as PeerTube's API shows it (`VideoBlacklist`).
 pub async fn view(app: &App, b: &VideoBlock) -> Result<Value> {
     let video = match videos::get(&app.db, b.video_id).await? {
-        Some(v) => crate::video::views(app, std::slice::from_ref(&v), false).await?.pop().unwrap_or(Value::Null),
+        Some(v) => crate::video::views(app, std::slice::from_ref(&v)).await?.pop().unwrap_or(Value::Null),
         None => Value::Null,
     };
     Ok(json!({

@@ -189,18 +189,18 @@ pub async fn p2p_video_of(app: &App, info_hash: &str) -> std::result::Result<Opt
 
 /// The API object of a video; `details` adds what `GET /videos/:id` shows beyond lists.
 pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> Result<Value> {
-    let mut out = views(app, std::slice::from_ref(v), details).await?.pop().ok_or_else(|| Error::not_found("video"))?;
-    if details {
+    let owners = Owners::load(app, std::slice::from_ref(v)).await?;
+    let (account_json, channel_json) = owners.of(v)?;
+    let mut out = if details {
+        let files = videos::all_files(&app.db, v.id).await?;
+        let extras = videos::watch_extras(&app.db, v.id, owners.actor_of(v)?, flotilla_domain::time::now_ms()).await?;
+        let mut out = convert::video_to_api(app, v, account_json, channel_json, &files, &extras.tags, true);
         // The watch page shows the channel's true follower count (lists keep PeerTube's 0).
-        if let Some(c) = flotilla_db::channels::get(&app.db, flotilla_domain::ChannelId(v.channel_id)).await? {
-            out["channel"]["followersCount"] = json!(flotilla_db::follows::count_followers(&app.db, c.actor_id).await?);
-        }
+        out["channel"]["followersCount"] = json!(extras.followers);
         // P2P: the tracker of the video's origin and the swarms of its renditions.
         let (trackers, hashes) = match v.remote_data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
             Some(r) => (r["trackerUrls"].clone(), r["infohashes"].clone()),
-            None if app.config.p2p.enabled => {
-                (json!([crate::uris::tracker(app)]), json!(videos::infohashes(&app.db, v.id).await?))
-            }
+            None if app.config.p2p.enabled => (json!([crate::uris::tracker(app)]), json!(extras.infohashes)),
             None => (json!([]), json!([])),
         };
         out["trackerUrls"] = if trackers.is_array() { trackers } else { json!([]) };
@@ -208,11 +208,13 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
             p["p2pMediaLoaderInfohashes"] = if hashes.is_array() { hashes } else { json!([]) };
             // Other servers' copies of our video (PeerTube's redundancy), for players to spread over.
             if v.is_local() {
-                let mirrors = crate::redundancy::base_urls(app, v.id).await?;
-                p["redundancies"] = json!(mirrors.iter().map(|u| json!({ "baseUrl": u })).collect::<Vec<_>>());
+                p["redundancies"] = json!(extras.mirrors.iter().map(|u| json!({ "baseUrl": u })).collect::<Vec<_>>());
             }
         }
-    }
+        out
+    } else {
+        convert::video_to_api(app, v, account_json, channel_json, &[], &[], false)
+    };
     if owner && v.blocked != 0 {
         out["blacklistedReason"] = json!(flotilla_db::video_blocks::get(&app.db, v.id).await?.and_then(|b| b.reason));
     }
@@ -230,11 +232,11 @@ pub async fn view(app: &App, v: &videos::Video, details: bool, owner: bool) -> R
 }
 
 /// The account and channel JSON of the videos' channels, each built once (a page's videos
-/// mostly share a few channels), with a fixed number of queries whatever their count: channels,
-/// accounts and their images are loaded in batches, not per row.
+/// mostly share a few channels), with one query whatever their count: channels, accounts and
+/// their images are loaded together ([`channels::owners`]), not per row.
 struct Owners {
-    /// `(channel id, account JSON, channel JSON)`.
-    built: Vec<(i64, Value, Value)>,
+    /// `(channel id, channel's actor id, account JSON, channel JSON)`.
+    built: Vec<(i64, i64, Value, Value)>,
 }
 
 impl Owners {
@@ -242,43 +244,40 @@ impl Owners {
         let mut channel_ids: Vec<i64> = list.iter().map(|v| v.channel_id).collect();
         channel_ids.sort_unstable();
         channel_ids.dedup();
-        let chans = channels::get_many(&app.db, &channel_ids).await?;
-        let mut account_ids: Vec<i64> = chans.iter().map(|c| c.account_id).collect();
-        account_ids.sort_unstable();
-        account_ids.dedup();
-        let accs = accounts::get_many(&app.db, &account_ids).await?;
-        let actor_ids: Vec<i64> = chans.iter().map(|c| c.actor_id).chain(accs.iter().map(|a| a.actor_id)).collect();
-        let imgs = flotilla_db::images::list_for(&app.db, &actor_ids).await?;
+        let (chans, accs, imgs) = channels::owners(&app.db, &channel_ids).await?;
         let mut built = Vec::with_capacity(chans.len());
         for c in &chans {
             let a = accs.iter().find(|a| a.id == c.account_id).ok_or_else(|| Error::not_found("account"))?;
             let account_json = convert::account_to_api(app, a, &imgs);
             let channel_json = convert::channel_to_api(app, c, &imgs, account_json.clone());
-            built.push((c.id, account_json, channel_json));
+            built.push((c.id, c.actor_id, account_json, channel_json));
         }
         Ok(Owners { built })
     }
 
     /// The account and channel JSON of `v`'s channel.
     fn of(&self, v: &videos::Video) -> Result<(&Value, &Value)> {
-        let (_, a, c) =
-            self.built.iter().find(|(id, _, _)| *id == v.channel_id).ok_or_else(|| Error::not_found("channel"))?;
+        let (_, _, a, c) = self.find(v)?;
         Ok((a, c))
+    }
+
+    /// The actor id of `v`'s channel.
+    fn actor_of(&self, v: &videos::Video) -> Result<i64> {
+        Ok(self.find(v)?.1)
+    }
+
+    fn find(&self, v: &videos::Video) -> Result<&(i64, i64, Value, Value)> {
+        self.built.iter().find(|(id, ..)| *id == v.channel_id).ok_or_else(|| Error::not_found("channel"))
     }
 }
 
-/// API objects of several videos with a fixed number of queries, whatever their count.
-pub async fn views(app: &App, list: &[videos::Video], details: bool) -> Result<Vec<Value>> {
+/// API objects of several videos, as lists show them, with one query whatever their count.
+pub async fn views(app: &App, list: &[videos::Video]) -> Result<Vec<Value>> {
     let owners = Owners::load(app, list).await?;
     let mut out = Vec::with_capacity(list.len());
     for v in list {
         let (account_json, channel_json) = owners.of(v)?;
-        let (files, tags) = if details {
-            (videos::all_files(&app.db, v.id).await?, videos::tags(&app.db, v.id).await?)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        out.push(convert::video_to_api(app, v, account_json, channel_json, &files, &tags, details));
+        out.push(convert::video_to_api(app, v, account_json, channel_json, &[], &[], false));
     }
     Ok(out)
 }

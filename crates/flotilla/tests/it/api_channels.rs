@@ -9,6 +9,7 @@ db_tests!(
     channel_json_has_peertube_fields,
     avatars_and_banners_are_resized_and_non_images_refused,
     accounts_are_read_by_name,
+    videos_show_their_owners_as_the_owners_own_pages_do,
 );
 
 async fn channels_are_created_updated_and_deleted_with_unique_handles(backend: Backend) {
@@ -237,5 +238,66 @@ async fn accounts_are_read_by_name(backend: Backend) {
     let (_, list) = t.api.get("/api/v1/accounts/root/video-channels", None).await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["data"][0]["name"], "root_channel");
+    t.stop().await;
+}
+
+/// A video's `account` and `channel` in lists and on its watch page (read in one query with
+/// their images, `channels::owners`; the watch page's tags and follower count in another,
+/// `videos::watch_extras`) are what the account's and channel's own pages say of them.
+async fn videos_show_their_owners_as_the_owners_own_pages_do(backend: Backend) {
+    let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
+    let owen = t.user("owen").await;
+    let fan = t.user("fan").await;
+    // Owen's account and channel have avatars (four sizes each) and a banner; Fan's none.
+    for (path, field, image) in [
+        ("/api/v1/users/me/avatar/pick", "avatarfile", png(640, 480)),
+        ("/api/v1/video-channels/owen_channel/avatar/pick", "avatarfile", png(64, 64)),
+        ("/api/v1/video-channels/owen_channel/banner/pick", "bannerfile", png(2000, 400)),
+    ] {
+        let (status, body) = upload(&t.api, path, &owen, field, image, "i.png").await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let tagged = t.publish(&owen, "Owen's", &[("tags[]", "zebra"), ("tags[]", "apple"), ("tags[]", "mango")]).await;
+    let bare = t.publish(&fan, "Fan's", &[]).await;
+    t.run_jobs().await;
+    let (status, _) = t.api.post("/api/v1/users/me/subscriptions", Some(&fan), json!({ "uri": "owen_channel" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    t.run_jobs().await;
+
+    let (_, owen_channel) = t.api.get("/api/v1/video-channels/owen_channel", None).await;
+    let (_, owen_account) = t.api.get("/api/v1/accounts/owen", None).await;
+    let (_, fan_channel) = t.api.get("/api/v1/video-channels/fan_channel", None).await;
+    let (_, fan_account) = t.api.get("/api/v1/accounts/fan", None).await;
+    assert_eq!(owen_channel["avatars"].as_array().unwrap().len(), 4, "{owen_channel}");
+    assert_eq!(owen_account["avatars"].as_array().unwrap().len(), 4, "{owen_account}");
+    assert_eq!(fan_channel["avatars"], json!([]));
+    assert_eq!(owen_channel["followersCount"], 1, "{owen_channel}");
+    let same = |video: &Value, channel: &Value, account: &Value| {
+        for key in ["id", "name", "displayName", "host", "url", "avatars"] {
+            assert_eq!(video["channel"][key], channel[key], "channel {key}: {video}");
+            assert_eq!(video["account"][key], account[key], "account {key}: {video}");
+        }
+    };
+
+    let (_, list) = t.api.get("/api/v1/videos?sort=name", None).await;
+    assert_eq!(list["total"], 2, "{list}");
+    for v in list["data"].as_array().unwrap() {
+        if v["uuid"] == tagged.as_str() {
+            same(v, &owen_channel, &owen_account);
+        } else {
+            same(v, &fan_channel, &fan_account);
+        }
+    }
+    let (_, watched) = t.api.get(&format!("/api/v1/videos/{tagged}"), None).await;
+    same(&watched, &owen_channel, &owen_account);
+    assert_eq!(watched["tags"], json!(["apple", "mango", "zebra"]), "{watched}");
+    assert_eq!(watched["channel"]["followersCount"], 1, "{watched}");
+    let hashes = watched["streamingPlaylists"][0]["p2pMediaLoaderInfohashes"].as_array().unwrap();
+    assert_eq!(hashes.len(), 1, "one rendition, one swarm: {watched}");
+    assert_eq!(watched["streamingPlaylists"][0]["redundancies"], json!([]));
+    let (_, watched) = t.api.get(&format!("/api/v1/videos/{bare}"), None).await;
+    same(&watched, &fan_channel, &fan_account);
+    assert_eq!(watched["tags"], json!([]));
+    assert_eq!(watched["channel"]["followersCount"], 0);
     t.stop().await;
 }
