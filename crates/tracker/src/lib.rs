@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,7 +48,10 @@ pub type Admit = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Option
 
 /// One peer in a swarm.
 struct Peer {
-    conn: u64,
+    /// Its connection's queue: a frame for it is queued from here, without a lookup in the table
+    /// of all connections (one lock for every frame relayed, which the two cores' workers took
+    /// in turns).
+    out: Arc<Queue>,
     seen: Instant,
     seeder: bool,
 }
@@ -72,10 +75,20 @@ impl Outgoing {
     }
 }
 
-struct Conn {
-    ip: IpAddr,
+/// A connection's outgoing queue, shared by its entry in the table of connections and its peers
+/// in swarms. The transport sees the queue end (and closes the socket) once the connection left
+/// the table and every swarm, which [`Tracker::disconnect`] does together.
+struct Queue {
+    conn: u64,
     tx: mpsc::UnboundedSender<String>,
     queued: Arc<AtomicUsize>,
+    /// Disconnected: nothing more is queued, even by a relay that took the queue just before.
+    gone: AtomicBool,
+}
+
+struct Conn {
+    ip: IpAddr,
+    out: Arc<Queue>,
     /// The (video, info hash, peer id) this connection announced, to leave on close.
     joined: Vec<(i64, String, String)>,
 }
@@ -163,6 +176,172 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
     }
 }
 
+/// A frame as received: its fields as [`Fields`], except `offers`, whose objects are read in the
+/// same pass (as `Fields` each: the SDPs inside stay text). Scanning the `offers` text once to find
+/// its end and again to read it cost a tenth of the tracker's CPU, most of a frame's bytes being
+/// the SDPs.
+struct Frame<'a> {
+    fields: Fields<'a>,
+    offers: Offers<'a>,
+}
+
+/// What an announce's `offers` held.
+#[derive(Default)]
+enum Offers<'a> {
+    /// No `offers` field.
+    #[default]
+    Absent,
+    /// A list: its objects, `None` for an element that is not one (skipped, as before).
+    List(Vec<Option<Fields<'a>>>),
+    /// Not a list.
+    Invalid,
+}
+
+impl<'de> serde::Deserialize<'de> for Frame<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Frame<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Frame<'de>, M::Error> {
+                let mut fields = Vec::with_capacity(8);
+                let mut offers = Offers::Absent;
+                while let Some(key) = m.next_key::<&'de str>()? {
+                    if key == "offers" {
+                        // A repeated key counts as its last value, as in JavaScript.
+                        offers = m.next_value::<Offers<'de>>()?;
+                    } else {
+                        fields.push((key, m.next_value::<&'de RawValue>()?));
+                    }
+                }
+                Ok(Frame { fields: Fields(fields), offers })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Offers<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Offers<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut s: S) -> Result<Offers<'de>, S::Error> {
+                let mut list = Vec::new();
+                // Bounded by the frame's size (64 KiB); too many is refused by the caller.
+                while let Some(MaybeFields(o)) = s.next_element()? {
+                    list.push(o);
+                }
+                Ok(Offers::List(list))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Offers<'de>, M::Error> {
+                while m.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Offers::Invalid)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Offers<'de>, E> {
+                Ok(Offers::Invalid)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Offers<'de>, E> {
+                Ok(Offers::Invalid)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Offers<'de>, E> {
+                Ok(Offers::Invalid)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Offers<'de>, E> {
+                Ok(Offers::Invalid)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Offers<'de>, E> {
+                Ok(Offers::Invalid)
+            }
+            fn visit_unit<E>(self) -> Result<Offers<'de>, E> {
+                Ok(Offers::Invalid)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// One element of `offers`: its fields when it is an object with plain keys, `None` otherwise
+/// (read to its end all the same).
+struct MaybeFields<'a>(Option<Fields<'a>>);
+
+impl<'de> serde::Deserialize<'de> for MaybeFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = MaybeFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<MaybeFields<'de>, M::Error> {
+                let mut out = Vec::with_capacity(4);
+                let mut plain = true;
+                while let Some(key) = m.next_key::<Key<'de>>()? {
+                    match key.0 {
+                        Some(k) if plain => out.push((k, m.next_value::<&'de RawValue>()?)),
+                        _ => {
+                            plain = false;
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(MaybeFields(plain.then_some(Fields(out))))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut s: S) -> Result<MaybeFields<'de>, S::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(MaybeFields(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<MaybeFields<'de>, E> {
+                Ok(MaybeFields(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<MaybeFields<'de>, E> {
+                Ok(MaybeFields(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<MaybeFields<'de>, E> {
+                Ok(MaybeFields(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<MaybeFields<'de>, E> {
+                Ok(MaybeFields(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<MaybeFields<'de>, E> {
+                Ok(MaybeFields(None))
+            }
+            fn visit_unit<E>(self) -> Result<MaybeFields<'de>, E> {
+                Ok(MaybeFields(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// An object key: borrowed when written plainly, `None` when it has escapes (such an offer is
+/// skipped, as [`Fields`] cannot hold it).
+struct Key<'a>(Option<&'a str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, k: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Some(k)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Key<'de>, E> {
+                Ok(Key(None))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
 /// A JSON string field: borrowed when it has no escapes (ids and actions never do in practice).
 fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
     let text = raw.get().trim();
@@ -234,13 +413,15 @@ impl Tracker {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        lock(&self.conns).insert(id, Conn { ip, tx, queued: queued.clone(), joined: Vec::new() });
+        let out = Arc::new(Queue { conn: id, tx, queued: queued.clone(), gone: AtomicBool::new(false) });
+        lock(&self.conns).insert(id, Conn { ip, out, joined: Vec::new() });
         Ok((id, Outgoing { rx, queued }))
     }
 
     /// The connection ended: it leaves every swarm it was in (a close is a `stopped`).
     pub fn disconnect(&self, conn: u64) {
         let Some(c) = lock(&self.conns).remove(&conn) else { return };
+        c.out.gone.store(true, Ordering::Relaxed);
         {
             // An address with no connection left is forgotten: kept at zero, every address that
             // ever connected would stay in memory for good.
@@ -261,7 +442,7 @@ impl Tracker {
         let Some(v) = lock(&self.videos).get(&video).cloned() else { return };
         let mut v = lock(&v);
         if let Some(swarm) = v.swarms.get_mut(ih) {
-            if swarm.get(peer).is_some_and(|p| p.conn == conn) {
+            if swarm.get(peer).is_some_and(|p| p.out.conn == conn) {
                 swarm.remove(peer);
             }
             if swarm.is_empty() {
@@ -278,16 +459,26 @@ impl Tracker {
     }
 
     fn send_text(&self, conn: u64, text: String) -> bool {
-        {
-            let conns = lock(&self.conns);
-            let Some(c) = conns.get(&conn) else { return false };
-            if c.queued.load(Ordering::Relaxed) + text.len() <= MAX_QUEUED_BYTES {
-                c.queued.fetch_add(text.len(), Ordering::Relaxed);
-                return c.tx.send(text).is_ok();
-            }
+        let Some(out) = self.queue(conn) else { return false };
+        self.push(&out, text)
+    }
+
+    /// The outgoing queue of `conn`, if it is still connected.
+    fn queue(&self, conn: u64) -> Option<Arc<Queue>> {
+        lock(&self.conns).get(&conn).map(|c| c.out.clone())
+    }
+
+    /// [`Tracker::send_text`] to a queue in hand.
+    fn push(&self, out: &Queue, text: String) -> bool {
+        if out.gone.load(Ordering::Relaxed) {
+            return false;
         }
-        tracing::debug!(conn, "tracker peer too slow to read; dropped");
-        self.disconnect(conn);
+        if out.queued.load(Ordering::Relaxed) + text.len() <= MAX_QUEUED_BYTES {
+            out.queued.fetch_add(text.len(), Ordering::Relaxed);
+            return out.tx.send(text).is_ok();
+        }
+        tracing::debug!(conn = out.conn, "tracker peer too slow to read; dropped");
+        self.disconnect(out.conn);
         false
     }
 
@@ -364,21 +555,24 @@ impl Tracker {
         if text.len() > MAX_MESSAGE_BYTES {
             return self.refuse(conn, "message too large", None);
         }
-        let Ok(msg) = serde_json::from_str::<Fields>(text) else {
+        // Its own queue, taken once: the answer to an announce is queued without another lookup.
+        let Some(me) = self.queue(conn) else { return Err(Close::TooSlow) };
+        let Ok(Frame { fields: msg, offers }) = serde_json::from_str::<Frame>(text) else {
             return self.refuse(conn, "invalid JSON", None);
         };
         let result = match field(&msg, "action").as_deref() {
-            Some("announce") => self.announce(conn, &msg).await,
+            Some("announce") => self.announce(&me, &msg, offers).await,
             Some("scrape") => self.scrape(conn, &msg).await,
             _ => self.refuse(conn, "invalid action", None),
         };
-        if result.is_ok() && !lock(&self.conns).contains_key(&conn) {
+        if result.is_ok() && me.gone.load(Ordering::Relaxed) {
             return Err(Close::TooSlow);
         }
         result
     }
 
-    async fn announce(&self, conn: u64, msg: &Fields<'_>) -> Result<(), Close> {
+    async fn announce(&self, me: &Arc<Queue>, msg: &Fields<'_>, offers: Offers<'_>) -> Result<(), Close> {
+        let conn = me.conn;
         let Some(ih) = field(msg, "info_hash").filter(|v| valid_id(v)) else {
             return self.refuse(conn, "invalid info_hash", None);
         };
@@ -395,7 +589,7 @@ impl Tracker {
             let Some(to) = field(msg, "to_peer_id").filter(|v| valid_id(v)) else {
                 return self.refuse(conn, "invalid to_peer_id", Some(ih));
             };
-            let target = lock(&swarms).swarms.get(ih).and_then(|sw| sw.get(to.as_ref())).map(|p| p.conn);
+            let target = lock(&swarms).swarms.get(ih).and_then(|sw| sw.get(to.as_ref())).map(|p| p.out.clone());
             if let Some(target) = target {
                 let offer_id = msg.get("offer_id").map_or("null", |r| r.get());
                 let frame = format!(
@@ -404,23 +598,17 @@ impl Tracker {
                     quoted(peer_id),
                     quoted(ih)
                 );
-                if self.send_text(target, frame) {
+                if self.push(&target, frame) {
                     self.counters.relayed.fetch_add(1, Ordering::Relaxed);
                 }
             }
             return Ok(());
         }
 
-        // Read once as a list of objects; only an odd list is read again, to tell what is wrong.
-        let offers: Vec<Option<Fields>> = match msg.get("offers") {
-            None => Vec::new(),
-            Some(raw) => match serde_json::from_str::<Vec<Fields>>(raw.get()) {
-                Ok(a) => a.into_iter().map(Some).collect(),
-                Err(_) => match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
-                    Ok(a) => a.iter().map(|o| serde_json::from_str::<Fields>(o.get()).ok()).collect(),
-                    Err(_) => return self.refuse(conn, "invalid offers", Some(ih)),
-                },
-            },
+        let offers = match offers {
+            Offers::Absent => Vec::new(),
+            Offers::List(list) => list,
+            Offers::Invalid => return self.refuse(conn, "invalid offers", Some(ih)),
         };
         if offers.len() > MAX_OFFERS {
             return self.refuse(conn, "too many offers", Some(ih));
@@ -434,7 +622,7 @@ impl Tracker {
             let mut v = lock(&swarms);
             let swarm = v.swarms.entry(ih.to_string()).or_default();
             if let Some(p) = swarm.get(peer_id)
-                && p.conn != conn
+                && p.out.conn != conn
             {
                 drop(v);
                 return self.refuse(conn, "peer_id already in use", Some(ih));
@@ -446,20 +634,20 @@ impl Tracker {
                 p.seen = Instant::now();
                 p.seeder |= seeder;
             } else {
-                swarm.insert(peer_id.to_string(), Peer { conn, seen: Instant::now(), seeder });
+                swarm.insert(peer_id.to_string(), Peer { out: me.clone(), seen: Instant::now(), seeder });
                 joined = true;
             }
             let others = if offers.is_empty() || numwant == 0 || event == Some("stopped") {
                 Vec::new()
             } else {
-                let mut others: Vec<u64> = swarm.values().map(|p| p.conn).filter(|&c| c != conn).collect();
+                let mut others: Vec<&Arc<Queue>> = swarm.values().map(|p| &p.out).filter(|o| o.conn != conn).collect();
                 let want = offers.len().min(numwant).min(others.len());
                 for i in 0..want {
                     let j = i + (self.random() as usize) % (others.len() - i);
                     others.swap(i, j);
                 }
                 others.truncate(want);
-                others
+                others.into_iter().cloned().collect::<Vec<Arc<Queue>>>()
             };
             let complete = swarm.values().filter(|p| p.seeder).count();
             let incomplete = swarm.len() - complete;
@@ -475,8 +663,8 @@ impl Tracker {
             return Ok(());
         }
         let (peer_id, ih) = (quoted(peer_id), quoted(ih));
-        self.send_text(
-            conn,
+        self.push(
+            me,
             format!(
                 r#"{{"action":"announce","interval":{INTERVAL_SECS},"info_hash":{ih},"complete":{complete},"incomplete":{incomplete}}}"#
             ),
@@ -492,7 +680,7 @@ impl Tracker {
                 o.get(),
                 offer_id.get()
             );
-            if self.send_text(*target, frame) {
+            if self.push(target, frame) {
                 self.counters.relayed.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -140,14 +140,78 @@ fn assert_invariants(t: &Tracker, outs: &mut [Outgoing]) {
             assert!(valid_id(ih), "{ih:?}");
             for (id, p) in swarm {
                 assert!(valid_id(id), "{id:?}");
-                assert!(conns.contains_key(&p.conn), "a peer of a closed connection stays: {id:?}");
+                assert!(conns.contains_key(&p.out.conn), "a peer of a closed connection stays: {id:?}");
+                assert!(!p.out.gone.load(Ordering::Relaxed), "a peer's queue is closed: {id:?}");
             }
         }
     }
 }
 
+/// An announce's offers as the tracker read them before [`Frame`]: the frame's fields as text,
+/// then `offers` read again as a list of objects, element by element when one is not. `None`
+/// when the frame is not an object; `Err` when `offers` is not a list.
+type Read = Option<Result<Vec<Option<Vec<(String, String)>>>, ()>>;
+
+fn offers_in_two_passes(text: &str) -> Read {
+    let msg = serde_json::from_str::<Fields>(text).ok()?;
+    let owned = |f: Fields| f.0.iter().map(|(k, v)| (k.to_string(), v.get().to_string())).collect::<Vec<_>>();
+    Some(match msg.get("offers") {
+        None => Ok(Vec::new()),
+        Some(raw) => match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+            Ok(a) => Ok(a.iter().map(|o| serde_json::from_str::<Fields>(o.get()).ok().map(owned)).collect()),
+            Err(_) => Err(()),
+        },
+    })
+}
+
+fn offers_in_one_pass(text: &str) -> Read {
+    let frame = serde_json::from_str::<Frame>(text).ok()?;
+    let owned = |f: Fields| f.0.iter().map(|(k, v)| (k.to_string(), v.get().to_string())).collect::<Vec<_>>();
+    Some(match frame.offers {
+        Offers::Absent => Ok(Vec::new()),
+        Offers::List(list) => Ok(list.into_iter().map(|o| o.map(owned)).collect()),
+        Offers::Invalid => Err(()),
+    })
+}
+
+/// Offers of every odd shape: objects with escaped keys, nested lists, scalars, a repeated key.
+fn odd_offers() -> Vec<String> {
+    let sdp = r#"{"type":"offer","sdp":"v=0\r\na=\"x\" \u00e9"}"#;
+    [
+        format!(r#"[{{"offer":{sdp},"offer_id":"00000000000000000000"}}]"#),
+        format!(r#"[{{"offer":{sdp},"offer_id":"1"}},7,"s",null,true,[1,[2]],{{}}]"#),
+        format!(r#"[{{"\u006fffer":{sdp},"offer_id":"1"}},{{"offer":{sdp},"offer":1}}]"#),
+        "{}".into(),
+        "null".into(),
+        "7".into(),
+        r#""offers""#.into(),
+        "[]".into(),
+    ]
+    .into_iter()
+    // A repeated key counts as its last value.
+    .map(|o| {
+        format!(
+            r#"{{"action":"announce","offers":[{{"offer":1,"offer_id":"first"}}],"info_hash":"{IH}","offers":{o}}}"#
+        )
+    })
+    .collect()
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// Reading an announce's offers in the same pass as its other fields reads what the two
+    /// passes before it read, whatever the frame holds.
+    #[test]
+    fn offers_read_in_one_pass_are_those_read_in_two(
+        text in prop_oneof![
+            frame(),
+            prop::sample::select(odd_offers()),
+            prop::sample::select(odd_offers()).prop_flat_map(mutated),
+        ],
+    ) {
+        prop_assert_eq!(offers_in_one_pass(&text), offers_in_two_passes(&text), "{}", text);
+    }
 
     /// Three connections take turns sending frames, each closed (as the transport does) when the
     /// tracker refuses a frame, and replaced by a new one.
