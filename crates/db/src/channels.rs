@@ -124,8 +124,8 @@ pub async fn owners(
         return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
     let list = crate::id_list(ids);
-    // The image branch names its NULLs' types for the owner columns it leaves empty and the owner
-    // branch for the image columns (PostgreSQL would otherwise take them as text).
+    // The owner branch names the types of the image columns it leaves empty (PostgreSQL would
+    // otherwise take them as text); the image branch's NULLs take the owner branch's types.
     let sql = format!(
         "SELECT CAST(0 AS BIGINT) AS part, c.id AS c_id, c.actor_id AS c_actor_id, cac.name AS c_name, cac.host AS c_host, \
          cac.url AS c_url, c.display_name AS c_display_name, c.description AS c_description, \
