@@ -8,7 +8,7 @@
 //! (segments, playlists, segment hashes) is counted by the server, so P2P offload can be read
 //! without trusting players.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,12 +34,46 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
+    /// By matched route (a bounded set: see the module's comment). Keyed by the route alone, so a
+    /// request that finds its route allocates nothing; sorted when rendered.
+    routes: HashMap<Box<str>, RouteStats>,
     playback: Playback,
     hls_bytes: HlsBytes,
     /// Body bytes answered from our mirrors of other servers' videos (`/static/redundancy/`).
     mirror_bytes: u64,
+}
+
+/// One route's counts by method and status (a handful each), and its latency.
+#[derive(Default)]
+struct RouteStats {
+    requests: Vec<(&'static str, u16, u64)>,
+    latency: Histogram,
+}
+
+/// What kind of file an answer on the HLS or mirror route carried, for the byte counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Served {
+    Segment,
+    Playlist,
+    Hashes,
+    Mirror,
+}
+
+impl Served {
+    /// The kind of the file a request on `route` names (`path`'s last segment); `None` off those
+    /// routes.
+    fn of(route: &str, path: &str) -> Option<Served> {
+        match route {
+            MIRROR_ROUTE => Some(Served::Mirror),
+            HLS_ROUTE => Some(match path.rsplit_once('.').map(|(_, ext)| ext) {
+                // A video's fragmented MP4s; a live's MPEG-TS segments.
+                Some("mp4" | "ts") => Served::Segment,
+                Some("m3u8") => Served::Playlist,
+                _ => Served::Hashes,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Body bytes the origin answered on `/static/streaming-playlists/`, by kind of file.
@@ -87,22 +121,26 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).hls_bytes
     }
 
-    /// `served`: the body length of an HLS file answer, with the file's name.
-    fn record(&self, method: &str, route: &str, status: u16, secs: f64, served: Option<(&str, u64)>) {
+    /// `served`: the kind and body length of an HLS or mirror file answer.
+    fn record(&self, method: &'static str, route: &str, status: u16, secs: f64, served: Option<(Served, u64)>) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if route == MIRROR_ROUTE {
-            m.mirror_bytes += served.map_or(0, |(_, n)| n);
-        } else if let Some((file, n)) = served {
-            let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
-                // A video's fragmented MP4s; a live's MPEG-TS segments.
-                Some("mp4" | "ts") => &mut m.hls_bytes.segment,
-                Some("m3u8") => &mut m.hls_bytes.playlist,
-                _ => &mut m.hls_bytes.hashes,
-            };
-            *kind += n;
+        if let Some((kind, n)) = served {
+            *match kind {
+                Served::Segment => &mut m.hls_bytes.segment,
+                Served::Playlist => &mut m.hls_bytes.playlist,
+                Served::Hashes => &mut m.hls_bytes.hashes,
+                Served::Mirror => &mut m.mirror_bytes,
+            } += n;
         }
-        *m.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-        let h = m.latency.entry(route.to_string()).or_default();
+        let r = match m.routes.get_mut(route) {
+            Some(r) => r,
+            None => m.routes.entry(route.into()).or_default(),
+        };
+        match r.requests.iter_mut().find(|(me, st, _)| *me == method && *st == status) {
+            Some((_, _, n)) => *n += 1,
+            None => r.requests.push((method, status, 1)),
+        }
+        let h = &mut r.latency;
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {
                 h.buckets[i] += 1;
@@ -116,9 +154,14 @@ impl Metrics {
     pub fn render(&self) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
+        let mut routes: Vec<(&str, &RouteStats)> = m.routes.iter().map(|(k, v)| (&**k, v)).collect();
+        routes.sort_unstable_by_key(|(route, _)| *route);
+        let mut requests: Vec<(&str, &str, u16, u64)> =
+            routes.iter().flat_map(|(route, r)| r.requests.iter().map(|&(me, st, n)| (me, *route, st, n))).collect();
+        requests.sort_unstable();
         out.push_str("# HELP flotilla_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE flotilla_http_requests_total counter\n");
-        for ((method, route, status), n) in &m.requests {
+        for (method, route, status, n) in requests {
             let _ = writeln!(
                 out,
                 "flotilla_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -127,8 +170,8 @@ impl Metrics {
         }
         out.push_str("# HELP flotilla_http_request_duration_seconds Time to answer HTTP requests, by route.\n");
         out.push_str("# TYPE flotilla_http_request_duration_seconds histogram\n");
-        for (route, h) in &m.latency {
-            let route = escape(route);
+        for (route, r) in routes {
+            let (route, h) = (escape(route), &r.latency);
             for (le, n) in BUCKETS.iter().zip(h.buckets) {
                 let _ =
                     writeln!(out, "flotilla_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
@@ -200,17 +243,17 @@ fn method_label(method: &Method) -> &'static str {
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let file = matches!(route.as_deref(), Some(HLS_ROUTE | MIRROR_ROUTE))
-        .then(|| req.uri().path().rsplit('/').next().unwrap_or_default().to_string());
+    // `MatchedPath` is shared (an `Arc<str>`): taking it allocates nothing.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let served = route.as_ref().and_then(|r| Served::of(r.as_str(), req.uri().path()));
     let resp = next.run(req).await;
-    let route = route.as_deref().unwrap_or("unmatched");
     // What was promised (`Content-Length`): a viewer that hangs up early is still counted in full,
     // which errs on the side of showing less offload than there was.
-    let served = file.as_deref().filter(|_| resp.status().is_success()).map(|f| {
+    let served = served.filter(|_| resp.status().is_success()).map(|kind| {
         let len = resp.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-        (f, len.and_then(|v| v.parse().ok()).unwrap_or(0))
+        (kind, len.and_then(|v| v.parse().ok()).unwrap_or(0))
     });
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     metrics.record(method, route, resp.status().as_u16(), start.elapsed().as_secs_f64(), served);
     resp
 }
@@ -222,11 +265,16 @@ mod tests {
         let m = super::Metrics::default();
         m.record("GET", "/api/v1/config", 200, 0.003, None);
         m.record("GET", "/api/v1/config", 200, 0.2, None);
-        m.record("GET", super::HLS_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 1000)));
-        m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-master.m3u8", 30)));
-        m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("0-000003.ts", 200)));
-        m.record("GET", super::HLS_ROUTE, 200, 0.001, Some(("a-segments-sha256.json", 7)));
-        m.record("GET", super::MIRROR_ROUTE, 206, 0.001, Some(("a-360-fragmented.mp4", 500)));
+        let hls = |route: &str, file: &str, n: u64| {
+            let kind = super::Served::of(route, &format!("/static/x/hls/u/{file}")).unwrap();
+            m.record("GET", route, 200, 0.001, Some((kind, n)));
+        };
+        hls(super::HLS_ROUTE, "a-360-fragmented.mp4", 1000);
+        hls(super::HLS_ROUTE, "a-master.m3u8", 30);
+        hls(super::HLS_ROUTE, "0-000003.ts", 200);
+        hls(super::HLS_ROUTE, "a-segments-sha256.json", 7);
+        hls(super::MIRROR_ROUTE, "a-360-fragmented.mp4", 500);
+        assert_eq!(super::Served::of("/api/v1/videos", "/api/v1/videos"), None);
         assert_eq!(m.hls_bytes(), super::HlsBytes { segment: 1200, playlist: 30, hashes: 7 });
         let text = m.render();
         assert!(text.contains("flotilla_hls_served_bytes_total{kind=\"segment\"} 1200"), "{text}");
@@ -249,9 +297,12 @@ mod tests {
         }
         m.record(super::method_label(&axum::http::Method::PATCH), "unmatched", 405, 0.001, None);
         let inner = m.inner.lock().unwrap();
-        assert_eq!(inner.requests.len(), 2, "OTHER and PATCH");
-        assert_eq!(inner.requests[&("OTHER".to_string(), "unmatched".to_string(), 405)], 1_000_000);
-        assert_eq!(inner.latency.len(), 1);
+        assert_eq!(inner.routes.len(), 1);
+        assert_eq!(
+            inner.routes["unmatched"].requests,
+            [("OTHER", 405, 1_000_000), ("PATCH", 405, 1)],
+            "OTHER and PATCH"
+        );
     }
 }
 

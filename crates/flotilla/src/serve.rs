@@ -156,21 +156,28 @@ fn request_service(
         started.store(true, Ordering::Release);
         let router = router.clone();
         Box::pin(async move {
-            let stalled = Arc::new(AtomicBool::new(false));
-            let flag = stalled.clone();
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(ConnectInfo(remote));
-            // tower-http's timer starts when the body is polled and restarts with every frame: it
-            // measures the client's silence, not the handler's own pace.
-            let body = TimeoutBody::new(body_idle, body).map_err(move |e| {
-                if e.is::<TimeoutError>() {
-                    flag.store(true, Ordering::Relaxed);
+            // A request without a body (most GETs: every segment and playlist) has nothing to
+            // time out: no timer, no flag.
+            let stalled = (!hyper::body::Body::is_end_stream(&body)).then(|| Arc::new(AtomicBool::new(false)));
+            let body = match &stalled {
+                None => axum::body::Body::new(body),
+                Some(stalled) => {
+                    let flag = stalled.clone();
+                    // tower-http's timer starts when the body is polled and restarts with every
+                    // frame: it measures the client's silence, not the handler's own pace.
+                    axum::body::Body::new(TimeoutBody::new(body_idle, body).map_err(move |e| {
+                        if e.is::<TimeoutError>() {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                        e
+                    }))
                 }
-                e
-            });
-            let req = Request::from_parts(parts, axum::body::Body::new(body));
+            };
+            let req = Request::from_parts(parts, body);
             let resp = router.oneshot(req).await.unwrap_or_else(|never| match never {});
-            if stalled.load(Ordering::Relaxed) {
+            if stalled.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 // Whatever the handler answered was built on part of a body: say what happened.
                 return Ok(body_stalled(body_idle));
             }
