@@ -277,8 +277,9 @@ pub fn end_playlists(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Removes a live's files from `dir` (see [`is_live_file`]), leaving anything else (a replay's
-/// renditions being written there); the directory too when nothing is left in it.
-pub fn remove_live_files(dir: &Path) -> std::io::Result<()> {
+/// renditions being written there); the directory too when nothing is left in it, unless
+/// `keep_dir` (a replay's transcoding that has not moved its first rendition in yet writes there).
+pub fn remove_live_files(dir: &Path, keep_dir: bool) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -293,8 +294,10 @@ pub fn remove_live_files(dir: &Path) -> std::io::Result<()> {
             }
         }
     }
-    // Fails (and is ignored) when a replay's files are there.
-    let _ = std::fs::remove_dir(dir);
+    if !keep_dir {
+        // Fails (and is ignored) when a replay's files are there.
+        let _ = std::fs::remove_dir(dir);
+    }
     Ok(())
 }
 
@@ -371,14 +374,17 @@ mod tests {
         let vod = "3f2c9d0e-1a2b-4c3d-8e9f-001122334455-master.m3u8";
         std::fs::write(d.join("0-000000.ts"), b"ts").unwrap();
         std::fs::write(d.join(vod), "#EXTM3U\n").unwrap();
-        super::remove_live_files(d).unwrap();
+        super::remove_live_files(d, false).unwrap();
         let left: Vec<_> =
             std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert_eq!(left, vec![vod.to_string()]);
         std::fs::remove_file(d.join(vod)).unwrap();
-        super::remove_live_files(d).unwrap();
+        std::fs::write(d.join("0.m3u8"), "#EXTM3U\n").unwrap();
+        super::remove_live_files(d, true).unwrap();
+        assert!(d.exists() && std::fs::read_dir(d).unwrap().next().is_none(), "kept, emptied");
+        super::remove_live_files(d, false).unwrap();
         assert!(!d.exists(), "an emptied directory goes too");
-        super::remove_live_files(d).unwrap();
+        super::remove_live_files(d, false).unwrap();
     }
 
     use super::*;

@@ -940,7 +940,7 @@ async fn make_replay(
 pub async fn clear_files(app: &App, uuid: &str) {
     let dir = crate::video::hls_dir(app, uuid);
     let shown = dir.display().to_string();
-    let removed = tokio::task::spawn_blocking(move || flotilla_media::live::remove_live_files(&dir)).await;
+    let removed = tokio::task::spawn_blocking(move || flotilla_media::live::remove_live_files(&dir, false)).await;
     if let Ok(Err(e)) = removed {
         tracing::warn!(dir = shown, error = %e, "cannot remove a live's files");
     }
@@ -956,6 +956,10 @@ pub async fn cleanup(app: &std::sync::Arc<App>, video_id: i64, session_id: i64) 
     }
     let app2 = app.clone();
     let dir = crate::video::hls_dir(app, &v.uuid);
+    // A live that became its own replay keeps its directory: the replay's transcoding made it and
+    // moves each rendition in when encoded; removed while still empty (the first rendition not
+    // there yet), that move fails.
+    let keep_dir = !v.is_live;
     let removed = tokio::task::spawn_blocking(move || {
         // Under the registry's lock: a session beginning now waits for the files to be gone, and
         // one that began already is seen here.
@@ -963,7 +967,7 @@ pub async fn cleanup(app: &std::sync::Arc<App>, video_id: i64, session_id: i64) 
         if running.contains_key(&video_id) {
             return Ok(());
         }
-        flotilla_media::live::remove_live_files(&dir)
+        flotilla_media::live::remove_live_files(&dir, keep_dir)
     })
     .await
     .map_err(|e| Error::Internal(format!("the clean-up of a live's files stopped: {e}")))?;
