@@ -64,18 +64,25 @@ function emit(change: NotificationChange): void {
 /**
  * Marks these notifications read; the ones among them that were unread lower the count. Throws
  * what the server answered.
+ *
+ * While the stream is live the count is left to it: the server sends the new count after every
+ * read, and that event may come before this answer does (a busy server), so lowering it here too
+ * would count the read twice. Without the stream, the count is lowered here.
  */
 export async function markRead(items: UserNotification[]): Promise<void> {
   const ids = items.filter((n) => !n.read).map((n) => n.id);
   if (ids.length === 0) return;
   await markNotificationsRead(ids);
-  if (notifications.unread !== null) notifications.unread = Math.max(0, notifications.unread - ids.length);
+  if (!notifications.live && notifications.unread !== null) {
+    notifications.unread = Math.max(0, notifications.unread - ids.length);
+  }
   emit({ kind: 'read', ids });
 }
 
+/** As [`markRead`]: a live stream sends the count (0, or more if one came since). */
 export async function markAllRead(): Promise<void> {
   await markAllNotificationsRead();
-  notifications.unread = 0;
+  if (!notifications.live) notifications.unread = 0;
   emit({ kind: 'read-all' });
 }
 
