@@ -7,7 +7,6 @@
 use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use std::io::Write;
 
@@ -54,9 +53,15 @@ fn compressible(resp: &Response) -> bool {
         && resp.status() != axum::http::StatusCode::NO_CONTENT
 }
 
-pub async fn gzip(req: Request, next: Next) -> Response {
-    let wants = accepts_gzip(req.headers()) && req.method() != Method::HEAD;
-    let resp = next.run(req).await;
+/// Whether `req`'s answer may be compressed (asked for, and not a HEAD).
+pub fn wanted(req: &Request) -> bool {
+    accepts_gzip(req.headers()) && req.method() != Method::HEAD
+}
+
+/// Compresses `resp` when it is text built per request and `wanted` (see [`wanted`]); says
+/// `Vary: Accept-Encoding` on every such answer. Called by the outermost middleware (`lib.rs`).
+pub async fn gzip(wanted: bool, resp: Response) -> Response {
+    let wants = wanted;
     if !compressible(&resp) {
         return resp;
     }

@@ -81,9 +81,8 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
             .fallback(api_not_found)
             .layer(
                 ServiceBuilder::new()
-                    .layer(middleware::from_fn(outer))
+                    .layer(middleware::from_fn_with_state(metrics, outer))
                     .layer(CatchPanicLayer::custom(panic_response))
-                    .layer(middleware::from_fn_with_state(metrics, metrics::track))
                     .layer(axum::Extension(tracker)),
             )
             .with_state(app);
@@ -143,10 +142,8 @@ pub fn router_with(app: Arc<App>, metrics: Arc<Metrics>, extra: Router<Arc<App>>
         // fifth of the CPU time of a cached playlist's answer.
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn(outer))
+                .layer(middleware::from_fn_with_state(metrics, outer))
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(middleware::from_fn(compress::gzip))
-                .layer(middleware::from_fn_with_state(metrics, metrics::track))
                 .layer(DefaultBodyLimit::max(app.config.http.max_body_bytes))
                 .layer(axum::Extension(metrics_for_playback))
                 .layer(axum::Extension(tracker))
@@ -194,22 +191,27 @@ fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
 /// instances): documents pointing at documents cannot keep us fetching.
 const FETCHES_PER_REQUEST: u32 = 64;
 
-/// The outermost layer, one middleware for what every request gets (each `from_fn` layer costs
-/// a boxed service clone per request): its log line, its budget of remote fetches, and
-/// `Connection: close` on an error answered before a body was read — an upload over quota, a bad
-/// token on a big PUT leaves unread bytes on the connection, which the client must not reuse.
-async fn outer(req: Request, next: middleware::Next) -> Response {
+/// The outermost layer, one middleware for what every request gets (each `from_fn` layer costs a
+/// clone of the service below it and a boxed future per request): its count and time in the
+/// metrics, its budget of remote fetches, gzip for text built per request (`compress`), its log
+/// line, and `Connection: close` on an error answered before a body was read — an upload over
+/// quota, a bad token on a big PUT leaves unread bytes on the connection, which the client must
+/// not reuse. Outside the panic layer: a panic is counted and logged as the 500 it became.
+async fn outer(State(metrics): State<Arc<Metrics>>, req: Request, next: middleware::Next) -> Response {
+    let track = metrics::Track::begin(&req);
     let has_body = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v != "0")
         || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let gzip = compress::wanted(&req);
     // Shared bytes: cloning the method and URI allocates nothing.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let start = std::time::Instant::now();
-    let mut resp = flotilla_app::federation::with_fetch_budget(FETCHES_PER_REQUEST, next.run(req)).await;
+    let resp = flotilla_app::federation::with_fetch_budget(FETCHES_PER_REQUEST, next.run(req)).await;
+    let mut resp = compress::gzip(gzip, resp).await;
     let status = resp.status();
     if has_body && (status.is_client_error() || status.is_server_error()) {
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    let (status, ms, path) = (status.as_u16(), start.elapsed().as_secs_f64() * 1000.0, uri.path());
+    let ms = track.end(&metrics, &resp) * 1000.0;
+    let (status, path) = (status.as_u16(), uri.path());
     if status >= 500 {
         tracing::warn!(%method, %path, status, ms, "request failed");
     } else {

@@ -13,9 +13,8 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::Response;
 
 const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -239,23 +238,36 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Middleware: times each request and counts it under its matched route.
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method());
-    // `MatchedPath` is shared (an `Arc<str>`): taking it allocates nothing.
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let served = route.as_ref().and_then(|r| Served::of(r.as_str(), req.uri().path()));
-    let resp = next.run(req).await;
-    // What was promised (`Content-Length`): a viewer that hangs up early is still counted in full,
-    // which errs on the side of showing less offload than there was.
-    let served = served.filter(|_| resp.status().is_success()).map(|kind| {
-        let len = resp.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-        (kind, len.and_then(|v| v.parse().ok()).unwrap_or(0))
-    });
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    metrics.record(method, route, resp.status().as_u16(), start.elapsed().as_secs_f64(), served);
-    resp
+/// A request's count, begun before it is handled and ended with its answer (by the outermost
+/// middleware, `lib.rs`): the time to answer, under the matched route.
+pub struct Track {
+    start: Instant,
+    method: &'static str,
+    /// Shared (an `Arc<str>`): taking it allocates nothing.
+    route: Option<MatchedPath>,
+    served: Option<Served>,
+}
+
+impl Track {
+    pub fn begin(req: &Request) -> Track {
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let served = route.as_ref().and_then(|r| Served::of(r.as_str(), req.uri().path()));
+        Track { start: Instant::now(), method: method_label(req.method()), route, served }
+    }
+
+    /// Counts the answer; returns the seconds it took.
+    pub fn end(self, metrics: &Metrics, resp: &Response) -> f64 {
+        // What was promised (`Content-Length`): a viewer that hangs up early is still counted in
+        // full, which errs on the side of showing less offload than there was.
+        let served = self.served.filter(|_| resp.status().is_success()).map(|kind| {
+            let len = resp.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+            (kind, len.and_then(|v| v.parse().ok()).unwrap_or(0))
+        });
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let secs = self.start.elapsed().as_secs_f64();
+        metrics.record(self.method, route, resp.status().as_u16(), secs, served);
+        secs
+    }
 }
 
 #[cfg(test)]

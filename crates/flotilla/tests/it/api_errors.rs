@@ -108,6 +108,12 @@ async fn a_panicking_handler_is_a_json_500_and_the_server_lives_on(backend: Back
     assert!(!body["detail"].as_str().unwrap().contains("boom"), "internal details stay in the log");
     let (status, _) = t.api.get("/api/v1/config", None).await;
     assert_eq!(status, StatusCode::OK);
+    // Counted as the 500 it became, under its route (the count is taken outside the panic layer).
+    let text = t.api.http.get(t.api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(r#"flotilla_http_requests_total{method="GET",route="/api/v1/test/boom",status="500"} 1"#),
+        "{text}"
+    );
     t.stop().await;
 }
 
