@@ -177,9 +177,15 @@ for (const device of [DESKTOP, PHONE]) {
       const READ = '**/api/v1/users/me/notifications/read';
       let answered;
       const readAnswered = new Promise((resolve) => { answered = resolve; });
+      let streamDidNotTell = null;
       await page.route(READ, async (route) => {
         const response = await route.fetch();
-        await countIs(page, before - 1);
+        // Answered whatever happens: a failure here must fail the step, not leave the page waiting.
+        try {
+          await countIs(page, before - 1);
+        } catch (e) {
+          streamDidNotTell = e;
+        }
         await route.fulfill({ response });
         answered();
       });
@@ -188,6 +194,7 @@ for (const device of [DESKTOP, PHONE]) {
       await page.getByTestId('linked-thread').getByText('Still here after the cut').waitFor();
       await readAnswered;
       await page.unroute(READ);
+      if (streamDidNotTell) throw streamDidNotTell;
       // The answer is in; what the page does with it happens in the next few milliseconds.
       await page.waitForTimeout(500);
       await countIs(page, before - 1);
