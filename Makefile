@@ -17,7 +17,8 @@ run:
 ## a build of the client with test hooks (web/build-test-hooks; web/build must carry none).
 ## The browser tests run the binary nextest built for the process tests (same features: building
 ## it again without them recompiled 16 crates). No incremental state: a one-shot build does not
-## reuse it, and it took gigabytes of CI's disk.
+## reuse it, and it took gigabytes of CI's disk. nextest runs four tests at a time
+## (.config/nextest.toml), the browser test files three at a time (web/package.json).
 test: export CARGO_INCREMENTAL = 0
 test:
 	scripts/ensure-deps test
