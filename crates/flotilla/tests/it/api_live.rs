@@ -881,7 +881,9 @@ fn live_files_left(dir: &Path) -> Vec<String> {
 }
 
 async fn an_ended_lives_files_stay_a_while_for_viewers_behind_it(backend: Backend) {
-    const GRACE: Duration = Duration::from_secs(3);
+    // Long enough for the checks after a stream's end to fit in it with other tests running (3 s
+    // did not, at four tests at a time on a busy machine).
+    const GRACE: Duration = Duration::from_secs(8);
     let t = instance(backend, |c| {
         c.live.cleanup_delay_secs = GRACE.as_secs();
         c.transcoding.resolutions = vec![144];
@@ -942,7 +944,8 @@ async fn an_ended_lives_files_stay_a_while_for_viewers_behind_it(backend: Backen
     wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
     assert!(pushed(&mut first, Duration::from_secs(60)).await);
     wait_state(&t.api, &uuid, 4, Duration::from_secs(20)).await;
-    let mut second = push(&rtmp, &key, 12);
+    // Streaming until well after the first session's grace: going live, the grace, the checks.
+    let mut second = push(&rtmp, &key, GRACE.as_secs() as u32 + 12);
     wait_state(&t.api, &uuid, 1, Duration::from_secs(30)).await;
     tokio::time::sleep(GRACE).await;
     t.run_jobs().await;
