@@ -1452,6 +1452,21 @@ pub async fn set_fetched_at(e: impl Into<Exec<'_>>, id: i64, at: i64) -> Result<
     Ok(())
 }
 
+/// Holds the remote video's row (when we have it) until the transaction ends, so that two
+/// `Update`s of it arriving side by side take turns: each then compares its date with the copy the
+/// other left (PostgreSQL; SQLite's transactions take the write lock at their start already).
+pub async fn lock_remote(e: impl Into<Exec<'_>>, url: &str) -> Result<()> {
+    let e = e.into();
+    if e.backend() == crate::Backend::Postgres {
+        run!(e, |x| sqlx::query("SELECT id FROM videos WHERE remote_url = $1 FOR UPDATE")
+            .bind(url)
+            .execute(x)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
 pub async fn get_by_remote_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Option<Video>> {
     let sql = format!("SELECT {COLUMNS} FROM videos WHERE remote_url = $1");
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(url).fetch_optional(x).await)?)

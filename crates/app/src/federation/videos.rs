@@ -503,9 +503,11 @@ pub async fn store(app: &App, signer: &RemoteActor, object: &Value, news: bool) 
         return Err(Error::Forbidden("this UUID belongs to another video".into()));
     }
     let mut tx = app.db.begin().await?;
-    let before = videos::get_by_remote_url(&mut tx, id).await?;
     // Two `Update`s of one video may arrive in either order (deliveries run side by side): one
-    // older than the copy we hold changes nothing.
+    // older than the copy we hold changes nothing. The row is locked first, or both could read
+    // the copy as it was before either and the older one be written last (PostgreSQL).
+    videos::lock_remote(&mut tx, id).await?;
+    let before = videos::get_by_remote_url(&mut tx, id).await?;
     if let Some(b) = &before
         && row.updated_at < b.updated_at
     {

@@ -54,6 +54,19 @@ async fn an_update_older_than_the_copy_changes_nothing(backend: Backend) {
     }
     let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
     assert_eq!(v["name"], "Final cut", "the older Update came last and changed nothing");
+
+    // Side by side: a newer and an older `Update` applied at the same moment. Each must see the
+    // copy the other left (PostgreSQL read both before either wrote, and the older could be
+    // written last), so the newer wins every round.
+    for round in 0..12u32 {
+        let (older, newer) = (format!("Round {round} older"), format!("Round {round} newer"));
+        let at = |minute: u32| format!("2026-11-26T{:02}:{:02}:00.000Z", round / 2, (round % 2) * 30 + minute);
+        let (old_activity, new_activity) = (send(&older, &at(1), 10 + 2 * round), send(&newer, &at(2), 11 + 2 * round));
+        let (s1, s2) = tokio::join!(pt.send(&inbox, &account, &old_activity), pt.send(&inbox, &account, &new_activity));
+        assert_eq!((s1, s2), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+        let (_, v) = a.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+        assert_eq!(v["name"], newer.as_str(), "round {round}: the older of two Updates side by side won");
+    }
     a.stop().await;
 }
 
