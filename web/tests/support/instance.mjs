@@ -2,11 +2,12 @@
 // temporary data directory, the built web client, and a clean stop by PID at the end.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, closeSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const WEB_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,12 +56,19 @@ export function makeClip(dir, seconds = 6, size = '640x360', { name = 'clip.mp4'
   const path = join(dir, name);
   const video = audioOnly ? [] : ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25`];
   const codecs = audioOnly ? ['-c:a', 'aac'] : ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
-  const r = spawnSync(
-    'ffmpeg',
-    ['-loglevel', 'error', '-y', ...video, '-f', 'lavfi', '-i', 'sine', '-t', String(seconds), ...codecs, path],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`ffmpeg could not make the test clip: ${r.stderr}`);
+  const args = ['-loglevel', 'error', '-y', ...video, '-f', 'lavfi', '-i', 'sine', '-t', String(seconds), ...codecs];
+  // Each kind of clip is encoded once per machine (the container follows the name's extension)
+  // and copied: the test gets a file of its own, and the suite is spared an encode per upload.
+  const cache = join(tmpdir(), 'flotilla-web-test-clips');
+  const made = join(cache, `${createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 16)}${extname(name) || '.mp4'}`);
+  if (!existsSync(made)) {
+    mkdirSync(cache, { recursive: true });
+    const partial = join(cache, `.${process.pid}-${Date.now()}${extname(name) || '.mp4'}`);
+    const r = spawnSync('ffmpeg', [...args, partial], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ffmpeg could not make the test clip: ${r.stderr}`);
+    renameSync(partial, made);
+  }
+  copyFileSync(made, path);
   return path;
 }
 

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use flotilla_testkit::reqwest::{StatusCode, multipart};
 use flotilla_testkit::serde_json::json;
-use flotilla_testkit::{ADMIN_PASSWORD, Backend, Process, database_url, db_tests, png};
+use flotilla_testkit::{ADMIN_PASSWORD, Backend, Process, db_tests, empty_database_url, png};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flotilla");
 
@@ -33,7 +33,8 @@ fn flotilla(dir: &Path, vars: &[(&str, String)], args: &[&str]) -> std::process:
 
 async fn a_restart_keeps_everything_and_sigterm_stops_cleanly(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = database_url(backend, dir.path()).await;
+    // Empty, not the tests' migrated template: the first start migrates it, the second must not.
+    let db = empty_database_url(backend, dir.path()).await;
     let vars = base_vars(dir.path(), &db);
     let mut p = Process::spawn(Path::new(BIN), dir.path(), &vars).await;
     let admin = p.api.login("root", ADMIN_PASSWORD).await;
@@ -64,6 +65,7 @@ async fn a_restart_keeps_everything_and_sigterm_stops_cleanly(backend: Backend) 
     let exit = p.signal_and_wait("TERM");
     assert!(exit.success(), "SIGTERM should stop cleanly, got {exit}:\n{}", p.log_text());
     assert!(p.log_text().contains("stopped"), "{}", p.log_text());
+    assert!(p.log_text().contains("migration applied"), "the first start migrates: {}", p.log_text());
 
     let p2 = Process::spawn(Path::new(BIN), dir.path(), &vars).await;
     // Sessions survive a restart: tokens live in the database.
@@ -84,7 +86,7 @@ async fn a_restart_keeps_everything_and_sigterm_stops_cleanly(backend: Backend) 
 
 async fn admin_commands_manage_users_offline(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = database_url(backend, dir.path()).await;
+    let db = empty_database_url(backend, dir.path()).await;
     let vars = base_vars(dir.path(), &db);
 
     let out = flotilla(dir.path(), &vars, &["migrate"]);
