@@ -1280,6 +1280,13 @@ pub async fn clear_hls(e: impl Into<Exec<'_>>, id: i64, now: i64) -> Result<()> 
     Ok(())
 }
 
+/// What ffprobe printed for the video's upload when it was received (`None` for a remote video).
+pub async fn probe_json(e: impl Into<Exec<'_>>, id: i64) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        run!(e, |x| sqlx::query_as("SELECT probe FROM videos WHERE id = $1").bind(id).fetch_optional(x).await)?;
+    Ok(row.and_then(|r| r.0))
+}
+
 /// Gives a transcoded video a file to transcode again (a copy in quarantine; its size is already
 /// counted in its quota, so `input_size` stays).
 pub async fn set_input(e: impl Into<Exec<'_>>, id: i64, path: &str) -> Result<()> {

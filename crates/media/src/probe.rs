@@ -218,6 +218,32 @@ pub fn parse(json: &[u8]) -> Result<Probe, Error> {
     })
 }
 
+/// The probe an earlier [`probe`] of `path` printed (`json`, as kept with the video), when it still
+/// describes the file there: ffprobe names the file it read and its size, and both must match.
+/// `None`: probe again. Spares the transcoding job a second ffprobe of the upload the API has just
+/// probed (a start of ffprobe links ~215 libraries).
+pub fn reuse(json: &str, path: &Path) -> Option<Probe> {
+    #[derive(Deserialize)]
+    struct Kept {
+        format: Option<KeptFormat>,
+    }
+    #[derive(Deserialize)]
+    struct KeptFormat {
+        filename: Option<String>,
+        size: Option<String>,
+    }
+    let kept: Kept = serde_json::from_str(json).ok()?;
+    let format = kept.format?;
+    if format.filename? != format!("file:{}", path.display()) {
+        return None;
+    }
+    let size: u64 = format.size?.parse().ok()?;
+    if std::fs::metadata(path).ok()?.len() != size {
+        return None;
+    }
+    parse(json.as_bytes()).ok()
+}
+
 /// Runs ffprobe on `path`, letting it choose only among [`DEMUXERS`] and open nothing but the file
 /// itself. Returns the probe and ffprobe's JSON (kept with the video).
 pub async fn probe(path: &Path) -> Result<(Probe, String), Error> {
@@ -296,6 +322,28 @@ mod tests {
         let mkv = br#"{"streams":[{"codec_type":"video","codec_name":"vp9","width":64,"height":64}],
             "format":{"format_name":"matroska,webm","duration":"2.0"}}"#;
         assert_eq!(parse(mkv).unwrap().demuxer, "matroska");
+    }
+
+    #[test]
+    fn a_kept_probe_is_reused_only_for_the_same_file_at_the_same_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.upload");
+        std::fs::write(&path, [0u8; 100]).unwrap();
+        let kept = |name: &str, size: u64, format: &str| {
+            format!(
+                r#"{{"streams":[{{"codec_type":"video","codec_name":"h264","width":64,"height":64}}],
+                   "format":{{"filename":"file:{name}","size":"{size}","format_name":"{format}","duration":"2.0"}}}}"#
+            )
+        };
+        let here = path.display().to_string();
+        assert_eq!(reuse(&kept(&here, 100, "mov,mp4"), &path).map(|p| p.demuxer), Some("mov"));
+        assert_eq!(reuse(&kept(&here, 99, "mov,mp4"), &path), None, "the file changed size");
+        assert_eq!(reuse(&kept("/elsewhere/a.upload", 100, "mov,mp4"), &path), None, "another file");
+        assert_eq!(reuse(&kept(&here, 100, "hls"), &path), None, "the allow-list still holds");
+        assert_eq!(reuse("{}", &path), None);
+        assert_eq!(reuse("not json", &path), None);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(reuse(&kept(&here, 100, "mov,mp4"), &path), None, "the file is gone");
     }
 
     #[test]

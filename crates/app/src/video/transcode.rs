@@ -58,9 +58,15 @@ pub async fn run(app: &Arc<App>, video_id: i64, progress: &Progress) -> Result<(
     if !input.exists() {
         return Err(Failure::Fail(format!("the uploaded file {} is missing", input.display())));
     }
+    // What the API's probe of this very file found (same path, same size), or a new probe.
+    let kept = videos::probe_json(&app.db, v.id).await.map_err(retry)?;
+    let reused = kept.as_deref().and_then(|json| flotilla_media::probe::reuse(json, &input));
     // Absolute: ffmpeg runs in the staging directory.
     let input = std::fs::canonicalize(&input).map_err(retry)?;
-    let (probe, _) = flotilla_media::probe::probe(&input).await.map_err(media_failure)?;
+    let probe = match reused {
+        Some(probe) => probe,
+        None => flotilla_media::probe::probe(&input).await.map_err(media_failure)?.0,
+    };
     probe.check(&app.config.upload.limits()).map_err(media_failure)?;
     let staging = app.data_path("tmp/transcode").join(&v.uuid);
     let _ = tokio::fs::remove_dir_all(&staging).await;
