@@ -320,25 +320,16 @@ impl<'de> serde::Deserialize<'de> for MaybeFields<'de> {
 }
 
 /// An object key: borrowed when written plainly, `None` when it has escapes (such an offer is
-/// skipped, as [`Fields`] cannot hold it).
+/// skipped, as [`Fields`] cannot hold it). Read as raw text, not decoded: an escape that is not
+/// text (a lone surrogate, `\ud800`) would fail the whole frame when decoded, where the two reads
+/// before this one skipped only that offer (found by `props::offers_read_in_one_pass_are_those_read_in_two`).
 struct Key<'a>(Option<&'a str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, k: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Some(k)))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Key<'de>, E> {
-                Ok(Key(None))
-            }
-        }
-        d.deserialize_str(Visit)
+        let raw: &'de RawValue = serde::Deserialize::deserialize(d)?;
+        let raw = raw.get();
+        Ok(Key(raw.strip_prefix('"').and_then(|k| k.strip_suffix('"')).filter(|k| !k.contains('\\'))))
     }
 }
 
