@@ -200,7 +200,10 @@ proptest! {
 
     #[test]
     fn the_host_of_a_url_is_its_lower_cased_name_with_any_port_but_the_scheme_default(
-        name in "[a-zA-Z][a-zA-Z0-9-]{0,20}(\\.[a-zA-Z][a-zA-Z0-9-]{0,10}){1,3}",
+        // A label starting `xn--` is punycode, and `xn--` with nothing valid after it is no host
+        // name at all (the URL parser refuses it): not a name this property is about.
+        name in "[a-zA-Z][a-zA-Z0-9-]{0,20}(\\.[a-zA-Z][a-zA-Z0-9-]{0,10}){1,3}"
+            .prop_filter("no punycode labels", |n| !n.split('.').any(|l| l.to_ascii_lowercase().starts_with("xn--"))),
         port in prop::option::of(any::<u16>()),
         scheme in prop::sample::select(vec!["https", "http", "wss"]),
         path in "(/[a-z0-9%._~-]{0,10}){0,3}",
