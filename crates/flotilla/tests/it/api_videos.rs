@@ -727,6 +727,39 @@ async fn lists_filter_sort_and_search_and_views_count_once_per_viewer(backend: B
     let (_, found) = t.api.get("/api/v1/search/videos?search=glacier", None).await;
     assert_eq!(names(&found), ["Alpine climbing"]);
 
+    // Several matches: the most relevant first, pages that add up to the list, other sorts, and
+    // the owner's own search (private videos too). A page's rows are read after its matches are
+    // sorted, so a page must be the same rows in the same order as the whole list has them.
+    t.api
+        .put(
+            &format!("/api/v1/videos/{}", ids[1]),
+            Some(&token),
+            json!({ "description": "Ocean cliffs, ocean wind, ocean spray" }),
+        )
+        .await;
+    t.api.put(&format!("/api/v1/videos/{}", ids[2]), Some(&token), json!({ "description": "An ocean party" })).await;
+    let (_, found) = t.api.get("/api/v1/search/videos?search=ocean&nsfw=both", None).await;
+    let relevant = names(&found);
+    assert_eq!(found["total"], 3);
+    assert_eq!(relevant.len(), 3, "{relevant:?}");
+    assert_eq!(relevant[0], "Alpine climbing", "the video naming the word three times comes first: {relevant:?}");
+    let mut paged = Vec::new();
+    for start in 0..3 {
+        let (_, page) =
+            t.api.get(&format!("/api/v1/search/videos?search=ocean&nsfw=both&count=1&start={start}"), None).await;
+        assert_eq!(page["total"], 3);
+        paged.extend(names(&page));
+    }
+    assert_eq!(paged, relevant, "pages of one result each add up to the list");
+    let (_, by_name) = t.api.get("/api/v1/search/videos?search=ocean&nsfw=both&sort=-name", None).await;
+    assert_eq!(names(&by_name), ["Whales of the deep", "Night life", "Alpine climbing"]);
+    let (_, by_name) = t.api.get("/api/v1/search/videos?search=ocean&nsfw=both&sort=name&count=2&start=1", None).await;
+    assert_eq!(names(&by_name), ["Night life", "Whales of the deep"]);
+    let (_, mine) = t.api.get("/api/v1/users/me/videos?search=ocean&sort=name", Some(&token)).await;
+    assert_eq!(names(&mine), ["Alpine climbing", "My private notes", "Night life", "Whales of the deep"]);
+    assert_eq!(mine["total"], 4);
+    t.api.put(&format!("/api/v1/videos/{}", ids[2]), Some(&token), json!({ "description": "Not for everyone" })).await;
+
     let (_, mine) = t.api.get("/api/v1/users/me/videos?sort=name", Some(&token)).await;
     assert_eq!(mine["total"], 4, "the owner sees every video, private too");
     let (_, chan) = t.api.get("/api/v1/video-channels/lina_channel/videos", None).await;
