@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, registerUser, token } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { startInstance } from './support/instance.mjs';
 
@@ -68,6 +68,7 @@ describe('user archives', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, registerUser, token, until, waitPublished } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { makeClip, startInstance } from './support/instance.mjs';
 
@@ -64,6 +64,7 @@ describe('channel collaborators', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

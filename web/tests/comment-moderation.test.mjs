@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminToken, call, get, registerUser, token, uploadVideo, waitPublished } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login, playUntil } from './support/flows.mjs';
 import { ADMIN_PASSWORD, makeClip, startInstance } from './support/instance.mjs';
 
@@ -79,6 +79,7 @@ describe('comment moderation, watched words, sensitive videos', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

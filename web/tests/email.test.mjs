@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { get, token } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { startInstance } from './support/instance.mjs';
 import { linkIn, startMailServer } from './support/mail.mjs';
@@ -60,6 +60,7 @@ describe('e-mails: verification, password reset, change of address', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

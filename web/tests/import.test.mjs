@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { call, get, registerUser, token, until } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { makeClip, startInstance } from './support/instance.mjs';
 
@@ -57,6 +57,7 @@ function step(name, fn) {
       await fn(t);
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   }];

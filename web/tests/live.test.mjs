@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, get, registerUser, token, until } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { startEncoder } from './support/encoder.mjs';
 import { startInstance } from './support/instance.mjs';
@@ -54,6 +54,7 @@ function step(name, fn) {
       await fn(t);
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   }];

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, get, registerUser, token, until } from './support/api.mjs';
-import { DESKTOP, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { startInstance } from './support/instance.mjs';
 
@@ -55,6 +55,7 @@ describe('moving to another server', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

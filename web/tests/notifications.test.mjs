@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { call, get, registerUser, token, until, uploadVideo, waitPublished } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { makeClip, startInstance } from './support/instance.mjs';
 
@@ -83,6 +83,7 @@ for (const device of [DESKTOP, PHONE]) {
         await fn();
       } catch (e) {
         failed = name;
+        await showPages(e);
         throw e;
       }
     });

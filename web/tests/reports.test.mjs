@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminToken, call, get, registerUser, token, uploadVideo, waitPublished } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { ADMIN_PASSWORD, makeClip, startInstance } from './support/instance.mjs';
 
@@ -81,6 +81,7 @@ describe('reports and video blocks', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

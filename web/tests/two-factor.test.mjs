@@ -10,7 +10,7 @@ import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import qrcode from 'qrcode-generator';
 import { adminToken, call, get, registerUser, token } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login } from './support/flows.mjs';
 import { ADMIN_PASSWORD, startInstance } from './support/instance.mjs';
 
@@ -109,6 +109,7 @@ describe('two-factor authentication', () => {
       await fn();
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   });

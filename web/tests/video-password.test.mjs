@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { call, get, registerUser, token } from './support/api.mjs';
-import { DESKTOP, PHONE, launch, newPerson, shot } from './support/browser.mjs';
+import { DESKTOP, PHONE, launch, newPerson, shot, showPages } from './support/browser.mjs';
 import { login, playUntil } from './support/flows.mjs';
 import { makeClip, startInstance } from './support/instance.mjs';
 
@@ -58,6 +58,7 @@ function step(name, fn) {
       await fn(t);
     } catch (e) {
       failed = name;
+      await showPages(e);
       throw e;
     }
   }];

@@ -41,6 +41,10 @@ export async function newPerson(browser, device, baseURL) {
     colorScheme: device.colorScheme ?? 'light',
   });
   context.setDefaultTimeout(15_000);
+  context.on('page', (p) => {
+    openPages.add(p);
+    p.on('close', () => openPages.delete(p));
+  });
   const page = await context.newPage();
   trackRequests(page);
   const problems = [];
@@ -49,6 +53,34 @@ export async function newPerson(browser, device, baseURL) {
     if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
   });
   return { context, page, problems };
+}
+
+/** Every page of the people made by newPerson, until it closes: what a failed step shows. */
+const openPages = new Set();
+
+/**
+ * Adds to a failed step's error what each open page showed at that moment: its address and the
+ * start of its text (what a CI log keeps), and a screenshot in target/screenshots/failed/.
+ * A step that timed out waiting for something on a page otherwise says only what it waited for.
+ */
+export async function showPages(error) {
+  if (!(error instanceof Error) || openPages.size === 0) return;
+  const dir = `${SCREENSHOTS}failed/`;
+  mkdirSync(dir, { recursive: true });
+  const lines = [];
+  let n = 0;
+  for (const page of openPages) {
+    n += 1;
+    const text = await Promise.race([
+      page.evaluate(() => document.body?.innerText ?? '').catch((e) => `(cannot read the page: ${e.message})`),
+      new Promise((r) => setTimeout(() => r('(the page did not answer)'), 5_000)),
+    ]);
+    const file = `${dir}${Date.now()}-${n}.png`;
+    const saved = await page.screenshot({ path: file, timeout: 5_000 }).then(() => file, () => 'none');
+    const shown = String(text).replace(/\n\s*\n+/g, '\n').slice(0, 1_500);
+    lines.push(`page ${n}: ${page.url()} (screenshot: ${saved})\n${shown}`);
+  }
+  error.message += `\n--- the open pages when the step failed ---\n${lines.join('\n---\n')}`;
 }
 
 /** Requests in flight per page (see networkQuiet). */
