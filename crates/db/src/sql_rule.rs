@@ -22,6 +22,9 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ("key", "a column of videos::SEEKABLE, chosen by comparing the allow-listed order with them"),
     ("from", "`videos v`, or it joined to a full-text match whose text is a `$N` placeholder, or to a tag's rows"),
     ("tie", "one of two column names"),
+    ("sort_key", "the expression of a one-term `order` (above), split from its direction"),
+    ("direction", "`ASC` or `DESC`, checked where it is split from the order"),
+    ("join", "a constant join keyword, per backend"),
     ("FENCE", "the constant WHERE clause of a running job's lease (jobs.rs), placeholders only"),
     ("count.clamp(1, 100)", "an integer"),
     ("start.max(0)", "an integer"),
@@ -45,6 +48,7 @@ const BINDINGS: &[(&str, &[&str])] = &[
     ("let pi = ", &["push(&mut args, "]),
     ("let from = ", &["match (&fts, tag_walk) {"]),
     ("let tie = ", &["if tag_walk { \""]),
+    ("let join = ", &["match backend {"]),
 ];
 
 /// Upper-case words that make a format string SQL.

@@ -1003,7 +1003,7 @@ pub async fn list_counted(
             count = count.clamp(1, 100),
             start = start.max(0)
         )
-    } else if let Some((key, direction)) =
+    } else if let Some((sort_key, direction)) =
         order.rsplit_once(' ').filter(|(_, d)| searched && matches!(*d, "ASC" | "DESC"))
     {
         // A search: its matches (500 for a word of 0.5 % of 100,000 videos) are sorted by their
@@ -1016,7 +1016,7 @@ pub async fn list_counted(
         };
         format!(
             "SELECT {columns} FROM \
-             (SELECT v.id AS page_id, {key} AS page_key FROM {from} WHERE {filter} \
+             (SELECT v.id AS page_id, {sort_key} AS page_key FROM {from} WHERE {filter} \
               ORDER BY {order}, v.id DESC LIMIT {count} OFFSET {start}) p \
              {join} videos v ON v.id = p.page_id ORDER BY p.page_key {direction}, v.id DESC",
             count = count.clamp(1, 100),
