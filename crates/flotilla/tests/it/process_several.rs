@@ -270,9 +270,23 @@ async fn several_processes_share_one_postgresql() {
         lb.send(lb.http.post(lb.url("/api/v1/videos/upload")).bearer_auth(&token).multipart(form)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     published(&lb, body["video"]["uuid"].as_str().unwrap()).await;
-    // The transcodings ran in the jobs process, none in a web process.
-    let jobs_log = std::fs::read_to_string(&jobs.log).unwrap();
-    assert_eq!(jobs_log.matches("video published").count(), 2, "{jobs_log}");
+    // The transcodings ran in the jobs process, none in a web process. The line is written just
+    // after the video is seen published, so it is waited for; a failure shows every log.
+    let mut jobs_log = String::new();
+    for _ in 0..100 {
+        jobs_log = std::fs::read_to_string(&jobs.log).unwrap();
+        if jobs_log.matches("video published").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        jobs_log.matches("video published").count(),
+        2,
+        "the jobs process logs both publications.\n--- jobs ---\n{jobs_log}\n--- web1 ---\n{}\n--- web2 ---\n{}",
+        web1.log_text(),
+        web2.log_text()
+    );
     assert!(!web1.log_text().contains("video published"));
 }
 
