@@ -845,7 +845,7 @@ async fn work(app: Arc<App>, kind: &'static str, worker: String) {
             Ok(None) => {
                 // Sleep until woken: a job committed, a host slot freed (a deferred delivery can
                 // go), or the next queued job is due.
-                let wait = match jobs::next_due(&app.db, kind).await {
+                let wait = match jobs::next_due(app.db.writer(), kind).await {
                     Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
                     _ => Duration::from_secs(2),
                 };

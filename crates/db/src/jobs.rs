@@ -128,14 +128,14 @@ pub async fn release_key(e: impl Into<Exec<'_>>, key: &str) -> Result<()> {
 pub async fn claim(db: &Db, kind: &str, worker: &str, token: &str, now: i64) -> Result<Option<Job>> {
     let lock = match db {
         Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "",
+        Db::Sqlite { .. } => "",
     };
     let sql = format!(
         "UPDATE jobs SET state = 'running', locked_by = $1, lease = $4, heartbeat_at = $2, attempts = attempts + 1, \
          progress = NULL, updated_at = $2 WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND kind = $3 \
          AND run_at <= $2 ORDER BY run_at, id LIMIT 1 {lock}) RETURNING {COLUMNS}"
     );
-    Ok(run!(db, |x| sqlx::query_as::<_, Job>(&sql)
+    Ok(run!(db.writer(), |x| sqlx::query_as::<_, Job>(&sql)
         .bind(worker)
         .bind(now)
         .bind(kind)

@@ -551,10 +551,11 @@ pub async fn hand_over(
 /// `runner_stalled_after_secs` go back to pending (a failure counted: a job that kills every
 /// runner stops); completed results never stored are queued again. Returns how many stalled.
 pub async fn watchdog(app: &Arc<App>) -> Result<usize> {
+    // Its two look-ups run every few seconds: on the writer's connection (`Db::writer`).
     let now = now_ms();
     let stall_ms = app.config.transcoding.runner_stalled_after_secs as i64 * 1000;
     let mut n = 0;
-    for (id, token) in db::stalled(&app.db, now - stall_ms).await? {
+    for (id, token) in db::stalled(app.db.writer(), now - stall_ms).await? {
         let Some(job) = db::job_by_id(&app.db, id).await? else { continue };
         let why = format!("its runner sent no news for {} s (stopped or unreachable)", stall_ms / 1000);
         count_failure(app, &job, &token, &why).await?;
@@ -564,7 +565,7 @@ pub async fn watchdog(app: &Arc<App>) -> Result<usize> {
     results::sweep_files(app).await;
     // A `runner-results` job lost between a success and its queueing cannot be (one transaction),
     // but one that ended while a success was being committed may have missed it.
-    let unstored = db::videos_with_unstored_results(&app.db, now - 30_000).await?;
+    let unstored = db::videos_with_unstored_results(app.db.writer(), now - 30_000).await?;
     if !unstored.is_empty() {
         let mut tx = app.db.begin().await?;
         for video_id in unstored {

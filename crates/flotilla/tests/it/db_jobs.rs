@@ -229,7 +229,7 @@ async fn two_transactions_queueing_one_key_at_once_both_succeed(backend: Backend
     let mut first = db.begin().await.unwrap();
     let id = jobs::enqueue(&mut first, KIND, "{}", Some("shared-key"), 3, now).await.unwrap();
     // The second starts while the first holds its uncommitted row (PostgreSQL makes it wait on
-    // the key; SQLite on the write lock).
+    // the key; SQLite for the writer's one connection).
     let db2 = db.clone();
     let second = tokio::spawn(async move {
         let mut tx = db2.begin().await.unwrap();

@@ -37,6 +37,7 @@ mod api_video_source;
 mod api_videos;
 mod bounded_memory;
 mod db_jobs;
+mod db_pool;
 mod federation_abuses;
 mod federation_backfill;
 mod federation_blocklist;
