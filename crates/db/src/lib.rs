@@ -518,10 +518,11 @@ impl Db {
         }
     }
 
-    /// Where a statement that writes, or a query polled all the time, runs outside a
-    /// transaction: on SQLite the writer's connection, so the job workers' claims and polls (a few
-    /// a second on an idle instance) do not keep the readers in use — sqlx hands idle connections
-    /// out in turn, so a poll every few seconds kept all of them, and their page caches, alive.
+    /// Where statements polled all the time run (the job workers' claims and `next_due`, the
+    /// runner watchdog's look-ups): on SQLite the writer's connection, so those polls (~40 a second
+    /// on an idle instance) do not keep the readers in use — sqlx hands idle connections out in
+    /// turn, so a poll every few seconds kept all of them, and their page caches, alive. Other
+    /// statements, writes outside a transaction included, use the readers (`&db`).
     pub fn writer(&self) -> Exec<'_> {
         match self {
             Db::Sqlite { write, .. } => Exec::SqlitePool(write),

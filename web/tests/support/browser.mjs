@@ -71,10 +71,15 @@ export async function showPages(error) {
   let n = 0;
   for (const page of openPages) {
     n += 1;
+    let timer;
     const text = await Promise.race([
       page.evaluate(() => document.body?.innerText ?? '').catch((e) => `(cannot read the page: ${e.message})`),
-      new Promise((r) => setTimeout(() => r('(the page did not answer)'), 5_000)),
+      new Promise((r) => {
+        timer = setTimeout(() => r('(the page did not answer)'), 5_000);
+      }),
     ]);
+    // A page that answered leaves no timer keeping the test process alive.
+    clearTimeout(timer);
     const file = `${dir}${Date.now()}-${n}.png`;
     const saved = await page.screenshot({ path: file, timeout: 5_000 }).then(() => file, () => 'none');
     const shown = String(text).replace(/\n\s*\n+/g, '\n').slice(0, 1_500);
