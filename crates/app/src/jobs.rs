@@ -836,24 +836,55 @@ async fn claim(app: &App, kind: &str, worker: &str) -> Result<Option<jobs::Job>>
     Ok(jobs::claim(&app.db, kind, worker, &crate::auth::random_token(8), now_ms()).await?)
 }
 
+/// What wakes an idle worker, listened to before it looks for work: [`App::wake_jobs`] and a
+/// freed host slot reach only those already listening (`Notify::notify_waiters` keeps no permit),
+/// so a worker that started listening only after finding nothing missed a job committed
+/// meanwhile and slept until its next look, up to two seconds later.
+pub struct Listening<'a> {
+    job: tokio::sync::futures::Notified<'a>,
+    slot: tokio::sync::futures::Notified<'a>,
+}
+
+/// Starts listening for what wakes an idle worker (see [`Listening`]).
+pub fn listen(app: &App) -> Listening<'_> {
+    Listening { job: app.jobs_wakeup.notified(), slot: app.host_slots.1.notified() }
+}
+
+/// Why an idle worker woke.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Woke {
+    /// A job was committed.
+    Job,
+    /// A host slot was freed: a deferred delivery can go.
+    HostSlot,
+    /// The next queued job is due, or the look again that covers jobs queued by other processes.
+    Due,
+}
+
+/// Sleeps until a worker of `kind` that found nothing to do may find something: woken through
+/// `listening` (taken before it looked), or when the next queued job is due, at most two seconds
+/// (jobs queued by another process sharing a PostgreSQL database wake nobody here).
+pub async fn idle_wait(app: &App, kind: &str, listening: Listening<'_>) -> Woke {
+    let wait = match jobs::next_due(app.db.writer(), kind).await {
+        Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
+        _ => Duration::from_secs(2),
+    };
+    tokio::select! {
+        _ = listening.job => Woke::Job,
+        _ = listening.slot, if kind == "deliver" => Woke::HostSlot,
+        _ = tokio::time::sleep(wait) => Woke::Due,
+    }
+}
+
 /// One worker's loop: claim, run, or sleep until woken.
 async fn work(app: Arc<App>, kind: &'static str, worker: String) {
     loop {
         app.failpoints.hit("jobs.worker");
+        let listening = listen(&app);
         match claim(&app, kind, &worker).await {
             Ok(Some(row)) => run_claimed(&app, row).await,
             Ok(None) => {
-                // Sleep until woken: a job committed, a host slot freed (a deferred delivery can
-                // go), or the next queued job is due.
-                let wait = match jobs::next_due(app.db.writer(), kind).await {
-                    Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
-                    _ => Duration::from_secs(2),
-                };
-                tokio::select! {
-                    _ = app.jobs_wakeup.notified() => {}
-                    _ = app.host_slots.1.notified(), if kind == "deliver" => {}
-                    _ = tokio::time::sleep(wait) => {}
-                }
+                idle_wait(&app, kind, listening).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim jobs; retrying");

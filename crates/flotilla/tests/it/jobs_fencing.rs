@@ -1,7 +1,7 @@
 //! The job workers under faults: a job whose lease is taken stops (its ffmpeg with it) and leaves
 //! the new owner's row alone; a job that panics is retried, then failed with the reason shown to
 //! the video's owner, and the pool of workers keeps its size; a job that keeps killing its worker
-//! stops after its attempts.
+//! stops after its attempts; a job committed while an idle worker looks for work wakes it.
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ db_tests!(
     a_job_whose_lease_is_taken_stops_its_ffmpeg_and_leaves_the_new_owners_row_alone,
     a_panicking_job_is_retried_then_failed_and_the_workers_stay,
     a_job_that_keeps_killing_its_worker_is_failed_after_its_attempts,
+    a_wake_between_a_workers_look_and_its_wait_is_not_lost,
 );
 
 async fn upload(t: &TestInstance, token: &str, name: &str, secs: u32) -> Value {
@@ -198,5 +199,26 @@ async fn a_job_that_keeps_killing_its_worker_is_failed_after_its_attempts(backen
     let row = jobs::get(db, id).await.unwrap().unwrap();
     assert_eq!(row.state, "failed", "no attempt left: failed, not queued again");
     assert!(row.last_error.as_deref().unwrap().contains("its worker stopped during each of 3 attempts"), "{row:?}");
+    t.stop().await;
+}
+
+/// A worker that found nothing to do listens for wakes from before it looked: a job committed
+/// (and `wake_jobs` called) between its look and its wait wakes it at once. Listening only once
+/// the look is over — the order before — misses that wake (`notify_waiters` keeps no permit), and
+/// only the look again a while later finds the job.
+async fn a_wake_between_a_workers_look_and_its_wait_is_not_lost(backend: Backend) {
+    use flotilla_app::jobs::{Woke, idle_wait, listen};
+    let t = TestInstance::start(backend).await;
+    let app = &t.instance.app;
+    // A kind of its own: nothing queued, so only a wake ends the wait before the look again.
+    const KIND: &str = "test-only-idle";
+    let listening = listen(app);
+    // … the worker looks, finds nothing; meanwhile a job is committed:
+    app.wake_jobs();
+    assert_eq!(idle_wait(app, KIND, listening).await, Woke::Job, "woken by the job, not by the look again");
+    // The premise: a wake before listening is lost.
+    app.wake_jobs();
+    let late = listen(app);
+    assert_eq!(idle_wait(app, KIND, late).await, Woke::Due);
     t.stop().await;
 }
