@@ -33,6 +33,18 @@ async fn next(ws: &mut Ws) -> Option<Value> {
     }
 }
 
+/// The close frame the server sends next (its code and reason); fails on a frame, a timeout, or a
+/// connection dropped without one.
+async fn close_frame(ws: &mut Ws) -> (u16, String) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a close frame within 5 s") {
+            Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
 async fn published_video(t: &TestInstance) -> Value {
     let token = t.user("pia").await;
     let (_, me) = t.api.get("/api/v1/users/me", Some(&token)).await;
@@ -137,11 +149,18 @@ async fn peers_of_a_video_find_each_other_and_strangers_are_refused(backend: Bac
     send(&mut c, json!({ "action": "announce", "info_hash": "AAAAAAAAAAAAAAAAAAAA", "peer_id": peer(3) })).await;
     let f = next(&mut c).await.unwrap();
     assert!(f["failure reason"].as_str().unwrap().contains("unknown info_hash"), "{f}");
-    assert_eq!(next(&mut c).await, None, "closed");
+    // The failure frame first, then the close frame with the reason (1008: policy violation).
+    let (code, reason) = close_frame(&mut c).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("unknown info_hash"), "{reason}");
     let mut c = connect(&tracker).await;
     c.send(Message::Text("{not json".into())).await.unwrap();
     assert!(next(&mut c).await.unwrap()["failure reason"].is_string());
-    assert_eq!(next(&mut c).await, None);
+    assert_eq!(close_frame(&mut c).await.0, 1008);
+    // A binary frame: no failure frame (clients would not read it), the close frame says why.
+    let mut c = connect(&tracker).await;
+    c.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(close_frame(&mut c).await, (1008, "text frames only".to_string()));
     let mut c = connect(&tracker).await;
     let _ = c.send(Message::Text("x".repeat(70 * 1024).into())).await;
     assert_eq!(next(&mut c).await, None, "over 64 KiB: closed");
