@@ -216,9 +216,19 @@ async fn a_wake_between_a_workers_look_and_its_wait_is_not_lost(backend: Backend
     // … the worker looks, finds nothing; meanwhile a job is committed:
     app.wake_jobs();
     assert_eq!(idle_wait(app, KIND, listening).await, Woke::Job, "woken by the job, not by the look again");
-    // The premise: a wake before listening is lost.
-    app.wake_jobs();
-    let late = listen(app);
-    assert_eq!(idle_wait(app, KIND, late).await, Woke::Due);
+    // The premise: a wake before listening is lost, and only the look again ends the wait. A wake
+    // of the instance's own (a job it queued meanwhile) may end one wait early: up to three tries.
+    let mut early = 0;
+    loop {
+        app.wake_jobs();
+        let late = listen(app);
+        match idle_wait(app, KIND, late).await {
+            Woke::Due => break,
+            other => {
+                early += 1;
+                assert!(early < 3, "a wake before listening ended three waits ({other:?})");
+            }
+        }
+    }
     t.stop().await;
 }
