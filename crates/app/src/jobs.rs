@@ -840,19 +840,19 @@ async fn claim(app: &App, kind: &str, worker: &str) -> Result<Option<jobs::Job>>
 /// freed host slot reach only those already listening (`Notify::notify_waiters` keeps no permit),
 /// so a worker that started listening only after finding nothing missed a job committed
 /// meanwhile and slept until its next look, up to two seconds later.
-pub struct Listening<'a> {
+struct Listening<'a> {
     job: tokio::sync::futures::Notified<'a>,
     slot: tokio::sync::futures::Notified<'a>,
 }
 
 /// Starts listening for what wakes an idle worker (see [`Listening`]).
-pub fn listen(app: &App) -> Listening<'_> {
+fn listen(app: &App) -> Listening<'_> {
     Listening { job: app.jobs_wakeup.notified(), slot: app.host_slots.1.notified() }
 }
 
 /// Why an idle worker woke.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Woke {
+enum Woke {
     /// A job was committed.
     Job,
     /// A host slot was freed: a deferred delivery can go.
@@ -861,10 +861,16 @@ pub enum Woke {
     Due,
 }
 
+impl std::fmt::Display for Woke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
 /// Sleeps until a worker of `kind` that found nothing to do may find something: woken through
 /// `listening` (taken before it looked), or when the next queued job is due, at most two seconds
 /// (jobs queued by another process sharing a PostgreSQL database wake nobody here).
-pub async fn idle_wait(app: &App, kind: &str, listening: Listening<'_>) -> Woke {
+async fn idle_wait(app: &App, kind: &str, listening: Listening<'_>) -> Woke {
     let wait = match jobs::next_due(app.db.writer(), kind).await {
         Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(10, 2000) as u64),
         _ => Duration::from_secs(2),
@@ -884,7 +890,10 @@ async fn work(app: Arc<App>, kind: &'static str, worker: String) {
         match claim(&app, kind, &worker).await {
             Ok(Some(row)) => run_claimed(&app, row).await,
             Ok(None) => {
-                idle_wait(&app, kind, listening).await;
+                // Where a test makes a job's commit fall between the look and the wait.
+                app.failpoints.gate("jobs.idle", kind, &worker).await;
+                let woke = idle_wait(&app, kind, listening).await;
+                app.failpoints.gate("jobs.woke", &worker, woke).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim jobs; retrying");

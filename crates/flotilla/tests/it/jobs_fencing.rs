@@ -203,32 +203,22 @@ async fn a_job_that_keeps_killing_its_worker_is_failed_after_its_attempts(backen
 }
 
 /// A worker that found nothing to do listens for wakes from before it looked: a job committed
-/// (and `wake_jobs` called) between its look and its wait wakes it at once. Listening only once
-/// the look is over — the order before — misses that wake (`notify_waiters` keeps no permit), and
-/// only the look again a while later finds the job.
+/// (and `wake_jobs` called, as every commit of a job does) after its look found nothing, before
+/// its wait began, wakes it at once. Listening only from the wait on — the order before — misses
+/// that wake (`notify_waiters` keeps no permit), and only the look again, up to two seconds later,
+/// ends the wait. A gate holds a real worker between its look and its wait to make that certain.
 async fn a_wake_between_a_workers_look_and_its_wait_is_not_lost(backend: Backend) {
-    use flotilla_app::jobs::{Woke, idle_wait, listen};
     let t = TestInstance::start(backend).await;
-    let app = &t.instance.app;
-    // A kind of its own: nothing queued, so only a wake ends the wait before the look again.
-    const KIND: &str = "test-only-idle";
-    let listening = listen(app);
-    // … the worker looks, finds nothing; meanwhile a job is committed:
-    app.wake_jobs();
-    assert_eq!(idle_wait(app, KIND, listening).await, Woke::Job, "woken by the job, not by the look again");
-    // The premise: a wake before listening is lost, and only the look again ends the wait. A wake
-    // of the instance's own (a job it queued meanwhile) may end one wait early: up to three tries.
-    let mut early = 0;
-    loop {
-        app.wake_jobs();
-        let late = listen(app);
-        match idle_wait(app, KIND, late).await {
-            Woke::Due => break,
-            other => {
-                early += 1;
-                assert!(early < 3, "a wake before listening ended three waits ({other:?})");
-            }
-        }
-    }
+    let fp = &t.instance.app.failpoints;
+    // A kind with one worker and nothing queued in this test: only a wake or the look again ends
+    // its wait, and no host slot (deliveries only).
+    let looked = fp.arm_gate("jobs.idle", "user-import");
+    let worker = looked.reached().await;
+    let woke = fp.arm_gate("jobs.woke", &worker);
+    // Between the worker's look and its wait, a job is committed:
+    t.instance.app.wake_jobs();
+    looked.open();
+    assert_eq!(woke.reached().await, "Job", "woken by the job, not by the look again");
+    woke.open();
     t.stop().await;
 }
