@@ -143,19 +143,21 @@ pub fn registration_to_api(r: &Registration) -> Value {
 
 /// A video in PeerTube's `Video` shape (what lists show), written straight to JSON text. Its
 /// fields are declared in the byte order of their names, the order a `serde_json::Map` writes
-/// them, so the text is the one a `Value` of the same fields gives (`video_item_writes_what_a_value_writes`):
+/// them, so the text is the one a `Value` of the same fields gives (asserted by the test
+/// `history_records_positions_and_can_be_paused_and_cleared`):
 /// a page of 25 no longer builds, writes and frees a tree of 2,000 map entries (half a list's
-/// CPU time at 100,000 videos; issue 19's profile in bench/results).
+/// CPU time at 100,000 videos; issue 19's profile in bench/results). `O` is how the account and
+/// channel come: a `Value`, or text written once for the page's videos that share them.
 #[derive(serde::Serialize)]
-pub struct VideoItem<'a> {
-    account: &'a Value,
+pub struct VideoItem<'a, O: serde::Serialize + ?Sized = Value> {
+    account: &'a O,
     #[serde(rename = "aspectRatio")]
     aspect_ratio: Option<f64>,
     blacklisted: bool,
     #[serde(rename = "blacklistedReason")]
     blacklisted_reason: Option<&'a str>,
     category: IdLabel<'a>,
-    channel: &'a Value,
+    channel: &'a O,
     #[serde(rename = "createdAt")]
     created_at: String,
     description: Option<&'a str>,
@@ -224,13 +226,13 @@ fn id_label(id: Option<i64>, label: Option<&str>) -> IdLabel<'_> {
 }
 
 /// The fields every video shows; `details` puts the description in (lists show none).
-pub fn video_item<'a>(
+pub fn video_item<'a, O: serde::Serialize + ?Sized>(
     app: &App,
     v: &'a flotilla_db::videos::Video,
-    account: &'a Value,
-    channel: &'a Value,
+    account: &'a O,
+    channel: &'a O,
     details: bool,
-) -> VideoItem<'a> {
+) -> VideoItem<'a, O> {
     use crate::video::{labels, privacy_label, state_label};
     let description = v.description.as_deref().unwrap_or_default();
     let aspect =

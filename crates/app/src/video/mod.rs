@@ -288,15 +288,24 @@ pub async fn views(app: &App, list: &[videos::Video]) -> Result<Vec<Value>> {
 async fn page_json(app: &App, who: Option<&AuthUser>, rows: &[videos::Video], total: i64) -> Result<Box<RawValue>> {
     #[derive(serde::Serialize)]
     struct Page<'a> {
-        data: Vec<convert::VideoItem<'a>>,
+        data: Vec<convert::VideoItem<'a, RawValue>>,
         total: i64,
     }
     let owners = Owners::load(app, rows).await?;
+    // Each channel's account and channel written once, not once per video of theirs: they are
+    // half of a list's text, and a page's videos mostly share a few channels.
+    let raw = |v: &Value| serde_json::value::to_raw_value(v).map_err(|e| Error::Internal(format!("video list: {e}")));
+    let written = owners
+        .built
+        .iter()
+        .map(|(id, _, account, channel)| Ok((*id, raw(account)?, raw(channel)?)))
+        .collect::<Result<Vec<_>>>()?;
     let positions = crate::history::positions_of(app, who, rows).await?;
     let mut data = Vec::with_capacity(rows.len());
     for (v, at) in rows.iter().zip(positions) {
-        let (account_json, channel_json) = owners.of(v)?;
-        let mut item = convert::video_item(app, v, account_json, channel_json, false);
+        let (_, account_json, channel_json) =
+            written.iter().find(|(id, ..)| *id == v.channel_id).ok_or_else(|| Error::not_found("channel"))?;
+        let mut item = convert::video_item(app, v, &**account_json, &**channel_json, false);
         item.user_history = at.map(|current_time| convert::UserHistory { current_time });
         data.push(item);
     }

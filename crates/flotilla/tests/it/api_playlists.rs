@@ -416,6 +416,9 @@ async fn history_records_positions_and_can_be_paused_and_cleared(backend: Backen
     let t = TestInstance::start_with(backend, |c| c.transcoding.resolutions = vec![144]).await;
     let ava = t.user("ava").await;
     let uploads = [t.publish(&ava, "First", &[]).await, t.publish(&ava, "Second", &[]).await];
+    // Another channel's video, so a list's page mixes two channels' accounts and channels.
+    let bo = t.user("bo").await;
+    t.publish(&bo, "Bo's", &[]).await;
     t.run_jobs().await;
     let view = |uuid: &str, at: f64| {
         let (api, token, uuid) = (t.api.clone(), ava.clone(), uuid.to_string());
@@ -443,17 +446,34 @@ async fn history_records_positions_and_can_be_paused_and_cleared(backend: Backen
     assert_eq!(found["total"], 1);
     // Lists show the position, and can leave out what was watched.
     let (_, list) = t.api.get("/api/v1/videos?sort=name", Some(&ava)).await;
-    assert!(list["data"].as_array().unwrap().iter().all(|v| v.get("userHistory").is_some()), "{list}");
-    // Lists are written straight from their rows (convert::VideoItem), not through a `Value`:
-    // the text must be the one a `Value` writes, every key in its order, userHistory included.
+    let watched: Vec<bool> = list["data"].as_array().unwrap().iter().map(|v| v.get("userHistory").is_some()).collect();
+    assert_eq!(watched, [false, true, true], "Bo's, First, Second: {list}");
+    // Lists are written straight from their rows (convert::VideoItem), each channel's account
+    // and channel once for the page, not through a `Value`: the text must be the one a `Value`
+    // writes, every key in its order, userHistory included, and each video shows its own channel.
     for token in [Some(ava.as_str()), None] {
         let answer = t.api.request(reqwest::Method::GET, "/api/v1/videos?sort=name", token).send().await.unwrap();
         let raw = answer.text().await.unwrap();
         let value: serde_json::Value = serde_json::from_str(&raw).unwrap();
         assert_eq!(raw, serde_json::to_string(&value).unwrap(), "a list's text is a Value's");
+        let owners: Vec<(&str, &str, &str)> = value["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let (channel, account) =
+                    (v["channel"]["name"].as_str().unwrap(), v["account"]["name"].as_str().unwrap());
+                assert_eq!(v["channel"]["ownerAccount"]["name"], account, "{v}");
+                (v["name"].as_str().unwrap(), channel, account)
+            })
+            .collect();
+        assert_eq!(
+            owners,
+            [("Bo's", "bo_channel", "bo"), ("First", "ava_channel", "ava"), ("Second", "ava_channel", "ava")]
+        );
     }
     let (_, unwatched) = t.api.get("/api/v1/videos?excludeAlreadyWatched=true", Some(&ava)).await;
-    assert_eq!(unwatched["total"], 0);
+    assert_eq!(unwatched["total"], 1, "Bo's video, not watched");
 
     // One removed; paused: nothing recorded; resumed; cleared.
     let id0 = t.api.get(&format!("/api/v1/videos/{}", uploads[0]), None).await.1["id"].as_i64().unwrap();
