@@ -192,7 +192,7 @@ pub struct VideoItem<'a, O: serde::Serialize + ?Sized = Value> {
     #[serde(rename = "thumbnailPath")]
     thumbnail_path: Option<String>,
     #[serde(rename = "truncatedDescription")]
-    truncated_description: Option<String>,
+    truncated_description: Option<&'a str>,
     #[serde(rename = "updatedAt")]
     updated_at: String,
     url: String,
@@ -270,7 +270,9 @@ pub fn video_item<'a, O: serde::Serialize + ?Sized>(
         short_uuid: &v.short_uuid,
         state: IdLabel { id: Some(v.state), label: state_label(v.state) },
         thumbnail_path: v.thumbnail.as_ref().map(|t| format!("/lazy-static/thumbnails/{t}")),
-        truncated_description: (!description.is_empty()).then(|| description.chars().take(250).collect()),
+        // The first 250 characters, borrowed.
+        truncated_description: (!description.is_empty())
+            .then(|| description.char_indices().nth(250).map_or(description, |(end, _)| &description[..end])),
         updated_at: iso8601(v.updated_at),
         url: v.remote_url.clone().unwrap_or_else(|| uris::video(app, &v.uuid)),
         user_history: None,

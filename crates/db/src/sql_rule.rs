@@ -11,6 +11,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ("SELECT", "a module's constant `SELECT … FROM … JOIN …`"),
     ("COLUMNS", "a module's constant column list"),
     ("columns", "COLUMNS, each with a table prefix"),
+    ("V_COLUMNS", "videos.rs' constant column list, each with the table prefix `v.`"),
     ("list", "integers joined by id_list"),
     ("ids", "integers joined by id_list"),
     ("lock", "a constant locking clause, per backend"),

@@ -4,7 +4,8 @@ use flotilla_domain::ChannelId;
 
 use crate::{Arg, Backend, Exec, Result, run};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// A video's row. Read by column position, not name ([`video_columns!`]).
+#[derive(Clone, Debug)]
 pub struct Video {
     pub id: i64,
     pub uuid: String,
@@ -75,11 +76,110 @@ impl Video {
     }
 }
 
-const COLUMNS: &str = "id, uuid, short_uuid, channel_id, name, description, support, privacy, state, category, licence, \
-    language, nsfw, comments_enabled, comments_held, download_enabled, wait_transcoding, duration, width, height, fps, \
-    has_audio, has_video, input_size, input_path, transcode_progress, error, master_playlist, segments_sha256, thumbnail, preview, \
-    views, likes, dislikes, comments_count, comment_threads, created_at, updated_at, published_at, originally_published_at, remote_url, remote_data, \
-    blocked, nsfw_flags, nsfw_summary, is_live, storage";
+/// The columns of [`Video`], in the order its fields are read: `COLUMNS` for a query of `videos`
+/// alone, `V_COLUMNS` for one where the table is `v`, and the rows read by position. Reading a
+/// column by name costs a hash of the name in the statement's column map (`sqlx`'s `try_get` with
+/// a `&str`): 47 a row, 1,175 a page of 25, several percent of a list's CPU time (issue 19's
+/// profile). One list makes the three, so they cannot disagree; in debug builds (the tests) every
+/// row's column names are checked against it.
+macro_rules! video_columns {
+    ($first:ident $(, $field:ident)* $(,)?) => {
+        const COLUMNS: &str = concat!(stringify!($first) $(, ", ", stringify!($field))*);
+        const V_COLUMNS: &str = concat!("v.", stringify!($first) $(, ", v.", stringify!($field))*);
+
+        fn read_video<'r, R: sqlx::Row>(row: &'r R) -> sqlx::Result<Video>
+        where
+            usize: sqlx::ColumnIndex<R>,
+            String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            #[cfg(debug_assertions)]
+            {
+                use sqlx::Column;
+                let names = row.columns().iter().map(|c| c.name());
+                assert!(
+                    names.clone().take(COLUMNS.split(", ").count()).eq(COLUMNS.split(", ")),
+                    "a Video read from other columns: {:?}",
+                    names.collect::<Vec<_>>()
+                );
+            }
+            // Fields are initialized in the order written: the list's.
+            let mut at = 0usize;
+            let mut next = || {
+                at += 1;
+                at - 1
+            };
+            Ok(Video {
+                $first: row.try_get(next())?,
+                $($field: row.try_get(next())?,)*
+            })
+        }
+    };
+}
+
+video_columns!(
+    id,
+    uuid,
+    short_uuid,
+    channel_id,
+    name,
+    description,
+    support,
+    privacy,
+    state,
+    category,
+    licence,
+    language,
+    nsfw,
+    comments_enabled,
+    comments_held,
+    download_enabled,
+    wait_transcoding,
+    duration,
+    width,
+    height,
+    fps,
+    has_audio,
+    has_video,
+    input_size,
+    input_path,
+    transcode_progress,
+    error,
+    master_playlist,
+    segments_sha256,
+    thumbnail,
+    preview,
+    views,
+    likes,
+    dislikes,
+    comments_count,
+    comment_threads,
+    created_at,
+    updated_at,
+    published_at,
+    originally_published_at,
+    remote_url,
+    remote_data,
+    blocked,
+    nsfw_flags,
+    nsfw_summary,
+    is_live,
+    storage,
+);
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for Video {
+    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Video> {
+        read_video(row)
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Video {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Video> {
+        read_video(row)
+    }
+}
 
 pub struct NewVideo<'a> {
     pub uuid: &'a str,
@@ -996,12 +1096,11 @@ pub async fn list_counted(
     };
     // Ties broken by id, named as the index the rows are walked by has it.
     let tie = if tag_walk { "t.video_id" } else { "v.id" };
-    let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
     let sql = if deep {
         // A deep page: the rows skipped are found by the index alone, and only the page's own
         // rows are read (skipping 50,000 whole rows took 130 ms).
         format!(
-            "SELECT {columns} FROM videos v WHERE v.id IN \
+            "SELECT {V_COLUMNS} FROM videos v WHERE v.id IN \
              (SELECT v.id FROM videos v WHERE {filter} ORDER BY {order}, v.id DESC LIMIT {count} OFFSET {start}) \
              ORDER BY {order}, v.id DESC",
             count = count.clamp(1, 100),
@@ -1019,7 +1118,7 @@ pub async fn list_counted(
             Backend::Postgres => "JOIN",
         };
         format!(
-            "SELECT {columns} FROM \
+            "SELECT {V_COLUMNS} FROM \
              (SELECT v.id AS page_id, {sort_key} AS page_key FROM {from} WHERE {filter} \
               ORDER BY {order}, v.id DESC LIMIT {count} OFFSET {start}) p \
              {join} videos v ON v.id = p.page_id ORDER BY p.page_key {direction}, v.id DESC",
@@ -1028,7 +1127,7 @@ pub async fn list_counted(
         )
     } else {
         format!(
-            "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order}, {tie} DESC LIMIT {count} OFFSET {start}",
+            "SELECT {V_COLUMNS} FROM {from} WHERE {filter} ORDER BY {order}, {tie} DESC LIMIT {count} OFFSET {start}",
             count = count.clamp(1, 100),
             start = start.max(0)
         )
@@ -1506,9 +1605,8 @@ pub async fn get_by_remote_url(e: impl Into<Exec<'_>>, url: &str) -> Result<Opti
 /// Remote videos whose channel is on `host` and that no local actor follows, neither through the
 /// channel nor through its account (a subscriber keeps them after the instance is unfollowed).
 pub async fn list_unfollowed_remote_by_host(e: impl Into<Exec<'_>>, host: &str) -> Result<Vec<Video>> {
-    let columns = COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT {columns} FROM videos v JOIN channels c ON c.id = v.channel_id JOIN actors ac ON ac.id = c.actor_id \
+        "SELECT {V_COLUMNS} FROM videos v JOIN channels c ON c.id = v.channel_id JOIN actors ac ON ac.id = c.actor_id \
          JOIN accounts acc ON acc.id = c.account_id \
          WHERE ac.host = $1 AND v.remote_url IS NOT NULL AND NOT EXISTS (\
            SELECT 1 FROM follows f JOIN actors fa ON fa.id = f.follower_id \

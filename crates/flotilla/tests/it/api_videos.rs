@@ -604,6 +604,13 @@ async fn owners_edit_their_videos_and_pick_their_own_images(backend: Backend) {
     assert_eq!(v["description"], "Now with *emphasis* <script>x()</script>");
     let html = v["descriptionHtml"].as_str().unwrap();
     assert!(html.contains("<em>emphasis</em>") && !html.contains("<script"), "{html}");
+    assert_eq!(v["truncatedDescription"], v["description"], "short: whole");
+    // PeerTube's truncatedDescription: the first 250 characters (not bytes) of a longer one.
+    let long = "é".repeat(249) + "€ñ and more";
+    let (status, _) = t.api.put(&format!("/api/v1/videos/{uuid}"), Some(&token), json!({ "description": long })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, v) = t.api.get(&format!("/api/v1/videos/{uuid}"), None).await;
+    assert_eq!(v["truncatedDescription"], "é".repeat(249) + "€");
 
     // A multipart update with a new preview, as PeerTube's web client sends it.
     let form = multipart::Form::new()
