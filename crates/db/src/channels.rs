@@ -123,7 +123,14 @@ pub async fn owners(
     if ids.is_empty() {
         return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
-    let list = crate::id_list(ids);
+    let e: Exec<'_> = e.into();
+    // The ids are one parameter, not text in the statement: each page's set of channels would
+    // otherwise be a statement of its own to prepare (and, on PostgreSQL, to plan: 0.4 ms a set,
+    // four times the query's run), churning the connection's statement cache.
+    let (set, ids) = match e.backend() {
+        crate::Backend::Sqlite => ("IN (SELECT value FROM json_each($1))", format!("[{}]", crate::id_list(ids))),
+        crate::Backend::Postgres => ("= ANY(CAST($1 AS BIGINT[]))", format!("{{{}}}", crate::id_list(ids))),
+    };
     // The owner branch names the types of the image columns it leaves empty (PostgreSQL would
     // otherwise take them as text); the image branch's NULLs take the owner branch's types.
     let sql = format!(
@@ -138,16 +145,16 @@ pub async fn owners(
          CAST(NULL AS BIGINT) AS i_created_at \
          FROM channels c JOIN actors cac ON cac.id = c.actor_id \
          JOIN accounts a ON a.id = c.account_id JOIN actors aac ON aac.id = a.actor_id \
-         WHERE c.id IN ({list}) \
+         WHERE c.id {set} \
          UNION ALL \
          SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
          i.id, i.actor_id, i.kind, i.filename, i.width, i.height, i.created_at \
-         FROM actor_images i WHERE i.actor_id IN (SELECT actor_id FROM channels WHERE id IN ({list}) \
-         UNION SELECT a.actor_id FROM channels c JOIN accounts a ON a.id = c.account_id WHERE c.id IN ({list})) \
+         FROM actor_images i WHERE i.actor_id IN (SELECT actor_id FROM channels WHERE id {set} \
+         UNION SELECT a.actor_id FROM channels c JOIN accounts a ON a.id = c.account_id WHERE c.id {set}) \
          ORDER BY part, i_width, i_id"
     );
-    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).fetch_all(x).await)?;
+    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).bind(&ids).fetch_all(x).await)?;
     let (mut chans, mut accounts, mut images) = (Vec::new(), Vec::<crate::accounts::Account>::new(), Vec::new());
     let broken = || crate::Error::Other("a channel's owner row lacks a column".into());
     for r in rows {
