@@ -116,9 +116,10 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Account
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = crate::id_list(ids);
-    let sql = format!("{SELECT} WHERE a.id IN ({list})");
-    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).fetch_all(x).await)?)
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let sql = format!("{SELECT} WHERE a.id {set}");
+    Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(&ids).fetch_all(x).await)?)
 }
 
 /// Accounts by id with their actors' images (smallest first), in one query: a page of comments
@@ -141,15 +142,16 @@ pub async fn get_many_with_images(
     if ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let list = crate::id_list(ids);
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
     let sql = format!(
         "SELECT a.id, a.actor_id, a.user_id, ac.name, ac.host, ac.url, a.display_name, a.description, \
          a.created_at, a.updated_at, i.id AS image_id, i.kind AS image_kind, i.filename AS image_filename, \
          i.width AS image_width, i.height AS image_height, i.created_at AS image_created_at \
          FROM accounts a JOIN actors ac ON ac.id = a.actor_id LEFT JOIN actor_images i ON i.actor_id = a.actor_id \
-         WHERE a.id IN ({list}) ORDER BY i.width, i.id"
+         WHERE a.id {set} ORDER BY i.width, i.id"
     );
-    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).fetch_all(x).await)?;
+    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).bind(&ids).fetch_all(x).await)?;
     let mut accounts: Vec<Account> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut images = Vec::new();

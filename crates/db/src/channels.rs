@@ -75,9 +75,10 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Channel
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = crate::id_list(ids);
-    let sql = format!("{SELECT} WHERE c.id IN ({list})");
-    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).fetch_all(x).await)?)
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let sql = format!("{SELECT} WHERE c.id {set}");
+    Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(&ids).fetch_all(x).await)?)
 }
 
 /// Channels by id with their accounts and both actors' images (smallest first), in one query:
@@ -127,10 +128,7 @@ pub async fn owners(
     // The ids are one parameter, not text in the statement: each page's set of channels would
     // otherwise be a statement of its own to prepare (and, on PostgreSQL, to plan: 0.4 ms a set,
     // four times the query's run), churning the connection's statement cache.
-    let (set, ids) = match e.backend() {
-        crate::Backend::Sqlite => ("IN (SELECT value FROM json_each($1))", format!("[{}]", crate::id_list(ids))),
-        crate::Backend::Postgres => ("= ANY(CAST($1 AS BIGINT[]))", format!("{{{}}}", crate::id_list(ids))),
-    };
+    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
     // The owner branch names the types of the image columns it leaves empty (PostgreSQL would
     // otherwise take them as text); the image branch's NULLs take the owner branch's types.
     let sql = format!(

@@ -287,8 +287,9 @@ pub async fn reply_counts(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = crate::id_list(ids);
-    let ids = crate::id_list(hidden(hide));
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$4", ids);
+    let list = crate::id_list(hidden(hide));
     // By the thread index: the author sits inside the CASE, so no plan reads all of the author's
     // comments (SQLite did, with `account_id = $1` in a subquery's WHERE).
     let (all, author) = held.binds();
@@ -296,11 +297,11 @@ pub async fn reply_counts(
         "SELECT thread_id, COUNT(*), \
                 SUM(CASE WHEN account_id = (SELECT account_id FROM channels WHERE id = $1) THEN 1 ELSE 0 END) \
          FROM video_comments \
-         WHERE thread_id IN ({list}) AND deleted_at IS NULL AND (held = FALSE OR $2 OR account_id = $3) \
-         AND (account_id IS NULL OR account_id NOT IN ({ids})) GROUP BY thread_id"
+         WHERE thread_id {set} AND deleted_at IS NULL AND (held = FALSE OR $2 OR account_id = $3) \
+         AND (account_id IS NULL OR account_id NOT IN ({list})) GROUP BY thread_id"
     );
     let rows: Vec<(i64, i64, Option<i64>)> =
-        run!(e, |x| sqlx::query_as(&sql).bind(channel_id).bind(all).bind(author).fetch_all(x).await)?;
+        run!(e, |x| sqlx::query_as(&sql).bind(channel_id).bind(all).bind(author).bind(&ids).fetch_all(x).await)?;
     Ok(rows.into_iter().map(|(t, n, a)| (t, n, a.unwrap_or(0))).collect())
 }
 

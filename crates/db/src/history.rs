@@ -22,9 +22,10 @@ pub async fn positions(e: impl Into<Exec<'_>>, user: i64, videos: &[i64]) -> Res
     if videos.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = crate::id_list(videos);
-    let sql = format!("SELECT video_id, position FROM video_history WHERE user_id = $1 AND video_id IN ({ids})");
-    Ok(run!(e, |x| sqlx::query_as::<_, (i64, i64)>(&sql).bind(user).fetch_all(x).await)?)
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$2", videos);
+    let sql = format!("SELECT video_id, position FROM video_history WHERE user_id = $1 AND video_id {set}");
+    Ok(run!(e, |x| sqlx::query_as::<_, (i64, i64)>(&sql).bind(user).bind(&ids).fetch_all(x).await)?)
 }
 
 /// A page of the user's history, most recent first: video ids (names matching `search`), and

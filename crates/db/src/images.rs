@@ -41,12 +41,13 @@ pub async fn list_for(e: impl Into<Exec<'_>>, actor_ids: &[i64]) -> Result<Vec<I
     if actor_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = crate::id_list(actor_ids);
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$1", actor_ids);
     let sql = format!(
         "SELECT id, actor_id, kind, filename, width, height, created_at FROM actor_images \
-         WHERE actor_id IN ({ids}) ORDER BY width, id"
+         WHERE actor_id {set} ORDER BY width, id"
     );
-    Ok(run!(e, |x| sqlx::query_as::<_, Image>(&sql).fetch_all(x).await)?)
+    Ok(run!(e, |x| sqlx::query_as::<_, Image>(&sql).bind(&ids).fetch_all(x).await)?)
 }
 
 /// Removes the rows of one kind of image of an actor and returns their file names, so the caller

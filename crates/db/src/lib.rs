@@ -661,6 +661,18 @@ pub(crate) fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// `ids` as one bound parameter at the placeholder `at` (`"$1"`, `"$2"`…): the SQL that reads
+/// them after a column (`IN (…)` over a JSON array on SQLite, `= ANY(…)` over an array on
+/// PostgreSQL) and the text to bind there. Written into the statement instead, every set of ids
+/// is a statement of its own to prepare (and, on PostgreSQL, to plan), and each one takes a place
+/// in the connection's statement cache.
+pub(crate) fn id_set(backend: Backend, at: &'static str, ids: &[i64]) -> (String, String) {
+    match backend {
+        Backend::Sqlite => (format!("IN (SELECT value FROM json_each({at}))"), format!("[{}]", id_list(ids))),
+        Backend::Postgres => (format!("= ANY(CAST({at} AS BIGINT[]))"), format!("{{{}}}", id_list(ids))),
+    }
+}
+
 /// The rule that no SQL is built from values, as tests over this crate's sources.
 #[cfg(test)]
 mod sql_rule;

@@ -449,6 +449,9 @@ pub async fn videos_exist(e: impl Into<Exec<'_>>, account: i64, videos: &[i64]) 
     if videos.is_empty() {
         return Ok(Vec::new());
     }
+    // The ids are written into the statement (not bound as one set, as `crate::id_set` does
+    // elsewhere): with a set SQLite's planner starts from the account's playlists and reads every
+    // element of each, where a written list lets it seek the elements by video.
     let ids = crate::id_list(videos);
     let sql = format!(
         "SELECT e.video_id, e.id, p.id, p.name, p.short_uuid, e.start_timestamp, e.stop_timestamp \

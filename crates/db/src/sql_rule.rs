@@ -26,7 +26,8 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ("sort_key", "the expression of a one-term `order` (above), split from its direction"),
     ("direction", "`ASC` or `DESC`, checked where it is split from the order"),
     ("join", "a constant join keyword, per backend"),
-    ("set", "a constant `IN`/`= ANY` over the `$1` placeholder, per backend"),
+    ("set", "id_set's `IN`/`= ANY` over a `$N` placeholder, per backend"),
+    ("at", "a `$N` placeholder, a `&'static str` (id_set's parameter)"),
     ("FENCE", "the constant WHERE clause of a running job's lease (jobs.rs), placeholders only"),
     ("count.clamp(1, 100)", "an integer"),
     ("start.max(0)", "an integer"),
@@ -51,7 +52,7 @@ const BINDINGS: &[(&str, &[&str])] = &[
     ("let from = ", &["match (&fts, tag_walk) {"]),
     ("let tie = ", &["if tag_walk { \""]),
     ("let join = ", &["match backend {"]),
-    ("let (set, ids) = ", &["match e.backend() {"]),
+    ("let (set, ids) = ", &["crate::id_set("]),
 ];
 
 /// Upper-case words that make a format string SQL.

@@ -262,9 +262,10 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Video>>
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = crate::id_list(ids);
-    let sql = format!("SELECT {COLUMNS} FROM videos WHERE id IN ({list})");
-    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).fetch_all(x).await)?)
+    let e: Exec<'_> = e.into();
+    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let sql = format!("SELECT {COLUMNS} FROM videos WHERE id {set}");
+    Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(&ids).fetch_all(x).await)?)
 }
 
 /// By numeric id, UUID or short UUID, as PeerTube's API accepts.
