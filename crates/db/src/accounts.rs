@@ -117,7 +117,7 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Account
         return Ok(Vec::new());
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let (set, ids) = crate::id_set(e.backend(), 1, ids);
     let sql = format!("{SELECT} WHERE a.id {set}");
     Ok(run!(e, |x| sqlx::query_as::<_, Account>(&sql).bind(&ids).fetch_all(x).await)?)
 }
@@ -143,7 +143,7 @@ pub async fn get_many_with_images(
         return Ok((Vec::new(), Vec::new()));
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let (set, ids) = crate::id_set(e.backend(), 1, ids);
     let sql = format!(
         "SELECT a.id, a.actor_id, a.user_id, ac.name, ac.host, ac.url, a.display_name, a.description, \
          a.created_at, a.updated_at, i.id AS image_id, i.kind AS image_kind, i.filename AS image_filename, \

@@ -76,7 +76,7 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Channel
         return Ok(Vec::new());
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let (set, ids) = crate::id_set(e.backend(), 1, ids);
     let sql = format!("{SELECT} WHERE c.id {set}");
     Ok(run!(e, |x| sqlx::query_as::<_, Channel>(&sql).bind(&ids).fetch_all(x).await)?)
 }
@@ -128,7 +128,7 @@ pub async fn owners(
     // The ids are one parameter, not text in the statement: each page's set of channels would
     // otherwise be a statement of its own to prepare (and, on PostgreSQL, to plan: 0.4 ms a set,
     // four times the query's run), churning the connection's statement cache.
-    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let (set, ids) = crate::id_set(e.backend(), 1, ids);
     // The owner branch names the types of the image columns it leaves empty (PostgreSQL would
     // otherwise take them as text); the image branch's NULLs take the owner branch's types.
     let sql = format!(

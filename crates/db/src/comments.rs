@@ -288,7 +288,7 @@ pub async fn reply_counts(
         return Ok(Vec::new());
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$4", ids);
+    let (set, ids) = crate::id_set(e.backend(), 4, ids);
     let list = crate::id_list(hidden(hide));
     // By the thread index: the author sits inside the CASE, so no plan reads all of the author's
     // comments (SQLite did, with `account_id = $1` in a subquery's WHERE).

@@ -23,7 +23,7 @@ pub async fn positions(e: impl Into<Exec<'_>>, user: i64, videos: &[i64]) -> Res
         return Ok(Vec::new());
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$2", videos);
+    let (set, ids) = crate::id_set(e.backend(), 2, videos);
     let sql = format!("SELECT video_id, position FROM video_history WHERE user_id = $1 AND video_id {set}");
     Ok(run!(e, |x| sqlx::query_as::<_, (i64, i64)>(&sql).bind(user).bind(&ids).fetch_all(x).await)?)
 }

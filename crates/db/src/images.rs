@@ -42,7 +42,7 @@ pub async fn list_for(e: impl Into<Exec<'_>>, actor_ids: &[i64]) -> Result<Vec<I
         return Ok(Vec::new());
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$1", actor_ids);
+    let (set, ids) = crate::id_set(e.backend(), 1, actor_ids);
     let sql = format!(
         "SELECT id, actor_id, kind, filename, width, height, created_at FROM actor_images \
          WHERE actor_id {set} ORDER BY width, id"

@@ -661,15 +661,27 @@ pub(crate) fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// `ids` as one bound parameter at the placeholder `at` (`"$1"`, `"$2"`…): the SQL that reads
-/// them after a column (`IN (…)` over a JSON array on SQLite, `= ANY(…)` over an array on
-/// PostgreSQL) and the text to bind there. Written into the statement instead, every set of ids
-/// is a statement of its own to prepare (and, on PostgreSQL, to plan), and each one takes a place
-/// in the connection's statement cache.
-pub(crate) fn id_set(backend: Backend, at: &'static str, ids: &[i64]) -> (String, String) {
+/// `ids` as one bound parameter at the placeholder `$n` (1 to 4): the SQL that reads them after a
+/// column (`IN (…)` over a JSON array on SQLite, `= ANY(…)` over an array on PostgreSQL) and the
+/// text to bind there. Written into the statement instead, every set of ids is a statement of its
+/// own to prepare (and, on PostgreSQL, to plan), and each one takes a place in the connection's
+/// statement cache. The SQL is a constant, so nothing but ids can reach it.
+pub(crate) fn id_set(backend: Backend, n: usize, ids: &[i64]) -> (&'static str, String) {
+    const SQLITE: [&str; 4] = [
+        "IN (SELECT value FROM json_each($1))",
+        "IN (SELECT value FROM json_each($2))",
+        "IN (SELECT value FROM json_each($3))",
+        "IN (SELECT value FROM json_each($4))",
+    ];
+    const POSTGRES: [&str; 4] = [
+        "= ANY(CAST($1 AS BIGINT[]))",
+        "= ANY(CAST($2 AS BIGINT[]))",
+        "= ANY(CAST($3 AS BIGINT[]))",
+        "= ANY(CAST($4 AS BIGINT[]))",
+    ];
     match backend {
-        Backend::Sqlite => (format!("IN (SELECT value FROM json_each({at}))"), format!("[{}]", id_list(ids))),
-        Backend::Postgres => (format!("= ANY(CAST({at} AS BIGINT[]))"), format!("{{{}}}", id_list(ids))),
+        Backend::Sqlite => (SQLITE[n - 1], format!("[{}]", id_list(ids))),
+        Backend::Postgres => (POSTGRES[n - 1], format!("{{{}}}", id_list(ids))),
     }
 }
 
@@ -680,6 +692,18 @@ mod sql_rule;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_set_reads_its_own_placeholder_and_binds_every_id() {
+        for n in 1..=4 {
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let (sql, _) = id_set(backend, n, &[7]);
+                assert!(sql.contains(&format!("${n}")) && sql.matches('$').count() == 1, "{n}: {sql}");
+            }
+        }
+        assert_eq!(id_set(Backend::Sqlite, 2, &[3, 1, 2]).1, "[3,1,2]");
+        assert_eq!(id_set(Backend::Postgres, 2, &[3, 1, 2]).1, "{3,1,2}");
+    }
 
     #[test]
     fn sort_keys_outside_the_allow_list_fall_back_to_the_default() {

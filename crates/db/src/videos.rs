@@ -263,7 +263,7 @@ pub async fn get_many(e: impl Into<Exec<'_>>, ids: &[i64]) -> Result<Vec<Video>>
         return Ok(Vec::new());
     }
     let e: Exec<'_> = e.into();
-    let (set, ids) = crate::id_set(e.backend(), "$1", ids);
+    let (set, ids) = crate::id_set(e.backend(), 1, ids);
     let sql = format!("SELECT {COLUMNS} FROM videos WHERE id {set}");
     Ok(run!(e, |x| sqlx::query_as::<_, Video>(&sql).bind(&ids).fetch_all(x).await)?)
 }
