@@ -438,39 +438,6 @@ pub fn master_playlist(entries: &[MasterEntry]) -> String {
     out
 }
 
-/// The RFC 6381 codec string of a produced file (`avc1.64001f,mp4a.40.2`), read with ffprobe.
-pub async fn codecs(file: &Path) -> Result<String, Error> {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name,profile,level", "-of", "json"])
-        .args(["-protocol_whitelist", "file", "-f", "mov", "-i"])
-        .arg(format!("file:{}", file.display()))
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| Error::Tool(format!("cannot run ffprobe: {e}")))?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let mut parts = Vec::new();
-    for s in v["streams"].as_array().into_iter().flatten() {
-        match s["codec_name"].as_str() {
-            Some("h264") => {
-                let profile = match s["profile"].as_str().unwrap_or("High") {
-                    "Baseline" | "Constrained Baseline" => "42e0",
-                    "Main" => "4d40",
-                    _ => "6400",
-                };
-                let level = s["level"].as_i64().unwrap_or(31).clamp(0, 255);
-                parts.push(format!("avc1.{profile}{level:02x}"));
-            }
-            Some("aac") => parts.push("mp4a.40.2".into()),
-            _ => {}
-        }
-    }
-    if parts.is_empty() {
-        return Err(Error::Tool(format!("no H.264 or AAC stream in {}", file.display())));
-    }
-    Ok(parts.join(","))
-}
-
 /// The still frame's largest side: enough for the 850×480 preview, and what bounds the memory of
 /// the `thumbnail` filter (it holds its 50 frames) and of decoding the PNG in our own process.
 const STILL_MAX_SIDE: u32 = 1280;

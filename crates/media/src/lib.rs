@@ -5,6 +5,7 @@
 pub mod hls;
 pub mod image;
 pub mod live;
+pub mod mp4;
 pub mod p2p;
 pub mod probe;
 pub mod storyboard;

@@ -214,7 +214,7 @@ pub(crate) async fn store(
 ) -> Result<(), Failure> {
     for (r, fragment, playlist) in outputs {
         let size = tokio::fs::metadata(staging.join(fragment)).await.map_err(retry)?.len();
-        let codecs = hls::codecs(&staging.join(fragment)).await.map_err(media_failure)?;
+        let codecs = flotilla_media::mp4::codecs(&staging.join(fragment)).await.map_err(media_failure)?;
         for name in [fragment, playlist] {
             tokio::fs::rename(staging.join(name), out_dir.join(name)).await.map_err(retry)?;
         }
