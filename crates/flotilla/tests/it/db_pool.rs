@@ -1,5 +1,6 @@
 //! The database handle under contention: transactions waiting for their turn to write hold no
-//! connection the others need, so an open transaction can still read through the pool.
+//! connection the others need, so an open transaction can still read through the pool. And
+//! PostgreSQL's sessions ended under the pool (a restart): found before use, or failing once.
 
 use std::time::Duration;
 
@@ -50,4 +51,61 @@ async fn an_open_transaction_reads_through_the_pool_while_writers_queue_behind_i
     ids.dedup();
     assert_eq!(ids.len(), 13, "thirteen distinct jobs");
     t.stop().await;
+}
+
+/// Ends every session the server holds on `url`'s database (as a restart does); how many.
+async fn drop_sessions(url: &str) -> usize {
+    let name = url.split('/').nth(3).and_then(|p| p.split('?').next()).expect("the database's name");
+    let admin = std::env::var("FLOTILLA_TEST_PG_URL").expect("scripts/with-postgres");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    let dropped: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(name)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(dropped.iter().all(|d| *d), "{dropped:?}");
+    dropped.len()
+}
+
+/// Holds `n` of the pool's connections at once, so that it has that many.
+async fn open_connections(db: &flotilla_db::Db, n: usize) {
+    let held: Vec<_> = (0..n).map(|_| db.begin()).collect();
+    for tx in futures_util::future::join_all(held).await {
+        tx.unwrap().commit().await.unwrap();
+    }
+}
+
+/// PostgreSQL's pool does not ping a connection before every use (a round trip ahead of each
+/// statement), only one idle for a while: sessions the server ended while the pool's connections
+/// sat idle (a restart takes seconds) are found before use; a connection used again at once
+/// fails one statement with the database unavailable (503 to a client), and is replaced.
+#[tokio::test]
+async fn postgres_sessions_the_server_ended_are_found_before_use_or_fail_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = flotilla_testkit::database_url(Backend::Postgres, dir.path()).await;
+    let db = flotilla_db::Db::connect(&url).await.unwrap();
+    open_connections(&db, 6).await;
+    assert!(drop_sessions(&url).await >= 6);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for i in 0..12 {
+        let r = jobs::get(&db, 1).await;
+        assert!(r.is_ok(), "statement {i} got a connection whose session had ended: {r:?}");
+    }
+
+    open_connections(&db, 6).await;
+    let dropped = drop_sessions(&url).await;
+    let mut failed = 0;
+    for _ in 0..(dropped + 6) {
+        match jobs::get(&db, 1).await {
+            Ok(_) => {}
+            Err(flotilla_db::Error::Unavailable(_)) => failed += 1,
+            Err(e) => panic!("a session ended is the database unavailable, not {e:?}"),
+        }
+    }
+    assert!(failed <= dropped, "{failed} statements failed for {dropped} sessions ended");
+    for i in 0..6 {
+        assert!(jobs::get(&db, 1).await.is_ok(), "statement {i} after: the connections were replaced");
+    }
 }
