@@ -125,10 +125,11 @@ pub async fn owners(
         return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
     let e: Exec<'_> = e.into();
-    // The ids are one parameter, not text in the statement: each page's set of channels would
-    // otherwise be a statement of its own to prepare (and, on PostgreSQL, to plan: 0.4 ms a set,
-    // four times the query's run), churning the connection's statement cache.
-    let (set, ids) = crate::id_set(e.backend(), 1, ids);
+    // The ids are written into the statement. Bound as one parameter (`id_set`, 2e3e4e4), the
+    // first list page at 100k answered ~30 % fewer requests on SQLite and ~40 % fewer on
+    // PostgreSQL (release builds alternated), though the statement alone planned faster on
+    // PostgreSQL: measure a page, not a statement.
+    let list = crate::id_list(ids);
     // The owner branch names the types of the image columns it leaves empty (PostgreSQL would
     // otherwise take them as text); the image branch's NULLs take the owner branch's types.
     let sql = format!(
@@ -143,16 +144,16 @@ pub async fn owners(
          CAST(NULL AS BIGINT) AS i_created_at \
          FROM channels c JOIN actors cac ON cac.id = c.actor_id \
          JOIN accounts a ON a.id = c.account_id JOIN actors aac ON aac.id = a.actor_id \
-         WHERE c.id {set} \
+         WHERE c.id IN ({list}) \
          UNION ALL \
          SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
          i.id, i.actor_id, i.kind, i.filename, i.width, i.height, i.created_at \
-         FROM actor_images i WHERE i.actor_id IN (SELECT actor_id FROM channels WHERE id {set} \
-         UNION SELECT a.actor_id FROM channels c JOIN accounts a ON a.id = c.account_id WHERE c.id {set}) \
+         FROM actor_images i WHERE i.actor_id IN (SELECT actor_id FROM channels WHERE id IN ({list}) \
+         UNION SELECT a.actor_id FROM channels c JOIN accounts a ON a.id = c.account_id WHERE c.id IN ({list})) \
          ORDER BY part, i_width, i_id"
     );
-    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).bind(&ids).fetch_all(x).await)?;
+    let rows = run!(e, |x| sqlx::query_as::<_, Row>(&sql).fetch_all(x).await)?;
     let (mut chans, mut accounts, mut images) = (Vec::new(), Vec::<crate::accounts::Account>::new(), Vec::new());
     let broken = || crate::Error::Other("a channel's owner row lacks a column".into());
     for r in rows {
