@@ -288,7 +288,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_file_whose_moov_is_too_large_or_missing_is_refused_without_reading_it_all() {
+    async fn a_file_whose_moov_is_too_large_missing_or_past_its_end_is_refused() {
         let dir = std::env::temp_dir().join(format!("flotilla-mp4-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // A moov claiming 2 MiB (the file holds it): over the cap.
