@@ -12,6 +12,8 @@ run:
 	./target/release/flotilla serve
 
 ## Everything CI checks: formatting, clippy, the web client's type check, linter and size budget,
+## pyflakes over the benchmark's Python (`make bench` is not part of it: its report's name errors
+## would otherwise surface only after a long run),
 ## unit and integration tests on SQLite and PostgreSQL, then the browser tests in Chromium, and
 ## the P2P tests (three Chromiums sharing a video, then a live) inside a loopback-only network namespace, against
 ## a build of the client with test hooks (web/build-test-hooks; web/build must carry none).
@@ -26,6 +28,7 @@ test:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/build-web
 	cd web && npm run --silent check && npm run --silent lint && npm run --silent size && npm run --silent check:build && npm run --silent test:unit
+	python3 -m pyflakes scripts/bench-lib
 	scripts/with-postgres $(CARGO) nextest run --workspace --no-fail-fast
 	test -x target/debug/flotilla
 	cd web && FLOTILLA_BIN=$(CURDIR)/target/debug/flotilla npm run --silent test:browser

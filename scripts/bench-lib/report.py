@@ -449,13 +449,14 @@ def comments(rows, info, table, notes, details, busy_note):
                 cpu_ms = 1000 * (r["server_cpu_s"] + (r.get("db_cpu_s") or 0)) / r["requests"]
                 fl += f" ({cpu_ms:.1f} ms CPU a request{' with PostgreSQL' if 'db_cpu_s' in r else ''})"
             if not sort:
+                limit = 20  # ms, the target for a page of threads
                 label = (f"10. `GET /api/v1/videos/:id/comment-threads?count=20`, {dbname}, a video with "
                          f"{num(r['comments'])} comments ({num(r['threads'])} threads)")
                 if isinstance(p99, (int, float)):
                     table.append((label, fl, "—", f"p99 {p99 / limit:.2f} of target", f"p99 < {limit} ms",
                                   verdict(p99 < limit and not bad)))
                 else:
-                    table.append((label, fl, "—", "—", "p99 < 20 ms", verdict(False)))
+                    table.append((label, fl, "—", "—", f"p99 < {limit} ms", verdict(False)))
             cpu = ""
             if r.get("requests") and isinstance(r.get("server_cpu_s"), (int, float)):
                 cpu = f"; CPU per request: Flotilla {1000 * r['server_cpu_s'] / r['requests']:.2f} ms"
