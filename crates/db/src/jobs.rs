@@ -127,7 +127,7 @@ pub async fn release_key(e: impl Into<Exec<'_>>, key: &str) -> Result<()> {
 /// The claim counts an attempt: a job whose worker dies with it has used one.
 pub async fn claim(db: &Db, kind: &str, worker: &str, token: &str, now: i64) -> Result<Option<Job>> {
     let lock = match db {
-        Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        Db::Postgres { .. } => "FOR UPDATE SKIP LOCKED",
         Db::Sqlite { .. } => "",
     };
     let sql = format!(

@@ -8,8 +8,8 @@ pub const CHANNEL: &str = "flotilla_changes";
 
 /// Tells every process listening (this one included) of `payload`; nothing on SQLite.
 pub async fn notify(db: &Db, payload: &str) -> Result<()> {
-    if let Db::Postgres(pool) = db {
-        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await?;
+    if let Db::Postgres { read, .. } = db {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(read).await?;
     }
     Ok(())
 }
@@ -19,8 +19,9 @@ pub struct Listener(sqlx::postgres::PgListener);
 
 impl Listener {
     pub async fn connect(db: &Db) -> Result<Option<Listener>> {
-        let Db::Postgres(pool) = db else { return Ok(None) };
-        let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+        // Holds one of the writing pool's connections for good (the readers stay whole for pages).
+        let Db::Postgres { write, .. } = db else { return Ok(None) };
+        let mut l = sqlx::postgres::PgListener::connect_with(write).await?;
         l.listen(CHANNEL).await?;
         Ok(Some(Listener(l)))
     }

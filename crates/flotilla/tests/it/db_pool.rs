@@ -1,5 +1,6 @@
 //! The database handle under contention: transactions waiting for their turn to write hold no
-//! connection the others need, so an open transaction can still read through the pool. And
+//! connection the others need, so an open transaction can still read through the pool (on
+//! PostgreSQL too, where transactions wait on locks holding their connections). And
 //! PostgreSQL's sessions ended under the pool (a restart): found before use, or failing once.
 
 use std::time::Duration;
@@ -69,12 +70,50 @@ async fn drop_sessions(url: &str) -> usize {
     dropped.len()
 }
 
-/// Holds `n` of the pool's connections at once, so that it has that many.
+/// Holds `n` of the reading pool's connections at once (at most its size), so that it has them.
 async fn open_connections(db: &flotilla_db::Db, n: usize) {
-    let held: Vec<_> = (0..n).map(|_| db.begin()).collect();
-    for tx in futures_util::future::join_all(held).await {
-        tx.unwrap().commit().await.unwrap();
+    let flotilla_db::Exec::PgPool(pool) = db.into() else { unreachable!("PostgreSQL only") };
+    let held: Vec<_> = (0..n).map(|_| sqlx::query("SELECT pg_sleep(0.2)").execute(pool)).collect();
+    for r in futures_util::future::join_all(held).await {
+        r.unwrap();
     }
+}
+
+/// Takes a lock every caller of this waits for, held until the transaction ends.
+async fn take_the_lock(tx: &mut flotilla_db::Tx) -> Result<(), String> {
+    let flotilla_db::Tx::Postgres(t) = tx else { unreachable!("PostgreSQL only") };
+    sqlx::query("SELECT pg_advisory_xact_lock(7)").execute(&mut **t).await.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// PostgreSQL's transactions wait on locks holding their connections. More of them than a pool
+/// has connections, waiting behind an open transaction, must not leave that transaction's reads
+/// through the pool without one: with one pool for both, they waited the acquire timeout (15 s,
+/// then a 503) while the transactions waited on the lock the reader's own transaction held.
+#[tokio::test]
+async fn postgres_reads_are_answered_while_more_transactions_than_connections_wait_on_a_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = flotilla_testkit::database_url(Backend::Postgres, dir.path()).await;
+    let db = flotilla_db::Db::connect(&url).await.unwrap();
+    let mut first = db.begin().await.unwrap();
+    take_the_lock(&mut first).await.unwrap();
+    let waiting: Vec<_> = (0..40)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+                take_the_lock(&mut tx).await?;
+                tx.commit().await.map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let read = tokio::time::timeout(Duration::from_secs(5), jobs::get(&db, 1)).await;
+    assert!(read.expect("a read through the pool answers while transactions wait on the lock").is_ok());
+    first.commit().await.unwrap();
+    for w in waiting {
+        w.await.unwrap().expect("each waiting transaction takes the lock in its turn and commits");
+    }
+    db.close().await;
 }
 
 /// PostgreSQL's pool does not ping a connection before every use (a round trip ahead of each
@@ -86,15 +125,15 @@ async fn postgres_sessions_the_server_ended_are_found_before_use_or_fail_once() 
     let dir = tempfile::tempdir().unwrap();
     let url = flotilla_testkit::database_url(Backend::Postgres, dir.path()).await;
     let db = flotilla_db::Db::connect(&url).await.unwrap();
-    open_connections(&db, 6).await;
-    assert!(drop_sessions(&url).await >= 6);
+    open_connections(&db, 4).await;
+    assert!(drop_sessions(&url).await >= 4);
     tokio::time::sleep(Duration::from_millis(600)).await;
     for i in 0..12 {
         let r = jobs::get(&db, 1).await;
         assert!(r.is_ok(), "statement {i} got a connection whose session had ended: {r:?}");
     }
 
-    open_connections(&db, 6).await;
+    open_connections(&db, 4).await;
     let dropped = drop_sessions(&url).await;
     let mut failed = 0;
     for _ in 0..(dropped + 6) {
