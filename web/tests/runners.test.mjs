@@ -210,6 +210,13 @@ describe('remote runners', () => {
 
     await page.getByLabel('State', { exact: true }).selectOption({ label: 'Cancelled' });
     await jobRow(cancelled).waitFor();
+    // The cancelled job is on the unfiltered list too, so its row shows before the filtered
+    // answer: wait (bounded) for that answer; the assertion below says what was left if not.
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="runner-job-state"]')].every((e) => e.textContent.trim() === 'Cancelled'),
+      null,
+      { timeout: 10_000 },
+    ).catch(() => {});
     const states = await page.getByTestId('runner-job-state').allTextContents();
     assert.ok(states.length >= 1 && states.every((s) => s === 'Cancelled'), `the filter shows only cancelled jobs: ${states}`);
     await page.getByLabel('State', { exact: true }).selectOption({ label: 'Pending' });
