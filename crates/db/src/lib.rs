@@ -468,13 +468,15 @@ const SQLITE_CACHE_KIB: u32 = 4096;
 /// unavailable, and the connection is closed as it comes back and replaced.
 const PG_PING_AFTER_IDLE: Duration = Duration::from_millis(250);
 
-/// Connections in each of PostgreSQL's two pools: twice the CPUs, at least 4 (4 on two cores).
-/// More backends than cores only take turns on them: at 100,000 videos on two cores, 4 reading
-/// connections answered the first list page with p99 11.0-14.4 ms where 16 took 14.6-18.7 ms,
-/// and PostgreSQL spent 10-20 % less CPU a request (ARCHITECTURE, "The database layer").
-fn pg_pool_size() -> u32 {
+/// Connections in each of PostgreSQL's two pools: twice the CPUs, between 4 and 8 (4 on two
+/// cores). More backends than cores only take turns on them: at 100,000 videos on two cores, 4
+/// reading connections answered the first list page with p99 11.0-14.4 ms where 16 took
+/// 14.6-18.7 ms, and PostgreSQL spent 10-20 % less CPU a request (ARCHITECTURE, "The database
+/// layer"). At most 8 each keeps a process within the 16 connections it had with one pool: a
+/// large machine's several processes stay under PostgreSQL's default `max_connections` (100).
+pub fn pg_pool_size() -> u32 {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
-    (2 * cpus).max(4)
+    (2 * cpus).clamp(4, 8)
 }
 
 fn dialect(sql: &str, backend: Backend) -> String {

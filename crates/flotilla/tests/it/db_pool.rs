@@ -96,7 +96,9 @@ async fn postgres_reads_are_answered_while_more_transactions_than_connections_wa
     let db = flotilla_db::Db::connect(&url).await.unwrap();
     let mut first = db.begin().await.unwrap();
     take_the_lock(&mut first).await.unwrap();
-    let waiting: Vec<_> = (0..40)
+    // More than both pools together hold, so that one pool of their joint size would be seen
+    // starving the read too.
+    let waiting: Vec<_> = (0..4 * flotilla_db::pg_pool_size() + 8)
         .map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
