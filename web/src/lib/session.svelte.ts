@@ -2,8 +2,10 @@
 // in an httpOnly cookie (`flotilla_rt`) that script cannot read, set by the server when the token
 // request carries `X-Token-Cookie: 1`. A page load restores the session by a refresh through
 // that cookie.
+// A refresh that fails on its way (the network, a page left mid-request) keeps the sign-in hint:
+// only the server refusing the token signs out.
 
-import { api, errorFrom, networkError, setTokenSource } from '$lib/api/client';
+import { api, ApiError, errorFrom, networkError, setTokenSource } from '$lib/api/client';
 import type { Token, User } from '$lib/api/types';
 import { UserRole } from '$lib/api/types';
 
@@ -118,6 +120,16 @@ export async function login(username: string, password: string, otp?: string): P
   }
 }
 
+/**
+ * Whether the server refused the session itself (a spent, expired or unknown refresh token, a
+ * blocked user), rather than the request failing on its way: the network, a page left while the
+ * request was in flight (the browser cancels it), a rate limit, a server error. Only a refusal
+ * signs out: otherwise the refresh cookie is still good and the next page load tries it again.
+ */
+function refused(e: unknown): boolean {
+  return e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429;
+}
+
 /** Gets a new access token from the refresh cookie (or the in-memory refresh token). */
 function renew(): Promise<boolean> {
   renewing ??= (async () => {
@@ -126,8 +138,8 @@ function renew(): Promise<boolean> {
       if (refreshToken) fields.refresh_token = refreshToken;
       keep(await tokenRequest(fields));
       return true;
-    } catch {
-      forget();
+    } catch (e) {
+      if (refused(e)) forget();
       return false;
     } finally {
       renewing = null;
@@ -152,8 +164,8 @@ export function restoreSession(): Promise<void> {
     }
     try {
       if (hinted && (await renew())) await reloadUser();
-    } catch {
-      forget();
+    } catch (e) {
+      if (refused(e)) forget();
     } finally {
       session.ready = true;
     }

@@ -151,6 +151,37 @@ export function mainFlows(device, opts = {}) {
       assert.ok(!/[0-9a-f]{40,}/.test(stored), `a token is readable by script: ${stored}`);
     }));
 
+    test(...step('a refresh lost on the network, or cut off by leaving the page, does not log out', async () => {
+      const { page } = alice;
+      const menu = page.getByRole('button', { name: 'Account menu for Alice' });
+      const TOKEN = '**/api/v1/users/token';
+      // The network fails during the page load's refresh: that page cannot restore the session,
+      // but the refresh cookie is still good, so the next page load must try it again.
+      await page.route(TOKEN, (route) => route.abort('internetdisconnected'));
+      await page.reload();
+      await page.getByRole('link', { name: 'Log in' }).first().waitFor();
+      await page.unroute(TOKEN);
+      await page.reload();
+      await menu.waitFor();
+
+      // A page left while its refresh is still on its way (a quick click, a reload): the browser
+      // cancels the request; the next page restores the session.
+      let held = null;
+      const asked = new Promise((resolve) => {
+        void page.route(TOKEN, (route) => {
+          if (held) return route.continue();
+          held = route;
+          resolve();
+        });
+      });
+      await page.goto('/videos/trending');
+      await asked;
+      await page.goto('/my-library/history');
+      await held.continue().catch(() => undefined);
+      await page.unroute(TOKEN);
+      await menu.waitFor();
+    }));
+
     test(...step('an upload shows its progress and ends published', async () => {
       const { page, context } = alice;
       await page.getByRole('link', { name: 'Upload' }).first().click();
