@@ -20,7 +20,8 @@ run:
 ## The browser tests run the binary nextest built for the process tests (same features: building
 ## it again without them recompiled 16 crates). No incremental state: a one-shot build does not
 ## reuse it, and it took gigabytes of CI's disk. nextest runs four tests at a time
-## (.config/nextest.toml), the browser test files three at a time (web/package.json).
+## (.config/nextest.toml), the browser test files three at a time, the two P2P files at once
+## (web/package.json).
 test: export CARGO_INCREMENTAL = 0
 test:
 	scripts/ensure-deps test
