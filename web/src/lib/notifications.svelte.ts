@@ -131,10 +131,13 @@ export function connectNotifications(): () => void {
       if (outcome === 'unauthorized' && Date.now() - lastRenewal > RENEW_AT_MOST_EVERY_MS) {
         lastRenewal = Date.now();
         // A new token changes session.tokenVersion, whose owner then starts the stream over (the
-        // pause lets it abort this one first); no token at all signs the user out.
-        if (!(await renewToken())) return;
-        await wait(0, signal);
-        continue;
+        // pause lets it abort this one first). A refused one signs the user out, which closes
+        // the bell and stops this; one lost on its way (the network) leaves the user signed in,
+        // so the stream is tried again after the usual wait, as after any dropped connection.
+        if (await renewToken()) {
+          await wait(0, signal);
+          continue;
+        }
       }
       await wait(reconnectDelay(attempt), signal);
       attempt += 1;
