@@ -166,6 +166,8 @@ export function restoreSession(): Promise<void> {
       if (hinted && (await renew())) await reloadUser();
     } catch (e) {
       if (refused(e)) forget();
+      // Not signed in on this page (the user could not be loaded), but the next load tries again.
+      else accessToken = null;
     } finally {
       session.ready = true;
     }
