@@ -158,7 +158,9 @@ export function mainFlows(device, opts = {}) {
       // The network fails during the page load's refresh: that page cannot restore the session,
       // but the refresh cookie is still good, so the next page load must try it again.
       await page.route(TOKEN, (route) => route.abort('internetdisconnected'));
+      const lost = page.waitForEvent('requestfailed', (r) => r.url().endsWith('/api/v1/users/token'));
       await page.reload();
+      await lost;
       await page.getByRole('link', { name: 'Log in' }).first().waitFor();
       await page.unroute(TOKEN);
       await page.reload();
