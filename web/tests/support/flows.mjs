@@ -169,12 +169,13 @@ export function mainFlows(device, opts = {}) {
       // A page left while its refresh is still on its way (a quick click, a reload): the browser
       // cancels the request; the next page restores the session.
       let held = null;
-      const asked = new Promise((resolve) => {
-        void page.route(TOKEN, (route) => {
-          if (held) return route.continue();
-          held = route;
-          resolve();
-        });
+      let heard;
+      const asked = new Promise((resolve) => (heard = resolve));
+      // Registered before the page load starts, so its refresh cannot slip past unheld.
+      await page.route(TOKEN, (route) => {
+        if (held) return route.continue();
+        held = route;
+        heard();
       });
       await page.goto('/videos/trending');
       await asked;
