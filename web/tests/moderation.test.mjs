@@ -202,8 +202,28 @@ describe('muting accounts and servers', () => {
     const status = await get(instance.url, tokens.uma, '/blocklist/status?hosts=spam.example');
     assert.deepEqual(status.hosts['spam.example'], { blockedByServer: false, blockedByUser: true });
 
+    // The page says so once the list shows it: the list's reload is held, and until it comes the
+    // server is still listed and nothing says it was unmuted (the notice came before the list loaded
+    // again, which a reader — and the tests, under load — saw beside the stale list).
+    let release = () => {};
+    const held = new Promise((r) => (release = r));
+    const isList = (u) => u.pathname === '/api/v1/users/me/blocklist/servers';
+    const hold = async (route) => {
+      await held;
+      await route.fallback();
+    };
+    await page.route(isList, hold);
+    const reloading = page.waitForRequest((r) => r.method() === 'GET' && isList(new URL(r.url())));
     await row.getByRole('button', { name: 'Unmute' }).click();
-    await page.getByText('You have not muted any server.').waitFor();
+    await reloading;
+    await page.waitForTimeout(300);
+    const unmuted = page.getByRole('status').getByText('You unmuted spam.example.');
+    assert.equal(await unmuted.count(), 0, 'no notice while the list still shows the server');
+    assert.equal(await row.count(), 1);
+    release();
+    await unmuted.waitFor();
+    assert.ok(await page.getByText('You have not muted any server.').isVisible(), 'the list shows the change with the notice');
+    await page.unroute(isList, hold);
     assert.equal((await get(instance.url, tokens.uma, '/users/me/blocklist/servers')).total, 0);
 
     // More than a page (15): the pager; unmuting the only one of page 2 goes back to page 1.
