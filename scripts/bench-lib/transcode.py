@@ -138,8 +138,19 @@ def ffmpeg_args(inp, r, has_audio, fragment, playlist, threads):
 SHARED_PASS_MAX_PIXELS = 1920 * 1088
 
 
+def video_settings(r, spec):
+    """hls::video_settings: a rendition's own video settings, for stream `spec` (":v:1" or "")."""
+    gop = max(round_half_away(r["fps"] * SEGMENT_SECONDS / 2.0), 1) * 2
+    pairs = [("maxrate", str(r["max_bitrate"])), ("bufsize", str(r["max_bitrate"] * 2)), ("r", f"{r['fps']:.3f}"),
+             ("g", str(gop)), ("keyint_min", str(gop)), ("sc_threshold", "0"),
+             ("force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})")]
+    return [x for k, v in pairs for x in (f"-{k}{spec}", v)]
+
+
 def ladder_args(inp, outputs, has_audio, threads):
-    """hls::ladder_args: outputs is [(rendition, fragment, playlist)]."""
+    """hls::ladder_args: outputs is [(rendition, fragment, playlist)]. Several: hls::shared_pass
+    (the source decoded once, the audio encoded once, a tee muxer giving each HLS muxer its video
+    and the audio)."""
     threads = max(threads, 1)
     if len(outputs) == 1:
         r, fragment, playlist = outputs[0]
@@ -153,27 +164,25 @@ def ladder_args(inp, outputs, has_audio, threads):
             graph += f";[s{i}]scale={r['width']}:{r['height']}:flags=bicubic,format=yuv420p[v{i}]"
         a += ["-filter_complex", graph]
     a += ["-progress", "pipe:1", "-nostats"]
-    vi = 0
+    for i, r in enumerate(videos):
+        a += ["-map", f"[v{i}]"] + video_settings(r, f":v:{i}")
+    if videos:
+        a += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-crf", "23"]
+    if has_audio:
+        a += ["-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]
+    a += ["-threads", str(threads), "-max_muxing_queue_size", "1024", "-map_metadata", "-1",
+          "-flags:v", "+global_header", "-flags:a", "+global_header", "-f", "tee"]
+    slaves, vi = [], 0
     for r, fragment, playlist in outputs:
         if r["resolution"] == 0:
-            a += ["-map", "0:a:0", "-vn"]
+            select = "a"
         else:
-            gop = max(round_half_away(r["fps"] * SEGMENT_SECONDS / 2.0), 1) * 2
-            a += ["-map", f"[v{vi}]"]
+            select = f"v:{vi},a" if has_audio else f"v:{vi}"
             vi += 1
-            if has_audio:
-                a += ["-map", "0:a:0"]
-            a += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
-                  "-crf", "23", "-maxrate", str(r["max_bitrate"]), "-bufsize", str(r["max_bitrate"] * 2),
-                  "-r", f"{r['fps']:.3f}",
-                  "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-                  "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"]
-        if has_audio:
-            a += ["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"]
-        a += ["-threads", str(threads), "-max_muxing_queue_size", "1024", "-map_metadata", "-1",
-              "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod", "-hls_list_size", "0",
-              "-hls_segment_type", "fmp4", "-hls_flags", "single_file", "-hls_segment_filename", fragment, playlist]
-    return a
+        options = (f"hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0:hls_segment_type=fmp4:"
+                   f"hls_flags=single_file:hls_segment_filename={fragment}")
+        slaves.append(f"[select=\\'{select}\\':f=hls:{options}]{playlist}")
+    return a + ["|".join(slaves)]
 
 
 def passes(renditions):
