@@ -202,8 +202,10 @@ def round_half_away(x):
 def still_frame_args(inp, duration, out_png):
     """hls::still_frame (the usual path; the fallback only runs for clips too short to seek into)."""
     at = f"{min(max(duration / 3.0, 0.0), 60.0):.3f}"
-    return ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", at, "-i", inp,
-            "-map", "0:v:0", "-vf", "thumbnail=50", "-frames:v", "1", out_png]
+    # Scaled to fit 1280 before `thumbnail` (STILL_MAX_SIDE), one decoder thread, as the server.
+    fit = "scale=w='min(iw,1280)':h='min(ih,1280)':force_original_aspect_ratio=decrease"
+    return ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", at, "-threads", "1", "-i", inp,
+            "-map", "0:v:0", "-vf", f"{fit},thumbnail=50", "-frames:v", "1", out_png]
 
 
 def run_ffmpeg(args, cwd, deadline):
