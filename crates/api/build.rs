@@ -11,6 +11,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
         let path = e.path();
         if path.is_dir() {
             walk(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "br") {
+            // Brotli siblings are never served (gzip is): not embedded.
         } else if let Ok(rel) = path.strip_prefix(root) {
             out.push((rel.to_string_lossy().replace('\\', "/"), path.canonicalize().unwrap_or(path.clone())));
         }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use axum::extract::{Query, Request, State};
@@ -33,16 +33,42 @@ struct Asset {
     /// The `.gz` sibling the build made (`precompress`), sent to clients that accept gzip.
     gzip: Option<Bytes>,
     content_type: &'static str,
-    etag: String,
+    /// Worked out when the file is first asked for (see [`WebClient`]).
+    etag: OnceLock<String>,
+}
+
+impl Asset {
+    fn etag(&self) -> &str {
+        self.etag.get_or_init(|| format!("\"{}\"", &hex(&Sha256::digest(&self.bytes))[..20]))
+    }
 }
 
 /// The loaded client. `index` is the SPA shell, `script_hashes` the CSP sources of its inline
-/// scripts, `style_hashes` those of the style attributes its code writes as markup.
+/// scripts, `style_hashes` those of the style attributes its code writes as markup. The files'
+/// ETags and the style hashes (a read of every script) are worked out when first needed: an
+/// instance whose traffic is the API and federation never reads the client's 1.5 MB, which a
+/// release binary embeds, so those pages of the binary stay out of its memory (bench row 1).
 pub struct WebClient {
     files: HashMap<String, Asset>,
     index: String,
     script_hashes: String,
-    style_hashes: String,
+    style_hashes: OnceLock<String>,
+}
+
+impl WebClient {
+    fn style_hashes(&self) -> &str {
+        self.style_hashes.get_or_init(|| {
+            let mut styles: Vec<&str> = self
+                .files
+                .iter()
+                .filter(|(name, _)| name.starts_with("_app/immutable/") && name.ends_with(".js"))
+                .flat_map(|(_, a)| style_attributes(std::str::from_utf8(&a.bytes).unwrap_or("")))
+                .collect();
+            styles.sort_unstable();
+            styles.dedup();
+            styles.iter().map(|s| csp_hash(s)).collect::<Vec<_>>().join(" ")
+        })
+    }
 }
 
 /// Shared with handlers through an `Extension`: `None` when this binary has no client.
@@ -70,15 +96,19 @@ fn content_type(name: &str) -> &'static str {
 impl WebClient {
     /// From `dir` when set (an error if it holds no `index.html`), else the embedded files.
     pub fn load(dir: &str) -> Result<Option<WebClient>, String> {
-        let mut raw: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut raw: Vec<(String, Bytes)> = Vec::new();
         if dir.is_empty() {
-            raw.extend(embedded::FILES.iter().map(|(n, b)| (n.to_string(), b.to_vec())));
+            // Served from the binary's own pages, not copied to the heap: the copies were ~2 MB of
+            // the idle process's memory (bench row 1), and a `.gz` sibling is read only when sent.
+            raw.extend(embedded::FILES.iter().map(|(n, b)| (n.to_string(), Bytes::from_static(b))));
         } else {
             let root = Path::new(dir);
             if !root.join("index.html").is_file() {
                 return Err(format!("http.web_dir {dir}: no index.html there (build the client with `npm run build`)"));
             }
-            read_tree(root, root, &mut raw).map_err(|e| format!("http.web_dir {dir}: {e}"))?;
+            let mut read = Vec::new();
+            read_tree(root, root, &mut read).map_err(|e| format!("http.web_dir {dir}: {e}"))?;
+            raw.extend(read.into_iter().map(|(n, b)| (n, Bytes::from(b))));
         }
         if raw.is_empty() {
             return Ok(None);
@@ -87,16 +117,15 @@ impl WebClient {
         let mut files = HashMap::new();
         for (name, bytes) in raw {
             if let Some(orig) = name.strip_suffix(".gz") {
-                gz.insert(orig.to_string(), Bytes::from(bytes));
+                gz.insert(orig.to_string(), bytes);
                 continue;
             }
             if name.ends_with(".br") {
                 continue;
             }
-            let etag = format!("\"{}\"", &hex(&Sha256::digest(&bytes))[..20]);
             files.insert(
                 name.clone(),
-                Asset { content_type: content_type(&name), bytes: Bytes::from(bytes), gzip: None, etag },
+                Asset { content_type: content_type(&name), bytes, gzip: None, etag: OnceLock::new() },
             );
         }
         for (name, g) in gz {
@@ -109,15 +138,7 @@ impl WebClient {
             .map(|a| String::from_utf8_lossy(&a.bytes).into_owned())
             .ok_or("the web client has no index.html")?;
         let script_hashes = inline_scripts(&index).iter().map(|s| csp_hash(s)).collect::<Vec<_>>().join(" ");
-        let mut styles: Vec<&str> = files
-            .iter()
-            .filter(|(name, _)| name.starts_with("_app/immutable/") && name.ends_with(".js"))
-            .flat_map(|(_, a)| style_attributes(std::str::from_utf8(&a.bytes).unwrap_or("")))
-            .collect();
-        styles.sort_unstable();
-        styles.dedup();
-        let style_hashes = styles.iter().map(|s| csp_hash(s)).collect::<Vec<_>>().join(" ");
-        Ok(Some(WebClient { files, index, script_hashes, style_hashes }))
+        Ok(Some(WebClient { files, index, script_hashes, style_hashes: OnceLock::new() }))
     }
 }
 
@@ -235,7 +256,7 @@ pub async fn page(app: &App, web: &Web, path: &str) -> Response {
         Meta::Tags(t) => (StatusCode::OK, t),
     };
     let (index, hashes, styles) = match web.0.as_deref() {
-        Some(c) => (c.index.as_str(), c.script_hashes.as_str(), c.style_hashes.as_str()),
+        Some(c) => (c.index.as_str(), c.script_hashes.as_str(), c.style_hashes()),
         None => (NO_CLIENT, "", ""),
     };
     (status, page_headers(app, hashes, styles, path), shell(index, &head)).into_response()
@@ -413,10 +434,10 @@ fn asset_response(a: &Asset, name: &str, req: &HeaderMap) -> Response {
         "public, max-age=3600"
     };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::ETAG, HeaderValue::from_str(&a.etag).expect("ascii etag"));
+    h.insert(header::ETAG, HeaderValue::from_str(a.etag()).expect("ascii etag"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(a.etag.as_str()) {
+    if req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(a.etag()) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     match &a.gzip {
